@@ -1,0 +1,125 @@
+#include "core/checkpoint/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+
+namespace trainer {
+
+namespace fs = std::filesystem;
+
+static std::string step_dir_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step_%08lld", static_cast<long long>(step));
+  return buf;
+}
+
+// A rename is only durable once the directory holding it is synced.
+static void fsync_dir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+static void write_text_durably(const fs::path& path, const std::string& text) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) throw CheckpointError("cannot write " + path.string() + ": " + std::strerror(errno));
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() &&
+                  std::fflush(f) == 0 && fsync(fileno(f)) == 0;
+  const int err = errno;
+  if (std::fclose(f) != 0 || !ok)
+    throw CheckpointError("cannot write " + path.string() + ": " + std::strerror(ok ? errno : err));
+}
+
+static void rename_or_throw(const fs::path& from, const fs::path& to) {
+  if (std::rename(from.c_str(), to.c_str()) != 0)
+    throw CheckpointError("cannot rename " + from.string() + " to " + to.string() + ": " +
+                          std::strerror(errno));
+}
+
+static void prune(const fs::path& root, int keep) {
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(root))
+    if (e.is_directory() && e.path().filename().string().rfind("step_", 0) == 0) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  for (size_t i = 0; i + static_cast<size_t>(keep) < dirs.size(); ++i) {
+    std::error_code ec;
+    fs::remove_all(dirs[i], ec);  // a checkpoint that cannot be removed is only wasted space
+  }
+}
+
+std::string write_checkpoint(const std::string& root_str, int64_t step,
+                             const std::vector<TensorGroup>& groups, nlohmann::json meta, int keep) {
+  const fs::path root(root_str);
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) throw CheckpointError("cannot create " + root.string() + ": " + ec.message());
+  const std::string name = step_dir_name(step);
+  const fs::path tmp = root / (".tmp-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directory(tmp, ec))
+    throw CheckpointError("cannot create " + tmp.string() + ": " + (ec ? ec.message() : "exists"));
+  try {
+    meta["step"] = step;
+    for (const TensorGroup& g : groups) {
+      const uint32_t crc = write_tensor_file((tmp / g.file).string(), g.tensors);
+      meta["files"][g.file] = {{"crc32", crc}, {"bytes", fs::file_size(tmp / g.file)}};
+    }
+    write_text_durably(tmp / "meta.json", meta.dump(2) + "\n");
+    fsync_dir(tmp);
+    const fs::path final_dir = root / name;
+    fs::remove_all(final_dir, ec);  // a stale copy of the same step, from a run resumed earlier
+    rename_or_throw(tmp, final_dir);
+    fsync_dir(root);
+    write_text_durably(root / "latest.tmp", name + "\n");
+    rename_or_throw(root / "latest.tmp", root / "latest");
+    fsync_dir(root);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  prune(root, keep);
+  return (root / name).string();
+}
+
+std::optional<std::string> latest_checkpoint(const std::string& root) {
+  std::ifstream in(fs::path(root) / "latest");
+  std::string name;
+  if (!(in >> name)) return std::nullopt;
+  return (fs::path(root) / name).string();
+}
+
+nlohmann::json verify_checkpoint(const std::string& dir) {
+  const fs::path meta_path = fs::path(dir) / "meta.json";
+  std::ifstream in(meta_path);
+  if (!in) throw CheckpointError(meta_path.string() + ": missing");
+  nlohmann::json meta = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (meta.is_discarded() || !meta.contains("files") || !meta.contains("step"))
+    throw CheckpointError(meta_path.string() + ": corrupt (not the JSON a checkpoint writes)");
+  for (const auto& [file, info] : meta["files"].items()) {
+    const std::string path = (fs::path(dir) / file).string();
+    if (!fs::exists(path)) throw CheckpointError(path + ": missing");
+    const auto [crc, size] = file_crc32(path);
+    if (size != info["bytes"].get<uint64_t>())
+      throw CheckpointError(path + ": truncated or altered: " + std::to_string(size) + " bytes, " +
+                            "written with " + std::to_string(info["bytes"].get<uint64_t>()));
+    if (crc != info["crc32"].get<uint32_t>())
+      throw CheckpointError(path + ": checksum mismatch: the file is corrupt");
+  }
+  return meta;
+}
+
+void load_checkpoint_tensors(const std::string& dir, const std::vector<TensorGroup>& groups) {
+  for (const TensorGroup& g : groups) read_tensor_file((fs::path(dir) / g.file).string(), g.tensors);
+}
+
+}  // namespace trainer

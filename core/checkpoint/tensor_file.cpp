@@ -1,0 +1,117 @@
+#include "core/checkpoint/tensor_file.h"
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "core/error.h"
+
+namespace trainer {
+
+static constexpr char kMagic[8] = {'T', 'R', 'N', 'T', 'E', 'N', 'S', '1'};
+
+using File = std::unique_ptr<FILE, int (*)(FILE*)>;
+
+static File open_file(const std::string& path, const char* mode) {
+  FILE* f = std::fopen(path.c_str(), mode);
+  if (!f) throw CheckpointError("cannot open " + path + ": " + std::strerror(errno));
+  return File(f, std::fclose);
+}
+
+namespace {
+// Writes through stdio and keeps a running CRC-32 of what it wrote.
+class Writer {
+ public:
+  explicit Writer(const std::string& path) : path_(path), f_(open_file(path, "wb")) {}
+  void put(const void* p, size_t n) {
+    if (n && std::fwrite(p, 1, n, f_.get()) != n) fail();
+    crc_ = crc32_z(crc_, static_cast<const Bytef*>(p), n);
+  }
+  template <class T> void put(T v) { put(&v, sizeof v); }
+  uint32_t finish() {
+    if (std::fflush(f_.get()) != 0 || fsync(fileno(f_.get())) != 0) fail();
+    FILE* f = f_.release();
+    if (std::fclose(f) != 0) fail();
+    return static_cast<uint32_t>(crc_);
+  }
+
+ private:
+  [[noreturn]] void fail() { throw CheckpointError("cannot write " + path_ + ": " + std::strerror(errno)); }
+  std::string path_;
+  File f_;
+  uLong crc_ = crc32(0L, Z_NULL, 0);
+};
+
+class Reader {
+ public:
+  explicit Reader(const std::string& path) : path_(path), f_(open_file(path, "rb")) {}
+  void get(void* p, size_t n) {
+    if (n && std::fread(p, 1, n, f_.get()) != n) throw CheckpointError(path_ + ": truncated");
+  }
+  template <class T> T get() {
+    T v;
+    get(&v, sizeof v);
+    return v;
+  }
+
+ private:
+  std::string path_;
+  File f_;
+};
+}  // namespace
+
+uint32_t write_tensor_file(const std::string& path, const NamedTensors& tensors) {
+  Writer w(path);
+  w.put(kMagic, sizeof kMagic);
+  w.put<uint64_t>(tensors.size());
+  for (const auto& [name, t] : tensors) {
+    w.put<uint32_t>(static_cast<uint32_t>(name.size()));
+    w.put(name.data(), name.size());
+    w.put<uint32_t>(static_cast<uint32_t>(t->dtype()));
+    w.put<uint32_t>(static_cast<uint32_t>(t->ndim()));
+    for (int64_t d : t->shape()) w.put<int64_t>(d);
+    w.put(t->raw(), t->bytes());
+  }
+  return w.finish();
+}
+
+void read_tensor_file(const std::string& path, const NamedTensors& tensors) {
+  Reader r(path);
+  char magic[sizeof kMagic];
+  r.get(magic, sizeof magic);
+  if (std::memcmp(magic, kMagic, sizeof kMagic) != 0) throw CheckpointError(path + ": not a tensor file");
+  const uint64_t count = r.get<uint64_t>();
+  if (count != tensors.size())
+    throw CheckpointError(path + ": holds " + std::to_string(count) + " tensors, the model has " +
+                          std::to_string(tensors.size()));
+  for (const auto& [name, t] : tensors) {
+    std::string stored(r.get<uint32_t>(), '\0');
+    r.get(stored.data(), stored.size());
+    const auto dtype = static_cast<DType>(r.get<uint32_t>());
+    Shape shape(r.get<uint32_t>());
+    for (int64_t& d : shape) d = r.get<int64_t>();
+    if (stored != name || dtype != t->dtype() || shape != t->shape())
+      throw CheckpointError(path + ": holds " + stored + " " + shape_str(shape) + ", the run expects " +
+                            name + " " + shape_str(t->shape()));
+    r.get(t->raw(), t->bytes());
+  }
+}
+
+std::pair<uint32_t, uint64_t> file_crc32(const std::string& path) {
+  File f = open_file(path, "rb");
+  uLong crc = crc32(0L, Z_NULL, 0);
+  uint64_t size = 0;
+  unsigned char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
+    crc = crc32_z(crc, buf, n);
+    size += n;
+  }
+  return {static_cast<uint32_t>(crc), size};
+}
+
+}  // namespace trainer

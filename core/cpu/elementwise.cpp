@@ -1,0 +1,88 @@
+#include "core/cpu/elementwise.h"
+
+#include <cmath>
+
+namespace trainer::cpu {
+
+void activation_forward(Activation f, int64_t n, const float* x, float* y) {
+  switch (f) {
+    case Activation::ReLU:
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      break;
+    case Activation::GELU:  // exact (erf) form, as PyTorch's default
+      for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678f));
+      break;
+    case Activation::Tanh:
+      for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+      break;
+    case Activation::Sigmoid:
+      for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-x[i]));
+      break;
+  }
+}
+
+void activation_backward(Activation f, int64_t n, const float* saved, const float* dy, float* dx) {
+  switch (f) {
+    case Activation::ReLU:
+      for (int64_t i = 0; i < n; ++i) dx[i] = saved[i] > 0.0f ? dy[i] : 0.0f;
+      break;
+    case Activation::GELU:
+      for (int64_t i = 0; i < n; ++i) {
+        const float x = saved[i];
+        const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678f));
+        const float pdf = 0.39894228f * std::exp(-0.5f * x * x);
+        dx[i] = dy[i] * (cdf + x * pdf);
+      }
+      break;
+    case Activation::Tanh:
+      for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1.0f - saved[i] * saved[i]);
+      break;
+    case Activation::Sigmoid:
+      for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * saved[i] * (1.0f - saved[i]);
+      break;
+  }
+}
+
+void add_bias_rows(int64_t rows, int64_t cols, const float* bias, float* y) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) y[r * cols + c] += bias[c];
+}
+
+void add_bias_channels(int64_t outer, int64_t C, int64_t inner, const float* bias, float* y) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < C; ++c) {
+      float* p = y + (o * C + c) * inner;
+      for (int64_t i = 0; i < inner; ++i) p[i] += bias[c];
+    }
+}
+
+void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) db[c] += dy[r * cols + c];
+}
+
+void sum_channels(int64_t outer, int64_t C, int64_t inner, const float* dy, float* db) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < C; ++c) {
+      const float* p = dy + (o * C + c) * inner;
+      float s = 0.0f;
+      for (int64_t i = 0; i < inner; ++i) s += p[i];
+      db[c] += s;
+    }
+}
+
+void multiply(int64_t n, const float* x, const float* mask, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * mask[i];
+}
+
+double sum_squares(int64_t n, const float* x) {
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return s;
+}
+
+void scale(int64_t n, float alpha, float* x) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
+}
+
+}  // namespace trainer::cpu

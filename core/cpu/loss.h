@@ -1,0 +1,23 @@
+// Loss kernels over a (N, C) batch of logits with integer class labels.
+#pragma once
+
+#include <cstdint>
+
+namespace trainer::cpu {
+
+struct LossSums {
+  double loss = 0.0;     // summed over the N rows
+  int64_t correct = 0;   // rows whose argmax equals the label
+};
+
+// Numerically stable softmax cross-entropy (log-sum-exp with the row max subtracted).
+// dlogits (nullable) = (softmax - onehot) * grad_scale.
+LossSums softmax_cross_entropy(int64_t N, int64_t C, const float* logits, const int32_t* labels,
+                               float grad_scale, float* dlogits);
+
+// Mean squared error against one-hot targets, averaged over the C outputs of a row (PyTorch's
+// MSELoss 'mean' once divided by N). dlogits (nullable) = 2 (x - onehot) / C * grad_scale.
+LossSums mse_onehot(int64_t N, int64_t C, const float* logits, const int32_t* labels,
+                    float grad_scale, float* dlogits);
+
+}  // namespace trainer::cpu

@@ -1,0 +1,33 @@
+#include "core/cpu/optim.h"
+
+#include <cmath>
+
+namespace trainer::cpu {
+
+void sgd_update(int64_t n, float* w, const float* g, float* buf, const SgdArgs& a) {
+  for (int64_t i = 0; i < n; ++i) {
+    float d = g[i] + a.weight_decay * w[i];
+    if (a.momentum != 0.0f) {
+      buf[i] = a.first_step ? d : a.momentum * buf[i] + d;
+      d = a.nesterov ? d + a.momentum * buf[i] : buf[i];
+    }
+    w[i] -= a.lr * d;
+  }
+}
+
+void adam_update(int64_t n, float* w, const float* g, float* m, float* v, const AdamArgs& a) {
+  const double bc1 = 1.0 - std::pow(static_cast<double>(a.beta1), static_cast<double>(a.step));
+  const double bc2 = 1.0 - std::pow(static_cast<double>(a.beta2), static_cast<double>(a.step));
+  const float step_size = static_cast<float>(a.lr / bc1);
+  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const float decay = a.decoupled ? 1.0f - a.lr * a.weight_decay : 1.0f;
+  const float l2 = a.decoupled ? 0.0f : a.weight_decay;
+  for (int64_t i = 0; i < n; ++i) {
+    const float grad = g[i] + l2 * w[i];
+    m[i] = a.beta1 * m[i] + (1.0f - a.beta1) * grad;
+    v[i] = a.beta2 * v[i] + (1.0f - a.beta2) * grad * grad;
+    w[i] = w[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + a.eps);
+  }
+}
+
+}  // namespace trainer::cpu

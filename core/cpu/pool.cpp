@@ -1,0 +1,38 @@
+#include "core/cpu/pool.h"
+
+#include <cstring>
+
+namespace trainer::cpu {
+
+void maxpool_forward(const PoolGeometry& g, int64_t planes, const float* x, float* y,
+                     int32_t* argmax) {
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* in = x + p * g.H * g.W;
+    float* out = y + p * g.OH * g.OW;
+    int32_t* arg = argmax + p * g.OH * g.OW;
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        int64_t best = (oh * g.stride) * g.W + ow * g.stride;
+        for (int64_t kh = 0; kh < g.K; ++kh)
+          for (int64_t kw = 0; kw < g.K; ++kw) {
+            int64_t idx = (oh * g.stride + kh) * g.W + ow * g.stride + kw;
+            if (in[idx] > in[best]) best = idx;
+          }
+        out[oh * g.OW + ow] = in[best];
+        arg[oh * g.OW + ow] = static_cast<int32_t>(best);
+      }
+  }
+}
+
+void maxpool_backward(const PoolGeometry& g, int64_t planes, const float* dy,
+                      const int32_t* argmax, float* dx) {
+  std::memset(dx, 0, sizeof(float) * static_cast<size_t>(planes * g.H * g.W));
+  for (int64_t p = 0; p < planes; ++p) {
+    float* d = dx + p * g.H * g.W;
+    const float* g_out = dy + p * g.OH * g.OW;
+    const int32_t* arg = argmax + p * g.OH * g.OW;
+    for (int64_t i = 0; i < g.OH * g.OW; ++i) d[arg[i]] += g_out[i];
+  }
+}
+
+}  // namespace trainer::cpu

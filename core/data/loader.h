@@ -1,0 +1,42 @@
+// Global batches of a data set, in an order that depends only on (seed, epoch).
+//
+// Training: shuffled each epoch, and the last batch_size-remainder samples of an epoch's order
+// are dropped (so every step sees a full global batch; the dropped samples differ each epoch).
+// Evaluation: in order, every sample once, the last batch smaller.
+// A data-parallel rank reads rows [begin, end) of a global batch: its shard.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/data/dataset.h"
+
+namespace trainer {
+
+struct Batch {
+  Tensor x;  // (n, sample...)
+  Tensor y;  // (n) i32 labels
+};
+
+class DataLoader {
+ public:
+  DataLoader(const Dataset& data, int64_t batch_size, bool shuffle, uint64_t seed);
+
+  int64_t batches_per_epoch() const;
+  // Samples in global batch b (batch_size, or fewer for evaluation's last batch).
+  int64_t batch_rows(int64_t b) const;
+  // Rows [begin, end) of global batch b of epoch `epoch`.
+  Batch load(int64_t epoch, int64_t b, int64_t begin, int64_t end);
+
+ private:
+  void ensure_order(int64_t epoch);
+
+  const Dataset& data_;
+  int64_t batch_size_;
+  bool shuffle_;
+  uint64_t seed_;
+  int64_t order_epoch_ = -1;
+  std::vector<int64_t> order_;
+};
+
+}  // namespace trainer

@@ -1,0 +1,30 @@
+#include "core/layers/activation.h"
+
+namespace trainer {
+
+const char* ActivationLayer::type() const {
+  switch (f_) {
+    case ops::Activation::ReLU: return "relu";
+    case ops::Activation::GELU: return "gelu";
+    case ops::Activation::Tanh: return "tanh";
+    case ops::Activation::Sigmoid: return "sigmoid";
+  }
+  return "?";
+}
+
+Tensor ActivationLayer::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
+  Tensor y = Tensor::empty(x.shape());
+  ops::activation_forward(f_, x, y);
+  // GELU's derivative needs the input; the others are cheapest from the output.
+  saved.tensors = {f_ == ops::Activation::GELU ? x : y};
+  return y;
+}
+
+Tensor ActivationLayer::backward(const Tensor& dy, Stash& saved) {
+  Tensor dx = Tensor::empty(dy.shape());
+  ops::activation_backward(f_, saved.tensors.at(0), dy, dx);
+  saved.tensors.clear();
+  return dx;
+}
+
+}  // namespace trainer

@@ -1,0 +1,28 @@
+// Elementwise activations: relu, gelu, tanh, sigmoid.
+#pragma once
+
+#include "core/layers/registry.h"
+#include "core/ops.h"
+
+namespace trainer {
+
+class ActivationLayer : public Layer {
+ public:
+  ActivationLayer(ops::Activation f, const Shape& shape, int64_t index)
+      : Layer(shape, shape, index), f_(f) {}
+  template <ops::Activation F>
+  static std::unique_ptr<Layer> create(Args&, const Shape& input, const InitContext& ctx) {
+    return std::make_unique<ActivationLayer>(F, input, ctx.layer_index);
+  }
+
+  const char* type() const override;
+  Tensor forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) override;
+  Tensor backward(const Tensor& dy, Stash& saved) override;
+  int64_t flops_per_sample() const override { return shape_numel(input_shape()); }
+  int64_t stash_bytes_per_sample() const override { return shape_numel(input_shape()) * 4; }
+
+ private:
+  ops::Activation f_;
+};
+
+}  // namespace trainer

@@ -1,0 +1,23 @@
+// Initial weights, as the common frameworks draw them.
+#pragma once
+
+#include <cstdint>
+
+#include "core/layers/registry.h"
+
+namespace trainer {
+
+enum class InitScheme {
+  Default,  // PyTorch's nn.Linear/Conv2d: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), same for bias
+  He,       // Kaiming normal for ReLU nets: N(0, 2/fan_in), zero bias
+  Xavier,   // Glorot uniform: U(+-sqrt(6/(fan_in+fan_out))), zero bias
+};
+
+// The optional `init:` key of a layer with weights (default, he, xavier).
+InitScheme init_scheme_arg(Args& args);
+
+// Fills weight and bias (bias may be undefined) from a stream keyed by (seed, layer index).
+void init_parameters(InitScheme scheme, const InitContext& ctx, int64_t fan_in, int64_t fan_out,
+                     Tensor& weight, Tensor* bias);
+
+}  // namespace trainer

@@ -1,0 +1,47 @@
+#include "core/model.h"
+
+#include "core/error.h"
+
+namespace trainer {
+
+void Model::add(std::unique_ptr<Layer> layer) {
+  if (layer->input_shape() != output_shape())
+    throw ConfigError("layer " + std::to_string(layers_.size()) + " (" + layer->type() +
+                      ") expects input " + shape_str(layer->input_shape()) + ", got " +
+                      shape_str(output_shape()));
+  // The model's input is data: no gradient is wanted for it, which saves the first layer's dx.
+  layer->set_needs_input_grad(!layers_.empty());
+  layers_.push_back(std::move(layer));
+}
+
+Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx) {
+  stash.resize(layers_.size());
+  Tensor h = x;
+  for (size_t i = 0; i < layers_.size(); ++i) h = layers_[i]->forward(h, stash[i], ctx);
+  return h;
+}
+
+void Model::backward(const Tensor& dy, ModelStash& stash) {
+  Tensor g = dy;
+  for (size_t i = layers_.size(); i-- > 0;) g = layers_[i]->backward(g, stash[i]);
+}
+
+std::vector<Param*> Model::params() {
+  std::vector<Param*> out;
+  for (auto& l : layers_)
+    for (Param* p : l->params()) out.push_back(p);
+  return out;
+}
+
+int64_t Model::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& l : layers_)
+    for (const Param* p : l->params()) n += p->value.numel();
+  return n;
+}
+
+void Model::zero_grad() {
+  for (Param* p : params()) p->grad.zero();
+}
+
+}  // namespace trainer

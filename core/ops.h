@@ -1,0 +1,47 @@
+// Tensor-level ops: the one place that dispatches on the device.
+//
+// Each op checks shapes, then calls its kernel in core/cpu/ (the reference). A CUDA backend adds
+// its twin in core/cuda/ behind the same functions, so layers never see a device.
+#pragma once
+
+#include "core/cpu/conv.h"
+#include "core/cpu/elementwise.h"
+#include "core/cpu/loss.h"
+#include "core/cpu/pool.h"
+#include "core/tensor.h"
+
+namespace trainer::ops {
+
+using cpu::Activation;
+using cpu::ConvGeometry;
+using cpu::LossSums;
+using cpu::PoolGeometry;
+
+// y(N, out) = x(N, in) w(out, in)ᵀ + b(out)
+void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y);
+// dw += dyᵀ x, db += Σ dy, dx = dy w (dx may be undefined)
+void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
+                     Tensor& db);
+
+void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& b,
+                    Tensor& y);
+void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& dy,
+                     Tensor& dx, Tensor& dw, Tensor& db);
+
+void maxpool_forward(const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor& argmax);
+void maxpool_backward(const PoolGeometry& g, const Tensor& dy, const Tensor& argmax, Tensor& dx);
+
+void activation_forward(Activation f, const Tensor& x, Tensor& y);
+void activation_backward(Activation f, const Tensor& saved, const Tensor& dy, Tensor& dx);
+
+void multiply(const Tensor& x, const Tensor& mask, Tensor& y);
+
+// Loss over logits(N, C) and labels(N); dlogits (may be undefined) scaled by grad_scale.
+LossSums cross_entropy(const Tensor& logits, const Tensor& labels, float grad_scale,
+                       Tensor& dlogits);
+LossSums mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tensor& dlogits);
+
+double sum_squares(const Tensor& x);
+void scale(Tensor& x, float alpha);
+
+}  // namespace trainer::ops

@@ -1,0 +1,35 @@
+// Optimizers update parameters from their accumulated gradients, keeping their own state.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/args.h"
+#include "core/layers/layer.h"
+
+namespace trainer {
+
+class Optimizer {
+ public:
+  explicit Optimizer(std::vector<Param*> params) : params_(std::move(params)) {}
+  virtual ~Optimizer() = default;
+  // One update at learning rate lr from the parameters' gradients.
+  virtual void step(float lr) = 0;
+  // Named state tensors, for checkpoints ("<param name>.<state>").
+  virtual std::vector<std::pair<std::string, Tensor*>> state() = 0;
+  int64_t steps_taken() const { return steps_; }
+  void set_steps_taken(int64_t s) { steps_ = s; }
+
+ protected:
+  std::vector<Param*> params_;
+  int64_t steps_ = 0;
+};
+
+// The config's optimizer section, by its `type` key (sgd, adam, adamw). The learning rate is
+// read by the LR schedule; factories read the rest.
+std::unique_ptr<Optimizer> make_optimizer(const std::string& type, Args& args,
+                                          std::vector<Param*> params);
+std::vector<std::string> optimizer_types();
+
+}  // namespace trainer

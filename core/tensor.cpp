@@ -1,0 +1,131 @@
+#include "core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace trainer {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32: return 4;
+    case DType::I32: return 4;
+    case DType::F16: return 2;
+    case DType::BF16: return 2;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::I32: return "i32";
+    case DType::F16: return "f16";
+    case DType::BF16: return "bf16";
+  }
+  return "?";
+}
+
+std::string shape_str(const Shape& s) {
+  std::ostringstream o;
+  o << '[';
+  for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+  o << ']';
+  return o.str();
+}
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// 64-byte alignment keeps every row start of a BLAS operand on a cache line / AVX-512 boundary.
+static constexpr size_t kAlign = 64;
+
+Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
+  if (!device.is_cpu()) throw InternalError("this build has no CUDA backend");
+  size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+  data_ = std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded);
+  if (!data_) throw std::bad_alloc();
+}
+
+Storage::~Storage() { std::free(data_); }
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape)
+    if (d < 0) throw InternalError("negative dimension in shape " + shape_str(shape));
+  Tensor t;
+  t.shape_ = shape;
+  t.dtype_ = dtype;
+  t.device_ = device;
+  t.storage_ = std::make_shared<Storage>(t.bytes(), device);
+  return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.zero();
+  return t;
+}
+
+template <class T> static constexpr DType dtype_of();
+template <> constexpr DType dtype_of<float>() { return DType::F32; }
+template <> constexpr DType dtype_of<int32_t>() { return DType::I32; }
+
+template <class T> T* Tensor::data() const {
+  if (dtype_ != dtype_of<T>())
+    throw InternalError(std::string("tensor is ") + dtype_name(dtype_) + ", accessed as " +
+                        dtype_name(dtype_of<T>()));
+  return static_cast<T*>(raw());
+}
+template float* Tensor::data<float>() const;
+template int32_t* Tensor::data<int32_t>() const;
+
+void* Tensor::raw() const {
+  if (!storage_) throw InternalError("access to an undefined tensor");
+  return static_cast<char*>(storage_->data()) + offset_bytes_;
+}
+
+Tensor Tensor::slice0(int64_t begin, int64_t end) const {
+  if (shape_.empty() || begin < 0 || end > shape_[0] || begin > end)
+    throw InternalError("slice0 [" + std::to_string(begin) + ", " + std::to_string(end) +
+                        ") out of range for " + shape_str(shape_));
+  Tensor t = *this;
+  size_t row_bytes = shape_[0] == 0 ? 0 : bytes() / static_cast<size_t>(shape_[0]);
+  t.offset_bytes_ += static_cast<size_t>(begin) * row_bytes;
+  t.shape_[0] = end - begin;
+  return t;
+}
+
+Tensor Tensor::reshape(const Shape& shape) const {
+  if (shape_numel(shape) != numel())
+    throw InternalError("cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
+  Tensor t = *this;
+  t.shape_ = shape;
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  Tensor t = empty(shape_, dtype_, device_);
+  t.copy_from(*this);
+  return t;
+}
+
+void Tensor::copy_from(const Tensor& src) {
+  if (shape_numel(src.shape_) != numel() || src.dtype_ != dtype_)
+    throw InternalError("copy_from: " + shape_str(src.shape_) + " " + dtype_name(src.dtype_) +
+                        " into " + shape_str(shape_) + " " + dtype_name(dtype_));
+  std::memcpy(raw(), src.raw(), bytes());
+}
+
+void Tensor::zero() { std::memset(raw(), 0, bytes()); }
+
+void Tensor::fill(float value) {
+  float* p = f32();
+  for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = value;
+}
+
+}  // namespace trainer
