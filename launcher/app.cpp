@@ -1,0 +1,54 @@
+#include "launcher/app.h"
+
+#include <exception>
+
+#include "core/cpu/blas.h"
+#include "core/error.h"
+#include "launcher/checkpointing.h"
+#include "launcher/model_summary.h"
+#include "launcher/run_setup.h"
+#include "launcher/training.h"
+
+namespace trainer {
+
+static int run_checked(const AppOptions& opts, FILE* out, FILE* err) {
+  RunSetup run = build_run(load_config(opts.config, opts.overrides));
+  if (run.cfg.threads > 0) cpu::set_blas_threads(static_cast<int>(run.cfg.threads));
+  if (opts.dry_run) {
+    std::fputs(model_summary(run).c_str(), out);
+    return kOk;
+  }
+  const std::optional<std::string> resume = resolve_resume(run.cfg, opts.resume);
+  if (opts.resume == "auto" && !resume)
+    std::fprintf(err, "no checkpoint in %s: starting from step 0\n", run.cfg.checkpoint_dir.c_str());
+  std::fprintf(err, "%s: %lld parameters, %lld steps, batch %lld, %s\n", run.cfg.name.c_str(),
+               static_cast<long long>(run.model->parameter_count()),
+               static_cast<long long>(run.total_steps), static_cast<long long>(run.cfg.batch_size),
+               run.cfg.out_dir.c_str());
+  const nlohmann::json summary = train(run, resume, err);
+  std::fprintf(out, "%s\n", summary.dump().c_str());
+  return kOk;
+}
+
+int run_app(const AppOptions& opts, FILE* out, FILE* err) {
+  try {
+    return run_checked(opts, out, err);
+  } catch (const ConfigError& e) {
+    std::fprintf(err, "error: %s\n", e.what());
+    return kBadInput;
+  } catch (const DataError& e) {
+    std::fprintf(err, "error: %s\n", e.what());
+    return kBadInput;
+  } catch (const CheckpointError& e) {
+    std::fprintf(err, "error: checkpoint: %s\n", e.what());
+    return kBadInput;
+  } catch (const TrainingError& e) {
+    std::fprintf(err, "error: %s\n", e.what());
+    return kTrainingFailed;
+  } catch (const std::exception& e) {
+    std::fprintf(err, "error: internal: %s\n", e.what());
+    return kFailure;
+  }
+}
+
+}  // namespace trainer

@@ -1,0 +1,22 @@
+// The trainer program minus argument parsing: what main() runs, callable from tests.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace trainer {
+
+struct AppOptions {
+  std::string config;
+  std::vector<std::string> overrides;  // --set key.path=value
+  bool dry_run = false;
+  std::string resume;                  // "", "auto" or a path
+};
+
+// Exit codes: 0 done; 2 bad input (config, data, a checkpoint that cannot be resumed);
+// 3 training failed (a non-finite loss); 1 anything else. Errors are one line on `err`.
+enum ExitCode { kOk = 0, kFailure = 1, kBadInput = 2, kTrainingFailed = 3 };
+int run_app(const AppOptions& opts, FILE* out, FILE* err);
+
+}  // namespace trainer

@@ -1,0 +1,23 @@
+// What a run puts in its checkpoints, and the checks that decide whether one can be resumed.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/checkpoint/checkpoint.h"
+#include "launcher/run_setup.h"
+
+namespace trainer {
+
+// Writes the checkpoint of the state after `step` optimizer steps; returns its directory.
+std::string save_run_checkpoint(RunSetup& run, int64_t step);
+
+// The directory --resume names: "auto" is the newest checkpoint of this run, or none (a fresh
+// start); a path is a checkpoint directory, or a checkpoints root holding a `latest` pointer.
+std::optional<std::string> resolve_resume(const Config& cfg, const std::string& resume);
+
+// Verifies and loads a checkpoint into the run; returns the number of steps it had taken.
+// Throws CheckpointError when it is corrupt or was written by an incompatible run, saying why.
+int64_t restore_run_checkpoint(RunSetup& run, const std::string& dir);
+
+}  // namespace trainer

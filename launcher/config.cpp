@@ -1,0 +1,202 @@
+#include "launcher/config.h"
+
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/data/dataset.h"
+#include "core/error.h"
+#include "core/layers/registry.h"
+#include "core/optim/optimizer.h"
+#include "launcher/config_section.h"
+
+namespace trainer {
+
+static YAML::Node parse_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot open the config file");
+  try {
+    YAML::Node root = YAML::Load(in);
+    if (!root || root.IsNull()) throw ConfigError(path + ": the config file is empty");
+    return root;
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(path + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+}
+
+static void read_run(ConfigSection& root, Config& c) {
+  ConfigSection s = root.section("run", false);
+  c.name = s.text("name", std::string("run"));
+  c.seed = static_cast<uint64_t>(s.integer("seed", 42, 0));
+  c.out_dir = s.text("out_dir", "runs/" + c.name);
+  c.threads = s.integer("threads", 0, 0);
+  s.finish();
+}
+
+static void read_data_section(ConfigSection& data, const std::string& key, bool required,
+                              YAML::Node& out) {
+  if (!required && !data.has(key)) {
+    data.raw(key);
+    return;
+  }
+  ConfigSection s = data.section(key, required);
+  s.choice("type", std::nullopt, dataset_types());
+  out = data.raw(key);
+  // Paths are checked here so a missing file is named with its key before anything runs.
+  for (const char* file_key : {"images", "labels"})
+    if (s.has(file_key)) {
+      const std::string path = s.text(file_key, std::nullopt);
+      if (!std::filesystem::is_regular_file(path))
+        s.fail(file_key, "file not found: " + path);
+    }
+}
+
+static void read_data(ConfigSection& root, Config& c) {
+  ConfigSection s = root.section("data", true);
+  read_data_section(s, "train", true, c.train_data);
+  read_data_section(s, "test", false, c.test_data);
+  c.batch_size = s.integer("batch_size", 128, 1);
+  s.finish();
+}
+
+static void read_model(ConfigSection& root, Config& c) {
+  ConfigSection s = root.section("model", true);
+  if (s.has("input")) c.input = s.integers("input", std::nullopt);
+  else s.raw("input");
+  if (c.input)
+    for (int64_t d : *c.input)
+      if (d < 1) s.fail("input", "every dimension must be at least 1, got " + shape_str(*c.input));
+  c.layers = s.sequence("layers");
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    const std::string path = "model.layers[" + std::to_string(i) + "]";
+    ConfigSection layer(*c.source, c.layers[i], path);
+    layer.choice("type", std::nullopt, layer_types());
+  }
+  s.finish();
+}
+
+static void read_optimizer(ConfigSection& root, Config& c) {
+  ConfigSection s = root.section("optimizer", false);
+  c.optimizer = s.choice("type", std::string("adam"), optimizer_types());
+  c.lr.base_lr = s.positive("lr", 1e-3);
+  ConfigSection sched = s.section("schedule", false);
+  const std::string kind = sched.choice("type", std::string("constant"), {"constant", "step", "cosine"});
+  c.lr.kind = kind == "step" ? LrSchedule::Kind::Step
+            : kind == "cosine" ? LrSchedule::Kind::Cosine : LrSchedule::Kind::Constant;
+  c.lr.warmup_steps = sched.integer("warmup_steps", 0, 0);
+  c.lr.step_size = sched.integer("step_size", 1000, 1);
+  c.lr.gamma = sched.positive("gamma", 0.1);
+  c.lr.min_lr = sched.number("min_lr", 0.0, 0.0, 1e30);
+  if (c.lr.min_lr > c.lr.base_lr) sched.fail("min_lr", "must not exceed optimizer.lr");
+  sched.finish();
+  // The optimizer's own keys are checked now by building it over no parameters.
+  make_optimizer(c.optimizer, s, {});
+  c.optimizer_node = root.raw("optimizer");
+  s.finish();
+}
+
+static void read_train(ConfigSection& root, Config& c) {
+  ConfigSection s = root.section("train", false);
+  c.epochs = s.integer("epochs", 10, 1);
+  c.max_steps = s.integer("max_steps", 0, 0);
+  c.grad_accum = s.integer("grad_accum", 1, 1);
+  c.clip_grad_norm = s.number("clip_grad_norm", 0.0, 0.0, 1e30);
+  c.eval_every_epochs = s.integer("eval_every_epochs", 1, 0);
+  s.finish();
+}
+
+static void read_parallel(ConfigSection& root, Config& c) {
+  ConfigSection s = root.section("parallel", false);
+  const YAML::Node data = s.raw("data");
+  if (!data || data.IsNull() || (data.IsScalar() && data.Scalar() == "auto")) {
+    s.raw("data") = "auto";
+    c.data_parallel = 0;
+  } else {
+    c.data_parallel = s.integer("data", std::nullopt, 1);
+  }
+  c.pipeline = s.integer("pipeline", 1, 1);
+  c.microbatches = s.integer("microbatches", 1, 1);
+  c.schedule = s.choice("schedule", std::string("1f1b"), {"1f1b", "gpipe"});
+  c.bucket_mb = s.positive("bucket_mb", 25.0);
+  c.timeout_s = s.positive("timeout_s", 300.0);
+  s.finish();
+}
+
+static void read_precision(ConfigSection& root, Config& c) {
+  ConfigSection s = root.section("precision", false);
+  c.compute = s.choice("compute", std::string("fp32"), {"fp32", "fp16", "bf16"});
+  if (c.compute != "fp32")
+    s.fail("compute", c.compute + " compute is not available in this version; use fp32");
+  const YAML::Node scale = s.raw("loss_scale");
+  if (!scale || scale.IsNull()) {
+    s.raw("loss_scale") = "dynamic";
+    c.loss_scale = "dynamic";
+  } else if (scale.IsScalar() && (scale.Scalar() == "dynamic" || scale.Scalar() == "none")) {
+    c.loss_scale = scale.Scalar();
+  } else {
+    c.loss_scale = std::to_string(s.positive("loss_scale", std::nullopt));
+  }
+  s.finish();
+}
+
+static void read_checkpoint(ConfigSection& root, Config& c) {
+  ConfigSection s = root.section("checkpoint", false);
+  c.checkpoint_every = s.integer("every_steps", 0, 0);
+  c.checkpoint_keep = s.integer("keep", 3, 1);
+  c.checkpoint_dir = s.text("dir", c.out_dir + "/checkpoints");
+  s.finish();
+}
+
+static void read_log(ConfigSection& root, Config& c) {
+  ConfigSection s = root.section("log", false);
+  c.log_every = s.integer("every_steps", 50, 1);
+  c.trace = s.boolean("trace", false);
+  if (c.trace) s.fail("trace", "timelines are not available in this version; use false");
+  s.finish();
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  Config c;
+  c.source = std::make_shared<ConfigSource>(path);
+  c.tree = parse_file(path);
+  if (!c.tree.IsMap())
+    throw ConfigError(path + ": expected a mapping of sections (run, data, model, ...) at the top");
+  check_duplicate_keys(*c.source, c.tree, "");
+  for (const std::string& o : overrides) c.source->apply_override(c.tree, o);
+
+  ConfigSection root(*c.source, c.tree, "");
+  read_run(root, c);
+  c.device = root.choice("device", std::string("auto"), {"auto", "cpu", "cuda"});
+  if (c.device == "cuda")
+    root.fail("device", "cuda requested, but this build has no CUDA backend; use cpu or auto");
+  read_data(root, c);
+  read_model(root, c);
+  c.loss = root.choice("loss", std::string("cross_entropy"), {"cross_entropy", "mse"});
+  read_optimizer(root, c);
+  read_train(root, c);
+  read_parallel(root, c);
+  read_precision(root, c);
+  read_checkpoint(root, c);
+  read_log(root, c);
+  root.finish();
+
+  const int64_t splits = c.grad_accum * c.microbatches;
+  if (c.batch_size % splits != 0)
+    throw ConfigError(c.where(c.tree["data"]["batch_size"]) + ": data.batch_size: " +
+                      std::to_string(c.batch_size) + " is not divisible by train.grad_accum x "
+                      "parallel.microbatches = " + std::to_string(splits));
+  return c;
+}
+
+std::string yaml_digest(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << node;
+  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(out.c_str()), static_cast<uInt>(out.size()));
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08lx", static_cast<unsigned long>(crc));
+  return buf;
+}
+
+}  // namespace trainer

@@ -1,0 +1,70 @@
+// The run's configuration: the YAML file plus --set overrides, every key typed and checked.
+//
+// Keys follow ../DESIGN.md's public interface. Layer, optimizer and data set sections are kept
+// as YAML and read by their factories when the run is built (run_setup.h), through the same
+// checked reader, so their errors name file:line and key too.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/optim/lr_schedule.h"
+#include "core/tensor.h"
+#include "launcher/config_source.h"
+
+namespace trainer {
+
+struct Config {
+  std::shared_ptr<ConfigSource> source;
+  YAML::Node tree;  // the resolved config: the file, overrides applied, defaults filled in
+
+  // run
+  std::string name;
+  uint64_t seed = 42;
+  std::string out_dir;
+  int64_t threads = 0;  // BLAS threads per rank; 0 = the library's default
+  // device
+  std::string device;
+  // data
+  YAML::Node train_data, test_data;  // test_data undefined when there is no test set
+  int64_t batch_size = 128;          // global: over data-parallel ranks and accumulation steps
+  // model
+  std::optional<Shape> input;
+  YAML::Node layers;
+  std::string loss;
+  // optimizer (its own keys are read by the optimizer's factory)
+  std::string optimizer;
+  YAML::Node optimizer_node;
+  LrSchedule lr;  // total_steps is set once the data set size is known
+  // train
+  int64_t epochs = 10, max_steps = 0, grad_accum = 1, eval_every_epochs = 1;
+  double clip_grad_norm = 0.0;
+  // parallel
+  int64_t data_parallel = 0;  // 0 = auto: every rank not taken by the pipeline
+  int64_t pipeline = 1, microbatches = 1;
+  std::string schedule;
+  double bucket_mb = 25, timeout_s = 300;
+  // precision
+  std::string compute, loss_scale;
+  // checkpoint
+  int64_t checkpoint_every = 0, checkpoint_keep = 3;
+  std::string checkpoint_dir;
+  // log
+  int64_t log_every = 50;
+  bool trace = false;
+
+  // file:line (or --set) of a node of this config, for errors found after loading.
+  std::string where(const YAML::Node& n) const { return source->where(n); }
+};
+
+// Reads, overrides and validates. Throws ConfigError ("file:line: key: what was expected").
+Config load_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// Stable digest (CRC-32 of the emitted YAML) of a part of the resolved config.
+std::string yaml_digest(const YAML::Node& node);
+
+}  // namespace trainer

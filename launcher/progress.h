@@ -1,0 +1,31 @@
+// Rank 0's progress: a live bar on a terminal, plain lines in a log.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace trainer {
+
+class Progress {
+ public:
+  Progress(int64_t total_steps, int64_t log_every, FILE* out);
+  // After each step; draws the bar (terminal, at most 10 times a second) or prints a line every
+  // log_every steps (log). `loss` is the mean over the steps since the last report.
+  void update(int64_t step, int64_t epoch, double loss, double samples_per_s);
+  // A message that must not be overwritten by the bar (evaluation results, checkpoints).
+  void note(const std::string& message);
+  void finish();
+
+ private:
+  std::string line(int64_t step, int64_t epoch, double loss, double samples_per_s) const;
+
+  int64_t total_, log_every_, first_step_ = -1;
+  FILE* out_;
+  bool tty_;
+  bool bar_drawn_ = false;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace trainer

@@ -1,0 +1,28 @@
+// The run directory: config.yaml, metrics.jsonl, summary.json (see DESIGN.md).
+#pragma once
+
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "launcher/config.h"
+
+namespace trainer {
+
+class RunFiles {
+ public:
+  // Creates out_dir and writes the resolved config. A resumed run appends to metrics.jsonl.
+  RunFiles(const Config& cfg, bool resumed);
+  // One JSON object per line, flushed, so a crashed run keeps every line it logged.
+  void append_metrics(const nlohmann::json& record);
+  // Written to a temporary name and renamed, so a reader never sees half a summary.
+  void write_summary(const nlohmann::json& summary) const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  std::ofstream metrics_;
+};
+
+}  // namespace trainer

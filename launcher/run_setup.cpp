@@ -1,0 +1,76 @@
+#include "launcher/run_setup.h"
+
+#include "core/error.h"
+#include "core/layers/registry.h"
+#include "launcher/config_section.h"
+
+namespace trainer {
+
+static std::unique_ptr<Dataset> load_dataset(const Config& cfg, const YAML::Node& node,
+                                             const std::string& path, Split split) {
+  ConfigSection s(*cfg.source, node, path);
+  const std::string type = s.choice("type", std::nullopt, dataset_types());
+  try {
+    std::unique_ptr<Dataset> d = make_dataset(type, s, split);
+    s.finish();
+    if (d->size() == 0) s.fail("type", "the data set is empty");
+    return d;
+  } catch (const DataError& e) {
+    throw ConfigError(s.where() + ": " + path + ": " + e.what());
+  }
+}
+
+std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input) {
+  auto model = std::make_unique<Model>(input, cfg.seed);
+  for (size_t i = 0; i < cfg.layers.size(); ++i) {
+    ConfigSection s(*cfg.source, cfg.layers[i], "model.layers[" + std::to_string(i) + "]");
+    const std::string type = s.choice("type", std::nullopt, layer_types());
+    model->add((*find_layer_factory(type))(s, model->output_shape(), model->next_init()));
+    s.finish();
+  }
+  return model;
+}
+
+// Shapes and class counts must agree between the data, model.input and the model's output.
+static void check_fits(const RunSetup& r) {
+  const Config& c = r.cfg;
+  const YAML::Node model_node = c.tree["model"];
+  const Shape data_shape = r.train->sample_shape();
+  if (c.input && *c.input != data_shape)
+    throw ConfigError(c.where(model_node["input"]) + ": model.input: expected " + shape_str(data_shape) +
+                      " (the shape of a data.train sample), got " + shape_str(*c.input));
+  if (r.test && r.test->sample_shape() != data_shape)
+    throw ConfigError(c.where(c.test_data) + ": data.test: samples are " +
+                      shape_str(r.test->sample_shape()) + ", data.train's are " + shape_str(data_shape));
+  const int64_t classes = std::max(r.train->num_classes(), r.test ? r.test->num_classes() : 0);
+  const Shape out = r.model->output_shape();
+  if (out.size() != 1 || out[0] != classes) {
+    const size_t last = c.layers.size() - 1;
+    throw ConfigError(c.where(c.layers[last]) + ": model.layers[" + std::to_string(last) +
+                      "]: the model outputs " + shape_str(out) + " per sample; the data has " +
+                      std::to_string(classes) + " classes, so the last layer must output [" +
+                      std::to_string(classes) + "]");
+  }
+  if (c.batch_size > r.train->size())
+    throw ConfigError(c.where(c.tree["data"]["batch_size"]) + ": data.batch_size: " +
+                      std::to_string(c.batch_size) + " is larger than the training set (" +
+                      std::to_string(r.train->size()) + " samples)");
+}
+
+RunSetup build_run(Config cfg) {
+  RunSetup r;
+  r.cfg = std::move(cfg);
+  Config& c = r.cfg;
+  r.train = load_dataset(c, c.train_data, "data.train", Split::Train);
+  if (c.test_data) r.test = load_dataset(c, c.test_data, "data.test", Split::Test);
+  r.model = build_model(c, c.input ? *c.input : r.train->sample_shape());
+  check_fits(r);
+  ConfigSection opt(*c.source, c.optimizer_node, "optimizer");
+  r.optimizer = make_optimizer(c.optimizer, opt, r.model->params());
+  r.steps_per_epoch = r.train->size() / c.batch_size;
+  r.total_steps = c.max_steps > 0 ? c.max_steps : c.epochs * r.steps_per_epoch;
+  c.lr.total_steps = r.total_steps;
+  return r;
+}
+
+}  // namespace trainer

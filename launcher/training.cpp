@@ -1,0 +1,132 @@
+#include "launcher/training.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "core/data/loader.h"
+#include "launcher/checkpointing.h"
+#include "launcher/progress.h"
+#include "launcher/run_files.h"
+#include "launcher/train_step.h"
+
+namespace trainer {
+
+using Clock = std::chrono::steady_clock;
+
+static double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+namespace {
+// Training loss and throughput accumulated between two metrics records.
+struct Window {
+  double loss_sum = 0.0;
+  int64_t steps = 0, samples = 0;
+  double train_s = 0.0;
+  void add(double loss, int64_t n, double s) { loss_sum += loss; ++steps; samples += n; train_s += s; }
+  double loss() const { return steps ? loss_sum / static_cast<double>(steps) : 0.0; }
+  double samples_per_s() const { return train_s > 0 ? static_cast<double>(samples) / train_s : 0.0; }
+  double step_ms() const { return steps ? 1e3 * train_s / static_cast<double>(steps) : 0.0; }
+};
+}  // namespace
+
+nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir, FILE* log) {
+  const auto wall_start = Clock::now();
+  const Config& c = run.cfg;
+  const LossKind loss = loss_kind(c.loss);
+  int64_t start_step = 0;
+  if (resume_dir) {
+    start_step = restore_run_checkpoint(run, *resume_dir);
+    std::fprintf(log, "resumed from %s at step %lld\n", resume_dir->c_str(), static_cast<long long>(start_step));
+  }
+  RunFiles files(c, resume_dir.has_value());
+  DataLoader train_loader(*run.train, c.batch_size, /*shuffle=*/true, c.seed);
+  std::optional<DataLoader> test_loader;
+  if (run.test) test_loader.emplace(*run.test, c.batch_size, /*shuffle=*/false, c.seed);
+  Progress progress(run.total_steps, c.log_every, log);
+
+  nlohmann::json last_eval;
+  auto run_eval = [&](int64_t step, int64_t epoch) {
+    const EvalResult e = evaluate(*run.model, *test_loader, loss);
+    last_eval = {{"test_loss", e.loss_sum / static_cast<double>(e.samples)},
+                 {"test_accuracy", static_cast<double>(e.correct) / static_cast<double>(e.samples)}};
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "eval after step %lld (epoch %lld): test loss %.4f, accuracy %.2f%%",
+                  static_cast<long long>(step + 1), static_cast<long long>(epoch + 1),
+                  last_eval["test_loss"].get<double>(), 100.0 * last_eval["test_accuracy"].get<double>());
+    progress.note(buf);
+  };
+
+  Window window;
+  double train_s = 0.0, final_loss = std::nan("");
+  int64_t trained_samples = 0;
+  for (int64_t step = start_step; step < run.total_steps; ++step) {
+    const int64_t epoch = step / run.steps_per_epoch, batch = step % run.steps_per_epoch;
+    StepPlan plan;
+    plan.step = step;
+    plan.epoch = epoch;
+    plan.batch = batch;
+    plan.global_batch = c.batch_size;
+    plan.rows_begin = 0;
+    plan.rows_end = c.batch_size;
+    plan.chunks = c.grad_accum * c.microbatches;
+    plan.seed = c.seed;
+    plan.lr = static_cast<float>(c.lr.at(step));
+    plan.clip_grad_norm = c.clip_grad_norm;
+
+    const auto t0 = Clock::now();
+    const StepResult r = train_step(*run.model, *run.optimizer, train_loader, loss, plan);
+    const double dt = seconds_since(t0);
+    final_loss = r.loss_sum / static_cast<double>(c.batch_size);
+    if (!std::isfinite(final_loss))
+      throw TrainingError("the training loss is " + std::to_string(final_loss) + " at step " +
+                          std::to_string(step + 1) + " (epoch " + std::to_string(epoch + 1) +
+                          "); lower optimizer.lr or set train.clip_grad_norm");
+    window.add(final_loss, c.batch_size, dt);
+    train_s += dt;
+    trained_samples += c.batch_size;
+    progress.update(step, epoch, window.loss(), window.samples_per_s());
+
+    const bool last = step + 1 == run.total_steps;
+    const bool epoch_end = batch + 1 == run.steps_per_epoch;
+    const bool eval_now = test_loader && (last || (epoch_end && c.eval_every_epochs > 0 &&
+                                                   (epoch + 1) % c.eval_every_epochs == 0));
+    if (eval_now) run_eval(step, epoch);
+    if ((step + 1) % c.log_every == 0 || last || eval_now) {
+      nlohmann::json record = {{"step", step + 1},
+                               {"epoch", static_cast<double>(step + 1) / static_cast<double>(run.steps_per_epoch)},
+                               {"loss", window.loss()},
+                               {"lr", plan.lr},
+                               {"samples_per_s", window.samples_per_s()},
+                               {"step_ms", window.step_ms()}};
+      if (c.clip_grad_norm > 0.0) record["grad_norm"] = r.grad_norm;
+      if (eval_now) record.update(last_eval);
+      files.append_metrics(record);
+      window = Window();
+    }
+    if (last || (c.checkpoint_every > 0 && (step + 1) % c.checkpoint_every == 0))
+      progress.note("checkpoint " + save_run_checkpoint(run, step + 1));
+  }
+  progress.finish();
+
+  nlohmann::json summary = {
+      {"steps", run.total_steps},
+      {"resumed_from_step", start_step},
+      {"epochs", static_cast<double>(run.total_steps) / static_cast<double>(run.steps_per_epoch)},
+      {"final_loss", std::isnan(final_loss) ? nlohmann::json() : nlohmann::json(final_loss)},
+      {"test_accuracy", last_eval.value("test_accuracy", nlohmann::json())},
+      {"test_loss", last_eval.value("test_loss", nlohmann::json())},
+      {"train_samples_per_s", train_s > 0 ? static_cast<double>(trained_samples) / train_s : 0.0},
+      {"train_s", train_s},
+      {"wall_s", seconds_since(wall_start)},
+      {"parameters", run.model->parameter_count()},
+      {"world", 1},
+      {"layout", {{"data", 1}, {"pipeline", 1}}},
+      {"device", "cpu"},
+      {"precision", c.compute},
+  };
+  files.write_summary(summary);
+  return summary;
+}
+
+}  // namespace trainer

@@ -1,0 +1,23 @@
+// The training loop: steps, logging, evaluation, checkpoints, and the run's summary.
+#pragma once
+
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "launcher/run_setup.h"
+
+namespace trainer {
+
+// A step whose loss is not finite: the run stops (exit code 3) naming the step.
+class TrainingError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Trains from the start, or from `resume_dir`, to cfg's end; returns summary.json's content.
+nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir, FILE* log);
+
+}  // namespace trainer
