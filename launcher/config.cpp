@@ -157,6 +157,19 @@ static void read_log(ConfigSection& root, Config& c) {
   s.finish();
 }
 
+// The layout must fit the ranks the job was started with, checked before any communication.
+static void check_layout(const Config& c, int64_t world) {
+  const YAML::Node p = c.tree["parallel"];
+  if (world % c.pipeline != 0)
+    throw ConfigError(c.where(p["pipeline"]) + ": parallel.pipeline: " + std::to_string(c.pipeline) +
+                      " stages do not divide the job's " + std::to_string(world) + " rank(s)");
+  if (c.data_parallel > 0 && c.data_parallel * c.pipeline != world)
+    throw ConfigError(c.where(p["data"]) + ": parallel.data: " + std::to_string(c.data_parallel) +
+                      " data-parallel x " + std::to_string(c.pipeline) + " pipeline ranks need " +
+                      std::to_string(c.data_parallel * c.pipeline) + " ranks, the job has " +
+                      std::to_string(world) + "; use auto");
+}
+
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   Config c;
   c.source = std::make_shared<ConfigSource>(path);
@@ -182,6 +195,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   read_log(root, c);
   root.finish();
 
+  check_layout(c, /*world=*/1);
   const int64_t splits = c.grad_accum * c.microbatches;
   if (c.batch_size % splits != 0)
     throw ConfigError(c.where(c.tree["data"]["batch_size"]) + ": data.batch_size: " +

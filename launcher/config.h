@@ -30,7 +30,7 @@ struct Config {
   // device
   std::string device;
   // data
-  YAML::Node train_data, test_data;  // test_data undefined when there is no test set
+  YAML::Node train_data, test_data;  // test_data is not a map when there is no test set
   int64_t batch_size = 128;          // global: over data-parallel ranks and accumulation steps
   // model
   std::optional<Shape> input;

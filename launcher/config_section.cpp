@@ -215,7 +215,9 @@ void ConfigSection::finish() const {
     if (read_.count(key)) continue;
     std::string known;
     for (const std::string& k : read_) known += (known.empty() ? "" : ", ") + k;
-    throw ConfigError(src_.where(kv.first) + ": " + key_path(key) + ": unknown key" +
+    // A key an override created has no line of its own; its value knows the --set it came from.
+    const YAML::Node& at = kv.first.Mark().is_null() ? kv.second : kv.first;
+    throw ConfigError(src_.where(at) + ": " + key_path(key) + ": unknown key" +
                       (known.empty() ? "" : "; expected one of: " + known));
   }
 }

@@ -62,7 +62,7 @@ RunSetup build_run(Config cfg) {
   r.cfg = std::move(cfg);
   Config& c = r.cfg;
   r.train = load_dataset(c, c.train_data, "data.train", Split::Train);
-  if (c.test_data) r.test = load_dataset(c, c.test_data, "data.test", Split::Test);
+  if (c.test_data.IsMap()) r.test = load_dataset(c, c.test_data, "data.test", Split::Test);
   r.model = build_model(c, c.input ? *c.input : r.train->sample_shape());
   check_fits(r);
   ConfigSection opt(*c.source, c.optimizer_node, "optimizer");

@@ -45,7 +45,7 @@ nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir
   if (run.test) test_loader.emplace(*run.test, c.batch_size, /*shuffle=*/false, c.seed);
   Progress progress(run.total_steps, c.log_every, log);
 
-  nlohmann::json last_eval;
+  nlohmann::json last_eval = nlohmann::json::object();
   auto run_eval = [&](int64_t step, int64_t epoch) {
     const EvalResult e = evaluate(*run.model, *test_loader, loss);
     last_eval = {{"test_loss", e.loss_sum / static_cast<double>(e.samples)},
@@ -96,7 +96,7 @@ nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir
       nlohmann::json record = {{"step", step + 1},
                                {"epoch", static_cast<double>(step + 1) / static_cast<double>(run.steps_per_epoch)},
                                {"loss", window.loss()},
-                               {"lr", plan.lr},
+                               {"lr", c.lr.at(step)},
                                {"samples_per_s", window.samples_per_s()},
                                {"step_ms", window.step_ms()}};
       if (c.clip_grad_norm > 0.0) record["grad_norm"] = r.grad_norm;

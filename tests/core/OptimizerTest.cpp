@@ -1,0 +1,122 @@
+// Optimizer updates, LR schedules and clipping against values computed by hand.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/optim/adam.h"
+#include "core/optim/clip.h"
+#include "core/optim/lr_schedule.h"
+#include "core/optim/sgd.h"
+
+namespace trainer {
+namespace {
+
+// One scalar parameter with value w and gradient g.
+struct Scalar {
+  Param p{"w", Tensor::empty({1}), Tensor::empty({1})};
+  Scalar(float w, float g) {
+    p.value.f32()[0] = w;
+    p.grad.f32()[0] = g;
+  }
+  float w() const { return p.value.f32()[0]; }
+  void grad(float g) { p.grad.f32()[0] = g; }
+};
+
+TEST(OptimizerTest, SgdMomentumBufferStartsAsTheFirstGradient) {
+  Scalar s(1.0f, 0.5f);
+  Sgd opt({&s.p}, 0.9f, 0.0f, false);
+  opt.step(0.1f);
+  EXPECT_FLOAT_EQ(s.w(), 0.95f);   // buf = 0.5
+  opt.step(0.1f);
+  EXPECT_FLOAT_EQ(s.w(), 0.855f);  // buf = 0.9 * 0.5 + 0.5 = 0.95
+}
+
+TEST(OptimizerTest, SgdWeightDecayAndNesterov) {
+  Scalar decayed(1.0f, 0.5f);
+  Sgd wd({&decayed.p}, 0.9f, 0.1f, false);
+  wd.step(0.1f);
+  EXPECT_FLOAT_EQ(decayed.w(), 0.94f);  // d = 0.5 + 0.1 * 1
+  Scalar nest(1.0f, 0.5f);
+  Sgd nesterov({&nest.p}, 0.9f, 0.0f, true);
+  nesterov.step(0.1f);
+  EXPECT_FLOAT_EQ(nest.w(), 0.905f);  // d = 0.5 + 0.9 * 0.5
+}
+
+TEST(OptimizerTest, AdamTwoSteps) {
+  Scalar s(1.0f, 0.5f);
+  Adam opt({&s.p}, 0.9f, 0.999f, 1e-8f, 0.0f, false);
+  opt.step(0.1f);
+  EXPECT_NEAR(s.w(), 0.900000002, 1e-6);
+  s.grad(0.25f);
+  opt.step(0.1f);
+  EXPECT_NEAR(s.w(), 0.8067820404774623, 1e-6);
+  EXPECT_EQ(opt.steps_taken(), 2);
+  EXPECT_EQ(opt.state().size(), 2u);
+}
+
+TEST(OptimizerTest, AdamWDecaysWeightsDirectly) {
+  Scalar s(1.0f, 0.5f);
+  Adam opt({&s.p}, 0.9f, 0.999f, 1e-8f, 0.1f, true);
+  opt.step(0.1f);
+  EXPECT_NEAR(s.w(), 1.0 * (1.0 - 0.1 * 0.1) - 0.1, 1e-6);
+}
+
+TEST(OptimizerTest, AdamL2DecayEntersTheMoments) {
+  // Adam adds wd * w to the gradient; a first step is then still lr in size, but the second
+  // differs from AdamW's.
+  Scalar a(1.0f, 0.5f), w(1.0f, 0.5f);
+  Adam adam({&a.p}, 0.9f, 0.999f, 1e-8f, 0.1f, false);
+  Adam adamw({&w.p}, 0.9f, 0.999f, 1e-8f, 0.1f, true);
+  adam.step(0.1f);
+  adamw.step(0.1f);
+  EXPECT_NEAR(a.w(), 0.9, 1e-6);
+  EXPECT_NEAR(w.w(), 0.89, 1e-6);
+}
+
+TEST(OptimizerTest, LrScheduleWarmupConstant) {
+  LrSchedule s;
+  s.base_lr = 0.4;
+  s.warmup_steps = 4;
+  EXPECT_DOUBLE_EQ(s.at(0), 0.1);
+  EXPECT_DOUBLE_EQ(s.at(3), 0.4);
+  EXPECT_DOUBLE_EQ(s.at(100), 0.4);
+}
+
+TEST(OptimizerTest, LrScheduleStep) {
+  LrSchedule s;
+  s.kind = LrSchedule::Kind::Step;
+  s.base_lr = 1.0;
+  s.step_size = 10;
+  s.gamma = 0.5;
+  EXPECT_DOUBLE_EQ(s.at(9), 1.0);
+  EXPECT_DOUBLE_EQ(s.at(10), 0.5);
+  EXPECT_DOUBLE_EQ(s.at(25), 0.25);
+}
+
+TEST(OptimizerTest, LrScheduleWarmupCosine) {
+  LrSchedule s;
+  s.kind = LrSchedule::Kind::Cosine;
+  s.base_lr = 1.0;
+  s.min_lr = 0.1;
+  s.warmup_steps = 10;
+  s.total_steps = 110;
+  EXPECT_DOUBLE_EQ(s.at(4), 0.5);
+  EXPECT_DOUBLE_EQ(s.at(10), 1.0);
+  EXPECT_NEAR(s.at(60), 0.55, 1e-12);  // halfway: min + (base - min) / 2
+  EXPECT_NEAR(s.at(110), 0.1, 1e-12);
+}
+
+TEST(OptimizerTest, ClipToGlobalNorm) {
+  Scalar a(0.0f, 3.0f), b(0.0f, 4.0f);
+  const std::vector<Param*> params{&a.p, &b.p};
+  const double norm = global_grad_norm(params);
+  EXPECT_DOUBLE_EQ(norm, 5.0);
+  clip_to_norm(params, norm, 1.0);
+  EXPECT_NEAR(a.p.grad.f32()[0], 0.6, 1e-6);
+  EXPECT_NEAR(b.p.grad.f32()[0], 0.8, 1e-6);
+  clip_to_norm(params, 1.0, 2.0);  // below the limit: unchanged
+  EXPECT_NEAR(a.p.grad.f32()[0], 0.6, 1e-6);
+}
+
+}  // namespace
+}  // namespace trainer

@@ -1,0 +1,154 @@
+// Each kind of bad config gives its exact one-line error, naming file:line and key.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "launcher/config.h"
+#include "launcher/run_setup.h"
+#include "tests/test_support.h"
+
+namespace trainer {
+namespace {
+
+const char* kBase = R"(run: {name: t, seed: 1}
+data:
+  train: {type: synthetic, samples: 256, shape: [1, 4, 4], classes: 3}
+  batch_size: 32
+model:
+  layers:
+    - {type: flatten}
+    - {type: linear, out_features: 8}
+    - {type: relu}
+    - {type: linear, out_features: 3}
+optimizer: {type: sgd, lr: 0.1}
+)";
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  // Writes `yaml` to cfg.yaml; returns the error that loading and building it gives.
+  std::string error_for(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+    test::write_file(path(), yaml);
+    try {
+      build_run(load_config(path(), overrides));
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+  std::string replaced(const std::string& from, const std::string& to) {
+    std::string s = kBase;
+    const size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return s.replace(at, from.size(), to);
+  }
+  std::string path() const { return dir_.file("cfg.yaml"); }
+  std::string at(int line) const { return path() + ":" + std::to_string(line) + ": "; }
+
+  test::TempDir dir_;
+};
+
+TEST_F(ConfigTest, TheBaseConfigIsValid) { EXPECT_EQ(error_for(kBase), "no error"); }
+
+TEST_F(ConfigTest, UnknownKey) {
+  EXPECT_EQ(error_for(replaced("lr: 0.1}", "lr: 0.1, lrr: 3}")),
+            at(11) + "optimizer.lrr: unknown key; expected one of: lr, momentum, nesterov, "
+                     "schedule, type, weight_decay");
+  EXPECT_EQ(error_for(std::string(kBase) + "trian: {epochs: 1}\n"),
+            at(12) + "trian: unknown key; expected one of: checkpoint, data, device, log, loss, "
+                     "model, optimizer, parallel, precision, run, train");
+}
+
+TEST_F(ConfigTest, DuplicateKey) {
+  EXPECT_EQ(error_for(replaced("  batch_size: 32\n", "  batch_size: 32\n  batch_size: 64\n")),
+            at(5) + "data.batch_size: duplicate key (first given at line 4)");
+}
+
+TEST_F(ConfigTest, WrongType) {
+  EXPECT_EQ(error_for(replaced("batch_size: 32", "batch_size: many")),
+            at(4) + "data.batch_size: expected an integer >= 1, got 'many'");
+  EXPECT_EQ(error_for(replaced("batch_size: 32", "batch_size: 3.5")),
+            at(4) + "data.batch_size: expected an integer >= 1, got '3.5'");
+  EXPECT_EQ(error_for(replaced("lr: 0.1", "lr: \"0.1\"")),
+            at(11) + "optimizer.lr: expected a number > 0, got '0.1'");
+  EXPECT_EQ(error_for(replaced("run: {name: t, seed: 1}", "run: [t, 1]")),
+            at(1) + "run: expected a mapping of keys, got a list");
+}
+
+TEST_F(ConfigTest, OutOfRange) {
+  EXPECT_EQ(error_for(replaced("lr: 0.1", "lr: -0.1")),
+            at(11) + "optimizer.lr: expected a number > 0, got '-0.1'");
+  EXPECT_EQ(error_for(replaced("batch_size: 32", "batch_size: 0")),
+            at(4) + "data.batch_size: expected an integer >= 1, got '0'");
+  EXPECT_EQ(error_for(replaced("{type: sgd, lr: 0.1}", "{type: sgd, lr: 0.1, momentum: 1.5}")),
+            at(11) + "optimizer.momentum: expected a number in [0, 1), got '1.5'");
+  EXPECT_EQ(error_for(replaced("{type: sgd", "{type: lbfgs")),
+            at(11) + "optimizer.type: expected one of adam, adamw, sgd, got 'lbfgs'");
+}
+
+TEST_F(ConfigTest, MissingKeyAndFile) {
+  EXPECT_EQ(error_for(replaced("{type: linear, out_features: 8}", "{type: linear}")),
+            at(8) + "model.layers[1].out_features: missing; expected an integer >= 1");
+  EXPECT_EQ(error_for(replaced("{type: synthetic, samples: 256, shape: [1, 4, 4], classes: 3}",
+                               "{type: idx, images: /nonexistent/img.gz, labels: /nonexistent/l.gz}")),
+            at(3) + "data.train.images: file not found: /nonexistent/img.gz");
+}
+
+TEST_F(ConfigTest, ShapesThatDoNotFit) {
+  EXPECT_EQ(error_for(replaced("{type: linear, out_features: 8}", "{type: linear, in_features: 15, out_features: 8}")),
+            at(8) + "model.layers[1].in_features: expected 16 (the size the layer before produces), got 15");
+  EXPECT_EQ(error_for(replaced("    - {type: flatten}\n", "")),
+            at(7) + "model.layers[0].type: linear expects a flat input, got [1, 4, 4] from the "
+                    "layer before; add {type: flatten} in front of it");
+  EXPECT_EQ(error_for(replaced("{type: linear, out_features: 3}", "{type: linear, out_features: 4}")),
+            at(10) + "model.layers[3]: the model outputs [4] per sample; the data has 3 classes, "
+                     "so the last layer must output [3]");
+  EXPECT_EQ(error_for(replaced("model:\n", "model:\n  input: [1, 28, 28]\n")),
+            at(6) + "model.input: expected [1, 4, 4] (the shape of a data.train sample), got [1, 28, 28]");
+  EXPECT_EQ(error_for(replaced("    - {type: flatten}\n", "    - {type: conv2d, out_channels: 2, kernel: 5}\n    - {type: flatten}\n")),
+            at(7) + "model.layers[0].kernel: kernel 5 does not fit the input [1, 4, 4] with padding 0");
+  EXPECT_EQ(error_for(replaced("{type: relu}", "{type: softmax}")),
+            at(9) + "model.layers[2].type: expected one of conv2d, dropout, flatten, gelu, linear, "
+                    "maxpool2d, relu, sigmoid, tanh, got 'softmax'");
+}
+
+TEST_F(ConfigTest, BatchesThatDoNotFit) {
+  EXPECT_EQ(error_for(replaced("batch_size: 32", "batch_size: 512")),
+            at(4) + "data.batch_size: 512 is larger than the training set (256 samples)");
+  EXPECT_EQ(error_for(std::string(kBase) + "train: {grad_accum: 5}\n"),
+            at(4) + "data.batch_size: 32 is not divisible by train.grad_accum x parallel.microbatches = 5");
+  EXPECT_EQ(error_for(std::string(kBase) + "parallel: {data: 2}\n"),
+            at(12) + "parallel.data: 2 data-parallel x 1 pipeline ranks need 2 ranks, the job has 1; use auto");
+}
+
+TEST_F(ConfigTest, MalformedYaml) {
+  const std::string err = error_for(replaced("batch_size: 32", "batch_size: [32"));
+  EXPECT_EQ(err.rfind(at(5) + "invalid YAML: ", 0), 0u) << err;
+}
+
+TEST_F(ConfigTest, OverridesApplyAndTheirErrorsNameTheFlag) {
+  test::write_file(path(), kBase);
+  const Config c = load_config(path(), {"optimizer.lr=0.5", "model.layers[1].out_features=16",
+                                        "train.epochs=3"});
+  EXPECT_DOUBLE_EQ(c.lr.base_lr, 0.5);
+  EXPECT_EQ(c.epochs, 3);
+  EXPECT_EQ(c.tree["model"]["layers"][1]["out_features"].as<int>(), 16);
+  EXPECT_EQ(error_for(kBase, {"optimizer.lr=abc"}),
+            "--set optimizer.lr=abc: optimizer.lr: expected a number > 0, got 'abc'");
+  EXPECT_EQ(error_for(kBase, {"optimizer.lr"}), "--set optimizer.lr: expected key.path=value");
+  EXPECT_EQ(error_for(kBase, {"model.layers[9].out_features=3"}),
+            "--set model.layers[9].out_features=3: 9 is not an index of a list of 4");
+  EXPECT_EQ(error_for(kBase, {"optimizer.betas=1"}),
+            "--set optimizer.betas=1: optimizer.betas: unknown key; expected one of: lr, momentum, "
+            "nesterov, schedule, type, weight_decay");
+}
+
+TEST_F(ConfigTest, DefaultsAreFilledIntoTheResolvedConfig) {
+  test::write_file(path(), kBase);
+  const Config c = load_config(path(), {});
+  EXPECT_EQ(c.tree["train"]["epochs"].as<int>(), 10);
+  EXPECT_EQ(c.tree["optimizer"]["momentum"].as<double>(), 0.0);
+  EXPECT_EQ(c.tree["parallel"]["data"].as<std::string>(), "auto");
+  EXPECT_EQ(c.out_dir, "runs/t");
+}
+
+}  // namespace
+}  // namespace trainer
