@@ -1,9 +1,9 @@
 #include "core/tensor.h"
 
-#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
+#include "core/allocator.h"
 #include "core/error.h"
 
 namespace trainer {
@@ -42,17 +42,12 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
-// 64-byte alignment keeps every row start of a BLAS operand on a cache line / AVX-512 boundary.
-static constexpr size_t kAlign = 64;
-
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   if (!device.is_cpu()) throw InternalError("this build has no CUDA backend");
-  size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
-  data_ = std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded);
-  if (!data_) throw std::bad_alloc();
+  data_ = host_allocate(bytes);
 }
 
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { host_free(data_, bytes_); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape)

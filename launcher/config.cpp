@@ -37,10 +37,7 @@ static void read_run(ConfigSection& root, Config& c) {
 
 static void read_data_section(ConfigSection& data, const std::string& key, bool required,
                               YAML::Node& out) {
-  if (!required && !data.has(key)) {
-    data.raw(key);
-    return;
-  }
+  if (!required && (!data.has(key) || data.raw(key).IsNull())) return;  // e.g. no test set
   ConfigSection s = data.section(key, required);
   s.choice("type", std::nullopt, dataset_types());
   out = data.raw(key);

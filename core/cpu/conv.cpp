@@ -22,8 +22,10 @@ void im2col(const ConvGeometry& g, int64_t NB, const float* x, float* col) {
               continue;
             }
             const float* in = plane + ih * g.W;
-            if (g.stride == 1 && g.pad == 0) {  // the common case: one contiguous copy
-              std::memcpy(o, in + kw, sizeof(float) * static_cast<size_t>(g.OW));
+            if (g.stride == 1 && g.pad == 0) {  // the common case: a contiguous run
+              // A plain loop, not memcpy: rows are 3 to 30 floats, too short for a call.
+              const float* src = in + kw;
+              for (int64_t ow = 0; ow < g.OW; ++ow) o[ow] = src[ow];
               continue;
             }
             for (int64_t ow = 0; ow < g.OW; ++ow) {
@@ -50,6 +52,11 @@ void col2im(const ConvGeometry& g, int64_t NB, const float* col, float* dx) {
             if (ih < 0 || ih >= g.H) continue;
             float* out = plane + ih * g.W;
             const float* i = in + oh * g.OW;
+            if (g.stride == 1 && g.pad == 0) {
+              float* dst = out + kw;
+              for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] += i[ow];
+              continue;
+            }
             for (int64_t ow = 0; ow < g.OW; ++ow) {
               const int64_t iw = ow * g.stride - g.pad + kw;
               if (iw >= 0 && iw < g.W) out[iw] += i[ow];
@@ -59,10 +66,32 @@ void col2im(const ConvGeometry& g, int64_t NB, const float* col, float* dx) {
       }
 }
 
-void swap_outer_axes(int64_t A, int64_t B, int64_t P, const float* src, float* dst) {
-  for (int64_t a = 0; a < A; ++a)
-    for (int64_t b = 0; b < B; ++b)
-      std::memcpy(dst + (b * A + a) * P, src + (a * B + b) * P, sizeof(float) * static_cast<size_t>(P));
+void gemm_to_nchw(int64_t OC, int64_t NB, int64_t P, const float* src, const float* bias, float* dst) {
+  for (int64_t c = 0; c < OC; ++c) {
+    const float b = bias ? bias[c] : 0.0f;
+    for (int64_t n = 0; n < NB; ++n) {
+      const float* s = src + (c * NB + n) * P;
+      float* d = dst + (n * OC + c) * P;
+      for (int64_t p = 0; p < P; ++p) d[p] = s[p] + b;
+    }
+  }
+}
+
+void nchw_to_gemm(int64_t NB, int64_t OC, int64_t P, const float* src, float* dst, float* channel_sums) {
+  for (int64_t c = 0; c < OC; ++c) {
+    double sum = 0.0;  // over NB planes: float per plane, double across them
+    for (int64_t n = 0; n < NB; ++n) {
+      const float* s = src + (n * OC + c) * P;
+      float* d = dst + (c * NB + n) * P;
+      float plane = 0.0f;
+      for (int64_t p = 0; p < P; ++p) {
+        d[p] = s[p];
+        plane += s[p];
+      }
+      sum += plane;
+    }
+    if (channel_sums) channel_sums[c] += static_cast<float>(sum);
+  }
 }
 
 }  // namespace trainer::cpu
@@ -71,7 +100,6 @@ void swap_outer_axes(int64_t A, int64_t B, int64_t P, const float* src, float* d
 #include <vector>
 
 #include "core/cpu/blas.h"
-#include "core/cpu/elementwise.h"
 
 namespace trainer::cpu {
 
@@ -98,9 +126,7 @@ void conv2d_forward(const ConvGeometry& g, int64_t N, int64_t OC, const float* x
     float* out = scratch(out_buf, OC * nb * P);
     im2col(g, nb, x + n0 * g.C * g.H * g.W, col);
     gemm(false, false, OC, nb * P, R, 1.0f, w, col, 0.0f, out);  // (OC, nb*P)
-    float* yc = y + n0 * OC * P;
-    swap_outer_axes(OC, nb, P, out, yc);                            // (nb, OC, P)
-    if (b) add_bias_channels(nb, OC, P, b, yc);
+    gemm_to_nchw(OC, nb, P, out, b, y + n0 * OC * P);               // (nb, OC, P) + b
   }
 }
 
@@ -113,8 +139,7 @@ void conv2d_backward(const ConvGeometry& g, int64_t N, int64_t OC, const float* 
     const float* dyc = dy + n0 * OC * P;
     float* col = scratch(col_buf, R * nb * P);
     float* dyt = scratch(dyt_buf, OC * nb * P);
-    swap_outer_axes(nb, OC, P, dyc, dyt);  // (OC, nb*P)
-    if (db) sum_channels(nb, OC, P, dyc, db);
+    nchw_to_gemm(nb, OC, P, dyc, dyt, db);  // (OC, nb*P), and db += Σ dy
     im2col(g, nb, x + n0 * g.C * g.H * g.W, col);
     gemm(false, true, OC, R, nb * P, 1.0f, dyt, col, 1.0f, dw);  // dw(OC, R) += dyt colᵀ
     if (dx) {

@@ -21,8 +21,11 @@ void im2col(const ConvGeometry& g, int64_t NB, const float* x, float* col);
 // col(C*KH*KW, NB*OH*OW) -> dx(NB, C, H, W), accumulated (dx must be zeroed by the caller)
 void col2im(const ConvGeometry& g, int64_t NB, const float* col, float* dx);
 
-// (A, B, P) <-> (B, A, P): moves between the GEMM's (OC, NB*P) and the tensor's (NB, OC, P).
-void swap_outer_axes(int64_t A, int64_t B, int64_t P, const float* src, float* dst);
+// The GEMM's (OC, NB, P) to the tensor's (NB, OC, P), adding bias(OC) when non-null.
+void gemm_to_nchw(int64_t OC, int64_t NB, int64_t P, const float* src, const float* bias, float* dst);
+// The tensor's (NB, OC, P) to the GEMM's (OC, NB, P), adding each channel's sum to
+// channel_sums(OC) when non-null (the bias gradient, in the same pass).
+void nchw_to_gemm(int64_t NB, int64_t OC, int64_t P, const float* src, float* dst, float* channel_sums);
 
 }  // namespace trainer::cpu
 

@@ -48,27 +48,9 @@ void add_bias_rows(int64_t rows, int64_t cols, const float* bias, float* y) {
     for (int64_t c = 0; c < cols; ++c) y[r * cols + c] += bias[c];
 }
 
-void add_bias_channels(int64_t outer, int64_t C, int64_t inner, const float* bias, float* y) {
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < C; ++c) {
-      float* p = y + (o * C + c) * inner;
-      for (int64_t i = 0; i < inner; ++i) p[i] += bias[c];
-    }
-}
-
 void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) db[c] += dy[r * cols + c];
-}
-
-void sum_channels(int64_t outer, int64_t C, int64_t inner, const float* dy, float* db) {
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < C; ++c) {
-      const float* p = dy + (o * C + c) * inner;
-      float s = 0.0f;
-      for (int64_t i = 0; i < inner; ++i) s += p[i];
-      db[c] += s;
-    }
 }
 
 void multiply(int64_t n, const float* x, const float* mask, float* y) {

@@ -14,12 +14,8 @@ void activation_backward(Activation f, int64_t n, const float* saved, const floa
 
 // y(rows, cols) += bias(cols)
 void add_bias_rows(int64_t rows, int64_t cols, const float* bias, float* y);
-// y(outer, C, inner) += bias(C)
-void add_bias_channels(int64_t outer, int64_t C, int64_t inner, const float* bias, float* y);
 // db(cols) += sum over rows of dy(rows, cols)
 void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db);
-// db(C) += sum over outer and inner of dy(outer, C, inner)
-void sum_channels(int64_t outer, int64_t C, int64_t inner, const float* dy, float* db);
 
 // y = x * mask, where mask holds 0 or 1/(1-p)
 void multiply(int64_t n, const float* x, const float* mask, float* y);

@@ -1,0 +1,74 @@
+#include "core/allocator.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+namespace trainer {
+
+namespace {
+
+// 64-byte alignment keeps every row start of a BLAS operand on a cache line / AVX-512 boundary.
+constexpr size_t kAlign = 64;
+// Idle memory kept beyond this is returned to the OS.
+constexpr size_t kMaxCached = size_t{1} << 30;
+
+struct Cache {
+  std::mutex mu;
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;  // by rounded size
+  size_t cached = 0, hits = 0, misses = 0;
+};
+
+Cache& cache() {
+  static Cache* c = new Cache;  // never destroyed: tensors may be freed during static teardown
+  return *c;
+}
+
+size_t rounded(size_t bytes) { return bytes == 0 ? kAlign : (bytes + kAlign - 1) / kAlign * kAlign; }
+
+}  // namespace
+
+void* host_allocate(size_t bytes) {
+  const size_t size = rounded(bytes);
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.free_blocks.find(size);
+    if (it != c.free_blocks.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      c.cached -= size;
+      ++c.hits;
+      return p;
+    }
+    ++c.misses;
+  }
+  void* p = std::aligned_alloc(kAlign, size);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+void host_free(void* p, size_t bytes) {
+  if (!p) return;
+  const size_t size = rounded(bytes);
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (c.cached + size <= kMaxCached) {
+      c.free_blocks[size].push_back(p);
+      c.cached += size;
+      return;
+    }
+  }
+  std::free(p);
+}
+
+HostCacheStats host_cache_stats() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return {c.cached, c.hits, c.misses};
+}
+
+}  // namespace trainer

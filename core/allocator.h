@@ -1,0 +1,21 @@
+// Host memory for tensors, cached by size.
+//
+// A training step allocates the same sizes in the same order every time; returning freed
+// blocks to the OS and faulting them in again costs more than the arithmetic of small layers.
+// Freed blocks are kept per exact size and handed out again, up to a cap on what is kept idle.
+#pragma once
+
+#include <cstddef>
+
+namespace trainer {
+
+void* host_allocate(size_t bytes);
+void host_free(void* p, size_t bytes);
+
+struct HostCacheStats {
+  size_t cached_bytes;  // idle, kept for reuse
+  size_t hits, misses;
+};
+HostCacheStats host_cache_stats();
+
+}  // namespace trainer

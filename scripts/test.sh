@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up (scripts/setup.sh) and runs the whole test suite, the Fashion-MNIST accuracy runs
+# included. Tests labelled gpu skip themselves where there is no GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# One BLAS thread per test process: ctest runs two at once on two cores.
+export OPENBLAS_NUM_THREADS=1
+ctest --test-dir build --output-on-failure -j2 "$@"
