@@ -7,7 +7,8 @@ namespace trainer::cpu {
 void activation_forward(Activation f, int64_t n, const float* x, float* y) {
   switch (f) {
     case Activation::ReLU:
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      // Written so that a NaN passes through (NaN < 0 is false), as in PyTorch: never hidden.
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
       break;
     case Activation::GELU:  // exact (erf) form, as PyTorch's default
       for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678f));

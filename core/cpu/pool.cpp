@@ -1,5 +1,6 @@
 #include "core/cpu/pool.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace trainer::cpu {
@@ -16,7 +17,8 @@ void maxpool_forward(const PoolGeometry& g, int64_t planes, const float* x, floa
         for (int64_t kh = 0; kh < g.K; ++kh)
           for (int64_t kw = 0; kw < g.K; ++kw) {
             int64_t idx = (oh * g.stride + kh) * g.W + ow * g.stride + kw;
-            if (in[idx] > in[best]) best = idx;
+            // A NaN wins, so it propagates to the loss instead of being silently dropped.
+            if (in[idx] > in[best] || std::isnan(in[idx])) best = idx;
           }
         out[oh * g.OW + ow] = in[best];
         arg[oh * g.OW + ow] = static_cast<int32_t>(best);
