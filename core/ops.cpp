@@ -1,6 +1,6 @@
 #include "core/ops.h"
 
-#include "core/cpu/blas.h"
+#include "core/cpu/linear.h"
 #include "core/error.h"
 
 namespace trainer::ops {
@@ -22,8 +22,7 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
   require(w.dim(1) == in && y.dim(0) == N && y.dim(1) == out, "linear_forward",
           "x " + shape_str(x.shape()) + " w " + shape_str(w.shape()) + " y " + shape_str(y.shape()));
-  cpu::gemm(false, true, N, out, in, 1.0f, x.f32(), w.f32(), 0.0f, y.f32());
-  if (b.defined()) cpu::add_bias_rows(N, out, b.f32(), y.f32());
+  cpu::linear_forward(N, in, out, x.f32(), w.f32(), opt_f32(b), y.f32());
 }
 
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
@@ -31,9 +30,7 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
   require_cpu(x, "linear_backward");
   const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
   require(dy.dim(0) == N && dy.dim(1) == out, "linear_backward", "dy " + shape_str(dy.shape()));
-  cpu::gemm(true, false, out, in, N, 1.0f, dy.f32(), x.f32(), 1.0f, dw.f32());
-  if (db.defined()) cpu::sum_rows(N, out, dy.f32(), db.f32());
-  if (dx.defined()) cpu::gemm(false, false, N, in, out, 1.0f, dy.f32(), w.f32(), 0.0f, dx.f32());
+  cpu::linear_backward(N, in, out, x.f32(), w.f32(), dy.f32(), opt_f32(dx), dw.f32(), opt_f32(db));
 }
 
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& b,

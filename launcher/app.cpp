@@ -2,7 +2,7 @@
 
 #include <exception>
 
-#include "core/cpu/blas.h"
+#include "core/cpu/parallel.h"
 #include "core/error.h"
 #include "launcher/checkpointing.h"
 #include "launcher/model_summary.h"
@@ -13,7 +13,7 @@ namespace trainer {
 
 static int run_checked(const AppOptions& opts, FILE* out, FILE* err) {
   RunSetup run = build_run(load_config(opts.config, opts.overrides));
-  if (run.cfg.threads > 0) cpu::set_blas_threads(static_cast<int>(run.cfg.threads));
+  cpu::set_threads(static_cast<int>(run.cfg.threads));
   if (opts.dry_run) {
     std::fputs(model_summary(run).c_str(), out);
     return kOk;

@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# One BLAS thread per test process: ctest runs two at once on two cores.
-export OPENBLAS_NUM_THREADS=1
+# One thread per test process: ctest runs two at once on two cores.
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 ctest --test-dir build --output-on-failure -j2 "$@"

@@ -6,11 +6,7 @@
 namespace trainer::cpu {
 
 // C(M,N) = alpha * op(A) * op(B) + beta * C, all row-major; op(X) = X^T when trans_X.
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-          const float* A, const float* B, float beta, float* C);
-
-// Threads used by BLAS in this process (one per rank when several ranks share a machine).
-void set_blas_threads(int threads);
-int blas_threads();
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          const float* B, float beta, float* C);
 
 }  // namespace trainer::cpu

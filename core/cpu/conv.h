@@ -8,10 +8,10 @@
 namespace trainer::cpu {
 
 struct ConvGeometry {
-  int64_t C, H, W;        // input channels and size
-  int64_t KH, KW;         // kernel
+  int64_t C, H, W;  // input channels and size
+  int64_t KH, KW;   // kernel
   int64_t stride, pad;
-  int64_t OH, OW;         // output size
+  int64_t OH, OW;  // output size
   int64_t col_rows() const { return C * KH * KW; }
   int64_t out_plane() const { return OH * OW; }
 };

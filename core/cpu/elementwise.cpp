@@ -2,9 +2,14 @@
 
 #include <cmath>
 
+#include "core/cpu/parallel.h"
+
 namespace trainer::cpu {
 
-void activation_forward(Activation f, int64_t n, const float* x, float* y) {
+// Elementwise work is split across threads only in pieces of at least this many elements.
+constexpr int64_t kGrain = int64_t{1} << 15;
+
+static void activation_forward_range(Activation f, int64_t n, const float* x, float* y) {
   switch (f) {
     case Activation::ReLU:
       // Written so that a NaN passes through (NaN < 0 is false), as in PyTorch: never hidden.
@@ -22,7 +27,8 @@ void activation_forward(Activation f, int64_t n, const float* x, float* y) {
   }
 }
 
-void activation_backward(Activation f, int64_t n, const float* saved, const float* dy, float* dx) {
+static void activation_backward_range(Activation f, int64_t n, const float* saved, const float* dy,
+                                      float* dx) {
   switch (f) {
     case Activation::ReLU:
       for (int64_t i = 0; i < n; ++i) dx[i] = saved[i] > 0.0f ? dy[i] : 0.0f;
@@ -44,6 +50,18 @@ void activation_backward(Activation f, int64_t n, const float* saved, const floa
   }
 }
 
+void activation_forward(Activation f, int64_t n, const float* x, float* y) {
+  parallel_ranges(n, kGrain, [&](int, int64_t b, int64_t e) {
+    activation_forward_range(f, e - b, x + b, y + b);
+  });
+}
+
+void activation_backward(Activation f, int64_t n, const float* saved, const float* dy, float* dx) {
+  parallel_ranges(n, kGrain, [&](int, int64_t b, int64_t e) {
+    activation_backward_range(f, e - b, saved + b, dy + b, dx + b);
+  });
+}
+
 void add_bias_rows(int64_t rows, int64_t cols, const float* bias, float* y) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) y[r * cols + c] += bias[c];
@@ -55,7 +73,9 @@ void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db) {
 }
 
 void multiply(int64_t n, const float* x, const float* mask, float* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * mask[i];
+  parallel_ranges(n, kGrain, [&](int, int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = x[i] * mask[i];
+  });
 }
 
 double sum_squares(int64_t n, const float* x) {

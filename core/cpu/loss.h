@@ -6,8 +6,8 @@
 namespace trainer::cpu {
 
 struct LossSums {
-  double loss = 0.0;     // summed over the N rows
-  int64_t correct = 0;   // rows whose argmax equals the label
+  double loss = 0.0;    // summed over the N rows
+  int64_t correct = 0;  // rows whose argmax equals the label
 };
 
 // Numerically stable softmax cross-entropy (log-sum-exp with the row max subtracted).

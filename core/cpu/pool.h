@@ -13,7 +13,7 @@ struct PoolGeometry {
 void maxpool_forward(const PoolGeometry& g, int64_t planes, const float* x, float* y,
                      int32_t* argmax);
 // dx(planes, H, W) = scatter of dy through argmax (dx is overwritten)
-void maxpool_backward(const PoolGeometry& g, int64_t planes, const float* dy,
-                      const int32_t* argmax, float* dx);
+void maxpool_backward(const PoolGeometry& g, int64_t planes, const float* dy, const int32_t* argmax,
+                      float* dx);
 
 }  // namespace trainer::cpu
