@@ -6,16 +6,22 @@
 
 namespace trainer {
 
-// Bad user input: a config value, a model shape that does not fit. Exit code 2.
-class ConfigError : public std::runtime_error {
+// Input the user must fix before a run can start. Exit code 2.
+class InputError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// A data file that cannot be used: missing, truncated, wrong magic. Exit code 2.
-class DataError : public std::runtime_error {
+// A config value, a model shape that does not fit.
+class ConfigError : public InputError {
  public:
-  using std::runtime_error::runtime_error;
+  using InputError::InputError;
+};
+
+// A data file that cannot be used: missing, truncated, wrong magic.
+class DataError : public InputError {
+ public:
+  using InputError::InputError;
 };
 
 // A checkpoint that cannot be written or does not fit the run. Exit code 2 on resume.

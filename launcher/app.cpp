@@ -33,10 +33,7 @@ static int run_checked(const AppOptions& opts, FILE* out, FILE* err) {
 int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   try {
     return run_checked(opts, out, err);
-  } catch (const ConfigError& e) {
-    std::fprintf(err, "error: %s\n", e.what());
-    return kBadInput;
-  } catch (const DataError& e) {
+  } catch (const InputError& e) {
     std::fprintf(err, "error: %s\n", e.what());
     return kBadInput;
   } catch (const CheckpointError& e) {
