@@ -1,5 +1,6 @@
 #include "launcher/app.h"
 
+#include <chrono>
 #include <exception>
 
 #include "core/cpu/parallel.h"
@@ -12,6 +13,7 @@
 namespace trainer {
 
 static int run_checked(const AppOptions& opts, FILE* out, FILE* err) {
+  const auto started = std::chrono::steady_clock::now();
   RunSetup run = build_run(load_config(opts.config, opts.overrides));
   cpu::set_threads(static_cast<int>(run.cfg.threads));
   if (opts.dry_run) {
@@ -25,7 +27,7 @@ static int run_checked(const AppOptions& opts, FILE* out, FILE* err) {
                static_cast<long long>(run.model->parameter_count()),
                static_cast<long long>(run.total_steps), static_cast<long long>(run.cfg.batch_size),
                run.cfg.out_dir.c_str());
-  const nlohmann::json summary = train(run, resume, err);
+  const nlohmann::json summary = train(run, resume, err, started);
   std::fprintf(out, "%s\n", summary.dump().c_str());
   return kOk;
 }

@@ -39,20 +39,28 @@ void Progress::update(int64_t step, int64_t epoch, double loss, double samples_p
     std::fflush(out_);
     return;
   }
-  const auto now = Clock::now();
-  if (step + 1 != total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
-  last_draw_ = now;
   constexpr int kWidth = 24;
   const int filled = static_cast<int>(kWidth * (step + 1) / std::max<int64_t>(total_, 1));
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
-  std::fprintf(out_, "\r\033[K[%s] %s", bar.c_str(), line(step, epoch, loss, samples_per_s).c_str());
+  bar_ = "[" + bar + "] " + line(step, epoch, loss, samples_per_s);
+  const auto now = Clock::now();
+  if (step + 1 != total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  draw();
+}
+
+void Progress::draw() {
+  std::fprintf(out_, "\r\033[K%s", bar_.c_str());
   std::fflush(out_);
   bar_drawn_ = true;
 }
 
 void Progress::note(const std::string& message) {
-  if (bar_drawn_) std::fprintf(out_, "\r\033[K");
+  if (bar_drawn_) {  // the bar, brought up to date, stays on screen above the note
+    draw();
+    std::fprintf(out_, "\n");
+  }
   std::fprintf(out_, "%s\n", message.c_str());
   std::fflush(out_);
   bar_drawn_ = false;

@@ -20,11 +20,13 @@ class Progress {
 
  private:
   std::string line(int64_t step, int64_t epoch, double loss, double samples_per_s) const;
+  void draw();  // the bar, on a terminal
 
   int64_t total_, log_every_, first_step_ = -1;
   FILE* out_;
   bool tty_;
   bool bar_drawn_ = false;
+  std::string bar_;  // the latest bar, drawn at most 10 times a second
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

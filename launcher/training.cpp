@@ -30,8 +30,8 @@ struct Window {
 };
 }  // namespace
 
-nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir, FILE* log) {
-  const auto wall_start = Clock::now();
+nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir, FILE* log,
+                     Clock::time_point started) {
   const Config& c = run.cfg;
   const LossKind loss = loss_kind(c.loss);
   int64_t start_step = 0;
@@ -118,7 +118,7 @@ nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir
       {"test_loss", last_eval.value("test_loss", nlohmann::json())},
       {"train_samples_per_s", train_s > 0 ? static_cast<double>(trained_samples) / train_s : 0.0},
       {"train_s", train_s},
-      {"wall_s", seconds_since(wall_start)},
+      {"wall_s", seconds_since(started)},
       {"parameters", run.model->parameter_count()},
       {"world", 1},
       {"layout", {{"data", 1}, {"pipeline", 1}}},
