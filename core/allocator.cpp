@@ -26,7 +26,9 @@ Cache& cache() {
   return *c;
 }
 
-size_t rounded(size_t bytes) { return bytes == 0 ? kAlign : (bytes + kAlign - 1) / kAlign * kAlign; }
+size_t rounded(size_t bytes) {
+  return bytes == 0 ? kAlign : (bytes + kAlign - 1) / kAlign * kAlign;
+}
 
 }  // namespace
 

@@ -21,7 +21,9 @@ class Model {
   InitContext next_init() const { return {seed_, static_cast<int64_t>(layers_.size())}; }
 
   const Shape& input_shape() const { return input_; }
-  const Shape& output_shape() const { return layers_.empty() ? input_ : layers_.back()->output_shape(); }
+  const Shape& output_shape() const {
+    return layers_.empty() ? input_ : layers_.back()->output_shape();
+  }
   size_t size() const { return layers_.size(); }
   Layer& layer(size_t i) { return *layers_.at(i); }
   const Layer& layer(size_t i) const { return *layers_.at(i); }

@@ -20,8 +20,9 @@ static float* opt_f32(const Tensor& t) { return t.defined() ? t.f32() : nullptr;
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
   require_cpu(x, "linear_forward");
   const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
-  require(w.dim(1) == in && y.dim(0) == N && y.dim(1) == out, "linear_forward",
-          "x " + shape_str(x.shape()) + " w " + shape_str(w.shape()) + " y " + shape_str(y.shape()));
+  require(
+      w.dim(1) == in && y.dim(0) == N && y.dim(1) == out, "linear_forward",
+      "x " + shape_str(x.shape()) + " w " + shape_str(w.shape()) + " y " + shape_str(y.shape()));
   cpu::linear_forward(N, in, out, x.f32(), w.f32(), opt_f32(b), y.f32());
 }
 

@@ -62,7 +62,8 @@ class Tensor {
   Device device() const { return device_; }
 
   // Typed access; throws InternalError when T does not match the dtype.
-  template <class T> T* data() const;
+  template <class T>
+  T* data() const;
   float* f32() const { return data<float>(); }
   int32_t* i32() const { return data<int32_t>(); }
   void* raw() const;

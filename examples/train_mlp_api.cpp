@@ -19,18 +19,21 @@ using namespace trainer;
 // LeakyReLU: y = x for x > 0, slope * x otherwise. Saves its input for backward.
 class LeakyReLU : public Layer {
  public:
-  LeakyReLU(const Shape& shape, float slope, int64_t index) : Layer(shape, shape, index), slope_(slope) {}
+  LeakyReLU(const Shape& shape, float slope, int64_t index)
+      : Layer(shape, shape, index), slope_(slope) {}
   const char* type() const override { return "leaky_relu"; }
   Tensor forward(const Tensor& x, Stash& saved, const ForwardContext&) override {
     Tensor y = Tensor::empty(x.shape());
-    for (int64_t i = 0; i < x.numel(); ++i) y.f32()[i] = x.f32()[i] > 0 ? x.f32()[i] : slope_ * x.f32()[i];
+    for (int64_t i = 0; i < x.numel(); ++i)
+      y.f32()[i] = x.f32()[i] > 0 ? x.f32()[i] : slope_ * x.f32()[i];
     saved.tensors = {x};
     return y;
   }
   Tensor backward(const Tensor& dy, Stash& saved) override {
     const Tensor& x = saved.tensors.at(0);
     Tensor dx = Tensor::empty(dy.shape());
-    for (int64_t i = 0; i < dy.numel(); ++i) dx.f32()[i] = x.f32()[i] > 0 ? dy.f32()[i] : slope_ * dy.f32()[i];
+    for (int64_t i = 0; i < dy.numel(); ++i)
+      dx.f32()[i] = x.f32()[i] > 0 ? dy.f32()[i] : slope_ * dy.f32()[i];
     saved.tensors.clear();
     return dx;
   }
@@ -61,7 +64,8 @@ int main() {
     for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
       Batch data = loader.load(epoch, b, 0, batch);
       model.zero_grad();
-      const ForwardContext ctx{true, seed, static_cast<uint64_t>(epoch * loader.batches_per_epoch() + b), 0};
+      const ForwardContext ctx{true, seed,
+                               static_cast<uint64_t>(epoch * loader.batches_per_epoch() + b), 0};
       Tensor logits = model.forward(data.x, stash, ctx);  // (batch, 5)
       Tensor dlogits = Tensor::empty(logits.shape());
       loss += ops::cross_entropy(logits, data.y, 1.0f / batch, dlogits).loss / batch;
@@ -77,7 +81,9 @@ int main() {
   Tensor no_grad;
   for (int64_t b = 0; b < eval.batches_per_epoch(); ++b) {
     Batch data = eval.load(0, b, 0, eval.batch_rows(b));
-    correct += ops::cross_entropy(model.forward(data.x, stash, {false, seed, 0, 0}), data.y, 1.0f, no_grad).correct;
+    correct +=
+        ops::cross_entropy(model.forward(data.x, stash, {false, seed, 0, 0}), data.y, 1.0f, no_grad)
+            .correct;
   }
   const double accuracy = static_cast<double>(correct) / static_cast<double>(test.size());
   std::printf("test accuracy %.2f%%\n", 100.0 * accuracy);

@@ -22,7 +22,8 @@ static int run_checked(const AppOptions& opts, FILE* out, FILE* err) {
   }
   const std::optional<std::string> resume = resolve_resume(run.cfg, opts.resume);
   if (opts.resume == "auto" && !resume)
-    std::fprintf(err, "no checkpoint in %s: starting from step 0\n", run.cfg.checkpoint_dir.c_str());
+    std::fprintf(err, "no checkpoint in %s: starting from step 0\n",
+                 run.cfg.checkpoint_dir.c_str());
   std::fprintf(err, "%s: %lld parameters, %lld steps, batch %lld, %s\n", run.cfg.name.c_str(),
                static_cast<long long>(run.model->parameter_count()),
                static_cast<long long>(run.total_steps), static_cast<long long>(run.cfg.batch_size),

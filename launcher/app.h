@@ -11,7 +11,7 @@ struct AppOptions {
   std::string config;
   std::vector<std::string> overrides;  // --set key.path=value
   bool dry_run = false;
-  std::string resume;                  // "", "auto" or a path
+  std::string resume;  // "", "auto" or a path
 };
 
 // Exit codes: 0 done; 2 bad input (config, data, a checkpoint that cannot be resumed);

@@ -42,9 +42,10 @@ std::string save_run_checkpoint(RunSetup& run, int64_t step) {
       {"layout", layout()},
       // Every random stream is a pure function of (seed, step, sample), so this is all the state.
       {"rng", {{"seed", c.seed}, {"generator", "counter-based splitmix64"}}},
-      {"data_position", {{"epoch", step / run.steps_per_epoch},
-                         {"batch_in_epoch", step % run.steps_per_epoch},
-                         {"batch_size", c.batch_size}}},
+      {"data_position",
+       {{"epoch", step / run.steps_per_epoch},
+        {"batch_in_epoch", step % run.steps_per_epoch},
+        {"batch_size", c.batch_size}}},
   };
   return write_checkpoint(c.checkpoint_dir, step, tensor_groups(run), meta,
                           static_cast<int>(c.checkpoint_keep));
@@ -56,7 +57,8 @@ std::optional<std::string> resolve_resume(const Config& cfg, const std::string& 
   if (resume == "auto") return latest_checkpoint(cfg.checkpoint_dir);
   if (fs::exists(fs::path(resume) / "meta.json")) return resume;
   if (auto latest = latest_checkpoint(resume)) return latest;
-  throw CheckpointError("--resume " + resume + ": not a checkpoint directory (no meta.json) "
+  throw CheckpointError("--resume " + resume +
+                        ": not a checkpoint directory (no meta.json) "
                         "and no checkpoints root (no latest)");
 }
 
@@ -66,14 +68,16 @@ int64_t restore_run_checkpoint(RunSetup& run, const std::string& dir) {
   const nlohmann::json have = meta.value("compatibility", nlohmann::json::object());
   for (const auto& [key, value] : want.items())
     if (have.value(key, nlohmann::json()) != value)
-      throw CheckpointError(dir + ": written by a run with a different " + key +
-                            (key == "seed" || key == "loss" || key == "precision" || key == "grad_accum"
-                                 ? " (" + have.value(key, nlohmann::json()).dump() + ", this run has " + value.dump() + ")"
-                                 : " section") +
-                            "; it cannot be resumed by this config");
+      throw CheckpointError(
+          dir + ": written by a run with a different " + key +
+          (key == "seed" || key == "loss" || key == "precision" || key == "grad_accum"
+               ? " (" + have.value(key, nlohmann::json()).dump() + ", this run has " +
+                     value.dump() + ")"
+               : " section") +
+          "; it cannot be resumed by this config");
   if (meta.value("layout", nlohmann::json()) != layout())
-    throw CheckpointError(dir + ": written with layout " + meta["layout"].dump() + ", this run has " +
-                          layout().dump());
+    throw CheckpointError(dir + ": written with layout " + meta["layout"].dump() +
+                          ", this run has " + layout().dump());
   load_checkpoint_tensors(dir, tensor_groups(run));
   run.optimizer->set_steps_taken(meta.at("optimizer_steps").get<int64_t>());
   return meta.at("step").get<int64_t>();

@@ -45,8 +45,7 @@ static void read_data_section(ConfigSection& data, const std::string& key, bool 
   for (const char* file_key : {"images", "labels"})
     if (s.has(file_key)) {
       const std::string path = s.text(file_key, std::nullopt);
-      if (!std::filesystem::is_regular_file(path))
-        s.fail(file_key, "file not found: " + path);
+      if (!std::filesystem::is_regular_file(path)) s.fail(file_key, "file not found: " + path);
     }
 }
 
@@ -60,8 +59,10 @@ static void read_data(ConfigSection& root, Config& c) {
 
 static void read_model(ConfigSection& root, Config& c) {
   ConfigSection s = root.section("model", true);
-  if (s.has("input")) c.input = s.integers("input", std::nullopt);
-  else s.raw("input");
+  if (s.has("input"))
+    c.input = s.integers("input", std::nullopt);
+  else
+    s.raw("input");
   if (c.input)
     for (int64_t d : *c.input)
       if (d < 1) s.fail("input", "every dimension must be at least 1, got " + shape_str(*c.input));
@@ -79,9 +80,11 @@ static void read_optimizer(ConfigSection& root, Config& c) {
   c.optimizer = s.choice("type", std::string("adam"), optimizer_types());
   c.lr.base_lr = s.positive("lr", 1e-3);
   ConfigSection sched = s.section("schedule", false);
-  const std::string kind = sched.choice("type", std::string("constant"), {"constant", "step", "cosine"});
-  c.lr.kind = kind == "step" ? LrSchedule::Kind::Step
-            : kind == "cosine" ? LrSchedule::Kind::Cosine : LrSchedule::Kind::Constant;
+  const std::string kind =
+      sched.choice("type", std::string("constant"), {"constant", "step", "cosine"});
+  c.lr.kind = kind == "step"     ? LrSchedule::Kind::Step
+              : kind == "cosine" ? LrSchedule::Kind::Cosine
+                                 : LrSchedule::Kind::Constant;
   c.lr.warmup_steps = sched.integer("warmup_steps", 0, 0);
   c.lr.step_size = sched.integer("step_size", 1000, 1);
   c.lr.gamma = sched.positive("gamma", 0.1);
@@ -158,7 +161,8 @@ static void read_log(ConfigSection& root, Config& c) {
 static void check_layout(const Config& c, int64_t world) {
   const YAML::Node p = c.tree["parallel"];
   if (world % c.pipeline != 0)
-    throw ConfigError(c.where(p["pipeline"]) + ": parallel.pipeline: " + std::to_string(c.pipeline) +
+    throw ConfigError(c.where(p["pipeline"]) +
+                      ": parallel.pipeline: " + std::to_string(c.pipeline) +
                       " stages do not divide the job's " + std::to_string(world) + " rank(s)");
   if (c.data_parallel > 0 && c.data_parallel * c.pipeline != world)
     throw ConfigError(c.where(p["data"]) + ": parallel.data: " + std::to_string(c.data_parallel) +
@@ -195,16 +199,19 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   check_layout(c, /*world=*/1);
   const int64_t splits = c.grad_accum * c.microbatches;
   if (c.batch_size % splits != 0)
-    throw ConfigError(c.where(c.tree["data"]["batch_size"]) + ": data.batch_size: " +
-                      std::to_string(c.batch_size) + " is not divisible by train.grad_accum x "
-                      "parallel.microbatches = " + std::to_string(splits));
+    throw ConfigError(c.where(c.tree["data"]["batch_size"]) +
+                      ": data.batch_size: " + std::to_string(c.batch_size) +
+                      " is not divisible by train.grad_accum x "
+                      "parallel.microbatches = " +
+                      std::to_string(splits));
   return c;
 }
 
 std::string yaml_digest(const YAML::Node& node) {
   YAML::Emitter out;
   out << node;
-  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(out.c_str()), static_cast<uInt>(out.size()));
+  const uLong crc =
+      crc32(0L, reinterpret_cast<const Bytef*>(out.c_str()), static_cast<uInt>(out.size()));
   char buf[16];
   std::snprintf(buf, sizeof buf, "%08lx", static_cast<unsigned long>(crc));
   return buf;

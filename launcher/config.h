@@ -5,12 +5,12 @@
 // checked reader, so their errors name file:line and key too.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "core/optim/lr_schedule.h"
 #include "core/tensor.h"

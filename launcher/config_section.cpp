@@ -77,7 +77,8 @@ std::optional<YAML::Node> ConfigSection::value(const std::string& key, bool def_
 }
 
 void ConfigSection::bad(const std::string& key, const YAML::Node& v, const std::string& expected) {
-  throw ConfigError(src_.where(v) + ": " + key_path(key) + ": expected " + expected + ", got " + describe(v));
+  throw ConfigError(src_.where(v) + ": " + key_path(key) + ": expected " + expected + ", got " +
+                    describe(v));
 }
 
 void ConfigSection::fail(const std::string& key, const std::string& what) {
@@ -191,7 +192,8 @@ ConfigSection ConfigSection::section(const std::string& key, bool required) {
   read_.insert(key);
   YAML::Node v = node_[key];
   if (!v || v.IsNull()) {
-    if (required) throw ConfigError(where() + ": " + key_path(key) + ": missing; expected a mapping");
+    if (required)
+      throw ConfigError(where() + ": " + key_path(key) + ": missing; expected a mapping");
     node_[key] = YAML::Node(YAML::NodeType::Map);
     v = node_[key];
   }

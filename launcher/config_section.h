@@ -5,12 +5,12 @@
 // key that was not read.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "core/args.h"
 #include "launcher/config_source.h"
@@ -46,14 +46,17 @@ class ConfigSection : public Args {
   // Throws ConfigError for the first key that no getter read.
   void finish() const;
 
-  std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  std::string key_path(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
   const std::string& path() const { return path_; }
   std::string where() const { return src_.where(node_); }
   const ConfigSource& source() const { return src_; }
 
  private:
   // The value node of `key`, marking it read; nullopt when missing and def_given, else throws.
-  std::optional<YAML::Node> value(const std::string& key, bool def_given, const std::string& expected);
+  std::optional<YAML::Node> value(const std::string& key, bool def_given,
+                                  const std::string& expected);
   [[noreturn]] void bad(const std::string& key, const YAML::Node& v, const std::string& expected);
 
   const ConfigSource& src_;

@@ -62,8 +62,8 @@ void ConfigSource::apply_override(YAML::Node& root, const std::string& assignmen
     YAML::Node cur = chain.back();
     if (cur.IsSequence()) {
       if (!is_index(parts[i]) || std::stoul(parts[i]) >= cur.size())
-        throw ConfigError("--set " + assignment + ": " + parts[i] + " is not an index of a list of " +
-                          std::to_string(cur.size()));
+        throw ConfigError("--set " + assignment + ": " + parts[i] +
+                          " is not an index of a list of " + std::to_string(cur.size()));
       chain.push_back(cur[std::stoul(parts[i])]);
     } else {
       if (!cur[parts[i]]) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
@@ -86,7 +86,8 @@ void ConfigSource::apply_override(YAML::Node& root, const std::string& assignmen
   overrides_.push_back({assignment, value});
 }
 
-void check_duplicate_keys(const ConfigSource& src, const YAML::Node& node, const std::string& path) {
+void check_duplicate_keys(const ConfigSource& src, const YAML::Node& node,
+                          const std::string& path) {
   if (node.IsMap()) {
     std::map<std::string, int> first_line;
     for (const auto& kv : node) {
@@ -94,8 +95,9 @@ void check_duplicate_keys(const ConfigSource& src, const YAML::Node& node, const
       const std::string sub = path.empty() ? key : path + "." + key;
       auto [it, inserted] = first_line.emplace(key, kv.first.Mark().line + 1);
       if (!inserted)
-        throw ConfigError(src.where(kv.first) + ": " + sub + ": duplicate key (first given at line " +
-                          std::to_string(it->second) + ")");
+        throw ConfigError(src.where(kv.first) + ": " + sub +
+                          ": duplicate key (first given at line " + std::to_string(it->second) +
+                          ")");
       check_duplicate_keys(src, kv.second, sub);
     }
   } else if (node.IsSequence()) {

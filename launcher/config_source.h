@@ -1,10 +1,10 @@
 // Where a config value came from, for error messages: a line of the YAML file or a --set flag.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <string>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 namespace trainer {
 

@@ -2,7 +2,6 @@
 //
 //   trainer cfg.yaml [--set key.path=value]... [--dry-run] [--resume auto|PATH]
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "launcher/app.h"
@@ -11,8 +10,9 @@ int main(int argc, char** argv) {
 #ifdef TRAINER_NEEDS_AVX2
   // Built for x86-64-v3: say so plainly instead of dying of an illegal instruction later.
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
-    std::fprintf(stderr, "error: this build of trainer needs a CPU with AVX2 and FMA; rebuild with "
-                         "-DTRAINER_CPU_ARCH=x86-64\n");
+    std::fprintf(stderr,
+                 "error: this build of trainer needs a CPU with AVX2 and FMA; rebuild with "
+                 "-DTRAINER_CPU_ARCH=x86-64\n");
     return trainer::kFailure;
   }
 #endif

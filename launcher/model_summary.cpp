@@ -39,10 +39,12 @@ std::string model_summary(const RunSetup& run) {
              with_commas(params), with_commas(l.flops_per_sample()));
   }
   o << row("", "total", "", "", with_commas(m.parameter_count()), with_commas(flops));
-  o << "training FLOPs per sample (forward + backward, about 3x forward): " << with_commas(3 * flops) << "\n";
+  o << "training FLOPs per sample (forward + backward, about 3x forward): "
+    << with_commas(3 * flops) << "\n";
   o << "activation memory per sample (kept for backward): " << with_commas(stash) << " bytes\n";
   o << "data: " << with_commas(run.train->size()) << " training samples"
-    << (run.test ? ", " + with_commas(run.test->size()) + " test samples" : std::string(", no test set"))
+    << (run.test ? ", " + with_commas(run.test->size()) + " test samples"
+                 : std::string(", no test set"))
     << "; global batch " << c.batch_size << ", " << run.steps_per_epoch << " steps per epoch\n";
   o << "plan: " << run.total_steps << " steps, optimizer " << c.optimizer << " lr " << c.lr.base_lr
     << ", " << c.compute << " on " << (c.device == "cuda" ? "cuda" : "cpu") << ", 1 rank\n";

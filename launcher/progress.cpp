@@ -9,25 +9,33 @@ namespace trainer {
 using Clock = std::chrono::steady_clock;
 
 Progress::Progress(int64_t total_steps, int64_t log_every, FILE* out)
-    : total_(total_steps), log_every_(log_every), out_(out), tty_(isatty(fileno(out)) != 0),
-      start_(Clock::now()), last_draw_(start_) {}
+    : total_(total_steps),
+      log_every_(log_every),
+      out_(out),
+      tty_(isatty(fileno(out)) != 0),
+      start_(Clock::now()),
+      last_draw_(start_) {}
 
 static std::string format_duration(double s) {
   char buf[32];
   const long t = std::lround(s);
-  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-  else std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
   return buf;
 }
 
 std::string Progress::line(int64_t step, int64_t epoch, double loss, double samples_per_s) const {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
   const int64_t done = step + 1 - first_step_;
-  const double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - step - 1) : 0.0;
+  const double eta =
+      done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - step - 1) : 0.0;
   char buf[160];
   std::snprintf(buf, sizeof buf, "step %lld/%lld  epoch %lld  loss %.4f  %.0f samples/s  eta %s",
                 static_cast<long long>(step + 1), static_cast<long long>(total_),
-                static_cast<long long>(epoch + 1), loss, samples_per_s, format_duration(eta).c_str());
+                static_cast<long long>(epoch + 1), loss, samples_per_s,
+                format_duration(eta).c_str());
   return buf;
 }
 

@@ -37,11 +37,13 @@ static void check_fits(const RunSetup& r) {
   const YAML::Node model_node = c.tree["model"];
   const Shape data_shape = r.train->sample_shape();
   if (c.input && *c.input != data_shape)
-    throw ConfigError(c.where(model_node["input"]) + ": model.input: expected " + shape_str(data_shape) +
-                      " (the shape of a data.train sample), got " + shape_str(*c.input));
+    throw ConfigError(c.where(model_node["input"]) + ": model.input: expected " +
+                      shape_str(data_shape) + " (the shape of a data.train sample), got " +
+                      shape_str(*c.input));
   if (r.test && r.test->sample_shape() != data_shape)
     throw ConfigError(c.where(c.test_data) + ": data.test: samples are " +
-                      shape_str(r.test->sample_shape()) + ", data.train's are " + shape_str(data_shape));
+                      shape_str(r.test->sample_shape()) + ", data.train's are " +
+                      shape_str(data_shape));
   const int64_t classes = std::max(r.train->num_classes(), r.test ? r.test->num_classes() : 0);
   const Shape out = r.model->output_shape();
   if (out.size() != 1 || out[0] != classes) {

@@ -25,7 +25,7 @@ struct StepPlan {
 struct StepResult {
   double loss_sum = 0.0;  // summed over this process's rows
   int64_t correct = 0;
-  double grad_norm = 0.0; // before clipping; 0 when clipping is off
+  double grad_norm = 0.0;  // before clipping; 0 when clipping is off
 };
 
 // Zeroes gradients, runs forward and backward over the rows in `chunks` pieces (the loss of

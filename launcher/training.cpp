@@ -23,9 +23,16 @@ struct Window {
   double loss_sum = 0.0;
   int64_t steps = 0, samples = 0;
   double train_s = 0.0;
-  void add(double loss, int64_t n, double s) { loss_sum += loss; ++steps; samples += n; train_s += s; }
+  void add(double loss, int64_t n, double s) {
+    loss_sum += loss;
+    ++steps;
+    samples += n;
+    train_s += s;
+  }
   double loss() const { return steps ? loss_sum / static_cast<double>(steps) : 0.0; }
-  double samples_per_s() const { return train_s > 0 ? static_cast<double>(samples) / train_s : 0.0; }
+  double samples_per_s() const {
+    return train_s > 0 ? static_cast<double>(samples) / train_s : 0.0;
+  }
   double step_ms() const { return steps ? 1e3 * train_s / static_cast<double>(steps) : 0.0; }
 };
 }  // namespace
@@ -37,7 +44,8 @@ nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir
   int64_t start_step = 0;
   if (resume_dir) {
     start_step = restore_run_checkpoint(run, *resume_dir);
-    std::fprintf(log, "resumed from %s at step %lld\n", resume_dir->c_str(), static_cast<long long>(start_step));
+    std::fprintf(log, "resumed from %s at step %lld\n", resume_dir->c_str(),
+                 static_cast<long long>(start_step));
   }
   RunFiles files(c, resume_dir.has_value());
   DataLoader train_loader(*run.train, c.batch_size, /*shuffle=*/true, c.seed);
@@ -48,12 +56,14 @@ nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir
   nlohmann::json last_eval = nlohmann::json::object();
   auto run_eval = [&](int64_t step, int64_t epoch) {
     const EvalResult e = evaluate(*run.model, *test_loader, loss);
-    last_eval = {{"test_loss", e.loss_sum / static_cast<double>(e.samples)},
-                 {"test_accuracy", static_cast<double>(e.correct) / static_cast<double>(e.samples)}};
+    last_eval = {
+        {"test_loss", e.loss_sum / static_cast<double>(e.samples)},
+        {"test_accuracy", static_cast<double>(e.correct) / static_cast<double>(e.samples)}};
     char buf[128];
-    std::snprintf(buf, sizeof buf, "eval after step %lld (epoch %lld): test loss %.4f, accuracy %.2f%%",
-                  static_cast<long long>(step + 1), static_cast<long long>(epoch + 1),
-                  last_eval["test_loss"].get<double>(), 100.0 * last_eval["test_accuracy"].get<double>());
+    std::snprintf(
+        buf, sizeof buf, "eval after step %lld (epoch %lld): test loss %.4f, accuracy %.2f%%",
+        static_cast<long long>(step + 1), static_cast<long long>(epoch + 1),
+        last_eval["test_loss"].get<double>(), 100.0 * last_eval["test_accuracy"].get<double>());
     progress.note(buf);
   };
 
@@ -89,16 +99,18 @@ nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir
 
     const bool last = step + 1 == run.total_steps;
     const bool epoch_end = batch + 1 == run.steps_per_epoch;
-    const bool eval_now = test_loader && (last || (epoch_end && c.eval_every_epochs > 0 &&
-                                                   (epoch + 1) % c.eval_every_epochs == 0));
+    const bool eval_now =
+        test_loader &&
+        (last || (epoch_end && c.eval_every_epochs > 0 && (epoch + 1) % c.eval_every_epochs == 0));
     if (eval_now) run_eval(step, epoch);
     if ((step + 1) % c.log_every == 0 || last || eval_now) {
-      nlohmann::json record = {{"step", step + 1},
-                               {"epoch", static_cast<double>(step + 1) / static_cast<double>(run.steps_per_epoch)},
-                               {"loss", window.loss()},
-                               {"lr", c.lr.at(step)},
-                               {"samples_per_s", window.samples_per_s()},
-                               {"step_ms", window.step_ms()}};
+      nlohmann::json record = {
+          {"step", step + 1},
+          {"epoch", static_cast<double>(step + 1) / static_cast<double>(run.steps_per_epoch)},
+          {"loss", window.loss()},
+          {"lr", c.lr.at(step)},
+          {"samples_per_s", window.samples_per_s()},
+          {"step_ms", window.step_ms()}};
       if (c.clip_grad_norm > 0.0) record["grad_norm"] = r.grad_norm;
       if (eval_now) record.update(last_eval);
       files.append_metrics(record);

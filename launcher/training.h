@@ -3,10 +3,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "launcher/run_setup.h"
 
@@ -20,7 +19,8 @@ class TrainingError : public std::runtime_error {
 
 // Trains from the start, or from `resume_dir`, to cfg's end; returns summary.json's content,
 // whose wall_s counts from `started` (the program's start, so loading the data is included).
-nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir, FILE* log,
-                     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now());
+nlohmann::json train(
+    RunSetup& run, const std::optional<std::string>& resume_dir, FILE* log,
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now());
 
 }  // namespace trainer

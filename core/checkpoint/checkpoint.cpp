@@ -49,7 +49,8 @@ static void rename_or_throw(const fs::path& from, const fs::path& to) {
 static void prune(const fs::path& root, int keep) {
   std::vector<fs::path> dirs;
   for (const auto& e : fs::directory_iterator(root))
-    if (e.is_directory() && e.path().filename().string().rfind("step_", 0) == 0) dirs.push_back(e.path());
+    if (e.is_directory() && e.path().filename().string().rfind("step_", 0) == 0)
+      dirs.push_back(e.path());
   std::sort(dirs.begin(), dirs.end());
   for (size_t i = 0; i + static_cast<size_t>(keep) < dirs.size(); ++i) {
     std::error_code ec;
@@ -58,7 +59,8 @@ static void prune(const fs::path& root, int keep) {
 }
 
 std::string write_checkpoint(const std::string& root_str, int64_t step,
-                             const std::vector<TensorGroup>& groups, nlohmann::json meta, int keep) {
+                             const std::vector<TensorGroup>& groups, nlohmann::json meta,
+                             int keep) {
   const fs::path root(root_str);
   std::error_code ec;
   fs::create_directories(root, ec);
@@ -119,7 +121,8 @@ nlohmann::json verify_checkpoint(const std::string& dir) {
 }
 
 void load_checkpoint_tensors(const std::string& dir, const std::vector<TensorGroup>& groups) {
-  for (const TensorGroup& g : groups) read_tensor_file((fs::path(dir) / g.file).string(), g.tensors);
+  for (const TensorGroup& g : groups)
+    read_tensor_file((fs::path(dir) / g.file).string(), g.tensors);
 }
 
 }  // namespace trainer

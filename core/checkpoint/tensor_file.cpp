@@ -31,7 +31,10 @@ class Writer {
     if (n && std::fwrite(p, 1, n, f_.get()) != n) fail();
     crc_ = crc32_z(crc_, static_cast<const Bytef*>(p), n);
   }
-  template <class T> void put(T v) { put(&v, sizeof v); }
+  template <class T>
+  void put(T v) {
+    put(&v, sizeof v);
+  }
   uint32_t finish() {
     if (std::fflush(f_.get()) != 0 || fsync(fileno(f_.get())) != 0) fail();
     FILE* f = f_.release();
@@ -40,7 +43,9 @@ class Writer {
   }
 
  private:
-  [[noreturn]] void fail() { throw CheckpointError("cannot write " + path_ + ": " + std::strerror(errno)); }
+  [[noreturn]] void fail() {
+    throw CheckpointError("cannot write " + path_ + ": " + std::strerror(errno));
+  }
   std::string path_;
   File f_;
   uLong crc_ = crc32(0L, Z_NULL, 0);
@@ -52,7 +57,8 @@ class Reader {
   void get(void* p, size_t n) {
     if (n && std::fread(p, 1, n, f_.get()) != n) throw CheckpointError(path_ + ": truncated");
   }
-  template <class T> T get() {
+  template <class T>
+  T get() {
     T v;
     get(&v, sizeof v);
     return v;
@@ -83,7 +89,8 @@ void read_tensor_file(const std::string& path, const NamedTensors& tensors) {
   Reader r(path);
   char magic[sizeof kMagic];
   r.get(magic, sizeof magic);
-  if (std::memcmp(magic, kMagic, sizeof kMagic) != 0) throw CheckpointError(path + ": not a tensor file");
+  if (std::memcmp(magic, kMagic, sizeof kMagic) != 0)
+    throw CheckpointError(path + ": not a tensor file");
   const uint64_t count = r.get<uint64_t>();
   if (count != tensors.size())
     throw CheckpointError(path + ": holds " + std::to_string(count) + " tensors, the model has " +
@@ -95,8 +102,8 @@ void read_tensor_file(const std::string& path, const NamedTensors& tensors) {
     Shape shape(r.get<uint32_t>());
     for (int64_t& d : shape) d = r.get<int64_t>();
     if (stored != name || dtype != t->dtype() || shape != t->shape())
-      throw CheckpointError(path + ": holds " + stored + " " + shape_str(shape) + ", the run expects " +
-                            name + " " + shape_str(t->shape()));
+      throw CheckpointError(path + ": holds " + stored + " " + shape_str(shape) +
+                            ", the run expects " + name + " " + shape_str(t->shape()));
     r.get(t->raw(), t->bytes());
   }
 }

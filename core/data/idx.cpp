@@ -44,8 +44,9 @@ IdxArray read_idx(const std::string& path, int expected_ndim) {
     char got[16], want[16];
     std::snprintf(got, sizeof got, "0x%08x", magic);
     std::snprintf(want, sizeof want, "0x%08x", expected_magic);
-    throw DataError(path + ": wrong magic number " + got + ", expected " + want + " (unsigned-byte IDX with " +
-                    std::to_string(expected_ndim) + " dimension" + (expected_ndim > 1 ? "s" : "") + ")");
+    throw DataError(path + ": wrong magic number " + got + ", expected " + want +
+                    " (unsigned-byte IDX with " + std::to_string(expected_ndim) + " dimension" +
+                    (expected_ndim > 1 ? "s" : "") + ")");
   }
   const size_t header = 4 + 4 * static_cast<size_t>(expected_ndim);
   if (bytes.size() < header)

@@ -24,7 +24,8 @@ void DataLoader::ensure_order(int64_t epoch) {
   order_.resize(static_cast<size_t>(data_.size()));
   std::iota(order_.begin(), order_.end(), 0);
   if (shuffle_) {
-    Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Shuffle), seed_, static_cast<uint64_t>(epoch)}));
+    Rng rng(make_key(
+        {static_cast<uint64_t>(RngPurpose::Shuffle), seed_, static_cast<uint64_t>(epoch)}));
     for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
   }
   order_epoch_ = epoch;

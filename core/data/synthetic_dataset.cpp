@@ -6,7 +6,12 @@ namespace trainer {
 
 SyntheticDataset::SyntheticDataset(int64_t samples, Shape shape, int64_t classes, float noise,
                                    uint64_t seed, Split split)
-    : samples_(samples), shape_(std::move(shape)), classes_(classes), noise_(noise), seed_(seed), split_(split) {
+    : samples_(samples),
+      shape_(std::move(shape)),
+      classes_(classes),
+      noise_(noise),
+      seed_(seed),
+      split_(split) {
   const int64_t per = shape_numel(shape_);
   prototypes_.resize(static_cast<size_t>(classes_ * per));
   Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Synthetic), seed_}));

@@ -9,7 +9,8 @@ namespace trainer {
 
 class SyntheticDataset : public Dataset {
  public:
-  SyntheticDataset(int64_t samples, Shape shape, int64_t classes, float noise, uint64_t seed, Split split);
+  SyntheticDataset(int64_t samples, Shape shape, int64_t classes, float noise, uint64_t seed,
+                   Split split);
   static std::unique_ptr<Dataset> create(Args& args, Split split);
 
   int64_t size() const override { return samples_; }

@@ -4,10 +4,14 @@ namespace trainer {
 
 const char* ActivationLayer::type() const {
   switch (f_) {
-    case ops::Activation::ReLU: return "relu";
-    case ops::Activation::GELU: return "gelu";
-    case ops::Activation::Tanh: return "tanh";
-    case ops::Activation::Sigmoid: return "sigmoid";
+    case ops::Activation::ReLU:
+      return "relu";
+    case ops::Activation::GELU:
+      return "gelu";
+    case ops::Activation::Tanh:
+      return "tanh";
+    case ops::Activation::Sigmoid:
+      return "sigmoid";
   }
   return "?";
 }

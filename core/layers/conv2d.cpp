@@ -15,7 +15,8 @@ static Shape output_of(const ops::ConvGeometry& g, int64_t out_channels) {
 
 Conv2d::Conv2d(const Shape& input, int64_t out_channels, int64_t kernel, int64_t stride,
                int64_t padding, bool bias, InitScheme init, const InitContext& ctx)
-    : Layer(input, output_of(geometry(input, kernel, stride, padding), out_channels), ctx.layer_index),
+    : Layer(input, output_of(geometry(input, kernel, stride, padding), out_channels),
+            ctx.layer_index),
       g_(geometry(input, kernel, stride, padding)),
       oc_(out_channels) {
   const Shape w_shape{oc_, g_.C, kernel, kernel};

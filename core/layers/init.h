@@ -8,7 +8,8 @@
 namespace trainer {
 
 enum class InitScheme {
-  Default,  // PyTorch's nn.Linear/Conv2d: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), same for bias
+  Default,  // PyTorch's nn.Linear/Conv2d: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), same
+            // for bias
   He,       // Kaiming normal for ReLU nets: N(0, 2/fan_in), zero bias
   Xavier,   // Glorot uniform: U(+-sqrt(6/(fan_in+fan_out))), zero bias
 };

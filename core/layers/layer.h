@@ -16,7 +16,7 @@ namespace trainer {
 struct Param {
   std::string name;  // "<layer index>.<type>.<weight|bias>", stable across layouts
   Tensor value;
-  Tensor grad;       // accumulated by backward; zeroed by the training loop
+  Tensor grad;  // accumulated by backward; zeroed by the training loop
 };
 
 // What one layer saved for backward during the forward pass of one micro-batch.

@@ -19,14 +19,16 @@ std::unique_ptr<Layer> Linear::create(Args& args, const Shape& input, const Init
   const int64_t in = args.integer("in_features", input[0], 1);
   if (in != input[0])
     args.fail("in_features", "expected " + std::to_string(input[0]) +
-                                 " (the size the layer before produces), got " + std::to_string(in));
+                                 " (the size the layer before produces), got " +
+                                 std::to_string(in));
   const int64_t out = args.integer("out_features", std::nullopt, 1);
   const bool bias = args.boolean("bias", true);
   return std::make_unique<Linear>(in, out, bias, init_scheme_arg(args), ctx);
 }
 
 std::string Linear::describe() const {
-  return std::to_string(in_) + " -> " + std::to_string(out_) + (bias_.value.defined() ? "" : " no bias");
+  return std::to_string(in_) + " -> " + std::to_string(out_) +
+         (bias_.value.defined() ? "" : " no bias");
 }
 
 Tensor Linear::forward(const Tensor& x, Stash& saved, const ForwardContext&) {

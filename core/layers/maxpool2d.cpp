@@ -14,11 +14,13 @@ MaxPool2d::MaxPool2d(const Shape& input, int64_t kernel, int64_t stride, int64_t
 
 std::unique_ptr<Layer> MaxPool2d::create(Args& args, const Shape& input, const InitContext& ctx) {
   if (input.size() != 3)
-    args.fail("type", "maxpool2d expects a (channels, height, width) input, got " + shape_str(input));
+    args.fail("type",
+              "maxpool2d expects a (channels, height, width) input, got " + shape_str(input));
   const int64_t k = args.integer("kernel", std::nullopt, 1);
   const int64_t stride = args.integer("stride", k, 1);  // PyTorch: stride defaults to the kernel
   if (input[1] < k || input[2] < k)
-    args.fail("kernel", "kernel " + std::to_string(k) + " is larger than the input " + shape_str(input));
+    args.fail("kernel",
+              "kernel " + std::to_string(k) + " is larger than the input " + shape_str(input));
   return std::make_unique<MaxPool2d>(input, k, stride, ctx.layer_index);
 }
 

@@ -13,7 +13,6 @@
 
 namespace trainer {
 
-
 using LayerFactory =
     std::function<std::unique_ptr<Layer>(Args& args, const Shape& input, const InitContext& ctx)>;
 

@@ -6,8 +6,12 @@ namespace trainer {
 
 Adam::Adam(std::vector<Param*> params, float beta1, float beta2, float eps, float weight_decay,
            bool decoupled)
-    : Optimizer(std::move(params)), beta1_(beta1), beta2_(beta2), eps_(eps),
-      weight_decay_(weight_decay), decoupled_(decoupled) {
+    : Optimizer(std::move(params)),
+      beta1_(beta1),
+      beta2_(beta2),
+      eps_(eps),
+      weight_decay_(weight_decay),
+      decoupled_(decoupled) {
   for (Param* p : params_) {
     m_.push_back(Tensor::zeros(p->value.shape()));
     v_.push_back(Tensor::zeros(p->value.shape()));

@@ -11,9 +11,9 @@ struct LrSchedule {
   Kind kind = Kind::Constant;
   double base_lr = 1e-3;
   int64_t warmup_steps = 0;
-  int64_t step_size = 1;   // Step: multiply by gamma every step_size steps
+  int64_t step_size = 1;  // Step: multiply by gamma every step_size steps
   double gamma = 0.1;
-  double min_lr = 0.0;     // Cosine: the value reached at total_steps
+  double min_lr = 0.0;  // Cosine: the value reached at total_steps
   int64_t total_steps = 1;
 
   // The rate used by update number `step` (0-based).

@@ -5,7 +5,10 @@
 namespace trainer {
 
 Sgd::Sgd(std::vector<Param*> params, float momentum, float weight_decay, bool nesterov)
-    : Optimizer(std::move(params)), momentum_(momentum), weight_decay_(weight_decay), nesterov_(nesterov) {
+    : Optimizer(std::move(params)),
+      momentum_(momentum),
+      weight_decay_(weight_decay),
+      nesterov_(nesterov) {
   if (momentum_ != 0.0f)
     for (Param* p : params_) momentum_buf_.push_back(Tensor::zeros(p->value.shape()));
 }

@@ -59,12 +59,14 @@ TEST(IdxTest, RejectsWrongMagic) {
   test::TempDir dir;
   test::write_file(dir.file("labels"), labels_file(4));
   EXPECT_EQ(error_of(dir.file("labels"), 3),
-            dir.file("labels") + ": wrong magic number 0x00000801, expected 0x00000803 "
-                                 "(unsigned-byte IDX with 3 dimensions)");
+            dir.file("labels") +
+                ": wrong magic number 0x00000801, expected 0x00000803 "
+                "(unsigned-byte IDX with 3 dimensions)");
   test::write_file(dir.file("text"), "hello world, not idx");
   EXPECT_EQ(error_of(dir.file("text"), 1),
-            dir.file("text") + ": wrong magic number 0x68656c6c, expected 0x00000801 "
-                               "(unsigned-byte IDX with 1 dimension)");
+            dir.file("text") +
+                ": wrong magic number 0x68656c6c, expected 0x00000801 "
+                "(unsigned-byte IDX with 1 dimension)");
 }
 
 TEST(IdxTest, RejectsTruncatedAndOverlongData) {
@@ -72,12 +74,14 @@ TEST(IdxTest, RejectsTruncatedAndOverlongData) {
   const std::string full = images_file(3, 2, 2);
   test::write_file(dir.file("short"), full.substr(0, full.size() - 2));
   EXPECT_EQ(error_of(dir.file("short"), 3),
-            dir.file("short") + ": truncated: the header declares 3 x 2 x 2 = 12 bytes of data, "
-                                "the file holds 10");
+            dir.file("short") +
+                ": truncated: the header declares 3 x 2 x 2 = 12 bytes of data, "
+                "the file holds 10");
   test::write_file(dir.file("long"), full + "xy");
   EXPECT_EQ(error_of(dir.file("long"), 3),
-            dir.file("long") + ": longer than its header: the header declares 3 x 2 x 2 = 12 "
-                               "bytes of data, the file holds 14");
+            dir.file("long") +
+                ": longer than its header: the header declares 3 x 2 x 2 = 12 "
+                "bytes of data, the file holds 14");
   test::write_file(dir.file("header"), full.substr(0, 9));
   EXPECT_EQ(error_of(dir.file("header"), 3),
             dir.file("header") + ": truncated: the header needs 16 bytes, the file holds 9");
@@ -88,12 +92,15 @@ TEST(IdxTest, RejectsATruncatedGzipStream) {
   write_gz(dir.file("full.gz"), images_file(50, 8, 8));
   const std::string gz = test::read_file(dir.file("full.gz"));
   test::write_file(dir.file("cut.gz"), gz.substr(0, gz.size() / 2));
-  EXPECT_EQ(error_of(dir.file("cut.gz"), 3).rfind(dir.file("cut.gz") + ": gzip stream is corrupt or truncated", 0), 0u)
+  EXPECT_EQ(error_of(dir.file("cut.gz"), 3)
+                .rfind(dir.file("cut.gz") + ": gzip stream is corrupt or truncated", 0),
+            0u)
       << error_of(dir.file("cut.gz"), 3);
 }
 
 TEST(IdxTest, RejectsAMissingFile) {
-  EXPECT_EQ(error_of("/nonexistent/x.gz", 3), "/nonexistent/x.gz: cannot open: No such file or directory");
+  EXPECT_EQ(error_of("/nonexistent/x.gz", 3),
+            "/nonexistent/x.gz: cannot open: No such file or directory");
 }
 
 TEST(IdxTest, DatasetScalesPixelsAndChecksCounts) {

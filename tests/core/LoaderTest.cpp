@@ -31,7 +31,8 @@ std::vector<int64_t> epoch_order(DataLoader& l, int64_t epoch) {
   std::vector<int64_t> out;
   for (int64_t b = 0; b < l.batches_per_epoch(); ++b) {
     Batch batch = l.load(epoch, b, 0, l.batch_rows(b));
-    for (int64_t i = 0; i < batch.x.numel(); ++i) out.push_back(static_cast<int64_t>(batch.x.f32()[i]));
+    for (int64_t i = 0; i < batch.x.numel(); ++i)
+      out.push_back(static_cast<int64_t>(batch.x.f32()[i]));
   }
   return out;
 }

@@ -26,7 +26,7 @@ TEST(OptimizerTest, SgdMomentumBufferStartsAsTheFirstGradient) {
   Scalar s(1.0f, 0.5f);
   Sgd opt({&s.p}, 0.9f, 0.0f, false);
   opt.step(0.1f);
-  EXPECT_FLOAT_EQ(s.w(), 0.95f);   // buf = 0.5
+  EXPECT_FLOAT_EQ(s.w(), 0.95f);  // buf = 0.5
   opt.step(0.1f);
   EXPECT_FLOAT_EQ(s.w(), 0.855f);  // buf = 0.9 * 0.5 + 0.5 = 0.95
 }

@@ -25,7 +25,9 @@ Result run(Layer& layer, const Tensor& x, int threads) {
   const Tensor dy = test::random_tensor(y.shape(), 5);
   Tensor dx = layer.backward(dy, s);
   const Tensor& dw = layer.params()[0]->grad;
-  return {{y.f32(), y.f32() + y.numel()}, {dx.f32(), dx.f32() + dx.numel()}, {dw.f32(), dw.f32() + dw.numel()}};
+  return {{y.f32(), y.f32() + y.numel()},
+          {dx.f32(), dx.f32() + dx.numel()},
+          {dw.f32(), dw.f32() + dw.numel()}};
 }
 
 void check(Layer& layer, const Tensor& x) {

@@ -2,9 +2,9 @@
 // data (Debian's dataset-fashion-mnist): the MLP at least 87%, the CNN at least 91%.
 #include <gtest/gtest.h>
 
-#include "launcher/app.h"
 #include <nlohmann/json.hpp>
 
+#include "launcher/app.h"
 #include "tests/test_support.h"
 
 namespace trainer {
@@ -21,7 +21,8 @@ double trained_accuracy(const std::string& config) {
   EXPECT_EQ(code, 0);
   const nlohmann::json s = nlohmann::json::parse(test::read_file(dir.file("out/summary.json")));
   std::printf("%s: test accuracy %.4f after %s steps in %.1f s\n", config.c_str(),
-              s["test_accuracy"].get<double>(), s["steps"].dump().c_str(), s["wall_s"].get<double>());
+              s["test_accuracy"].get<double>(), s["steps"].dump().c_str(),
+              s["wall_s"].get<double>());
   return s["test_accuracy"].get<double>();
 }
 

@@ -11,15 +11,19 @@ namespace {
 const std::string kTrainer = TRAINER_BINARY;
 const std::string kConfigs = std::string(TRAINER_SOURCE_DIR) + "/configs/";
 
-size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+size_t count_lines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 TEST(CliTest, DryRunPrintsTheModelSummary) {
-  const test::CommandResult r = test::run_command(kTrainer + " " + kConfigs + "fashion_mnist_cnn.yaml --dry-run");
+  const test::CommandResult r =
+      test::run_command(kTrainer + " " + kConfigs + "fashion_mnist_cnn.yaml --dry-run");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("total"), std::string::npos);
   EXPECT_NE(r.output.find("93,322"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("5,646,528"), std::string::npos) << r.output;  // forward FLOPs/sample
-  const test::CommandResult m = test::run_command(kTrainer + " " + kConfigs + "fashion_mnist_mlp.yaml --dry-run");
+  const test::CommandResult m =
+      test::run_command(kTrainer + " " + kConfigs + "fashion_mnist_mlp.yaml --dry-run");
   EXPECT_NE(m.output.find("109,386"), std::string::npos) << m.output;
 }
 
@@ -28,7 +32,8 @@ TEST(CliTest, BadConfigIsOneLineAndExitCode2) {
   const test::CommandResult r = test::run_command(
       kTrainer + " " + kConfigs + "fashion_mnist_mlp.yaml --dry-run --set optimizer.lr=-1");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.output, "error: --set optimizer.lr=-1: optimizer.lr: expected a number > 0, got '-1'\n");
+  EXPECT_EQ(r.output,
+            "error: --set optimizer.lr=-1: optimizer.lr: expected a number > 0, got '-1'\n");
   const test::CommandResult missing = test::run_command(kTrainer + " " + dir.file("none.yaml"));
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_EQ(missing.output, "error: " + dir.file("none.yaml") + ": cannot open the config file\n");

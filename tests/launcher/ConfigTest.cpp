@@ -50,11 +50,13 @@ TEST_F(ConfigTest, TheBaseConfigIsValid) { EXPECT_EQ(error_for(kBase), "no error
 
 TEST_F(ConfigTest, UnknownKey) {
   EXPECT_EQ(error_for(replaced("lr: 0.1}", "lr: 0.1, lrr: 3}")),
-            at(11) + "optimizer.lrr: unknown key; expected one of: lr, momentum, nesterov, "
-                     "schedule, type, weight_decay");
+            at(11) +
+                "optimizer.lrr: unknown key; expected one of: lr, momentum, nesterov, "
+                "schedule, type, weight_decay");
   EXPECT_EQ(error_for(std::string(kBase) + "trian: {epochs: 1}\n"),
-            at(12) + "trian: unknown key; expected one of: checkpoint, data, device, log, loss, "
-                     "model, optimizer, parallel, precision, run, train");
+            at(12) +
+                "trian: unknown key; expected one of: checkpoint, data, device, log, loss, "
+                "model, optimizer, parallel, precision, run, train");
 }
 
 TEST_F(ConfigTest, DuplicateKey) {
@@ -87,36 +89,53 @@ TEST_F(ConfigTest, OutOfRange) {
 TEST_F(ConfigTest, MissingKeyAndFile) {
   EXPECT_EQ(error_for(replaced("{type: linear, out_features: 8}", "{type: linear}")),
             at(8) + "model.layers[1].out_features: missing; expected an integer >= 1");
-  EXPECT_EQ(error_for(replaced("{type: synthetic, samples: 256, shape: [1, 4, 4], classes: 3}",
-                               "{type: idx, images: /nonexistent/img.gz, labels: /nonexistent/l.gz}")),
-            at(3) + "data.train.images: file not found: /nonexistent/img.gz");
+  EXPECT_EQ(
+      error_for(replaced("{type: synthetic, samples: 256, shape: [1, 4, 4], classes: 3}",
+                         "{type: idx, images: /nonexistent/img.gz, labels: /nonexistent/l.gz}")),
+      at(3) + "data.train.images: file not found: /nonexistent/img.gz");
 }
 
 TEST_F(ConfigTest, ShapesThatDoNotFit) {
-  EXPECT_EQ(error_for(replaced("{type: linear, out_features: 8}", "{type: linear, in_features: 15, out_features: 8}")),
-            at(8) + "model.layers[1].in_features: expected 16 (the size the layer before produces), got 15");
+  EXPECT_EQ(
+      error_for(replaced("{type: linear, out_features: 8}",
+                         "{type: linear, in_features: 15, out_features: 8}")),
+      at(8) +
+          "model.layers[1].in_features: expected 16 (the size the layer before produces), got 15");
   EXPECT_EQ(error_for(replaced("    - {type: flatten}\n", "")),
-            at(7) + "model.layers[0].type: linear expects a flat input, got [1, 4, 4] from the "
-                    "layer before; add {type: flatten} in front of it");
-  EXPECT_EQ(error_for(replaced("{type: linear, out_features: 3}", "{type: linear, out_features: 4}")),
-            at(10) + "model.layers[3]: the model outputs [4] per sample; the data has 3 classes, "
-                     "so the last layer must output [3]");
-  EXPECT_EQ(error_for(replaced("model:\n", "model:\n  input: [1, 28, 28]\n")),
-            at(6) + "model.input: expected [1, 4, 4] (the shape of a data.train sample), got [1, 28, 28]");
-  EXPECT_EQ(error_for(replaced("    - {type: flatten}\n", "    - {type: conv2d, out_channels: 2, kernel: 5}\n    - {type: flatten}\n")),
-            at(7) + "model.layers[0].kernel: kernel 5 does not fit the input [1, 4, 4] with padding 0");
+            at(7) +
+                "model.layers[0].type: linear expects a flat input, got [1, 4, 4] from the "
+                "layer before; add {type: flatten} in front of it");
+  EXPECT_EQ(
+      error_for(replaced("{type: linear, out_features: 3}", "{type: linear, out_features: 4}")),
+      at(10) +
+          "model.layers[3]: the model outputs [4] per sample; the data has 3 classes, "
+          "so the last layer must output [3]");
+  EXPECT_EQ(
+      error_for(replaced("model:\n", "model:\n  input: [1, 28, 28]\n")),
+      at(6) +
+          "model.input: expected [1, 4, 4] (the shape of a data.train sample), got [1, 28, 28]");
+  EXPECT_EQ(
+      error_for(
+          replaced("    - {type: flatten}\n",
+                   "    - {type: conv2d, out_channels: 2, kernel: 5}\n    - {type: flatten}\n")),
+      at(7) + "model.layers[0].kernel: kernel 5 does not fit the input [1, 4, 4] with padding 0");
   EXPECT_EQ(error_for(replaced("{type: relu}", "{type: softmax}")),
-            at(9) + "model.layers[2].type: expected one of conv2d, dropout, flatten, gelu, linear, "
-                    "maxpool2d, relu, sigmoid, tanh, got 'softmax'");
+            at(9) +
+                "model.layers[2].type: expected one of conv2d, dropout, flatten, gelu, linear, "
+                "maxpool2d, relu, sigmoid, tanh, got 'softmax'");
 }
 
 TEST_F(ConfigTest, BatchesThatDoNotFit) {
   EXPECT_EQ(error_for(replaced("batch_size: 32", "batch_size: 512")),
             at(4) + "data.batch_size: 512 is larger than the training set (256 samples)");
-  EXPECT_EQ(error_for(std::string(kBase) + "train: {grad_accum: 5}\n"),
-            at(4) + "data.batch_size: 32 is not divisible by train.grad_accum x parallel.microbatches = 5");
+  EXPECT_EQ(
+      error_for(std::string(kBase) + "train: {grad_accum: 5}\n"),
+      at(4) +
+          "data.batch_size: 32 is not divisible by train.grad_accum x parallel.microbatches = 5");
   EXPECT_EQ(error_for(std::string(kBase) + "parallel: {data: 2}\n"),
-            at(12) + "parallel.data: 2 data-parallel x 1 pipeline ranks need 2 ranks, the job has 1; use auto");
+            at(12) +
+                "parallel.data: 2 data-parallel x 1 pipeline ranks need 2 ranks, the job has 1; "
+                "use auto");
 }
 
 TEST_F(ConfigTest, MalformedYaml) {
@@ -126,8 +145,8 @@ TEST_F(ConfigTest, MalformedYaml) {
 
 TEST_F(ConfigTest, OverridesApplyAndTheirErrorsNameTheFlag) {
   test::write_file(path(), kBase);
-  const Config c = load_config(path(), {"optimizer.lr=0.5", "model.layers[1].out_features=16",
-                                        "train.epochs=3"});
+  const Config c = load_config(
+      path(), {"optimizer.lr=0.5", "model.layers[1].out_features=16", "train.epochs=3"});
   EXPECT_DOUBLE_EQ(c.lr.base_lr, 0.5);
   EXPECT_EQ(c.epochs, 3);
   EXPECT_EQ(c.tree["model"]["layers"][1]["out_features"].as<int>(), 16);

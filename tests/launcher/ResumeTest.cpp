@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "launcher/app.h"
@@ -29,7 +28,8 @@ train: {max_steps: 24}
 log: {every_steps: 1}
 )";
 
-int run(const std::string& cfg, std::vector<std::string> overrides, const std::string& resume = "") {
+int run(const std::string& cfg, std::vector<std::string> overrides,
+        const std::string& resume = "") {
   AppOptions o;
   o.config = cfg;
   o.overrides = std::move(overrides);
@@ -74,12 +74,15 @@ TEST(ResumeTest, RefusesACheckpointOfAnotherModel) {
   test::write_file(dir.file("cfg.yaml"), kConfig);
   ASSERT_EQ(run(dir.file("cfg.yaml"), {"run.out_dir=" + dir.file("o"), "train.max_steps=2"}), 0);
   const test::CommandResult r = test::run_command(
-      std::string(TRAINER_BINARY) + " " + dir.file("cfg.yaml") + " --set run.out_dir=" + dir.file("o") +
-      " --set model.layers[4].init=xavier --resume auto");
+      std::string(TRAINER_BINARY) + " " + dir.file("cfg.yaml") +
+      " --set run.out_dir=" + dir.file("o") + " --set model.layers[4].init=xavier --resume auto");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("error: checkpoint: " + dir.file("o") + "/checkpoints/step_00000002: "
-                          "written by a run with a different model section; it cannot be resumed by this config"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find(
+          "error: checkpoint: " + dir.file("o") +
+          "/checkpoints/step_00000002: "
+          "written by a run with a different model section; it cannot be resumed by this config"),
+      std::string::npos)
       << r.output;
 }
 

@@ -49,7 +49,8 @@ class TrainingTest : public ::testing::Test {
   }
   static std::vector<float> weights(RunSetup& r) {
     std::vector<float> w;
-    for (Param* p : r.model->params()) w.insert(w.end(), p->value.f32(), p->value.f32() + p->value.numel());
+    for (Param* p : r.model->params())
+      w.insert(w.end(), p->value.f32(), p->value.f32() + p->value.numel());
     return w;
   }
 
@@ -101,7 +102,8 @@ TEST_F(TrainingTest, WritesTheRunDirectory) {
     EXPECT_TRUE(records[0].contains(key)) << key;
   EXPECT_EQ(records[2]["step"], 10);
   EXPECT_TRUE(records[2].contains("test_accuracy"));
-  const nlohmann::json summary = nlohmann::json::parse(test::read_file(dir_.file("out/summary.json")));
+  const nlohmann::json summary =
+      nlohmann::json::parse(test::read_file(dir_.file("out/summary.json")));
   for (const char* key : {"steps", "final_loss", "test_accuracy", "train_samples_per_s", "wall_s",
                           "parameters", "world", "layout"})
     EXPECT_TRUE(summary.contains(key)) << key;
