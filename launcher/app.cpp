@@ -16,6 +16,7 @@ static int run_checked(const AppOptions& opts, FILE* out, FILE* err) {
   const auto started = std::chrono::steady_clock::now();
   RunSetup run = build_run(load_config(opts.config, opts.overrides));
   cpu::set_threads(static_cast<int>(run.cfg.threads));
+  if (!run.cfg.device_note.empty()) std::fprintf(err, "note: %s\n", run.cfg.device_note.c_str());
   if (opts.dry_run) {
     std::fputs(model_summary(run).c_str(), out);
     return kOk;

@@ -11,6 +11,7 @@
 #include "core/layers/registry.h"
 #include "core/optim/optimizer.h"
 #include "launcher/config_section.h"
+#include "launcher/device.h"
 
 namespace trainer {
 
@@ -182,9 +183,10 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 
   ConfigSection root(*c.source, c.tree, "");
   read_run(root, c);
-  c.device = root.choice("device", std::string("auto"), {"auto", "cpu", "cuda"});
-  if (c.device == "cuda")
-    root.fail("device", "cuda requested, but this build has no CUDA backend; use cpu or auto");
+  const std::string device = root.choice("device", std::string("auto"), {"auto", "cpu", "cuda"});
+  const DeviceChoice chosen = choose_device(device, c.where(c.tree["device"]));
+  c.device = chosen.device;
+  c.device_note = chosen.note;
   read_data(root, c);
   read_model(root, c);
   c.loss = root.choice("loss", std::string("cross_entropy"), {"cross_entropy", "mse"});

@@ -27,8 +27,9 @@ struct Config {
   uint64_t seed = 42;
   std::string out_dir;
   int64_t threads = 0;  // BLAS threads per rank; 0 = the library's default
-  // device
+  // device: what the run trains on ("cpu"), resolved from the `device` key
   std::string device;
+  std::string device_note;  // said at start when GPUs are present but unused
   // data
   YAML::Node train_data, test_data;  // test_data is not a map when there is no test set
   int64_t batch_size = 128;          // global: over data-parallel ranks and accumulation steps

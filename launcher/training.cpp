@@ -134,7 +134,7 @@ nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir
       {"parameters", run.model->parameter_count()},
       {"world", 1},
       {"layout", {{"data", 1}, {"pipeline", 1}}},
-      {"device", "cpu"},
+      {"device", c.device},
       {"precision", c.compute},
   };
   files.write_summary(summary);

@@ -138,6 +138,14 @@ TEST_F(ConfigTest, BatchesThatDoNotFit) {
                 "use auto");
 }
 
+TEST_F(ConfigTest, CudaIsRefusedUntilTheCudaBackendExists) {
+  const std::string err = error_for(std::string(kBase) + "device: cuda\n");
+  EXPECT_EQ(err.rfind(at(12) + "device: cuda: training on CUDA is not in this version yet (", 0), 0u) << err;
+  EXPECT_NE(err.find(" found); use cpu or auto"), std::string::npos) << err;
+  EXPECT_EQ(error_for(std::string(kBase) + "device: tpu\n"),
+            at(12) + "device: expected one of auto, cpu, cuda, got 'tpu'");
+}
+
 TEST_F(ConfigTest, MalformedYaml) {
   const std::string err = error_for(replaced("batch_size: 32", "batch_size: [32"));
   EXPECT_EQ(err.rfind(at(5) + "invalid YAML: ", 0), 0u) << err;
