@@ -20,8 +20,8 @@ Conv2d::Conv2d(const Shape& input, int64_t out_channels, int64_t kernel, int64_t
       g_(geometry(input, kernel, stride, padding)),
       oc_(out_channels) {
   const Shape w_shape{oc_, g_.C, kernel, kernel};
-  weight_ = {param_name("weight"), Tensor::empty(w_shape), Tensor::zeros(w_shape)};
-  if (bias) bias_ = {param_name("bias"), Tensor::empty({oc_}), Tensor::zeros({oc_})};
+  weight_ = make_param("weight", w_shape);
+  if (bias) bias_ = make_param("bias", {oc_});
   init_parameters(init, ctx, g_.col_rows(), oc_ * kernel * kernel, weight_.value,
                   bias ? &bias_.value : nullptr);
 }
@@ -60,9 +60,6 @@ Tensor Conv2d::backward(const Tensor& dy, Stash& saved) {
   return dx;
 }
 
-std::vector<Param*> Conv2d::params() {
-  if (bias_.value.defined()) return {&weight_, &bias_};
-  return {&weight_};
-}
+std::vector<Param*> Conv2d::params() { return weight_and_bias(weight_, bias_); }
 
 }  // namespace trainer

@@ -75,6 +75,15 @@ class Layer {
   std::string param_name(const char* what) const {
     return std::to_string(index_) + "." + type() + "." + what;
   }
+  // A parameter of this layer, its value to be initialised and its gradient zeroed.
+  Param make_param(const char* what, const Shape& shape) const {
+    return {param_name(what), Tensor::empty(shape), Tensor::zeros(shape)};
+  }
+  // params() of a layer with a weight and an optional bias (an undefined value when it has none).
+  static std::vector<Param*> weight_and_bias(Param& weight, Param& bias) {
+    if (bias.value.defined()) return {&weight, &bias};
+    return {&weight};
+  }
 
  private:
   Shape input_, output_;

@@ -7,8 +7,8 @@ namespace trainer {
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias, InitScheme init,
                const InitContext& ctx)
     : Layer({in_features}, {out_features}, ctx.layer_index), in_(in_features), out_(out_features) {
-  weight_ = {param_name("weight"), Tensor::empty({out_, in_}), Tensor::zeros({out_, in_})};
-  if (bias) bias_ = {param_name("bias"), Tensor::empty({out_}), Tensor::zeros({out_})};
+  weight_ = make_param("weight", {out_, in_});
+  if (bias) bias_ = make_param("bias", {out_});
   init_parameters(init, ctx, in_, out_, weight_.value, bias ? &bias_.value : nullptr);
 }
 
@@ -46,9 +46,6 @@ Tensor Linear::backward(const Tensor& dy, Stash& saved) {
   return dx;
 }
 
-std::vector<Param*> Linear::params() {
-  if (bias_.value.defined()) return {&weight_, &bias_};
-  return {&weight_};
-}
+std::vector<Param*> Linear::params() { return weight_and_bias(weight_, bias_); }
 
 }  // namespace trainer
