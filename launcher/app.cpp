@@ -25,6 +25,12 @@ static int run_checked(const AppOptions& opts, FILE* out, FILE* err) {
   if (opts.resume == "auto" && !resume)
     std::fprintf(err, "no checkpoint in %s: starting from step 0\n",
                  run.cfg.checkpoint_dir.c_str());
+  const std::optional<std::string> earlier = latest_checkpoint(run.cfg.checkpoint_dir);
+  if (opts.resume.empty() && earlier)
+    std::fprintf(err,
+                 "note: %s is an earlier run's checkpoint; this run starts from step 0 "
+                 "(--resume auto continues that run instead)\n",
+                 earlier->c_str());
   std::fprintf(err, "%s: %lld parameters, %lld steps, batch %lld, %s\n", run.cfg.name.c_str(),
                static_cast<long long>(run.model->parameter_count()),
                static_cast<long long>(run.total_steps), static_cast<long long>(run.cfg.batch_size),

@@ -46,15 +46,20 @@ static void rename_or_throw(const fs::path& from, const fs::path& to) {
                           std::strerror(errno));
 }
 
-static void prune(const fs::path& root, int keep) {
-  std::vector<fs::path> dirs;
-  for (const auto& e : fs::directory_iterator(root))
-    if (e.is_directory() && e.path().filename().string().rfind("step_", 0) == 0)
-      dirs.push_back(e.path());
-  std::sort(dirs.begin(), dirs.end());
-  for (size_t i = 0; i + static_cast<size_t>(keep) < dirs.size(); ++i) {
+// Removes all but the newest `keep` checkpoints up to `step`. Checkpoints of later steps belong
+// to an earlier, longer run in the same directory: they are not this run's to delete.
+static void prune(const fs::path& root, int keep, int64_t step) {
+  const std::string newest = step_dir_name(step);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(root)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && name.rfind("step_", 0) == 0 && name <= newest) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  for (size_t i = 0; i + static_cast<size_t>(keep) < names.size(); ++i) {
     std::error_code ec;
-    fs::remove_all(dirs[i], ec);  // a checkpoint that cannot be removed is only wasted space
+    fs::remove_all(root / names[i],
+                   ec);  // a checkpoint that cannot be removed is only wasted space
   }
 }
 
@@ -89,7 +94,7 @@ std::string write_checkpoint(const std::string& root_str, int64_t step,
     fs::remove_all(tmp, ec);
     throw;
   }
-  prune(root, keep);
+  prune(root, keep, step);
   return (root / name).string();
 }
 

@@ -25,7 +25,8 @@ struct TensorGroup {
 };
 
 // Writes <root>/step_<step> and points `latest` at it, then removes all but the newest `keep`
-// checkpoints. Throws CheckpointError; on failure the previous checkpoint stays intact.
+// checkpoints up to `step` (later ones are an earlier run's and stay). Throws CheckpointError;
+// on failure the previous checkpoint stays intact.
 std::string write_checkpoint(const std::string& root, int64_t step,
                              const std::vector<TensorGroup>& groups, nlohmann::json meta, int keep);
 

@@ -56,6 +56,17 @@ TEST(CheckpointTest, KeepsTheNewestAndPointsLatestAtTheLastWritten) {
   EXPECT_EQ(latest_checkpoint(dir.path()), dir.file("step_00000040"));
 }
 
+TEST(CheckpointTest, AFreshRunDoesNotPruneAnEarlierRunsLaterCheckpoints) {
+  test::TempDir dir;
+  Fixture f;
+  write_checkpoint(dir.path(), 900, f.groups(), {}, 2);  // an earlier, longer run
+  for (int64_t step : {10, 20, 30}) write_checkpoint(dir.path(), step, f.groups(), {}, 2);
+  EXPECT_TRUE(fs::exists(dir.file("step_00000900")));
+  EXPECT_FALSE(fs::exists(dir.file("step_00000010")));
+  EXPECT_TRUE(fs::exists(dir.file("step_00000020")));
+  EXPECT_EQ(latest_checkpoint(dir.path()), dir.file("step_00000030"));
+}
+
 TEST(CheckpointTest, DetectsACorruptedShardByChecksum) {
   test::TempDir dir;
   Fixture f;

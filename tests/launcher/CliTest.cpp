@@ -62,6 +62,15 @@ train: {epochs: 1}
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("\"steps\":4"), std::string::npos) << r.output;
   EXPECT_GE(count_lines(r.output), 3u);
+  // Run again in the same directory: it starts afresh and says what it found.
+  const test::CommandResult again = test::run_command(kTrainer + " " + dir.file("cfg.yaml") +
+                                                      " --set run.out_dir=" + dir.file("out"));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("note: " + dir.file("out") +
+                              "/checkpoints/step_00000004 is an "
+                              "earlier run's checkpoint; this run starts from step 0"),
+            std::string::npos)
+      << again.output;
 }
 
 }  // namespace
