@@ -21,9 +21,13 @@ Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& 
   return h;
 }
 
-void Model::backward(const Tensor& dy, ModelStash& stash) {
+void Model::backward(const Tensor& dy, ModelStash& stash,
+                     const std::function<void(size_t)>& after_layer) {
   Tensor g = dy;
-  for (size_t i = layers_.size(); i-- > 0;) g = layers_[i]->backward(g, stash[i]);
+  for (size_t i = layers_.size(); i-- > 0;) {
+    g = layers_[i]->backward(g, stash[i]);
+    if (after_layer) after_layer(i);
+  }
 }
 
 std::vector<Param*> Model::params() {

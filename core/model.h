@@ -1,6 +1,7 @@
 // A sequential model: layers applied in order, each checked to accept the one before.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -30,8 +31,11 @@ class Model {
 
   // x(N, input...) -> (N, output...)
   Tensor forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx);
-  // dy(N, output...); accumulates every parameter's gradient.
-  void backward(const Tensor& dy, ModelStash& stash);
+  // dy(N, output...); accumulates every parameter's gradient. `after_layer(i)`, when given, is
+  // called as soon as layer i's gradients are complete (the data-parallel reducer starts
+  // communicating there).
+  void backward(const Tensor& dy, ModelStash& stash,
+                const std::function<void(size_t)>& after_layer = nullptr);
 
   std::vector<Param*> params();
   int64_t parameter_count() const;

@@ -119,6 +119,16 @@ Tensor Tensor::reshape(const Shape& shape) const {
   return t;
 }
 
+Tensor Tensor::view(int64_t offset, const Shape& shape) const {
+  if (offset < 0 || offset + shape_numel(shape) > numel())
+    throw InternalError("view of " + shape_str(shape) + " at " + std::to_string(offset) +
+                        " out of range for " + shape_str(shape_));
+  Tensor t = *this;
+  t.offset_bytes_ += static_cast<size_t>(offset) * dtype_size(dtype_);
+  t.shape_ = shape;
+  return t;
+}
+
 Tensor Tensor::clone() const {
   Tensor t = empty(shape_, dtype_, device_);
   t.copy_from(*this);

@@ -72,6 +72,8 @@ class Tensor {
   Tensor slice0(int64_t begin, int64_t end) const;
   // The same storage seen with another shape of equal element count.
   Tensor reshape(const Shape& shape) const;
+  // Elements [offset, offset + numel(shape)) of this tensor, seen with `shape`, sharing storage.
+  Tensor view(int64_t offset, const Shape& shape) const;
   Tensor clone() const;
   void copy_from(const Tensor& src);
   void zero();

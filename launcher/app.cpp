@@ -1,7 +1,10 @@
 #include "launcher/app.h"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
+#include <functional>
+#include <thread>
 
 #include "core/cpu/parallel.h"
 #include "core/error.h"
@@ -9,53 +12,138 @@
 #include "launcher/model_summary.h"
 #include "launcher/run_setup.h"
 #include "launcher/training.h"
+#include "parallel/environment.h"
+#include "parallel/mpi_communicator.h"
+#include "parallel/replica_check.h"
 
 namespace trainer {
 
-static int run_checked(const AppOptions& opts, FILE* out, FILE* err) {
-  const auto started = std::chrono::steady_clock::now();
-  RunSetup run = build_run(load_config(opts.config, opts.overrides));
-  cpu::set_threads(static_cast<int>(run.cfg.threads));
-  if (!run.cfg.device_note.empty()) std::fprintf(err, "note: %s\n", run.cfg.device_note.c_str());
-  if (opts.dry_run) {
-    std::fputs(model_summary(run).c_str(), out);
-    return kOk;
+namespace {
+
+// An error a rank reports as one line, with the exit code the job ends with.
+struct Failure {
+  int code = kOk;
+  std::string message;
+};
+
+// Runs f; turns what it throws into a Failure.
+Failure attempt(const std::function<void()>& f) {
+  try {
+    f();
+    return {};
+  } catch (const InputError& e) {
+    return {kBadInput, e.what()};
+  } catch (const CheckpointError& e) {
+    return {kBadInput, std::string("checkpoint: ") + e.what()};
+  } catch (const TrainingError& e) {
+    return {kTrainingFailed, e.what()};
+  } catch (const ReplicaMismatch& e) {
+    return {kTrainingFailed, e.what()};
+  } catch (const std::exception& e) {
+    return {kFailure, std::string("internal: ") + e.what()};
   }
-  const std::optional<std::string> resume = resolve_resume(run.cfg, opts.resume);
+}
+
+// Every rank learns whether any rank failed. The lowest failing rank prints its message (so a
+// config error that every rank finds is printed once, and a file missing on one node is printed
+// by that node); every rank returns the failure's exit code. Collective: all ranks call it.
+int agree(Communicator& world, const Failure& mine, FILE* err) {
+  int64_t v[2] = {mine.code ? world.size() - world.rank() : 0, mine.code};
+  world.all_reduce(v, 2, ReduceOp::Max);
+  if (v[0] == 0) return kOk;
+  if (mine.code && world.size() - world.rank() == v[0]) {
+    if (world.size() > 1) std::fprintf(err, "error: rank %d: %s\n", world.rank(), mine.message.c_str());
+    else std::fprintf(err, "error: %s\n", mine.message.c_str());
+  }
+  return static_cast<int>(v[1]);
+}
+
+// Threads per rank: the config's, or the cores shared out among the ranks of this machine.
+int threads_for(const Config& cfg, const Environment& env) {
+  if (cfg.threads > 0) return static_cast<int>(cfg.threads);
+  if (env.local_world <= 1) return 0;  // OpenMP's default: every core
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / env.local_world);
+}
+
+void say_start(const RunSetup& run, const AppOptions& opts, const std::optional<std::string>& resume,
+               int world, FILE* err) {
+  const Config& c = run.cfg;
+  if (!c.device_note.empty()) std::fprintf(err, "note: %s\n", c.device_note.c_str());
   if (opts.resume == "auto" && !resume)
-    std::fprintf(err, "no checkpoint in %s: starting from step 0\n",
-                 run.cfg.checkpoint_dir.c_str());
-  const std::optional<std::string> earlier = latest_checkpoint(run.cfg.checkpoint_dir);
+    std::fprintf(err, "no checkpoint in %s: starting from step 0\n", c.checkpoint_dir.c_str());
+  const std::optional<std::string> earlier = latest_checkpoint(c.checkpoint_dir);
   if (opts.resume.empty() && earlier)
     std::fprintf(err,
                  "note: %s is an earlier run's checkpoint; this run starts from step 0 "
                  "(--resume auto continues that run instead)\n",
                  earlier->c_str());
-  std::fprintf(err, "%s: %lld parameters, %lld steps, batch %lld, %s\n", run.cfg.name.c_str(),
-               static_cast<long long>(run.model->parameter_count()),
-               static_cast<long long>(run.total_steps), static_cast<long long>(run.cfg.batch_size),
-               run.cfg.out_dir.c_str());
-  const nlohmann::json summary = train(run, resume, err, started);
-  std::fprintf(out, "%s\n", summary.dump().c_str());
-  return kOk;
+  std::fprintf(err, "%s: %lld parameters, %lld steps, batch %lld, %d rank%s (data %lld x pipeline %lld), %s\n",
+               c.name.c_str(), static_cast<long long>(run.model->parameter_count()),
+               static_cast<long long>(run.total_steps), static_cast<long long>(c.batch_size), world,
+               world == 1 ? "" : "s", static_cast<long long>(c.data_parallel),
+               static_cast<long long>(c.pipeline), c.out_dir.c_str());
 }
 
+}  // namespace
+
 int run_app(const AppOptions& opts, FILE* out, FILE* err) {
-  try {
-    return run_checked(opts, out, err);
-  } catch (const InputError& e) {
-    std::fprintf(err, "error: %s\n", e.what());
-    return kBadInput;
-  } catch (const CheckpointError& e) {
-    std::fprintf(err, "error: checkpoint: %s\n", e.what());
-    return kBadInput;
-  } catch (const TrainingError& e) {
-    std::fprintf(err, "error: %s\n", e.what());
-    return kTrainingFailed;
-  } catch (const std::exception& e) {
-    std::fprintf(err, "error: internal: %s\n", e.what());
-    return kFailure;
+  const auto started = std::chrono::steady_clock::now();
+  const Environment env = discover_environment();
+  // Several ranks: MPI starts first (it is no collective that can hang), then every rank checks
+  // the whole config and data on its own before they agree and communicate.
+  std::unique_ptr<MpiCommunicator> mpi;
+  std::unique_ptr<Communicator> self;
+  Failure failure = attempt([&] {
+    if (env.distributed()) mpi = MpiCommunicator::world();
+  });
+  if (failure.code) {
+    std::fprintf(err, "error: rank %d: %s\n", env.rank, failure.message.c_str());
+    return failure.code;
   }
+  if (!mpi) self = std::make_unique<SelfCommunicator>();
+  Communicator& world = mpi ? static_cast<Communicator&>(*mpi) : *self;
+
+  std::optional<RunSetup> run;
+  std::optional<std::string> resume;
+  int64_t start_step = 0;
+  failure = attempt([&] {
+    run.emplace(build_run(load_config(opts.config, opts.overrides, world.size())));
+    cpu::set_threads(threads_for(run->cfg, env));
+    if (opts.dry_run) return;
+    resume = resolve_resume(run->cfg, opts.resume);
+    if (resume) start_step = restore_run_checkpoint(*run, *resume);  // every rank reads it
+  });
+  if (const int code = agree(world, failure, err)) return code;
+  const bool root = world.rank() == 0;
+  if (opts.dry_run) {
+    if (root) std::fputs(model_summary(*run).c_str(), out);
+    return kOk;
+  }
+  if (root) say_start(*run, opts, resume, world.size(), err);
+  if (root && resume)
+    std::fprintf(err, "resumed from %s at step %lld\n", resume->c_str(), static_cast<long long>(start_step));
+
+  ProcessGrid grid;
+  nlohmann::json summary;
+  failure = attempt([&] {
+    grid = mpi ? ProcessGrid::split(std::move(mpi), static_cast<int>(run->cfg.pipeline))
+               : ProcessGrid::single();
+    summary = train(*run, start_step, err, started, &grid);
+  });
+  Communicator& all = grid.world ? *grid.world : world;
+  // A non-finite loss or a replica mismatch comes out of reduced values: every rank meets it at
+  // the same step, so the job can agree and end cleanly.
+  if (failure.code == kTrainingFailed) return agree(all, failure, err);
+  if (failure.code) {
+    // Anything else (a checkpoint rank 0 cannot write, an internal error) may be this rank's
+    // alone while the others wait in a collective: end the whole job now rather than hang.
+    if (all.size() == 1) return agree(all, failure, err);
+    std::fprintf(err, "error: rank %d: %s\n", all.rank(), failure.message.c_str());
+    MpiCommunicator::abort_job(failure.code);
+  }
+  if (root) std::fprintf(out, "%s\n", summary.dump().c_str());
+  return kOk;
 }
 
 }  // namespace trainer

@@ -113,7 +113,7 @@ static void read_parallel(ConfigSection& root, Config& c) {
   const YAML::Node data = s.raw("data");
   if (!data || data.IsNull() || (data.IsScalar() && data.Scalar() == "auto")) {
     s.raw("data") = "auto";
-    c.data_parallel = 0;
+    c.data_parallel = 0;  // resolved by check_layout once the world is known
   } else {
     c.data_parallel = s.integer("data", std::nullopt, 1);
   }
@@ -122,6 +122,9 @@ static void read_parallel(ConfigSection& root, Config& c) {
   c.schedule = s.choice("schedule", std::string("1f1b"), {"1f1b", "gpipe"});
   c.bucket_mb = s.positive("bucket_mb", 25.0);
   c.timeout_s = s.positive("timeout_s", 300.0);
+  // Every so many steps the data-parallel replicas compare a digest of their weights; 0 = only
+  // at the start.
+  c.replica_check_steps = s.integer("replica_check_steps", 100, 0);
   s.finish();
 }
 
@@ -159,7 +162,7 @@ static void read_log(ConfigSection& root, Config& c) {
 }
 
 // The layout must fit the ranks the job was started with, checked before any communication.
-static void check_layout(const Config& c, int64_t world) {
+static void check_layout(Config& c, int64_t world) {
   const YAML::Node p = c.tree["parallel"];
   if (world % c.pipeline != 0)
     throw ConfigError(c.where(p["pipeline"]) +
@@ -170,9 +173,11 @@ static void check_layout(const Config& c, int64_t world) {
                       " data-parallel x " + std::to_string(c.pipeline) + " pipeline ranks need " +
                       std::to_string(c.data_parallel * c.pipeline) + " ranks, the job has " +
                       std::to_string(world) + "; use auto");
+  if (c.data_parallel == 0) c.data_parallel = world / c.pipeline;
 }
 
-Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+Config load_config(const std::string& path, const std::vector<std::string>& overrides,
+                   int world) {
   Config c;
   c.source = std::make_shared<ConfigSource>(path);
   c.tree = parse_file(path);
@@ -198,14 +203,15 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   read_log(root, c);
   root.finish();
 
-  check_layout(c, /*world=*/1);
-  const int64_t splits = c.grad_accum * c.microbatches;
+  check_layout(c, world);
+  const int64_t splits = c.data_parallel * c.grad_accum * c.microbatches;
   if (c.batch_size % splits != 0)
-    throw ConfigError(c.where(c.tree["data"]["batch_size"]) +
-                      ": data.batch_size: " + std::to_string(c.batch_size) +
-                      " is not divisible by train.grad_accum x "
+    throw ConfigError(c.where(c.tree["data"]["batch_size"]) + ": data.batch_size: " +
+                      std::to_string(c.batch_size) +
+                      " is not divisible by data-parallel ranks x train.grad_accum x "
                       "parallel.microbatches = " +
-                      std::to_string(splits));
+                      std::to_string(c.data_parallel) + " x " + std::to_string(c.grad_accum) +
+                      " x " + std::to_string(c.microbatches));
   return c;
 }
 

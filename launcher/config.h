@@ -45,7 +45,8 @@ struct Config {
   int64_t epochs = 10, max_steps = 0, grad_accum = 1, eval_every_epochs = 1;
   double clip_grad_norm = 0.0;
   // parallel
-  int64_t data_parallel = 0;  // 0 = auto: every rank not taken by the pipeline
+  int64_t data_parallel = 1;  // resolved: `auto` is every rank not taken by the pipeline
+  int64_t replica_check_steps = 100;
   int64_t pipeline = 1, microbatches = 1;
   std::string schedule;
   double bucket_mb = 25, timeout_s = 300;
@@ -62,8 +63,10 @@ struct Config {
   std::string where(const YAML::Node& n) const { return source->where(n); }
 };
 
-// Reads, overrides and validates. Throws ConfigError ("file:line: key: what was expected").
-Config load_config(const std::string& path, const std::vector<std::string>& overrides);
+// Reads, overrides and validates for a job of `world` ranks. Throws ConfigError
+// ("file:line: key: what was expected").
+Config load_config(const std::string& path, const std::vector<std::string>& overrides,
+                   int world = 1);
 
 // Stable digest (CRC-32 of the emitted YAML) of a part of the resolved config.
 std::string yaml_digest(const YAML::Node& node);

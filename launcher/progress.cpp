@@ -12,7 +12,7 @@ Progress::Progress(int64_t total_steps, int64_t log_every, FILE* out)
     : total_(total_steps),
       log_every_(log_every),
       out_(out),
-      tty_(isatty(fileno(out)) != 0),
+      tty_(out && isatty(fileno(out)) != 0),
       start_(Clock::now()),
       last_draw_(start_) {}
 
@@ -40,6 +40,7 @@ std::string Progress::line(int64_t step, int64_t epoch, double loss, double samp
 }
 
 void Progress::update(int64_t step, int64_t epoch, double loss, double samples_per_s) {
+  if (!out_) return;
   if (first_step_ < 0) first_step_ = step;
   if (!tty_) {
     if ((step + 1) % log_every_ == 0 || step + 1 == total_)
@@ -65,6 +66,7 @@ void Progress::draw() {
 }
 
 void Progress::note(const std::string& message) {
+  if (!out_) return;
   if (bar_drawn_) {  // the bar, brought up to date, stays on screen above the note
     draw();
     std::fprintf(out_, "\n");
@@ -75,6 +77,7 @@ void Progress::note(const std::string& message) {
 }
 
 void Progress::finish() {
+  if (!out_) return;
   if (bar_drawn_) std::fprintf(out_, "\n");
   std::fflush(out_);
   bar_drawn_ = false;

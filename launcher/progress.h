@@ -10,6 +10,7 @@ namespace trainer {
 
 class Progress {
  public:
+  // out == nullptr: silent (ranks other than 0).
   Progress(int64_t total_steps, int64_t log_every, FILE* out);
   // After each step; draws the bar (terminal, at most 10 times a second) or prints a line every
   // log_every steps (log). `loss` is the mean over the steps since the last report.

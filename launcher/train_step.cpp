@@ -16,7 +16,7 @@ static ops::LossSums apply_loss(LossKind kind, const Tensor& logits, const Tenso
 }
 
 StepResult train_step(Model& model, Optimizer& opt, DataLoader& loader, LossKind loss,
-                      const StepPlan& plan) {
+                      const StepPlan& plan, GradReducer* reducer) {
   model.zero_grad();
   StepResult r;
   ModelStash stash;
@@ -32,8 +32,12 @@ StepResult train_step(Model& model, Optimizer& opt, DataLoader& loader, LossKind
     const ops::LossSums s = apply_loss(loss, logits, b.y, grad_scale, dlogits);
     r.loss_sum += s.loss;
     r.correct += s.correct;
-    model.backward(dlogits, stash);
+    const bool communicate = reducer && c + 1 == plan.chunks;
+    model.backward(dlogits, stash,
+                   communicate ? [reducer](size_t i) { reducer->layer_done(i); }
+                               : std::function<void(size_t)>());
   }
+  if (reducer) reducer->finish();
   if (plan.clip_grad_norm > 0.0) {
     const std::vector<Param*> params = model.params();
     r.grad_norm = global_grad_norm(params);
@@ -43,13 +47,16 @@ StepResult train_step(Model& model, Optimizer& opt, DataLoader& loader, LossKind
   return r;
 }
 
-EvalResult evaluate(Model& model, DataLoader& loader, LossKind loss) {
+EvalResult evaluate_shard(Model& model, DataLoader& loader, LossKind loss, int shard, int shards) {
   EvalResult r;
   ModelStash stash;
   const ForwardContext ctx{false, 0, 0, 0};
   Tensor no_grad;
   for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
-    Batch batch = loader.load(0, b, 0, loader.batch_rows(b));
+    const int64_t rows = loader.batch_rows(b);
+    const int64_t begin = rows * shard / shards, end = rows * (shard + 1) / shards;
+    if (begin == end) continue;
+    Batch batch = loader.load(0, b, begin, end);
     Tensor logits = model.forward(batch.x, stash, ctx);
     const ops::LossSums s = apply_loss(loss, logits, batch.y, 1.0f, no_grad);
     r.loss_sum += s.loss;

@@ -6,6 +6,7 @@
 #include "core/data/loader.h"
 #include "core/model.h"
 #include "core/optim/optimizer.h"
+#include "parallel/grad_reducer.h"
 
 namespace trainer {
 
@@ -28,18 +29,22 @@ struct StepResult {
   double grad_norm = 0.0;  // before clipping; 0 when clipping is off
 };
 
-// Zeroes gradients, runs forward and backward over the rows in `chunks` pieces (the loss of
-// each sample divided by the global batch, so gradients are the global mean), clips, updates.
-StepResult train_step(Model& model, Optimizer& opt, DataLoader& loader, LossKind loss,
-                      const StepPlan& plan);
-
 struct EvalResult {
   double loss_sum = 0.0;
   int64_t correct = 0;
   int64_t samples = 0;
 };
 
-// The whole data set in order, in evaluation mode (dropout off).
-EvalResult evaluate(Model& model, DataLoader& loader, LossKind loss);
+// Zeroes gradients, runs forward and backward over the rows in `chunks` pieces (the loss of
+// each sample divided by the global batch, so gradients are the global mean), sums the
+// gradients over the data-parallel ranks through `reducer` (when given; only the last piece's
+// backward communicates), clips, updates.
+StepResult train_step(Model& model, Optimizer& opt, DataLoader& loader, LossKind loss,
+                      const StepPlan& plan, GradReducer* reducer = nullptr);
+
+// Evaluation of rows [begin, end) of every batch (this rank's shard), in evaluation mode.
+EvalResult evaluate_shard(Model& model, DataLoader& loader, LossKind loss, int shard, int shards);
+
+
 
 }  // namespace trainer

@@ -8,6 +8,7 @@
 #include "launcher/progress.h"
 #include "launcher/run_files.h"
 #include "launcher/train_step.h"
+#include "parallel/replica_check.h"
 
 namespace trainer {
 
@@ -37,25 +38,30 @@ struct Window {
 };
 }  // namespace
 
-nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir, FILE* log,
-                     Clock::time_point started) {
+nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log,
+                     Clock::time_point started, ProcessGrid* grid_or_null) {
+  ProcessGrid single;
+  if (!grid_or_null) single = ProcessGrid::single();
+  ProcessGrid& grid = grid_or_null ? *grid_or_null : single;
+  const bool root = grid.world->rank() == 0;  // writes files, progress and checkpoints
   const Config& c = run.cfg;
   const LossKind loss = loss_kind(c.loss);
-  int64_t start_step = 0;
-  if (resume_dir) {
-    start_step = restore_run_checkpoint(run, *resume_dir);
-    std::fprintf(log, "resumed from %s at step %lld\n", resume_dir->c_str(),
-                 static_cast<long long>(start_step));
-  }
-  RunFiles files(c, resume_dir.has_value());
+  std::optional<RunFiles> files;
+  if (root) files.emplace(c, /*resumed=*/start_step > 0);
+  std::optional<GradReducer> reducer;
+  if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb);
+  check_replicas(*grid.data, *run.model, start_step);
   DataLoader train_loader(*run.train, c.batch_size, /*shuffle=*/true, c.seed);
   std::optional<DataLoader> test_loader;
   if (run.test) test_loader.emplace(*run.test, c.batch_size, /*shuffle=*/false, c.seed);
-  Progress progress(run.total_steps, c.log_every, log);
+  Progress progress(run.total_steps, c.log_every, root ? log : nullptr);
 
   nlohmann::json last_eval = nlohmann::json::object();
   auto run_eval = [&](int64_t step, int64_t epoch) {
-    const EvalResult e = evaluate(*run.model, *test_loader, loss);
+    EvalResult e = evaluate_shard(*run.model, *test_loader, loss, grid.data_rank, grid.data_size);
+    double sums[3] = {e.loss_sum, static_cast<double>(e.correct), static_cast<double>(e.samples)};
+    grid.data->all_reduce(sums, 3, ReduceOp::Sum);
+    e = {sums[0], static_cast<int64_t>(sums[1]), static_cast<int64_t>(sums[2])};
     last_eval = {
         {"test_loss", e.loss_sum / static_cast<double>(e.samples)},
         {"test_accuracy", static_cast<double>(e.correct) / static_cast<double>(e.samples)}};
@@ -77,17 +83,21 @@ nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir
     plan.epoch = epoch;
     plan.batch = batch;
     plan.global_batch = c.batch_size;
-    plan.rows_begin = 0;
-    plan.rows_end = c.batch_size;
+    plan.rows_begin = c.batch_size * grid.data_rank / grid.data_size;
+    plan.rows_end = c.batch_size * (grid.data_rank + 1) / grid.data_size;
     plan.chunks = c.grad_accum * c.microbatches;
     plan.seed = c.seed;
     plan.lr = static_cast<float>(c.lr.at(step));
     plan.clip_grad_norm = c.clip_grad_norm;
 
     const auto t0 = Clock::now();
-    const StepResult r = train_step(*run.model, *run.optimizer, train_loader, loss, plan);
+    const StepResult r = train_step(*run.model, *run.optimizer, train_loader, loss, plan,
+                                    reducer ? &*reducer : nullptr);
+    // The loss of the global batch: every rank gets it, so every rank stops on the same step.
+    double loss_sum = r.loss_sum;
+    grid.data->all_reduce(&loss_sum, 1, ReduceOp::Sum);
     const double dt = seconds_since(t0);
-    final_loss = r.loss_sum / static_cast<double>(c.batch_size);
+    final_loss = loss_sum / static_cast<double>(c.batch_size);
     if (!std::isfinite(final_loss))
       throw TrainingError("the training loss is " + std::to_string(final_loss) + " at step " +
                           std::to_string(step + 1) + " (epoch " + std::to_string(epoch + 1) +
@@ -112,12 +122,15 @@ nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir
           {"samples_per_s", window.samples_per_s()},
           {"step_ms", window.step_ms()}};
       if (c.clip_grad_norm > 0.0) record["grad_norm"] = r.grad_norm;
+      if (reducer) record["buckets_overlapped"] = reducer->completed_before_backward_end();
       if (eval_now) record.update(last_eval);
-      files.append_metrics(record);
+      if (files) files->append_metrics(record);
       window = Window();
     }
-    if (last || (c.checkpoint_every > 0 && (step + 1) % c.checkpoint_every == 0))
+    if (root && (last || (c.checkpoint_every > 0 && (step + 1) % c.checkpoint_every == 0)))
       progress.note("checkpoint " + save_run_checkpoint(run, step + 1));
+    if (c.replica_check_steps > 0 && (step + 1) % c.replica_check_steps == 0)
+      check_replicas(*grid.data, *run.model, step + 1);
   }
   progress.finish();
 
@@ -132,12 +145,12 @@ nlohmann::json train(RunSetup& run, const std::optional<std::string>& resume_dir
       {"train_s", train_s},
       {"wall_s", seconds_since(started)},
       {"parameters", run.model->parameter_count()},
-      {"world", 1},
-      {"layout", {{"data", 1}, {"pipeline", 1}}},
+      {"world", grid.world->size()},
+      {"layout", {{"data", grid.data_size}, {"pipeline", grid.pipeline_size}}},
       {"device", c.device},
       {"precision", c.compute},
   };
-  files.write_summary(summary);
+  if (files) files->write_summary(summary);
   return summary;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "launcher/run_setup.h"
+#include "parallel/process_grid.h"
+#include "parallel/process_grid.h"
 
 namespace trainer {
 
@@ -17,10 +19,14 @@ class TrainingError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Trains from the start, or from `resume_dir`, to cfg's end; returns summary.json's content,
+// Trains from `start_step` (0, or the step of a checkpoint already restored into `run`) to
+// cfg's end; returns summary.json's content,
 // whose wall_s counts from `started` (the program's start, so loading the data is included).
+// With a process grid, this rank trains its shard of every batch and rank 0 writes the files;
+// without one, the process is the whole job.
 nlohmann::json train(
-    RunSetup& run, const std::optional<std::string>& resume_dir, FILE* log,
-    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now());
+    RunSetup& run, int64_t start_step, FILE* log,
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now(),
+    ProcessGrid* grid = nullptr);
 
 }  // namespace trainer

@@ -23,6 +23,14 @@ TEST(TensorTest, ReshapeKeepsElementsAndRejectsAnotherCount) {
   EXPECT_THROW(t.reshape({5}), InternalError);
 }
 
+TEST(TensorTest, ViewSharesStorageAtAnOffset) {
+  Tensor flat = Tensor::zeros({10});
+  Tensor v = flat.view(4, {2, 3});
+  v.f32()[5] = 7.0f;
+  EXPECT_EQ(flat.f32()[9], 7.0f);
+  EXPECT_THROW(flat.view(5, {2, 3}), InternalError);
+}
+
 TEST(TensorTest, TypedAccessChecksTheDtype) {
   Tensor t = Tensor::zeros({3}, DType::I32);
   EXPECT_NO_THROW(t.i32());

@@ -130,8 +130,8 @@ TEST_F(ConfigTest, BatchesThatDoNotFit) {
             at(4) + "data.batch_size: 512 is larger than the training set (256 samples)");
   EXPECT_EQ(
       error_for(std::string(kBase) + "train: {grad_accum: 5}\n"),
-      at(4) +
-          "data.batch_size: 32 is not divisible by train.grad_accum x parallel.microbatches = 5");
+      at(4) + "data.batch_size: 32 is not divisible by data-parallel ranks x train.grad_accum x "
+              "parallel.microbatches = 1 x 5 x 1");
   EXPECT_EQ(error_for(std::string(kBase) + "parallel: {data: 2}\n"),
             at(12) +
                 "parallel.data: 2 data-parallel x 1 pipeline ranks need 2 ranks, the job has 1; "

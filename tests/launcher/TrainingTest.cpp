@@ -43,7 +43,7 @@ class TrainingTest : public ::testing::Test {
   }
   nlohmann::json run(RunSetup& r) {
     FILE* log = std::fopen("/dev/null", "w");
-    nlohmann::json s = train(r, std::nullopt, log);
+    nlohmann::json s = train(r, 0, log);
     std::fclose(log);
     return s;
   }

@@ -1,0 +1,23 @@
+#include "parallel/communicator.h"
+
+#include <cstring>
+
+namespace trainer {
+
+namespace {
+class DoneWork : public Work {
+ public:
+  void wait() override {}
+  bool done() const override { return true; }
+};
+}  // namespace
+
+std::unique_ptr<Work> SelfCommunicator::all_reduce_async(float*, int64_t, ReduceOp) {
+  return std::make_unique<DoneWork>();
+}
+
+void SelfCommunicator::all_gather(const void* send, int64_t bytes, void* recv) {
+  std::memcpy(recv, send, static_cast<size_t>(bytes));
+}
+
+}  // namespace trainer

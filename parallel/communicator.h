@@ -1,0 +1,55 @@
+// Collective communication among the ranks of one group (a process-grid axis, or the world).
+//
+// The asynchronous form returns a Work handle to wait on; the blocking forms are the
+// asynchronous ones waited on at once. Implementations: MpiCommunicator (CPU tensors); the NCCL
+// one of the CUDA backend fits the same interface.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace trainer {
+
+enum class ReduceOp { Sum, Max };
+
+// A communication in flight.
+class Work {
+ public:
+  virtual ~Work() = default;
+  // Blocks until the operation completed; rethrows its error.
+  virtual void wait() = 0;
+  virtual bool done() const = 0;
+};
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+
+  virtual std::unique_ptr<Work> all_reduce_async(float* data, int64_t n, ReduceOp op) = 0;
+  virtual void all_reduce(float* data, int64_t n, ReduceOp op) = 0;
+  virtual void all_reduce(double* data, int64_t n, ReduceOp op) = 0;
+  virtual void all_reduce(int64_t* data, int64_t n, ReduceOp op) = 0;
+  virtual void broadcast(void* data, int64_t bytes, int root) = 0;
+  // recv holds size() blocks of `bytes`, block r from rank r.
+  virtual void all_gather(const void* send, int64_t bytes, void* recv) = 0;
+  virtual void barrier() = 0;
+};
+
+// The communicator of a single process: every collective is the identity.
+class SelfCommunicator : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::unique_ptr<Work> all_reduce_async(float*, int64_t, ReduceOp) override;
+  void all_reduce(float*, int64_t, ReduceOp) override {}
+  void all_reduce(double*, int64_t, ReduceOp) override {}
+  void all_reduce(int64_t*, int64_t, ReduceOp) override {}
+  void broadcast(void*, int64_t, int) override {}
+  void all_gather(const void* send, int64_t bytes, void* recv) override;
+  void barrier() override {}
+};
+
+}  // namespace trainer

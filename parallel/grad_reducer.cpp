@@ -1,0 +1,53 @@
+#include "parallel/grad_reducer.h"
+
+namespace trainer {
+
+GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb) : comm_(data) {
+  const int64_t bucket_elems = std::max<int64_t>(1, static_cast<int64_t>(bucket_mb * (1 << 20) / 4));
+  struct Slot {
+    Param* p;
+    size_t layer;
+  };
+  std::vector<Slot> order;  // reverse layer order: the order backward completes them
+  for (size_t i = model.size(); i-- > 0;)
+    for (Param* p : model.layer(i).params()) order.push_back({p, i});
+  int64_t total = 0;
+  for (const Slot& s : order) total += s.p->grad.numel();
+  flat_ = Tensor::zeros({std::max<int64_t>(total, 1)});
+  int64_t offset = 0;
+  for (const Slot& s : order) {
+    if (buckets_.empty() || buckets_.back().count >= bucket_elems)
+      buckets_.push_back({s.layer, offset, 0, nullptr});
+    Bucket& b = buckets_.back();
+    Tensor home = flat_.view(offset, s.p->grad.shape());
+    home.copy_from(s.p->grad);
+    s.p->grad = home;
+    b.lowest_layer = s.layer;
+    b.count += home.numel();
+    offset += home.numel();
+  }
+}
+
+void GradReducer::start(Bucket& b) {
+  b.work = comm_.all_reduce_async(flat_.f32() + b.offset, b.count, ReduceOp::Sum);
+}
+
+void GradReducer::layer_done(size_t index) {
+  while (next_ < buckets_.size() && buckets_[next_].lowest_layer >= index) start(buckets_[next_++]);
+  if (index == 0) {
+    overlapped_ = 0;
+    for (const Bucket& b : buckets_)
+      if (b.work && b.work->done()) ++overlapped_;
+  }
+}
+
+void GradReducer::finish() {
+  while (next_ < buckets_.size()) start(buckets_[next_++]);
+  for (Bucket& b : buckets_) {
+    b.work->wait();
+    b.work.reset();
+  }
+  next_ = 0;
+}
+
+}  // namespace trainer

@@ -1,0 +1,50 @@
+// Data-parallel gradient reduction, overlapped with backward.
+//
+// The gradients of all parameters are re-homed into one flat buffer, in reverse layer order,
+// cut into buckets of about `bucket_mb`. When backward has finished layer i, every bucket whose
+// parameters all belong to layers >= i is complete, and its all-reduce starts at once, while
+// backward goes on with the layers below. finish() waits for all of them.
+//
+// Each gradient is already divided by the global batch (the loss is the mean over all ranks'
+// samples), so the all-reduce is a plain sum: the result is the global mean gradient.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/model.h"
+#include "parallel/communicator.h"
+
+namespace trainer {
+
+class GradReducer {
+ public:
+  GradReducer(Communicator& data, Model& model, double bucket_mb);
+
+  // Model::backward's hook: starts the buckets that layer `index` completed.
+  void layer_done(size_t index);
+  // Starts what is left, waits for every bucket; afterwards all ranks hold the same gradients.
+  void finish();
+
+  size_t buckets() const { return buckets_.size(); }
+  // Of the last step: buckets whose all-reduce had completed when backward reached layer 0,
+  // i.e. communication that was hidden behind computation.
+  size_t completed_before_backward_end() const { return overlapped_; }
+
+ private:
+  struct Bucket {
+    size_t lowest_layer;      // the bucket is complete once backward has done this layer
+    int64_t offset, count;    // its range of the flat buffer
+    std::unique_ptr<Work> work;
+  };
+  void start(Bucket& b);
+
+  Communicator& comm_;
+  Tensor flat_;
+  std::vector<Bucket> buckets_;
+  size_t next_ = 0;
+  size_t overlapped_ = 0;
+};
+
+}  // namespace trainer

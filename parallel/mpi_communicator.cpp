@@ -1,0 +1,213 @@
+#include "parallel/mpi_communicator.h"
+
+#include <mpi.h>
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace trainer {
+
+struct MpiCommHandle {
+  MPI_Comm comm;
+};
+
+static void check(int rc, const char* call) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throw std::runtime_error(std::string(call) + " failed: " + std::string(text, static_cast<size_t>(len)));
+}
+
+namespace {
+
+// The completion of one queued operation, shared by the MPI thread and the waiting caller.
+class QueuedWork : public Work {
+ public:
+  void wait() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    if (error_) std::rethrow_exception(error_);
+  }
+  bool done() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
+  void finish(std::exception_ptr error) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      error_ = error;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace
+
+// The MPI thread: starts MPI, runs queued operations in order, finalises MPI at process exit.
+class MpiRuntime {
+ public:
+  MpiRuntime() : thread_([this] { loop(); }) {
+    std::shared_ptr<QueuedWork> started = enqueue([] {
+      int provided = 0;
+      check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+      // Errors come back as codes, so they become exceptions with the call named.
+      MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    });
+    started->wait();
+  }
+  ~MpiRuntime() {
+    enqueue([] { MPI_Finalize(); })->wait();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  std::shared_ptr<QueuedWork> enqueue(std::function<void()> op) {
+    auto work = std::make_shared<QueuedWork>();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.emplace_back(std::move(op), work);
+    }
+    cv_.notify_all();
+    return work;
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::pair<std::function<void()>, std::shared_ptr<QueuedWork>> item;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      std::exception_ptr error;
+      try {
+        item.first();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      item.second->finish(error);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<std::function<void()>, std::shared_ptr<QueuedWork>>> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+namespace {
+// A handle that owns its QueuedWork through the shared state.
+class WorkHandle : public Work {
+ public:
+  explicit WorkHandle(std::shared_ptr<QueuedWork> w) : w_(std::move(w)) {}
+  void wait() override { w_->wait(); }
+  bool done() const override { return w_->done(); }
+
+ private:
+  std::shared_ptr<QueuedWork> w_;
+};
+
+MPI_Op mpi_op(ReduceOp op) { return op == ReduceOp::Max ? MPI_MAX : MPI_SUM; }
+}  // namespace
+
+std::unique_ptr<MpiCommunicator> MpiCommunicator::world() {
+  // One runtime for the life of the process: MPI cannot start again once finalised, and a
+  // process (a test program) may create and drop communicators several times.
+  static const std::shared_ptr<MpiRuntime> runtime = std::make_shared<MpiRuntime>();
+  return std::unique_ptr<MpiCommunicator>(new MpiCommunicator(
+      runtime, std::make_unique<MpiCommHandle>(MpiCommHandle{MPI_COMM_WORLD})));
+}
+
+MpiCommunicator::MpiCommunicator(std::shared_ptr<MpiRuntime> runtime,
+                                 std::unique_ptr<MpiCommHandle> comm)
+    : runtime_(std::move(runtime)), comm_(std::move(comm)) {
+  run([&] {
+    check(MPI_Comm_rank(comm_->comm, &rank_), "MPI_Comm_rank");
+    check(MPI_Comm_size(comm_->comm, &size_), "MPI_Comm_size");
+  });
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  if (comm_->comm != MPI_COMM_WORLD) run([&] { MPI_Comm_free(&comm_->comm); });
+}
+
+std::unique_ptr<Work> MpiCommunicator::submit(std::function<void()> op) {
+  return std::make_unique<WorkHandle>(runtime_->enqueue(std::move(op)));
+}
+
+static int count(int64_t n) {
+  if (n > INT32_MAX) throw std::runtime_error("MPI message of " + std::to_string(n) + " elements");
+  return static_cast<int>(n);
+}
+
+std::unique_ptr<Work> MpiCommunicator::all_reduce_async(float* data, int64_t n, ReduceOp op) {
+  return submit([=, c = comm_->comm] {
+    check(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_FLOAT, mpi_op(op), c), "MPI_Allreduce");
+  });
+}
+
+void MpiCommunicator::all_reduce(float* data, int64_t n, ReduceOp op) {
+  all_reduce_async(data, n, op)->wait();
+}
+
+void MpiCommunicator::all_reduce(double* data, int64_t n, ReduceOp op) {
+  run([&] {
+    check(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_DOUBLE, mpi_op(op), comm_->comm),
+          "MPI_Allreduce");
+  });
+}
+
+void MpiCommunicator::all_reduce(int64_t* data, int64_t n, ReduceOp op) {
+  run([&] {
+    check(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_INT64_T, mpi_op(op), comm_->comm),
+          "MPI_Allreduce");
+  });
+}
+
+void MpiCommunicator::broadcast(void* data, int64_t bytes, int root) {
+  run([&] { check(MPI_Bcast(data, count(bytes), MPI_BYTE, root, comm_->comm), "MPI_Bcast"); });
+}
+
+void MpiCommunicator::all_gather(const void* send, int64_t bytes, void* recv) {
+  run([&] {
+    check(MPI_Allgather(send, count(bytes), MPI_BYTE, recv, count(bytes), MPI_BYTE, comm_->comm),
+          "MPI_Allgather");
+  });
+}
+
+void MpiCommunicator::barrier() {
+  run([&] { check(MPI_Barrier(comm_->comm), "MPI_Barrier"); });
+}
+
+std::unique_ptr<MpiCommunicator> MpiCommunicator::split(int color) {
+  auto handle = std::make_unique<MpiCommHandle>();
+  run([&] { check(MPI_Comm_split(comm_->comm, color, rank_, &handle->comm), "MPI_Comm_split"); });
+  return std::unique_ptr<MpiCommunicator>(new MpiCommunicator(runtime_, std::move(handle)));
+}
+
+void MpiCommunicator::abort_job(int exit_code) {
+  MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);
+}
+
+}  // namespace trainer
