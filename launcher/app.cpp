@@ -52,8 +52,10 @@ int agree(Communicator& world, const Failure& mine, FILE* err) {
   world.all_reduce(v, 2, ReduceOp::Max);
   if (v[0] == 0) return kOk;
   if (mine.code && world.size() - world.rank() == v[0]) {
-    if (world.size() > 1) std::fprintf(err, "error: rank %d: %s\n", world.rank(), mine.message.c_str());
-    else std::fprintf(err, "error: %s\n", mine.message.c_str());
+    if (world.size() > 1)
+      std::fprintf(err, "error: rank %d: %s\n", world.rank(), mine.message.c_str());
+    else
+      std::fprintf(err, "error: %s\n", mine.message.c_str());
   }
   return static_cast<int>(v[1]);
 }
@@ -66,8 +68,8 @@ int threads_for(const Config& cfg, const Environment& env) {
   return std::max(1, cores / env.local_world);
 }
 
-void say_start(const RunSetup& run, const AppOptions& opts, const std::optional<std::string>& resume,
-               int world, FILE* err) {
+void say_start(const RunSetup& run, const AppOptions& opts,
+               const std::optional<std::string>& resume, int world, FILE* err) {
   const Config& c = run.cfg;
   if (!c.device_note.empty()) std::fprintf(err, "note: %s\n", c.device_note.c_str());
   if (opts.resume == "auto" && !resume)
@@ -78,11 +80,13 @@ void say_start(const RunSetup& run, const AppOptions& opts, const std::optional<
                  "note: %s is an earlier run's checkpoint; this run starts from step 0 "
                  "(--resume auto continues that run instead)\n",
                  earlier->c_str());
-  std::fprintf(err, "%s: %lld parameters, %lld steps, batch %lld, %d rank%s (data %lld x pipeline %lld), %s\n",
-               c.name.c_str(), static_cast<long long>(run.model->parameter_count()),
-               static_cast<long long>(run.total_steps), static_cast<long long>(c.batch_size), world,
-               world == 1 ? "" : "s", static_cast<long long>(c.data_parallel),
-               static_cast<long long>(c.pipeline), c.out_dir.c_str());
+  std::fprintf(
+      err,
+      "%s: %lld parameters, %lld steps, batch %lld, %d rank%s (data %lld x pipeline %lld), %s\n",
+      c.name.c_str(), static_cast<long long>(run.model->parameter_count()),
+      static_cast<long long>(run.total_steps), static_cast<long long>(c.batch_size), world,
+      world == 1 ? "" : "s", static_cast<long long>(c.data_parallel),
+      static_cast<long long>(c.pipeline), c.out_dir.c_str());
 }
 
 }  // namespace
@@ -122,7 +126,8 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   }
   if (root) say_start(*run, opts, resume, world.size(), err);
   if (root && resume)
-    std::fprintf(err, "resumed from %s at step %lld\n", resume->c_str(), static_cast<long long>(start_step));
+    std::fprintf(err, "resumed from %s at step %lld\n", resume->c_str(),
+                 static_cast<long long>(start_step));
 
   ProcessGrid grid;
   nlohmann::json summary;

@@ -164,6 +164,10 @@ static void read_log(ConfigSection& root, Config& c) {
 // The layout must fit the ranks the job was started with, checked before any communication.
 static void check_layout(Config& c, int64_t world) {
   const YAML::Node p = c.tree["parallel"];
+  if (c.pipeline > 1)
+    throw ConfigError(
+        c.where(p["pipeline"]) +
+        ": parallel.pipeline: pipeline parallelism is not in this version yet; use 1");
   if (world % c.pipeline != 0)
     throw ConfigError(c.where(p["pipeline"]) +
                       ": parallel.pipeline: " + std::to_string(c.pipeline) +
@@ -176,8 +180,7 @@ static void check_layout(Config& c, int64_t world) {
   if (c.data_parallel == 0) c.data_parallel = world / c.pipeline;
 }
 
-Config load_config(const std::string& path, const std::vector<std::string>& overrides,
-                   int world) {
+Config load_config(const std::string& path, const std::vector<std::string>& overrides, int world) {
   Config c;
   c.source = std::make_shared<ConfigSource>(path);
   c.tree = parse_file(path);
@@ -206,8 +209,8 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   check_layout(c, world);
   const int64_t splits = c.data_parallel * c.grad_accum * c.microbatches;
   if (c.batch_size % splits != 0)
-    throw ConfigError(c.where(c.tree["data"]["batch_size"]) + ": data.batch_size: " +
-                      std::to_string(c.batch_size) +
+    throw ConfigError(c.where(c.tree["data"]["batch_size"]) +
+                      ": data.batch_size: " + std::to_string(c.batch_size) +
                       " is not divisible by data-parallel ranks x train.grad_accum x "
                       "parallel.microbatches = " +
                       std::to_string(c.data_parallel) + " x " + std::to_string(c.grad_accum) +

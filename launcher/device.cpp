@@ -17,7 +17,8 @@ static int visible_gpus() {
 
 DeviceChoice choose_device(const std::string& requested, const std::string& where) {
   const int gpus = visible_gpus();
-  const std::string found = std::to_string(gpus) + " CUDA device" + (gpus == 1 ? "" : "s") + " found";
+  const std::string found =
+      std::to_string(gpus) + " CUDA device" + (gpus == 1 ? "" : "s") + " found";
   if (requested == "cuda")
     throw ConfigError(where + ": device: cuda: training on CUDA is not in this version yet (" +
                       found + "); use cpu or auto");

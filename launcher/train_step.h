@@ -45,6 +45,4 @@ StepResult train_step(Model& model, Optimizer& opt, DataLoader& loader, LossKind
 // Evaluation of rows [begin, end) of every batch (this rank's shard), in evaluation mode.
 EvalResult evaluate_shard(Model& model, DataLoader& loader, LossKind loss, int shard, int shards);
 
-
-
 }  // namespace trainer

@@ -38,8 +38,8 @@ struct Window {
 };
 }  // namespace
 
-nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log,
-                     Clock::time_point started, ProcessGrid* grid_or_null) {
+nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_point started,
+                     ProcessGrid* grid_or_null) {
   ProcessGrid single;
   if (!grid_or_null) single = ProcessGrid::single();
   ProcessGrid& grid = grid_or_null ? *grid_or_null : single;

@@ -9,7 +9,6 @@
 
 #include "launcher/run_setup.h"
 #include "parallel/process_grid.h"
-#include "parallel/process_grid.h"
 
 namespace trainer {
 

@@ -3,7 +3,8 @@
 namespace trainer {
 
 GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb) : comm_(data) {
-  const int64_t bucket_elems = std::max<int64_t>(1, static_cast<int64_t>(bucket_mb * (1 << 20) / 4));
+  const int64_t bucket_elems =
+      std::max<int64_t>(1, static_cast<int64_t>(bucket_mb * (1 << 20) / 4));
   struct Slot {
     Param* p;
     size_t layer;

@@ -34,8 +34,8 @@ class GradReducer {
 
  private:
   struct Bucket {
-    size_t lowest_layer;      // the bucket is complete once backward has done this layer
-    int64_t offset, count;    // its range of the flat buffer
+    size_t lowest_layer;    // the bucket is complete once backward has done this layer
+    int64_t offset, count;  // its range of the flat buffer
     std::unique_ptr<Work> work;
   };
   void start(Bucket& b);

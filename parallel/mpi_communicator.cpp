@@ -21,7 +21,8 @@ static void check(int rc, const char* call) {
   char text[MPI_MAX_ERROR_STRING];
   int len = 0;
   MPI_Error_string(rc, text, &len);
-  throw std::runtime_error(std::string(call) + " failed: " + std::string(text, static_cast<size_t>(len)));
+  throw std::runtime_error(std::string(call) +
+                           " failed: " + std::string(text, static_cast<size_t>(len)));
 }
 
 namespace {
@@ -134,8 +135,8 @@ std::unique_ptr<MpiCommunicator> MpiCommunicator::world() {
   // One runtime for the life of the process: MPI cannot start again once finalised, and a
   // process (a test program) may create and drop communicators several times.
   static const std::shared_ptr<MpiRuntime> runtime = std::make_shared<MpiRuntime>();
-  return std::unique_ptr<MpiCommunicator>(new MpiCommunicator(
-      runtime, std::make_unique<MpiCommHandle>(MpiCommHandle{MPI_COMM_WORLD})));
+  return std::unique_ptr<MpiCommunicator>(
+      new MpiCommunicator(runtime, std::make_unique<MpiCommHandle>(MpiCommHandle{MPI_COMM_WORLD})));
 }
 
 MpiCommunicator::MpiCommunicator(std::shared_ptr<MpiRuntime> runtime,

@@ -1,0 +1,106 @@
+// `mpirun -np N trainer cfg.yaml` as a user runs it: a config that does not fit the job is
+// refused by every rank before the first collective, with one message and exit code 2; a good
+// one trains and matches the one-process run's loss.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "tests/test_support.h"
+
+namespace trainer {
+namespace {
+
+const char* kConfig = R"(run: {name: l, seed: 2}
+data:
+  train: {type: synthetic, samples: 256, shape: [8], classes: 3}
+  batch_size: 32
+model: {layers: [{type: linear, out_features: 16}, {type: relu}, {type: linear, out_features: 3}]}
+train: {max_steps: 6}
+log: {every_steps: 1}
+)";
+
+test::CommandResult mpirun(int ranks, const std::string& args) {
+  return test::run_command(
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
+      "timeout 60 mpirun --oversubscribe -np " +
+      std::to_string(ranks) + " " + TRAINER_BINARY + " " + args);
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+class LaunchTest : public ::testing::Test {
+ protected:
+  void SetUp() override { test::write_file(dir_.file("cfg.yaml"), kConfig); }
+  std::string cfg() const {
+    return dir_.file("cfg.yaml") + " --set run.out_dir=" + dir_.file("out");
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(LaunchTest, BadConfigIsOneMessageAndExitCode2) {
+  const test::CommandResult r = mpirun(4, cfg() + " --set optimizer.lr=-1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_EQ(count(r.output, "error:"), 1u) << r.output;
+  EXPECT_NE(
+      r.output.find(
+          "error: rank 0: --set optimizer.lr=-1: optimizer.lr: expected a number > 0, got '-1'"),
+      std::string::npos)
+      << r.output;
+}
+
+TEST_F(LaunchTest, LayoutsThatDoNotFitTheWorld) {
+  const test::CommandResult data = mpirun(2, cfg() + " --set parallel.data=3");
+  EXPECT_EQ(data.exit_code, 2) << data.output;
+  EXPECT_NE(data.output.find("parallel.data: 3 data-parallel x 1 pipeline ranks need 3 ranks, the "
+                             "job has 2; use auto"),
+            std::string::npos)
+      << data.output;
+  const test::CommandResult batch = mpirun(4, cfg() + " --set data.batch_size=30");
+  EXPECT_EQ(batch.exit_code, 2) << batch.output;
+  EXPECT_NE(batch.output.find("data.batch_size: 30 is not divisible by data-parallel ranks x "
+                              "train.grad_accum x parallel.microbatches = 4 x 1 x 1"),
+            std::string::npos)
+      << batch.output;
+  EXPECT_EQ(count(batch.output, "error:"), 1u) << batch.output;
+}
+
+TEST_F(LaunchTest, AMissingFileOnOneRankIsNamedByThatRank) {
+  // Rank 1 of 2 is pointed at a file that does not exist, through its environment.
+  test::write_file(dir_.file("wrapper.sh"),
+                   "#!/bin/sh\nif [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then exec \"$@\" --set "
+                   "data.train.type=idx --set data.train.images=/nonexistent.gz --set "
+                   "data.train.labels=/nonexistent.gz; fi\nexec \"$@\"\n");
+  const test::CommandResult r = test::run_command(
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 60 mpirun --oversubscribe "
+      "-np 2 sh " +
+      dir_.file("wrapper.sh") + " " + TRAINER_BINARY + " " + cfg());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_EQ(count(r.output, "error:"), 1u) << r.output;
+  EXPECT_NE(r.output.find("error: rank 1: --set data.train.images=/nonexistent.gz: "
+                          "data.train.images: file not found: /nonexistent.gz"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST_F(LaunchTest, TwoRanksReportTheLossOfOneProcess) {
+  const test::CommandResult two = mpirun(2, cfg());
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  const nlohmann::json a = nlohmann::json::parse(test::read_file(dir_.file("out/summary.json")));
+  const test::CommandResult one = test::run_command(std::string(TRAINER_BINARY) + " " + cfg());
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const nlohmann::json b = nlohmann::json::parse(test::read_file(dir_.file("out/summary.json")));
+  EXPECT_EQ(a["world"], 2);
+  EXPECT_EQ(b["world"], 1);
+  EXPECT_NEAR(a["final_loss"].get<double>(), b["final_loss"].get<double>(), 1e-6);
+  // Only rank 0 prints the summary.
+  EXPECT_EQ(count(two.output, "\"final_loss\""), 1u) << two.output;
+}
+
+}  // namespace
+}  // namespace trainer
