@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "tests/test_support.h"
@@ -100,6 +101,35 @@ TEST_F(LaunchTest, TwoRanksReportTheLossOfOneProcess) {
   EXPECT_NEAR(a["final_loss"].get<double>(), b["final_loss"].get<double>(), 1e-6);
   // Only rank 0 prints the summary.
   EXPECT_EQ(count(two.output, "\"final_loss\""), 1u) << two.output;
+}
+
+TEST_F(LaunchTest, ARankFailingLaterTakesTheJobDownWithItsMessage) {
+  // Rank 0 alone writes checkpoints; pointing them into a regular file makes it fail at step 2
+  // while rank 1 has gone on to the next step's collectives.
+  test::write_file(dir_.file("not-a-dir"), "");
+  const auto t0 = std::chrono::steady_clock::now();
+  const test::CommandResult r = mpirun(
+      2, cfg() + " --set checkpoint.every_steps=2 --set checkpoint.dir=" + dir_.file("not-a-dir") +
+             "/ckpt");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, 124) << "the job hung until the timeout";
+  EXPECT_LT(seconds, 30.0);
+  EXPECT_NE(
+      r.output.find("error: rank 0: checkpoint: cannot create " + dir_.file("not-a-dir") + "/ckpt"),
+      std::string::npos)
+      << r.output;
+}
+
+TEST_F(LaunchTest, EveryRankResumesFromRank0sCheckpoint) {
+  ASSERT_EQ(mpirun(2, cfg() + " --set run.out_dir=" + dir_.file("straight")).exit_code, 0);
+  ASSERT_EQ(mpirun(2, cfg() + " --set train.max_steps=3").exit_code, 0);
+  const test::CommandResult resumed = mpirun(2, cfg() + " --resume auto");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("at step 3"), std::string::npos) << resumed.output;
+  EXPECT_EQ(test::read_file(dir_.file("straight/checkpoints/step_00000006/model.bin")),
+            test::read_file(dir_.file("out/checkpoints/step_00000006/model.bin")));
 }
 
 }  // namespace
