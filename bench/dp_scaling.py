@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Data-parallel scaling on this machine, side by side with PyTorch DDP (gloo), one thread per
+rank, 64 samples per rank, and the reducer's all-reduce bandwidth against raw MPI_Allreduce.
+
+    python3 bench/dp_scaling.py      (after scripts/setup.sh; installs python3-torch if missing)
+
+Scaling = global samples/s with 2 ranks / samples/s with 1 rank. Writes
+bench/results/data_parallel.{md,json}. Runs are interleaved, medians of --repeats.
+"""
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from cpu_speed import cpu_name, ensure_torch  # noqa: E402
+
+STEPS = {"mlp": 1500, "cnn": 150}
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+
+def trainer_sps(trainer, model, ranks):
+    steps = STEPS[model]
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [trainer, os.path.join(ROOT, "configs", f"fashion_mnist_{model}.yaml"),
+               "--set", f"data.batch_size={64 * ranks}", "--set", "run.threads=1",
+               "--set", f"train.max_steps={steps}", "--set", "data.test=null",
+               "--set", f"log.every_steps={steps}", "--set", f"run.out_dir={out}"]
+        if ranks > 1:
+            cmd = ["mpirun", "--oversubscribe", "-np", str(ranks)] + cmd
+        subprocess.run(cmd, check=True, capture_output=True, env=ENV)
+        with open(os.path.join(out, "summary.json")) as f:
+            return json.load(f)["train_samples_per_s"]
+
+
+def torch_sps(model, ranks):
+    out = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "torch_ddp.py"), model,
+                          "--ranks", str(ranks), "--steps", str(STEPS[model])],
+                         check=True, capture_output=True, text=True, env=ENV)
+    return json.loads(out.stdout.strip().splitlines()[-1])["samples_per_s"]
+
+
+def allreduce(binary, mode):
+    cmd = ["mpirun", "--oversubscribe", "-np", "2", binary] + ([mode] if mode else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=ENV).stdout
+    return {int(j["bytes"]): j["busbw_GBps"] for j in map(json.loads, out.strip().splitlines())}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    ensure_torch()
+    trainer = os.path.join(args.build, "launcher", "trainer")
+    bw_binary = os.path.join(args.build, "bench", "allreduce_bandwidth")
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    scaling = []
+    for model in ("mlp", "cnn"):
+        runs = {k: [] for k in ("t1", "t2", "p1", "p2")}
+        for r in range(args.repeats):
+            runs["t1"].append(trainer_sps(trainer, model, 1))
+            runs["t2"].append(trainer_sps(trainer, model, 2))
+            runs["p1"].append(torch_sps(model, 1))
+            runs["p2"].append(torch_sps(model, 2))
+            print(model, r + 1, {k: round(v[-1]) for k, v in runs.items()}, file=sys.stderr)
+        m = {k: statistics.median(v) for k, v in runs.items()}
+        scaling.append({"model": model, "steps": STEPS[model], "per_rank": 64,
+                        "trainer_1": m["t1"], "trainer_2": m["t2"], "trainer_scaling": m["t2"] / m["t1"],
+                        "ddp_1": m["p1"], "ddp_2": m["p2"], "ddp_scaling": m["p2"] / m["p1"], "runs": runs})
+    raw, ours = {}, {}
+    for r in range(args.repeats):
+        for size, bw in allreduce(bw_binary, None).items():
+            raw.setdefault(size, []).append(bw)
+        for size, bw in allreduce(bw_binary, "communicator").items():
+            ours.setdefault(size, []).append(bw)
+    bandwidth = [{"bytes": s, "mpi_busbw_GBps": statistics.median(raw[s]),
+                  "trainer_busbw_GBps": statistics.median(ours[s]),
+                  "ratio": statistics.median(ours[s]) / statistics.median(raw[s])} for s in sorted(raw)]
+    result = {"date": datetime.date.today().isoformat(), "commit": commit, "machine": cpu_name(),
+              "cores": os.cpu_count(), "command": f"python3 bench/dp_scaling.py --repeats {args.repeats}",
+              "scaling": scaling, "allreduce": bandwidth}
+    with open(os.path.join(ROOT, "bench", "results", "data_parallel.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    lines = ["# Data-parallel scaling, 1 to 2 ranks, 64 samples per rank, one thread per rank", "",
+             f"- date {result['date']}, commit {commit}; machine: {result['machine']}, "
+             f"{result['cores']} cores (shared)",
+             f"- command: `{result['command']}` (medians of {args.repeats} interleaved runs)",
+             "- trainer: `mpirun -np 2 trainer configs/fashion_mnist_<model>.yaml` (MPI all-reduce); "
+             "PyTorch 1.13 DistributedDataParallel, gloo, 1 rank = no DDP", "",
+             "| model | trainer 1 rank | trainer 2 ranks | trainer scaling | DDP 1 rank | DDP 2 ranks | DDP scaling |",
+             "|---|---|---|---|---|---|---|"]
+    for s in scaling:
+        lines.append(f"| {s['model']} | {s['trainer_1']:.0f} | {s['trainer_2']:.0f} | "
+                     f"{s['trainer_scaling']:.2f}x | {s['ddp_1']:.0f} | {s['ddp_2']:.0f} | "
+                     f"{s['ddp_scaling']:.2f}x |")
+    lines += ["", "Samples/s are global (both ranks together).", "",
+              "## All-reduce bandwidth, 2 ranks (bus bandwidth, GB/s)", "",
+              "| bytes | MPI_Allreduce | trainer's communicator | ratio |", "|---|---|---|---|"]
+    for b in bandwidth:
+        lines.append(f"| {b['bytes']} | {b['mpi_busbw_GBps']:.3f} | {b['trainer_busbw_GBps']:.3f} | "
+                     f"{b['ratio']:.2f} |")
+    with open(os.path.join(ROOT, "bench", "results", "data_parallel.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
