@@ -122,7 +122,10 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
           {"samples_per_s", window.samples_per_s()},
           {"step_ms", window.step_ms()}};
       if (c.clip_grad_norm > 0.0) record["grad_norm"] = r.grad_norm;
-      if (reducer) record["buckets_overlapped"] = reducer->completed_before_backward_end();
+      if (reducer) {
+        record["buckets"] = reducer->buckets();
+        record["buckets_overlapped"] = reducer->completed_before_backward_end();
+      }
       if (eval_now) record.update(last_eval);
       if (files) files->append_metrics(record);
       window = Window();

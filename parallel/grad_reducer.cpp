@@ -34,12 +34,12 @@ void GradReducer::start(Bucket& b) {
 }
 
 void GradReducer::layer_done(size_t index) {
-  while (next_ < buckets_.size() && buckets_[next_].lowest_layer >= index) start(buckets_[next_++]);
-  if (index == 0) {
+  if (index == 0) {  // backward is over: count what communication it already hid
     overlapped_ = 0;
     for (const Bucket& b : buckets_)
       if (b.work && b.work->done()) ++overlapped_;
   }
+  while (next_ < buckets_.size() && buckets_[next_].lowest_layer >= index) start(buckets_[next_++]);
 }
 
 void GradReducer::finish() {

@@ -28,8 +28,9 @@ class GradReducer {
   void finish();
 
   size_t buckets() const { return buckets_.size(); }
-  // Of the last step: buckets whose all-reduce had completed when backward reached layer 0,
-  // i.e. communication that was hidden behind computation.
+  // Of the last step: buckets whose all-reduce had completed when backward finished layer 0,
+  // i.e. communication hidden behind computation. At most buckets() - 1: the last bucket holds
+  // layer 0's gradients and starts only then.
   size_t completed_before_backward_end() const { return overlapped_; }
 
  private:

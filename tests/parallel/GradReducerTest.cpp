@@ -1,0 +1,74 @@
+// The reducer's contract without MPI: buckets in reverse layer order, each all-reduce started as
+// soon as backward has produced all of its gradients, every gradient reduced exactly once.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/layers/activation.h"
+#include "core/layers/linear.h"
+#include "parallel/grad_reducer.h"
+#include "tests/test_support.h"
+
+namespace trainer {
+namespace {
+
+// Records every asynchronous all-reduce and, like a sum over two identical ranks, doubles it.
+class RecordingCommunicator : public SelfCommunicator {
+ public:
+  std::unique_ptr<Work> all_reduce_async(float* data, int64_t n, ReduceOp op) override {
+    calls.push_back({n, events.size()});
+    for (int64_t i = 0; i < n; ++i) data[i] *= 2.0f;
+    return SelfCommunicator::all_reduce_async(data, n, op);
+  }
+  struct Call {
+    int64_t count;
+    size_t after_events;  // how many backward layers had finished when it started
+  };
+  std::vector<Call> calls;
+  std::vector<size_t> events;
+};
+
+TEST(GradReducerTest, BucketsStartInReverseLayerOrderAsSoonAsTheirLayersAreDone) {
+  Model model({8}, 1);
+  model.add(std::make_unique<Linear>(8, 16, true, InitScheme::Default, model.next_init()));  // 144
+  model.add(std::make_unique<ActivationLayer>(ops::Activation::Tanh, Shape{16}, 1));
+  model.add(std::make_unique<Linear>(16, 16, true, InitScheme::Default, model.next_init()));  // 272
+  model.add(std::make_unique<Linear>(16, 4, true, InitScheme::Default, model.next_init()));   // 68
+  RecordingCommunicator comm;
+  // 200 floats a bucket, closed once it reaches them, in the order backward completes the
+  // parameters: [layer 3 weight 64, bias 4, layer 2 weight 256], [layer 2 bias 16, layer 0 (144)]
+  GradReducer reducer(comm, model, 200 * 4.0 / (1 << 20));
+  EXPECT_EQ(reducer.buckets(), 2u);
+
+  // The gradients a plain backward produces, to compare with the reduced ones.
+  const Tensor x = test::random_tensor({5, 8}, 1);
+  ModelStash stash;
+  Tensor y = model.forward(x, stash, {});
+  const Tensor dy = test::random_tensor(y.shape(), 2);
+  model.zero_grad();
+  model.backward(dy, stash);
+  std::vector<float> plain;
+  for (Param* p : model.params())
+    plain.insert(plain.end(), p->grad.f32(), p->grad.f32() + p->grad.numel());
+
+  model.zero_grad();
+  model.forward(x, stash, {});
+  model.backward(dy, stash, [&](size_t i) {
+    comm.events.push_back(i);
+    reducer.layer_done(i);
+  });
+  reducer.finish();
+  ASSERT_EQ(comm.calls.size(), 2u);
+  EXPECT_EQ(comm.calls[0].count, 64 + 4 + 256);
+  EXPECT_EQ(comm.calls[0].after_events, 2u);  // started right after layer 2, before 1 and 0
+  EXPECT_EQ(comm.calls[1].count, 16 + 144);
+  EXPECT_EQ(comm.calls[1].after_events, 4u);
+  size_t k = 0;
+  for (Param* p : model.params())
+    for (int64_t i = 0; i < p->grad.numel(); ++i, ++k)
+      ASSERT_EQ(p->grad.f32()[i], 2.0f * plain[k]) << p->name;
+}
+
+}  // namespace
+}  // namespace trainer
