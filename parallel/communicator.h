@@ -22,6 +22,9 @@ class Work {
   virtual bool done() const = 0;
 };
 
+// A Work that is already complete (for operations that ran at once).
+std::unique_ptr<Work> completed_work();
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
