@@ -52,18 +52,22 @@ def allreduce(binary, mode):
     return {int(j["bytes"]): j["busbw_GBps"] for j in map(json.loads, out.strip().splitlines())}
 
 
-def overlap(trainer, bucket_mb, steps=60):
+def overlap(trainer, bucket_mb=1, steps=60):
     """Buckets whose all-reduce had completed when backward finished its first layer, averaged
-    over the logged steps of a 2-rank CNN run with small buckets."""
+    over the logged steps of a 2-rank run of a wide MLP (784-1024-1024-10, 7.4 MB of gradients)
+    in 1 MB buckets: each is above the size the communicator runs inline, so every bucket goes
+    through the MPI thread while backward computes."""
     with tempfile.TemporaryDirectory() as out:
         cmd = ["mpirun", "--oversubscribe", "-np", "2", trainer,
-               os.path.join(ROOT, "configs", "fashion_mnist_cnn.yaml"), "--set", "run.threads=1",
+               os.path.join(ROOT, "configs", "fashion_mnist_mlp.yaml"), "--set", "run.threads=1",
+               "--set", "model.layers[1].out_features=1024", "--set", "model.layers[3].out_features=1024",
                "--set", f"parallel.bucket_mb={bucket_mb}", "--set", f"train.max_steps={steps}",
                "--set", "data.test=null", "--set", "log.every_steps=1", "--set", f"run.out_dir={out}"]
         subprocess.run(cmd, check=True, capture_output=True, env=ENV)
         with open(os.path.join(out, "metrics.jsonl")) as f:
             records = [json.loads(line) for line in f][5:]  # past the first steps
-    return {"bucket_mb": bucket_mb, "buckets": records[0]["buckets"],
+    return {"model": "MLP 784-1024-1024-10", "bucket_mb": bucket_mb, "buckets": records[0]["buckets"],
+            "mean_deferred": statistics.mean(r["buckets_deferred"] for r in records),
             "mean_overlapped": statistics.mean(r["buckets_overlapped"] for r in records),
             "steps": len(records)}
 
@@ -100,7 +104,7 @@ def main():
     bandwidth = [{"bytes": s, "mpi_busbw_GBps": statistics.median(raw[s]),
                   "trainer_busbw_GBps": statistics.median(ours[s]),
                   "ratio": statistics.median(ours[s]) / statistics.median(raw[s])} for s in sorted(raw)]
-    ov = overlap(trainer, 0.02)
+    ov = overlap(trainer)
     result = {"date": datetime.date.today().isoformat(), "commit": commit, "machine": cpu_name(),
               "cores": os.cpu_count(), "command": f"python3 bench/dp_scaling.py --repeats {args.repeats}",
               "scaling": scaling, "allreduce": bandwidth, "overlap": ov}
@@ -125,10 +129,15 @@ def main():
         lines.append(f"| {b['bytes']} | {b['mpi_busbw_GBps']:.3f} | {b['trainer_busbw_GBps']:.3f} | "
                      f"{b['ratio']:.2f} |")
     lines += ["", "## Overlap of communication with backward", "",
-              f"CNN, 2 ranks, `parallel.bucket_mb: {ov['bucket_mb']}` ({ov['buckets']} buckets): on average "
-              f"{ov['mean_overlapped']:.2f} buckets had finished their all-reduce when backward finished "
-              f"the first layer (over {ov['steps']} steps; the metric `buckets_overlapped`). The last "
-              "bucket holds the first layer's gradients, so it can only start then."]
+              f"{ov['model']}, 2 ranks, `parallel.bucket_mb: {ov['bucket_mb']}` ({ov['buckets']} buckets). "
+              f"Per step, on average {ov['mean_deferred']:.2f} buckets were all-reduced on the "
+              f"communication thread while backward went on, and {ov['mean_overlapped']:.2f} of them had "
+              f"completed when backward finished (over {ov['steps']} steps; metrics `buckets_deferred`, "
+              "`buckets_overlapped`); the others were reduced before start() returned: the small "
+              "one on the caller's thread, and on this 2-core machine, where 2 ranks x (compute + "
+              "communication thread) oversubscribe the cores, the scheduler often runs a woken "
+              "communication thread's whole all-reduce before the caller resumes. A machine with a "
+              "core to spare per rank is needed to show the overlap cleanly."]
     with open(os.path.join(ROOT, "bench", "results", "data_parallel.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -124,6 +124,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       if (c.clip_grad_norm > 0.0) record["grad_norm"] = r.grad_norm;
       if (reducer) {
         record["buckets"] = reducer->buckets();
+        record["buckets_deferred"] = reducer->deferred();
         record["buckets_overlapped"] = reducer->completed_before_backward_end();
       }
       if (eval_now) record.update(last_eval);

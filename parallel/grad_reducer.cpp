@@ -31,13 +31,16 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb) : c
 
 void GradReducer::start(Bucket& b) {
   b.work = comm_.all_reduce_async(flat_.f32() + b.offset, b.count, ReduceOp::Sum);
+  b.deferred = !b.work->done();
 }
 
 void GradReducer::layer_done(size_t index) {
   if (index == 0) {  // backward is over: count what communication it already hid
-    overlapped_ = 0;
-    for (const Bucket& b : buckets_)
-      if (b.work && b.work->done()) ++overlapped_;
+    overlapped_ = deferred_ = 0;
+    for (const Bucket& b : buckets_) {
+      deferred_ += b.work && b.deferred;
+      overlapped_ += b.work && b.deferred && b.work->done();
+    }
   }
   while (next_ < buckets_.size() && buckets_[next_].lowest_layer >= index) start(buckets_[next_++]);
 }

@@ -28,9 +28,10 @@ class GradReducer {
   void finish();
 
   size_t buckets() const { return buckets_.size(); }
-  // Of the last step: buckets whose all-reduce had completed when backward finished layer 0,
-  // i.e. communication hidden behind computation. At most buckets() - 1: the last bucket holds
-  // layer 0's gradients and starts only then.
+  // Of the last step: buckets whose all-reduce went to the communication thread (a small one
+  // may run at once on the caller's, see MpiCommunicator), and of those, the ones that had
+  // completed when backward finished: communication hidden behind computation.
+  size_t deferred() const { return deferred_; }
   size_t completed_before_backward_end() const { return overlapped_; }
 
  private:
@@ -38,6 +39,7 @@ class GradReducer {
     size_t lowest_layer;    // the bucket is complete once backward has done this layer
     int64_t offset, count;  // its range of the flat buffer
     std::unique_ptr<Work> work;
+    bool deferred = false;  // its all-reduce was still running when start() returned
   };
   void start(Bucket& b);
 
@@ -45,7 +47,7 @@ class GradReducer {
   Tensor flat_;
   std::vector<Bucket> buckets_;
   size_t next_ = 0;
-  size_t overlapped_ = 0;
+  size_t overlapped_ = 0, deferred_ = 0;
 };
 
 }  // namespace trainer
