@@ -41,6 +41,13 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float lo, float hi) {
   return t;
 }
 
+std::vector<float> parameter_values(Model& model) {
+  std::vector<float> w;
+  for (Param* p : model.params())
+    w.insert(w.end(), p->value.f32(), p->value.f32() + p->value.numel());
+  return w;
+}
+
 CommandResult run_command(const std::string& command) {
   FILE* p = popen((command + " 2>&1").c_str(), "r");
   std::string out;

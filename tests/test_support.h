@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "core/model.h"
 #include "core/tensor.h"
 
 namespace trainer::test {
@@ -25,6 +27,9 @@ std::string read_file(const std::string& path);
 
 // Uniform in [lo, hi), from a fixed seed.
 Tensor random_tensor(const Shape& shape, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+
+// Every parameter value of a model, in order, for comparing two runs.
+std::vector<float> parameter_values(Model& model);
 
 // The result of running a shell command: its exit code and what it printed (stdout + stderr).
 struct CommandResult {

@@ -128,10 +128,10 @@ TEST_F(ConfigTest, ShapesThatDoNotFit) {
 TEST_F(ConfigTest, BatchesThatDoNotFit) {
   EXPECT_EQ(error_for(replaced("batch_size: 32", "batch_size: 512")),
             at(4) + "data.batch_size: 512 is larger than the training set (256 samples)");
-  EXPECT_EQ(
-      error_for(std::string(kBase) + "train: {grad_accum: 5}\n"),
-      at(4) + "data.batch_size: 32 is not divisible by data-parallel ranks x train.grad_accum x "
-              "parallel.microbatches = 1 x 5 x 1");
+  EXPECT_EQ(error_for(std::string(kBase) + "train: {grad_accum: 5}\n"),
+            at(4) +
+                "data.batch_size: 32 is not divisible by data-parallel ranks x train.grad_accum x "
+                "parallel.microbatches = 1 x 5 x 1");
   EXPECT_EQ(error_for(std::string(kBase) + "parallel: {data: 2}\n"),
             at(12) +
                 "parallel.data: 2 data-parallel x 1 pipeline ranks need 2 ranks, the job has 1; "
@@ -140,7 +140,9 @@ TEST_F(ConfigTest, BatchesThatDoNotFit) {
 
 TEST_F(ConfigTest, CudaIsRefusedUntilTheCudaBackendExists) {
   const std::string err = error_for(std::string(kBase) + "device: cuda\n");
-  EXPECT_EQ(err.rfind(at(12) + "device: cuda: training on CUDA is not in this version yet (", 0), 0u) << err;
+  EXPECT_EQ(err.rfind(at(12) + "device: cuda: training on CUDA is not in this version yet (", 0),
+            0u)
+      << err;
   EXPECT_NE(err.find(" found); use cpu or auto"), std::string::npos) << err;
   EXPECT_EQ(error_for(std::string(kBase) + "device: tpu\n"),
             at(12) + "device: expected one of auto, cpu, cuda, got 'tpu'");

@@ -47,12 +47,6 @@ class TrainingTest : public ::testing::Test {
     std::fclose(log);
     return s;
   }
-  static std::vector<float> weights(RunSetup& r) {
-    std::vector<float> w;
-    for (Param* p : r.model->params())
-      w.insert(w.end(), p->value.f32(), p->value.f32() + p->value.numel());
-    return w;
-  }
 
   test::TempDir dir_;
 };
@@ -69,7 +63,7 @@ TEST_F(TrainingTest, SameSeedSameNumbersBitForBit) {
   RunSetup a = setup(), b = setup();
   run(a);
   run(b);
-  EXPECT_EQ(weights(a), weights(b));
+  EXPECT_EQ(test::parameter_values(*a.model), test::parameter_values(*b.model));
 }
 
 // Splitting the batch into accumulation steps or micro-batches changes only the order of the
@@ -82,7 +76,9 @@ TEST_F(TrainingTest, GradientAccumulationMatchesOneLargeBatch) {
   run(whole);
   run(accum);
   run(micro);
-  const std::vector<float> w = weights(whole), a = weights(accum), m = weights(micro);
+  const std::vector<float> w = test::parameter_values(*whole.model),
+                           a = test::parameter_values(*accum.model),
+                           m = test::parameter_values(*micro.model);
   ASSERT_EQ(w.size(), a.size());
   for (size_t i = 0; i < w.size(); ++i) {
     ASSERT_NEAR(a[i], w[i], 1e-4) << i;

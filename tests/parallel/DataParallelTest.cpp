@@ -41,13 +41,6 @@ parallel: {bucket_mb: 0.0005}
 log: {every_steps: 100}
 )";
 
-std::vector<float> weights(RunSetup& r) {
-  std::vector<float> w;
-  for (Param* p : r.model->params())
-    w.insert(w.end(), p->value.f32(), p->value.f32() + p->value.numel());
-  return w;
-}
-
 // The config file and run directories, on rank 0's temp dir name shared with every rank.
 std::string shared_dir(Communicator& world) {
   char path[256] = {};
@@ -80,12 +73,12 @@ Runs train_both(const std::vector<std::string>& extra) {
   ProcessGrid grid = ProcessGrid::split(std::move(world), 1);
   out.data_size = grid.data_size;
   out.summary = train(parallel, 0, sink, std::chrono::steady_clock::now(), &grid);
-  out.parallel = weights(parallel);
+  out.parallel = test::parameter_values(*parallel.model);
   // The reference: one process, the same global batch, grad_accum 1.
   overrides = {"run.out_dir=" + dir + "/reference-" + std::to_string(rank), "train.grad_accum=1"};
   RunSetup reference = build_run(load_config(dir + "/cfg.yaml", overrides, 1));
   train(reference, 0, sink);
-  out.reference = weights(reference);
+  out.reference = test::parameter_values(*reference.model);
   std::fclose(sink);
   return out;
 }
