@@ -113,6 +113,7 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   int64_t start_step = 0;
   failure = attempt([&] {
     run.emplace(build_run(load_config(opts.config, opts.overrides, world.size())));
+    if (mpi) mpi->set_timeout(run->cfg.timeout_s);
     cpu::set_threads(threads_for(run->cfg, env));
     if (opts.dry_run) return;
     resume = resolve_resume(run->cfg, opts.resume);

@@ -5,6 +5,7 @@
 
 #include "core/data/loader.h"
 #include "launcher/checkpointing.h"
+#include "launcher/fault_injection.h"
 #include "launcher/progress.h"
 #include "launcher/run_files.h"
 #include "launcher/train_step.h"
@@ -77,6 +78,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   double train_s = 0.0, final_loss = std::nan("");
   int64_t trained_samples = 0;
   for (int64_t step = start_step; step < run.total_steps; ++step) {
+    inject_faults(grid.world->rank(), step);
     const int64_t epoch = step / run.steps_per_epoch, batch = step % run.steps_per_epoch;
     StepPlan plan;
     plan.step = step;

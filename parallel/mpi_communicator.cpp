@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "parallel/watchdog.h"
+
 namespace trainer {
 
 struct MpiCommHandle {
@@ -60,11 +62,14 @@ class QueuedWork : public Work {
 // The MPI thread: starts MPI, runs queued operations in order, finalises MPI at process exit.
 class MpiRuntime {
  public:
-  MpiRuntime() : thread_([this] { loop(); }) {
+  // Until the config says otherwise, a collective may take the config's default limit.
+  MpiRuntime() : watchdog_(300.0), thread_([this] { loop(); }) {
     std::shared_ptr<QueuedWork> started = enqueue([this] {
-      int provided = 0;
+      int provided = 0, rank = 0;
       check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
       serialized_ = provided >= MPI_THREAD_SERIALIZED;
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+      watchdog_.set_rank(rank);
       // Errors come back as codes, so they become exceptions with the call named.
       MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     });
@@ -79,6 +84,8 @@ class MpiRuntime {
     cv_.notify_all();
     thread_.join();
   }
+  CollectiveWatchdog& watchdog() { return watchdog_; }
+
   std::shared_ptr<QueuedWork> enqueue(std::function<void()> op) {
     auto work = std::make_shared<QueuedWork>();
     {
@@ -129,8 +136,9 @@ class MpiRuntime {
   std::condition_variable cv_;
   std::deque<std::pair<std::function<void()>, std::shared_ptr<QueuedWork>>> queue_;
   bool stop_ = false;
-  int busy_ = 0;             // operations queued or running on the MPI thread
-  bool serialized_ = false;  // MPI allows calls from any one thread at a time
+  CollectiveWatchdog watchdog_;  // before thread_: it must exist while the MPI thread runs
+  int busy_ = 0;                 // operations queued or running on the MPI thread
+  bool serialized_ = false;      // MPI allows calls from any one thread at a time
   std::thread thread_;
 };
 
@@ -160,17 +168,23 @@ std::unique_ptr<MpiCommunicator> MpiCommunicator::world() {
 MpiCommunicator::MpiCommunicator(std::shared_ptr<MpiRuntime> runtime,
                                  std::unique_ptr<MpiCommHandle> comm)
     : runtime_(std::move(runtime)), comm_(std::move(comm)) {
-  run([&] {
+  run("MPI_Comm_rank", [&] {
     check(MPI_Comm_rank(comm_->comm, &rank_), "MPI_Comm_rank");
     check(MPI_Comm_size(comm_->comm, &size_), "MPI_Comm_size");
   });
 }
 
 MpiCommunicator::~MpiCommunicator() {
-  if (comm_->comm != MPI_COMM_WORLD) run([&] { MPI_Comm_free(&comm_->comm); });
+  if (comm_->comm != MPI_COMM_WORLD) run("MPI_Comm_free", [&] { MPI_Comm_free(&comm_->comm); });
 }
 
-std::unique_ptr<Work> MpiCommunicator::submit(std::function<void()> op, int64_t bytes) {
+std::unique_ptr<Work> MpiCommunicator::submit(const char* name, std::function<void()> raw,
+                                              int64_t bytes) {
+  CollectiveWatchdog& watchdog = runtime_->watchdog();
+  std::function<void()> op = [&watchdog, name, raw = std::move(raw)] {
+    CollectiveWatchdog::Scope in_flight(watchdog, name);
+    raw();
+  };
   if (bytes <= kInlineBytes) {
     std::exception_ptr error;
     const bool ran = runtime_->try_inline([&] {
@@ -195,6 +209,7 @@ static int count(int64_t n) {
 
 std::unique_ptr<Work> MpiCommunicator::all_reduce_async(float* data, int64_t n, ReduceOp op) {
   return submit(
+      "all_reduce",
       [=, c = comm_->comm] {
         check(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_FLOAT, mpi_op(op), c),
               "MPI_Allreduce");
@@ -207,37 +222,39 @@ void MpiCommunicator::all_reduce(float* data, int64_t n, ReduceOp op) {
 }
 
 void MpiCommunicator::all_reduce(double* data, int64_t n, ReduceOp op) {
-  run([&] {
+  run("all_reduce", [&] {
     check(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_DOUBLE, mpi_op(op), comm_->comm),
           "MPI_Allreduce");
   });
 }
 
 void MpiCommunicator::all_reduce(int64_t* data, int64_t n, ReduceOp op) {
-  run([&] {
+  run("all_reduce", [&] {
     check(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_INT64_T, mpi_op(op), comm_->comm),
           "MPI_Allreduce");
   });
 }
 
 void MpiCommunicator::broadcast(void* data, int64_t bytes, int root) {
-  run([&] { check(MPI_Bcast(data, count(bytes), MPI_BYTE, root, comm_->comm), "MPI_Bcast"); });
+  run("broadcast",
+      [&] { check(MPI_Bcast(data, count(bytes), MPI_BYTE, root, comm_->comm), "MPI_Bcast"); });
 }
 
 void MpiCommunicator::all_gather(const void* send, int64_t bytes, void* recv) {
-  run([&] {
+  run("all_gather", [&] {
     check(MPI_Allgather(send, count(bytes), MPI_BYTE, recv, count(bytes), MPI_BYTE, comm_->comm),
           "MPI_Allgather");
   });
 }
 
 void MpiCommunicator::barrier() {
-  run([&] { check(MPI_Barrier(comm_->comm), "MPI_Barrier"); });
+  run("barrier", [&] { check(MPI_Barrier(comm_->comm), "MPI_Barrier"); });
 }
 
 std::unique_ptr<MpiCommunicator> MpiCommunicator::split(int color) {
   auto handle = std::make_unique<MpiCommHandle>();
-  run([&] { check(MPI_Comm_split(comm_->comm, color, rank_, &handle->comm), "MPI_Comm_split"); });
+  run("MPI_Comm_split",
+      [&] { check(MPI_Comm_split(comm_->comm, color, rank_, &handle->comm), "MPI_Comm_split"); });
   return std::unique_ptr<MpiCommunicator>(new MpiCommunicator(runtime_, std::move(handle)));
 }
 
@@ -245,5 +262,11 @@ void MpiCommunicator::abort_job(int exit_code) {
   MPI_Abort(MPI_COMM_WORLD, exit_code);
   std::_Exit(exit_code);
 }
+
+}  // namespace trainer
+
+namespace trainer {
+
+void MpiCommunicator::set_timeout(double seconds) { runtime_->watchdog().set_limit(seconds); }
 
 }  // namespace trainer

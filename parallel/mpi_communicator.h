@@ -36,15 +36,20 @@ class MpiCommunicator : public Communicator {
   // The ranks of this communicator with the same `color`, ordered by rank (MPI_Comm_split).
   std::unique_ptr<MpiCommunicator> split(int color);
 
+  // A collective running longer than this ends the job with a message naming the rank and the
+  // operation (parallel.timeout_s; 300 s until the config is read).
+  void set_timeout(double seconds);
+
   // Ends the whole job now (MPI_Abort), from any thread.
   [[noreturn]] static void abort_job(int exit_code);
 
  private:
   MpiCommunicator(std::shared_ptr<MpiRuntime> runtime, std::unique_ptr<MpiCommHandle> comm);
   static constexpr int64_t kInlineBytes = 256 << 10;
-  // Runs op on the MPI thread, or inline (see above) when it moves at most `bytes`.
-  std::unique_ptr<Work> submit(std::function<void()> op, int64_t bytes = 0);
-  void run(std::function<void()> op, int64_t bytes = 0) { submit(std::move(op), bytes)->wait(); }
+  // Runs op on the MPI thread, or inline (see above) when it moves at most `bytes`, under the
+  // collective watchdog with `name` as the operation it reports.
+  std::unique_ptr<Work> submit(const char* name, std::function<void()> op, int64_t bytes = 0);
+  void run(const char* name, std::function<void()> op) { submit(name, std::move(op))->wait(); }
 
   std::shared_ptr<MpiRuntime> runtime_;
   std::unique_ptr<MpiCommHandle> comm_;  // the MPI_Comm, kept out of this header

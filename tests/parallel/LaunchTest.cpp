@@ -21,9 +21,10 @@ train: {max_steps: 6}
 log: {every_steps: 1}
 )";
 
-test::CommandResult mpirun(int ranks, const std::string& args) {
+test::CommandResult mpirun(int ranks, const std::string& args, const std::string& env = "") {
   return test::run_command(
-      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
+      env +
+      " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
       "timeout 60 mpirun --oversubscribe -np " +
       std::to_string(ranks) + " " + TRAINER_BINARY + " " + args);
 }
@@ -119,6 +120,21 @@ TEST_F(LaunchTest, ARankFailingLaterTakesTheJobDownWithItsMessage) {
   EXPECT_NE(
       r.output.find("error: rank 0: checkpoint: cannot create " + dir_.file("not-a-dir") + "/ckpt"),
       std::string::npos)
+      << r.output;
+}
+
+TEST_F(LaunchTest, AStalledRankIsCaughtByTheCollectiveTimeout) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const test::CommandResult r =
+      mpirun(2, cfg() + " --set parallel.timeout_s=2", "TRAINER_FAULT_STALL=1:3");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, 124) << "the job hung until the timeout";
+  EXPECT_LT(seconds, 30.0);
+  EXPECT_NE(r.output.find("error: rank 0: all_reduce did not complete within 2 s "
+                          "(parallel.timeout_s): another rank is lost or stalled"),
+            std::string::npos)
       << r.output;
 }
 
