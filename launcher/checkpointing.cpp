@@ -30,7 +30,11 @@ static nlohmann::json compatibility(const Config& c) {
   };
 }
 
-static nlohmann::json layout() { return {{"world", 1}, {"data", 1}, {"pipeline", 1}}; }
+// The layout that wrote a checkpoint. Data-parallel replicas hold the same state, so another
+// data-parallel size may resume it (only summation order changes); the pipeline split may not.
+static nlohmann::json layout(const Config& c) {
+  return {{"data", c.data_parallel}, {"pipeline", c.pipeline}};
+}
 
 std::string save_run_checkpoint(RunSetup& run, int64_t step) {
   const Config& c = run.cfg;
@@ -39,7 +43,7 @@ std::string save_run_checkpoint(RunSetup& run, int64_t step) {
       {"run", c.name},
       {"optimizer_steps", run.optimizer->steps_taken()},
       {"compatibility", compatibility(c)},
-      {"layout", layout()},
+      {"layout", layout(c)},
       // Every random stream is a pure function of (seed, step, sample), so this is all the state.
       {"rng", {{"seed", c.seed}, {"generator", "counter-based splitmix64"}}},
       {"data_position",
@@ -75,9 +79,10 @@ int64_t restore_run_checkpoint(RunSetup& run, const std::string& dir) {
                      value.dump() + ")"
                : " section") +
           "; it cannot be resumed by this config");
-  if (meta.value("layout", nlohmann::json()) != layout())
-    throw CheckpointError(dir + ": written with layout " + meta["layout"].dump() +
-                          ", this run has " + layout().dump());
+  const nlohmann::json written = meta.value("layout", nlohmann::json::object());
+  if (written.value("pipeline", nlohmann::json()) != run.cfg.pipeline)
+    throw CheckpointError(dir + ": written with layout " + written.dump() + ", this run has " +
+                          layout(run.cfg).dump() + "; the pipeline split must match");
   load_checkpoint_tensors(dir, tensor_groups(run));
   run.optimizer->set_steps_taken(meta.at("optimizer_steps").get<int64_t>());
   return meta.at("step").get<int64_t>();

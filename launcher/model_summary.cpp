@@ -47,7 +47,8 @@ std::string model_summary(const RunSetup& run) {
                  : std::string(", no test set"))
     << "; global batch " << c.batch_size << ", " << run.steps_per_epoch << " steps per epoch\n";
   o << "plan: " << run.total_steps << " steps, optimizer " << c.optimizer << " lr " << c.lr.base_lr
-    << ", " << c.compute << " on " << c.device << ", 1 rank\n";
+    << ", " << c.compute << " on " << c.device << ", " << c.data_parallel * c.pipeline
+    << " rank(s): data " << c.data_parallel << " x pipeline " << c.pipeline << "\n";
   return o.str();
 }
 

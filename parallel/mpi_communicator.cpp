@@ -263,10 +263,6 @@ void MpiCommunicator::abort_job(int exit_code) {
   std::_Exit(exit_code);
 }
 
-}  // namespace trainer
-
-namespace trainer {
-
 void MpiCommunicator::set_timeout(double seconds) { runtime_->watchdog().set_limit(seconds); }
 
 }  // namespace trainer
