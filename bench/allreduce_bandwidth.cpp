@@ -9,6 +9,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -19,17 +20,39 @@
 
 namespace {
 
-constexpr int kRepeats = 20;
+// Each size is timed in kBatches batches of about kBatchBytes moved, and the median batch is
+// reported: a 4 KiB all-reduce takes a few microseconds, so a batch of 20 would be one
+// scheduler hiccup away from a figure off by half on a shared machine.
+constexpr int kBatches = 7;
+constexpr double kBatchBytes = 256e6;
 const std::vector<long> kSizes = {1 << 10, 1 << 14, 1 << 18, 1 << 20, 1 << 22, 1 << 24};  // floats
 
 double seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+int repeats(long n) { return std::max(20, static_cast<int>(kBatchBytes / (4.0 * n))); }
+
+// Median over the batches of the mean time of one all-reduce; `barrier` lines the ranks up first.
+template <class AllReduce, class Barrier>
+double time_per_op(long n, AllReduce&& all_reduce, Barrier&& barrier) {
+  std::vector<double> t;
+  for (int b = 0; b < kBatches; ++b) {
+    barrier();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < repeats(n); ++i) all_reduce();
+    t.push_back(seconds(t0) / repeats(n));
+  }
+  std::nth_element(t.begin(), t.begin() + kBatches / 2, t.end());
+  return t[kBatches / 2];
+}
+
 void report(const char* path, long n, int ranks, double t) {
   const double bytes = 4.0 * static_cast<double>(n);
-  std::printf("{\"path\": \"%s\", \"bytes\": %.0f, \"ranks\": %d, \"seconds\": %.6g, \"busbw_GBps\": %.4g}\n",
-              path, bytes, ranks, t, bytes / t * 2.0 * (ranks - 1) / ranks / 1e9);
+  std::printf(
+      "{\"path\": \"%s\", \"bytes\": %.0f, \"ranks\": %d, \"seconds\": %.6g, \"busbw_GBps\": "
+      "%.4g}\n",
+      path, bytes, ranks, t, bytes / t * 2.0 * (ranks - 1) / ranks / 1e9);
   std::fflush(stdout);
 }
 
@@ -40,12 +63,15 @@ int raw() {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   for (long n : kSizes) {
     std::vector<float> buf(static_cast<size_t>(n), 1.0f);
-    MPI_Allreduce(MPI_IN_PLACE, buf.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    MPI_Barrier(MPI_COMM_WORLD);
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < kRepeats; ++i)
-      MPI_Allreduce(MPI_IN_PLACE, buf.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    const double t = seconds(t0) / kRepeats;
+    MPI_Allreduce(MPI_IN_PLACE, buf.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM,
+                  MPI_COMM_WORLD);
+    const double t = time_per_op(
+        n,
+        [&] {
+          MPI_Allreduce(MPI_IN_PLACE, buf.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM,
+                        MPI_COMM_WORLD);
+        },
+        [] { MPI_Barrier(MPI_COMM_WORLD); });
     if (rank == 0) report("MPI_Allreduce", n, size, t);
   }
   MPI_Finalize();
@@ -57,11 +83,9 @@ int communicator() {
   for (long n : kSizes) {
     std::vector<float> buf(static_cast<size_t>(n), 1.0f);
     world->all_reduce_async(buf.data(), n, trainer::ReduceOp::Sum)->wait();
-    world->barrier();
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < kRepeats; ++i)
-      world->all_reduce_async(buf.data(), n, trainer::ReduceOp::Sum)->wait();
-    const double t = seconds(t0) / kRepeats;
+    const double t = time_per_op(
+        n, [&] { world->all_reduce_async(buf.data(), n, trainer::ReduceOp::Sum)->wait(); },
+        [&] { world->barrier(); });
     if (world->rank() == 0) report("trainer MpiCommunicator", n, world->size(), t);
   }
   return 0;

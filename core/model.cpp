@@ -1,8 +1,20 @@
 #include "core/model.h"
 
 #include "core/error.h"
+#include "core/trace.h"
 
 namespace trainer {
+
+// Runs one layer's pass, as a span on the compute track when tracing is on.
+template <class Pass>
+static Tensor traced(const char* pass, const Layer& layer, Pass&& run) {
+  if (!trace::enabled()) return run();
+  const auto begin = trace::Clock::now();
+  Tensor out = run();
+  trace::span(std::string(pass) + " " + std::to_string(layer.index()) + "." + layer.type(),
+              trace::Track::Compute, begin, trace::Clock::now());
+  return out;
+}
 
 void Model::add(std::unique_ptr<Layer> layer) {
   if (layer->input_shape() != output_shape())
@@ -17,7 +29,8 @@ void Model::add(std::unique_ptr<Layer> layer) {
 Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx) {
   stash.resize(layers_.size());
   Tensor h = x;
-  for (size_t i = 0; i < layers_.size(); ++i) h = layers_[i]->forward(h, stash[i], ctx);
+  for (size_t i = 0; i < layers_.size(); ++i)
+    h = traced("forward", *layers_[i], [&] { return layers_[i]->forward(h, stash[i], ctx); });
   return h;
 }
 
@@ -25,7 +38,7 @@ void Model::backward(const Tensor& dy, ModelStash& stash,
                      const std::function<void(size_t)>& after_layer) {
   Tensor g = dy;
   for (size_t i = layers_.size(); i-- > 0;) {
-    g = layers_[i]->backward(g, stash[i]);
+    g = traced("backward", *layers_[i], [&] { return layers_[i]->backward(g, stash[i]); });
     if (after_layer) after_layer(i);
   }
 }

@@ -2,6 +2,7 @@
 
 #include "core/ops.h"
 #include "core/optim/clip.h"
+#include "core/trace.h"
 
 namespace trainer {
 
@@ -25,7 +26,10 @@ StepResult train_step(Model& model, Optimizer& opt, DataLoader& loader, LossKind
   for (int64_t c = 0; c < plan.chunks; ++c) {
     const int64_t begin = plan.rows_begin + rows * c / plan.chunks;
     const int64_t end = plan.rows_begin + rows * (c + 1) / plan.chunks;
-    Batch b = loader.load(plan.epoch, plan.batch, begin, end);
+    Batch b = [&] {
+      trace::Scope span("load batch");
+      return loader.load(plan.epoch, plan.batch, begin, end);
+    }();
     const ForwardContext ctx{true, plan.seed, static_cast<uint64_t>(plan.step), begin};
     Tensor logits = model.forward(b.x, stash, ctx);  // (n, classes)
     Tensor dlogits = Tensor::empty(logits.shape());
@@ -38,6 +42,7 @@ StepResult train_step(Model& model, Optimizer& opt, DataLoader& loader, LossKind
                                : std::function<void(size_t)>());
   }
   if (reducer) reducer->finish();
+  trace::Scope span("optimizer step");
   if (plan.clip_grad_norm > 0.0) {
     const std::vector<Param*> params = model.params();
     r.grad_norm = global_grad_norm(params);

@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 
 #include "core/data/loader.h"
+#include "core/trace.h"
 #include "launcher/checkpointing.h"
 #include "launcher/fault_injection.h"
 #include "launcher/progress.h"
@@ -52,6 +54,8 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   std::optional<GradReducer> reducer;
   if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb);
   check_replicas(*grid.data, *run.model, start_step);
+  // Right after a collective, so that the ranks' timelines share their origin.
+  trace::enable(c.trace);
   DataLoader train_loader(*run.train, c.batch_size, /*shuffle=*/true, c.seed);
   std::optional<DataLoader> test_loader;
   if (run.test) test_loader.emplace(*run.test, c.batch_size, /*shuffle=*/false, c.seed);
@@ -99,6 +103,8 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     double loss_sum = r.loss_sum;
     grid.data->all_reduce(&loss_sum, 1, ReduceOp::Sum);
     const double dt = seconds_since(t0);
+    if (trace::enabled())
+      trace::span("step " + std::to_string(step + 1), trace::Track::Compute, t0, Clock::now());
     final_loss = loss_sum / static_cast<double>(c.batch_size);
     if (!std::isfinite(final_loss))
       throw TrainingError("the training loss is " + std::to_string(final_loss) + " at step " +
@@ -139,6 +145,13 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       check_replicas(*grid.data, *run.model, step + 1);
   }
   progress.finish();
+  if (c.trace) {
+    const std::filesystem::path dir = std::filesystem::path(c.out_dir) / "trace";
+    std::filesystem::create_directories(dir);
+    trace::write((dir / ("rank" + std::to_string(grid.world->rank()) + ".json")).string(),
+                 grid.world->rank());
+    trace::enable(false);
+  }
 
   nlohmann::json summary = {
       {"steps", run.total_steps},

@@ -9,6 +9,10 @@ class DoneWork : public Work {
  public:
   void wait() override {}
   bool done() const override { return true; }
+  trace::Clock::time_point finished_at() const override { return finished_at_; }
+
+ private:
+  trace::Clock::time_point finished_at_ = trace::Clock::now();
 };
 }  // namespace
 

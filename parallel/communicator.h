@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "core/trace.h"
+
 namespace trainer {
 
 enum class ReduceOp { Sum, Max };
@@ -20,6 +22,9 @@ class Work {
   // Blocks until the operation completed; rethrows its error.
   virtual void wait() = 0;
   virtual bool done() const = 0;
+  // When the operation completed; valid once done() or wait() returned (the end of its span on
+  // the timeline).
+  virtual trace::Clock::time_point finished_at() const = 0;
 };
 
 // A Work that is already complete (for operations that ran at once).

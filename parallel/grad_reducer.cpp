@@ -1,5 +1,7 @@
 #include "parallel/grad_reducer.h"
 
+#include <string>
+
 namespace trainer {
 
 GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb) : comm_(data) {
@@ -18,18 +20,20 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb) : c
   int64_t offset = 0;
   for (const Slot& s : order) {
     if (buckets_.empty() || buckets_.back().count >= bucket_elems)
-      buckets_.push_back({s.layer, offset, 0, nullptr});
+      buckets_.push_back({s.layer, 0, offset, 0, nullptr, {}});
     Bucket& b = buckets_.back();
     Tensor home = flat_.view(offset, s.p->grad.shape());
     home.copy_from(s.p->grad);
     s.p->grad = home;
     b.lowest_layer = s.layer;
+    b.layer_index = model.layer(s.layer).index();
     b.count += home.numel();
     offset += home.numel();
   }
 }
 
 void GradReducer::start(Bucket& b) {
+  b.started = trace::Clock::now();
   b.work = comm_.all_reduce_async(flat_.f32() + b.offset, b.count, ReduceOp::Sum);
   b.deferred = !b.work->done();
 }
@@ -47,8 +51,17 @@ void GradReducer::layer_done(size_t index) {
 
 void GradReducer::finish() {
   while (next_ < buckets_.size()) start(buckets_[next_++]);
-  for (Bucket& b : buckets_) {
-    b.work->wait();
+  {
+    trace::Scope wait("wait for gradient all-reduces", trace::Track::Wait);
+    for (Bucket& b : buckets_) b.work->wait();
+  }
+  for (size_t k = 0; k < buckets_.size(); ++k) {
+    Bucket& b = buckets_[k];
+    if (trace::enabled())
+      trace::span("all-reduce bucket " + std::to_string(k), trace::Track::Communication, b.started,
+                  b.work->finished_at(),
+                  "{\"bytes\": " + std::to_string(4 * b.count) +
+                      ", \"first_layer\": " + std::to_string(b.layer_index) + "}");
     b.work.reset();
   }
   next_ = 0;

@@ -7,6 +7,10 @@
 //
 // Each gradient is already divided by the global batch (the loss is the mean over all ranks'
 // samples), so the all-reduce is a plain sum: the result is the global mean gradient.
+//
+// With tracing on, each bucket's all-reduce is a span on the communication track, from when it
+// was issued to when it completed, beside the per-layer backward spans: the timeline shows which
+// buckets finished while backward was still running.
 #pragma once
 
 #include <cstdint>
@@ -37,9 +41,11 @@ class GradReducer {
  private:
   struct Bucket {
     size_t lowest_layer;    // the bucket is complete once backward has done this layer
+    int64_t layer_index;    // that layer's index in the whole model (the timeline names it)
     int64_t offset, count;  // its range of the flat buffer
     std::unique_ptr<Work> work;
-    bool deferred = false;  // its all-reduce was still running when start() returned
+    trace::Clock::time_point started;  // when its all-reduce was issued
+    bool deferred = false;             // its all-reduce was still running when start() returned
   };
   void start(Bucket& b);
 

@@ -41,11 +41,16 @@ class QueuedWork : public Work {
     std::lock_guard<std::mutex> lock(mu_);
     return done_;
   }
+  trace::Clock::time_point finished_at() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finished_at_;
+  }
   void finish(std::exception_ptr error) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       done_ = true;
       error_ = error;
+      finished_at_ = trace::Clock::now();
     }
     cv_.notify_all();
   }
@@ -55,6 +60,7 @@ class QueuedWork : public Work {
   std::condition_variable cv_;
   bool done_ = false;
   std::exception_ptr error_;
+  trace::Clock::time_point finished_at_;
 };
 
 }  // namespace
@@ -149,6 +155,7 @@ class WorkHandle : public Work {
   explicit WorkHandle(std::shared_ptr<QueuedWork> w) : w_(std::move(w)) {}
   void wait() override { w_->wait(); }
   bool done() const override { return w_->done(); }
+  trace::Clock::time_point finished_at() const override { return w_->finished_at(); }
 
  private:
   std::shared_ptr<QueuedWork> w_;

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <map>
 
 #include "launcher/config.h"
 #include "launcher/run_setup.h"
@@ -103,6 +105,59 @@ TEST(DataParallelTest, RanksTogetherEqualOneProcessWithTheWholeBatch) {
 TEST(DataParallelTest, GradientAccumulationCommunicatesOnceAndStillMatches) {
   const Runs r = train_both({"train.grad_accum=2"});
   expect_close(r.parallel, r.reference);
+}
+
+// The timeline is the evidence of overlap, so it must be right: every bucket's all-reduce starts
+// only after backward has produced its gradients (the end of its first layer's backward span)
+// and completes before the optimizer uses them, and every bucket appears in every step.
+TEST(DataParallelTest, TimelineOrdersEachBucketBetweenItsGradientsAndTheOptimizer) {
+  std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
+  const std::string dir = shared_dir(*world);
+  if (world->rank() == 0) test::write_file(dir + "/cfg.yaml", kConfig);
+  world->barrier();
+  const int rank = world->rank();
+  RunSetup run = build_run(load_config(
+      dir + "/cfg.yaml", {"log.trace=true", "run.out_dir=" + dir + "/traced"}, world->size()));
+  ProcessGrid grid = ProcessGrid::split(std::move(world), 1);
+  FILE* sink = std::fopen("/dev/null", "w");
+  train(run, 0, sink, std::chrono::steady_clock::now(), &grid);
+  std::fclose(sink);
+
+  std::ifstream in(dir + "/traced/trace/rank" + std::to_string(rank) + ".json");
+  ASSERT_TRUE(in) << "no trace file for rank " << rank;
+  const nlohmann::json events = nlohmann::json::parse(in)["traceEvents"];
+  struct Step {
+    std::map<int64_t, double> backward_end;  // by layer index
+    std::vector<nlohmann::json> buckets;
+    double optimizer_begin = 0.0;
+  };
+  std::vector<Step> steps(1);
+  for (const nlohmann::json& e : events) {  // recorded in order within a step, span ends first
+    if (e["ph"] != "X") continue;
+    const std::string name = e["name"];
+    const double begin = e["ts"], end = begin + e["dur"].get<double>();
+    if (name.rfind("backward ", 0) == 0)
+      steps.back().backward_end[std::stoll(name.substr(9))] = end;
+    else if (name.rfind("all-reduce bucket", 0) == 0)
+      steps.back().buckets.push_back(e);
+    else if (name == "optimizer step")
+      steps.back().optimizer_begin = begin;
+    else if (name.rfind("step ", 0) == 0)
+      steps.emplace_back();
+  }
+  steps.pop_back();  // the empty one after the last step
+  ASSERT_EQ(steps.size(), 10u);
+  for (const Step& s : steps) {
+    EXPECT_GE(s.buckets.size(), 2u);
+    EXPECT_EQ(s.buckets.size(), steps[0].buckets.size());
+    for (const nlohmann::json& b : s.buckets) {
+      const double begin = b["ts"], end = begin + b["dur"].get<double>();
+      const int64_t layer = b["args"]["first_layer"];
+      ASSERT_TRUE(s.backward_end.count(layer)) << b.dump();
+      EXPECT_GE(begin, s.backward_end.at(layer)) << b.dump();
+      EXPECT_LE(end, s.optimizer_begin) << b.dump();
+    }
+  }
 }
 
 TEST(DataParallelTest, ReplicaCheckCatchesAPerturbedReplica) {
