@@ -18,11 +18,13 @@ static Tensor traced(const char* pass, const Layer& layer, Pass&& run) {
 
 void Model::add(std::unique_ptr<Layer> layer) {
   if (layer->input_shape() != output_shape())
-    throw ConfigError("layer " + std::to_string(layers_.size()) + " (" + layer->type() +
-                      ") expects input " + shape_str(layer->input_shape()) + ", got " +
-                      shape_str(output_shape()));
-  // The model's input is data: no gradient is wanted for it, which saves the first layer's dx.
-  layer->set_needs_input_grad(!layers_.empty());
+    throw ConfigError("layer " +
+                      std::to_string(first_index_ + static_cast<int64_t>(layers_.size())) + " (" +
+                      layer->type() + ") expects input " + shape_str(layer->input_shape()) +
+                      ", got " + shape_str(output_shape()));
+  // The whole model's input is data: no gradient is wanted for it, which saves the first
+  // layer's dx. A later pipeline stage's input is an activation: its gradient goes back.
+  layer->set_needs_input_grad(first_index_ + static_cast<int64_t>(layers_.size()) > 0);
   layers_.push_back(std::move(layer));
 }
 
@@ -34,13 +36,14 @@ Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& 
   return h;
 }
 
-void Model::backward(const Tensor& dy, ModelStash& stash,
+Tensor Model::backward(const Tensor& dy, ModelStash& stash,
                      const std::function<void(size_t)>& after_layer) {
   Tensor g = dy;
   for (size_t i = layers_.size(); i-- > 0;) {
     g = traced("backward", *layers_[i], [&] { return layers_[i]->backward(g, stash[i]); });
     if (after_layer) after_layer(i);
   }
+  return g;
 }
 
 std::vector<Param*> Model::params() {

@@ -14,12 +14,17 @@ using ModelStash = std::vector<Stash>;
 
 class Model {
  public:
-  Model(Shape input, uint64_t seed) : input_(std::move(input)), seed_(seed) {}
+  // `first_index`: the global index of this model's first layer, when it is one pipeline
+  // stage of a larger model (initial weights and parameter names follow the global index).
+  Model(Shape input, uint64_t seed, int64_t first_index = 0)
+      : input_(std::move(input)), seed_(seed), first_index_(first_index) {}
 
   // Appends a layer; throws ConfigError when its input shape is not this model's output shape.
   void add(std::unique_ptr<Layer> layer);
   // What the next layer's initial weights are keyed by: (seed, its global index).
-  InitContext next_init() const { return {seed_, static_cast<int64_t>(layers_.size())}; }
+  InitContext next_init() const {
+    return {seed_, first_index_ + static_cast<int64_t>(layers_.size())};
+  }
 
   const Shape& input_shape() const { return input_; }
   const Shape& output_shape() const {
@@ -33,8 +38,9 @@ class Model {
   Tensor forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx);
   // dy(N, output...); accumulates every parameter's gradient. `after_layer(i)`, when given, is
   // called as soon as layer i's gradients are complete (the data-parallel reducer starts
-  // communicating there).
-  void backward(const Tensor& dy, ModelStash& stash,
+  // communicating there). Returns d(loss)/d(input): undefined for a model whose first layer is
+  // the whole model's first (its input is data), the gradient to send back for a later stage.
+  Tensor backward(const Tensor& dy, ModelStash& stash,
                 const std::function<void(size_t)>& after_layer = nullptr);
 
   std::vector<Param*> params();
@@ -44,6 +50,7 @@ class Model {
  private:
   Shape input_;
   uint64_t seed_;
+  int64_t first_index_;
   std::vector<std::unique_ptr<Layer>> layers_;
 };
 

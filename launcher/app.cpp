@@ -83,7 +83,7 @@ void say_start(const RunSetup& run, const AppOptions& opts,
   std::fprintf(
       err,
       "%s: %lld parameters, %lld steps, batch %lld, %d rank%s (data %lld x pipeline %lld), %s\n",
-      c.name.c_str(), static_cast<long long>(run.model->parameter_count()),
+      c.name.c_str(), static_cast<long long>(total_parameters(run)),
       static_cast<long long>(run.total_steps), static_cast<long long>(c.batch_size), world,
       world == 1 ? "" : "s", static_cast<long long>(c.data_parallel),
       static_cast<long long>(c.pipeline), c.out_dir.c_str());
@@ -112,7 +112,9 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   std::optional<std::string> resume;
   int64_t start_step = 0;
   failure = attempt([&] {
-    run.emplace(build_run(load_config(opts.config, opts.overrides, world.size())));
+    Config cfg = load_config(opts.config, opts.overrides, world.size());
+    const int stage = world.rank() % static_cast<int>(cfg.pipeline);  // as ProcessGrid splits
+    run.emplace(build_run(std::move(cfg), stage));
     if (mpi) mpi->set_timeout(run->cfg.timeout_s);
     cpu::set_threads(threads_for(run->cfg, env));
     if (opts.dry_run) return;

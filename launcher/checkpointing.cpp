@@ -6,8 +6,12 @@
 
 namespace trainer {
 
+// One shard per pipeline stage: model.bin and optimizer.bin, or with stages,
+// model-stage<s>.bin and optimizer-stage<s>.bin.
 static std::vector<TensorGroup> tensor_groups(RunSetup& run) {
-  TensorGroup model{"model.bin", {}}, optim{"optimizer.bin", {}};
+  const std::string suffix =
+      run.cfg.pipeline > 1 ? "-stage" + std::to_string(run.stage) + ".bin" : ".bin";
+  TensorGroup model{"model" + suffix, {}}, optim{"optimizer" + suffix, {}};
   for (Param* p : run.model->params()) model.tensors.emplace_back(p->name, &p->value);
   optim.tensors = run.optimizer->state();
   return {model, optim};
@@ -32,18 +36,33 @@ static nlohmann::json compatibility(const Config& c) {
 
 // The layout that wrote a checkpoint. Data-parallel replicas hold the same state, so another
 // data-parallel size may resume it (only summation order changes); the pipeline split may not.
-static nlohmann::json layout(const Config& c) {
-  return {{"data", c.data_parallel}, {"pipeline", c.pipeline}};
+static nlohmann::json layout(const RunSetup& run) {
+  return {{"data", run.cfg.data_parallel},
+          {"pipeline", run.cfg.pipeline},
+          {"stage_starts", run.stage_starts}};
 }
 
-std::string save_run_checkpoint(RunSetup& run, int64_t step) {
+// Each rank's part of a save, exchanged as fixed-size text: its files' records or its error.
+static std::vector<nlohmann::json> gather_reports(Communicator& world, const nlohmann::json& mine) {
+  constexpr size_t kBytes = 4096;
+  std::string text = mine.dump();
+  if (text.size() >= kBytes) text = nlohmann::json{{"error", text.substr(0, 512)}}.dump();
+  std::vector<char> send(kBytes, '\0'), all(kBytes * static_cast<size_t>(world.size()));
+  std::copy(text.begin(), text.end(), send.begin());
+  world.all_gather(send.data(), kBytes, all.data());
+  std::vector<nlohmann::json> out;
+  for (int r = 0; r < world.size(); ++r) out.push_back(nlohmann::json::parse(&all[r * kBytes]));
+  return out;
+}
+
+std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid) {
   const Config& c = run.cfg;
   nlohmann::json meta = {
       {"format", 1},
       {"run", c.name},
       {"optimizer_steps", run.optimizer->steps_taken()},
       {"compatibility", compatibility(c)},
-      {"layout", layout(c)},
+      {"layout", layout(run)},
       // Every random stream is a pure function of (seed, step, sample), so this is all the state.
       {"rng", {{"seed", c.seed}, {"generator", "counter-based splitmix64"}}},
       {"data_position",
@@ -51,8 +70,41 @@ std::string save_run_checkpoint(RunSetup& run, int64_t step) {
         {"batch_in_epoch", step % run.steps_per_epoch},
         {"batch_size", c.batch_size}}},
   };
-  return write_checkpoint(c.checkpoint_dir, step, tensor_groups(run), meta,
-                          static_cast<int>(c.checkpoint_keep));
+  Communicator& world = *grid.world;
+  const bool committer = world.rank() == 0;
+  nlohmann::json report = nlohmann::json::object();
+  std::string staging;
+  try {
+    if (committer) staging = stage_checkpoint(c.checkpoint_dir, step);
+  } catch (const CheckpointError& e) {
+    report = {{"error", e.what()}};
+  }
+  // The staging directory exists (or its failure is known) before any shard is written.
+  const bool staged = !gather_reports(world, report)[0].contains("error");
+  if (staged && grid.data_rank == 0) {
+    try {
+      staging = staging_dir(c.checkpoint_dir, step);
+      report = {{"files", write_checkpoint_files(staging, tensor_groups(run))}};
+    } catch (const std::exception& e) {
+      report = {{"error", e.what()}};
+    }
+  }
+  const std::vector<nlohmann::json> reports = gather_reports(world, report);
+  for (const nlohmann::json& r : reports)
+    if (r.contains("error")) {
+      if (committer && staged) abandon_checkpoint(staging);
+      throw CheckpointError(r["error"].get<std::string>());
+    }
+  if (!committer) return "";
+  for (const nlohmann::json& r : reports)
+    if (r.contains("files")) meta["files"].update(r["files"]);
+  try {
+    return commit_checkpoint(c.checkpoint_dir, step, staging, meta,
+                             static_cast<int>(c.checkpoint_keep));
+  } catch (...) {
+    abandon_checkpoint(staging);
+    throw;
+  }
 }
 
 std::optional<std::string> resolve_resume(const Config& cfg, const std::string& resume) {
@@ -80,9 +132,11 @@ int64_t restore_run_checkpoint(RunSetup& run, const std::string& dir) {
                : " section") +
           "; it cannot be resumed by this config");
   const nlohmann::json written = meta.value("layout", nlohmann::json::object());
-  if (written.value("pipeline", nlohmann::json()) != run.cfg.pipeline)
-    throw CheckpointError(dir + ": written with layout " + written.dump() + ", this run has " +
-                          layout(run.cfg).dump() + "; the pipeline split must match");
+  const nlohmann::json here = layout(run);
+  for (const char* key : {"pipeline", "stage_starts"})
+    if (written.value(key, nlohmann::json()) != here[key])
+      throw CheckpointError(dir + ": written with layout " + written.dump() + ", this run has " +
+                            here.dump() + "; the pipeline split (" + key + ") must match");
   load_checkpoint_tensors(dir, tensor_groups(run));
   run.optimizer->set_steps_taken(meta.at("optimizer_steps").get<int64_t>());
   return meta.at("step").get<int64_t>();

@@ -6,11 +6,15 @@
 
 #include "core/checkpoint/checkpoint.h"
 #include "launcher/run_setup.h"
+#include "parallel/process_grid.h"
 
 namespace trainer {
 
 // Writes the checkpoint of the state after `step` optimizer steps; returns its directory.
-std::string save_run_checkpoint(RunSetup& run, int64_t step);
+// Collective over grid.world: the first data-parallel replica's ranks each write their stage's
+// shard and world rank 0 commits. A shard that cannot be written fails the save on every rank,
+// and the previous checkpoint stays.
+std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid);
 
 // The directory --resume names: "auto" is the newest checkpoint of this run, or none (a fresh
 // start); a path is a checkpoint directory, or a checkpoints root holding a `latest` pointer.

@@ -120,6 +120,11 @@ static void read_parallel(ConfigSection& root, Config& c) {
   c.pipeline = s.integer("pipeline", 1, 1);
   c.microbatches = s.integer("microbatches", 1, 1);
   c.schedule = s.choice("schedule", std::string("1f1b"), {"1f1b", "gpipe"});
+  const YAML::Node partition = s.raw("partition");
+  if (!partition || partition.IsNull() || (partition.IsScalar() && partition.Scalar() == "auto"))
+    s.raw("partition") = "auto";
+  else
+    c.partition = s.integers("partition", std::nullopt);
   c.bucket_mb = s.positive("bucket_mb", 25.0);
   c.timeout_s = s.positive("timeout_s", 300.0);
   // Every so many steps the data-parallel replicas compare a digest of their weights; 0 = only
@@ -163,10 +168,29 @@ static void read_log(ConfigSection& root, Config& c) {
 // The layout must fit the ranks the job was started with, checked before any communication.
 static void check_layout(Config& c, int64_t world) {
   const YAML::Node p = c.tree["parallel"];
-  if (c.pipeline > 1)
-    throw ConfigError(
-        c.where(p["pipeline"]) +
-        ": parallel.pipeline: pipeline parallelism is not in this version yet; use 1");
+  const int64_t layers = static_cast<int64_t>(c.layers.size());
+  if (c.pipeline > layers)
+    throw ConfigError(c.where(p["pipeline"]) + ": parallel.pipeline: " +
+                      std::to_string(c.pipeline) + " stages for a model of " +
+                      std::to_string(layers) + " layers; each stage needs at least one layer");
+  if (c.pipeline > 1 && c.microbatches < c.pipeline)
+    throw ConfigError(c.where(p["microbatches"]) +
+                      ": parallel.microbatches: " + std::to_string(c.microbatches) +
+                      " micro-batches for " + std::to_string(c.pipeline) +
+                      " stages: every stage would idle most of the step; use at least " +
+                      std::to_string(c.pipeline) + " (4 x the stages keeps the bubble near 20%)");
+  if (!c.partition.empty()) {
+    std::string problem;
+    if (static_cast<int64_t>(c.partition.size()) != c.pipeline - 1)
+      problem = "expected " + std::to_string(c.pipeline - 1) + " layer indices (where stages 1.." +
+                std::to_string(c.pipeline - 1) + " begin)";
+    for (size_t i = 0; problem.empty() && i < c.partition.size(); ++i)
+      if (c.partition[i] <= (i ? c.partition[i - 1] : 0) || c.partition[i] >= layers)
+        problem = "expected increasing layer indices between 1 and " + std::to_string(layers - 1) +
+                  ", each stage with at least one layer";
+    if (!problem.empty())
+      throw ConfigError(c.where(p["partition"]) + ": parallel.partition: " + problem + ", or auto");
+  }
   if (world % c.pipeline != 0)
     throw ConfigError(c.where(p["pipeline"]) +
                       ": parallel.pipeline: " + std::to_string(c.pipeline) +

@@ -49,6 +49,8 @@ struct Config {
   int64_t replica_check_steps = 100;
   int64_t pipeline = 1, microbatches = 1;
   std::string schedule;
+  // parallel.partition: the first layer of stages 1..P-1; empty = balanced automatically.
+  std::vector<int64_t> partition;
   double bucket_mb = 25, timeout_s = 300;
   // precision
   std::string compute, loss_scale;

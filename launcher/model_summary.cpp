@@ -1,7 +1,10 @@
 #include "launcher/model_summary.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
+
+#include "parallel/schedule.h"
 
 namespace trainer {
 
@@ -22,23 +25,60 @@ static std::string row(const std::string& a, const std::string& b, const std::st
   return buf;
 }
 
+// The pipeline plan: each stage's layers, parameters, FLOPs and activation memory.
+static std::string pipeline_plan(const RunSetup& run) {
+  const Config& c = run.cfg;
+  const std::vector<StageCost> stages = stage_costs(run.layers, run.stage_starts);
+  const int64_t rows = c.batch_size / c.data_parallel / c.grad_accum / c.microbatches;
+  std::ostringstream o;
+  o << "pipeline: " << c.pipeline << " stages ("
+    << (c.partition.empty() ? "balanced by estimated time" : "parallel.partition") << "), "
+    << c.microbatches << " micro-batches of " << rows << " samples, schedule " << c.schedule
+    << "\n";
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%5s  %-8s %12s %16s %14s %18s\n", "stage", "layers", "parameters",
+                "FLOPs/sample", "time share", "activations peak");
+  o << buf;
+  double total = 0.0;
+  for (const LayerCost& l : run.layers) total += layer_time_estimate(l);
+  for (size_t s = 0; s < stages.size(); ++s) {
+    const StageCost& st = stages[s];
+    double time = 0.0;
+    for (int64_t i = st.first; i < st.end; ++i) time += layer_time_estimate(run.layers[i]);
+    // Micro-batches a stage holds at once: all of them under GPipe, P - s under 1F1B.
+    const int64_t in_flight =
+        c.schedule == "gpipe"
+            ? c.microbatches
+            : std::min<int64_t>(c.microbatches, c.pipeline - static_cast<int64_t>(s));
+    const std::string layers = std::to_string(st.first) + "-" + std::to_string(st.end - 1);
+    std::snprintf(buf, sizeof buf, "%5zu  %-8s %12s %16s %13.1f%% %18s\n", s, layers.c_str(),
+                  with_commas(st.params).c_str(), with_commas(st.flops_per_sample).c_str(),
+                  100.0 * time / total,
+                  (with_commas(in_flight * rows * st.stash_bytes_per_sample) + " B").c_str());
+    o << buf;
+  }
+  std::snprintf(
+      buf, sizeof buf, "expected bubble (P-1)/(M+P-1): %.1f%% of each step\n",
+      100.0 * ideal_bubble(static_cast<int>(c.pipeline), static_cast<int>(c.microbatches)));
+  o << buf;
+  return o.str();
+}
+
 std::string model_summary(const RunSetup& run) {
-  const Model& m = *run.model;
   const Config& c = run.cfg;
   std::ostringstream o;
-  o << "model: " << m.size() << " layers, input " << shape_str(m.input_shape()) << "\n";
+  o << "model: " << run.layers.size() << " layers, input "
+    << shape_str(c.input ? *c.input : run.train->sample_shape()) << "\n";
   o << row("#", "layer", "details", "output", "parameters", "FLOPs/sample");
   int64_t flops = 0, stash = 0;
-  for (size_t i = 0; i < m.size(); ++i) {
-    const Layer& l = m.layer(i);
-    int64_t params = 0;
-    for (const Param* p : const_cast<Layer&>(l).params()) params += p->value.numel();
-    flops += l.flops_per_sample();
-    stash += l.stash_bytes_per_sample();
-    o << row(std::to_string(i), l.type(), l.describe(), shape_str(l.output_shape()),
-             with_commas(params), with_commas(l.flops_per_sample()));
+  for (size_t i = 0; i < run.layers.size(); ++i) {
+    const LayerCost& l = run.layers[i];
+    flops += l.flops_per_sample;
+    stash += l.stash_bytes_per_sample;
+    o << row(std::to_string(i), l.type, l.details, shape_str(l.output), with_commas(l.params),
+             with_commas(l.flops_per_sample));
   }
-  o << row("", "total", "", "", with_commas(m.parameter_count()), with_commas(flops));
+  o << row("", "total", "", "", with_commas(total_parameters(run)), with_commas(flops));
   o << "training FLOPs per sample (forward + backward, about 3x forward): "
     << with_commas(3 * flops) << "\n";
   o << "activation memory per sample (kept for backward): " << with_commas(stash) << " bytes\n";
@@ -49,6 +89,7 @@ std::string model_summary(const RunSetup& run) {
   o << "plan: " << run.total_steps << " steps, optimizer " << c.optimizer << " lr " << c.lr.base_lr
     << ", " << c.compute << " on " << c.device << ", " << c.data_parallel * c.pipeline
     << " rank(s): data " << c.data_parallel << " x pipeline " << c.pipeline << "\n";
+  if (c.pipeline > 1) o << pipeline_plan(run);
   return o.str();
 }
 

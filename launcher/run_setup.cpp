@@ -20,15 +20,52 @@ static std::unique_ptr<Dataset> load_dataset(const Config& cfg, const YAML::Node
   }
 }
 
-std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input) {
-  auto model = std::make_unique<Model>(input, cfg.seed);
-  for (size_t i = 0; i < cfg.layers.size(); ++i) {
-    ConfigSection s(*cfg.source, cfg.layers[i], "model.layers[" + std::to_string(i) + "]");
-    const std::string type = s.choice("type", std::nullopt, layer_types());
-    model->add((*find_layer_factory(type))(s, model->output_shape(), model->next_init()));
-    s.finish();
-  }
+LayerCost layer_cost(Layer& layer) {
+  int64_t params = 0;
+  for (const Param* p : layer.params()) params += p->value.numel();
+  return {layer.type(), layer.describe(),         layer.output_shape(),
+          params,       layer.flops_per_sample(), layer.stash_bytes_per_sample()};
+}
+
+int64_t total_parameters(const RunSetup& run) {
+  int64_t n = 0;
+  for (const LayerCost& l : run.layers) n += l.params;
+  return n;
+}
+
+// Layer i of the config, for inputs of `input` shape (per sample).
+static std::unique_ptr<Layer> make_layer(const Config& cfg, int64_t i, const Shape& input,
+                                         const InitContext& ctx) {
+  ConfigSection s(*cfg.source, cfg.layers[i], "model.layers[" + std::to_string(i) + "]");
+  const std::string type = s.choice("type", std::nullopt, layer_types());
+  std::unique_ptr<Layer> layer = (*find_layer_factory(type))(s, input, ctx);
+  s.finish();
+  return layer;
+}
+
+std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_t first,
+                                   int64_t end) {
+  if (end < 0) end = static_cast<int64_t>(cfg.layers.size());
+  auto model = std::make_unique<Model>(input, cfg.seed, first);
+  for (int64_t i = first; i < end; ++i)
+    model->add(make_layer(cfg, i, model->output_shape(), model->next_init()));
   return model;
+}
+
+// The costs of every layer. One stage holds them all: read them off its model. Otherwise each
+// layer is built alone and dropped, so a rank never holds more than one other stage's layer.
+static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input, Model* whole) {
+  std::vector<LayerCost> out;
+  if (whole) {
+    for (size_t i = 0; i < whole->size(); ++i) out.push_back(layer_cost(whole->layer(i)));
+    return out;
+  }
+  Shape shape = input;
+  for (int64_t i = 0; i < static_cast<int64_t>(cfg.layers.size()); ++i) {
+    out.push_back(layer_cost(*make_layer(cfg, i, shape, InitContext{cfg.seed, i})));
+    shape = out.back().output;
+  }
+  return out;
 }
 
 // Shapes and class counts must agree between the data, model.input and the model's output.
@@ -45,7 +82,7 @@ static void check_fits(const RunSetup& r) {
                       shape_str(r.test->sample_shape()) + ", data.train's are " +
                       shape_str(data_shape));
   const int64_t classes = std::max(r.train->num_classes(), r.test ? r.test->num_classes() : 0);
-  const Shape out = r.model->output_shape();
+  const Shape out = r.layers.back().output;
   if (out.size() != 1 || out[0] != classes) {
     const size_t last = c.layers.size() - 1;
     throw ConfigError(c.where(c.layers[last]) + ": model.layers[" + std::to_string(last) +
@@ -59,13 +96,24 @@ static void check_fits(const RunSetup& r) {
                       std::to_string(r.train->size()) + " samples)");
 }
 
-RunSetup build_run(Config cfg) {
+RunSetup build_run(Config cfg, int stage) {
   RunSetup r;
   r.cfg = std::move(cfg);
+  r.stage = stage;
   Config& c = r.cfg;
   r.train = load_dataset(c, c.train_data, "data.train", Split::Train);
   if (c.test_data.IsMap()) r.test = load_dataset(c, c.test_data, "data.test", Split::Test);
-  r.model = build_model(c, c.input ? *c.input : r.train->sample_shape());
+  const Shape input = c.input ? *c.input : r.train->sample_shape();
+  if (c.pipeline == 1) r.model = build_model(c, input);
+  r.layers = model_costs(c, input, r.model.get());
+  r.stage_starts = !c.partition.empty()
+                       ? c.partition
+                       : balanced_partition(r.layers, static_cast<int>(c.pipeline));
+  if (c.pipeline > 1) {
+    const StageCost mine = stage_costs(r.layers, r.stage_starts).at(stage);
+    r.model =
+        build_model(c, mine.first ? r.layers[mine.first - 1].output : input, mine.first, mine.end);
+  }
   check_fits(r);
   ConfigSection opt(*c.source, c.optimizer_node, "optimizer");
   r.optimizer = make_optimizer(c.optimizer, opt, r.model->params());

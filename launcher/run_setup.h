@@ -8,22 +8,35 @@
 #include "core/model.h"
 #include "core/optim/optimizer.h"
 #include "launcher/config.h"
+#include "parallel/partition.h"
 
 namespace trainer {
 
 struct RunSetup {
   Config cfg;
   std::unique_ptr<Dataset> train, test;  // test may be null
-  std::unique_ptr<Model> model;
+  std::vector<LayerCost> layers;         // the whole model's
+  std::vector<int64_t> stage_starts;     // first layer of pipeline stages 1..P-1
+  int stage = 0;                         // this rank's pipeline stage
+  std::unique_ptr<Model> model;          // this stage's layers only
   std::unique_ptr<Optimizer> optimizer;
   int64_t steps_per_epoch = 0;
   int64_t total_steps = 0;
 };
 
-// Throws ConfigError naming the key (a data file that cannot be read is reported at its key).
-RunSetup build_run(Config cfg);
+// Builds pipeline stage `stage` (of cfg.pipeline): only its layers are kept. Throws ConfigError
+// naming the key (a data file that cannot be read is reported at its key).
+RunSetup build_run(Config cfg, int stage = 0);
 
-// The model alone, for a given input shape (per sample).
-std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input);
+// Layers [first, end) of the model (all of it by default); `input` is layer `first`'s input
+// shape (per sample). Layers keep their global index: initial weights do not depend on the split.
+std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_t first = 0,
+                                   int64_t end = -1);
+
+// The whole model's parameter count (every stage's).
+int64_t total_parameters(const RunSetup& run);
+
+// What the plan knows of a built layer.
+LayerCost layer_cost(Layer& layer);
 
 }  // namespace trainer

@@ -1,5 +1,8 @@
 #include "launcher/train_step.h"
 
+#include <cmath>
+#include <map>
+
 #include "core/ops.h"
 #include "core/optim/clip.h"
 #include "core/trace.h"
@@ -16,57 +19,101 @@ static ops::LossSums apply_loss(LossKind kind, const Tensor& logits, const Tenso
                                : ops::cross_entropy(logits, labels, grad_scale, dlogits);
 }
 
-StepResult train_step(Model& model, Optimizer& opt, DataLoader& loader, LossKind loss,
-                      const StepPlan& plan, GradReducer* reducer) {
-  model.zero_grad();
-  StepResult r;
-  ModelStash stash;
-  const int64_t rows = plan.rows_end - plan.rows_begin;
-  const float grad_scale = 1.0f / static_cast<float>(plan.global_batch);
-  for (int64_t c = 0; c < plan.chunks; ++c) {
-    const int64_t begin = plan.rows_begin + rows * c / plan.chunks;
-    const int64_t end = plan.rows_begin + rows * (c + 1) / plan.chunks;
-    Batch b = [&] {
+// The micro-batches' samples, loaded once each: with one stage, forward needs the inputs and
+// the loss the labels of the same micro-batch.
+class MicrobatchData {
+ public:
+  MicrobatchData(DataLoader& loader, int64_t epoch, int64_t batch)
+      : loader_(loader), epoch_(epoch), batch_(batch) {}
+  const Batch& get(int64_t begin, int64_t end) {
+    auto it = loaded_.find(begin);
+    if (it == loaded_.end()) {
       trace::Scope span("load batch");
-      return loader.load(plan.epoch, plan.batch, begin, end);
-    }();
-    const ForwardContext ctx{true, plan.seed, static_cast<uint64_t>(plan.step), begin};
-    Tensor logits = model.forward(b.x, stash, ctx);  // (n, classes)
-    Tensor dlogits = Tensor::empty(logits.shape());
-    const ops::LossSums s = apply_loss(loss, logits, b.y, grad_scale, dlogits);
-    r.loss_sum += s.loss;
-    r.correct += s.correct;
-    const bool communicate = reducer && c + 1 == plan.chunks;
-    model.backward(dlogits, stash,
-                   communicate ? [reducer](size_t i) { reducer->layer_done(i); }
-                               : std::function<void(size_t)>());
+      it = loaded_.emplace(begin, loader_.load(epoch_, batch_, begin, end)).first;
+    }
+    return it->second;
   }
-  if (reducer) reducer->finish();
+
+ private:
+  DataLoader& loader_;
+  int64_t epoch_, batch_;
+  std::map<int64_t, Batch> loaded_;
+};
+
+// sqrt of the sum of squares over every stage's gradients.
+static double model_grad_norm(const std::vector<Param*>& params, Communicator& pipeline) {
+  const double local = global_grad_norm(params);
+  double sq = local * local;
+  pipeline.all_reduce(&sq, 1, ReduceOp::Sum);
+  return std::sqrt(sq);
+}
+
+StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
+                      const StepPlan& plan) {
+  stage.model.zero_grad();
+  StepResult r;
+  const int64_t rows = plan.rows_end - plan.rows_begin;
+  const int64_t pieces = plan.grad_accum * plan.microbatches;
+  const float grad_scale = 1.0f / static_cast<float>(plan.global_batch);
+  MicrobatchData data(loader, plan.epoch, plan.batch);
+  for (int64_t round = 0; round < plan.grad_accum; ++round) {
+    // Micro-batch mb of this round is piece round x M + mb of this rank's rows.
+    auto begin = [&](int mb) {
+      return plan.rows_begin + rows * (round * plan.microbatches + mb) / pieces;
+    };
+    MicrobatchSource source;
+    source.rows = [&](int mb) { return begin(mb + 1) - begin(mb); };
+    source.context = [&](int mb) {
+      return ForwardContext{true, plan.seed, static_cast<uint64_t>(plan.step), begin(mb)};
+    };
+    source.input = [&](int mb) { return data.get(begin(mb), begin(mb + 1)).x; };
+    source.loss = [&](int mb, const Tensor& logits) {
+      Tensor dlogits = Tensor::empty(logits.shape());
+      const ops::LossSums s =
+          apply_loss(loss, logits, data.get(begin(mb), begin(mb + 1)).y, grad_scale, dlogits);
+      r.loss_sum += s.loss;
+      r.correct += s.correct;
+      return dlogits;
+    };
+    const bool communicate = stage.reducer && round + 1 == plan.grad_accum;
+    GradReducer* reducer = stage.reducer;
+    stage.executor.run_step(plan.microbatches, source,
+                            communicate ? [reducer](size_t i) { reducer->layer_done(i); }
+                                        : std::function<void(size_t)>());
+  }
+  if (stage.reducer) stage.reducer->finish();
   trace::Scope span("optimizer step");
   if (plan.clip_grad_norm > 0.0) {
-    const std::vector<Param*> params = model.params();
-    r.grad_norm = global_grad_norm(params);
+    const std::vector<Param*> params = stage.model.params();
+    r.grad_norm = model_grad_norm(params, stage.pipeline);
     clip_to_norm(params, r.grad_norm, plan.clip_grad_norm);
   }
   opt.step(plan.lr);
   return r;
 }
 
-EvalResult evaluate_shard(Model& model, DataLoader& loader, LossKind loss, int shard, int shards) {
+EvalResult evaluate_shard(const StageContext& stage, DataLoader& loader, LossKind loss, int shard,
+                          int shards) {
   EvalResult r;
-  ModelStash stash;
-  const ForwardContext ctx{false, 0, 0, 0};
   Tensor no_grad;
   for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
     const int64_t rows = loader.batch_rows(b);
     const int64_t begin = rows * shard / shards, end = rows * (shard + 1) / shards;
     if (begin == end) continue;
-    Batch batch = loader.load(0, b, begin, end);
-    Tensor logits = model.forward(batch.x, stash, ctx);
-    const ops::LossSums s = apply_loss(loss, logits, batch.y, 1.0f, no_grad);
-    r.loss_sum += s.loss;
-    r.correct += s.correct;
-    r.samples += batch.y.numel();
+    MicrobatchData data(loader, 0, b);
+    MicrobatchSource source;
+    source.rows = [&](int) { return end - begin; };
+    source.context = [](int) { return ForwardContext{false, 0, 0, 0}; };
+    source.input = [&](int) { return data.get(begin, end).x; };
+    source.loss = [&](int, const Tensor& logits) {
+      const Batch& batch = data.get(begin, end);
+      const ops::LossSums s = apply_loss(loss, logits, batch.y, 1.0f, no_grad);
+      r.loss_sum += s.loss;
+      r.correct += s.correct;
+      r.samples += batch.y.numel();
+      return Tensor();
+    };
+    stage.executor.run_forward(source);
   }
   return r;
 }

@@ -1,4 +1,5 @@
-// One optimizer step and one evaluation pass over a model, on this process's rows of the batch.
+// One optimizer step and one evaluation pass, on this process's rows of the batch and this
+// process's pipeline stage.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include "core/model.h"
 #include "core/optim/optimizer.h"
 #include "parallel/grad_reducer.h"
+#include "parallel/pipeline_executor.h"
 
 namespace trainer {
 
@@ -16,33 +18,44 @@ LossKind loss_kind(const std::string& name);
 struct StepPlan {
   int64_t step = 0, epoch = 0, batch = 0;  // optimizer step, epoch, batch within the epoch
   int64_t global_batch = 0;                // samples the loss is averaged over
-  int64_t rows_begin = 0, rows_end = 0;    // this process's rows of the global batch
-  int64_t chunks = 1;                      // sequential pieces (grad_accum x microbatches)
+  int64_t rows_begin = 0, rows_end = 0;    // this data-parallel rank's rows of the global batch
+  int64_t grad_accum = 1;                  // rounds of the pipeline schedule per step
+  int microbatches = 1;                    // micro-batches per round
   uint64_t seed = 0;
   float lr = 0.0f;
   double clip_grad_norm = 0.0;
 };
 
 struct StepResult {
-  double loss_sum = 0.0;  // summed over this process's rows
+  double loss_sum = 0.0;  // summed over this process's rows (0 off the last stage)
   int64_t correct = 0;
-  double grad_norm = 0.0;  // before clipping; 0 when clipping is off
+  double grad_norm = 0.0;  // of the whole model, before clipping; 0 when clipping is off
 };
 
 struct EvalResult {
   double loss_sum = 0.0;
   int64_t correct = 0;
-  int64_t samples = 0;
+  int64_t samples = 0;  // counted on the last stage only
 };
 
-// Zeroes gradients, runs forward and backward over the rows in `chunks` pieces (the loss of
-// each sample divided by the global batch, so gradients are the global mean), sums the
-// gradients over the data-parallel ranks through `reducer` (when given; only the last piece's
-// backward communicates), clips, updates.
-StepResult train_step(Model& model, Optimizer& opt, DataLoader& loader, LossKind loss,
-                      const StepPlan& plan, GradReducer* reducer = nullptr);
+// What one rank trains: its stage of the model and the communicators around it.
+struct StageContext {
+  Model& model;
+  PipelineExecutor& executor;
+  Communicator& pipeline;  // the other stages of this replica (gradient norm)
+  GradReducer* reducer;    // null without data parallelism
+};
 
-// Evaluation of rows [begin, end) of every batch (this rank's shard), in evaluation mode.
-EvalResult evaluate_shard(Model& model, DataLoader& loader, LossKind loss, int shard, int shards);
+// Zeroes gradients; runs grad_accum rounds of the pipeline schedule over the rows cut into
+// grad_accum x microbatches pieces (each sample's loss divided by the global batch, so the
+// gradients are the global mean); sums gradients over the data-parallel ranks during the last
+// round's last backward; clips by the norm of the whole model; updates.
+StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
+                      const StepPlan& plan);
+
+// Evaluation of rows [begin, end) of every batch (this data-parallel rank's shard), in
+// evaluation mode, through the pipeline.
+EvalResult evaluate_shard(const StageContext& stage, DataLoader& loader, LossKind loss, int shard,
+                          int shards);
 
 }  // namespace trainer

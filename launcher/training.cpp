@@ -11,6 +11,7 @@
 #include "launcher/progress.h"
 #include "launcher/run_files.h"
 #include "launcher/train_step.h"
+#include "parallel/pipeline_executor.h"
 #include "parallel/replica_check.h"
 
 namespace trainer {
@@ -41,6 +42,15 @@ struct Window {
 };
 }  // namespace
 
+// Per rank, the most activation bytes it held for backward at once.
+static std::vector<int64_t> peak_activation_bytes(Communicator& world,
+                                                  const PipelineExecutor& executor) {
+  std::vector<int64_t> all(static_cast<size_t>(world.size()));
+  const int64_t mine = executor.peak_stash_bytes();
+  world.all_gather(&mine, sizeof mine, all.data());
+  return all;
+}
+
 nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_point started,
                      ProcessGrid* grid_or_null) {
   ProcessGrid single;
@@ -53,6 +63,9 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   if (root) files.emplace(c, /*resumed=*/start_step > 0);
   std::optional<GradReducer> reducer;
   if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb);
+  PipelineExecutor executor(*run.model, *grid.pipeline, grid.stage, grid.pipeline_size,
+                            schedule_kind(c.schedule));
+  const StageContext stage{*run.model, executor, *grid.pipeline, reducer ? &*reducer : nullptr};
   check_replicas(*grid.data, *run.model, start_step);
   // Right after a collective, so that the ranks' timelines share their origin.
   trace::enable(c.trace);
@@ -63,9 +76,10 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
 
   nlohmann::json last_eval = nlohmann::json::object();
   auto run_eval = [&](int64_t step, int64_t epoch) {
-    EvalResult e = evaluate_shard(*run.model, *test_loader, loss, grid.data_rank, grid.data_size);
+    EvalResult e = evaluate_shard(stage, *test_loader, loss, grid.data_rank, grid.data_size);
+    // Only last stages hold sums: over the world they add up the data-parallel shards.
     double sums[3] = {e.loss_sum, static_cast<double>(e.correct), static_cast<double>(e.samples)};
-    grid.data->all_reduce(sums, 3, ReduceOp::Sum);
+    grid.world->all_reduce(sums, 3, ReduceOp::Sum);
     e = {sums[0], static_cast<int64_t>(sums[1]), static_cast<int64_t>(sums[2])};
     last_eval = {
         {"test_loss", e.loss_sum / static_cast<double>(e.samples)},
@@ -91,17 +105,18 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     plan.global_batch = c.batch_size;
     plan.rows_begin = c.batch_size * grid.data_rank / grid.data_size;
     plan.rows_end = c.batch_size * (grid.data_rank + 1) / grid.data_size;
-    plan.chunks = c.grad_accum * c.microbatches;
+    plan.grad_accum = c.grad_accum;
+    plan.microbatches = static_cast<int>(c.microbatches);
     plan.seed = c.seed;
     plan.lr = static_cast<float>(c.lr.at(step));
     plan.clip_grad_norm = c.clip_grad_norm;
 
     const auto t0 = Clock::now();
-    const StepResult r = train_step(*run.model, *run.optimizer, train_loader, loss, plan,
-                                    reducer ? &*reducer : nullptr);
-    // The loss of the global batch: every rank gets it, so every rank stops on the same step.
+    const StepResult r = train_step(stage, *run.optimizer, train_loader, loss, plan);
+    // The loss of the global batch (summed from the last stages): every rank gets it, so every
+    // rank stops on the same step.
     double loss_sum = r.loss_sum;
-    grid.data->all_reduce(&loss_sum, 1, ReduceOp::Sum);
+    grid.world->all_reduce(&loss_sum, 1, ReduceOp::Sum);
     const double dt = seconds_since(t0);
     if (trace::enabled())
       trace::span("step " + std::to_string(step + 1), trace::Track::Compute, t0, Clock::now());
@@ -139,8 +154,10 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       if (files) files->append_metrics(record);
       window = Window();
     }
-    if (root && (last || (c.checkpoint_every > 0 && (step + 1) % c.checkpoint_every == 0)))
-      progress.note("checkpoint " + save_run_checkpoint(run, step + 1));
+    if (last || (c.checkpoint_every > 0 && (step + 1) % c.checkpoint_every == 0)) {
+      const std::string saved = save_run_checkpoint(run, step + 1, grid);
+      progress.note("checkpoint " + saved);
+    }
     if (c.replica_check_steps > 0 && (step + 1) % c.replica_check_steps == 0)
       check_replicas(*grid.data, *run.model, step + 1);
   }
@@ -163,7 +180,8 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       {"train_samples_per_s", train_s > 0 ? static_cast<double>(trained_samples) / train_s : 0.0},
       {"train_s", train_s},
       {"wall_s", seconds_since(started)},
-      {"parameters", run.model->parameter_count()},
+      {"parameters", total_parameters(run)},
+      {"peak_activation_bytes", peak_activation_bytes(*grid.world, executor)},
       {"world", grid.world->size()},
       {"layout", {{"data", grid.data_size}, {"pipeline", grid.pipeline_size}}},
       {"device", c.device},

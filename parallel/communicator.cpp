@@ -1,6 +1,8 @@
 #include "parallel/communicator.h"
 
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 namespace trainer {
 
@@ -24,6 +26,14 @@ std::unique_ptr<Work> SelfCommunicator::all_reduce_async(float*, int64_t, Reduce
 
 void SelfCommunicator::all_gather(const void* send, int64_t bytes, void* recv) {
   std::memcpy(recv, send, static_cast<size_t>(bytes));
+}
+
+std::unique_ptr<Work> SelfCommunicator::send_async(const void*, int64_t, int peer, int) {
+  throw std::logic_error("send to rank " + std::to_string(peer) + " in a one-rank group");
+}
+
+void SelfCommunicator::recv(void*, int64_t, int peer, int) {
+  throw std::logic_error("receive from rank " + std::to_string(peer) + " in a one-rank group");
 }
 
 }  // namespace trainer

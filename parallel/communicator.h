@@ -44,6 +44,12 @@ class Communicator {
   // recv holds size() blocks of `bytes`, block r from rank r.
   virtual void all_gather(const void* send, int64_t bytes, void* recv) = 0;
   virtual void barrier() = 0;
+
+  // Point to point, between the ranks of this group (pipeline stages). send_async returns at
+  // once and `data` must stay untouched until its Work is done; recv blocks until the message
+  // is in. Messages between two ranks with one tag arrive in the order sent.
+  virtual std::unique_ptr<Work> send_async(const void* data, int64_t bytes, int peer, int tag) = 0;
+  virtual void recv(void* data, int64_t bytes, int peer, int tag) = 0;
 };
 
 // The communicator of a single process: every collective is the identity.
@@ -58,6 +64,9 @@ class SelfCommunicator : public Communicator {
   void broadcast(void*, int64_t, int) override {}
   void all_gather(const void* send, int64_t bytes, void* recv) override;
   void barrier() override {}
+  // A single process has no peer: a call is a bug in the caller.
+  std::unique_ptr<Work> send_async(const void*, int64_t, int peer, int) override;
+  void recv(void*, int64_t, int peer, int) override;
 };
 
 }  // namespace trainer

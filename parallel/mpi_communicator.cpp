@@ -254,6 +254,63 @@ void MpiCommunicator::all_gather(const void* send, int64_t bytes, void* recv) {
   });
 }
 
+// A send in flight: MPI_Isend has returned; completing it is one more MPI call (MPI_Wait on the
+// MPI thread, under the watchdog: a peer that never receives ends the job).
+class SendWork : public Work {
+ public:
+  SendWork(MpiCommunicator& comm, std::unique_ptr<MPI_Request> request)
+      : comm_(comm), request_(std::move(request)) {}
+  // The buffer must not be released under a send in flight; a failure here is reported by the
+  // operation that failed first.
+  ~SendWork() override {
+    try {
+      wait();
+    } catch (...) {
+    }
+  }
+  void wait() override {
+    if (complete_) return;
+    comm_.run("send", [&] { check(MPI_Wait(request_.get(), MPI_STATUS_IGNORE), "MPI_Wait"); });
+    finish();
+  }
+  bool done() const override {
+    if (complete_) return true;
+    int flag = 0;
+    comm_.run("send",
+              [&] { check(MPI_Test(request_.get(), &flag, MPI_STATUS_IGNORE), "MPI_Test"); });
+    if (flag) const_cast<SendWork*>(this)->finish();
+    return flag != 0;
+  }
+  trace::Clock::time_point finished_at() const override { return finished_at_; }
+
+ private:
+  void finish() {
+    complete_ = true;
+    finished_at_ = trace::Clock::now();
+  }
+  MpiCommunicator& comm_;
+  std::unique_ptr<MPI_Request> request_;
+  bool complete_ = false;
+  trace::Clock::time_point finished_at_;
+};
+
+std::unique_ptr<Work> MpiCommunicator::send_async(const void* data, int64_t bytes, int peer,
+                                                  int tag) {
+  auto request = std::make_unique<MPI_Request>(MPI_REQUEST_NULL);
+  run("send", [&] {
+    check(MPI_Isend(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, request.get()),
+          "MPI_Isend");
+  });
+  return std::make_unique<SendWork>(*this, std::move(request));
+}
+
+void MpiCommunicator::recv(void* data, int64_t bytes, int peer, int tag) {
+  run("recv", [&] {
+    check(MPI_Recv(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, MPI_STATUS_IGNORE),
+          "MPI_Recv");
+  });
+}
+
 void MpiCommunicator::barrier() {
   run("barrier", [&] { check(MPI_Barrier(comm_->comm), "MPI_Barrier"); });
 }

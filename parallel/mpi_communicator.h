@@ -32,6 +32,8 @@ class MpiCommunicator : public Communicator {
   void broadcast(void* data, int64_t bytes, int root) override;
   void all_gather(const void* send, int64_t bytes, void* recv) override;
   void barrier() override;
+  std::unique_ptr<Work> send_async(const void* data, int64_t bytes, int peer, int tag) override;
+  void recv(void* data, int64_t bytes, int peer, int tag) override;
 
   // The ranks of this communicator with the same `color`, ordered by rank (MPI_Comm_split).
   std::unique_ptr<MpiCommunicator> split(int color);
@@ -50,6 +52,7 @@ class MpiCommunicator : public Communicator {
   // collective watchdog with `name` as the operation it reports.
   std::unique_ptr<Work> submit(const char* name, std::function<void()> op, int64_t bytes = 0);
   void run(const char* name, std::function<void()> op) { submit(name, std::move(op))->wait(); }
+  friend class SendWork;
 
   std::shared_ptr<MpiRuntime> runtime_;
   std::unique_ptr<MpiCommHandle> comm_;  // the MPI_Comm, kept out of this header

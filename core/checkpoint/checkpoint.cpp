@@ -63,39 +63,70 @@ static void prune(const fs::path& root, int keep, int64_t step) {
   }
 }
 
-std::string write_checkpoint(const std::string& root_str, int64_t step,
-                             const std::vector<TensorGroup>& groups, nlohmann::json meta,
-                             int keep) {
+std::string staging_dir(const std::string& root, int64_t step) {
+  return (fs::path(root) / (".tmp-" + step_dir_name(step))).string();
+}
+
+std::string stage_checkpoint(const std::string& root_str, int64_t step) {
   const fs::path root(root_str);
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) throw CheckpointError("cannot create " + root.string() + ": " + ec.message());
+  // One name for every writer of this step; a leftover of a crashed save is replaced.
+  const fs::path staging = staging_dir(root_str, step);
+  fs::remove_all(staging, ec);
+  if (!fs::create_directory(staging, ec))
+    throw CheckpointError("cannot create " + staging.string() + ": " +
+                          (ec ? ec.message() : "exists"));
+  return staging.string();
+}
+
+nlohmann::json write_checkpoint_files(const std::string& staging,
+                                      const std::vector<TensorGroup>& groups) {
+  nlohmann::json files = nlohmann::json::object();
+  for (const TensorGroup& g : groups) {
+    const fs::path path = fs::path(staging) / g.file;
+    const uint32_t crc = write_tensor_file(path.string(), g.tensors);
+    files[g.file] = {{"crc32", crc}, {"bytes", fs::file_size(path)}};
+  }
+  return files;
+}
+
+std::string commit_checkpoint(const std::string& root_str, int64_t step, const std::string& staging,
+                              nlohmann::json meta, int keep) {
+  const fs::path root(root_str), tmp(staging);
   const std::string name = step_dir_name(step);
-  const fs::path tmp = root / (".tmp-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directory(tmp, ec))
-    throw CheckpointError("cannot create " + tmp.string() + ": " + (ec ? ec.message() : "exists"));
+  meta["step"] = step;
+  write_text_durably(tmp / "meta.json", meta.dump(2) + "\n");
+  fsync_dir(tmp);
+  const fs::path final_dir = root / name;
+  std::error_code ec;
+  fs::remove_all(final_dir, ec);  // a stale copy of the same step, from a run resumed earlier
+  rename_or_throw(tmp, final_dir);
+  fsync_dir(root);
+  write_text_durably(root / "latest.tmp", name + "\n");
+  rename_or_throw(root / "latest.tmp", root / "latest");
+  fsync_dir(root);
+  prune(root, keep, step);
+  return final_dir.string();
+}
+
+void abandon_checkpoint(const std::string& staging) {
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+}
+
+std::string write_checkpoint(const std::string& root, int64_t step,
+                             const std::vector<TensorGroup>& groups, nlohmann::json meta,
+                             int keep) {
+  const std::string staging = stage_checkpoint(root, step);
   try {
-    meta["step"] = step;
-    for (const TensorGroup& g : groups) {
-      const uint32_t crc = write_tensor_file((tmp / g.file).string(), g.tensors);
-      meta["files"][g.file] = {{"crc32", crc}, {"bytes", fs::file_size(tmp / g.file)}};
-    }
-    write_text_durably(tmp / "meta.json", meta.dump(2) + "\n");
-    fsync_dir(tmp);
-    const fs::path final_dir = root / name;
-    fs::remove_all(final_dir, ec);  // a stale copy of the same step, from a run resumed earlier
-    rename_or_throw(tmp, final_dir);
-    fsync_dir(root);
-    write_text_durably(root / "latest.tmp", name + "\n");
-    rename_or_throw(root / "latest.tmp", root / "latest");
-    fsync_dir(root);
+    meta["files"] = write_checkpoint_files(staging, groups);
+    return commit_checkpoint(root, step, staging, std::move(meta), keep);
   } catch (...) {
-    fs::remove_all(tmp, ec);
+    abandon_checkpoint(staging);
     throw;
   }
-  prune(root, keep, step);
-  return (root / name).string();
 }
 
 std::optional<std::string> latest_checkpoint(const std::string& root) {

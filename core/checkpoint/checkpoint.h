@@ -7,6 +7,10 @@
 //
 // A checkpoint is written under a temporary name, fsynced, then renamed into place; `latest` is
 // replaced by rename too. A crash at any point leaves the previous checkpoint and pointer intact.
+//
+// Several processes may write one checkpoint (one shard per pipeline stage): one calls
+// stage_checkpoint, each writes its files with write_checkpoint_files, and the first commits
+// with the files' records gathered.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +33,20 @@ struct TensorGroup {
 // on failure the previous checkpoint stays intact.
 std::string write_checkpoint(const std::string& root, int64_t step,
                              const std::vector<TensorGroup>& groups, nlohmann::json meta, int keep);
+
+// The same in three parts, for several writers. stage_checkpoint (re)creates the staging
+// directory of `step` and returns it; write_checkpoint_files writes groups there and returns
+// their records ({file: {crc32, bytes}}); commit_checkpoint writes meta.json with those records,
+// renames the staging directory into place, points `latest` at it and prunes. On failure the
+// staging directory is removed by abandon_checkpoint and the previous checkpoint stays.
+std::string stage_checkpoint(const std::string& root, int64_t step);
+// Where stage_checkpoint puts `step`'s files (the other writers' way to it).
+std::string staging_dir(const std::string& root, int64_t step);
+nlohmann::json write_checkpoint_files(const std::string& staging,
+                                      const std::vector<TensorGroup>& groups);
+std::string commit_checkpoint(const std::string& root, int64_t step, const std::string& staging,
+                              nlohmann::json meta, int keep);
+void abandon_checkpoint(const std::string& staging);
 
 // The checkpoint `latest` names, if any.
 std::optional<std::string> latest_checkpoint(const std::string& root);

@@ -1,0 +1,40 @@
+// Splitting a sequential model into pipeline stages: contiguous runs of layers, balanced by
+// their estimated cost, or at boundaries the config gives.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace trainer {
+
+// What the partitioner and the --dry-run plan know of one layer, without keeping it.
+struct LayerCost {
+  std::string type, details;
+  Shape output;                        // per sample
+  int64_t params = 0;                  // parameter count
+  int64_t flops_per_sample = 0;        // forward
+  int64_t stash_bytes_per_sample = 0;  // activations kept for backward
+};
+
+struct StageCost {
+  int64_t first = 0, end = 0;  // layers [first, end)
+  int64_t params = 0, flops_per_sample = 0, stash_bytes_per_sample = 0;
+};
+
+// The time a layer is expected to take per sample, in FLOP-equivalents: forward + backward (3x
+// the forward FLOPs), and for layers without a GEMM (activations, pooling) the elements they
+// read and write, so that a stage of many cheap layers is not taken for free.
+double layer_time_estimate(const LayerCost& layer);
+
+// The first layer of stages 1..stages-1: the contiguous split whose slowest stage is fastest
+// (dynamic programming over the cut points). Requires 1 <= stages <= layers.
+std::vector<int64_t> balanced_partition(const std::vector<LayerCost>& layers, int stages);
+
+// Per stage totals of a split (starts as balanced_partition returns them).
+std::vector<StageCost> stage_costs(const std::vector<LayerCost>& layers,
+                                   const std::vector<int64_t>& starts);
+
+}  // namespace trainer
