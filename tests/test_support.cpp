@@ -1,9 +1,12 @@
 #include "tests/test_support.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -56,6 +59,36 @@ CommandResult run_command(const std::string& command) {
   while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
   const int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::map<std::string, std::vector<float>> parameters_by_name(Model& model) {
+  std::map<std::string, std::vector<float>> out;
+  for (Param* p : model.params())
+    out[p->name].assign(p->value.f32(), p->value.f32() + p->value.numel());
+  return out;
+}
+
+std::string shared_temp_dir(Communicator& world) {
+  char path[256] = {};
+  if (world.rank() == 0) {
+    // Each call a fresh one, alive until the process ends: other ranks may still read it when
+    // this rank's test returns.
+    const TempDir* dir = new TempDir();
+    std::snprintf(path, sizeof path, "%s", dir->path().c_str());
+  }
+  world.broadcast(path, sizeof path, 0);
+  return path;
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& reference, double abs,
+                  double rel) {
+  ASSERT_EQ(got.size(), reference.size());
+  double worst = 0.0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(got[i], reference[i], abs + rel * std::fabs(reference[i])) << "weight " << i;
+    worst = std::max(worst, static_cast<double>(std::fabs(got[i] - reference[i])));
+  }
+  std::printf("largest difference from the one-process run: %.3g\n", worst);
 }
 
 }  // namespace trainer::test

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/model.h"
 #include "core/tensor.h"
+#include "parallel/communicator.h"
 
 namespace trainer::test {
 
@@ -30,6 +32,17 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float lo = -1.0f, float 
 
 // Every parameter value of a model, in order, for comparing two runs.
 std::vector<float> parameter_values(Model& model);
+
+// Every parameter of a model by name (a pipeline stage holds some of the whole model's).
+std::map<std::string, std::vector<float>> parameters_by_name(Model& model);
+
+// Under mpirun: a fresh temp dir of rank 0's (kept until the process ends), its path on every
+// rank.
+std::string shared_temp_dir(Communicator& world);
+
+// Two runs' weights agree to `abs` + `rel` x |reference| each; prints the largest difference.
+void expect_close(const std::vector<float>& got, const std::vector<float>& reference,
+                  double abs = 1e-5, double rel = 1e-4);
 
 // The result of running a shell command: its exit code and what it printed (stdout + stderr).
 struct CommandResult {

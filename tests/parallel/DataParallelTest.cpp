@@ -43,18 +43,6 @@ parallel: {bucket_mb: 0.0005}
 log: {every_steps: 100}
 )";
 
-// The config file and run directories, on rank 0's temp dir name shared with every rank.
-std::string shared_dir(Communicator& world) {
-  char path[256] = {};
-  static test::TempDir* dir = nullptr;  // rank 0's; lives for the process
-  if (world.rank() == 0) {
-    dir = new test::TempDir();
-    std::snprintf(path, sizeof path, "%s", dir->path().c_str());
-  }
-  world.broadcast(path, sizeof path, 0);
-  return path;
-}
-
 struct Runs {
   std::vector<float> parallel, reference;
   int data_size = 0;
@@ -64,7 +52,7 @@ struct Runs {
 Runs train_both(const std::vector<std::string>& extra) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const int rank = world->rank(), size = world->size();
-  const std::string dir = shared_dir(*world);
+  const std::string dir = test::shared_temp_dir(*world);
   if (rank == 0) test::write_file(dir + "/cfg.yaml", kConfig);
   world->barrier();
   std::vector<std::string> overrides = extra;
@@ -85,26 +73,16 @@ Runs train_both(const std::vector<std::string>& extra) {
   return out;
 }
 
-void expect_close(const std::vector<float>& a, const std::vector<float>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  double worst = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    ASSERT_NEAR(a[i], b[i], 1e-5 + 1e-4 * std::fabs(b[i])) << "weight " << i;
-    worst = std::max(worst, static_cast<double>(std::fabs(a[i] - b[i])));
-  }
-  std::printf("largest difference from the one-process run: %.3g\n", worst);
-}
-
 TEST(DataParallelTest, RanksTogetherEqualOneProcessWithTheWholeBatch) {
   const Runs r = train_both({});
   EXPECT_GT(r.data_size, 1);
-  expect_close(r.parallel, r.reference);
+  test::expect_close(r.parallel, r.reference);
   EXPECT_EQ(r.summary["world"], r.data_size);
 }
 
 TEST(DataParallelTest, GradientAccumulationCommunicatesOnceAndStillMatches) {
   const Runs r = train_both({"train.grad_accum=2"});
-  expect_close(r.parallel, r.reference);
+  test::expect_close(r.parallel, r.reference);
 }
 
 // The timeline is the evidence of overlap, so it must be right: every bucket's all-reduce starts
@@ -112,7 +90,7 @@ TEST(DataParallelTest, GradientAccumulationCommunicatesOnceAndStillMatches) {
 // and completes before the optimizer uses them, and every bucket appears in every step.
 TEST(DataParallelTest, TimelineOrdersEachBucketBetweenItsGradientsAndTheOptimizer) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
-  const std::string dir = shared_dir(*world);
+  const std::string dir = test::shared_temp_dir(*world);
   if (world->rank() == 0) test::write_file(dir + "/cfg.yaml", kConfig);
   world->barrier();
   const int rank = world->rank();
@@ -162,7 +140,7 @@ TEST(DataParallelTest, TimelineOrdersEachBucketBetweenItsGradientsAndTheOptimize
 
 TEST(DataParallelTest, ReplicaCheckCatchesAPerturbedReplica) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
-  const std::string dir = shared_dir(*world);
+  const std::string dir = test::shared_temp_dir(*world);
   if (world->rank() == 0) test::write_file(dir + "/cfg.yaml", kConfig);
   world->barrier();
   RunSetup run = build_run(load_config(dir + "/cfg.yaml", {}, world->size()));
