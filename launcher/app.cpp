@@ -112,7 +112,9 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   std::optional<std::string> resume;
   int64_t start_step = 0;
   failure = attempt([&] {
-    Config cfg = load_config(opts.config, opts.overrides, world.size());
+    // A dry run outside mpirun plans the layout the config asks for.
+    const int ranks = opts.dry_run && !mpi ? 0 : world.size();
+    Config cfg = load_config(opts.config, opts.overrides, ranks);
     const int stage = world.rank() % static_cast<int>(cfg.pipeline);  // as ProcessGrid splits
     run.emplace(build_run(std::move(cfg), stage));
     if (mpi) mpi->set_timeout(run->cfg.timeout_s);

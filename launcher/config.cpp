@@ -168,6 +168,11 @@ static void read_log(ConfigSection& root, Config& c) {
 // The layout must fit the ranks the job was started with, checked before any communication.
 static void check_layout(Config& c, int64_t world) {
   const YAML::Node p = c.tree["parallel"];
+  if (world == 0) world = std::max<int64_t>(c.data_parallel, 1) * c.pipeline;
+  if (world % c.pipeline != 0)
+    throw ConfigError(c.where(p["pipeline"]) +
+                      ": parallel.pipeline: " + std::to_string(c.pipeline) +
+                      " stages do not divide the job's " + std::to_string(world) + " rank(s)");
   const int64_t layers = static_cast<int64_t>(c.layers.size());
   if (c.pipeline > layers)
     throw ConfigError(c.where(p["pipeline"]) + ": parallel.pipeline: " +
@@ -191,10 +196,6 @@ static void check_layout(Config& c, int64_t world) {
     if (!problem.empty())
       throw ConfigError(c.where(p["partition"]) + ": parallel.partition: " + problem + ", or auto");
   }
-  if (world % c.pipeline != 0)
-    throw ConfigError(c.where(p["pipeline"]) +
-                      ": parallel.pipeline: " + std::to_string(c.pipeline) +
-                      " stages do not divide the job's " + std::to_string(world) + " rank(s)");
   if (c.data_parallel > 0 && c.data_parallel * c.pipeline != world)
     throw ConfigError(c.where(p["data"]) + ": parallel.data: " + std::to_string(c.data_parallel) +
                       " data-parallel x " + std::to_string(c.pipeline) + " pipeline ranks need " +

@@ -65,8 +65,9 @@ struct Config {
   std::string where(const YAML::Node& n) const { return source->where(n); }
 };
 
-// Reads, overrides and validates for a job of `world` ranks. Throws ConfigError
-// ("file:line: key: what was expected").
+// Reads, overrides and validates for a job of `world` ranks; 0 = as many as the layout asks for
+// (parallel.data, or 1 when auto, x parallel.pipeline: a plan made outside mpirun). Throws
+// ConfigError ("file:line: key: what was expected").
 Config load_config(const std::string& path, const std::vector<std::string>& overrides,
                    int world = 1);
 

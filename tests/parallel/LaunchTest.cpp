@@ -153,5 +153,58 @@ TEST_F(LaunchTest, EveryRankResumesFromRank0sCheckpoint) {
             test::read_file(dir_.file("out/checkpoints/step_00000006/model.bin")));
 }
 
+TEST_F(LaunchTest, PipelineLayoutsThatCannotWorkAreRefusedBeforeTraining) {
+  const test::CommandResult deep = mpirun(4, cfg() + " --set parallel.pipeline=4");
+  EXPECT_EQ(deep.exit_code, 2) << deep.output;
+  EXPECT_NE(deep.output.find("parallel.pipeline: 4 stages for a model of 3 layers; each stage "
+                             "needs at least one layer"),
+            std::string::npos)
+      << deep.output;
+  const test::CommandResult few = mpirun(2, cfg() + " --set parallel.pipeline=2");
+  EXPECT_EQ(few.exit_code, 2) << few.output;
+  EXPECT_NE(few.output.find("parallel.microbatches: 1 micro-batches for 2 stages: every stage "
+                            "would idle most of the step; use at least 2"),
+            std::string::npos)
+      << few.output;
+  const test::CommandResult odd = mpirun(3, cfg() + " --set parallel.pipeline=2");
+  EXPECT_EQ(odd.exit_code, 2) << odd.output;
+  EXPECT_NE(odd.output.find("parallel.pipeline: 2 stages do not divide the job's 3 rank(s)"),
+            std::string::npos)
+      << odd.output;
+  const test::CommandResult split =
+      mpirun(2, cfg() +
+                    " --set parallel.pipeline=2 --set parallel.microbatches=2 "
+                    "--set parallel.partition=[3]");
+  EXPECT_EQ(split.exit_code, 2) << split.output;
+  EXPECT_NE(split.output.find("parallel.partition: expected increasing layer indices between 1 "
+                              "and 2, each stage with at least one layer, or auto"),
+            std::string::npos)
+      << split.output;
+  for (const auto* r : {&deep, &few, &odd, &split})
+    EXPECT_EQ(count(r->output, "error:"), 1u) << r->output;
+}
+
+// One shard per stage; a resume with the same split continues bit for bit, another is refused.
+TEST_F(LaunchTest, PipelineCheckpointsResumeWithTheirLayoutOnly) {
+  const std::string pipe = " --set parallel.pipeline=2 --set parallel.microbatches=2";
+  ASSERT_EQ(mpirun(2, cfg() + pipe + " --set run.out_dir=" + dir_.file("straight")).exit_code, 0);
+  ASSERT_EQ(mpirun(2, cfg() + pipe + " --set train.max_steps=3").exit_code, 0);
+  const test::CommandResult resumed = mpirun(2, cfg() + pipe + " --resume auto");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("at step 3"), std::string::npos) << resumed.output;
+  for (const char* shard : {"model-stage0.bin", "model-stage1.bin", "optimizer-stage1.bin"})
+    EXPECT_EQ(test::read_file(dir_.file("straight/checkpoints/step_00000006/") + shard),
+              test::read_file(dir_.file("out/checkpoints/step_00000006/") + shard))
+        << shard;
+
+  const test::CommandResult other = mpirun(2, cfg() + " --resume auto --set train.max_steps=8");
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_NE(other.output.find("step_00000006: written with layout {\"data\":1,\"pipeline\":2,"
+                              "\"stage_starts\":[1]}, this run has {\"data\":2,\"pipeline\":1,"
+                              "\"stage_starts\":[]}; the pipeline split (pipeline) must match"),
+            std::string::npos)
+      << other.output;
+}
+
 }  // namespace
 }  // namespace trainer
