@@ -17,7 +17,8 @@ class Dataset {
   virtual int64_t size() const = 0;
   virtual Shape sample_shape() const = 0;
   virtual int64_t num_classes() const = 0;
-  // x(n, sample...) as f32 and y(n) as i32 for the samples at `indices`.
+  // x(n, sample...) as f32 and y(n) as i32 for the samples at `indices`. x may be null: the
+  // labels alone (a last pipeline stage needs no inputs).
   virtual void gather(const int64_t* indices, int64_t n, float* x, int32_t* y) const = 0;
 };
 

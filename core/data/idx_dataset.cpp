@@ -31,10 +31,11 @@ void IdxDataset::gather(const int64_t* indices, int64_t n, float* x, int32_t* y)
   const int64_t per = h_ * w_;
   constexpr float kScale = 1.0f / 255.0f;
   for (int64_t i = 0; i < n; ++i) {
+    y[i] = labels_[static_cast<size_t>(indices[i])];
+    if (!x) continue;
     const uint8_t* src = images_.data() + indices[i] * per;
     float* dst = x + i * per;
     for (int64_t j = 0; j < per; ++j) dst[j] = static_cast<float>(src[j]) * kScale;
-    y[i] = labels_[static_cast<size_t>(indices[i])];
   }
 }
 

@@ -31,15 +31,16 @@ void DataLoader::ensure_order(int64_t epoch) {
   order_epoch_ = epoch;
 }
 
-Batch DataLoader::load(int64_t epoch, int64_t b, int64_t begin, int64_t end) {
+Batch DataLoader::load(int64_t epoch, int64_t b, int64_t begin, int64_t end, bool inputs) {
   if (b < 0 || b >= batches_per_epoch() || begin < 0 || end > batch_rows(b) || begin > end)
     throw InternalError("DataLoader::load: batch " + std::to_string(b) + " rows [" +
                         std::to_string(begin) + ", " + std::to_string(end) + ") out of range");
   ensure_order(epoch);
   Shape xs = data_.sample_shape();
   xs.insert(xs.begin(), end - begin);
-  Batch batch{Tensor::empty(xs), Tensor::empty({end - begin}, DType::I32)};
-  data_.gather(order_.data() + b * batch_size_ + begin, end - begin, batch.x.f32(), batch.y.i32());
+  Batch batch{inputs ? Tensor::empty(xs) : Tensor(), Tensor::empty({end - begin}, DType::I32)};
+  data_.gather(order_.data() + b * batch_size_ + begin, end - begin,
+               inputs ? batch.x.f32() : nullptr, batch.y.i32());
   return batch;
 }
 

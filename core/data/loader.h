@@ -25,8 +25,8 @@ class DataLoader {
   int64_t batches_per_epoch() const;
   // Samples in global batch b (batch_size, or fewer for evaluation's last batch).
   int64_t batch_rows(int64_t b) const;
-  // Rows [begin, end) of global batch b of epoch `epoch`.
-  Batch load(int64_t epoch, int64_t b, int64_t begin, int64_t end);
+  // Rows [begin, end) of global batch b of epoch `epoch`; without inputs, x is left undefined.
+  Batch load(int64_t epoch, int64_t b, int64_t begin, int64_t end, bool inputs = true);
 
  private:
   void ensure_order(int64_t epoch);

@@ -36,10 +36,11 @@ void SyntheticDataset::gather(const int64_t* indices, int64_t n, float* x, int32
     Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Synthetic), seed_,
                       static_cast<uint64_t>(split_) + 1, static_cast<uint64_t>(indices[i])}));
     const int64_t label = static_cast<int64_t>(rng.below(static_cast<uint64_t>(classes_)));
+    y[i] = static_cast<int32_t>(label);
+    if (!x) continue;
     const float* proto = prototypes_.data() + label * per;
     float* dst = x + i * per;
     for (int64_t j = 0; j < per; ++j) dst[j] = proto[j] + noise_ * rng.normal();
-    y[i] = static_cast<int32_t>(label);
   }
 }
 

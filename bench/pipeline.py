@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Pipeline parallelism on this machine: the bubble read from per-rank timelines against the
+ideal (P-1)/(M+P-1), and the first stage's peak activation memory under 1F1B against GPipe.
+
+    python3 bench/pipeline.py          (after scripts/setup.sh)
+
+Model: bench/configs/pipeline_balanced.yaml (equal stages), one thread per rank, 2 stages (this
+machine has 2 cores: more ranks than cores would time-share them and the timeline would show
+the scheduler, not the schedule). Writes bench/results/pipeline.{md,json}.
+"""
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from cpu_speed import cpu_name  # noqa: E402
+
+CONFIG = os.path.join(ROOT, "bench", "configs", "pipeline_balanced.yaml")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+
+def work_spans_per_step(trace_file, skip_steps=5):
+    """One rank's timeline: per step (past the first ones), the spans of its own work inside the
+    schedule: layer forwards and backwards, the loss, and loading its micro-batches."""
+    with open(trace_file) as f:
+        events = [e for e in json.load(f)["traceEvents"] if e["ph"] == "X"]
+    return [[e for e in events if step["ts"] <= e["ts"] <= step["ts"] + step["dur"]
+             and e["name"].startswith(("forward ", "backward ", "load batch", "loss"))]
+            for step in [e for e in events if e["name"].startswith("step ")][skip_steps:]]
+
+
+def bubbles(trace_files):
+    """Per stage, the median over steps of 1 - work / window. The window of a step runs from the
+    first work on any stage to the last on any stage: the schedule's part of the step, the same
+    for all stages (the ranks' timelines share their origin, taken right after a collective). The
+    optimizer and the loss all-reduce fall outside it; receives and waits inside it are the
+    bubble."""
+    ranks = [work_spans_per_step(f) for f in trace_files]
+    per_stage = [[] for _ in ranks]
+    for step in range(min(len(r) for r in ranks)):
+        spans = [r[step] for r in ranks]
+        begin = min(e["ts"] for s in spans for e in s)
+        end = max(e["ts"] + e["dur"] for s in spans for e in s)
+        for stage, s in enumerate(spans):
+            per_stage[stage].append(1.0 - sum(e["dur"] for e in s) / (end - begin))
+    return [statistics.median(b) for b in per_stage]
+
+
+def run(trainer, stages, microbatches, schedule):
+    with tempfile.TemporaryDirectory() as out:
+        cmd = ["mpirun", "--oversubscribe", "-np", str(stages), trainer, CONFIG,
+               "--set", f"parallel.pipeline={stages}", "--set", f"parallel.microbatches={microbatches}",
+               "--set", f"parallel.schedule={schedule}", "--set", "log.trace=true",
+               "--set", "run.threads=1", "--set", f"run.out_dir={out}"]
+        subprocess.run(cmd, check=True, capture_output=True, env=ENV)
+        with open(os.path.join(out, "summary.json")) as f:
+            summary = json.load(f)
+        stage_bubbles = bubbles([os.path.join(out, "trace", f"rank{r}.json") for r in range(stages)])
+    ideal = (stages - 1) / (microbatches + stages - 1)
+    return {"stages": stages, "microbatches": microbatches, "schedule": schedule,
+            "bubble_per_stage": stage_bubbles, "bubble": statistics.mean(stage_bubbles),
+            "ideal": ideal, "relative_error": statistics.mean(stage_bubbles) / ideal - 1.0,
+            "peak_activation_bytes": summary["peak_activation_bytes"],
+            "samples_per_s": summary["train_samples_per_s"]}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    args = ap.parse_args()
+    trainer = os.path.join(args.build, "launcher", "trainer")
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    runs = []
+    for m in (2, 4, 8):
+        for schedule in ("gpipe", "1f1b"):
+            runs.append(run(trainer, 2, m, schedule))
+            print(json.dumps(runs[-1]), file=sys.stderr)
+    result = {"date": datetime.date.today().isoformat(), "commit": commit, "machine": cpu_name(),
+              "cores": os.cpu_count(), "command": "python3 bench/pipeline.py", "runs": runs}
+    with open(os.path.join(ROOT, "bench", "results", "pipeline.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    lines = ["# Pipeline parallelism: bubble and activation memory", "",
+             f"- date {result['date']}, commit {commit}; machine: {result['machine']}, "
+             f"{result['cores']} cores (shared)",
+             f"- command: `{result['command']}`: `mpirun -np 2 trainer bench/configs/pipeline_balanced.yaml "
+             "--set parallel.pipeline=2 --set parallel.microbatches=M --set parallel.schedule=S "
+             "--set log.trace=true`, 30 steps of batch 512, one thread per rank",
+             "- bubble: from the ranks' timelines, per step and stage, 1 - (time in the stage's layer "
+             "forward/backward, loss and batch-loading spans) / (the first of those on any stage to the last "
+             "on any stage); "
+             "median over steps 6-30, mean over the 2 stages (`bubbles()` in the script)",
+             "- peak activations: the most bytes a stage held for backward at once (summary.json "
+             "`peak_activation_bytes`), stage 0", "",
+             "| M | schedule | bubble measured | ideal (P-1)/(M+P-1) | relative error | stage 0 peak activations | 1F1B / GPipe | P/M | samples/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    gpipe_peak = {}
+    for r in runs:
+        peak = r["peak_activation_bytes"][0]
+        if r["schedule"] == "gpipe":
+            gpipe_peak[r["microbatches"]] = peak
+            ratio, p_over_m = "", ""
+        else:
+            ratio = f"{peak / gpipe_peak[r['microbatches']]:.3f}"
+            p_over_m = f"{r['stages'] / r['microbatches']:.3f}"
+        lines.append(f"| {r['microbatches']} | {r['schedule']} | {r['bubble']:.3f} | {r['ideal']:.3f} | "
+                     f"{100 * r['relative_error']:+.1f}% | {peak / 2**20:.2f} MiB | {ratio} | {p_over_m} | "
+                     f"{r['samples_per_s']:.0f} |")
+    with open(os.path.join(ROOT, "bench", "results", "pipeline.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
