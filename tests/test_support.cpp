@@ -61,6 +61,27 @@ CommandResult run_command(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+const char* const kSmallConvNet = R"(run: {name: small, seed: 5}
+data:
+  train: {type: synthetic, samples: 2048, shape: [1, 6, 6], classes: 4}
+  test: {type: synthetic, samples: 100, shape: [1, 6, 6], classes: 4}
+  batch_size: 48
+model:
+  layers:
+    - {type: conv2d, out_channels: 4, kernel: 3, padding: 1}
+    - {type: relu}
+    - {type: maxpool2d, kernel: 2}
+    - {type: flatten}
+    - {type: dropout, p: 0.25}
+    - {type: linear, out_features: 16}
+    - {type: tanh}
+    - {type: linear, out_features: 4}
+optimizer: {type: adam, lr: 0.01}
+train: {max_steps: 10}
+parallel: {bucket_mb: 0.0005}
+log: {every_steps: 100}
+)";
+
 std::map<std::string, std::vector<float>> parameters_by_name(Model& model) {
   std::map<std::string, std::vector<float>> out;
   for (Param* p : model.params())

@@ -33,6 +33,10 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float lo = -1.0f, float 
 // Every parameter value of a model, in order, for comparing two runs.
 std::vector<float> parameter_values(Model& model);
 
+// A small conv net on synthetic 6x6 images, 8 layers with dropout, for comparing layouts: the
+// multi-rank tests train it split and whole.
+extern const char* const kSmallConvNet;
+
 // Every parameter of a model by name (a pipeline stage holds some of the whole model's).
 std::map<std::string, std::vector<float>> parameters_by_name(Model& model);
 

@@ -22,27 +22,6 @@
 namespace trainer {
 namespace {
 
-const char* kConfig = R"(run: {name: dp, seed: 5}
-data:
-  train: {type: synthetic, samples: 2048, shape: [1, 6, 6], classes: 4}
-  test: {type: synthetic, samples: 100, shape: [1, 6, 6], classes: 4}
-  batch_size: 48
-model:
-  layers:
-    - {type: conv2d, out_channels: 4, kernel: 3, padding: 1}
-    - {type: relu}
-    - {type: maxpool2d, kernel: 2}
-    - {type: flatten}
-    - {type: dropout, p: 0.25}
-    - {type: linear, out_features: 16}
-    - {type: tanh}
-    - {type: linear, out_features: 4}
-optimizer: {type: adam, lr: 0.01}
-train: {max_steps: 10}
-parallel: {bucket_mb: 0.0005}
-log: {every_steps: 100}
-)";
-
 struct Runs {
   std::vector<float> parallel, reference;
   int data_size = 0;
@@ -53,7 +32,7 @@ Runs train_both(const std::vector<std::string>& extra) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const int rank = world->rank(), size = world->size();
   const std::string dir = test::shared_temp_dir(*world);
-  if (rank == 0) test::write_file(dir + "/cfg.yaml", kConfig);
+  if (rank == 0) test::write_file(dir + "/cfg.yaml", test::kSmallConvNet);
   world->barrier();
   std::vector<std::string> overrides = extra;
   overrides.push_back("run.out_dir=" + dir + "/parallel");
@@ -91,7 +70,7 @@ TEST(DataParallelTest, GradientAccumulationCommunicatesOnceAndStillMatches) {
 TEST(DataParallelTest, TimelineOrdersEachBucketBetweenItsGradientsAndTheOptimizer) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const std::string dir = test::shared_temp_dir(*world);
-  if (world->rank() == 0) test::write_file(dir + "/cfg.yaml", kConfig);
+  if (world->rank() == 0) test::write_file(dir + "/cfg.yaml", test::kSmallConvNet);
   world->barrier();
   const int rank = world->rank();
   RunSetup run = build_run(load_config(
@@ -141,7 +120,7 @@ TEST(DataParallelTest, TimelineOrdersEachBucketBetweenItsGradientsAndTheOptimize
 TEST(DataParallelTest, ReplicaCheckCatchesAPerturbedReplica) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const std::string dir = test::shared_temp_dir(*world);
-  if (world->rank() == 0) test::write_file(dir + "/cfg.yaml", kConfig);
+  if (world->rank() == 0) test::write_file(dir + "/cfg.yaml", test::kSmallConvNet);
   world->barrier();
   RunSetup run = build_run(load_config(dir + "/cfg.yaml", {}, world->size()));
   EXPECT_NO_THROW(check_replicas(*world, *run.model, 0));
