@@ -106,7 +106,8 @@ class MpiRuntime {
   // Runs op on the calling thread when the MPI thread has nothing queued or running, so that the
   // order of this rank's collectives is still the order they were issued in; false otherwise.
   // A small collective then costs what MPI costs, without the ~10 us of a thread hand-over.
-  bool try_inline(const std::function<void()>& op) {
+  template <class Op>
+  bool try_inline(Op&& op) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!serialized_ || busy_ > 0) return false;
     op();
@@ -185,18 +186,15 @@ MpiCommunicator::~MpiCommunicator() {
   if (comm_->comm != MPI_COMM_WORLD) run("MPI_Comm_free", [&] { MPI_Comm_free(&comm_->comm); });
 }
 
-std::unique_ptr<Work> MpiCommunicator::submit(const char* name, std::function<void()> raw,
-                                              int64_t bytes) {
+template <class Op>
+std::unique_ptr<Work> MpiCommunicator::submit(const char* name, Op&& raw, int64_t bytes) {
   CollectiveWatchdog& watchdog = runtime_->watchdog();
-  std::function<void()> op = [&watchdog, name, raw = std::move(raw)] {
-    CollectiveWatchdog::Scope in_flight(watchdog, name);
-    raw();
-  };
   if (bytes <= kInlineBytes) {
     std::exception_ptr error;
     const bool ran = runtime_->try_inline([&] {
       try {
-        op();
+        CollectiveWatchdog::Scope in_flight(watchdog, name);
+        raw();
       } catch (...) {
         error = std::current_exception();
       }
@@ -206,7 +204,16 @@ std::unique_ptr<Work> MpiCommunicator::submit(const char* name, std::function<vo
       return completed_work();
     }
   }
-  return std::make_unique<WorkHandle>(runtime_->enqueue(std::move(op)));
+  return std::make_unique<WorkHandle>(
+      runtime_->enqueue([&watchdog, name, raw = std::forward<Op>(raw)] {
+        CollectiveWatchdog::Scope in_flight(watchdog, name);
+        raw();
+      }));
+}
+
+template <class Op>
+void MpiCommunicator::run(const char* name, Op&& op) {
+  submit(name, std::forward<Op>(op))->wait();
 }
 
 static int count(int64_t n) {
