@@ -39,7 +39,9 @@ void PipelineExecutor::run_step(int microbatches, const MicrobatchSource& source
   std::vector<int64_t> held(m, 0);
   std::vector<std::unique_ptr<Work>> sends;
   int64_t live = 0;
-  auto send = [&](const Tensor& t, int peer, int tag_) {
+  // On the timeline a send is the time it took to issue; it completes in the background.
+  auto send = [&](const Tensor& t, int peer, int tag_, const char* what) {
+    trace::Scope span(what, trace::Track::Communication);
     sends.push_back(comm_.send_async(t.raw(), static_cast<int64_t>(t.bytes()), peer, tag_));
   };
   auto recv = [&](const Shape& shape, int peer, int tag_, const char* what) {
@@ -69,7 +71,7 @@ void PipelineExecutor::run_step(int microbatches, const MicrobatchSource& source
         break;
       }
       case Action::SendActivation:
-        send(act_out[mb], stage_ + 1, tag(mb, false));
+        send(act_out[mb], stage_ + 1, tag(mb, false), "send activation");
         break;
       case Action::RecvGrad:
         grad_in[mb] = recv(batched(model_.output_shape(), source.rows(mb)), stage_ + 1,
@@ -85,7 +87,7 @@ void PipelineExecutor::run_step(int microbatches, const MicrobatchSource& source
         break;
       }
       case Action::SendGrad:
-        send(grad_out[mb], stage_ - 1, tag(mb, true));
+        send(grad_out[mb], stage_ - 1, tag(mb, true), "send grad");
         break;
     }
   }
