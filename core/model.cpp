@@ -22,9 +22,12 @@ void Model::add(std::unique_ptr<Layer> layer) {
                       std::to_string(first_index_ + static_cast<int64_t>(layers_.size())) + " (" +
                       layer->type() + ") expects input " + shape_str(layer->input_shape()) +
                       ", got " + shape_str(output_shape()));
-  // The whole model's input is data: no gradient is wanted for it, which saves the first
-  // layer's dx. A later pipeline stage's input is an activation: its gradient goes back.
-  layer->set_needs_input_grad(first_index_ + static_cast<int64_t>(layers_.size()) > 0);
+  // The whole model's input is data: no gradient is wanted for it, nor for any layer's input
+  // below the first layer with parameters (a flatten in front of the first linear), which
+  // saves that layer's dx. A later pipeline stage's input gradient goes back to the stage before.
+  bool below_has_params = first_index_ > 0;
+  for (const auto& l : layers_) below_has_params = below_has_params || !l->params().empty();
+  layer->set_needs_input_grad(below_has_params);
   layers_.push_back(std::move(layer));
 }
 
@@ -40,7 +43,9 @@ Tensor Model::backward(const Tensor& dy, ModelStash& stash,
                      const std::function<void(size_t)>& after_layer) {
   Tensor g = dy;
   for (size_t i = layers_.size(); i-- > 0;) {
-    g = traced("backward", *layers_[i], [&] { return layers_[i]->backward(g, stash[i]); });
+    // Below the first layer with parameters no gradient is needed (g is undefined there).
+    if (g.defined())
+      g = traced("backward", *layers_[i], [&] { return layers_[i]->backward(g, stash[i]); });
     if (after_layer) after_layer(i);
   }
   return g;

@@ -9,15 +9,20 @@ namespace trainer::cpu {
 // Elements per thread in an update: below this a thread costs more than it saves.
 constexpr int64_t kGrain = int64_t{1} << 15;
 
+// The hyper-parameters are copied into locals before each loop: read through `a`, they might
+// alias w, m or v (floats too) as far as the compiler can tell, and be reloaded every element.
+
 void sgd_update(int64_t n, float* w, const float* g, float* buf, const SgdArgs& a) {
-  parallel_ranges(n, kGrain, [&](int, int64_t begin, int64_t end) {
+  const float lr = a.lr, wd = a.weight_decay, momentum = a.momentum;
+  const bool first = a.first_step, nesterov = a.nesterov;
+  parallel_ranges(n, kGrain, [=](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      float d = g[i] + a.weight_decay * w[i];
-      if (a.momentum != 0.0f) {
-        buf[i] = a.first_step ? d : a.momentum * buf[i] + d;
-        d = a.nesterov ? d + a.momentum * buf[i] : buf[i];
+      float d = g[i] + wd * w[i];
+      if (momentum != 0.0f) {
+        buf[i] = first ? d : momentum * buf[i] + d;
+        d = nesterov ? d + momentum * buf[i] : buf[i];
       }
-      w[i] -= a.lr * d;
+      w[i] -= lr * d;
     }
   });
 }
@@ -29,12 +34,13 @@ void adam_update(int64_t n, float* w, const float* g, float* m, float* v, const 
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   const float decay = a.decoupled ? 1.0f - a.lr * a.weight_decay : 1.0f;
   const float l2 = a.decoupled ? 0.0f : a.weight_decay;
-  parallel_ranges(n, kGrain, [&](int, int64_t begin, int64_t end) {
+  const float beta1 = a.beta1, beta2 = a.beta2, eps = a.eps;
+  parallel_ranges(n, kGrain, [=](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const float grad = g[i] + l2 * w[i];
-      m[i] = a.beta1 * m[i] + (1.0f - a.beta1) * grad;
-      v[i] = a.beta2 * v[i] + (1.0f - a.beta2) * grad * grad;
-      w[i] = w[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + a.eps);
+      m[i] = beta1 * m[i] + (1.0f - beta1) * grad;
+      v[i] = beta2 * v[i] + (1.0f - beta2) * grad * grad;
+      w[i] = w[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
     }
   });
 }
