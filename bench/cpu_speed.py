@@ -21,12 +21,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = {"mlp": 3000, "cnn": 300}
 
 
-def ensure_torch():
+def ensure_debian_module(module, package):
+    """Installs Debian's `package` when /usr/bin/python3 cannot import `module`."""
     try:
-        subprocess.run(["/usr/bin/python3", "-c", "import torch"], check=True, capture_output=True)
+        subprocess.run(["/usr/bin/python3", "-c", f"import {module}"], check=True, capture_output=True)
     except subprocess.CalledProcessError:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "python3-torch"],
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
                        check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+
+
+def ensure_torch():
+    ensure_debian_module("torch", "python3-torch")
 
 
 def one_thread_env():

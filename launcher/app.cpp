@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "launcher/checkpointing.h"
 #include "launcher/model_summary.h"
+#include "launcher/plan_report.h"
 #include "launcher/run_setup.h"
 #include "launcher/training.h"
 #include "parallel/environment.h"
@@ -126,7 +127,17 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   if (const int code = agree(world, failure, err)) return code;
   const bool root = world.rank() == 0;
   if (opts.dry_run) {
-    if (root) std::fputs(model_summary(*run).c_str(), out);
+    if (!root) return kOk;
+    const Cluster& cluster = cluster_preset(!opts.cluster.empty()       ? opts.cluster
+                                            : run->cfg.device == "cuda" ? "h100"
+                                                                        : "cpu");
+    if (opts.json) {
+      std::fprintf(out, "%s\n", plan_json(*run, cluster, opts.search).dump().c_str());
+      return kOk;
+    }
+    std::fputs(model_summary(*run).c_str(), out);
+    std::fputs(prediction_text(*run, cluster).c_str(), out);
+    if (opts.search > 0) std::fputs(search_text(*run, cluster, opts.search).c_str(), out);
     return kOk;
   }
   if (root) say_start(*run, opts, resume, world.size(), err);

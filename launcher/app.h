@@ -11,7 +11,10 @@ struct AppOptions {
   std::string config;
   std::vector<std::string> overrides;  // --set key.path=value
   bool dry_run = false;
-  std::string resume;  // "", "auto" or a path
+  bool json = false;    // --json: the dry run's plan as JSON
+  std::string cluster;  // --cluster: the cost model's machines ("" = by device)
+  int search = 0;       // --search N: the fastest layouts of N devices
+  std::string resume;   // "", "auto" or a path
 };
 
 // Exit codes: 0 done; 2 bad input (config, data, a checkpoint that cannot be resumed);

@@ -1,6 +1,7 @@
 // trainer: trains the model a YAML config describes.
 //
-//   trainer cfg.yaml [--set key.path=value]... [--dry-run] [--resume auto|PATH]
+//   trainer cfg.yaml [--set key.path=value]... [--resume auto|PATH]
+//   trainer cfg.yaml --dry-run [--json] [--cluster cpu|h100] [--search DEVICES]
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -22,6 +23,14 @@ int main(int argc, char** argv) {
   cli.add_option("--set", opts.overrides, "override a config key: --set optimizer.lr=3e-4")
       ->type_name("KEY=VALUE");
   cli.add_flag("--dry-run", opts.dry_run, "check the config, print the model summary, and exit");
+  cli.add_flag("--json", opts.json, "with --dry-run: print the plan and prediction as JSON");
+  cli.add_option("--cluster", opts.cluster,
+                 "with --dry-run: the machines the cost model predicts for (default: cpu, or "
+                 "h100 with device cuda)")
+      ->check(CLI::IsMember({"cpu", "h100"}));
+  cli.add_option("--search", opts.search,
+                 "with --dry-run: list the fastest layouts of this many devices")
+      ->check(CLI::PositiveNumber);
   cli.add_option("--resume", opts.resume,
                  "'auto' (the newest checkpoint of this run, if any) or a checkpoint directory");
   try {

@@ -33,6 +33,8 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb) : c
 }
 
 void GradReducer::start(Bucket& b) {
+  // The caller's time spent issuing: all of a small all-reduce, which runs inline.
+  trace::Scope issuing("issue all-reduce", trace::Track::Wait);
   b.started = trace::Clock::now();
   b.work = comm_.all_reduce_async(flat_.f32() + b.offset, b.count, ReduceOp::Sum);
   b.deferred = !b.work->done();

@@ -1,0 +1,194 @@
+#include "parallel/cost_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+namespace trainer {
+
+const Cluster& cluster_preset(const std::string& name) {
+  static const std::map<std::string, Cluster> presets = [] {
+    std::map<std::string, Cluster> p;
+    Cluster h;
+    h.name = "h100";
+    h.description = "H100 SXM, 8 per node, NVLink within a node, 8x400 Gb/s InfiniBand between";
+    h.devices_per_node = 8;
+    h.gemm_flops = 400e12;        // TF32 dense peak 495 TFLOP/s; large GEMMs reach about 80%
+    h.conv_flops = 250e12;        // cuDNN convolutions: about half of peak at these shapes
+    h.memory_bandwidth = 2.6e12;  // 3.35 TB/s HBM3 peak; streaming kernels reach about 80%
+    h.memory_bytes = 80e9;
+    h.intra_bandwidth = 360e9;  // NVLink 4: 450 GB/s per direction; NCCL bus bandwidth ~80%
+    h.intra_latency = 8e-6;
+    h.inter_bandwidth = 45e9;  // one 400 Gb/s NIC per GPU: 50 GB/s; NCCL bus bandwidth ~90%
+    h.inter_latency = 15e-6;
+    h.layer_overhead = 6e-6;  // two or three kernel launches per layer and pass
+    h.load_per_sample = 0.0;  // the data set sits on the GPU or is prefetched
+    h.overlap = true;
+    p[h.name] = h;
+
+    // This project's development machine: 2 cores of an AMD EPYC, one rank per core, MPI over
+    // shared memory. Measured by bench/calibrate_cpu.py (bench/results/cpu_calibration.md).
+    Cluster c;
+    c.name = "cpu";
+    c.description = "2 cores of an AMD EPYC (one rank per core), MPI over shared memory";
+    c.devices_per_node = 2;
+    c.gemm_flops = 86e9;
+    c.conv_flops = 59e9;
+    c.memory_bandwidth = 20e9;
+    c.memory_bytes = 12e9;  // 24 GiB shared by the 2 ranks
+    c.intra_bandwidth = 9.8e9;
+    c.intra_latency = 0.56e-6;
+    c.inter_bandwidth = 1.2e9;  // 10 GbE, for clusters of such machines
+    c.inter_latency = 30e-6;
+    c.layer_overhead = 1e-6;
+    c.load_per_sample = 0.62e-6;
+    c.overlap = false;
+    p[c.name] = c;
+    return p;
+  }();
+  auto it = presets.find(name);
+  if (it == presets.end()) throw std::invalid_argument("unknown cluster preset '" + name + "'");
+  return it->second;
+}
+
+std::vector<std::string> cluster_presets() { return {"cpu", "h100"}; }
+
+namespace {
+
+bool is_gemm(const LayerCost& l) { return l.type == "linear" || l.type == "conv2d"; }
+
+// Seconds per sample of one layer's forward and backward. GEMM layers at the cluster's rate;
+// backward is dx and dW (2x forward), or dW alone where no input gradient is needed. Other
+// layers stream memory: forward reads its input (about flops_per_sample elements) and writes
+// its output; backward reads dy and what it stashed and writes dx (1.5x forward).
+struct LayerTime {
+  double forward = 0, backward = 0;
+};
+
+LayerTime layer_time(const LayerCost& l, bool needs_input_grad, const Cluster& c) {
+  if (l.type == "flatten") return {};  // a view
+  if (is_gemm(l)) {
+    const double rate = l.type == "conv2d" ? c.conv_flops : c.gemm_flops;
+    const double f = static_cast<double>(l.flops_per_sample) / rate;
+    return {f, (needs_input_grad ? 2.0 : 1.0) * f};
+  }
+  const double bytes = 4.0 * static_cast<double>(l.flops_per_sample + shape_numel(l.output));
+  const double f = bytes / c.memory_bandwidth;
+  return {f, needs_input_grad ? 1.5 * f : 0.0};
+}
+
+// Ring all-reduce of `bytes` over n ranks in `buckets` pieces: 2(n-1)/n of the data crosses
+// each rank's link, and each piece pays 2(n-1) latencies.
+double ring_allreduce(double bytes, int n, double buckets, double bandwidth, double latency) {
+  if (n <= 1) return 0.0;
+  const double k = 2.0 * (n - 1);
+  return k / n * bytes / bandwidth + k * latency * buckets;
+}
+
+}  // namespace
+
+Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, const Cluster& c,
+                   int64_t optimizer_state_bytes) {
+  Prediction out;
+  const int P = layout.pipeline, M = layout.microbatches, D = layout.data;
+  out.stage_starts =
+      layout.stage_starts.empty() ? balanced_partition(layers, P) : layout.stage_starts;
+  const std::vector<StageCost> stages = stage_costs(layers, out.stage_starts);
+  const double rows = static_cast<double>(layout.global_batch) / (D * layout.grad_accum * M);
+  // Stages on one node talk over its links; a group spread over nodes is as fast as the network.
+  const bool one_node = layout.ranks() <= c.devices_per_node;
+  const double bw = one_node ? c.intra_bandwidth : c.inter_bandwidth;
+  const double lat = one_node ? c.intra_latency : c.inter_latency;
+
+  std::vector<double> slot(P, 0.0), backward(P, 0.0);  // per micro-batch, per stage
+  double p2p_slot = 0.0;
+  bool below_has_params = false;
+  for (int s = 0; s < P; ++s) {
+    const StageCost& st = stages[s];
+    for (int64_t i = st.first; i < st.end; ++i) {
+      // As the model does: a later stage always sends its input gradient back.
+      const LayerTime t = layer_time(layers[i], below_has_params || s > 0, c);
+      below_has_params = below_has_params || layers[i].params > 0;
+      slot[s] += (t.forward + t.backward) * rows + 2.0 * c.layer_overhead;
+      backward[s] += t.backward * rows + c.layer_overhead;
+    }
+    if (s == 0) slot[s] += c.load_per_sample * rows;
+    // Each boundary moves the activation forward and its gradient back, once per micro-batch.
+    if (s + 1 < P) {
+      const double bytes = 4.0 * rows * static_cast<double>(shape_numel(layers[st.end - 1].output));
+      const double transfer = lat + bytes / bw;
+      slot[s] += transfer;
+      slot[s + 1] += transfer;
+      p2p_slot = std::max(p2p_slot, transfer);
+    }
+  }
+  // The pipeline: every micro-batch passes each stage once (fill and drain), and between them
+  // the slowest stage sets the pace: sum_s t_s + (M - 1) max_s t_s. With equal stages this is
+  // (M + P - 1) t, the ideal bubble (P - 1) / (M + P - 1). Both schedules take the same time.
+  const double slowest = *std::max_element(slot.begin(), slot.end());
+  double through = 0.0;
+  for (double t : slot) through += t;
+  const double round = through + (M - 1) * slowest;
+  out.compute_s = layout.grad_accum * M * slowest;
+  out.p2p_s = layout.grad_accum * M * 2.0 * p2p_slot;
+  out.bubble_s = layout.grad_accum * round - out.compute_s;
+
+  // Data parallelism: each stage's gradients are summed over its D replicas in buckets, during
+  // the last micro-batch's backward (all but the last bucket can hide behind it when the
+  // cluster overlaps communication with computation).
+  double exposed = 0.0, optimizer = 0.0;
+  int64_t memory = 0;
+  for (int s = 0; s < P; ++s) {
+    const double grad_bytes = 4.0 * static_cast<double>(stages[s].params);
+    const double buckets = std::max(1.0, std::ceil(grad_bytes / (layout.bucket_mb * (1 << 20))));
+    const double all_reduce = ring_allreduce(grad_bytes, D, buckets, bw, lat);
+    const double hidden = c.overlap ? backward[s] * (1.0 - 1.0 / buckets) : 0.0;
+    exposed = std::max(exposed, std::max(all_reduce - hidden, all_reduce / buckets));
+    // The update reads weight, gradient and state, and writes weight and state.
+    optimizer = std::max(optimizer, static_cast<double>(stages[s].params) *
+                                        (12.0 + 2.0 * optimizer_state_bytes) / c.memory_bandwidth);
+    const int64_t in_flight =
+        layout.schedule == ScheduleKind::GPipe ? M : std::min<int64_t>(M, P - s);
+    memory = std::max(
+        memory, stages[s].params * (8 + optimizer_state_bytes) +
+                    in_flight * static_cast<int64_t>(rows) * stages[s].stash_bytes_per_sample);
+  }
+  out.allreduce_s = D > 1 ? exposed : 0.0;
+  out.optimizer_s = optimizer;
+  out.step_s = layout.grad_accum * round + out.allreduce_s + out.optimizer_s;
+  out.samples_per_s = static_cast<double>(layout.global_batch) / out.step_s;
+  out.memory_bytes = memory;
+  out.fits = static_cast<double>(memory) <= c.memory_bytes;
+  return out;
+}
+
+std::vector<std::pair<Layout, Prediction>> search_layouts(const std::vector<LayerCost>& layers,
+                                                          int devices, int64_t global_batch,
+                                                          const Cluster& cluster,
+                                                          int64_t optimizer_state_bytes) {
+  std::vector<std::pair<Layout, Prediction>> out;
+  const int max_stages = std::min<int>(devices, static_cast<int>(layers.size()));
+  for (int P = 1; P <= max_stages; ++P) {
+    if (devices % P != 0) continue;
+    const int D = devices / P;
+    for (int M : {1, 2, 4, 8, 16, 32, 64}) {
+      if (P > 1 && M < P) continue;
+      if (P == 1 && M > 1) break;  // without a pipeline, micro-batches only save memory
+      if (global_batch % (static_cast<int64_t>(D) * M) != 0) continue;
+      Layout l;
+      l.data = D;
+      l.pipeline = P;
+      l.microbatches = M;
+      l.global_batch = global_batch;
+      out.emplace_back(l, predict(layers, l, cluster, optimizer_state_bytes));
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    if (a.second.fits != b.second.fits) return a.second.fits;
+    return a.second.step_s < b.second.step_s;
+  });
+  return out;
+}
+
+}  // namespace trainer

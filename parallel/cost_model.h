@@ -1,0 +1,70 @@
+// Predicting a layout's step time and memory per rank from the model, the layout and a cluster
+// description, and searching the layouts of a device count for the fastest that fits in memory.
+// The formulas, and where the presets' figures come from, are in docs/cost_model.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "parallel/partition.h"
+#include "parallel/schedule.h"
+
+namespace trainer {
+
+// What the cost model knows of the machines. Rates are achieved ones, not peaks.
+struct Cluster {
+  std::string name, description;
+  int devices_per_node = 1;     // GPUs, or cores for a CPU cluster (one rank per core)
+  double gemm_flops = 0;        // FLOP/s per device in linear layers' GEMMs
+  double conv_flops = 0;        // FLOP/s per device in convolutions
+  double memory_bandwidth = 0;  // bytes/s per device for elementwise layers and the optimizer
+  double memory_bytes = 0;      // per device
+  double intra_bandwidth = 0, intra_latency = 0;  // within a node: bytes/s per rank, seconds
+  double inter_bandwidth = 0, inter_latency = 0;  // between nodes
+  double layer_overhead = 0;   // seconds per layer per pass (kernel launches, dispatch)
+  double load_per_sample = 0;  // seconds to load one sample on the first stage
+  // Whether communication proceeds beside computation (GPUs: NCCL on its own stream); on a CPU
+  // whose cores all compute, an all-reduce takes its time from them, so it is not hidden.
+  bool overlap = true;
+};
+
+// "h100" (8 per node, NVLink in a node, InfiniBand between), "cpu" (this project's 2-core
+// development machine, calibrated by bench/calibrate_cpu.py). Throws std::invalid_argument.
+const Cluster& cluster_preset(const std::string& name);
+std::vector<std::string> cluster_presets();
+
+struct Layout {
+  int data = 1, pipeline = 1, microbatches = 1, grad_accum = 1;
+  int64_t global_batch = 1;
+  ScheduleKind schedule = ScheduleKind::OneFOneB;
+  double bucket_mb = 25;
+  std::vector<int64_t> stage_starts;  // empty: balanced_partition
+  int ranks() const { return data * pipeline; }
+};
+
+struct Prediction {
+  double step_s = 0;
+  double compute_s = 0;    // the slowest stage's forward + backward of all its micro-batches
+  double bubble_s = 0;     // pipeline idle: (P - 1) slots per round
+  double p2p_s = 0;        // activation and gradient transfers between stages
+  double allreduce_s = 0;  // the data-parallel all-reduce left exposed after overlap
+  double optimizer_s = 0;
+  double samples_per_s = 0;
+  int64_t memory_bytes = 0;  // the largest stage: weights, gradients, optimizer state, activations
+  bool fits = true;
+  std::vector<int64_t> stage_starts;
+};
+
+// Optimizer state bytes per parameter beyond the weight and gradient: 8 for Adam (m, v).
+Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout,
+                   const Cluster& cluster, int64_t optimizer_state_bytes = 8);
+
+// Every layout of `devices` ranks (data x pipeline, micro-batches, both schedules) the batch
+// divides into, with its prediction, fastest first; those that do not fit in memory last.
+std::vector<std::pair<Layout, Prediction>> search_layouts(const std::vector<LayerCost>& layers,
+                                                          int devices, int64_t global_batch,
+                                                          const Cluster& cluster,
+                                                          int64_t optimizer_state_bytes = 8);
+
+}  // namespace trainer
