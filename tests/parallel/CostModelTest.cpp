@@ -1,0 +1,101 @@
+// The cost model against hand-computed figures: the pipeline's fill and drain, the ring
+// all-reduce's alpha-beta cost, memory per schedule, and the layout search.
+#include <gtest/gtest.h>
+
+#include "parallel/cost_model.h"
+
+namespace trainer {
+namespace {
+
+// A cluster where a linear layer of F forward FLOPs takes F microseconds forward, and nothing
+// else costs anything unless a test says so.
+Cluster unit_cluster() {
+  Cluster c;
+  c.name = "unit";
+  c.devices_per_node = 64;
+  c.gemm_flops = c.conv_flops = 1e6;
+  c.memory_bandwidth = 1e30;
+  c.memory_bytes = 1e12;
+  c.intra_bandwidth = c.inter_bandwidth = 1e30;
+  c.overlap = false;
+  return c;
+}
+
+// n linear layers of `flops` forward FLOPs per sample and `params` parameters each.
+std::vector<LayerCost> linears(int n, int64_t flops, int64_t params = 0, int64_t stash = 0) {
+  return std::vector<LayerCost>(static_cast<size_t>(n),
+                                LayerCost{"linear", "", {1}, params, flops, stash});
+}
+
+TEST(CostModelTest, EqualStagesIdleForTheTextbookBubble) {
+  // 8 layers of 1 FLOP/sample: forward 1 us per row, backward 2 us (dx and dW) except the
+  // first layer's (dW only, 1 us). 4 stages of 2 layers, 8 micro-batches of 4 rows.
+  Layout l;
+  l.pipeline = 4;
+  l.microbatches = 8;
+  l.global_batch = 32;
+  const Prediction p = predict(linears(8, 1, 1), l, unit_cluster(), 0);
+  // Stage 0: 2 forwards (2 us) + backwards 1 + 2 (3 us) = 5 us per row; others 6 us per row.
+  const double t = 6e-6 * 4, t0 = 5e-6 * 4;
+  EXPECT_NEAR(p.compute_s, 8 * t, 1e-12);
+  EXPECT_NEAR(p.step_s, t0 + 3 * t + 7 * t, 1e-12);  // sum of stages + (M - 1) x the slowest
+  EXPECT_NEAR(p.bubble_s, p.step_s - 8 * t, 1e-12);
+  // Had stage 0 been as slow as the rest, the bubble would be (P-1)/(M+P-1) of the step.
+  EXPECT_NEAR((p.bubble_s + (t - t0)) / (p.step_s + (t - t0)), 3.0 / 11.0, 1e-12);
+}
+
+TEST(CostModelTest, RingAllReduceIsAlphaBeta) {
+  Cluster c = unit_cluster();
+  c.intra_bandwidth = 1e9;
+  c.intra_latency = 1e-6;
+  Layout l;
+  l.data = 4;
+  l.global_batch = 4;
+  l.bucket_mb = 1;  // 3 MB of gradients: 3 buckets
+  const int64_t params = 3 * (1 << 20) / 4;
+  const Prediction p = predict(linears(1, 1, params), l, c, 0);
+  const double bytes = 4.0 * params;
+  EXPECT_NEAR(p.allreduce_s, 2.0 * 3 / 4 * bytes / 1e9 + 2.0 * 3 * 1e-6 * 3, 1e-12);
+  // With overlap, all but the last bucket hide behind backward when backward is long enough.
+  c.overlap = true;
+  c.gemm_flops = 1e-3;  // a very slow backward
+  EXPECT_NEAR(predict(linears(1, 1, params), l, c, 0).allreduce_s, p.allreduce_s / 3, 1e-12);
+}
+
+TEST(CostModelTest, OneFOneBHoldsFewerMicrobatchesThanGPipe) {
+  Layout l;
+  l.pipeline = 2;
+  l.microbatches = 8;
+  l.global_batch = 64;  // 8 rows per micro-batch
+  const std::vector<LayerCost> layers = linears(4, 1, 10, 100);
+  l.schedule = ScheduleKind::GPipe;
+  const Prediction gpipe = predict(layers, l, unit_cluster(), 8);
+  l.schedule = ScheduleKind::OneFOneB;
+  const Prediction one_f_one_b = predict(layers, l, unit_cluster(), 8);
+  // Stage 0: 20 parameters x (weight + gradient + Adam state) + in flight x 8 rows x 200 B.
+  EXPECT_EQ(gpipe.memory_bytes, 20 * 16 + 8 * 8 * 200);
+  EXPECT_EQ(one_f_one_b.memory_bytes, 20 * 16 + 2 * 8 * 200);
+  EXPECT_DOUBLE_EQ(gpipe.step_s, one_f_one_b.step_s);
+}
+
+TEST(CostModelTest, SearchListsFittingLayoutsOfTheDeviceCountFastestFirst) {
+  Cluster c = unit_cluster();
+  c.memory_bytes = 1000;
+  const auto found = search_layouts(linears(4, 1, 10, 100), 4, 64, c);
+  ASSERT_FALSE(found.empty());
+  for (size_t i = 0; i < found.size(); ++i) {
+    EXPECT_EQ(found[i].first.ranks(), 4);
+    EXPECT_EQ(64 % (found[i].first.data * found[i].first.microbatches), 0);
+    if (i == 0) continue;
+    const Prediction &a = found[i - 1].second, &b = found[i].second;
+    EXPECT_TRUE(a.fits >= b.fits);
+    if (a.fits == b.fits) {
+      EXPECT_LE(a.step_s, b.step_s);
+    }
+  }
+  EXPECT_THROW(cluster_preset("tpu"), std::invalid_argument);
+  EXPECT_EQ(cluster_preset("h100").devices_per_node, 8);
+}
+
+}  // namespace
+}  // namespace trainer
