@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "tests/test_support.h"
 
@@ -25,6 +26,35 @@ TEST(CliTest, DryRunPrintsTheModelSummary) {
   const test::CommandResult m =
       test::run_command(kTrainer + " " + kConfigs + "fashion_mnist_mlp.yaml --dry-run");
   EXPECT_NE(m.output.find("109,386"), std::string::npos) << m.output;
+}
+
+// Outside mpirun a dry run plans the layout the config asks for: the stages, their share of the
+// time, the expected bubble, and the cost model's prediction; --json gives scripts the same.
+TEST(CliTest, DryRunPlansAPipelineAndPredictsItsStep) {
+  const std::string cnn = kTrainer + " " + kConfigs + "fashion_mnist_cnn.yaml --dry-run";
+  const test::CommandResult r =
+      test::run_command(cnn + " --set parallel.pipeline=2 --set parallel.microbatches=8");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("pipeline: 2 stages (balanced by estimated time), 8 micro-batches of 16 "
+                          "samples, schedule 1f1b"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("expected bubble (P-1)/(M+P-1): 11.1% of each step"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("predicted on cpu"), std::string::npos) << r.output;
+
+  const test::CommandResult j = test::run_command(cnn + " --json --cluster h100 --search 4");
+  ASSERT_EQ(j.exit_code, 0) << j.output;
+  const nlohmann::json plan = nlohmann::json::parse(j.output);
+  EXPECT_EQ(plan["layers"].size(), 12u);
+  EXPECT_EQ(plan["cluster"], "h100");
+  EXPECT_GT(plan["prediction"]["step_s"].get<double>(), 0.0);
+  ASSERT_FALSE(plan["search"].empty());
+  for (const auto& l : plan["search"])
+    EXPECT_EQ(l["data"].get<int>() * l["pipeline"].get<int>(), 4);
+
+  const test::CommandResult bad = test::run_command(cnn + " --cluster tpu");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
 }
 
 TEST(CliTest, BadConfigIsOneLineAndExitCode2) {
