@@ -20,12 +20,9 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "bench"))
-from cpu_speed import cpu_name  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import ENV, ROOT, cpu_name, git_commit  # noqa: E402
 
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 BATCH = 128
 
 
@@ -98,8 +95,7 @@ def main():
     runs = [layer_times(trainer, os.path.join(ROOT, "configs", f"fashion_mnist_{m}.yaml")) for m in ("cnn", "mlp")]
     rates = fit(runs)
     rates.update(mpi(args.build))
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+    commit = git_commit()
     result = {"date": datetime.date.today().isoformat(), "commit": commit, "machine": cpu_name(),
               "command": "python3 bench/calibrate_cpu.py", "rates": rates}
     with open(os.path.join(ROOT, "bench", "results", "cpu_calibration.json"), "w") as f:

@@ -11,31 +11,19 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import ENV, ROOT, cpu_name, ensure_debian_module, git_commit  # noqa: E402
+
 STEPS = {"mlp": 3000, "cnn": 300}
-
-
-def ensure_debian_module(module, package):
-    """Installs Debian's `package` when /usr/bin/python3 cannot import `module`."""
-    try:
-        subprocess.run(["/usr/bin/python3", "-c", f"import {module}"], check=True, capture_output=True)
-    except subprocess.CalledProcessError:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
-                       check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
 
 
 def ensure_torch():
     ensure_debian_module("torch", "python3-torch")
-
-
-def one_thread_env():
-    return dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
 
 def trainer_samples_per_s(trainer, model, steps):
@@ -44,7 +32,7 @@ def trainer_samples_per_s(trainer, model, steps):
                "--set", f"train.max_steps={steps}", "--set", "run.threads=1",
                "--set", f"run.out_dir={out}", "--set", "data.test=null",
                "--set", f"log.every_steps={steps}"]
-        subprocess.run(cmd, check=True, capture_output=True, env=one_thread_env())
+        subprocess.run(cmd, check=True, capture_output=True, env=ENV)
         with open(os.path.join(out, "summary.json")) as f:
             return json.load(f)["train_samples_per_s"]
 
@@ -52,16 +40,8 @@ def trainer_samples_per_s(trainer, model, steps):
 def torch_samples_per_s(model, steps):
     cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "torch_cpu.py"), model,
            "--steps", str(steps), "--threads", "1"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=one_thread_env())
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=ENV)
     return json.loads(out.stdout.strip().splitlines()[-1])["samples_per_s"]
-
-
-def cpu_name():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def main():
@@ -72,8 +52,7 @@ def main():
     ensure_torch()
     torch_version = subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
                                    check=True, capture_output=True, text=True).stdout.strip()
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+    commit = git_commit()
     rows = []
     for model in ("mlp", "cnn"):
         ours, theirs = [], []

@@ -16,13 +16,11 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "bench"))
-from cpu_speed import cpu_name, ensure_torch  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import ENV, ROOT, cpu_name, git_commit  # noqa: E402
+from cpu_speed import ensure_torch  # noqa: E402
 
 STEPS = {"mlp": 1500, "cnn": 150}
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
 
 def trainer_sps(trainer, model, ranks):
@@ -104,8 +102,7 @@ def main():
     ensure_torch()
     trainer = os.path.join(args.build, "launcher", "trainer")
     bw_binary = os.path.join(args.build, "bench", "allreduce_bandwidth")
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+    commit = git_commit()
     scaling = []
     for model in ("mlp", "cnn"):
         runs = {k: [] for k in ("t1", "t2", "p1", "p2")}

@@ -17,13 +17,10 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "bench"))
-from cpu_speed import cpu_name  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import ENV, ROOT, cpu_name, git_commit  # noqa: E402
 
 CONFIG = os.path.join(ROOT, "bench", "configs", "pipeline_balanced.yaml")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
 
 def work_spans_per_step(trace_file, skip_steps=5):
@@ -76,8 +73,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     args = ap.parse_args()
     trainer = os.path.join(args.build, "launcher", "trainer")
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+    commit = git_commit()
     runs = []
     for m in (2, 4, 8):
         for schedule in ("gpipe", "1f1b"):

@@ -13,8 +13,11 @@ import datetime
 import json
 import os
 import subprocess
+import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import ROOT, git_commit  # noqa: E402
+
 PER_GPU = 32  # 1024 GPUs x 32 = 32768 samples: within the 60,000 of the training set
 
 
@@ -30,8 +33,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     args = ap.parse_args()
     trainer = os.path.join(args.build, "launcher", "trainer")
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+    commit = git_commit()
     table = []
     for model in ("cnn", "mlp"):
         config = os.path.join(ROOT, "configs", f"fashion_mnist_{model}.yaml")

@@ -1,0 +1,34 @@
+"""What the benchmark scripts share: where things are, the environment ranks run in, and the
+facts a results file records (machine, commit)."""
+import os
+import platform
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Ranks run as root here, often more of them than cores, and each with one thread: several
+# ranks on a 2-core machine would otherwise fight over the cores.
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
+
+def ensure_debian_module(module, package):
+    """Installs Debian's `package` when /usr/bin/python3 cannot import `module`."""
+    try:
+        subprocess.run(["/usr/bin/python3", "-c", f"import {module}"], check=True, capture_output=True)
+    except subprocess.CalledProcessError:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+                       check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+
+
+def git_commit():
+    return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+
+
+def cpu_name():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
