@@ -12,6 +12,7 @@
 #include "launcher/model_summary.h"
 #include "launcher/plan_report.h"
 #include "launcher/run_setup.h"
+#include "launcher/stop_signal.h"
 #include "launcher/training.h"
 #include "parallel/environment.h"
 #include "parallel/mpi_communicator.h"
@@ -25,6 +26,9 @@ namespace {
 struct Failure {
   int code = kOk;
   std::string message;
+  // Met by every rank at once (it comes out of reduced values or a collective's outcome), so
+  // the job can agree on it and end cleanly instead of aborting.
+  bool agreed = false;
 };
 
 // Runs f; turns what it throws into a Failure.
@@ -37,9 +41,13 @@ Failure attempt(const std::function<void()>& f) {
   } catch (const CheckpointError& e) {
     return {kBadInput, std::string("checkpoint: ") + e.what()};
   } catch (const TrainingError& e) {
-    return {kTrainingFailed, e.what()};
+    return {kTrainingFailed, e.what(), true};
+  } catch (const StopRequested& e) {
+    return {128 + e.signal(), e.what(), true};
   } catch (const ReplicaMismatch& e) {
-    return {kTrainingFailed, e.what()};
+    return {kTrainingFailed, e.what(), true};
+  } catch (const CheckpointNotWritten& e) {
+    return {kFailure, e.what(), true};
   } catch (const std::exception& e) {
     return {kFailure, std::string("internal: ") + e.what()};
   }
@@ -107,10 +115,12 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     return failure.code;
   }
   if (!mpi) self = std::make_unique<SelfCommunicator>();
+  install_signal_handlers();  // after MPI's own, so SIGINT/SIGTERM come to the training loop
   Communicator& world = mpi ? static_cast<Communicator&>(*mpi) : *self;
 
   std::optional<RunSetup> run;
   std::optional<std::string> resume;
+  std::string resume_note;  // why --resume auto passed over the latest checkpoint
   int64_t start_step = 0;
   failure = attempt([&] {
     // A dry run outside mpirun plans the layout the config asks for.
@@ -121,7 +131,7 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     if (mpi) mpi->set_timeout(run->cfg.timeout_s);
     cpu::set_threads(threads_for(run->cfg, env));
     if (opts.dry_run) return;
-    resume = resolve_resume(run->cfg, opts.resume);
+    resume = resolve_resume(run->cfg, opts.resume, &resume_note);
     if (resume) start_step = restore_run_checkpoint(*run, *resume);  // every rank reads it
   });
   if (const int code = agree(world, failure, err)) return code;
@@ -141,6 +151,7 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     return kOk;
   }
   if (root) say_start(*run, opts, resume, world.size(), err);
+  if (root && !resume_note.empty()) std::fprintf(err, "note: %s\n", resume_note.c_str());
   if (root && resume)
     std::fprintf(err, "resumed from %s at step %lld\n", resume->c_str(),
                  static_cast<long long>(start_step));
@@ -153,11 +164,13 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     summary = train(*run, start_step, err, started, &grid);
   });
   Communicator& all = grid.world ? *grid.world : world;
-  // A non-finite loss or a replica mismatch comes out of reduced values: every rank meets it at
-  // the same step, so the job can agree and end cleanly.
-  if (failure.code == kTrainingFailed) return agree(all, failure, err);
+  if (failure.code > kTrainingFailed) {  // a stop signal: not an error
+    if (root) std::fprintf(err, "%s\n", failure.message.c_str());
+    return failure.code;
+  }
+  if (failure.agreed) return agree(all, failure, err);
   if (failure.code) {
-    // Anything else (a checkpoint rank 0 cannot write, an internal error) may be this rank's
+    // Anything else (an internal error, a metrics file rank 0 cannot write) may be this rank's
     // alone while the others wait in a collective: end the whole job now rather than hang.
     if (all.size() == 1) return agree(all, failure, err);
     std::fprintf(err, "error: rank %d: %s\n", all.rank(), failure.message.c_str());

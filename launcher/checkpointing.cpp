@@ -1,5 +1,6 @@
 #include "launcher/checkpointing.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/error.h"
@@ -89,28 +90,69 @@ std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid) 
       report = {{"error", e.what()}};
     }
   }
-  const std::vector<nlohmann::json> reports = gather_reports(world, report);
-  for (const nlohmann::json& r : reports)
-    if (r.contains("error")) {
-      if (committer && staged) abandon_checkpoint(staging);
-      throw CheckpointError(r["error"].get<std::string>());
+  // Then rank 0 commits, and every rank learns the outcome: a save fails on all ranks or none.
+  auto fail_everywhere = [&](const std::vector<nlohmann::json>& reports) {
+    for (const nlohmann::json& r : reports)
+      if (r.contains("error")) {
+        if (committer && staged) abandon_checkpoint(staging);
+        throw CheckpointNotWritten("checkpoint of step " + std::to_string(step) +
+                                   " not written: " + r["error"].get<std::string>() +
+                                   "; the previous checkpoint is kept");
+      }
+  };
+  const std::vector<nlohmann::json> shards = gather_reports(world, report);
+  fail_everywhere(shards);
+  report = nlohmann::json::object();
+  if (committer) {
+    for (const nlohmann::json& r : shards)
+      if (r.contains("files")) meta["files"].update(r["files"]);
+    try {
+      report = {{"path", commit_checkpoint(c.checkpoint_dir, step, staging, meta,
+                                           static_cast<int>(c.checkpoint_keep))}};
+    } catch (const CheckpointError& e) {
+      report = {{"error", e.what()}};
     }
-  if (!committer) return "";
-  for (const nlohmann::json& r : reports)
-    if (r.contains("files")) meta["files"].update(r["files"]);
-  try {
-    return commit_checkpoint(c.checkpoint_dir, step, staging, meta,
-                             static_cast<int>(c.checkpoint_keep));
-  } catch (...) {
-    abandon_checkpoint(staging);
-    throw;
   }
+  const std::vector<nlohmann::json> outcome = gather_reports(world, report);
+  fail_everywhere(outcome);
+  return outcome[0]["path"].get<std::string>();
 }
 
-std::optional<std::string> resolve_resume(const Config& cfg, const std::string& resume) {
+// The newest checkpoint under `root` that passes its checksums, starting from `latest`.
+static std::optional<std::string> newest_valid(const std::string& root, std::string* note) {
+  namespace fs = std::filesystem;
+  const std::optional<std::string> latest = latest_checkpoint(root);
+  if (!latest) return std::nullopt;
+  std::string first_error;
+  try {
+    verify_checkpoint(*latest);
+    return latest;
+  } catch (const CheckpointError& e) {
+    first_error = e.what();
+  }
+  std::vector<std::string> earlier;
+  for (const auto& e : fs::directory_iterator(root))
+    if (e.is_directory() && e.path().filename().string().rfind("step_", 0) == 0 &&
+        e.path().string() != *latest)
+      earlier.push_back(e.path().string());
+  std::sort(earlier.rbegin(), earlier.rend());
+  for (const std::string& dir : earlier) {
+    try {
+      verify_checkpoint(dir);
+    } catch (const CheckpointError&) {
+      continue;
+    }
+    if (note) *note = first_error + "; resuming from the newest valid checkpoint, " + dir;
+    return dir;
+  }
+  throw CheckpointError(first_error + "; and no earlier checkpoint in " + root + " is valid");
+}
+
+std::optional<std::string> resolve_resume(const Config& cfg, const std::string& resume,
+                                          std::string* note) {
   namespace fs = std::filesystem;
   if (resume.empty()) return std::nullopt;
-  if (resume == "auto") return latest_checkpoint(cfg.checkpoint_dir);
+  if (resume == "auto") return newest_valid(cfg.checkpoint_dir, note);
   if (fs::exists(fs::path(resume) / "meta.json")) return resume;
   if (auto latest = latest_checkpoint(resume)) return latest;
   throw CheckpointError("--resume " + resume +

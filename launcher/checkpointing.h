@@ -10,15 +10,26 @@
 
 namespace trainer {
 
+// A save that failed (a full disk, a directory that cannot be written): every rank learns it
+// from the same collective, so the job ends together, exit code 1. The previous checkpoint and
+// `latest` are untouched.
+class CheckpointNotWritten : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Writes the checkpoint of the state after `step` optimizer steps; returns its directory.
 // Collective over grid.world: the first data-parallel replica's ranks each write their stage's
-// shard and world rank 0 commits. A shard that cannot be written fails the save on every rank,
-// and the previous checkpoint stays.
+// shard and world rank 0 commits. A shard that cannot be written throws CheckpointNotWritten on
+// every rank.
 std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid);
 
-// The directory --resume names: "auto" is the newest checkpoint of this run, or none (a fresh
-// start); a path is a checkpoint directory, or a checkpoints root holding a `latest` pointer.
-std::optional<std::string> resolve_resume(const Config& cfg, const std::string& resume);
+// The directory --resume names: "auto" is the newest valid checkpoint of this run, or none (a
+// fresh start): when the one `latest` names fails its checksums, the newest earlier one that
+// passes is taken and `note` says so. A path is a checkpoint directory, or a checkpoints root
+// holding a `latest` pointer (taken as it is: a corrupt one is refused on restore).
+std::optional<std::string> resolve_resume(const Config& cfg, const std::string& resume,
+                                          std::string* note = nullptr);
 
 // Verifies and loads a checkpoint into the run; returns the number of steps it had taken.
 // Throws CheckpointError when it is corrupt or was written by an incompatible run, saying why.

@@ -105,6 +105,7 @@ static void read_train(ConfigSection& root, Config& c) {
   c.grad_accum = s.integer("grad_accum", 1, 1);
   c.clip_grad_norm = s.number("clip_grad_norm", 0.0, 0.0, 1e30);
   c.eval_every_epochs = s.integer("eval_every_epochs", 1, 0);
+  c.on_nonfinite = s.choice("on_nonfinite", std::string("stop"), {"stop", "skip"});
   s.finish();
 }
 
@@ -155,6 +156,7 @@ static void read_checkpoint(ConfigSection& root, Config& c) {
   c.checkpoint_every = s.integer("every_steps", 0, 0);
   c.checkpoint_keep = s.integer("keep", 3, 1);
   c.checkpoint_dir = s.text("dir", c.out_dir + "/checkpoints");
+  c.checkpoint_on_signal = s.boolean("on_signal", true);
   s.finish();
 }
 

@@ -44,6 +44,7 @@ struct Config {
   // train
   int64_t epochs = 10, max_steps = 0, grad_accum = 1, eval_every_epochs = 1;
   double clip_grad_norm = 0.0;
+  std::string on_nonfinite = "stop";  // a non-finite loss: stop the run, or skip the step
   // parallel
   int64_t data_parallel = 1;  // resolved: `auto` is every rank not taken by the pipeline
   int64_t replica_check_steps = 100;
@@ -57,6 +58,7 @@ struct Config {
   // checkpoint
   int64_t checkpoint_every = 0, checkpoint_keep = 3;
   std::string checkpoint_dir;
+  bool checkpoint_on_signal = true;  // SIGINT/SIGTERM: checkpoint at the next step, then exit
   // log
   int64_t log_every = 50;
   bool trace = false;

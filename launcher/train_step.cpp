@@ -6,6 +6,7 @@
 #include "core/ops.h"
 #include "core/optim/clip.h"
 #include "core/trace.h"
+#include "launcher/stop_signal.h"
 
 namespace trainer {
 
@@ -84,6 +85,16 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
                                         : std::function<void(size_t)>());
   }
   if (stage.reducer) stage.reducer->finish();
+  // One small all-reduce tells every rank, before any weight changes, whether some rank's loss
+  // is not finite (the lowest such rank wins the MAX) and whether a stop was asked.
+  Communicator& world = stage.world;
+  int64_t flags[2] = {std::isfinite(r.loss_sum) ? 0 : world.size() - world.rank(), stop_signal()};
+  world.all_reduce(flags, 2, ReduceOp::Max);
+  r.stop_signal = static_cast<int>(flags[1]);
+  if (flags[0] != 0) {
+    r.nonfinite_rank = static_cast<int>(world.size() - flags[0]);
+    return r;
+  }
   trace::Scope span("optimizer step");
   if (plan.clip_grad_norm > 0.0) {
     const std::vector<Param*> params = stage.model.params();

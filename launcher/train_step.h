@@ -30,6 +30,9 @@ struct StepResult {
   double loss_sum = 0.0;  // summed over this process's rows (0 off the last stage)
   int64_t correct = 0;
   double grad_norm = 0.0;  // of the whole model, before clipping; 0 when clipping is off
+  // Agreed by every rank before the update:
+  int nonfinite_rank = -1;  // the lowest world rank whose loss was not finite; no update then
+  int stop_signal = 0;      // a SIGINT/SIGTERM some rank received (the step still updates)
 };
 
 struct EvalResult {
@@ -43,13 +46,15 @@ struct StageContext {
   Model& model;
   PipelineExecutor& executor;
   Communicator& pipeline;  // the other stages of this replica (gradient norm)
+  Communicator& world;     // every rank (the non-finite and stop flags)
   GradReducer* reducer;    // null without data parallelism
 };
 
 // Zeroes gradients; runs grad_accum rounds of the pipeline schedule over the rows cut into
 // grad_accum x microbatches pieces (each sample's loss divided by the global batch, so the
 // gradients are the global mean); sums gradients over the data-parallel ranks during the last
-// round's last backward; clips by the norm of the whole model; updates.
+// round's last backward; agrees with every rank on the flags of StepResult (a non-finite loss
+// anywhere skips the update everywhere); clips by the norm of the whole model; updates.
 StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
                       const StepPlan& plan);
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 
 #include "core/data/loader.h"
@@ -65,7 +66,8 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb);
   PipelineExecutor executor(*run.model, *grid.pipeline, grid.stage, grid.pipeline_size,
                             schedule_kind(c.schedule));
-  const StageContext stage{*run.model, executor, *grid.pipeline, reducer ? &*reducer : nullptr};
+  const StageContext stage{*run.model, executor, *grid.pipeline, *grid.world,
+                           reducer ? &*reducer : nullptr};
   check_replicas(*grid.data, *run.model, start_step);
   // Right after a collective, so that the ranks' timelines share their origin.
   trace::enable(c.trace);
@@ -94,7 +96,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
 
   Window window;
   double train_s = 0.0, final_loss = std::nan("");
-  int64_t trained_samples = 0;
+  int64_t trained_samples = 0, skipped_steps = 0;
   for (int64_t step = start_step; step < run.total_steps; ++step) {
     inject_faults(grid.world->rank(), step);
     const int64_t epoch = step / run.steps_per_epoch, batch = step % run.steps_per_epoch;
@@ -120,14 +122,26 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     const double dt = seconds_since(t0);
     if (trace::enabled())
       trace::span("step " + std::to_string(step + 1), trace::Track::Compute, t0, Clock::now());
-    final_loss = loss_sum / static_cast<double>(c.batch_size);
-    if (!std::isfinite(final_loss))
-      throw TrainingError("the training loss is " + std::to_string(final_loss) + " at step " +
-                          std::to_string(step + 1) + " (epoch " + std::to_string(epoch + 1) +
-                          "); lower optimizer.lr or set train.clip_grad_norm");
-    window.add(final_loss, c.batch_size, dt);
-    train_s += dt;
-    trained_samples += c.batch_size;
+    if (r.nonfinite_rank >= 0) {
+      const int bad = r.nonfinite_rank;
+      const std::string where = "at step " + std::to_string(step + 1) + " (epoch " +
+                                std::to_string(epoch + 1) + ") on rank " + std::to_string(bad) +
+                                " (pipeline stage " + std::to_string(bad % grid.pipeline_size) +
+                                ", data-parallel rank " + std::to_string(bad / grid.pipeline_size) +
+                                ")";
+      if (c.on_nonfinite == "stop")
+        throw TrainingError("the training loss is not finite " + where +
+                            "; lower optimizer.lr, set train.clip_grad_norm, or skip such steps "
+                            "with train.on_nonfinite: skip");
+      ++skipped_steps;
+      progress.note("step " + std::to_string(step + 1) +
+                    " skipped: the training loss is not finite " + where);
+    } else {
+      final_loss = loss_sum / static_cast<double>(c.batch_size);
+      window.add(final_loss, c.batch_size, dt);
+      train_s += dt;
+      trained_samples += c.batch_size;
+    }
     progress.update(step, epoch, window.loss(), window.samples_per_s());
 
     const bool last = step + 1 == run.total_steps;
@@ -145,6 +159,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
           {"samples_per_s", window.samples_per_s()},
           {"step_ms", window.step_ms()}};
       if (c.clip_grad_norm > 0.0) record["grad_norm"] = r.grad_norm;
+      if (skipped_steps > 0) record["skipped_steps"] = skipped_steps;
       if (reducer) {
         record["buckets"] = reducer->buckets();
         record["buckets_deferred"] = reducer->deferred();
@@ -154,9 +169,20 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       if (files) files->append_metrics(record);
       window = Window();
     }
-    if (last || (c.checkpoint_every > 0 && (step + 1) % c.checkpoint_every == 0)) {
-      const std::string saved = save_run_checkpoint(run, step + 1, grid);
+    std::string saved;
+    const bool save_for_stop = r.stop_signal != 0 && c.checkpoint_on_signal;
+    if (last || save_for_stop || (c.checkpoint_every > 0 && (step + 1) % c.checkpoint_every == 0)) {
+      saved = save_run_checkpoint(run, step + 1, grid);
       progress.note("checkpoint " + saved);
+    }
+    if (r.stop_signal != 0 && !last) {
+      progress.finish();
+      throw StopRequested(
+          r.stop_signal,
+          std::string(r.stop_signal == SIGINT ? "SIGINT" : "SIGTERM") + ": stopped after step " +
+              std::to_string(step + 1) + " of " + std::to_string(run.total_steps) +
+              (save_for_stop ? "; checkpoint " + saved + "; continue with --resume auto"
+                             : " without a checkpoint (checkpoint.on_signal: false)"));
     }
     if (c.replica_check_steps > 0 && (step + 1) % c.replica_check_steps == 0)
       check_replicas(*grid.data, *run.model, step + 1);
@@ -179,6 +205,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       {"test_loss", last_eval.value("test_loss", nlohmann::json())},
       {"train_samples_per_s", train_s > 0 ? static_cast<double>(trained_samples) / train_s : 0.0},
       {"train_s", train_s},
+      {"skipped_steps", skipped_steps},
       {"wall_s", seconds_since(started)},
       {"parameters", total_parameters(run)},
       {"peak_activation_bytes", peak_activation_bytes(*grid.world, executor)},

@@ -12,10 +12,22 @@
 
 namespace trainer {
 
-// A step whose loss is not finite: the run stops (exit code 3) naming the step.
+// A step whose loss is not finite (train.on_nonfinite: stop): the run stops (exit code 3)
+// naming the step and the rank.
 class TrainingError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// SIGINT or SIGTERM: every rank stopped at the same step boundary, after writing a checkpoint
+// (unless checkpoint.on_signal is false). The program exits with 128 + the signal number.
+class StopRequested : public std::runtime_error {
+ public:
+  StopRequested(int signal, const std::string& what) : std::runtime_error(what), signal_(signal) {}
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
 };
 
 // Trains from `start_step` (0, or the step of a checkpoint already restored into `run`) to

@@ -1,0 +1,15 @@
+// SIGINT and SIGTERM (Ctrl-C, a scheduler's preemption) ask the run to stop: the training loop
+// notices at the next step boundary on every rank at once, checkpoints, and exits cleanly. A
+// second SIGINT ends the process at once.
+#pragma once
+
+namespace trainer {
+
+// Installs the handlers; also ignores SIGXFSZ, so that a file growing past the size limit fails
+// its write (EFBIG, reported like a full disk) instead of killing the process.
+void install_signal_handlers();
+
+// 0, or the stop signal received (SIGINT or SIGTERM).
+int stop_signal();
+
+}  // namespace trainer
