@@ -1,4 +1,5 @@
-// Images and labels from a pair of IDX files (MNIST, Fashion-MNIST), scaled to [0, 1].
+// Images and labels from a pair of IDX files: unsigned-byte images (MNIST, Fashion-MNIST) scaled
+// to [0, 1], or float images taken as they are, every value checked finite at load.
 #pragma once
 
 #include "core/data/dataset.h"
@@ -17,7 +18,8 @@ class IdxDataset : public Dataset {
 
  private:
   int64_t n_ = 0, h_ = 0, w_ = 0, classes_ = 0;
-  std::vector<uint8_t> images_;  // (n, h, w), kept as bytes: a quarter of the memory of f32
+  std::vector<uint8_t> images_;      // (n, h, w), kept as bytes: a quarter of the memory of f32
+  std::vector<float> float_images_;  // (n, h, w), when the file holds floats
   std::vector<uint8_t> labels_;
 };
 

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cmath>
+#include <cstring>
+
 #include "core/data/idx.h"
 #include "core/data/idx_dataset.h"
 #include "core/error.h"
@@ -19,6 +22,19 @@ std::string be32(uint32_t v) {
 std::string images_file(uint32_t n, uint32_t h, uint32_t w) {
   std::string s = be32(0x803) + be32(n) + be32(h) + be32(w);
   for (uint32_t i = 0; i < n * h * w; ++i) s += static_cast<char>(i % 256);
+  return s;
+}
+
+// n images of h x w floats, value i / 8 for the i-th of the file (or `bad` at position bad_at).
+std::string float_images_file(uint32_t n, uint32_t h, uint32_t w, int64_t bad_at = -1,
+                              float bad = 0.0f) {
+  std::string s = be32(0xD03) + be32(n) + be32(h) + be32(w);
+  for (uint32_t i = 0; i < n * h * w; ++i) {
+    const float v = static_cast<int64_t>(i) == bad_at ? bad : static_cast<float>(i) / 8.0f;
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    s += be32(bits);
+  }
   return s;
 }
 
@@ -125,6 +141,37 @@ TEST(IdxTest, DatasetScalesPixelsAndChecksCounts) {
     EXPECT_EQ(std::string(e.what()),
               dir.file("img") + " holds 12 images but " + dir.file("lbl5") + " holds 5 labels");
   }
+}
+
+TEST(IdxTest, FloatImagesAreTakenAsTheyAreAndMustBeFinite) {
+  test::TempDir dir;
+  test::write_file(dir.file("img"), float_images_file(3, 2, 2));
+  test::write_file(dir.file("lbl"), labels_file(3));
+  IdxDataset d(dir.file("img"), dir.file("lbl"));
+  float x[4];
+  int32_t y;
+  const int64_t idx = 2;
+  d.gather(&idx, 1, x, &y);
+  EXPECT_EQ(y, 2);
+  EXPECT_FLOAT_EQ(x[1], 9.0f / 8.0f);  // element 2 * 4 + 1, unscaled
+
+  test::write_file(dir.file("nan"), float_images_file(3, 2, 2, 7, std::nanf("")));
+  try {
+    IdxDataset bad(dir.file("nan"), dir.file("lbl"));
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), dir.file("nan") +
+                                         ": image 1 holds NaN at row 1, column 1; inputs must be "
+                                         "finite");
+  }
+  test::write_file(dir.file("inf"), float_images_file(3, 2, 2, 0, INFINITY));
+  EXPECT_THROW(IdxDataset(dir.file("inf"), dir.file("lbl")), DataError);
+  // Labels stay unsigned bytes.
+  test::write_file(dir.file("flbl"), be32(0xD01) + be32(3) + std::string(12, '\0'));
+  EXPECT_EQ(error_of(dir.file("flbl"), 1),
+            dir.file("flbl") +
+                ": wrong magic number 0x00000d01, expected 0x00000801 (unsigned-byte IDX with 1 "
+                "dimension)");
 }
 
 }  // namespace
