@@ -1,20 +1,28 @@
 #include "launcher/fault_injection.h"
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
 
 namespace trainer {
 
-void inject_faults(int rank, int64_t step) {
-  static const char* stall = std::getenv("TRAINER_FAULT_STALL");
-  if (!stall) return;
-  int stall_rank = -1;
-  long long stall_step = -1;
-  if (std::sscanf(stall, "%d:%lld", &stall_rank, &stall_step) != 2) return;
-  if (rank != stall_rank || step != stall_step) return;
-  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+// Whether the variable `name` asks for a fault on this rank at this step.
+static bool requested(const char* name, int rank, int64_t step) {
+  const char* value = std::getenv(name);
+  int at_rank = -1;
+  long long at_step = -1;
+  return value && std::sscanf(value, "%d:%lld", &at_rank, &at_step) == 2 && rank == at_rank &&
+         step == at_step;
 }
+
+void inject_faults(int rank, int64_t step) {
+  if (requested("TRAINER_FAULT_KILL", rank, step)) std::raise(SIGKILL);
+  if (requested("TRAINER_FAULT_STALL", rank, step))
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
+bool poison_inputs(int rank, int64_t step) { return requested("TRAINER_FAULT_NAN", rank, step); }
 
 }  // namespace trainer

@@ -3,6 +3,10 @@
 //   TRAINER_FAULT_STALL=<rank>:<step>   that rank stops responding when it reaches that step
 //                                       (as a hung node would), so the others' collectives
 //                                       time out.
+//   TRAINER_FAULT_KILL=<rank>:<step>    that rank dies by SIGKILL at the start of that step (as
+//                                       a crashed node would), mid-run, with no chance to clean up.
+//   TRAINER_FAULT_NAN=<rank>:<step>     that rank's first sample of that step reads as NaN (as a
+//                                       corrupt record would), so its loss is not finite.
 #pragma once
 
 #include <cstdint>
@@ -11,5 +15,8 @@ namespace trainer {
 
 // Called by every rank at the start of every step; does nothing unless a fault is requested.
 void inject_faults(int rank, int64_t step);
+
+// Whether this rank's inputs of this step are to be poisoned (TRAINER_FAULT_NAN).
+bool poison_inputs(int rank, int64_t step);
 
 }  // namespace trainer

@@ -68,7 +68,11 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     source.context = [&](int mb) {
       return ForwardContext{true, plan.seed, static_cast<uint64_t>(plan.step), begin(mb)};
     };
-    source.input = [&](int mb) { return data.get(begin(mb), begin(mb + 1)).x; };
+    source.input = [&](int mb) {
+      Tensor x = data.get(begin(mb), begin(mb + 1)).x;
+      if (plan.poison_inputs && round == 0 && mb == 0) x.f32()[0] = std::nanf("");
+      return x;
+    };
     source.loss = [&](int mb, const Tensor& logits) {
       trace::Scope span("loss");
       Tensor dlogits = Tensor::empty(logits.shape());

@@ -24,6 +24,7 @@ struct StepPlan {
   uint64_t seed = 0;
   float lr = 0.0f;
   double clip_grad_norm = 0.0;
+  bool poison_inputs = false;  // fault injection: the first sample reads as NaN
 };
 
 struct StepResult {

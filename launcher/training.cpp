@@ -112,6 +112,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     plan.seed = c.seed;
     plan.lr = static_cast<float>(c.lr.at(step));
     plan.clip_grad_norm = c.clip_grad_norm;
+    plan.poison_inputs = poison_inputs(grid.world->rank(), step);
 
     const auto t0 = Clock::now();
     const StepResult r = train_step(stage, *run.optimizer, train_loader, loss, plan);
