@@ -4,6 +4,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 namespace trainer {
@@ -19,6 +21,9 @@ static bool requested(const char* name, int rank, int64_t step) {
 
 void inject_faults(int rank, int64_t step) {
   if (requested("TRAINER_FAULT_KILL", rank, step)) std::raise(SIGKILL);
+  if (requested("TRAINER_FAULT_THROW", rank, step))
+    throw std::runtime_error("fault injected by TRAINER_FAULT_THROW at step " +
+                             std::to_string(step + 1));
   if (requested("TRAINER_FAULT_STALL", rank, step))
     for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
 }

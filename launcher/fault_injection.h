@@ -5,6 +5,8 @@
 //                                       time out.
 //   TRAINER_FAULT_KILL=<rank>:<step>    that rank dies by SIGKILL at the start of that step (as
 //                                       a crashed node would), mid-run, with no chance to clean up.
+//   TRAINER_FAULT_THROW=<rank>:<step>   that rank fails with an error of its own at that step (as
+//                                       a local I/O error would) while the others go on.
 //   TRAINER_FAULT_NAN=<rank>:<step>     that rank's first sample of that step reads as NaN (as a
 //                                       corrupt record would), so its loss is not finite.
 #pragma once
