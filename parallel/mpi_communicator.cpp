@@ -179,6 +179,16 @@ MpiCommunicator::MpiCommunicator(std::shared_ptr<MpiRuntime> runtime,
   run("MPI_Comm_rank", [&] {
     check(MPI_Comm_rank(comm_->comm, &rank_), "MPI_Comm_rank");
     check(MPI_Comm_size(comm_->comm, &size_), "MPI_Comm_size");
+    MPI_Group mine, world;
+    check(MPI_Comm_group(comm_->comm, &mine), "MPI_Comm_group");
+    check(MPI_Comm_group(MPI_COMM_WORLD, &world), "MPI_Comm_group");
+    std::vector<int> ranks(static_cast<size_t>(size_));
+    for (int r = 0; r < size_; ++r) ranks[static_cast<size_t>(r)] = r;
+    world_ranks_.resize(ranks.size());
+    check(MPI_Group_translate_ranks(mine, size_, ranks.data(), world, world_ranks_.data()),
+          "MPI_Group_translate_ranks");
+    MPI_Group_free(&mine);
+    MPI_Group_free(&world);
   });
 }
 
@@ -187,13 +197,13 @@ MpiCommunicator::~MpiCommunicator() {
 }
 
 template <class Op>
-std::unique_ptr<Work> MpiCommunicator::submit(const char* name, Op&& raw, int64_t bytes) {
+std::unique_ptr<Work> MpiCommunicator::submit(const char* name, Op&& raw, int64_t bytes, int peer) {
   CollectiveWatchdog& watchdog = runtime_->watchdog();
   if (bytes <= kInlineBytes) {
     std::exception_ptr error;
     const bool ran = runtime_->try_inline([&] {
       try {
-        CollectiveWatchdog::Scope in_flight(watchdog, name);
+        CollectiveWatchdog::Scope in_flight(watchdog, name, peer);
         raw();
       } catch (...) {
         error = std::current_exception();
@@ -205,15 +215,15 @@ std::unique_ptr<Work> MpiCommunicator::submit(const char* name, Op&& raw, int64_
     }
   }
   return std::make_unique<WorkHandle>(
-      runtime_->enqueue([&watchdog, name, raw = std::forward<Op>(raw)] {
-        CollectiveWatchdog::Scope in_flight(watchdog, name);
+      runtime_->enqueue([&watchdog, name, peer, raw = std::forward<Op>(raw)] {
+        CollectiveWatchdog::Scope in_flight(watchdog, name, peer);
         raw();
       }));
 }
 
 template <class Op>
-void MpiCommunicator::run(const char* name, Op&& op) {
-  submit(name, std::forward<Op>(op))->wait();
+void MpiCommunicator::run(const char* name, Op&& op, int peer) {
+  submit(name, std::forward<Op>(op), 0, peer)->wait();
 }
 
 static int count(int64_t n) {
@@ -265,8 +275,8 @@ void MpiCommunicator::all_gather(const void* send, int64_t bytes, void* recv) {
 // MPI thread, under the watchdog: a peer that never receives ends the job).
 class SendWork : public Work {
  public:
-  SendWork(MpiCommunicator& comm, std::unique_ptr<MPI_Request> request)
-      : comm_(comm), request_(std::move(request)) {}
+  SendWork(MpiCommunicator& comm, std::unique_ptr<MPI_Request> request, int world_peer)
+      : comm_(comm), request_(std::move(request)), peer_(world_peer) {}
   // The buffer must not be released under a send in flight; a failure here is reported by the
   // operation that failed first.
   ~SendWork() override {
@@ -277,14 +287,16 @@ class SendWork : public Work {
   }
   void wait() override {
     if (complete_) return;
-    comm_.run("send", [&] { check(MPI_Wait(request_.get(), MPI_STATUS_IGNORE), "MPI_Wait"); });
+    comm_.run(
+        "send to", [&] { check(MPI_Wait(request_.get(), MPI_STATUS_IGNORE), "MPI_Wait"); }, peer_);
     finish();
   }
   bool done() const override {
     if (complete_) return true;
     int flag = 0;
-    comm_.run("send",
-              [&] { check(MPI_Test(request_.get(), &flag, MPI_STATUS_IGNORE), "MPI_Test"); });
+    comm_.run(
+        "send to", [&] { check(MPI_Test(request_.get(), &flag, MPI_STATUS_IGNORE), "MPI_Test"); },
+        peer_);
     if (flag) const_cast<SendWork*>(this)->finish();
     return flag != 0;
   }
@@ -297,6 +309,7 @@ class SendWork : public Work {
   }
   MpiCommunicator& comm_;
   std::unique_ptr<MPI_Request> request_;
+  int peer_;
   bool complete_ = false;
   trace::Clock::time_point finished_at_;
 };
@@ -304,18 +317,25 @@ class SendWork : public Work {
 std::unique_ptr<Work> MpiCommunicator::send_async(const void* data, int64_t bytes, int peer,
                                                   int tag) {
   auto request = std::make_unique<MPI_Request>(MPI_REQUEST_NULL);
-  run("send", [&] {
-    check(MPI_Isend(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, request.get()),
-          "MPI_Isend");
-  });
-  return std::make_unique<SendWork>(*this, std::move(request));
+  const int world_peer = world_ranks_.at(static_cast<size_t>(peer));
+  run(
+      "send to",
+      [&] {
+        check(MPI_Isend(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, request.get()),
+              "MPI_Isend");
+      },
+      world_peer);
+  return std::make_unique<SendWork>(*this, std::move(request), world_peer);
 }
 
 void MpiCommunicator::recv(void* data, int64_t bytes, int peer, int tag) {
-  run("recv", [&] {
-    check(MPI_Recv(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, MPI_STATUS_IGNORE),
-          "MPI_Recv");
-  });
+  run(
+      "recv from",
+      [&] {
+        check(MPI_Recv(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, MPI_STATUS_IGNORE),
+              "MPI_Recv");
+      },
+      world_ranks_.at(static_cast<size_t>(peer)));
 }
 
 void MpiCommunicator::barrier() {

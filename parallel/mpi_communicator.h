@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "parallel/communicator.h"
 
@@ -52,15 +53,17 @@ class MpiCommunicator : public Communicator {
   // collective watchdog with `name` as the operation it reports. A template (defined and used in
   // the .cpp only) so the inline path builds no std::function: at 4 KiB an allocation is a
   // visible share of the all-reduce.
+  // `peer`: the world rank a send or receive waits on, for the watchdog's message.
   template <class Op>
-  std::unique_ptr<Work> submit(const char* name, Op&& op, int64_t bytes = 0);
+  std::unique_ptr<Work> submit(const char* name, Op&& op, int64_t bytes = 0, int peer = -1);
   template <class Op>
-  void run(const char* name, Op&& op);
+  void run(const char* name, Op&& op, int peer = -1);
   friend class SendWork;
 
   std::shared_ptr<MpiRuntime> runtime_;
   std::unique_ptr<MpiCommHandle> comm_;  // the MPI_Comm, kept out of this header
   int rank_ = 0, size_ = 1;
+  std::vector<int> world_ranks_;  // of this communicator's ranks, for messages
 };
 
 }  // namespace trainer

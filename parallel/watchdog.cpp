@@ -24,8 +24,9 @@ CollectiveWatchdog::~CollectiveWatchdog() {
   thread_.join();
 }
 
-CollectiveWatchdog::Scope::Scope(CollectiveWatchdog& w, const char* op) : w_(w) {
+CollectiveWatchdog::Scope::Scope(CollectiveWatchdog& w, const char* op, int peer) : w_(w) {
   w_.op_.store(op);
+  w_.peer_.store(peer);
   w_.started_ns_.store(now_ns());
 }
 
@@ -39,10 +40,17 @@ void CollectiveWatchdog::watch() {
     if (started == 0 || limit <= 0 || (now_ns() - started) * 1e-9 < limit) continue;
     // Whatever the other threads are doing, this process cannot make progress: say why and end
     // it, and the launcher ends the rest of the job.
-    std::fprintf(stderr,
-                 "error: rank %d: %s did not complete within %g s (parallel.timeout_s): another "
-                 "rank is lost or stalled\n",
-                 rank_.load(), op_.load(), limit);
+    const int peer = peer_.load();
+    if (peer >= 0)
+      std::fprintf(stderr,
+                   "error: rank %d: %s rank %d did not complete within %g s "
+                   "(parallel.timeout_s): rank %d is lost or stalled\n",
+                   rank_.load(), op_.load(), peer, limit, peer);
+    else
+      std::fprintf(stderr,
+                   "error: rank %d: %s did not complete within %g s (parallel.timeout_s): "
+                   "another rank is lost or stalled\n",
+                   rank_.load(), op_.load(), limit);
     std::fflush(stderr);
     std::_Exit(1);
   }

@@ -20,10 +20,11 @@ class CollectiveWatchdog {
   void set_limit(double seconds) { limit_s_.store(seconds); }
   void set_rank(int rank) { rank_.store(rank); }
 
-  // Marks one operation in flight for as long as it lives.
+  // Marks one operation in flight for as long as it lives; `peer` (a world rank) for a send or
+  // receive, whose message then names the rank that never answered.
   class Scope {
    public:
-    Scope(CollectiveWatchdog& w, const char* op);
+    Scope(CollectiveWatchdog& w, const char* op, int peer = -1);
     ~Scope();
 
    private:
@@ -37,6 +38,7 @@ class CollectiveWatchdog {
   std::atomic<int> rank_{-1};
   std::atomic<int64_t> started_ns_{0};  // 0: nothing in flight
   std::atomic<const char*> op_{nullptr};
+  std::atomic<int> peer_{-1};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -194,17 +194,26 @@ TEST_F(FaultTest, ARankKilledMidStepEndsTheJobNamingIt) {
 }
 
 TEST_F(FaultTest, AStalledRankIsCaughtByTheCollectiveTimeout) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const test::CommandResult r =
-      run(2, cfg() + " --set parallel.timeout_s=2", "TRAINER_FAULT_STALL=1:3");
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_NE(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.exit_code, 124) << "the job hung until the time limit";
-  EXPECT_LT(s, 30.0);
-  EXPECT_NE(r.output.find("error: rank 0: all_reduce did not complete within 2 s "
-                          "(parallel.timeout_s): another rank is lost or stalled"),
-            std::string::npos)
-      << r.output;
+  struct Case {
+    std::string layout, expected;
+  };
+  // In a collective the waiting rank cannot know who is missing; a pipeline stage waits on one.
+  for (const Case& c : {Case{"",
+                             "error: rank 0: all_reduce did not complete within 2 s "
+                             "(parallel.timeout_s): another rank is lost or stalled"},
+                        Case{" --set parallel.pipeline=2 --set parallel.microbatches=2",
+                             "error: rank 0: recv from rank 1 did not complete within 2 s "
+                             "(parallel.timeout_s): rank 1 is lost or stalled"}}) {
+    SCOPED_TRACE(c.layout);
+    const auto t0 = std::chrono::steady_clock::now();
+    const test::CommandResult r =
+        run(2, cfg() + " --set parallel.timeout_s=2" + c.layout, "TRAINER_FAULT_STALL=1:3");
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.exit_code, 124) << "the job hung until the time limit";
+    EXPECT_LT(s, 30.0);
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << r.output;
+  }
 }
 
 // ---- SIGTERM/SIGINT: a checkpoint at the next step boundary, a clean exit, and a resume that
@@ -285,8 +294,7 @@ TEST_F(FaultTest, AFullDiskFailsTheSaveAndKeepsThePreviousCheckpoint) {
         (ranks == 1 ? std::string() : "mpirun --oversubscribe --mca btl self,tcp -np 2 ") +
         limited + " " + cfg() + wide + " --set train.max_steps=8 --resume auto");
     EXPECT_EQ(r.exit_code, 1) << r.output;
-    EXPECT_NE(r.output.find("checkpoint of step 8 not written: cannot write "),
-              std::string::npos)
+    EXPECT_NE(r.output.find("checkpoint of step 8 not written: cannot write "), std::string::npos)
         << r.output;
     EXPECT_NE(r.output.find("File too large; the previous checkpoint is kept"), std::string::npos)
         << r.output;
