@@ -58,6 +58,8 @@ void enable(bool on) {
 
 bool enabled() { return recorder().on.load(std::memory_order_relaxed); }
 
+void pause() { recorder().on = false; }
+
 void span(const std::string& name, Track track, Clock::time_point begin, Clock::time_point end,
           const std::string& args_json) {
   Recorder& r = recorder();

@@ -18,6 +18,8 @@ enum class Track { Compute = 0, Communication = 1, Wait = 2 };
 // enable(true) starts a new recording: what an earlier one held is dropped.
 void enable(bool on);
 bool enabled();
+// Stops recording and keeps what was recorded (for write).
+void pause();
 
 // Thread-safe. `args_json`, when not empty, is a JSON object text shown with the span.
 void span(const std::string& name, Track track, Clock::time_point begin, Clock::time_point end,

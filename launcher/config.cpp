@@ -164,6 +164,7 @@ static void read_log(ConfigSection& root, Config& c) {
   ConfigSection s = root.section("log", false);
   c.log_every = s.integer("every_steps", 50, 1);
   c.trace = s.boolean("trace", false);
+  c.trace_steps = s.integer("trace_steps", 200, 1);
   s.finish();
 }
 

@@ -62,6 +62,7 @@ struct Config {
   // log
   int64_t log_every = 50;
   bool trace = false;
+  int64_t trace_steps = 200;  // a timeline holds the first so many steps of the run
 
   // file:line (or --set) of a node of this config, for errors found after loading.
   std::string where(const YAML::Node& n) const { return source->where(n); }

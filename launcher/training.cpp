@@ -121,8 +121,11 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     double loss_sum = r.loss_sum;
     grid.world->all_reduce(&loss_sum, 1, ReduceOp::Sum);
     const double dt = seconds_since(t0);
-    if (trace::enabled())
+    if (trace::enabled()) {
       trace::span("step " + std::to_string(step + 1), trace::Track::Compute, t0, Clock::now());
+      // A timeline grows with every step: it keeps the first log.trace_steps of them.
+      if (step + 1 - start_step >= c.trace_steps) trace::pause();
+    }
     if (r.nonfinite_rank >= 0) {
       const int bad = r.nonfinite_rank;
       const std::string where = "at step " + std::to_string(step + 1) + " (epoch " +

@@ -120,5 +120,22 @@ TEST_F(TrainingTest, StopsOnANonFiniteLossNamingTheStep) {
   }
 }
 
+// One process's timeline: a span per step, the layers inside it, and no more than
+// log.trace_steps steps however long the run.
+TEST_F(TrainingTest, TimelineKeepsTheFirstTraceSteps) {
+  RunSetup r = setup({"train.max_steps=6", "log.trace=true", "log.trace_steps=4"});
+  run(r);
+  std::ifstream in(dir_.file("out/trace/rank0.json"));
+  ASSERT_TRUE(in);
+  int steps = 0, conv_backward = 0;
+  for (const auto& e : nlohmann::json::parse(in)["traceEvents"]) {
+    const std::string name = e["name"];
+    steps += name.rfind("step ", 0) == 0;
+    conv_backward += name == "backward 0.conv2d";
+  }
+  EXPECT_EQ(steps, 4);
+  EXPECT_EQ(conv_backward, 4);
+}
+
 }  // namespace
 }  // namespace trainer
