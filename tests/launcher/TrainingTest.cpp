@@ -128,7 +128,8 @@ TEST_F(TrainingTest, TimelineKeepsTheFirstTraceSteps) {
   std::ifstream in(dir_.file("out/trace/rank0.json"));
   ASSERT_TRUE(in);
   int steps = 0, conv_backward = 0;
-  for (const auto& e : nlohmann::json::parse(in)["traceEvents"]) {
+  const nlohmann::json events = nlohmann::json::parse(in)["traceEvents"];
+  for (const auto& e : events) {
     const std::string name = e["name"];
     steps += name.rfind("step ", 0) == 0;
     conv_backward += name == "backward 0.conv2d";
