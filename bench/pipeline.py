@@ -113,8 +113,9 @@ def main():
               "gradient back (64-256 KB here, received with a blocking MPI_Recv after the sender's "
               "MPI_Isend), and the two ranks share a 2-core machine with other work, so every slot carries a "
               "little waiting that the formula does not: at M = 2 and 4 it stays within 10% of the ideal; at "
-              "M = 8, with slots of about 5 ms, it is 16-26% over. Posting receives ahead with a progress "
-              "thread would hide the transfers."]
+              "M = 8, with slots of about 5 ms, it is 16-26% over. In 1F1B's steady state the stages run in "
+              "lockstep, so any delay of one (a transfer, the other load on this shared machine) becomes the "
+              "other's wait; posting receives ahead, with a progress thread, would hide the transfers' part."]
     with open(os.path.join(ROOT, "bench", "results", "pipeline.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
