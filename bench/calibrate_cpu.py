@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ENV, ROOT, cpu_name, git_commit  # noqa: E402
+from common import ENV, ROOT, cpu_name, git_commit, write_results  # noqa: E402
 
 BATCH = 128
 
@@ -98,8 +98,6 @@ def main():
     commit = git_commit()
     result = {"date": datetime.date.today().isoformat(), "commit": commit, "machine": cpu_name(),
               "command": "python3 bench/calibrate_cpu.py", "rates": rates}
-    with open(os.path.join(ROOT, "bench", "results", "cpu_calibration.json"), "w") as f:
-        json.dump(result, f, indent=2)
     units = {"gemm_flops": (1e9, "GFLOP/s"), "conv_flops": (1e9, "GFLOP/s"),
              "memory_bandwidth": (1e9, "GB/s"), "load_per_sample": (1e-6, "us"),
              "intra_latency": (1e-6, "us"), "intra_bandwidth": (1e9, "GB/s")}
@@ -109,8 +107,7 @@ def main():
              "| figure | measured |", "|---|---|"]
     for k, (scale, unit) in units.items():
         lines.append(f"| {k} | {rates[k] / scale:.3g} {unit} |")
-    with open(os.path.join(ROOT, "bench", "results", "cpu_calibration.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_results("cpu_calibration", result, lines)
     print("\n".join(lines))
 
 

@@ -1,5 +1,6 @@
 """What the benchmark scripts share: where things are, the environment ranks run in, and the
 facts a results file records (machine, commit)."""
+import json
 import os
 import platform
 import subprocess
@@ -19,6 +20,16 @@ def ensure_debian_module(module, package):
     except subprocess.CalledProcessError:
         subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
                        check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+
+
+def write_results(name, result, lines):
+    """bench/results/<name>.json (the figures) and <name>.md (the table a reader opens)."""
+    folder = os.path.join(ROOT, "bench", "results")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{name}.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    with open(os.path.join(folder, f"{name}.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def git_commit():

@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ENV, ROOT, cpu_name, ensure_debian_module, git_commit  # noqa: E402
+from common import ENV, ROOT, cpu_name, ensure_debian_module, git_commit, write_results  # noqa: E402
 
 STEPS = {"mlp": 3000, "cnn": 300}
 
@@ -68,9 +68,6 @@ def main():
     result = {"date": datetime.date.today().isoformat(), "commit": commit, "machine": cpu_name(),
               "cores": os.cpu_count(), "pytorch": torch_version,
               "command": "python3 bench/cpu_speed.py --repeats %d" % args.repeats, "results": rows}
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "cpu_speed.json"), "w") as f:
-        json.dump(result, f, indent=2)
     lines = [f"# CPU training speed, one thread, batch 128, Adam (Fashion-MNIST)", "",
              f"- date {result['date']}, commit {commit}", f"- machine: {result['machine']}, {result['cores']} cores (shared)",
              f"- reference: PyTorch {torch_version} (Debian python3-torch), torch.set_num_threads(1)",
@@ -80,8 +77,7 @@ def main():
     for r in rows:
         lines.append(f"| {r['model']} | {r['steps']} | {r['trainer_samples_per_s']:.0f} | "
                      f"{r['pytorch_samples_per_s']:.0f} | {r['ratio']:.2f}x |")
-    with open(os.path.join(ROOT, "bench", "results", "cpu_speed.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_results("cpu_speed", result, lines)
     print("\n".join(lines))
 
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ENV, ROOT, cpu_name, git_commit  # noqa: E402
+from common import ENV, ROOT, cpu_name, git_commit, write_results  # noqa: E402
 from cpu_speed import ensure_torch  # noqa: E402
 
 STEPS = {"mlp": 1500, "cnn": 150}
@@ -129,8 +129,6 @@ def main():
     result = {"date": datetime.date.today().isoformat(), "commit": commit, "machine": cpu_name(),
               "cores": os.cpu_count(), "command": f"python3 bench/dp_scaling.py --repeats {args.repeats}",
               "scaling": scaling, "allreduce": bandwidth, "overlap": ov}
-    with open(os.path.join(ROOT, "bench", "results", "data_parallel.json"), "w") as f:
-        json.dump(result, f, indent=2)
     lines = ["# Data-parallel scaling, 1 to 2 ranks, 64 samples per rank, one thread per rank", "",
              f"- date {result['date']}, commit {commit}; machine: {result['machine']}, "
              f"{result['cores']} cores (shared)",
@@ -161,8 +159,7 @@ def main():
         margin = f"{o['median_margin_ms']:.2f} ms"
         lines.append(f"| {o['model']} | {o['bucket_mb']} | {o['buckets_per_step']} | {o['steps']} | "
                      f"{o['early']} | {o['hidden']} | {margin} |")
-    with open(os.path.join(ROOT, "bench", "results", "data_parallel.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_results("data_parallel", result, lines)
     print("\n".join(lines))
 
 

@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ENV, ROOT, cpu_name, git_commit  # noqa: E402
+from common import ENV, ROOT, cpu_name, git_commit, write_results  # noqa: E402
 
 CONFIG = os.path.join(ROOT, "bench", "configs", "pipeline_balanced.yaml")
 
@@ -81,8 +81,6 @@ def main():
             print(json.dumps(runs[-1]), file=sys.stderr)
     result = {"date": datetime.date.today().isoformat(), "commit": commit, "machine": cpu_name(),
               "cores": os.cpu_count(), "command": "python3 bench/pipeline.py", "runs": runs}
-    with open(os.path.join(ROOT, "bench", "results", "pipeline.json"), "w") as f:
-        json.dump(result, f, indent=2)
     lines = ["# Pipeline parallelism: bubble and activation memory", "",
              f"- date {result['date']}, commit {commit}; machine: {result['machine']}, "
              f"{result['cores']} cores (shared)",
@@ -116,8 +114,7 @@ def main():
               "M = 8, with slots of about 5 ms, it is 16-26% over. In 1F1B's steady state the stages run in "
               "lockstep, so any delay of one (a transfer, the other load on this shared machine) becomes the "
               "other's wait; posting receives ahead, with a progress thread, would hide the transfers' part."]
-    with open(os.path.join(ROOT, "bench", "results", "pipeline.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_results("pipeline", result, lines)
     print("\n".join(lines))
 
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ROOT, git_commit  # noqa: E402
+from common import ROOT, git_commit, write_results  # noqa: E402
 
 PER_GPU = 32  # 1024 GPUs x 32 = 32768 samples: within the 60,000 of the training set
 
@@ -49,8 +49,6 @@ def main():
                           "memory_mib": p["memory_bytes"] / 2**20, "fits": p["fits"]})
     result = {"date": datetime.date.today().isoformat(), "commit": commit, "command": "python3 bench/predict_h100.py",
               "preset": "h100", "per_gpu_batch": PER_GPU, "rows": table}
-    with open(os.path.join(ROOT, "bench", "results", "h100_predictions.json"), "w") as f:
-        json.dump(result, f, indent=2)
     lines = ["# Predicted: the example models on 8 to 1024 H100s (cost model, not measured)", "",
              f"- date {result['date']}, commit {commit}; command: `{result['command']}`",
              "- preset `h100` (parallel/cost_model.cpp, docs/cost_model.md): vendor figures derated, no GPU measurement",
@@ -68,8 +66,7 @@ def main():
               "smaller ring has fewer hops, worth more than the bubble and transfers a pipeline adds. (NCCL "
               "switches to tree all-reduces at this scale, whose latency grows as log n; the model's ring is "
               "pessimistic there.)"]
-    with open(os.path.join(ROOT, "bench", "results", "h100_predictions.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_results("h100_predictions", result, lines)
     print("\n".join(lines))
 
 

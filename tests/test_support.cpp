@@ -51,6 +51,12 @@ std::vector<float> parameter_values(Model& model) {
   return w;
 }
 
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 CommandResult run_command(const std::string& command) {
   FILE* p = popen((command + " 2>&1").c_str(), "r");
   std::string out;

@@ -48,6 +48,9 @@ std::string shared_temp_dir(Communicator& world);
 void expect_close(const std::vector<float>& got, const std::vector<float>& reference,
                   double abs = 1e-5, double rel = 1e-4);
 
+// How many times `what` occurs in `text` (error lines in a job's output).
+size_t count_of(const std::string& text, const std::string& what);
+
 // The result of running a shell command: its exit code and what it printed (stdout + stderr).
 struct CommandResult {
   int exit_code;

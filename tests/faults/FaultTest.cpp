@@ -50,12 +50,6 @@ test::CommandResult run(int ranks, const std::string& args, const std::string& e
                            launcher + kTrainer + " " + args);
 }
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 // Every file under dir with its contents: to show that a failed run left a checkpoint alone.
 std::map<std::string, std::string> snapshot(const std::string& dir) {
   std::map<std::string, std::string> out;
@@ -168,7 +162,7 @@ TEST_F(FaultTest, BadInputIsOneMessageExitCode2AndTouchesNoCheckpoint) {
       const test::CommandResult r = run(ranks, c.args);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       EXPECT_EQ(r.exit_code, 2) << r.output;
-      EXPECT_EQ(count(r.output, "error:"), 1u) << r.output;
+      EXPECT_EQ(test::count_of(r.output, "error:"), 1u) << r.output;
       EXPECT_NE(r.output.find(c.expected), std::string::npos) << r.output;
       EXPECT_LT(s, 20.0);
       EXPECT_EQ(snapshot(checkpoints()), before) << "a checkpoint was touched";
@@ -251,7 +245,7 @@ TEST_F(FaultTest, SigtermCheckpointsAtTheNextStepAndTheResumeContinuesExactly) {
   ASSERT_EQ(exit_of(r), 143) << r.output;  // 128 + SIGTERM
   EXPECT_NE(r.output.find("SIGTERM: stopped after step "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("; continue with --resume auto"), std::string::npos) << r.output;
-  EXPECT_EQ(count(r.output, "error:"), 0u) << r.output;
+  EXPECT_EQ(test::count_of(r.output, "error:"), 0u) << r.output;
   const std::string latest = test::read_file(checkpoints() + "/latest");
   const int stopped = std::stoi(latest.substr(5));
   ASSERT_GE(stopped, 20);
@@ -298,7 +292,7 @@ TEST_F(FaultTest, AFullDiskFailsTheSaveAndKeepsThePreviousCheckpoint) {
         << r.output;
     EXPECT_NE(r.output.find("File too large; the previous checkpoint is kept"), std::string::npos)
         << r.output;
-    EXPECT_EQ(count(r.output, "error:"), 1u) << r.output;
+    EXPECT_EQ(test::count_of(r.output, "error:"), 1u) << r.output;
     EXPECT_EQ(snapshot(checkpoints()), before) << "the previous checkpoint or latest changed";
   }
 }
@@ -380,7 +374,7 @@ TEST_F(FaultTest, ANonFiniteLossStopsNamingTheStepAndTheRank) {
                           "(pipeline stage 0, data-parallel rank 1)"),
             std::string::npos)
       << r.output;
-  EXPECT_EQ(count(r.output, "error:"), 1u) << r.output;
+  EXPECT_EQ(test::count_of(r.output, "error:"), 1u) << r.output;
   // The checkpoint of step 4 is the last one: nothing after the bad step was saved.
   EXPECT_EQ(test::read_file(checkpoints() + "/latest"), "step_00000004\n");
 }

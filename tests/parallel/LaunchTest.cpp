@@ -29,12 +29,6 @@ test::CommandResult mpirun(int ranks, const std::string& args, const std::string
       std::to_string(ranks) + " " + TRAINER_BINARY + " " + args);
 }
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 class LaunchTest : public ::testing::Test {
  protected:
   void SetUp() override { test::write_file(dir_.file("cfg.yaml"), kConfig); }
@@ -48,7 +42,7 @@ TEST_F(LaunchTest, BadConfigIsOneMessageAndExitCode2) {
   const test::CommandResult r = mpirun(4, cfg() + " --set optimizer.lr=-1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_EQ(count(r.output, "error:"), 1u) << r.output;
+  EXPECT_EQ(test::count_of(r.output, "error:"), 1u) << r.output;
   EXPECT_NE(
       r.output.find(
           "error: rank 0: --set optimizer.lr=-1: optimizer.lr: expected a number > 0, got '-1'"),
@@ -69,7 +63,7 @@ TEST_F(LaunchTest, LayoutsThatDoNotFitTheWorld) {
                               "train.grad_accum x parallel.microbatches = 4 x 1 x 1"),
             std::string::npos)
       << batch.output;
-  EXPECT_EQ(count(batch.output, "error:"), 1u) << batch.output;
+  EXPECT_EQ(test::count_of(batch.output, "error:"), 1u) << batch.output;
 }
 
 TEST_F(LaunchTest, AMissingFileOnOneRankIsNamedByThatRank) {
@@ -83,7 +77,7 @@ TEST_F(LaunchTest, AMissingFileOnOneRankIsNamedByThatRank) {
       "-np 2 sh " +
       dir_.file("wrapper.sh") + " " + TRAINER_BINARY + " " + cfg());
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_EQ(count(r.output, "error:"), 1u) << r.output;
+  EXPECT_EQ(test::count_of(r.output, "error:"), 1u) << r.output;
   EXPECT_NE(r.output.find("error: rank 1: --set data.train.images=/nonexistent.gz: "
                           "data.train.images: file not found: /nonexistent.gz"),
             std::string::npos)
@@ -101,7 +95,7 @@ TEST_F(LaunchTest, TwoRanksReportTheLossOfOneProcess) {
   EXPECT_EQ(b["world"], 1);
   EXPECT_NEAR(a["final_loss"].get<double>(), b["final_loss"].get<double>(), 1e-6);
   // Only rank 0 prints the summary.
-  EXPECT_EQ(count(two.output, "\"final_loss\""), 1u) << two.output;
+  EXPECT_EQ(test::count_of(two.output, "\"final_loss\""), 1u) << two.output;
 }
 
 TEST_F(LaunchTest, ARankFailingLaterTakesTheJobDownWithItsMessage) {
@@ -163,7 +157,7 @@ TEST_F(LaunchTest, PipelineLayoutsThatCannotWorkAreRefusedBeforeTraining) {
             std::string::npos)
       << split.output;
   for (const auto* r : {&deep, &few, &odd, &split})
-    EXPECT_EQ(count(r->output, "error:"), 1u) << r->output;
+    EXPECT_EQ(test::count_of(r->output, "error:"), 1u) << r->output;
 }
 
 // One shard per stage; a resume with the same split continues bit for bit, another is refused.
