@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "launcher/app.h"
+#include "parallel/cost_model.h"
 
 int main(int argc, char** argv) {
 #ifdef TRAINER_NEEDS_AVX2
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
   cli.add_option("--cluster", opts.cluster,
                  "with --dry-run: the machines the cost model predicts for (default: cpu, or "
                  "h100 with device cuda)")
-      ->check(CLI::IsMember({"cpu", "h100"}));
+      ->check(CLI::IsMember(trainer::cluster_presets()));
   cli.add_option("--search", opts.search,
                  "with --dry-run: list the fastest layouts of this many devices")
       ->check(CLI::PositiveNumber);

@@ -11,28 +11,6 @@ ScheduleKind schedule_kind(const std::string& name) {
   throw std::invalid_argument("unknown pipeline schedule '" + name + "'");
 }
 
-const char* schedule_name(ScheduleKind kind) {
-  return kind == ScheduleKind::GPipe ? "gpipe" : "1f1b";
-}
-
-const char* action_name(Action::Kind kind) {
-  switch (kind) {
-    case Action::Forward:
-      return "forward";
-    case Action::Backward:
-      return "backward";
-    case Action::SendActivation:
-      return "send activation";
-    case Action::RecvActivation:
-      return "recv activation";
-    case Action::SendGrad:
-      return "send grad";
-    case Action::RecvGrad:
-      return "recv grad";
-  }
-  return "?";
-}
-
 namespace {
 
 // Appends one micro-batch's forward or backward with the transfers around it.

@@ -16,7 +16,6 @@ enum class ScheduleKind { GPipe, OneFOneB };
 
 // "gpipe" / "1f1b"; throws std::invalid_argument otherwise.
 ScheduleKind schedule_kind(const std::string& name);
-const char* schedule_name(ScheduleKind kind);
 
 struct Action {
   enum Kind { Forward, Backward, SendActivation, RecvActivation, SendGrad, RecvGrad };
@@ -24,8 +23,6 @@ struct Action {
   int microbatch;
   bool operator==(const Action& o) const { return kind == o.kind && microbatch == o.microbatch; }
 };
-
-const char* action_name(Action::Kind kind);
 
 // GPipe: all forwards, then all backwards; every micro-batch's activations are held at once.
 // 1F1B: stage s runs P - s - 1 forwards to fill the pipeline, then alternates one forward and
