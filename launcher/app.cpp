@@ -77,11 +77,10 @@ int threads_for(const Config& cfg, const Environment& env) {
   return std::max(1, cores / env.local_world);
 }
 
-void say_start(const RunSetup& run, const AppOptions& opts,
-               const std::optional<std::string>& resume, int world, FILE* err) {
+void say_start(const RunSetup& run, const AppOptions& opts, bool resumed, int world, FILE* err) {
   const Config& c = run.cfg;
   if (!c.device_note.empty()) std::fprintf(err, "note: %s\n", c.device_note.c_str());
-  if (opts.resume == "auto" && !resume)
+  if (opts.resume == "auto" && !resumed)
     std::fprintf(err, "no checkpoint in %s: starting from step 0\n", c.checkpoint_dir.c_str());
   const std::optional<std::string> earlier = latest_checkpoint(c.checkpoint_dir);
   if (opts.resume.empty() && earlier)
@@ -119,7 +118,7 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   Communicator& world = mpi ? static_cast<Communicator&>(*mpi) : *self;
 
   std::optional<RunSetup> run;
-  std::optional<std::string> resume;
+  std::optional<ResumePoint> resume;
   std::string resume_note;  // why --resume auto passed over the latest checkpoint
   int64_t start_step = 0;
   failure = attempt([&] {
@@ -150,10 +149,10 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     if (opts.search > 0) std::fputs(search_text(*run, cluster, opts.search).c_str(), out);
     return kOk;
   }
-  if (root) say_start(*run, opts, resume, world.size(), err);
+  if (root) say_start(*run, opts, resume.has_value(), world.size(), err);
   if (root && !resume_note.empty()) std::fprintf(err, "note: %s\n", resume_note.c_str());
   if (root && resume)
-    std::fprintf(err, "resumed from %s at step %lld\n", resume->c_str(),
+    std::fprintf(err, "resumed from %s at step %lld\n", resume->dir.c_str(),
                  static_cast<long long>(start_step));
 
   ProcessGrid grid;

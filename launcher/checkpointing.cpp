@@ -119,14 +119,13 @@ std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid) 
 }
 
 // The newest checkpoint under `root` that passes its checksums, starting from `latest`.
-static std::optional<std::string> newest_valid(const std::string& root, std::string* note) {
+static std::optional<ResumePoint> newest_valid(const std::string& root, std::string* note) {
   namespace fs = std::filesystem;
   const std::optional<std::string> latest = latest_checkpoint(root);
   if (!latest) return std::nullopt;
   std::string first_error;
   try {
-    verify_checkpoint(*latest);
-    return latest;
+    return ResumePoint{*latest, verify_checkpoint(*latest)};
   } catch (const CheckpointError& e) {
     first_error = e.what();
   }
@@ -137,31 +136,35 @@ static std::optional<std::string> newest_valid(const std::string& root, std::str
       earlier.push_back(e.path().string());
   std::sort(earlier.rbegin(), earlier.rend());
   for (const std::string& dir : earlier) {
+    nlohmann::json meta;
     try {
-      verify_checkpoint(dir);
+      meta = verify_checkpoint(dir);
     } catch (const CheckpointError&) {
       continue;
     }
     if (note) *note = first_error + "; resuming from the newest valid checkpoint, " + dir;
-    return dir;
+    return ResumePoint{dir, meta};
   }
   throw CheckpointError(first_error + "; and no earlier checkpoint in " + root + " is valid");
 }
 
-std::optional<std::string> resolve_resume(const Config& cfg, const std::string& resume,
+std::optional<ResumePoint> resolve_resume(const Config& cfg, const std::string& resume,
                                           std::string* note) {
   namespace fs = std::filesystem;
   if (resume.empty()) return std::nullopt;
   if (resume == "auto") return newest_valid(cfg.checkpoint_dir, note);
-  if (fs::exists(fs::path(resume) / "meta.json")) return resume;
-  if (auto latest = latest_checkpoint(resume)) return latest;
+  if (fs::exists(fs::path(resume) / "meta.json"))
+    return ResumePoint{resume, verify_checkpoint(resume)};
+  if (auto latest = latest_checkpoint(resume))
+    return ResumePoint{*latest, verify_checkpoint(*latest)};
   throw CheckpointError("--resume " + resume +
                         ": not a checkpoint directory (no meta.json) "
                         "and no checkpoints root (no latest)");
 }
 
-int64_t restore_run_checkpoint(RunSetup& run, const std::string& dir) {
-  const nlohmann::json meta = verify_checkpoint(dir);
+int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint) {
+  const std::string& dir = checkpoint.dir;
+  const nlohmann::json& meta = checkpoint.meta;
   const nlohmann::json want = compatibility(run.cfg);
   const nlohmann::json have = meta.value("compatibility", nlohmann::json::object());
   for (const auto& [key, value] : want.items())

@@ -24,15 +24,21 @@ class CheckpointNotWritten : public std::runtime_error {
 // every rank.
 std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid);
 
-// The directory --resume names: "auto" is the newest valid checkpoint of this run, or none (a
-// fresh start): when the one `latest` names fails its checksums, the newest earlier one that
-// passes is taken and `note` says so. A path is a checkpoint directory, or a checkpoints root
-// holding a `latest` pointer (taken as it is: a corrupt one is refused on restore).
-std::optional<std::string> resolve_resume(const Config& cfg, const std::string& resume,
+// A checkpoint whose files passed their checksums, with its metadata.
+struct ResumePoint {
+  std::string dir;
+  nlohmann::json meta;
+};
+
+// The checkpoint --resume names, verified: "auto" is the newest valid checkpoint of this run, or
+// none (a fresh start): when the one `latest` names fails its checksums, the newest earlier one
+// that passes is taken and `note` says so. A path is a checkpoint directory, or a checkpoints
+// root holding a `latest` pointer; a corrupt one is refused (CheckpointError naming the file).
+std::optional<ResumePoint> resolve_resume(const Config& cfg, const std::string& resume,
                                           std::string* note = nullptr);
 
-// Verifies and loads a checkpoint into the run; returns the number of steps it had taken.
-// Throws CheckpointError when it is corrupt or was written by an incompatible run, saying why.
-int64_t restore_run_checkpoint(RunSetup& run, const std::string& dir);
+// Loads a verified checkpoint into the run; returns the number of steps it had taken. Throws
+// CheckpointError when it was written by an incompatible run, saying why.
+int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint);
 
 }  // namespace trainer
