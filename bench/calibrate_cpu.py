@@ -108,7 +108,6 @@ def main():
     for k, (scale, unit) in units.items():
         lines.append(f"| {k} | {rates[k] / scale:.3g} {unit} |")
     write_results("cpu_calibration", result, lines)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

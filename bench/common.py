@@ -23,13 +23,15 @@ def ensure_debian_module(module, package):
 
 
 def write_results(name, result, lines):
-    """bench/results/<name>.json (the figures) and <name>.md (the table a reader opens)."""
+    """bench/results/<name>.json (the figures) and <name>.md (the table a reader opens), which it
+    also prints."""
     folder = os.path.join(ROOT, "bench", "results")
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, f"{name}.json"), "w") as f:
         json.dump(result, f, indent=2)
     with open(os.path.join(folder, f"{name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def git_commit():

@@ -78,7 +78,6 @@ def main():
         lines.append(f"| {r['model']} | {r['steps']} | {r['trainer_samples_per_s']:.0f} | "
                      f"{r['pytorch_samples_per_s']:.0f} | {r['ratio']:.2f}x |")
     write_results("cpu_speed", result, lines)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -160,7 +160,6 @@ def main():
         lines.append(f"| {o['model']} | {o['bucket_mb']} | {o['buckets_per_step']} | {o['steps']} | "
                      f"{o['early']} | {o['hidden']} | {margin} |")
     write_results("data_parallel", result, lines)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -115,7 +115,6 @@ def main():
               "lockstep, so any delay of one (a transfer, the other load on this shared machine) becomes the "
               "other's wait; posting receives ahead, with a progress thread, would hide the transfers' part."]
     write_results("pipeline", result, lines)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

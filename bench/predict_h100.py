@@ -67,7 +67,6 @@ def main():
               "switches to tree all-reduces at this scale, whose latency grows as log n; the model's ring is "
               "pessimistic there.)"]
     write_results("h100_predictions", result, lines)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":
