@@ -65,6 +65,14 @@ int64_t Model::parameter_count() const {
   return n;
 }
 
+void Model::to(Device device) {
+  for (Param* p : params()) {
+    p->value = p->value.to(device);
+    p->grad = p->grad.to(device);
+  }
+  device_ = device;
+}
+
 void Model::zero_grad() {
   for (Param* p : params()) p->grad.zero();
 }

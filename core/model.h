@@ -46,11 +46,16 @@ class Model {
   std::vector<Param*> params();
   int64_t parameter_count() const;
   void zero_grad();
+  // Moves every parameter and gradient to `device` (layers are built and initialised on the
+  // host, so both backends start from the same weights); later layers' outputs follow their input.
+  void to(Device device);
+  Device device() const { return device_; }
 
  private:
   Shape input_;
   uint64_t seed_;
   int64_t first_index_;
+  Device device_;
   std::vector<std::unique_ptr<Layer>> layers_;
 };
 

@@ -1,7 +1,7 @@
 // Tensor-level ops: the one place that dispatches on the device.
 //
-// Each op checks shapes, then calls its kernel in core/cpu/ (the reference). A CUDA backend adds
-// its twin in core/cuda/ behind the same functions, so layers never see a device.
+// Each op checks shapes, then calls its kernel in core/cpu/ (the reference) or, for tensors on a
+// GPU, its twin in core/cuda/ with the same signature, so layers never see a device.
 #pragma once
 
 #include "core/cpu/conv.h"

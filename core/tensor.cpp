@@ -5,6 +5,10 @@
 
 #include "core/allocator.h"
 #include "core/error.h"
+#ifdef TRAINER_HAS_CUDA
+#include "core/cuda/elementwise.cuh"
+#include "core/cuda/runtime.cuh"
+#endif
 
 namespace trainer {
 
@@ -51,11 +55,26 @@ int64_t shape_numel(const Shape& s) {
 }
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
-  if (!device.is_cpu()) throw InternalError("this build has no CUDA backend");
-  data_ = host_allocate(bytes);
+  if (device.is_cpu()) {
+    data_ = host_allocate(bytes);
+    return;
+  }
+#ifdef TRAINER_HAS_CUDA
+  data_ = cuda::device_allocate(bytes);
+#else
+  throw InternalError("this build has no CUDA backend");
+#endif
 }
 
-Storage::~Storage() { host_free(data_, bytes_); }
+Storage::~Storage() {
+#ifdef TRAINER_HAS_CUDA
+  if (!device_.is_cpu()) {
+    cuda::device_free(data_, bytes_);
+    return;
+  }
+#endif
+  host_free(data_, bytes_);
+}
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape)
@@ -139,12 +158,30 @@ void Tensor::copy_from(const Tensor& src) {
   if (shape_numel(src.shape_) != numel() || src.dtype_ != dtype_)
     throw InternalError("copy_from: " + shape_str(src.shape_) + " " + dtype_name(src.dtype_) +
                         " into " + shape_str(shape_) + " " + dtype_name(dtype_));
+#ifdef TRAINER_HAS_CUDA
+  if (!device_.is_cpu() || !src.device_.is_cpu()) return cuda::copy(raw(), src.raw(), bytes());
+#endif
   std::memcpy(raw(), src.raw(), bytes());
 }
 
-void Tensor::zero() { std::memset(raw(), 0, bytes()); }
+Tensor Tensor::to(Device device) const {
+  if (device == device_) return *this;
+  Tensor t = empty(shape_, dtype_, device);
+  t.copy_from(*this);
+  return t;
+}
+
+void Tensor::zero() {
+#ifdef TRAINER_HAS_CUDA
+  if (!device_.is_cpu()) return cuda::memset_zero(raw(), bytes());
+#endif
+  std::memset(raw(), 0, bytes());
+}
 
 void Tensor::fill(float value) {
+#ifdef TRAINER_HAS_CUDA
+  if (!device_.is_cpu()) return cuda::fill(numel(), value, f32());
+#endif
   float* p = f32();
   for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = value;
 }

@@ -20,6 +20,7 @@ struct Device {
   DeviceKind kind = DeviceKind::CPU;
   int index = 0;
   static Device cpu() { return {}; }
+  static Device cuda(int index) { return {DeviceKind::CUDA, index}; }
   bool is_cpu() const { return kind == DeviceKind::CPU; }
   bool operator==(const Device& o) const { return kind == o.kind && index == o.index; }
 };
@@ -75,6 +76,9 @@ class Tensor {
   // Elements [offset, offset + numel(shape)) of this tensor, seen with `shape`, sharing storage.
   Tensor view(int64_t offset, const Shape& shape) const;
   Tensor clone() const;
+  // This tensor on `device` (itself when it is there already; a copy otherwise).
+  Tensor to(Device device) const;
+  // Copies src's elements in, between any two devices; returns when host data is in place.
   void copy_from(const Tensor& src);
   void zero();
   void fill(float value);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <thread>
 
+#include "core/check.h"
 #include "core/cpu/parallel.h"
 #include "core/error.h"
 #include "launcher/checkpointing.h"
@@ -102,6 +103,7 @@ void say_start(const RunSetup& run, const AppOptions& opts, bool resumed, int wo
 int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   const auto started = std::chrono::steady_clock::now();
   const Environment env = discover_environment();
+  set_error_rank(env.rank);
   // Several ranks: MPI starts first (it is no collective that can hang), then every rank checks
   // the whole config and data on its own before they agree and communicate.
   std::unique_ptr<MpiCommunicator> mpi;
@@ -158,7 +160,8 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   ProcessGrid grid;
   nlohmann::json summary;
   failure = attempt([&] {
-    grid = mpi ? ProcessGrid::split(std::move(mpi), static_cast<int>(run->cfg.pipeline))
+    grid = mpi ? ProcessGrid::split(std::move(mpi), static_cast<int>(run->cfg.pipeline),
+                                    run->cfg.communicator == "nccl", run->cfg.timeout_s)
                : ProcessGrid::single();
     summary = train(*run, start_step, err, started, &grid);
   });

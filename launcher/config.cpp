@@ -12,6 +12,7 @@
 #include "core/optim/optimizer.h"
 #include "launcher/config_section.h"
 #include "launcher/device.h"
+#include "parallel/environment.h"
 
 namespace trainer {
 
@@ -128,6 +129,8 @@ static void read_parallel(ConfigSection& root, Config& c) {
     c.partition = s.integers("partition", std::nullopt);
   c.bucket_mb = s.positive("bucket_mb", 25.0);
   c.timeout_s = s.positive("timeout_s", 300.0);
+  // How data-parallel gradients travel: nccl (GPU, one per rank) or mpi; resolved with the device.
+  c.communicator = s.choice("communicator", std::string("auto"), {"auto", "mpi", "nccl"});
   // Every so many steps the data-parallel replicas compare a digest of their weights; 0 = only
   // at the start.
   c.replica_check_steps = s.integer("replica_check_steps", 100, 0);
@@ -219,15 +222,20 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   ConfigSection root(*c.source, c.tree, "");
   read_run(root, c);
   const std::string device = root.choice("device", std::string("auto"), {"auto", "cpu", "cuda"});
-  const DeviceChoice chosen = choose_device(device, c.where(c.tree["device"]));
-  c.device = chosen.device;
-  c.device_note = chosen.note;
   read_data(root, c);
   read_model(root, c);
   c.loss = root.choice("loss", std::string("cross_entropy"), {"cross_entropy", "mse"});
   read_optimizer(root, c);
   read_train(root, c);
   read_parallel(root, c);
+  const Environment env = discover_environment();
+  const DeviceChoice chosen =
+      choose_device(device, c.communicator, visible_gpus(), env.local_world, env.local_rank,
+                    c.where(c.tree["device"]), c.where(c.tree["parallel"]["communicator"]));
+  c.device = chosen.device;
+  c.gpu = chosen.gpu;
+  c.communicator = chosen.communicator;
+  c.device_note = chosen.note;
   read_precision(root, c);
   read_checkpoint(root, c);
   read_log(root, c);

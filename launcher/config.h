@@ -27,9 +27,10 @@ struct Config {
   uint64_t seed = 42;
   std::string out_dir;
   int64_t threads = 0;  // BLAS threads per rank; 0 = the library's default
-  // device: what the run trains on ("cpu"), resolved from the `device` key
+  // device: what the run trains on ("cpu" or "cuda"), resolved from the `device` key
   std::string device;
-  std::string device_note;  // said at start when GPUs are present but unused
+  int gpu = -1;             // cuda: this rank's GPU
+  std::string device_note;  // said at start (ranks sharing a GPU)
   // data
   YAML::Node train_data, test_data;  // test_data is not a map when there is no test set
   int64_t batch_size = 128;          // global: over data-parallel ranks and accumulation steps
@@ -53,6 +54,7 @@ struct Config {
   // parallel.partition: the first layer of stages 1..P-1; empty = balanced automatically.
   std::vector<int64_t> partition;
   double bucket_mb = 25, timeout_s = 300;
+  std::string communicator;  // data-parallel gradients: "mpi" or "nccl" once resolved
   // precision
   std::string compute, loss_scale;
   // checkpoint

@@ -7,7 +7,7 @@
 
 namespace trainer {
 
-static int visible_gpus() {
+int visible_gpus() {
 #ifdef TRAINER_HAS_CUDA
   return cuda::device_count();
 #else
@@ -15,16 +15,53 @@ static int visible_gpus() {
 #endif
 }
 
-DeviceChoice choose_device(const std::string& requested, const std::string& where) {
-  const int gpus = visible_gpus();
-  const std::string found =
-      std::to_string(gpus) + " CUDA device" + (gpus == 1 ? "" : "s") + " found";
-  if (requested == "cuda")
-    throw ConfigError(where + ": device: cuda: training on CUDA is not in this version yet (" +
-                      found + "); use cpu or auto");
-  DeviceChoice c{"cpu", ""};
-  if (requested == "auto" && gpus > 0) c.note = found + "; this version trains on the CPU";
+static std::string gpus_text(int n) { return std::to_string(n) + " GPU" + (n == 1 ? "" : "s"); }
+
+DeviceChoice choose_device(const std::string& device, const std::string& communicator, int gpus,
+                           int local_ranks, int local_rank, const std::string& where_device,
+                           const std::string& where_communicator) {
+  DeviceChoice c;
+  if (device == "cuda" && gpus == 0) {
+#ifdef TRAINER_HAS_CUDA
+    throw ConfigError(where_device +
+                      ": device: cuda: no CUDA device is visible on this node; "
+                      "use cpu or auto");
+#else
+    throw ConfigError(where_device +
+                      ": device: cuda: this build has no CUDA backend (nvcc was not found when it "
+                      "was built); use cpu or auto");
+#endif
+  }
+  if (device == "cpu" || gpus == 0) {
+    if (communicator == "nccl")
+      throw ConfigError(where_communicator +
+                        ": parallel.communicator: nccl needs device cuda; this run trains on the "
+                        "CPU; use mpi or auto");
+    return c;
+  }
+  c.device = "cuda";
+  c.gpu = local_rank % gpus;
+  const bool shared = local_ranks > gpus;
+  if (communicator == "nccl" && shared)
+    throw ConfigError(where_communicator +
+                      ": parallel.communicator: nccl: " + std::to_string(local_ranks) +
+                      " ranks on this node share its " + gpus_text(gpus) +
+                      "; NCCL needs one GPU per rank; start at most that many ranks per node, "
+                      "or use mpi or auto");
+  c.communicator = communicator == "mpi" || (communicator == "auto" && shared) ? "mpi" : "nccl";
+  if (communicator == "auto" && shared && local_rank == 0)
+    c.note = std::to_string(local_ranks) + " ranks share " + gpus_text(gpus) +
+             " on this node: gradients go over MPI through host memory (NCCL needs one GPU per "
+             "rank)";
   return c;
+}
+
+Device select_device(const std::string& device, int gpu) {
+  if (device != "cuda") return Device::cpu();
+#ifdef TRAINER_HAS_CUDA
+  cuda::set_device(gpu);
+#endif
+  return Device::cuda(gpu);
 }
 
 }  // namespace trainer

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/layers/registry.h"
 #include "launcher/config_section.h"
+#include "launcher/device.h"
 
 namespace trainer {
 
@@ -115,6 +116,8 @@ RunSetup build_run(Config cfg, int stage) {
         build_model(c, mine.first ? r.layers[mine.first - 1].output : input, mine.first, mine.end);
   }
   check_fits(r);
+  // Before the optimizer, whose state is made beside the parameters.
+  r.model->to(select_device(c.device, c.gpu));
   ConfigSection opt(*c.source, c.optimizer_node, "optimizer");
   r.optimizer = make_optimizer(c.optimizer, opt, r.model->params());
   r.steps_per_epoch = r.train->size() / c.batch_size;

@@ -20,17 +20,21 @@ static ops::LossSums apply_loss(LossKind kind, const Tensor& logits, const Tenso
                                : ops::cross_entropy(logits, labels, grad_scale, dlogits);
 }
 
-// The micro-batches' samples, loaded once each: with one stage, forward needs the inputs and
-// the loss the labels of the same micro-batch. Only the first stage loads inputs.
+// The micro-batches' samples, loaded once each and put on the model's device: with one stage,
+// forward needs the inputs and the loss the labels of the same micro-batch. Only the first stage
+// loads inputs.
 class MicrobatchData {
  public:
-  MicrobatchData(DataLoader& loader, int64_t epoch, int64_t batch, bool inputs)
-      : loader_(loader), epoch_(epoch), batch_(batch), inputs_(inputs) {}
+  MicrobatchData(DataLoader& loader, int64_t epoch, int64_t batch, bool inputs, Device device)
+      : loader_(loader), epoch_(epoch), batch_(batch), inputs_(inputs), device_(device) {}
   const Batch& get(int64_t begin, int64_t end) {
     auto it = loaded_.find(begin);
     if (it == loaded_.end()) {
       trace::Scope span("load batch");
-      it = loaded_.emplace(begin, loader_.load(epoch_, batch_, begin, end, inputs_)).first;
+      Batch b = loader_.load(epoch_, batch_, begin, end, inputs_);
+      if (b.x.defined()) b.x = b.x.to(device_);
+      b.y = b.y.to(device_);
+      it = loaded_.emplace(begin, std::move(b)).first;
     }
     return it->second;
   }
@@ -39,6 +43,7 @@ class MicrobatchData {
   DataLoader& loader_;
   int64_t epoch_, batch_;
   bool inputs_;
+  Device device_;
   std::map<int64_t, Batch> loaded_;
 };
 
@@ -57,7 +62,8 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   const int64_t rows = plan.rows_end - plan.rows_begin;
   const int64_t pieces = plan.grad_accum * plan.microbatches;
   const float grad_scale = 1.0f / static_cast<float>(plan.global_batch);
-  MicrobatchData data(loader, plan.epoch, plan.batch, stage.executor.first());
+  MicrobatchData data(loader, plan.epoch, plan.batch, stage.executor.first(),
+                      stage.model.device());
   for (int64_t round = 0; round < plan.grad_accum; ++round) {
     // Micro-batch mb of this round is piece round x M + mb of this rank's rows.
     auto begin = [&](int mb) {
@@ -70,12 +76,16 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     };
     source.input = [&](int mb) {
       Tensor x = data.get(begin(mb), begin(mb + 1)).x;
-      if (plan.poison_inputs && round == 0 && mb == 0) x.f32()[0] = std::nanf("");
+      if (plan.poison_inputs && round == 0 && mb == 0) {
+        Tensor nan = Tensor::empty({1});
+        nan.fill(std::nanf(""));
+        x.view(0, {1}).copy_from(nan);
+      }
       return x;
     };
     source.loss = [&](int mb, const Tensor& logits) {
       trace::Scope span("loss");
-      Tensor dlogits = Tensor::empty(logits.shape());
+      Tensor dlogits = Tensor::empty(logits.shape(), DType::F32, logits.device());
       const ops::LossSums s =
           apply_loss(loss, logits, data.get(begin(mb), begin(mb + 1)).y, grad_scale, dlogits);
       r.loss_sum += s.loss;
@@ -117,7 +127,7 @@ EvalResult evaluate_shard(const StageContext& stage, DataLoader& loader, LossKin
     const int64_t rows = loader.batch_rows(b);
     const int64_t begin = rows * shard / shards, end = rows * (shard + 1) / shards;
     if (begin == end) continue;
-    MicrobatchData data(loader, 0, b, stage.executor.first());
+    MicrobatchData data(loader, 0, b, stage.executor.first(), stage.model.device());
     MicrobatchSource source;
     source.rows = [&](int) { return end - begin; };
     source.context = [](int) { return ForwardContext{false, 0, 0, 0}; };

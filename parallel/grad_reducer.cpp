@@ -16,7 +16,7 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb) : c
     for (Param* p : model.layer(i).params()) order.push_back({p, i});
   int64_t total = 0;
   for (const Slot& s : order) total += s.p->grad.numel();
-  flat_ = Tensor::zeros({std::max<int64_t>(total, 1)});
+  flat_ = Tensor::zeros({std::max<int64_t>(total, 1)}, DType::F32, model.device());
   int64_t offset = 0;
   for (const Slot& s : order) {
     if (buckets_.empty() || buckets_.back().count >= bucket_elems)

@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "core/check.h"
+#include "parallel/host_staging.h"
 #include "parallel/watchdog.h"
 
 namespace trainer {
@@ -18,13 +20,11 @@ struct MpiCommHandle {
   MPI_Comm comm;
 };
 
-static void check(int rc, const char* call) {
-  if (rc == MPI_SUCCESS) return;
+std::string mpi_error_text(int code) {
   char text[MPI_MAX_ERROR_STRING];
   int len = 0;
-  MPI_Error_string(rc, text, &len);
-  throw std::runtime_error(std::string(call) +
-                           " failed: " + std::string(text, static_cast<size_t>(len)));
+  MPI_Error_string(code, text, &len);
+  return std::string(text, static_cast<size_t>(len));
 }
 
 namespace {
@@ -72,7 +72,7 @@ class MpiRuntime {
   MpiRuntime() : watchdog_(300.0), thread_([this] { loop(); }) {
     std::shared_ptr<QueuedWork> started = enqueue([this] {
       int provided = 0, rank = 0;
-      check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
+      MPI_CHECK(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided));
       serialized_ = provided >= MPI_THREAD_SERIALIZED;
       MPI_Comm_rank(MPI_COMM_WORLD, &rank);
       watchdog_.set_rank(rank);
@@ -177,16 +177,15 @@ MpiCommunicator::MpiCommunicator(std::shared_ptr<MpiRuntime> runtime,
                                  std::unique_ptr<MpiCommHandle> comm)
     : runtime_(std::move(runtime)), comm_(std::move(comm)) {
   run("MPI_Comm_rank", [&] {
-    check(MPI_Comm_rank(comm_->comm, &rank_), "MPI_Comm_rank");
-    check(MPI_Comm_size(comm_->comm, &size_), "MPI_Comm_size");
+    MPI_CHECK(MPI_Comm_rank(comm_->comm, &rank_));
+    MPI_CHECK(MPI_Comm_size(comm_->comm, &size_));
     MPI_Group mine, world;
-    check(MPI_Comm_group(comm_->comm, &mine), "MPI_Comm_group");
-    check(MPI_Comm_group(MPI_COMM_WORLD, &world), "MPI_Comm_group");
+    MPI_CHECK(MPI_Comm_group(comm_->comm, &mine));
+    MPI_CHECK(MPI_Comm_group(MPI_COMM_WORLD, &world));
     std::vector<int> ranks(static_cast<size_t>(size_));
     for (int r = 0; r < size_; ++r) ranks[static_cast<size_t>(r)] = r;
     world_ranks_.resize(ranks.size());
-    check(MPI_Group_translate_ranks(mine, size_, ranks.data(), world, world_ranks_.data()),
-          "MPI_Group_translate_ranks");
+    MPI_CHECK(MPI_Group_translate_ranks(mine, size_, ranks.data(), world, world_ranks_.data()));
     MPI_Group_free(&mine);
     MPI_Group_free(&world);
   });
@@ -232,11 +231,14 @@ static int count(int64_t n) {
 }
 
 std::unique_ptr<Work> MpiCommunicator::all_reduce_async(float* data, int64_t n, ReduceOp op) {
+  if (HostStaging::needed(data)) {
+    auto host = std::make_shared<HostStaging>(data, sizeof(float) * n, true);
+    return staged_work(all_reduce_async(static_cast<float*>(host->data()), n, op), host, data);
+  }
   return submit(
       "all_reduce",
       [=, c = comm_->comm] {
-        check(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_FLOAT, mpi_op(op), c),
-              "MPI_Allreduce");
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_FLOAT, mpi_op(op), c));
       },
       4 * n);
 }
@@ -247,27 +249,29 @@ void MpiCommunicator::all_reduce(float* data, int64_t n, ReduceOp op) {
 
 void MpiCommunicator::all_reduce(double* data, int64_t n, ReduceOp op) {
   run("all_reduce", [&] {
-    check(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_DOUBLE, mpi_op(op), comm_->comm),
-          "MPI_Allreduce");
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_DOUBLE, mpi_op(op), comm_->comm));
   });
 }
 
 void MpiCommunicator::all_reduce(int64_t* data, int64_t n, ReduceOp op) {
   run("all_reduce", [&] {
-    check(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_INT64_T, mpi_op(op), comm_->comm),
-          "MPI_Allreduce");
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, count(n), MPI_INT64_T, mpi_op(op), comm_->comm));
   });
 }
 
 void MpiCommunicator::broadcast(void* data, int64_t bytes, int root) {
+  if (HostStaging::needed(data)) {
+    HostStaging host(data, static_cast<size_t>(bytes), true);
+    broadcast(host.data(), bytes, root);
+    return host.copy_out(data);
+  }
   run("broadcast",
-      [&] { check(MPI_Bcast(data, count(bytes), MPI_BYTE, root, comm_->comm), "MPI_Bcast"); });
+      [&] { MPI_CHECK(MPI_Bcast(data, count(bytes), MPI_BYTE, root, comm_->comm)); });
 }
 
 void MpiCommunicator::all_gather(const void* send, int64_t bytes, void* recv) {
   run("all_gather", [&] {
-    check(MPI_Allgather(send, count(bytes), MPI_BYTE, recv, count(bytes), MPI_BYTE, comm_->comm),
-          "MPI_Allgather");
+    MPI_CHECK(MPI_Allgather(send, count(bytes), MPI_BYTE, recv, count(bytes), MPI_BYTE, comm_->comm));
   });
 }
 
@@ -288,14 +292,14 @@ class SendWork : public Work {
   void wait() override {
     if (complete_) return;
     comm_.run(
-        "send to", [&] { check(MPI_Wait(request_.get(), MPI_STATUS_IGNORE), "MPI_Wait"); }, peer_);
+        "send to", [&] { MPI_CHECK(MPI_Wait(request_.get(), MPI_STATUS_IGNORE)); }, peer_);
     finish();
   }
   bool done() const override {
     if (complete_) return true;
     int flag = 0;
     comm_.run(
-        "send to", [&] { check(MPI_Test(request_.get(), &flag, MPI_STATUS_IGNORE), "MPI_Test"); },
+        "send to", [&] { MPI_CHECK(MPI_Test(request_.get(), &flag, MPI_STATUS_IGNORE)); },
         peer_);
     if (flag) const_cast<SendWork*>(this)->finish();
     return flag != 0;
@@ -316,36 +320,43 @@ class SendWork : public Work {
 
 std::unique_ptr<Work> MpiCommunicator::send_async(const void* data, int64_t bytes, int peer,
                                                   int tag) {
+  if (HostStaging::needed(data)) {
+    auto host = std::make_shared<HostStaging>(data, static_cast<size_t>(bytes), true);
+    return staged_work(send_async(host->data(), bytes, peer, tag), host, nullptr);
+  }
   auto request = std::make_unique<MPI_Request>(MPI_REQUEST_NULL);
   const int world_peer = world_ranks_.at(static_cast<size_t>(peer));
   run(
       "send to",
       [&] {
-        check(MPI_Isend(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, request.get()),
-              "MPI_Isend");
+        MPI_CHECK(MPI_Isend(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, request.get()));
       },
       world_peer);
   return std::make_unique<SendWork>(*this, std::move(request), world_peer);
 }
 
 void MpiCommunicator::recv(void* data, int64_t bytes, int peer, int tag) {
+  if (HostStaging::needed(data)) {
+    HostStaging host(data, static_cast<size_t>(bytes), false);
+    recv(host.data(), bytes, peer, tag);
+    return host.copy_out(data);
+  }
   run(
       "recv from",
       [&] {
-        check(MPI_Recv(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, MPI_STATUS_IGNORE),
-              "MPI_Recv");
+        MPI_CHECK(MPI_Recv(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, MPI_STATUS_IGNORE));
       },
       world_ranks_.at(static_cast<size_t>(peer)));
 }
 
 void MpiCommunicator::barrier() {
-  run("barrier", [&] { check(MPI_Barrier(comm_->comm), "MPI_Barrier"); });
+  run("barrier", [&] { MPI_CHECK(MPI_Barrier(comm_->comm)); });
 }
 
 std::unique_ptr<MpiCommunicator> MpiCommunicator::split(int color) {
   auto handle = std::make_unique<MpiCommHandle>();
   run("MPI_Comm_split",
-      [&] { check(MPI_Comm_split(comm_->comm, color, rank_, &handle->comm), "MPI_Comm_split"); });
+      [&] { MPI_CHECK(MPI_Comm_split(comm_->comm, color, rank_, &handle->comm)); });
   return std::unique_ptr<MpiCommunicator>(new MpiCommunicator(runtime_, std::move(handle)));
 }
 

@@ -1,4 +1,5 @@
-// Communicator over MPI, for CPU buffers.
+// Communicator over MPI, for CPU buffers, and GPU buffers staged through the host
+// (parallel/host_staging.h).
 //
 // MPI calls run on one thread, the MPI thread, fed through a queue: an asynchronous all-reduce
 // then truly proceeds while the caller computes (Open MPI makes no progress on a non-blocking

@@ -1,6 +1,11 @@
 #include "parallel/process_grid.h"
 
+#include <stdexcept>
+
 #include "parallel/mpi_communicator.h"
+#ifdef TRAINER_HAS_CUDA
+#include "parallel/nccl_communicator.h"
+#endif
 
 namespace trainer {
 
@@ -12,13 +17,23 @@ ProcessGrid ProcessGrid::single() {
   return g;
 }
 
-ProcessGrid ProcessGrid::split(std::unique_ptr<MpiCommunicator> world, int pipeline) {
+ProcessGrid ProcessGrid::split(std::unique_ptr<MpiCommunicator> world, int pipeline, bool nccl,
+                               [[maybe_unused]] double timeout_s) {
   ProcessGrid g;
   g.pipeline_size = pipeline;
   g.data_size = world->size() / pipeline;
   g.stage = world->rank() % pipeline;
   g.data_rank = world->rank() / pipeline;
-  g.data = world->split(g.stage);
+  std::unique_ptr<MpiCommunicator> data = world->split(g.stage);
+#ifdef TRAINER_HAS_CUDA
+  if (nccl && g.data_size > 1)
+    g.data = std::make_unique<NcclCommunicator>(std::move(data), timeout_s);
+  else
+    g.data = std::move(data);
+#else
+  if (nccl) throw std::logic_error("NCCL asked of a build without CUDA");
+  g.data = std::move(data);
+#endif
   g.pipeline = world->split(g.data_rank);
   g.world = std::move(world);
   return g;

@@ -21,7 +21,9 @@ struct ProcessGrid {
   // One process: every communicator is the identity.
   static ProcessGrid single();
   // Splits the MPI world; world->size() must equal data x pipeline (checked by the config).
-  static ProcessGrid split(std::unique_ptr<MpiCommunicator> world, int pipeline);
+  // nccl: the data axis all-reduces GPU gradients over NCCL (a CUDA build), with `timeout_s`.
+  static ProcessGrid split(std::unique_ptr<MpiCommunicator> world, int pipeline, bool nccl = false,
+                           double timeout_s = 300);
 };
 
 }  // namespace trainer

@@ -9,8 +9,10 @@ namespace trainer {
 
 uint32_t parameter_digest(Model& model) {
   uLong crc = crc32(0L, Z_NULL, 0);
-  for (const Param* p : model.params())
-    crc = crc32_z(crc, static_cast<const Bytef*>(p->value.raw()), p->value.bytes());
+  for (const Param* p : model.params()) {
+    const Tensor host = p->value.to(Device::cpu());
+    crc = crc32_z(crc, static_cast<const Bytef*>(host.raw()), host.bytes());
+  }
   return static_cast<uint32_t>(crc);
 }
 

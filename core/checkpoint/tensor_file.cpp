@@ -80,7 +80,8 @@ uint32_t write_tensor_file(const std::string& path, const NamedTensors& tensors)
     w.put<uint32_t>(static_cast<uint32_t>(t->dtype()));
     w.put<uint32_t>(static_cast<uint32_t>(t->ndim()));
     for (int64_t d : t->shape()) w.put<int64_t>(d);
-    w.put(t->raw(), t->bytes());
+    const Tensor host = t->to(Device::cpu());  // a GPU tensor is written from a host copy
+    w.put(host.raw(), host.bytes());
   }
   return w.finish();
 }
@@ -104,7 +105,13 @@ void read_tensor_file(const std::string& path, const NamedTensors& tensors) {
     if (stored != name || dtype != t->dtype() || shape != t->shape())
       throw CheckpointError(path + ": holds " + stored + " " + shape_str(shape) +
                             ", the run expects " + name + " " + shape_str(t->shape()));
-    r.get(t->raw(), t->bytes());
+    if (t->device().is_cpu()) {
+      r.get(t->raw(), t->bytes());
+    } else {
+      Tensor host = Tensor::empty(t->shape(), t->dtype());
+      r.get(host.raw(), host.bytes());
+      t->copy_from(host);
+    }
   }
 }
 

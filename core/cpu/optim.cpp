@@ -27,14 +27,22 @@ void sgd_update(int64_t n, float* w, const float* g, float* buf, const SgdArgs& 
   });
 }
 
-void adam_update(int64_t n, float* w, const float* g, float* m, float* v, const AdamArgs& a) {
+AdamConstants adam_constants(const AdamArgs& a) {
   const double bc1 = 1.0 - std::pow(static_cast<double>(a.beta1), static_cast<double>(a.step));
   const double bc2 = 1.0 - std::pow(static_cast<double>(a.beta2), static_cast<double>(a.step));
-  const float step_size = static_cast<float>(a.lr / bc1);
-  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-  const float decay = a.decoupled ? 1.0f - a.lr * a.weight_decay : 1.0f;
-  const float l2 = a.decoupled ? 0.0f : a.weight_decay;
-  const float beta1 = a.beta1, beta2 = a.beta2, eps = a.eps;
+  return {static_cast<float>(a.lr / bc1),
+          static_cast<float>(1.0 / std::sqrt(bc2)),
+          a.decoupled ? 1.0f - a.lr * a.weight_decay : 1.0f,
+          a.decoupled ? 0.0f : a.weight_decay,
+          a.beta1,
+          a.beta2,
+          a.eps};
+}
+
+void adam_update(int64_t n, float* w, const float* g, float* m, float* v, const AdamArgs& a) {
+  const AdamConstants k = adam_constants(a);
+  const float step_size = k.step_size, inv_sqrt_bc2 = k.inv_sqrt_bc2, decay = k.decay, l2 = k.l2;
+  const float beta1 = k.beta1, beta2 = k.beta2, eps = k.eps;
   parallel_ranges(n, kGrain, [=](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const float grad = g[i] + l2 * w[i];

@@ -20,4 +20,11 @@ struct AdamArgs {
 };
 void adam_update(int64_t n, float* w, const float* g, float* m, float* v, const AdamArgs& a);
 
+// Adam's per-step constants, bias corrections folded in: shared by the CPU and GPU updates so
+// the two apply the same arithmetic.
+struct AdamConstants {
+  float step_size, inv_sqrt_bc2, decay, l2, beta1, beta2, eps;
+};
+AdamConstants adam_constants(const AdamArgs& a);
+
 }  // namespace trainer::cpu

@@ -1,5 +1,10 @@
 #include <cuda_runtime.h>
 
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "core/check.h"
 #include "core/cuda/runtime.cuh"
 
 namespace trainer::cuda {
@@ -13,5 +18,165 @@ int device_count() {
   }
   return n;
 }
+
+void set_device(int index) { CUDA_CHECK(cudaSetDevice(index)); }
+
+int current_device() {
+  int d = 0;
+  CUDA_CHECK(cudaGetDevice(&d));
+  return d;
+}
+
+std::string device_name(int index) {
+  cudaDeviceProp prop{};
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
+  return prop.name;
+}
+
+void* compute_stream() {
+  // Non-blocking: the legacy default stream would serialise against the NCCL stream.
+  static cudaStream_t stream = [] {
+    cudaStream_t s = nullptr;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    return s;
+  }();
+  return stream;
+}
+
+static cudaStream_t stream() { return static_cast<cudaStream_t>(compute_stream()); }
+
+void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
+
+bool is_device_pointer(const void* p) {
+  cudaPointerAttributes a{};
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+}
+
+void copy(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream()));
+  if (!is_device_pointer(dst)) synchronize();
+}
+
+void memset_zero(void* dst, size_t bytes) {
+  CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, stream()));
+}
+
+namespace {
+
+// Blocks kept per rounded size. Sizes round up to 512 bytes (cuBLAS and cuDNN like aligned
+// operands) and, above 1 MiB, to the next 1/8 of a power of two so near sizes share blocks.
+class BlockCache {
+ public:
+  using Alloc = void* (*)(size_t);
+  using Free = void (*)(void*);
+  BlockCache(Alloc alloc, Free free) : alloc_(alloc), free_(free) {}
+
+  void* get(size_t bytes) {
+    const size_t size = rounded(bytes);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_use_ += size;
+      auto& blocks = free_blocks_[size];
+      if (!blocks.empty()) {
+        void* p = blocks.back();
+        blocks.pop_back();
+        cached_ -= size;
+        ++hits_;
+        return p;
+      }
+      ++misses_;
+    }
+    void* p = alloc_(size);
+    if (!p) {  // out of memory: give the idle blocks back and try once more
+      release_idle();
+      p = alloc_(size);
+    }
+    if (!p) throw DeviceError("out of device memory allocating " + std::to_string(size) + " bytes");
+    return p;
+  }
+
+  void put(void* p, size_t bytes) {
+    if (!p) return;
+    const size_t size = rounded(bytes);
+    std::lock_guard<std::mutex> lock(mu_);
+    in_use_ -= size;
+    free_blocks_[size].push_back(p);
+    cached_ += size;
+  }
+
+  DeviceCacheStats stats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {cached_, in_use_, hits_, misses_};
+  }
+
+ private:
+  static size_t rounded(size_t bytes) {
+    size_t size = bytes < 512 ? 512 : (bytes + 511) / 512 * 512;
+    if (size > (size_t{1} << 20)) {
+      size_t pow2 = size_t{1} << 20;
+      while (pow2 < size) pow2 <<= 1;
+      const size_t step = pow2 / 8;
+      size = (size + step - 1) / step * step;
+    }
+    return size;
+  }
+  void release_idle() {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Blocks may still be read by queued kernels: finish them before freeing.
+    cudaStreamSynchronize(stream());
+    for (auto& [size, blocks] : free_blocks_)
+      for (void* p : blocks) free_(p);
+    free_blocks_.clear();
+    cached_ = 0;
+  }
+
+  Alloc alloc_;
+  Free free_;
+  std::mutex mu_;
+  std::map<size_t, std::vector<void*>> free_blocks_;
+  size_t cached_ = 0, in_use_ = 0, hits_ = 0, misses_ = 0;
+};
+
+void* cuda_malloc(size_t bytes) {
+  void* p = nullptr;
+  if (cudaMalloc(&p, bytes) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return p;
+}
+void cuda_free(void* p) { cudaFree(p); }
+void* cuda_malloc_host(size_t bytes) {
+  void* p = nullptr;
+  if (cudaMallocHost(&p, bytes) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return p;
+}
+void cuda_free_host(void* p) { cudaFreeHost(p); }
+
+// Never destroyed: tensors may be freed during static teardown, after the driver is gone.
+BlockCache& device_cache() {
+  static BlockCache* c = new BlockCache(cuda_malloc, cuda_free);
+  return *c;
+}
+BlockCache& pinned_cache() {
+  static BlockCache* c = new BlockCache(cuda_malloc_host, cuda_free_host);
+  return *c;
+}
+
+}  // namespace
+
+void* device_allocate(size_t bytes) { return device_cache().get(bytes); }
+void device_free(void* p, size_t bytes) { device_cache().put(p, bytes); }
+void* pinned_allocate(size_t bytes) { return pinned_cache().get(bytes); }
+void pinned_free(void* p, size_t bytes) { pinned_cache().put(p, bytes); }
+DeviceCacheStats device_cache_stats() { return device_cache().stats(); }
 
 }  // namespace trainer::cuda

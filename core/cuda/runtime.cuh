@@ -1,9 +1,48 @@
-// Host-callable queries of the CUDA runtime. Built only where nvcc is found (TRAINER_HAS_CUDA).
+// Host-callable pieces of the CUDA runtime: devices, the compute stream, copies, and memory.
+// Built only where nvcc is found (TRAINER_HAS_CUDA); plain .cpp files include this header, never
+// cuda_runtime.h.
+//
+// Every kernel of the backend runs on one compute stream per process, so kernels are ordered
+// without events; the NCCL communicator orders its own stream against it with events.
 #pragma once
+
+#include <cstddef>
+#include <string>
 
 namespace trainer::cuda {
 
 // Visible CUDA devices; 0 when there is no driver or no device.
 int device_count();
+// Makes `index` this process's device (every later call of this backend uses it).
+void set_device(int index);
+int current_device();
+std::string device_name(int index);
+
+// The compute stream (a cudaStream_t), created on first use on the current device.
+void* compute_stream();
+// Waits until everything queued on the compute stream is done.
+void synchronize();
+
+// True when p points into device memory (the communicators stage such buffers through the host).
+bool is_device_pointer(const void* p);
+// Copies `bytes` between any two of host and device memory, ordered on the compute stream. Returns
+// once the data is at `dst` when dst is host memory; device-to-device copies return at once.
+void copy(void* dst, const void* src, size_t bytes);
+void memset_zero(void* dst, size_t bytes);
+
+// Device memory from a caching allocator: a step allocates the same sizes every time, and
+// cudaMalloc/cudaFree synchronise the device. Blocks are reused in compute-stream order, which is
+// safe because every kernel that touches them runs on that stream.
+void* device_allocate(size_t bytes);
+void device_free(void* p, size_t bytes);
+// Page-locked host memory (for host/device copies that run at full bus speed), also cached.
+void* pinned_allocate(size_t bytes);
+void pinned_free(void* p, size_t bytes);
+
+struct DeviceCacheStats {
+  size_t cached_bytes, in_use_bytes;
+  size_t hits, misses;
+};
+DeviceCacheStats device_cache_stats();
 
 }  // namespace trainer::cuda

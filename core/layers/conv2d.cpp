@@ -46,7 +46,7 @@ std::string Conv2d::describe() const {
 }
 
 Tensor Conv2d::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
-  Tensor y = Tensor::empty({x.dim(0), oc_, g_.OH, g_.OW});  // (N, OC, OH, OW)
+  Tensor y = Tensor::empty({x.dim(0), oc_, g_.OH, g_.OW}, DType::F32, x.device());  // (N, OC, OH, OW)
   ops::conv2d_forward(g_, x, weight_.value, bias_.value, y);
   saved.tensors = {x};
   return y;
@@ -54,7 +54,7 @@ Tensor Conv2d::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
 
 Tensor Conv2d::backward(const Tensor& dy, Stash& saved) {
   const Tensor& x = saved.tensors.at(0);  // (N, C, H, W)
-  Tensor dx = needs_input_grad() ? Tensor::empty(x.shape()) : Tensor();
+  Tensor dx = needs_input_grad() ? Tensor::empty(x.shape(), DType::F32, x.device()) : Tensor();
   ops::conv2d_backward(g_, x, weight_.value, dy, dx, weight_.grad, bias_.grad);
   saved.tensors.clear();
   return dx;

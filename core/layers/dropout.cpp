@@ -18,6 +18,8 @@ Tensor Dropout::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx
     return x;
   }
   const int64_t N = x.dim(0), per = x.numel() / N;
+  // Drawn on the host, whatever the device: the mask of a sample is then the same on the CPU
+  // and the GPU, and the two backends give the same model.
   Tensor mask = Tensor::empty(x.shape());
   const float keep_scale = 1.0f / (1.0f - p_);
   float* m = mask.f32();
@@ -27,7 +29,8 @@ Tensor Dropout::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx
                       static_cast<uint64_t>(ctx.sample_offset + n)}));
     for (int64_t i = 0; i < per; ++i) m[n * per + i] = rng.uniform() < p_ ? 0.0f : keep_scale;
   }
-  Tensor y = Tensor::empty(x.shape());
+  mask = mask.to(x.device());
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
   ops::multiply(x, mask, y);
   saved.tensors = {mask};
   return y;
@@ -35,7 +38,7 @@ Tensor Dropout::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx
 
 Tensor Dropout::backward(const Tensor& dy, Stash& saved) {
   if (saved.tensors.empty()) return dy;  // evaluation mode or p = 0: identity
-  Tensor dx = Tensor::empty(dy.shape());
+  Tensor dx = Tensor::empty(dy.shape(), DType::F32, dy.device());
   ops::multiply(dy, saved.tensors.at(0), dx);
   saved.tensors.clear();
   return dx;

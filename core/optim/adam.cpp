@@ -13,8 +13,8 @@ Adam::Adam(std::vector<Param*> params, float beta1, float beta2, float eps, floa
       weight_decay_(weight_decay),
       decoupled_(decoupled) {
   for (Param* p : params_) {
-    m_.push_back(Tensor::zeros(p->value.shape()));
-    v_.push_back(Tensor::zeros(p->value.shape()));
+    m_.push_back(Tensor::zeros(p->value.shape(), DType::F32, p->value.device()));
+    v_.push_back(Tensor::zeros(p->value.shape(), DType::F32, p->value.device()));
   }
 }
 
@@ -35,6 +35,9 @@ template std::unique_ptr<Optimizer> Adam::create<true>(Args&, std::vector<Param*
 void Adam::step(float lr) {
   ++steps_;
   const cpu::AdamArgs a{lr, beta1_, beta2_, eps_, weight_decay_, decoupled_, steps_};
+#ifdef TRAINER_HAS_CUDA
+  if (on_gpu()) return cuda::adam_update(param_group(m_, v_), a);
+#endif
   for (size_t i = 0; i < params_.size(); ++i) {
     Param& p = *params_[i];
     cpu::adam_update(p.value.numel(), p.value.f32(), p.grad.f32(), m_[i].f32(), v_[i].f32(), a);

@@ -7,6 +7,9 @@
 
 #include "core/args.h"
 #include "core/layers/layer.h"
+#ifdef TRAINER_HAS_CUDA
+#include "core/cuda/optim.cuh"
+#endif
 
 namespace trainer {
 
@@ -22,6 +25,12 @@ class Optimizer {
   void set_steps_taken(int64_t s) { steps_ = s; }
 
  protected:
+  // Parameters live on one device: the model's.
+  bool on_gpu() const { return !params_.empty() && !params_[0]->value.device().is_cpu(); }
+#ifdef TRAINER_HAS_CUDA
+  // The parameters with up to two state tensors each (empty: none), for a fused GPU update.
+  cuda::ParamGroup param_group(std::vector<Tensor>& state1, std::vector<Tensor>& state2) const;
+#endif
   std::vector<Param*> params_;
   int64_t steps_ = 0;
 };

@@ -10,7 +10,7 @@ Sgd::Sgd(std::vector<Param*> params, float momentum, float weight_decay, bool ne
       weight_decay_(weight_decay),
       nesterov_(nesterov) {
   if (momentum_ != 0.0f)
-    for (Param* p : params_) momentum_buf_.push_back(Tensor::zeros(p->value.shape()));
+    for (Param* p : params_) momentum_buf_.push_back(Tensor::zeros(p->value.shape(), DType::F32, p->value.device()));
 }
 
 std::unique_ptr<Optimizer> Sgd::create(Args& args, std::vector<Param*> params) {
@@ -24,6 +24,14 @@ std::unique_ptr<Optimizer> Sgd::create(Args& args, std::vector<Param*> params) {
 
 void Sgd::step(float lr) {
   const cpu::SgdArgs a{lr, momentum_, weight_decay_, nesterov_, steps_ == 0};
+#ifdef TRAINER_HAS_CUDA
+  if (on_gpu()) {
+    std::vector<Tensor> none;
+    cuda::sgd_update(param_group(momentum_buf_, none), a);
+    ++steps_;
+    return;
+  }
+#endif
   for (size_t i = 0; i < params_.size(); ++i) {
     Param& p = *params_[i];
     cpu::sgd_update(p.value.numel(), p.value.f32(), p.grad.f32(),

@@ -1,0 +1,22 @@
+// Elementwise kernels on the GPU: the twins of core/cpu/elementwise.h, same arguments, device
+// pointers. Queued on the compute stream; sum_squares returns its value (and so synchronises).
+#pragma once
+
+#include <cstdint>
+
+#include "core/cpu/elementwise.h"
+
+namespace trainer::cuda {
+
+using cpu::Activation;
+
+void fill(int64_t n, float value, float* x);
+void activation_forward(Activation f, int64_t n, const float* x, float* y);
+void activation_backward(Activation f, int64_t n, const float* saved, const float* dy, float* dx);
+// db(cols) += sum over rows of dy(rows, cols)
+void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db);
+void multiply(int64_t n, const float* x, const float* mask, float* y);
+double sum_squares(int64_t n, const float* x);
+void scale(int64_t n, float alpha, float* x);
+
+}  // namespace trainer::cuda

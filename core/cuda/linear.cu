@@ -1,0 +1,119 @@
+#include <cublasLt.h>
+#include <cublas_v2.h>
+
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "core/cuda/elementwise.cuh"
+#include "core/cuda/launch.cuh"
+#include "core/cuda/linear.cuh"
+
+namespace trainer::cuda {
+
+// Row-major (N, k) data is column-major (k, N): every product below is written for cuBLAS's
+// column-major view, y(N, out) being Y(out, N) = Wᵀ X with W the (in, out) view of w.
+
+namespace {
+
+constexpr size_t kLtWorkspace = size_t{32} << 20;  // cuBLAS's recommendation for Hopper
+
+struct Handles {
+  cublasHandle_t blas = nullptr;
+  cublasLtHandle_t lt = nullptr;
+  void* workspace = nullptr;
+  Handles() {
+    CUBLAS_CHECK(cublasCreate(&blas));
+    CUBLAS_CHECK(cublasSetStream(blas, stream()));
+    CUBLAS_CHECK(cublasSetMathMode(blas, CUBLAS_PEDANTIC_MATH));  // no TF32: the CPU's numbers
+    CUBLAS_CHECK(cublasLtCreate(&lt));
+    workspace = device_allocate(kLtWorkspace);
+  }
+};
+
+Handles& handles() {
+  static Handles* h = new Handles;  // kept to process exit, as tensors are
+  return *h;
+}
+
+// One forward matmul plan per shape: descriptors and the algorithm the heuristic picked,
+// found once (the first step) and reused.
+struct ForwardPlan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+};
+
+using PlanKey = std::tuple<int64_t, int64_t, int64_t, bool>;  // N, in, out, has bias
+
+ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias) {
+  ForwardPlan p;
+  CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F_PEDANTIC, CUDA_R_32F));
+  const cublasOperation_t transa = CUBLAS_OP_T;
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa,
+                                              sizeof transa));
+  const cublasLtEpilogue_t epilogue = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                              sizeof epilogue));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_32F, in, out, in));  // W (in, out)
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_32F, in, N, in));    // X (in, N)
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, CUDA_R_32F, out, N, out));  // Y (out, N)
+
+  cublasLtMatmulPreference_t pref = nullptr;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  const size_t ws = kLtWorkspace;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handles().lt, p.desc, p.a, p.b, p.c, p.c, pref, 1,
+                                              &result, &found));
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (found == 0)
+    throw DeviceError("cuBLASLt has no algorithm for linear " + std::to_string(N) + "x" +
+                      std::to_string(in) + " -> " + std::to_string(out));
+  p.algo = result.algo;
+  return p;
+}
+
+const ForwardPlan& forward_plan(int64_t N, int64_t in, int64_t out, bool bias) {
+  static std::mutex mu;
+  static std::map<PlanKey, ForwardPlan>* plans = new std::map<PlanKey, ForwardPlan>;
+  std::lock_guard<std::mutex> lock(mu);
+  const PlanKey key{N, in, out, bias};
+  auto it = plans->find(key);
+  if (it == plans->end()) it = plans->emplace(key, make_plan(N, in, out, bias)).first;
+  return it->second;
+}
+
+}  // namespace
+
+void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
+                    const float* b, float* y) {
+  if (N == 0) return;
+  const ForwardPlan& p = forward_plan(N, in, out, b != nullptr);
+  if (b)
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b,
+                                                sizeof b));
+  const float one = 1.0f, zero = 0.0f;
+  CUBLAS_CHECK(cublasLtMatmul(handles().lt, p.desc, &one, w, p.a, x, p.b, &zero, y, p.c, y, p.c,
+                              &p.algo, handles().workspace, kLtWorkspace, stream()));
+}
+
+void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
+                     const float* dy, float* dx, float* dw, float* db) {
+  if (N == 0) return;
+  cublasHandle_t h = handles().blas;
+  const float one = 1.0f, zero = 0.0f;
+  const int n = static_cast<int>(N), k_in = static_cast<int>(in), k_out = static_cast<int>(out);
+  // dW(in, out) += X(in, N) dYᵀ(N, out)
+  CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, k_in, k_out, n, &one, x, k_in, dy, k_out,
+                           &one, dw, k_in));
+  // dX(in, N) = W(in, out) dY(out, N)
+  if (dx)
+    CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, k_in, n, k_out, &one, w, k_in, dy, k_out,
+                             &zero, dx, k_in));
+  if (db) sum_rows(N, out, dy, db);
+}
+
+}  // namespace trainer::cuda

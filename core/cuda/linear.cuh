@@ -1,0 +1,19 @@
+// Fully connected layer on the GPU: the twin of core/cpu/linear.h.
+//
+// Forward is one cuBLASLt matmul with the bias added in its epilogue; backward is two cuBLAS
+// GEMMs (dx, and dw accumulated with beta = 1) and a column sum for db. FP32 throughout: TF32
+// is off, as on the CPU, so the two agree to rounding.
+#pragma once
+
+#include <cstdint>
+
+namespace trainer::cuda {
+
+// y(N, out) = x(N, in) w(out, in)ᵀ + b(out); b may be null
+void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
+                    const float* b, float* y);
+// dw(out, in) += dyᵀ x; db(out) += Σ dy (when non-null); dx(N, in) = dy w (when non-null)
+void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
+                     const float* dy, float* dx, float* dw, float* db);
+
+}  // namespace trainer::cuda

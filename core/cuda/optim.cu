@@ -1,0 +1,82 @@
+#include <algorithm>
+
+#include "core/cuda/launch.cuh"
+#include "core/cuda/optim.cuh"
+
+namespace trainer::cuda {
+
+namespace {
+
+// Passed by value as a kernel argument (well under the 4 KiB limit).
+constexpr int kMaxTensors = 48;
+struct Chunk {
+  int64_t n[kMaxTensors];
+  float* w[kMaxTensors];
+  const float* g[kMaxTensors];
+  float* s1[kMaxTensors];
+  float* s2[kMaxTensors];
+};
+
+// blockIdx.y picks the tensor; the blocks along x stride over it.
+#define FOR_EACH_ELEMENT(c, t, i)                                                          \
+  const int t = blockIdx.y;                                                                \
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (c).n[t];           \
+       i += int64_t{gridDim.x} * blockDim.x)
+
+__global__ void sgd_kernel(Chunk c, cpu::SgdArgs a) {
+  FOR_EACH_ELEMENT(c, t, i) {
+    float* w = c.w[t];
+    float* buf = c.s1[t];
+    float d = c.g[t][i] + a.weight_decay * w[i];
+    if (a.momentum != 0.0f) {
+      buf[i] = a.first_step ? d : a.momentum * buf[i] + d;
+      d = a.nesterov ? d + a.momentum * buf[i] : buf[i];
+    }
+    w[i] -= a.lr * d;
+  }
+}
+
+__global__ void adam_kernel(Chunk c, cpu::AdamConstants k) {
+  FOR_EACH_ELEMENT(c, t, i) {
+    float* w = c.w[t];
+    float* m = c.s1[t];
+    float* v = c.s2[t];
+    const float grad = c.g[t][i] + k.l2 * w[i];
+    m[i] = k.beta1 * m[i] + (1.0f - k.beta1) * grad;
+    v[i] = k.beta2 * v[i] + (1.0f - k.beta2) * grad * grad;
+    w[i] = w[i] * k.decay - k.step_size * m[i] / (sqrtf(v[i]) * k.inv_sqrt_bc2 + k.eps);
+  }
+}
+
+// Launches kernel(chunk, args) over the group, kMaxTensors parameters at a time.
+template <class Kernel, class Args>
+void launch_chunks(Kernel kernel, const ParamGroup& p, const Args& args) {
+  for (size_t first = 0; first < p.n.size(); first += kMaxTensors) {
+    const size_t count = std::min<size_t>(kMaxTensors, p.n.size() - first);
+    Chunk c{};
+    int64_t largest = 0;
+    for (size_t j = 0; j < count; ++j) {
+      c.n[j] = p.n[first + j];
+      c.w[j] = p.w[first + j];
+      c.g[j] = p.g[first + j];
+      c.s1[j] = p.state1.empty() ? nullptr : p.state1[first + j];
+      c.s2[j] = p.state2.empty() ? nullptr : p.state2[first + j];
+      largest = std::max(largest, c.n[j]);
+    }
+    if (largest == 0) continue;
+    const dim3 grid(std::max(1u, blocks_for(largest) / static_cast<unsigned>(count)),
+                    static_cast<unsigned>(count));
+    kernel<<<grid, kThreads, 0, stream()>>>(c, args);
+    TRAINER_CHECK_LAUNCH();
+  }
+}
+
+}  // namespace
+
+void sgd_update(const ParamGroup& p, const cpu::SgdArgs& a) { launch_chunks(sgd_kernel, p, a); }
+
+void adam_update(const ParamGroup& p, const cpu::AdamArgs& a) {
+  launch_chunks(adam_kernel, p, cpu::adam_constants(a));
+}
+
+}  // namespace trainer::cuda
