@@ -46,8 +46,10 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float lo, float hi) {
 
 std::vector<float> parameter_values(Model& model) {
   std::vector<float> w;
-  for (Param* p : model.params())
-    w.insert(w.end(), p->value.f32(), p->value.f32() + p->value.numel());
+  for (Param* p : model.params()) {
+    const Tensor host = p->value.to(Device::cpu());
+    w.insert(w.end(), host.f32(), host.f32() + host.numel());
+  }
   return w;
 }
 
@@ -90,8 +92,10 @@ log: {every_steps: 100}
 
 std::map<std::string, std::vector<float>> parameters_by_name(Model& model) {
   std::map<std::string, std::vector<float>> out;
-  for (Param* p : model.params())
-    out[p->name].assign(p->value.f32(), p->value.f32() + p->value.numel());
+  for (Param* p : model.params()) {
+    const Tensor host = p->value.to(Device::cpu());
+    out[p->name].assign(host.f32(), host.f32() + host.numel());
+  }
   return out;
 }
 

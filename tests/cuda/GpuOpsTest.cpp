@@ -1,0 +1,213 @@
+// Every op of the CUDA backend against its CPU twin, each with its own error bound.
+//
+// Label `gpu`: each test skips where no GPU is visible (CI), and runs on the GPU machine through
+// scripts/gpu.sh. The bounds: FP32 kernels that sum in another order (GEMM, convolution) agree to
+// about 1e-5 relative; elementwise kernels to a few ulp (erff, tanhf, expf are not the host's);
+// the kernels that only move or select values (pooling, masks, scaling) exactly.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/cuda/runtime.cuh"
+#include "core/ops.h"
+#include "core/optim/adam.h"
+#include "core/optim/sgd.h"
+#include "tests/test_support.h"
+
+namespace trainer {
+namespace {
+
+const Device kGpu = Device::cuda(0);
+
+class GpuOpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    cuda::set_device(0);
+  }
+};
+
+std::vector<float> host_values(const Tensor& t) {
+  const Tensor h = t.to(Device::cpu());
+  return std::vector<float>(h.f32(), h.f32() + h.numel());
+}
+
+// |gpu - cpu| <= abs + rel * |cpu| elementwise.
+void expect_twins(const Tensor& gpu, const Tensor& cpu, double abs, double rel) {
+  ASSERT_EQ(gpu.shape(), cpu.shape());
+  test::expect_close(host_values(gpu), host_values(cpu), abs, rel);
+}
+
+Tensor random(const Shape& s, uint64_t seed) { return test::random_tensor(s, seed); }
+
+TEST_F(GpuOpsTest, TensorsRoundTripAndTheAllocatorReusesBlocks) {
+  const Tensor x = random({3, 5, 7}, 1);
+  const Tensor g = x.to(kGpu);
+  EXPECT_EQ(g.device(), kGpu);
+  EXPECT_EQ(host_values(g), host_values(x));
+  const cuda::DeviceCacheStats before = cuda::device_cache_stats();
+  for (int i = 0; i < 10; ++i) Tensor::empty({1000}, DType::F32, kGpu);
+  const cuda::DeviceCacheStats after = cuda::device_cache_stats();
+  EXPECT_LE(after.misses - before.misses, 1u);  // one cudaMalloc at most, then reuse
+  Tensor z = Tensor::zeros({257}, DType::F32, kGpu);
+  EXPECT_EQ(host_values(z), std::vector<float>(257, 0.0f));
+  z.fill(2.5f);
+  EXPECT_EQ(host_values(z), std::vector<float>(257, 2.5f));
+}
+
+TEST_F(GpuOpsTest, LinearMatchesTheCpu) {
+  for (bool bias : {true, false}) {
+    const int64_t N = 33, in = 70, out = 19;
+    const Tensor x = random({N, in}, 2), w = random({out, in}, 3), dy = random({N, out}, 4);
+    const Tensor b = bias ? random({out}, 5) : Tensor();
+    Tensor y = Tensor::empty({N, out}), dx = Tensor::empty({N, in});
+    Tensor dw = random({out, in}, 6), db = random({out}, 7);  // backward accumulates into these
+    Tensor gx = x.to(kGpu), gw = w.to(kGpu), gb = bias ? b.to(kGpu) : Tensor(), gdy = dy.to(kGpu);
+    Tensor gy = Tensor::empty({N, out}, DType::F32, kGpu),
+           gdx = Tensor::empty({N, in}, DType::F32, kGpu);
+    Tensor gdw = dw.to(kGpu), gdb = db.to(kGpu);
+    ops::linear_forward(x, w, b, y);
+    ops::linear_forward(gx, gw, gb, gy);
+    expect_twins(gy, y, 1e-5, 1e-5);
+    Tensor no_db_cpu = bias ? db : Tensor(), no_db_gpu = bias ? gdb : Tensor();
+    ops::linear_backward(x, w, dy, dx, dw, no_db_cpu);
+    ops::linear_backward(gx, gw, gdy, gdx, gdw, no_db_gpu);
+    expect_twins(gdx, dx, 1e-5, 1e-5);
+    expect_twins(gdw, dw, 1e-5, 1e-5);
+    if (bias) expect_twins(gdb, db, 1e-5, 1e-5);
+  }
+}
+
+TEST_F(GpuOpsTest, Conv2dMatchesTheCpu) {
+  struct Case {
+    int64_t C, H, W, OC, K, stride, pad;
+  };
+  for (const Case& k :
+       {Case{1, 28, 28, 8, 3, 1, 0}, Case{3, 9, 11, 5, 3, 2, 1}, Case{4, 6, 6, 2, 1, 1, 0}}) {
+    const int64_t OH = (k.H + 2 * k.pad - k.K) / k.stride + 1,
+                  OW = (k.W + 2 * k.pad - k.K) / k.stride + 1;
+    const ops::ConvGeometry g{k.C, k.H, k.W, k.K, k.K, k.stride, k.pad, OH, OW};
+    const int64_t N = 5;
+    const Tensor x = random({N, k.C, k.H, k.W}, 8), w = random({k.OC, k.C, k.K, k.K}, 9);
+    const Tensor b = random({k.OC}, 10), dy = random({N, k.OC, OH, OW}, 11);
+    Tensor y = Tensor::empty({N, k.OC, OH, OW}), dx = Tensor::empty(x.shape());
+    Tensor dw = random(w.shape(), 12), db = random({k.OC}, 13);
+    Tensor gy = Tensor::empty(y.shape(), DType::F32, kGpu),
+           gdx = Tensor::empty(x.shape(), DType::F32, kGpu);
+    Tensor gdw = dw.to(kGpu), gdb = db.to(kGpu);
+    ops::conv2d_forward(g, x, w, b, y);
+    ops::conv2d_forward(g, x.to(kGpu), w.to(kGpu), b.to(kGpu), gy);
+    expect_twins(gy, y, 1e-5, 1e-5);
+    ops::conv2d_backward(g, x, w, dy, dx, dw, db);
+    ops::conv2d_backward(g, x.to(kGpu), w.to(kGpu), dy.to(kGpu), gdx, gdw, gdb);
+    expect_twins(gdx, dx, 1e-5, 1e-5);
+    expect_twins(gdw, dw, 1e-4, 1e-5);  // sums over N x OH x OW products
+    expect_twins(gdb, db, 1e-4, 1e-5);
+  }
+}
+
+TEST_F(GpuOpsTest, MaxPoolIsExactIncludingOverlappingWindowsAndNaN) {
+  for (int64_t stride : {2, 1}) {
+    const ops::PoolGeometry g{7, 8, 2, stride, (7 - 2) / stride + 1, (8 - 2) / stride + 1};
+    Tensor x = random({3, 4, 7, 8}, 14);
+    x.f32()[5] = std::nanf("");
+    const Shape ys{3, 4, g.OH, g.OW};
+    Tensor y = Tensor::empty(ys), arg = Tensor::empty(ys, DType::I32),
+           dx = Tensor::empty(x.shape());
+    Tensor gy = Tensor::empty(ys, DType::F32, kGpu), garg = Tensor::empty(ys, DType::I32, kGpu);
+    Tensor gdx = Tensor::empty(x.shape(), DType::F32, kGpu);
+    ops::maxpool_forward(g, x, y, arg);
+    ops::maxpool_forward(g, x.to(kGpu), gy, garg);
+    const std::vector<float> got = host_values(gy), want = host_values(y);
+    for (size_t i = 0; i < want.size(); ++i)
+      EXPECT_TRUE(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i]))) << i;
+    const Tensor harg = garg.to(Device::cpu());
+    for (int64_t i = 0; i < arg.numel(); ++i) EXPECT_EQ(harg.i32()[i], arg.i32()[i]) << i;
+    const Tensor dy = random(ys, 15);
+    ops::maxpool_backward(g, dy, arg, dx);
+    ops::maxpool_backward(g, dy.to(kGpu), garg, gdx);
+    expect_twins(gdx, dx, 1e-6, 1e-6);  // overlapping windows add in another order
+  }
+}
+
+TEST_F(GpuOpsTest, ActivationsMatchTheCpu) {
+  using ops::Activation;
+  for (Activation f : {Activation::ReLU, Activation::GELU, Activation::Tanh, Activation::Sigmoid}) {
+    const Tensor x = random({1000}, 16), dy = random({1000}, 17);
+    Tensor y = Tensor::empty({1000}), dx = Tensor::empty({1000});
+    Tensor gy = Tensor::empty({1000}, DType::F32, kGpu),
+           gdx = Tensor::empty({1000}, DType::F32, kGpu);
+    ops::activation_forward(f, x, y);
+    ops::activation_forward(f, x.to(kGpu), gy);
+    expect_twins(gy, y, 1e-6, 1e-6);
+    const Tensor& saved = f == Activation::GELU ? x : y;
+    ops::activation_backward(f, saved, dy, dx);
+    ops::activation_backward(f, saved.to(kGpu), dy.to(kGpu), gdx);
+    expect_twins(gdx, dx, 1e-6, 1e-6);
+  }
+}
+
+TEST_F(GpuOpsTest, MultiplyScaleAndSumOfSquaresMatchTheCpu) {
+  const Tensor x = random({4097}, 18), mask = random({4097}, 19);
+  Tensor y = Tensor::empty({4097}), gy = Tensor::empty({4097}, DType::F32, kGpu);
+  ops::multiply(x, mask, y);
+  ops::multiply(x.to(kGpu), mask.to(kGpu), gy);
+  EXPECT_EQ(host_values(gy), host_values(y));
+  ops::scale(y, 0.37f);
+  ops::scale(gy, 0.37f);
+  EXPECT_EQ(host_values(gy), host_values(y));
+  const Tensor big = random({1 << 20}, 20);
+  EXPECT_NEAR(ops::sum_squares(big.to(kGpu)), ops::sum_squares(big), 1e-9 * ops::sum_squares(big));
+}
+
+TEST_F(GpuOpsTest, LossesMatchTheCpu) {
+  const int64_t N = 65, C = 10;
+  const Tensor logits = random({N, C}, 21);
+  Tensor labels = Tensor::empty({N}, DType::I32);
+  for (int64_t n = 0; n < N; ++n) labels.i32()[n] = static_cast<int32_t>((n * 7) % C);
+  for (bool mse : {false, true}) {
+    Tensor d = Tensor::empty({N, C}), gd = Tensor::empty({N, C}, DType::F32, kGpu);
+    const auto loss = mse ? ops::mse : ops::cross_entropy;
+    const ops::LossSums c = loss(logits, labels, 1.0f / N, d);
+    const ops::LossSums g = loss(logits.to(kGpu), labels.to(kGpu), 1.0f / N, gd);
+    EXPECT_NEAR(g.loss, c.loss, 1e-9 * c.loss);
+    EXPECT_EQ(g.correct, c.correct);
+    expect_twins(gd, d, 1e-7, 1e-6);
+  }
+}
+
+// The fused multi-tensor updates against the per-parameter CPU loop, over more parameters than
+// one launch takes (48), for both optimizers and two steps (momentum and moments in play).
+TEST_F(GpuOpsTest, FusedOptimizerUpdatesMatchTheCpu) {
+  for (const char* kind : {"sgd", "adamw"}) {
+    std::vector<Param> cpu_params, gpu_params;
+    for (int i = 0; i < 53; ++i) {
+      const Shape s{1 + (i * 37) % 300};
+      Param p{"p" + std::to_string(i), random(s, 100 + i), random(s, 200 + i)};
+      gpu_params.push_back({p.name, p.value.to(kGpu), p.grad.to(kGpu)});
+      cpu_params.push_back(std::move(p));
+    }
+    auto pointers = [](std::vector<Param>& ps) {
+      std::vector<Param*> out;
+      for (Param& p : ps) out.push_back(&p);
+      return out;
+    };
+    std::unique_ptr<Optimizer> c, g;
+    if (std::string(kind) == "sgd") {
+      c = std::make_unique<Sgd>(pointers(cpu_params), 0.9f, 1e-4f, true);
+      g = std::make_unique<Sgd>(pointers(gpu_params), 0.9f, 1e-4f, true);
+    } else {
+      c = std::make_unique<Adam>(pointers(cpu_params), 0.9f, 0.999f, 1e-8f, 0.01f, true);
+      g = std::make_unique<Adam>(pointers(gpu_params), 0.9f, 0.999f, 1e-8f, 0.01f, true);
+    }
+    for (int step = 0; step < 2; ++step) {
+      c->step(0.01f);
+      g->step(0.01f);
+    }
+    for (size_t i = 0; i < cpu_params.size(); ++i)
+      expect_twins(gpu_params[i].value, cpu_params[i].value, 1e-7, 1e-6);
+  }
+}
+
+}  // namespace
+}  // namespace trainer
