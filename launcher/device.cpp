@@ -56,6 +56,14 @@ DeviceChoice choose_device(const std::string& device, const std::string& communi
   return c;
 }
 
+std::string gpu_name([[maybe_unused]] int index) {
+#ifdef TRAINER_HAS_CUDA
+  return cuda::device_name(index);
+#else
+  return "";
+#endif
+}
+
 Device select_device(const std::string& device, int gpu) {
   if (device != "cuda") return Device::cpu();
 #ifdef TRAINER_HAS_CUDA

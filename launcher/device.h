@@ -27,6 +27,9 @@ DeviceChoice choose_device(const std::string& device, const std::string& communi
                            int local_ranks, int local_rank, const std::string& where_device,
                            const std::string& where_communicator);
 
+// The name of GPU `index` ("NVIDIA H100 80GB HBM3"), for the run's summary.
+std::string gpu_name(int index);
+
 // Makes this process use `gpu` (for "cuda") and returns the Device that tensors go to.
 Device select_device(const std::string& device, int gpu);
 

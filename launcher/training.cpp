@@ -8,6 +8,7 @@
 #include "core/data/loader.h"
 #include "core/trace.h"
 #include "launcher/checkpointing.h"
+#include "launcher/device.h"
 #include "launcher/fault_injection.h"
 #include "launcher/progress.h"
 #include "launcher/run_files.h"
@@ -217,7 +218,9 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       {"layout", {{"data", grid.data_size}, {"pipeline", grid.pipeline_size}}},
       {"device", c.device},
       {"precision", c.compute},
+      {"communicator", grid.data_size > 1 ? c.communicator : "none"},
   };
+  if (c.device == "cuda") summary["gpu"] = gpu_name(c.gpu);
   if (files) files->write_summary(summary);
   return summary;
 }

@@ -18,7 +18,12 @@ HostStaging::HostStaging(const void* device, size_t bytes, bool copy_in)
 
 HostStaging::~HostStaging() { cuda::pinned_free(host_, bytes_); }
 
-void HostStaging::copy_out(void* device) const { cuda::copy(device, host_, bytes_); }
+// Synchronous: the buffer goes back to the pinned cache when this object dies, and the next
+// owner may write into it from the host (an MPI receive) at once.
+void HostStaging::copy_out(void* device) const {
+  cuda::copy(device, host_, bytes_);
+  cuda::synchronize();
+}
 #else
 // Nothing is ever on a device here; the class exists so callers need no #ifdef.
 bool HostStaging::needed(const void*) { return false; }

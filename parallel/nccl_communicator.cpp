@@ -99,7 +99,9 @@ NcclCommunicator::NcclCommunicator(std::unique_ptr<MpiCommunicator> host, double
 
 NcclCommunicator::~NcclCommunicator() {
   if (nccl_->comm) {
-    ncclCommFinalize(nccl_->comm);
+    // Finalize flushes what is in flight; on a non-blocking communicator it completes later.
+    ncclResult_t r = ncclCommFinalize(nccl_->comm);
+    while (r == ncclInProgress) ncclCommGetAsyncError(nccl_->comm, &r);
     ncclCommDestroy(nccl_->comm);
   }
   if (nccl_->stream) cudaStreamDestroy(nccl_->stream);

@@ -25,7 +25,8 @@ struct Handles {
   Handles() {
     CUBLAS_CHECK(cublasCreate(&blas));
     CUBLAS_CHECK(cublasSetStream(blas, stream()));
-    CUBLAS_CHECK(cublasSetMathMode(blas, CUBLAS_PEDANTIC_MATH));  // no TF32: the CPU's numbers
+    // CUBLAS_DEFAULT_MATH: FP32 data is never rounded to TF32 unless asked for.
+    CUBLAS_CHECK(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH));
     CUBLAS_CHECK(cublasLtCreate(&lt));
     workspace = device_allocate(kLtWorkspace);
   }
@@ -48,7 +49,8 @@ using PlanKey = std::tuple<int64_t, int64_t, int64_t, bool>;  // N, in, out, has
 
 ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias) {
   ForwardPlan p;
-  CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F_PEDANTIC, CUDA_R_32F));
+  // CUBLAS_COMPUTE_32F, not _FAST_TF32: full FP32 products, as on the CPU.
+  CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t transa = CUBLAS_OP_T;
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa,
                                               sizeof transa));
