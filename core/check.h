@@ -29,12 +29,12 @@ std::string mpi_error_text(int code);
 
 }  // namespace trainer
 
-#define TRAINER_CHECK_CALL(library, call, ok, describe)                                        \
-  do {                                                                                         \
-    const auto trainer_status_ = (call);                                                       \
-    if (trainer_status_ != (ok))                                                               \
-      ::trainer::report_call_failure(library, static_cast<long>(trainer_status_),              \
-                                     describe(trainer_status_), #call, __FILE__, __LINE__);    \
+#define TRAINER_CHECK_CALL(library, call, ok, describe)                                     \
+  do {                                                                                      \
+    const auto trainer_status_ = (call);                                                    \
+    if (trainer_status_ != (ok))                                                            \
+      ::trainer::report_call_failure(library, static_cast<long>(trainer_status_),           \
+                                     describe(trainer_status_), #call, __FILE__, __LINE__); \
   } while (0)
 
 #define CUDA_CHECK(call) TRAINER_CHECK_CALL("CUDA", call, cudaSuccess, cudaGetErrorString)

@@ -40,7 +40,7 @@ Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& 
 }
 
 Tensor Model::backward(const Tensor& dy, ModelStash& stash,
-                     const std::function<void(size_t)>& after_layer) {
+                       const std::function<void(size_t)>& after_layer) {
   Tensor g = dy;
   for (size_t i = layers_.size(); i-- > 0;) {
     // Below the first layer with parameters no gradient is needed (g is undefined there).

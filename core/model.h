@@ -41,7 +41,7 @@ class Model {
   // communicating there). Returns d(loss)/d(input): undefined for a model whose first layer is
   // the whole model's first (its input is data), the gradient to send back for a later stage.
   Tensor backward(const Tensor& dy, ModelStash& stash,
-                const std::function<void(size_t)>& after_layer = nullptr);
+                  const std::function<void(size_t)>& after_layer = nullptr);
 
   std::vector<Param*> params();
   int64_t parameter_count() const;

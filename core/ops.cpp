@@ -1,10 +1,12 @@
 #include "core/ops.h"
 
+#include "core/cpu/gather.h"
 #include "core/cpu/linear.h"
 #include "core/error.h"
 #ifdef TRAINER_HAS_CUDA
 #include "core/cuda/conv.cuh"
 #include "core/cuda/elementwise.cuh"
+#include "core/cuda/gather.cuh"
 #include "core/cuda/linear.cuh"
 #include "core/cuda/loss.cuh"
 #include "core/cuda/pool.cuh"
@@ -102,6 +104,14 @@ LossSums mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tenso
   check_loss_args(logits, labels, "mse");
   return BACKEND(logits, mse_onehot)(logits.dim(0), logits.dim(1), logits.f32(), labels.i32(),
                                      grad_scale, opt_f32(dlogits));
+}
+
+void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst) {
+  const int64_t n = idx.numel(), row = src.dim(0) ? src.numel() / src.dim(0) : 0;
+  require(dtype_size(src.dtype()) == 4 && src.dtype() == dst.dtype() && dst.numel() == n * row,
+          "gather_rows", "src " + shape_str(src.shape()) + " dst " + shape_str(dst.shape()));
+  BACKEND(src, gather_rows)
+  (n, row, idx.i32(), static_cast<const uint32_t*>(src.raw()), static_cast<uint32_t*>(dst.raw()));
 }
 
 double sum_squares(const Tensor& x) { return BACKEND(x, sum_squares)(x.numel(), x.f32()); }

@@ -41,6 +41,9 @@ LossSums cross_entropy(const Tensor& logits, const Tensor& labels, float grad_sc
                        Tensor& dlogits);
 LossSums mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tensor& dlogits);
 
+// dst(n, ...) = src(idx[i], ...): rows of src picked by idx(n) (i32, on src's device).
+void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst);
+
 double sum_squares(const Tensor& x);
 void scale(Tensor& x, float alpha);
 

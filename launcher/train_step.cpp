@@ -20,21 +20,17 @@ static ops::LossSums apply_loss(LossKind kind, const Tensor& logits, const Tenso
                                : ops::cross_entropy(logits, labels, grad_scale, dlogits);
 }
 
-// The micro-batches' samples, loaded once each and put on the model's device: with one stage,
-// forward needs the inputs and the loss the labels of the same micro-batch. Only the first stage
-// loads inputs.
+// The micro-batches' samples, loaded once each: with one stage, forward needs the inputs and
+// the loss the labels of the same micro-batch. Only the first stage loads inputs.
 class MicrobatchData {
  public:
-  MicrobatchData(DataLoader& loader, int64_t epoch, int64_t batch, bool inputs, Device device)
-      : loader_(loader), epoch_(epoch), batch_(batch), inputs_(inputs), device_(device) {}
+  MicrobatchData(DataLoader& loader, int64_t epoch, int64_t batch, bool inputs)
+      : loader_(loader), epoch_(epoch), batch_(batch), inputs_(inputs) {}
   const Batch& get(int64_t begin, int64_t end) {
     auto it = loaded_.find(begin);
     if (it == loaded_.end()) {
       trace::Scope span("load batch");
-      Batch b = loader_.load(epoch_, batch_, begin, end, inputs_);
-      if (b.x.defined()) b.x = b.x.to(device_);
-      b.y = b.y.to(device_);
-      it = loaded_.emplace(begin, std::move(b)).first;
+      it = loaded_.emplace(begin, loader_.load(epoch_, batch_, begin, end, inputs_)).first;
     }
     return it->second;
   }
@@ -43,7 +39,6 @@ class MicrobatchData {
   DataLoader& loader_;
   int64_t epoch_, batch_;
   bool inputs_;
-  Device device_;
   std::map<int64_t, Batch> loaded_;
 };
 
@@ -62,8 +57,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   const int64_t rows = plan.rows_end - plan.rows_begin;
   const int64_t pieces = plan.grad_accum * plan.microbatches;
   const float grad_scale = 1.0f / static_cast<float>(plan.global_batch);
-  MicrobatchData data(loader, plan.epoch, plan.batch, stage.executor.first(),
-                      stage.model.device());
+  MicrobatchData data(loader, plan.epoch, plan.batch, stage.executor.first());
   for (int64_t round = 0; round < plan.grad_accum; ++round) {
     // Micro-batch mb of this round is piece round x M + mb of this rank's rows.
     auto begin = [&](int mb) {
@@ -127,7 +121,7 @@ EvalResult evaluate_shard(const StageContext& stage, DataLoader& loader, LossKin
     const int64_t rows = loader.batch_rows(b);
     const int64_t begin = rows * shard / shards, end = rows * (shard + 1) / shards;
     if (begin == end) continue;
-    MicrobatchData data(loader, 0, b, stage.executor.first(), stage.model.device());
+    MicrobatchData data(loader, 0, b, stage.executor.first());
     MicrobatchSource source;
     source.rows = [&](int) { return end - begin; };
     source.context = [](int) { return ForwardContext{false, 0, 0, 0}; };

@@ -72,9 +72,10 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   check_replicas(*grid.data, *run.model, start_step);
   // Right after a collective, so that the ranks' timelines share their origin.
   trace::enable(c.trace);
-  DataLoader train_loader(*run.train, c.batch_size, /*shuffle=*/true, c.seed);
+  const Device device = run.model->device();
+  DataLoader train_loader(*run.train, c.batch_size, /*shuffle=*/true, c.seed, device);
   std::optional<DataLoader> test_loader;
-  if (run.test) test_loader.emplace(*run.test, c.batch_size, /*shuffle=*/false, c.seed);
+  if (run.test) test_loader.emplace(*run.test, c.batch_size, /*shuffle=*/false, c.seed, device);
   Progress progress(run.total_steps, c.log_every, root ? log : nullptr);
 
   nlohmann::json last_eval = nlohmann::json::object();

@@ -265,13 +265,13 @@ void MpiCommunicator::broadcast(void* data, int64_t bytes, int root) {
     broadcast(host.data(), bytes, root);
     return host.copy_out(data);
   }
-  run("broadcast",
-      [&] { MPI_CHECK(MPI_Bcast(data, count(bytes), MPI_BYTE, root, comm_->comm)); });
+  run("broadcast", [&] { MPI_CHECK(MPI_Bcast(data, count(bytes), MPI_BYTE, root, comm_->comm)); });
 }
 
 void MpiCommunicator::all_gather(const void* send, int64_t bytes, void* recv) {
   run("all_gather", [&] {
-    MPI_CHECK(MPI_Allgather(send, count(bytes), MPI_BYTE, recv, count(bytes), MPI_BYTE, comm_->comm));
+    MPI_CHECK(
+        MPI_Allgather(send, count(bytes), MPI_BYTE, recv, count(bytes), MPI_BYTE, comm_->comm));
   });
 }
 
@@ -299,8 +299,7 @@ class SendWork : public Work {
     if (complete_) return true;
     int flag = 0;
     comm_.run(
-        "send to", [&] { MPI_CHECK(MPI_Test(request_.get(), &flag, MPI_STATUS_IGNORE)); },
-        peer_);
+        "send to", [&] { MPI_CHECK(MPI_Test(request_.get(), &flag, MPI_STATUS_IGNORE)); }, peer_);
     if (flag) const_cast<SendWork*>(this)->finish();
     return flag != 0;
   }
@@ -344,7 +343,8 @@ void MpiCommunicator::recv(void* data, int64_t bytes, int peer, int tag) {
   run(
       "recv from",
       [&] {
-        MPI_CHECK(MPI_Recv(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, MPI_STATUS_IGNORE));
+        MPI_CHECK(
+            MPI_Recv(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, MPI_STATUS_IGNORE));
       },
       world_ranks_.at(static_cast<size_t>(peer)));
 }

@@ -40,8 +40,8 @@ struct NcclState {
     // kernel keeps spinning on the GPU, and end the job through the launcher.
     ncclCommAbort(comm);
     comm = nullptr;
-    throw DeviceError("rank " + std::to_string(rank) + ": NCCL " + op + " did not complete within " +
-                      std::to_string(static_cast<int>(timeout_s)) +
+    throw DeviceError("rank " + std::to_string(rank) + ": NCCL " + op +
+                      " did not complete within " + std::to_string(static_cast<int>(timeout_s)) +
                       " s (parallel.timeout_s): another rank is lost or stalled");
   }
 };

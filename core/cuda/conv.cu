@@ -38,7 +38,8 @@ const Perf& fastest_deterministic(const Perf* perf, int count, const char* what)
   for (int i = 0; i < count; ++i)
     if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC)
       return perf[i];
-  throw DeviceError(std::string("cuDNN has no deterministic ") + what + " algorithm for this shape");
+  throw DeviceError(std::string("cuDNN has no deterministic ") + what +
+                    " algorithm for this shape");
 }
 
 ConvPlan make_plan(const ConvGeometry& g, int64_t N, int64_t OC) {
@@ -57,9 +58,8 @@ ConvPlan make_plan(const ConvGeometry& g, int64_t N, int64_t OC) {
   CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, i(OC), i(g.C),
                                          i(g.KH), i(g.KW)));
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p.conv));
-  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv, i(g.pad), i(g.pad), i(g.stride),
-                                              i(g.stride), 1, 1, CUDNN_CROSS_CORRELATION,
-                                              CUDNN_DATA_FLOAT));
+  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv, i(g.pad), i(g.pad), i(g.stride), i(g.stride),
+                                              1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, CUDNN_FMA_MATH));
 
   constexpr int kCandidates = 8;
@@ -85,8 +85,8 @@ ConvPlan make_plan(const ConvGeometry& g, int64_t N, int64_t OC) {
   return p;
 }
 
-using PlanKey = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                           int64_t, int64_t>;
+using PlanKey =
+    std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
 
 const ConvPlan& plan(const ConvGeometry& g, int64_t N, int64_t OC) {
   static std::mutex mu;

@@ -3,12 +3,11 @@
 
 namespace trainer::cuda {
 
-#define GRID_STRIDE(i, n) \
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (n); i += int64_t{gridDim.x} * blockDim.x)
+#define GRID_STRIDE(i, n)                                                   \
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (n); \
+       i += int64_t{gridDim.x} * blockDim.x)
 
-__global__ void fill_kernel(int64_t n, float value, float* x) {
-  GRID_STRIDE(i, n) x[i] = value;
-}
+__global__ void fill_kernel(int64_t n, float value, float* x) { GRID_STRIDE(i, n) x[i] = value; }
 
 void fill(int64_t n, float value, float* x) {
   if (n == 0) return;
@@ -109,9 +108,7 @@ void multiply(int64_t n, const float* x, const float* mask, float* y) {
   TRAINER_CHECK_LAUNCH();
 }
 
-__global__ void scale_kernel(int64_t n, float alpha, float* x) {
-  GRID_STRIDE(i, n) x[i] *= alpha;
-}
+__global__ void scale_kernel(int64_t n, float alpha, float* x) { GRID_STRIDE(i, n) x[i] *= alpha; }
 
 void scale(int64_t n, float alpha, float* x) {
   if (n == 0) return;

@@ -52,8 +52,8 @@ ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias) {
   // CUBLAS_COMPUTE_32F, not _FAST_TF32: full FP32 products, as on the CPU.
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t transa = CUBLAS_OP_T;
-  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa,
-                                              sizeof transa));
+  CUBLAS_CHECK(
+      cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa));
   const cublasLtEpilogue_t epilogue = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
                                               sizeof epilogue));
@@ -64,8 +64,8 @@ ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias) {
   cublasLtMatmulPreference_t pref = nullptr;
   CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   const size_t ws = kLtWorkspace;
-  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                    &ws, sizeof ws));
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
   CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handles().lt, p.desc, p.a, p.b, p.c, p.c, pref, 1,
@@ -95,8 +95,8 @@ void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const fl
   if (N == 0) return;
   const ForwardPlan& p = forward_plan(N, in, out, b != nullptr);
   if (b)
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b,
-                                                sizeof b));
+    CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof b));
   const float one = 1.0f, zero = 0.0f;
   CUBLAS_CHECK(cublasLtMatmul(handles().lt, p.desc, &one, w, p.a, x, p.b, &zero, y, p.c, y, p.c,
                               &p.algo, handles().workspace, kLtWorkspace, stream()));

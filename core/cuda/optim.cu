@@ -18,9 +18,9 @@ struct Chunk {
 };
 
 // blockIdx.y picks the tensor; the blocks along x stride over it.
-#define FOR_EACH_ELEMENT(c, t, i)                                                          \
-  const int t = blockIdx.y;                                                                \
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (c).n[t];           \
+#define FOR_EACH_ELEMENT(c, t, i)                                                \
+  const int t = blockIdx.y;                                                      \
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (c).n[t]; \
        i += int64_t{gridDim.x} * blockDim.x)
 
 __global__ void sgd_kernel(Chunk c, cpu::SgdArgs a) {

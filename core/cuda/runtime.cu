@@ -47,6 +47,12 @@ static cudaStream_t stream() { return static_cast<cudaStream_t>(compute_stream()
 
 void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
+size_t free_memory() {
+  size_t free = 0, total = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return free;
+}
+
 bool is_device_pointer(const void* p) {
   cudaPointerAttributes a{};
   if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
@@ -62,9 +68,7 @@ void copy(void* dst, const void* src, size_t bytes) {
   if (!is_device_pointer(dst)) synchronize();
 }
 
-void memset_zero(void* dst, size_t bytes) {
-  CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, stream()));
-}
+void memset_zero(void* dst, size_t bytes) { CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, stream())); }
 
 namespace {
 

@@ -23,6 +23,9 @@ void* compute_stream();
 // Waits until everything queued on the compute stream is done.
 void synchronize();
 
+// Bytes of device memory free now.
+size_t free_memory();
+
 // True when p points into device memory (the communicators stage such buffers through the host).
 bool is_device_pointer(const void* p);
 // Copies `bytes` between any two of host and device memory, ordered on the compute stream. Returns

@@ -3,12 +3,44 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/ops.h"
+#ifdef TRAINER_HAS_CUDA
+#include "core/cuda/runtime.cuh"
+#endif
 #include "core/rng.h"
 
 namespace trainer {
 
-DataLoader::DataLoader(const Dataset& data, int64_t batch_size, bool shuffle, uint64_t seed)
-    : data_(data), batch_size_(batch_size), shuffle_(shuffle), seed_(seed) {}
+// Samples [0, n) of a data set as one host batch.
+static Batch gather_all(const Dataset& data, int64_t n, const int64_t* indices, bool inputs) {
+  Shape xs = data.sample_shape();
+  xs.insert(xs.begin(), n);
+  Batch batch{inputs ? Tensor::empty(xs) : Tensor(), Tensor::empty({n}, DType::I32)};
+  data.gather(indices, n, inputs ? batch.x.f32() : nullptr, batch.y.i32());
+  return batch;
+}
+
+static bool fits_on_device(Device device, size_t bytes) {
+  if (device.is_cpu()) return false;
+#ifdef TRAINER_HAS_CUDA
+  return bytes <= cuda::free_memory() / 4;
+#else
+  return false;
+#endif
+}
+
+DataLoader::DataLoader(const Dataset& data, int64_t batch_size, bool shuffle, uint64_t seed,
+                       Device device)
+    : data_(data), batch_size_(batch_size), shuffle_(shuffle), seed_(seed), device_(device) {
+  const size_t bytes =
+      static_cast<size_t>(data.size()) *
+      (sizeof(float) * static_cast<size_t>(shape_numel(data.sample_shape())) + sizeof(int32_t));
+  if (!fits_on_device(device, bytes)) return;
+  std::vector<int64_t> all(static_cast<size_t>(data.size()));
+  std::iota(all.begin(), all.end(), 0);
+  const Batch host = gather_all(data, data.size(), all.data(), true);
+  all_ = {host.x.to(device), host.y.to(device)};
+}
 
 int64_t DataLoader::batches_per_epoch() const {
   return shuffle_ ? data_.size() / batch_size_ : (data_.size() + batch_size_ - 1) / batch_size_;
@@ -36,11 +68,23 @@ Batch DataLoader::load(int64_t epoch, int64_t b, int64_t begin, int64_t end, boo
     throw InternalError("DataLoader::load: batch " + std::to_string(b) + " rows [" +
                         std::to_string(begin) + ", " + std::to_string(end) + ") out of range");
   ensure_order(epoch);
-  Shape xs = data_.sample_shape();
-  xs.insert(xs.begin(), end - begin);
-  Batch batch{inputs ? Tensor::empty(xs) : Tensor(), Tensor::empty({end - begin}, DType::I32)};
-  data_.gather(order_.data() + b * batch_size_ + begin, end - begin,
-               inputs ? batch.x.f32() : nullptr, batch.y.i32());
+  const int64_t n = end - begin;
+  const int64_t* indices = order_.data() + b * batch_size_ + begin;
+  if (!resident()) {
+    Batch batch = gather_all(data_, n, indices, inputs);
+    if (inputs) batch.x = batch.x.to(device_);
+    batch.y = batch.y.to(device_);
+    return batch;
+  }
+  Tensor idx = Tensor::empty({n}, DType::I32);
+  for (int64_t i = 0; i < n; ++i) idx.i32()[i] = static_cast<int32_t>(indices[i]);
+  idx = idx.to(device_);
+  Shape xs = all_.x.shape();
+  xs[0] = n;
+  Batch batch{inputs ? Tensor::empty(xs, DType::F32, device_) : Tensor(),
+              Tensor::empty({n}, DType::I32, device_)};
+  if (inputs) ops::gather_rows(all_.x, idx, batch.x);
+  ops::gather_rows(all_.y, idx, batch.y);
   return batch;
 }
 

@@ -46,7 +46,8 @@ std::string Conv2d::describe() const {
 }
 
 Tensor Conv2d::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
-  Tensor y = Tensor::empty({x.dim(0), oc_, g_.OH, g_.OW}, DType::F32, x.device());  // (N, OC, OH, OW)
+  Tensor y =
+      Tensor::empty({x.dim(0), oc_, g_.OH, g_.OW}, DType::F32, x.device());  // (N, OC, OH, OW)
   ops::conv2d_forward(g_, x, weight_.value, bias_.value, y);
   saved.tensors = {x};
   return y;

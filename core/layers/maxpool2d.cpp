@@ -29,7 +29,8 @@ std::string MaxPool2d::describe() const {
 }
 
 Tensor MaxPool2d::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
-  Tensor y = Tensor::empty(batched(output_shape(), x.dim(0)), DType::F32, x.device());  // (N, C, OH, OW)
+  Tensor y =
+      Tensor::empty(batched(output_shape(), x.dim(0)), DType::F32, x.device());  // (N, C, OH, OW)
   Tensor argmax = Tensor::empty(y.shape(), DType::I32, x.device());
   ops::maxpool_forward(g_, x, y, argmax);
   saved.tensors = {argmax};

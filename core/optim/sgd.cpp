@@ -10,7 +10,8 @@ Sgd::Sgd(std::vector<Param*> params, float momentum, float weight_decay, bool ne
       weight_decay_(weight_decay),
       nesterov_(nesterov) {
   if (momentum_ != 0.0f)
-    for (Param* p : params_) momentum_buf_.push_back(Tensor::zeros(p->value.shape(), DType::F32, p->value.device()));
+    for (Param* p : params_)
+      momentum_buf_.push_back(Tensor::zeros(p->value.shape(), DType::F32, p->value.device()));
 }
 
 std::unique_ptr<Optimizer> Sgd::create(Args& args, std::vector<Param*> params) {

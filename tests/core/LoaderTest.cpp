@@ -5,6 +5,7 @@
 
 #include "core/data/loader.h"
 #include "core/data/synthetic_dataset.h"
+#include "core/ops.h"
 
 namespace trainer {
 namespace {
@@ -87,6 +88,19 @@ TEST(LoaderTest, SyntheticSamplesAreReproducibleAndSplitsDiffer) {
   for (int k = 0; k < 6; ++k) EXPECT_EQ(a[k], b[k]);
   EXPECT_NE(a[0], c[0]);
   EXPECT_LT(ya, 4);
+}
+
+// The kernel that gathers batches out of a data set kept on the GPU, on its CPU twin.
+TEST(LoaderTest, GatherRowsPicksRowsByIndex) {
+  Tensor table = Tensor::empty({4, 3});
+  for (int64_t i = 0; i < 12; ++i) table.f32()[i] = static_cast<float>(i);
+  Tensor idx = Tensor::empty({3}, DType::I32);
+  const int32_t picks[3] = {2, 0, 2};
+  for (int i = 0; i < 3; ++i) idx.i32()[i] = picks[i];
+  Tensor out = Tensor::empty({3, 3});
+  ops::gather_rows(table, idx, out);
+  const std::vector<float> got(out.f32(), out.f32() + 9);
+  EXPECT_EQ(got, (std::vector<float>{6, 7, 8, 0, 1, 2, 6, 7, 8}));
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <cmath>
 
 #include "core/cuda/runtime.cuh"
+#include "core/data/loader.h"
+#include "core/data/synthetic_dataset.h"
 #include "core/ops.h"
 #include "core/optim/adam.h"
 #include "core/optim/sgd.h"
@@ -206,6 +208,21 @@ TEST_F(GpuOpsTest, FusedOptimizerUpdatesMatchTheCpu) {
     }
     for (size_t i = 0; i < cpu_params.size(); ++i)
       expect_twins(gpu_params[i].value, cpu_params[i].value, 1e-7, 1e-6);
+  }
+}
+
+// A data set that fits is kept on the GPU and batches are gathered there: the same batches as
+// gathered on the host, shard by shard.
+TEST_F(GpuOpsTest, ResidentDataSetGivesTheHostsBatches) {
+  SyntheticDataset data(300, {1, 6, 6}, 4, 1.0f, 9, Split::Train);
+  DataLoader host(data, 32, true, 5), device(data, 32, true, 5, kGpu);
+  ASSERT_TRUE(device.resident());
+  for (int64_t b = 0; b < 3; ++b) {
+    const Batch h = host.load(1, b, 8, 24), d = device.load(1, b, 8, 24);
+    EXPECT_EQ(d.x.device(), kGpu);
+    EXPECT_EQ(host_values(d.x), host_values(h.x));
+    const Tensor labels = d.y.to(Device::cpu());
+    for (int64_t i = 0; i < 16; ++i) EXPECT_EQ(labels.i32()[i], h.y.i32()[i]);
   }
 }
 
