@@ -22,10 +22,10 @@ def ensure_debian_module(module, package):
                        check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
 
 
-def write_results(name, result, lines):
-    """bench/results/<name>.json (the figures) and <name>.md (the table a reader opens), which it
-    also prints."""
-    folder = os.path.join(ROOT, "bench", "results")
+def write_results(name, result, lines, folder=None):
+    """<folder>/<name>.json (the figures) and <name>.md (the table a reader opens), which it also
+    prints; the folder is bench/results unless given (the GPU machine writes under $OUT)."""
+    folder = folder or os.path.join(ROOT, "bench", "results")
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, f"{name}.json"), "w") as f:
         json.dump(result, f, indent=2)

@@ -3,6 +3,7 @@
 // GPU is visible.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "core/cuda/runtime.cuh"
@@ -13,6 +14,12 @@
 
 namespace trainer {
 namespace {
+
+// The binary under test: scripts/gpu.sh runs the tests on another machine, from its bundle.
+std::string trainer_binary() {
+  const char* carried = std::getenv("TRAINER_BIN");
+  return carried ? carried : TRAINER_BINARY;
+}
 
 class GpuTrainingTest : public ::testing::Test {
  protected:
@@ -53,14 +60,14 @@ TEST_F(GpuTrainingTest, TwoRanksSharingTheGpuMatchOneCpuProcess) {
   const std::string mpirun =
       "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 timeout 120 "
       "mpirun --oversubscribe -np 2 " +
-      std::string(TRAINER_BINARY) + " ";
+      trainer_binary() + " ";
   const test::CommandResult two = test::run_command(mpirun + args("cuda"));
   ASSERT_EQ(two.exit_code, 0) << two.output;
   EXPECT_NE(two.output.find("2 ranks share 1 GPU on this node: gradients go over MPI"),
             std::string::npos)
       << two.output;
   const test::CommandResult one =
-      test::run_command(std::string(TRAINER_BINARY) + " " + args("cpu"));
+      test::run_command(trainer_binary() + " " + args("cpu"));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_NEAR(summary("cuda")["final_loss"].get<double>(),
               summary("cpu")["final_loss"].get<double>(), 1e-4);
