@@ -20,7 +20,7 @@ static Batch gather_all(const Dataset& data, int64_t n, const int64_t* indices, 
   return batch;
 }
 
-static bool fits_on_device(Device device, size_t bytes) {
+static bool fits_on_device(Device device, [[maybe_unused]] size_t bytes) {
   if (device.is_cpu()) return false;
 #ifdef TRAINER_HAS_CUDA
   return bytes <= cuda::free_memory() / 4;
