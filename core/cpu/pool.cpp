@@ -57,21 +57,8 @@ void maxpool_forward(const PoolGeometry& g, int64_t planes, const float* x, floa
       int32_t* arg = argmax + p * g.OH * g.OW;
       for (int64_t oh = 0; oh < g.OH; ++oh)
         for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const int64_t corner = oh * g.stride * g.W + ow * g.stride;
-          int64_t best = corner;
-          float m = in[corner];
-          bool nan = false;
-          for (int64_t kh = 0; kh < g.K; ++kh)
-            for (int64_t kw = 0; kw < g.K; ++kw) {
-              const int64_t idx = corner + kh * g.W + kw;
-              const float v = in[idx];
-              nan |= v != v;
-              const bool larger = v > m;  // selects, not a branch: the winner is data-dependent
-              best = larger ? idx : best;
-              m = larger ? v : m;
-            }
-          // A NaN in the window wins, so it reaches the loss instead of being silently dropped.
-          out[oh * g.OW + ow] = nan ? std::numeric_limits<float>::quiet_NaN() : m;
+          int64_t best = 0;
+          out[oh * g.OW + ow] = max_window(g, in, oh, ow, &best);
           arg[oh * g.OW + ow] = static_cast<int32_t>(best);
         }
     }

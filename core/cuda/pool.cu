@@ -3,30 +3,15 @@
 
 namespace trainer::cuda {
 
-// One thread per output element, the CPU twin's scan order and NaN rule.
+// One thread per output element, each running the CPU twin's window scan.
 __global__ void maxpool_forward_kernel(PoolGeometry g, int64_t total, const float* x, float* y,
                                        int32_t* argmax) {
   for (int64_t o = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; o < total;
        o += int64_t{gridDim.x} * blockDim.x) {
     const int64_t plane = o / (g.OH * g.OW), within = o % (g.OH * g.OW);
     const int64_t oh = within / g.OW, ow = within % g.OW;
-    const float* in = x + plane * g.H * g.W;
-    const int64_t corner = oh * g.stride * g.W + ow * g.stride;
-    int64_t best = corner;
-    float m = in[corner];
-    bool nan = false;
-    for (int64_t kh = 0; kh < g.K; ++kh)
-      for (int64_t kw = 0; kw < g.K; ++kw) {
-        const int64_t idx = corner + kh * g.W + kw;
-        const float v = in[idx];
-        nan |= v != v;
-        if (v > m) {
-          best = idx;
-          m = v;
-        }
-      }
-    // A NaN in the window wins, so it reaches the loss instead of being silently dropped.
-    y[o] = nan ? __int_as_float(0x7fc00000) : m;
+    int64_t best = 0;
+    y[o] = cpu::max_window(g, x + plane * g.H * g.W, oh, ow, &best);
     argmax[o] = static_cast<int32_t>(best);
   }
 }
