@@ -1,6 +1,7 @@
 #include "core/model.h"
 
 #include "core/error.h"
+#include "core/ops.h"
 #include "core/trace.h"
 
 namespace trainer {
@@ -33,7 +34,7 @@ void Model::add(std::unique_ptr<Layer> layer) {
 
 Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx) {
   stash.resize(layers_.size());
-  Tensor h = x;
+  Tensor h = ops::cast(x, compute_);  // data comes as f32; a later stage's input is already cast
   for (size_t i = 0; i < layers_.size(); ++i)
     h = traced("forward", *layers_[i], [&] { return layers_[i]->forward(h, stash[i], ctx); });
   return h;
@@ -71,6 +72,25 @@ void Model::to(Device device) {
     p->grad = p->grad.to(device);
   }
   device_ = device;
+  refresh_compute_weights();
+}
+
+void Model::set_compute_dtype(DType dtype) {
+  compute_ = dtype;
+  refresh_compute_weights();
+}
+
+void Model::refresh_compute_weights() {
+  for (Param* p : params()) {
+    if (compute_ == DType::F32) {
+      p->compute = p->value;
+    } else {
+      if (!p->compute.defined() || p->compute.dtype() != compute_ ||
+          p->compute.device() != p->value.device())
+        p->compute = Tensor::empty(p->value.shape(), compute_, p->value.device());
+      ops::cast_into(p->value, p->compute);
+    }
+  }
 }
 
 void Model::zero_grad() {

@@ -50,12 +50,19 @@ class Model {
   // host, so both backends start from the same weights); later layers' outputs follow their input.
   void to(Device device);
   Device device() const { return device_; }
+  // The precision forward and backward compute in (F32, F16 or BF16): activations and the
+  // weights' compute copies are stored in it; master weights and gradients stay f32.
+  void set_compute_dtype(DType dtype);
+  DType compute_dtype() const { return compute_; }
+  // Casts every master weight into its compute copy: once per step, after the update.
+  void refresh_compute_weights();
 
  private:
   Shape input_;
   uint64_t seed_;
   int64_t first_index_;
   Device device_;
+  DType compute_ = DType::F32;
   std::vector<std::unique_ptr<Layer>> layers_;
 };
 

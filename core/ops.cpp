@@ -1,9 +1,11 @@
 #include "core/ops.h"
 
+#include "core/cpu/cast.h"
 #include "core/cpu/gather.h"
 #include "core/cpu/linear.h"
 #include "core/error.h"
 #ifdef TRAINER_HAS_CUDA
+#include "core/cuda/cast.cuh"
 #include "core/cuda/conv.cuh"
 #include "core/cuda/elementwise.cuh"
 #include "core/cuda/gather.cuh"
@@ -35,57 +37,137 @@ static void require(bool ok, const char* op, const std::string& what) {
 
 static float* opt_f32(const Tensor& t) { return t.defined() ? t.f32() : nullptr; }
 
+static const uint16_t* u16(const Tensor& t) { return static_cast<const uint16_t*>(t.raw()); }
+static uint16_t* u16(Tensor& t) { return static_cast<uint16_t*>(t.raw()); }
+
+void cast_into(const Tensor& src, Tensor& dst) {
+  require(src.numel() == dst.numel() && src.device() == dst.device(), "cast",
+          shape_str(src.shape()) + " into " + shape_str(dst.shape()));
+  const DType from = src.dtype(), to = dst.dtype();
+  const int64_t n = src.numel();
+  if (from == to) return dst.copy_from(src);
+  if (from == DType::F32 && to == DType::F16)
+    return BACKEND(src, f32_to_f16)(n, src.f32(), u16(dst));
+  if (from == DType::F16 && to == DType::F32)
+    return BACKEND(src, f16_to_f32)(n, u16(src), dst.f32());
+  if (from == DType::F32 && to == DType::BF16)
+    return BACKEND(src, f32_to_bf16)(n, src.f32(), u16(dst));
+  if (from == DType::BF16 && to == DType::F32)
+    return BACKEND(src, bf16_to_f32)(n, u16(src), dst.f32());
+  throw InternalError(std::string("cast from ") + dtype_name(from) + " to " + dtype_name(to));
+}
+
+Tensor cast(const Tensor& src, DType to) {
+  if (!src.defined() || src.dtype() == to) return src;
+  Tensor out = Tensor::empty(src.shape(), to, src.device());
+  cast_into(src, out);
+  return out;
+}
+
+namespace {
+
+// The kernels compute in float. An fp16 / bf16 tensor is storage: an input is widened for the
+// kernel, and a result is computed in float and rounded once into its half tensor, which is
+// what tensor cores do too (half operands, float accumulation, a half result).
+class In {
+ public:
+  explicit In(const Tensor& t) : t_(cast(t, DType::F32)) {}
+  float* get() const { return opt_f32(t_); }
+
+ private:
+  Tensor t_;
+};
+
+class Out {
+ public:
+  explicit Out(Tensor& out)
+      : out_(out),
+        f32_(!out.defined() || out.dtype() == DType::F32
+                 ? out
+                 : Tensor::empty(out.shape(), DType::F32, out.device())) {}
+  float* get() const { return opt_f32(f32_); }
+  // After the kernel: rounds a float result into a half output.
+  void done() {
+    if (out_.defined() && out_.dtype() != DType::F32) cast_into(f32_, out_);
+  }
+
+ private:
+  Tensor& out_;
+  Tensor f32_;
+};
+
+}  // namespace
+
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
   const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
   require(
       w.dim(1) == in && y.dim(0) == N && y.dim(1) == out, "linear_forward",
       "x " + shape_str(x.shape()) + " w " + shape_str(w.shape()) + " y " + shape_str(y.shape()));
-  BACKEND(x, linear_forward)(N, in, out, x.f32(), w.f32(), opt_f32(b), y.f32());
+  Out yo(y);
+  BACKEND(x, linear_forward)(N, in, out, In(x).get(), In(w).get(), In(b).get(), yo.get());
+  yo.done();
 }
 
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
                      Tensor& db) {
   const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
   require(dy.dim(0) == N && dy.dim(1) == out, "linear_backward", "dy " + shape_str(dy.shape()));
+  Out dxo(dx);
   BACKEND(x, linear_backward)
-  (N, in, out, x.f32(), w.f32(), dy.f32(), opt_f32(dx), dw.f32(), opt_f32(db));
+  (N, in, out, In(x).get(), In(w).get(), In(dy).get(), dxo.get(), dw.f32(), opt_f32(db));
+  dxo.done();
 }
 
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& b,
                     Tensor& y) {
   require(x.ndim() == 4 && x.dim(1) == g.C && x.dim(2) == g.H && x.dim(3) == g.W, "conv2d_forward",
           "x " + shape_str(x.shape()));
-  BACKEND(x, conv2d_forward)(g, x.dim(0), w.dim(0), x.f32(), w.f32(), opt_f32(b), y.f32());
+  Out yo(y);
+  BACKEND(x, conv2d_forward)
+  (g, x.dim(0), w.dim(0), In(x).get(), In(w).get(), In(b).get(), yo.get());
+  yo.done();
 }
 
 void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& dy,
                      Tensor& dx, Tensor& dw, Tensor& db) {
   require(dy.numel() == x.dim(0) * w.dim(0) * g.out_plane(), "conv2d_backward",
           "dy " + shape_str(dy.shape()));
+  Out dxo(dx);
   BACKEND(x, conv2d_backward)
-  (g, x.dim(0), w.dim(0), x.f32(), w.f32(), dy.f32(), opt_f32(dx), dw.f32(), opt_f32(db));
+  (g, x.dim(0), w.dim(0), In(x).get(), In(w).get(), In(dy).get(), dxo.get(), dw.f32(), opt_f32(db));
+  dxo.done();
 }
 
 void maxpool_forward(const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor& argmax) {
   const int64_t planes = x.numel() / (g.H * g.W);
-  BACKEND(x, maxpool_forward)(g, planes, x.f32(), y.f32(), argmax.i32());
+  Out yo(y);
+  BACKEND(x, maxpool_forward)(g, planes, In(x).get(), yo.get(), argmax.i32());
+  yo.done();
 }
 
 void maxpool_backward(const PoolGeometry& g, const Tensor& dy, const Tensor& argmax, Tensor& dx) {
   const int64_t planes = dy.numel() / (g.OH * g.OW);
-  BACKEND(dy, maxpool_backward)(g, planes, dy.f32(), argmax.i32(), dx.f32());
+  Out dxo(dx);
+  BACKEND(dy, maxpool_backward)(g, planes, In(dy).get(), argmax.i32(), dxo.get());
+  dxo.done();
 }
 
 void activation_forward(Activation f, const Tensor& x, Tensor& y) {
-  BACKEND(x, activation_forward)(f, x.numel(), x.f32(), y.f32());
+  Out yo(y);
+  BACKEND(x, activation_forward)(f, x.numel(), In(x).get(), yo.get());
+  yo.done();
 }
 
 void activation_backward(Activation f, const Tensor& saved, const Tensor& dy, Tensor& dx) {
-  BACKEND(dy, activation_backward)(f, dy.numel(), saved.f32(), dy.f32(), dx.f32());
+  Out dxo(dx);
+  BACKEND(dy, activation_backward)(f, dy.numel(), In(saved).get(), In(dy).get(), dxo.get());
+  dxo.done();
 }
 
 void multiply(const Tensor& x, const Tensor& mask, Tensor& y) {
-  BACKEND(x, multiply)(x.numel(), x.f32(), mask.f32(), y.f32());
+  Out yo(y);
+  BACKEND(x, multiply)(x.numel(), In(x).get(), In(mask).get(), yo.get());
+  yo.done();
 }
 
 static void check_loss_args(const Tensor& logits, const Tensor& labels, const char* op) {
@@ -96,14 +178,20 @@ static void check_loss_args(const Tensor& logits, const Tensor& labels, const ch
 LossSums cross_entropy(const Tensor& logits, const Tensor& labels, float grad_scale,
                        Tensor& dlogits) {
   check_loss_args(logits, labels, "cross_entropy");
-  return BACKEND(logits, softmax_cross_entropy)(logits.dim(0), logits.dim(1), logits.f32(),
-                                                labels.i32(), grad_scale, opt_f32(dlogits));
+  Out d(dlogits);
+  const LossSums s = BACKEND(logits, softmax_cross_entropy)(
+      logits.dim(0), logits.dim(1), In(logits).get(), labels.i32(), grad_scale, d.get());
+  d.done();
+  return s;
 }
 
 LossSums mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tensor& dlogits) {
   check_loss_args(logits, labels, "mse");
-  return BACKEND(logits, mse_onehot)(logits.dim(0), logits.dim(1), logits.f32(), labels.i32(),
-                                     grad_scale, opt_f32(dlogits));
+  Out d(dlogits);
+  const LossSums s = BACKEND(logits, mse_onehot)(logits.dim(0), logits.dim(1), In(logits).get(),
+                                                 labels.i32(), grad_scale, d.get());
+  d.done();
+  return s;
 }
 
 void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst) {
@@ -114,7 +202,7 @@ void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst) {
   (n, row, idx.i32(), static_cast<const uint32_t*>(src.raw()), static_cast<uint32_t*>(dst.raw()));
 }
 
-double sum_squares(const Tensor& x) { return BACKEND(x, sum_squares)(x.numel(), x.f32()); }
+double sum_squares(const Tensor& x) { return BACKEND(x, sum_squares)(x.numel(), In(x).get()); }
 
 void scale(Tensor& x, float alpha) { BACKEND(x, scale)(x.numel(), alpha, x.f32()); }
 

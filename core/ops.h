@@ -12,6 +12,14 @@
 
 namespace trainer::ops {
 
+// fp16 / bf16 tensors: every op takes them for its activations, its weights' compute copies and
+// its input gradients, and computes in float (see ops.cpp); parameter gradients stay float.
+
+// dst = src converted between f32 and f16 / bf16 (round to nearest even), same element count.
+void cast_into(const Tensor& src, Tensor& dst);
+// src as `to` (src itself when it is already).
+Tensor cast(const Tensor& src, DType to);
+
 using cpu::Activation;
 using cpu::ConvGeometry;
 using cpu::LossSums;

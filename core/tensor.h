@@ -23,6 +23,7 @@ struct Device {
   static Device cuda(int index) { return {DeviceKind::CUDA, index}; }
   bool is_cpu() const { return kind == DeviceKind::CPU; }
   bool operator==(const Device& o) const { return kind == o.kind && index == o.index; }
+  bool operator!=(const Device& o) const { return !(*this == o); }
 };
 
 size_t dtype_size(DType t);

@@ -79,7 +79,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     };
     source.loss = [&](int mb, const Tensor& logits) {
       trace::Scope span("loss");
-      Tensor dlogits = Tensor::empty(logits.shape(), DType::F32, logits.device());
+      Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
       const ops::LossSums s =
           apply_loss(loss, logits, data.get(begin(mb), begin(mb + 1)).y, grad_scale, dlogits);
       r.loss_sum += s.loss;

@@ -45,7 +45,7 @@ void PipelineExecutor::run_step(int microbatches, const MicrobatchSource& source
     sends.push_back(comm_.send_async(t.raw(), static_cast<int64_t>(t.bytes()), peer, tag_));
   };
   auto recv = [&](const Shape& shape, int peer, int tag_, const char* what) {
-    Tensor t = Tensor::empty(shape, DType::F32, model_.device());
+    Tensor t = Tensor::empty(shape, model_.compute_dtype(), model_.device());
     trace::Scope wait(what, trace::Track::Wait);
     comm_.recv(t.raw(), static_cast<int64_t>(t.bytes()), peer, tag_);
     return t;
@@ -101,7 +101,8 @@ void PipelineExecutor::run_forward(const MicrobatchSource& source) {
   if (first()) {
     x = source.input(0);
   } else {
-    x = Tensor::empty(batched(model_.input_shape(), source.rows(0)), DType::F32, model_.device());
+    x = Tensor::empty(batched(model_.input_shape(), source.rows(0)), model_.compute_dtype(),
+                      model_.device());
     comm_.recv(x.raw(), static_cast<int64_t>(x.bytes()), stage_ - 1, tag(0, false));
   }
   const Tensor y = model_.forward(x, stash, source.context(0));

@@ -17,7 +17,7 @@ const char* ActivationLayer::type() const {
 }
 
 Tensor ActivationLayer::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   ops::activation_forward(f_, x, y);
   // GELU's derivative needs the input; the others are cheapest from the output.
   saved.tensors = {f_ == ops::Activation::GELU ? x : y};
@@ -25,7 +25,7 @@ Tensor ActivationLayer::forward(const Tensor& x, Stash& saved, const ForwardCont
 }
 
 Tensor ActivationLayer::backward(const Tensor& dy, Stash& saved) {
-  Tensor dx = Tensor::empty(dy.shape(), DType::F32, dy.device());
+  Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
   ops::activation_backward(f_, saved.tensors.at(0), dy, dx);
   saved.tensors.clear();
   return dx;

@@ -47,16 +47,16 @@ std::string Conv2d::describe() const {
 
 Tensor Conv2d::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
   Tensor y =
-      Tensor::empty({x.dim(0), oc_, g_.OH, g_.OW}, DType::F32, x.device());  // (N, OC, OH, OW)
-  ops::conv2d_forward(g_, x, weight_.value, bias_.value, y);
+      Tensor::empty({x.dim(0), oc_, g_.OH, g_.OW}, x.dtype(), x.device());  // (N, OC, OH, OW)
+  ops::conv2d_forward(g_, x, weight_.compute, bias_.compute, y);
   saved.tensors = {x};
   return y;
 }
 
 Tensor Conv2d::backward(const Tensor& dy, Stash& saved) {
   const Tensor& x = saved.tensors.at(0);  // (N, C, H, W)
-  Tensor dx = needs_input_grad() ? Tensor::empty(x.shape(), DType::F32, x.device()) : Tensor();
-  ops::conv2d_backward(g_, x, weight_.value, dy, dx, weight_.grad, bias_.grad);
+  Tensor dx = needs_input_grad() ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+  ops::conv2d_backward(g_, x, weight_.compute, dy, dx, weight_.grad, bias_.grad);
   saved.tensors.clear();
   return dx;
 }

@@ -30,7 +30,7 @@ Tensor Dropout::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx
     for (int64_t i = 0; i < per; ++i) m[n * per + i] = rng.uniform() < p_ ? 0.0f : keep_scale;
   }
   mask = mask.to(x.device());
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   ops::multiply(x, mask, y);
   saved.tensors = {mask};
   return y;
@@ -38,7 +38,7 @@ Tensor Dropout::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx
 
 Tensor Dropout::backward(const Tensor& dy, Stash& saved) {
   if (saved.tensors.empty()) return dy;  // evaluation mode or p = 0: identity
-  Tensor dx = Tensor::empty(dy.shape(), DType::F32, dy.device());
+  Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
   ops::multiply(dy, saved.tensors.at(0), dx);
   saved.tensors.clear();
   return dx;

@@ -15,8 +15,11 @@ namespace trainer {
 
 struct Param {
   std::string name;  // "<layer index>.<type>.<weight|bias>", stable across layouts
-  Tensor value;
-  Tensor grad;  // accumulated by backward; zeroed by the training loop
+  Tensor value;      // the master copy, f32: what the optimizer updates and checkpoints hold
+  Tensor grad;       // f32, accumulated by backward; zeroed by the training loop
+  // What forward and backward compute with: `value` itself in fp32, a copy in the compute
+  // precision (fp16 / bf16) otherwise, cast once per step by Model::refresh_compute_weights.
+  Tensor compute;
 };
 
 // What one layer saved for backward during the forward pass of one micro-batch.
@@ -77,7 +80,8 @@ class Layer {
   }
   // A parameter of this layer, its value to be initialised and its gradient zeroed.
   Param make_param(const char* what, const Shape& shape) const {
-    return {param_name(what), Tensor::empty(shape), Tensor::zeros(shape)};
+    Tensor value = Tensor::empty(shape);
+    return {param_name(what), value, Tensor::zeros(shape), value};
   }
   // params() of a layer with a weight and an optional bias (an undefined value when it has none).
   static std::vector<Param*> weight_and_bias(Param& weight, Param& bias) {

@@ -32,16 +32,16 @@ std::string Linear::describe() const {
 }
 
 Tensor Linear::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
-  Tensor y = Tensor::empty({x.dim(0), out_}, DType::F32, x.device());  // (N, out)
-  ops::linear_forward(x, weight_.value, bias_.value, y);
+  Tensor y = Tensor::empty({x.dim(0), out_}, x.dtype(), x.device());  // (N, out)
+  ops::linear_forward(x, weight_.compute, bias_.compute, y);
   saved.tensors = {x};
   return y;
 }
 
 Tensor Linear::backward(const Tensor& dy, Stash& saved) {
   const Tensor& x = saved.tensors.at(0);  // (N, in)
-  Tensor dx = needs_input_grad() ? Tensor::empty(x.shape(), DType::F32, x.device()) : Tensor();
-  ops::linear_backward(x, weight_.value, dy, dx, weight_.grad, bias_.grad);
+  Tensor dx = needs_input_grad() ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+  ops::linear_backward(x, weight_.compute, dy, dx, weight_.grad, bias_.grad);
   saved.tensors.clear();
   return dx;
 }

@@ -30,7 +30,7 @@ std::string MaxPool2d::describe() const {
 
 Tensor MaxPool2d::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
   Tensor y =
-      Tensor::empty(batched(output_shape(), x.dim(0)), DType::F32, x.device());  // (N, C, OH, OW)
+      Tensor::empty(batched(output_shape(), x.dim(0)), x.dtype(), x.device());  // (N, C, OH, OW)
   Tensor argmax = Tensor::empty(y.shape(), DType::I32, x.device());
   ops::maxpool_forward(g_, x, y, argmax);
   saved.tensors = {argmax};
@@ -38,7 +38,7 @@ Tensor MaxPool2d::forward(const Tensor& x, Stash& saved, const ForwardContext&) 
 }
 
 Tensor MaxPool2d::backward(const Tensor& dy, Stash& saved) {
-  Tensor dx = Tensor::empty(batched(input_shape(), dy.dim(0)), DType::F32, dy.device());
+  Tensor dx = Tensor::empty(batched(input_shape(), dy.dim(0)), dy.dtype(), dy.device());
   ops::maxpool_backward(g_, dy, saved.tensors.at(0), dx);
   saved.tensors.clear();
   return dx;

@@ -13,7 +13,7 @@ namespace {
 
 // One scalar parameter with value w and gradient g.
 struct Scalar {
-  Param p{"w", Tensor::empty({1}), Tensor::empty({1})};
+  Param p{"w", Tensor::empty({1}), Tensor::empty({1}), Tensor()};
   Scalar(float w, float g) {
     p.value.f32()[0] = w;
     p.grad.f32()[0] = g;

@@ -185,8 +185,8 @@ TEST_F(GpuOpsTest, FusedOptimizerUpdatesMatchTheCpu) {
     std::vector<Param> cpu_params, gpu_params;
     for (int i = 0; i < 53; ++i) {
       const Shape s{1 + (i * 37) % 300};
-      Param p{"p" + std::to_string(i), random(s, 100 + i), random(s, 200 + i)};
-      gpu_params.push_back({p.name, p.value.to(kGpu), p.grad.to(kGpu)});
+      Param p{"p" + std::to_string(i), random(s, 100 + i), random(s, 200 + i), Tensor()};
+      gpu_params.push_back({p.name, p.value.to(kGpu), p.grad.to(kGpu), Tensor()});
       cpu_params.push_back(std::move(p));
     }
     auto pointers = [](std::vector<Param>& ps) {
