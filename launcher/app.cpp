@@ -9,6 +9,7 @@
 #include "core/check.h"
 #include "core/cpu/parallel.h"
 #include "core/error.h"
+#include "core/optim/loss_scaler.h"
 #include "launcher/checkpointing.h"
 #include "launcher/model_summary.h"
 #include "launcher/plan_report.h"
@@ -42,6 +43,8 @@ Failure attempt(const std::function<void()>& f) {
   } catch (const CheckpointError& e) {
     return {kBadInput, std::string("checkpoint: ") + e.what()};
   } catch (const TrainingError& e) {
+    return {kTrainingFailed, e.what(), true};
+  } catch (const LossScaleUnderflow& e) {  // the scale comes out of an agreed flag
     return {kTrainingFailed, e.what(), true};
   } catch (const StopRequested& e) {
     return {128 + e.signal(), e.what(), true};

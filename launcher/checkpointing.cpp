@@ -62,6 +62,8 @@ std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid) 
       {"format", 1},
       {"run", c.name},
       {"optimizer_steps", run.optimizer->steps_taken()},
+      // The loss scaler's state: a resumed fp16 run continues with the scale it had.
+      {"loss_scale", {{"scale", run.scaler.scale()}, {"clean_steps", run.scaler.clean_steps()}}},
       {"compatibility", compatibility(c)},
       {"layout", layout(run)},
       // Every random stream is a pure function of (seed, step, sample), so this is all the state.
@@ -184,6 +186,9 @@ int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint) {
                             here.dump() + "; the pipeline split (" + key + ") must match");
   load_checkpoint_tensors(dir, tensor_groups(run));
   run.optimizer->set_steps_taken(meta.at("optimizer_steps").get<int64_t>());
+  if (meta.contains("loss_scale") && run.scaler.active())
+    run.scaler.restore(meta["loss_scale"].at("scale").get<double>(),
+                       meta["loss_scale"].at("clean_steps").get<int64_t>());
   return meta.at("step").get<int64_t>();
 }
 

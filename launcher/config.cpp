@@ -140,17 +140,26 @@ static void read_parallel(ConfigSection& root, Config& c) {
 static void read_precision(ConfigSection& root, Config& c) {
   ConfigSection s = root.section("precision", false);
   c.compute = s.choice("compute", std::string("fp32"), {"fp32", "fp16", "bf16"});
-  if (c.compute != "fp32")
-    s.fail("compute", c.compute + " compute is not available in this version; use fp32");
+  // auto: dynamic for fp16, whose range needs it; none for fp32 and bf16 (float's range).
   const YAML::Node scale = s.raw("loss_scale");
-  if (!scale || scale.IsNull()) {
-    s.raw("loss_scale") = "dynamic";
-    c.loss_scale = "dynamic";
-  } else if (scale.IsScalar() && (scale.Scalar() == "dynamic" || scale.Scalar() == "none")) {
-    c.loss_scale = scale.Scalar();
-  } else {
-    c.loss_scale = std::to_string(s.positive("loss_scale", std::nullopt));
-  }
+  std::string kind = "auto";
+  using Kind = LossScalerConfig::Kind;
+  LossScalerConfig& sc = c.loss_scaler;
+  if (!scale || scale.IsNull())
+    s.raw("loss_scale") = kind;
+  else if (scale.IsScalar() &&
+           (scale.Scalar() == "auto" || scale.Scalar() == "dynamic" || scale.Scalar() == "none"))
+    kind = scale.Scalar();
+  else
+    kind = "static";
+  if (kind == "auto") kind = c.compute == "fp16" ? "dynamic" : "none";
+  sc.kind = kind == "dynamic" ? Kind::Dynamic : kind == "none" ? Kind::None : Kind::Static;
+  sc.init_scale = sc.kind == Kind::Static ? s.positive("loss_scale", std::nullopt)
+                                          : s.positive("init_scale", 65536.0);
+  sc.growth_interval = s.integer("growth_interval", 2000, 1);
+  sc.min_scale = s.positive("min_scale", 1.0);
+  if (sc.kind == Kind::Dynamic && sc.init_scale < sc.min_scale)
+    s.fail("init_scale", "expected at least min_scale (" + std::to_string(sc.min_scale) + ")");
   s.finish();
 }
 

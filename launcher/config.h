@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/optim/loss_scaler.h"
 #include "core/optim/lr_schedule.h"
 #include "core/tensor.h"
 #include "launcher/config_source.h"
@@ -56,7 +57,8 @@ struct Config {
   double bucket_mb = 25, timeout_s = 300;
   std::string communicator;  // data-parallel gradients: "mpi" or "nccl" once resolved
   // precision
-  std::string compute, loss_scale;
+  std::string compute;  // fp32, fp16 or bf16
+  LossScalerConfig loss_scaler;
   // checkpoint
   int64_t checkpoint_every = 0, checkpoint_keep = 3;
   std::string checkpoint_dir;

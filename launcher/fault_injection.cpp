@@ -30,4 +30,8 @@ void inject_faults(int rank, int64_t step) {
 
 bool poison_inputs(int rank, int64_t step) { return requested("TRAINER_FAULT_NAN", rank, step); }
 
+bool inf_gradient(int rank, int64_t step) {
+  return requested("TRAINER_FAULT_INF_GRAD", rank, step);
+}
+
 }  // namespace trainer

@@ -9,6 +9,8 @@
 //                                       a local I/O error would) while the others go on.
 //   TRAINER_FAULT_NAN=<rank>:<step>     that rank's first sample of that step reads as NaN (as a
 //                                       corrupt record would), so its loss is not finite.
+//   TRAINER_FAULT_INF_GRAD=<rank>:<step> one of that rank's gradients of that step reads inf
+//                                       (as an fp16 overflow would), after the all-reduce.
 #pragma once
 
 #include <cstdint>
@@ -20,5 +22,8 @@ void inject_faults(int rank, int64_t step);
 
 // Whether this rank's inputs of this step are to be poisoned (TRAINER_FAULT_NAN).
 bool poison_inputs(int rank, int64_t step);
+
+// Whether this rank's gradients of this step get an inf (TRAINER_FAULT_INF_GRAD).
+bool inf_gradient(int rank, int64_t step);
 
 }  // namespace trainer

@@ -97,6 +97,10 @@ static void check_fits(const RunSetup& r) {
                       std::to_string(r.train->size()) + " samples)");
 }
 
+DType compute_dtype(const std::string& precision) {
+  return precision == "fp16" ? DType::F16 : precision == "bf16" ? DType::BF16 : DType::F32;
+}
+
 RunSetup build_run(Config cfg, int stage) {
   RunSetup r;
   r.cfg = std::move(cfg);
@@ -118,6 +122,8 @@ RunSetup build_run(Config cfg, int stage) {
   check_fits(r);
   // Before the optimizer, whose state is made beside the parameters.
   r.model->to(select_device(c.device, c.gpu));
+  r.model->set_compute_dtype(compute_dtype(c.compute));
+  r.scaler = LossScaler(c.loss_scaler);
   ConfigSection opt(*c.source, c.optimizer_node, "optimizer");
   r.optimizer = make_optimizer(c.optimizer, opt, r.model->params());
   r.steps_per_epoch = r.train->size() / c.batch_size;

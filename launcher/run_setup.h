@@ -6,6 +6,7 @@
 
 #include "core/data/dataset.h"
 #include "core/model.h"
+#include "core/optim/loss_scaler.h"
 #include "core/optim/optimizer.h"
 #include "launcher/config.h"
 #include "parallel/partition.h"
@@ -20,6 +21,7 @@ struct RunSetup {
   int stage = 0;                         // this rank's pipeline stage
   std::unique_ptr<Model> model;          // this stage's layers only
   std::unique_ptr<Optimizer> optimizer;
+  LossScaler scaler;  // precision.loss_scale; its state is checkpointed
   int64_t steps_per_epoch = 0;
   int64_t total_steps = 0;
 };
@@ -32,6 +34,9 @@ RunSetup build_run(Config cfg, int stage = 0);
 // shape (per sample). Layers keep their global index: initial weights do not depend on the split.
 std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_t first = 0,
                                    int64_t end = -1);
+
+// precision.compute ("fp32", "fp16", "bf16") as a tensor dtype.
+DType compute_dtype(const std::string& precision);
 
 // The whole model's parameter count (every stage's).
 int64_t total_parameters(const RunSetup& run);

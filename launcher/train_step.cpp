@@ -42,21 +42,23 @@ class MicrobatchData {
   std::map<int64_t, Batch> loaded_;
 };
 
-// sqrt of the sum of squares over every stage's gradients.
-static double model_grad_norm(const std::vector<Param*>& params, Communicator& pipeline) {
-  const double local = global_grad_norm(params);
-  double sq = local * local;
-  pipeline.all_reduce(&sq, 1, ReduceOp::Sum);
-  return std::sqrt(sq);
+// Fault injection: one gradient element becomes inf, as an fp16 overflow would make it.
+static void make_one_gradient_inf(const std::vector<Param*>& params) {
+  Tensor inf = Tensor::empty({1});
+  inf.fill(INFINITY);
+  params.at(0)->grad.view(0, {1}).copy_from(inf);
 }
 
 StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
                       const StepPlan& plan) {
   stage.model.zero_grad();
+  stage.model.refresh_compute_weights();
   StepResult r;
   const int64_t rows = plan.rows_end - plan.rows_begin;
   const int64_t pieces = plan.grad_accum * plan.microbatches;
-  const float grad_scale = 1.0f / static_cast<float>(plan.global_batch);
+  LossScaler& scaler = stage.scaler;
+  const float grad_scale =
+      static_cast<float>(scaler.scale() / static_cast<double>(plan.global_batch));
   MicrobatchData data(loader, plan.epoch, plan.batch, stage.executor.first());
   for (int64_t round = 0; round < plan.grad_accum; ++round) {
     // Micro-batch mb of this round is piece round x M + mb of this rank's rows.
@@ -93,20 +95,38 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
                                         : std::function<void(size_t)>());
   }
   if (stage.reducer) stage.reducer->finish();
+  const std::vector<Param*> params = stage.model.params();
+  if (plan.inf_gradient) make_one_gradient_inf(params);
+  // Under loss scaling every step checks its gradients; clipping needs their norm anyway.
+  const bool check = scaler.active() || plan.clip_grad_norm > 0.0;
+  const double sq = check ? grad_sum_squares(params) : 0.0;
   // One small all-reduce tells every rank, before any weight changes, whether some rank's loss
-  // is not finite (the lowest such rank wins the MAX) and whether a stop was asked.
+  // is not finite (the lowest such rank wins the MAX), whether a stop was asked, and whether
+  // some rank's gradients overflowed: data and pipeline ranks alike then skip the same step.
   Communicator& world = stage.world;
-  int64_t flags[2] = {std::isfinite(r.loss_sum) ? 0 : world.size() - world.rank(), stop_signal()};
-  world.all_reduce(flags, 2, ReduceOp::Max);
+  int64_t flags[3] = {std::isfinite(r.loss_sum) ? 0 : world.size() - world.rank(), stop_signal(),
+                      scaler.active() && !std::isfinite(sq)};
+  world.all_reduce(flags, 3, ReduceOp::Max);
   r.stop_signal = static_cast<int>(flags[1]);
   if (flags[0] != 0) {
     r.nonfinite_rank = static_cast<int>(world.size() - flags[0]);
     return r;
   }
+  if (!scaler.update(flags[2] != 0, plan.step + 1)) {
+    r.overflowed = true;
+    return r;
+  }
   trace::Scope span("optimizer step");
+  // The scale the gradients carry comes off before clipping and the update; the norm is the
+  // whole model's (every pipeline stage's).
+  const double unscale =
+      scaler.active() ? 1.0 / (grad_scale * static_cast<double>(plan.global_batch)) : 1.0;
+  if (scaler.active())
+    for (Param* p : params) ops::scale(p->grad, static_cast<float>(unscale));
   if (plan.clip_grad_norm > 0.0) {
-    const std::vector<Param*> params = stage.model.params();
-    r.grad_norm = model_grad_norm(params, stage.pipeline);
+    double total = sq;
+    stage.pipeline.all_reduce(&total, 1, ReduceOp::Sum);
+    r.grad_norm = std::sqrt(total) * unscale;
     clip_to_norm(params, r.grad_norm, plan.clip_grad_norm);
   }
   opt.step(plan.lr);
@@ -117,6 +137,7 @@ EvalResult evaluate_shard(const StageContext& stage, DataLoader& loader, LossKin
                           int shards) {
   EvalResult r;
   Tensor no_grad;
+  stage.model.refresh_compute_weights();
   for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
     const int64_t rows = loader.batch_rows(b);
     const int64_t begin = rows * shard / shards, end = rows * (shard + 1) / shards;

@@ -6,6 +6,7 @@
 
 #include "core/data/loader.h"
 #include "core/model.h"
+#include "core/optim/loss_scaler.h"
 #include "core/optim/optimizer.h"
 #include "parallel/grad_reducer.h"
 #include "parallel/pipeline_executor.h"
@@ -25,6 +26,7 @@ struct StepPlan {
   float lr = 0.0f;
   double clip_grad_norm = 0.0;
   bool poison_inputs = false;  // fault injection: the first sample reads as NaN
+  bool inf_gradient = false;   // fault injection: one gradient element of this rank reads inf
 };
 
 struct StepResult {
@@ -34,6 +36,7 @@ struct StepResult {
   // Agreed by every rank before the update:
   int nonfinite_rank = -1;  // the lowest world rank whose loss was not finite; no update then
   int stop_signal = 0;      // a SIGINT/SIGTERM some rank received (the step still updates)
+  bool overflowed = false;  // loss scaling: some rank's gradients were not finite; no update
 };
 
 struct EvalResult {
@@ -49,13 +52,16 @@ struct StageContext {
   Communicator& pipeline;  // the other stages of this replica (gradient norm)
   Communicator& world;     // every rank (the non-finite and stop flags)
   GradReducer* reducer;    // null without data parallelism
+  LossScaler& scaler;      // scales the loss, unscales gradients, skips overflowed steps
 };
 
 // Zeroes gradients; runs grad_accum rounds of the pipeline schedule over the rows cut into
 // grad_accum x microbatches pieces (each sample's loss divided by the global batch, so the
 // gradients are the global mean); sums gradients over the data-parallel ranks during the last
 // round's last backward; agrees with every rank on the flags of StepResult (a non-finite loss
-// anywhere skips the update everywhere); clips by the norm of the whole model; updates.
+// anywhere skips the update everywhere; so does, under loss scaling, a non-finite gradient
+// anywhere, which also halves the scale); unscales; clips by the norm of the whole model;
+// updates.
 StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
                       const StepPlan& plan);
 

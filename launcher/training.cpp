@@ -68,7 +68,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   PipelineExecutor executor(*run.model, *grid.pipeline, grid.stage, grid.pipeline_size,
                             schedule_kind(c.schedule));
   const StageContext stage{*run.model, executor, *grid.pipeline, *grid.world,
-                           reducer ? &*reducer : nullptr};
+                           reducer ? &*reducer : nullptr, run.scaler};
   check_replicas(*grid.data, *run.model, start_step);
   // Right after a collective, so that the ranks' timelines share their origin.
   trace::enable(c.trace);
@@ -115,6 +115,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     plan.lr = static_cast<float>(c.lr.at(step));
     plan.clip_grad_norm = c.clip_grad_norm;
     plan.poison_inputs = poison_inputs(grid.world->rank(), step);
+    plan.inf_gradient = inf_gradient(grid.world->rank(), step);
 
     const auto t0 = Clock::now();
     const StepResult r = train_step(stage, *run.optimizer, train_loader, loss, plan);
@@ -143,6 +144,8 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       progress.note("step " + std::to_string(step + 1) +
                     " skipped: the training loss is not finite " + where);
     } else {
+      // An overflowed step keeps its (finite) loss in the record; only its update was skipped.
+      skipped_steps += r.overflowed;
       final_loss = loss_sum / static_cast<double>(c.batch_size);
       window.add(final_loss, c.batch_size, dt);
       train_s += dt;
@@ -166,6 +169,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
           {"step_ms", window.step_ms()}};
       if (c.clip_grad_norm > 0.0) record["grad_norm"] = r.grad_norm;
       if (skipped_steps > 0) record["skipped_steps"] = skipped_steps;
+      if (run.scaler.active()) record["loss_scale"] = run.scaler.scale();
       if (reducer) {
         record["buckets"] = reducer->buckets();
         record["buckets_deferred"] = reducer->deferred();
@@ -219,6 +223,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       {"layout", {{"data", grid.data_size}, {"pipeline", grid.pipeline_size}}},
       {"device", c.device},
       {"precision", c.compute},
+      {"loss_scale", run.scaler.scale()},
       {"communicator", grid.data_size > 1 ? c.communicator : "none"},
   };
   if (c.device == "cuda") summary["gpu"] = gpu_name(c.gpu);

@@ -1,15 +1,14 @@
 #include "core/optim/clip.h"
 
-#include <cmath>
 
 #include "core/ops.h"
 
 namespace trainer {
 
-double global_grad_norm(const std::vector<Param*>& params) {
+double grad_sum_squares(const std::vector<Param*>& params) {
   double sq = 0.0;
   for (const Param* p : params) sq += ops::sum_squares(p->grad);
-  return std::sqrt(sq);
+  return sq;
 }
 
 void clip_to_norm(const std::vector<Param*>& params, double norm, double max_norm) {
