@@ -58,16 +58,18 @@ std::map<std::string, std::string> snapshot(const std::string& dir) {
   return out;
 }
 
-// Per logged step, the loss metrics.jsonl holds (the last record of a step wins).
-std::map<int, double> losses(const std::string& run_dir) {
+// Per logged step, a figure metrics.jsonl holds (the last record of a step wins).
+std::map<int, double> metric(const std::string& run_dir, const std::string& key) {
   std::map<int, double> out;
   std::istringstream in(test::read_file(run_dir + "/metrics.jsonl"));
   for (std::string line; std::getline(in, line);) {
     const nlohmann::json r = nlohmann::json::parse(line);
-    out[r["step"].get<int>()] = r["loss"].get<double>();
+    if (r.contains(key)) out[r["step"].get<int>()] = r[key].get<double>();
   }
   return out;
 }
+
+std::map<int, double> losses(const std::string& run_dir) { return metric(run_dir, "loss"); }
 
 std::string be32(uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
@@ -411,6 +413,74 @@ TEST_F(FaultTest, KilledAtStepKThenResumedGivesTheUninterruptedLossCurve) {
     EXPECT_EQ(test::read_file(checkpoints(straight) + "/step_00000012/model.bin"),
               test::read_file(checkpoints(crashed) + "/step_00000012/model.bin"));
   }
+}
+
+// ---- fp16 overflow: an inf in a gradient on one rank skips the step on every rank.
+
+// fp16 with dynamic loss scaling, a checkpoint after every step, replicas compared every step.
+std::string fp16(const std::string& cfg) {
+  return cfg +
+         " --set precision.compute=fp16 --set checkpoint.every_steps=1 --set checkpoint.keep=10 "
+         "--set parallel.replica_check_steps=1 --set train.max_steps=6";
+}
+
+TEST_F(FaultTest, AnOverflowOnOneRankSkipsTheStepOnEveryRankAndHalvesTheScale) {
+  // Data parallel: rank 1's gradients overflow after the all-reduce (its own copy only). And a
+  // pipeline: the last stage's do, the first stage's are finite.
+  for (const std::string layout :
+       {"", " --set parallel.pipeline=2 --set parallel.microbatches=2"}) {
+    SCOPED_TRACE(layout.empty() ? "data parallel" : "pipeline");
+    const std::string out = layout.empty() ? "data" : "pipeline";
+    const test::CommandResult r = run(2, fp16(cfg(out)) + layout, "TRAINER_FAULT_INF_GRAD=1:3");
+    ASSERT_EQ(r.exit_code, 0) << r.output;  // the replica check after every step passed
+    const auto scale = metric(dir_.file(out), "loss_scale");
+    EXPECT_EQ(scale.at(3), 65536.0);
+    EXPECT_EQ(scale.at(4), 32768.0);  // step 4 overflowed
+    EXPECT_EQ(scale.at(6), 32768.0);
+    EXPECT_EQ(metric(dir_.file(out), "skipped_steps").at(4), 1.0);
+    // The skipped step left the weights and the optimizer's state bit-identical, the next one
+    // did not (on every stage).
+    for (const std::string& shard :
+         layout.empty() ? std::vector<std::string>{"model.bin", "optimizer.bin"}
+                        : std::vector<std::string>{"model-stage0.bin", "model-stage1.bin",
+                                                   "optimizer-stage0.bin"}) {
+      SCOPED_TRACE(shard);
+      const std::string at = checkpoints(out) + "/step_0000000";
+      const std::string before = test::read_file(at + "3/" + shard);
+      ASSERT_FALSE(before.empty());
+      EXPECT_TRUE(before == test::read_file(at + "4/" + shard));
+      EXPECT_FALSE(before == test::read_file(at + "5/" + shard));
+    }
+  }
+}
+
+TEST_F(FaultTest, TheScaleGrowsAfterItsIntervalAndAResumeRestoresIt) {
+  const std::string grow = " --set precision.growth_interval=2";
+  ASSERT_EQ(run(1, fp16(cfg("straight")) + grow).exit_code, 0);
+  const auto scale = metric(dir_.file("straight"), "loss_scale");
+  EXPECT_EQ(scale.at(1), 65536.0);
+  EXPECT_EQ(scale.at(2), 131072.0);  // after 2 clean steps
+  EXPECT_EQ(scale.at(4), 262144.0);
+  // Stopped after step 3 (scale 131072, one clean step counted), then resumed.
+  ASSERT_EQ(run(1, fp16(cfg("resumed")) + grow + " --set train.max_steps=3").exit_code, 0);
+  const test::CommandResult resumed = run(1, fp16(cfg("resumed")) + grow + " --resume auto");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const auto again = metric(dir_.file("resumed"), "loss_scale");
+  const auto a = losses(dir_.file("straight")), b = losses(dir_.file("resumed"));
+  for (int step = 4; step <= 6; ++step) {
+    EXPECT_EQ(again.at(step), scale.at(step)) << "step " << step;
+    EXPECT_EQ(b.at(step), a.at(step)) << "step " << step;
+  }
+}
+
+TEST_F(FaultTest, AScaleBelowItsMinimumStopsTheRunSayingSo) {
+  const test::CommandResult r =
+      run(1, fp16(cfg()) + " --set precision.min_scale=65536", "TRAINER_FAULT_INF_GRAD=0:1");
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("step 2: the fp16 loss scale fell below its minimum (65536.000000) "
+                          "after repeated overflows"),
+            std::string::npos)
+      << r.output;
 }
 
 }  // namespace
