@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -150,8 +151,12 @@ static void read_precision(ConfigSection& root, Config& c) {
   else if (scale.IsScalar() &&
            (scale.Scalar() == "auto" || scale.Scalar() == "dynamic" || scale.Scalar() == "none"))
     kind = scale.Scalar();
-  else
+  else if (scale.IsScalar() && std::strtod(scale.Scalar().c_str(), nullptr) > 0.0)
     kind = "static";
+  else
+    s.fail("loss_scale", "expected auto, dynamic, none or a number > 0, got '" +
+                             (scale.IsScalar() ? scale.Scalar() : std::string("a structure")) +
+                             "'");
   if (kind == "auto") kind = c.compute == "fp16" ? "dynamic" : "none";
   sc.kind = kind == "dynamic" ? Kind::Dynamic : kind == "none" ? Kind::None : Kind::Static;
   sc.init_scale = sc.kind == Kind::Static ? s.positive("loss_scale", std::nullopt)

@@ -139,6 +139,27 @@ TEST_F(ConfigTest, BatchesThatDoNotFit) {
                 "use auto");
 }
 
+TEST_F(ConfigTest, PrecisionAndLossScale) {
+  const auto scaler = [&](const std::string& precision) {
+    test::write_file(dir_.file("p.yaml"), std::string(kBase) + "precision: " + precision + "\n");
+    return load_config(dir_.file("p.yaml"), {}).loss_scaler;
+  };
+  using Kind = LossScalerConfig::Kind;
+  EXPECT_EQ(scaler("{compute: fp16}").kind, Kind::Dynamic);  // auto: fp16 needs it
+  EXPECT_EQ(scaler("{compute: bf16}").kind, Kind::None);     // auto: bf16 has float's range
+  EXPECT_EQ(scaler("{compute: fp32}").kind, Kind::None);
+  EXPECT_EQ(scaler("{compute: bf16, loss_scale: dynamic, growth_interval: 7}").growth_interval, 7);
+  const LossScalerConfig fixed = scaler("{compute: fp16, loss_scale: 1024}");
+  EXPECT_EQ(fixed.kind, Kind::Static);
+  EXPECT_EQ(fixed.init_scale, 1024.0);
+  EXPECT_EQ(error_for(std::string(kBase) + "precision: {loss_scale: dynamik}\n"),
+            at(12) +
+                "precision.loss_scale: expected auto, dynamic, none or a number > 0, got "
+                "'dynamik'");
+  EXPECT_EQ(error_for(std::string(kBase) + "precision: {compute: fp8}\n"),
+            at(12) + "precision.compute: expected one of fp32, fp16, bf16, got 'fp8'");
+}
+
 TEST_F(ConfigTest, CudaWithoutAGpuIsRefused) {
   if (visible_gpus() > 0) GTEST_SKIP() << "this machine has a GPU";
 #ifdef TRAINER_HAS_CUDA

@@ -138,5 +138,23 @@ TEST_F(TrainingTest, TimelineKeepsTheFirstTraceSteps) {
   EXPECT_EQ(conv_backward, 4);
 }
 
+// fp16 and bf16 store activations in 16 bits and still learn; fp16 scales its loss, bf16 not.
+TEST_F(TrainingTest, HalfPrecisionStoresActivationsInSixteenBitsAndLearns) {
+  RunSetup f32 = setup(), f16 = setup({"precision.compute=fp16"});
+  RunSetup b16 = setup({"precision.compute=bf16"});
+  const nlohmann::json a = run(f32), h = run(f16), b = run(b16);
+  EXPECT_EQ(h["loss_scale"], 65536.0);
+  EXPECT_EQ(b["loss_scale"], 1.0);
+  EXPECT_EQ(h["skipped_steps"], 0);
+  // Per sample the stash holds conv's input (36 values), tanh's output (144), the pooling
+  // argmax (36 int32), the dropout mask (36 float), the linear layers' inputs (36, 16) and
+  // gelu's input (16): 1280 bytes in fp32, 784 in 16 bits (argmax and mask stay 4 bytes).
+  EXPECT_EQ(a["peak_activation_bytes"][0], 32 * 1280);
+  EXPECT_EQ(h["peak_activation_bytes"][0], 32 * 784);
+  EXPECT_EQ(b["peak_activation_bytes"][0], 32 * 784);
+  for (const nlohmann::json* s : {&h, &b})
+    EXPECT_NEAR((*s)["test_accuracy"].get<double>(), a["test_accuracy"].get<double>(), 0.03);
+}
+
 }  // namespace
 }  // namespace trainer
