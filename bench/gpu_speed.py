@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """GPU training speed of trainer against PyTorch eager and torch.compile, side by side in one run.
 
-For each Fashion-MNIST config at batch 128, FP32 (TF32 off on both sides), runs trainer and
-bench/torch_gpu.py in both modes in turn, `--repeats` times, and reports the median samples/s of
-each and the ratios. Needs a GPU, the Python with PyTorch that has it, and the data; run by
+For each model at batch 128 and each precision (fp32 with TF32 off on both sides; fp16 and bf16
+against PyTorch's autocast), runs trainer and bench/torch_gpu.py in both modes in turn,
+`--repeats` times, and reports the median samples/s of each and the ratios. Models: the two
+Fashion-MNIST configs and bench/configs/wide_mlp.yaml (4096 wide, where tensor cores matter). Needs a GPU, the Python with PyTorch that has it, and the data; run by
 scripts/gpu.sh on the GPU machine:
 
     python3 bench/gpu_speed.py --trainer BIN --data DIR --results DIR
@@ -23,9 +24,13 @@ from common import ROOT, git_commit, write_results  # noqa: E402
 MODES = ("eager", "compile")
 
 
-def trainer_samples_per_s(trainer, model, steps, data):
+CONFIGS = {"cnn": "configs/fashion_mnist_cnn.yaml", "mlp": "configs/fashion_mnist_mlp.yaml",
+           "wide": "bench/configs/wide_mlp.yaml"}
+
+
+def trainer_samples_per_s(trainer, model, precision, steps, data):
     with tempfile.TemporaryDirectory() as out:
-        cmd = [trainer, os.path.join(ROOT, "configs", f"fashion_mnist_{model}.yaml"),
+        cmd = [trainer, os.path.join(ROOT, CONFIGS[model]), "--set", f"precision.compute={precision}",
                "--set", "device=cuda", "--set", f"train.max_steps={steps}",
                "--set", f"run.out_dir={out}", "--set", "data.test=null",
                "--set", f"log.every_steps={steps}",
@@ -39,8 +44,9 @@ def trainer_samples_per_s(trainer, model, steps, data):
         return s["train_samples_per_s"], s.get("gpu", "?")
 
 
-def torch_samples_per_s(python, model, mode, steps, data):
+def torch_samples_per_s(python, model, precision, mode, steps, data):
     cmd = [python, os.path.join(ROOT, "bench", "torch_gpu.py"), model, "--mode", mode,
+           "--precision", precision,
            "--steps", str(steps), "--data", data]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -54,41 +60,46 @@ def main():
     ap.add_argument("--results", default=None, help="folder for the results (bench/results)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--models", default="cnn,mlp")
+    ap.add_argument("--models", default="cnn,mlp,wide")
+    ap.add_argument("--precisions", default="fp32,fp16,bf16")
     args = ap.parse_args()
     rows, gpu, torch_version = [], "?", "?"
-    for model in args.models.split(","):
+    points = [(m, p) for m in args.models.split(",") for p in args.precisions.split(",")]
+    for model, precision in points:
         ours, theirs = [], {m: [] for m in MODES}
         for r in range(args.repeats):  # interleaved, so drift hits every side alike
-            sps, gpu = trainer_samples_per_s(args.trainer, model, args.steps, args.data)
+            sps, gpu = trainer_samples_per_s(args.trainer, model, precision, args.steps, args.data)
             ours.append(sps)
             for mode in MODES:
-                t = torch_samples_per_s(args.python, model, mode, args.steps, args.data)
+                t = torch_samples_per_s(args.python, model, precision, mode, args.steps, args.data)
                 theirs[mode].append(t["samples_per_s"])
                 torch_version = t["framework"].split()[1]
-            print(f"{model} run {r + 1}: trainer {ours[-1]:.0f}, eager {theirs['eager'][-1]:.0f}, "
-                  f"compile {theirs['compile'][-1]:.0f} samples/s", file=sys.stderr)
+            print(f"{model} {precision} run {r + 1}: trainer {ours[-1]:.0f}, eager "
+                  f"{theirs['eager'][-1]:.0f}, compile {theirs['compile'][-1]:.0f} samples/s",
+                  file=sys.stderr)
         a = statistics.median(ours)
-        row = {"model": model, "batch": 128, "steps": args.steps, "trainer_samples_per_s": a,
-               "trainer_runs": ours}
+        row = {"model": model, "precision": precision, "batch": 128, "steps": args.steps,
+               "trainer_samples_per_s": a, "trainer_runs": ours}
         for mode in MODES:
             row[f"pytorch_{mode}_samples_per_s"] = statistics.median(theirs[mode])
             row[f"pytorch_{mode}_runs"] = theirs[mode]
             row[f"ratio_vs_{mode}"] = a / row[f"pytorch_{mode}_samples_per_s"]
         rows.append(row)
     command = (f"python3 bench/gpu_speed.py --steps {args.steps} --repeats {args.repeats} "
-               f"--models {args.models}")
+               f"--models {args.models} --precisions {args.precisions}")
     result = {"date": datetime.date.today().isoformat(), "commit": git_commit(), "gpu": gpu,
-              "pytorch": torch_version, "precision": "fp32, TF32 off on both sides",
+              "pytorch": torch_version, "tf32": "off on both sides",
               "command": command, "results": rows}
-    lines = ["# GPU training speed, batch 128, FP32 (TF32 off), Adam (Fashion-MNIST)", "",
+    lines = ["# GPU training speed, batch 128, Adam (Fashion-MNIST)", "",
              f"- date {result['date']}, commit {result['commit']}, GPU: {gpu}",
-             f"- reference: PyTorch {torch_version}, eager and torch.compile, data on the GPU",
+             f"- reference: PyTorch {torch_version}, eager and torch.compile, data on the GPU; "
+             "fp32 with TF32 off on both sides, fp16/bf16 against torch.autocast",
              f"- command: `{command}` (medians of {args.repeats} interleaved runs)", "",
-             "| model | trainer samples/s | PyTorch eager | torch.compile | vs eager | vs compile |",
-             "|---|---|---|---|---|---|"]
+             "| model | precision | trainer samples/s | PyTorch eager | torch.compile | vs eager | "
+             "vs compile |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['trainer_samples_per_s']:.0f} | "
+        lines.append(f"| {r['model']} | {r['precision']} | {r['trainer_samples_per_s']:.0f} | "
                      f"{r['pytorch_eager_samples_per_s']:.0f} | {r['pytorch_compile_samples_per_s']:.0f} | "
                      f"{r['ratio_vs_eager']:.2f}x | {r['ratio_vs_compile']:.2f}x |")
     write_results("gpu_speed", result, lines, folder=args.results)

@@ -4,7 +4,8 @@
 The models of bench/torch_cpu.py on one GPU, FP32 with TF32 off (as trainer), cuDNN's algorithm
 search on (as trainer's, once per shape), Adam, the training set kept on the GPU and each batch
 gathered there (as trainer does when the data fits). `--mode compile` runs the model and the
-optimizer step under torch.compile. Prints one JSON line.
+optimizer step under torch.compile. `--precision fp16|bf16` runs the forward under torch.autocast
+(fp16 with a GradScaler, as its documentation prescribes). Prints one JSON line.
 """
 import argparse
 import json
@@ -21,7 +22,8 @@ from torch_cpu import load_idx, model_for  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("model", choices=["mlp", "cnn"])
+    ap.add_argument("model", choices=["mlp", "cnn", "wide"])
+    ap.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
     ap.add_argument("--mode", choices=["eager", "compile"], default="eager")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--warmup", type=int, default=100)
@@ -43,11 +45,16 @@ def main():
     order = torch.randperm(images.shape[0], device=dev)
     batches = (images.shape[0] - args.batch) // args.batch
 
+    half = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(args.precision)
+    scaler = torch.amp.GradScaler("cuda", enabled=args.precision == "fp16")
+
     def train_step(x, y):
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
+        with torch.autocast("cuda", dtype=half or torch.float32, enabled=half is not None):
+            loss = loss_fn(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         return loss
 
     step = torch.compile(train_step) if args.mode == "compile" else train_step
@@ -65,6 +72,7 @@ def main():
     torch.cuda.synchronize()
     dt = time.perf_counter() - t0
     print(json.dumps({"framework": f"pytorch {torch.__version__} {args.mode}", "model": args.model,
+                      "precision": args.precision,
                       "gpu": torch.cuda.get_device_name(), "batch": args.batch, "steps": args.steps,
                       "final_loss": float(loss), "samples_per_s": args.steps * args.batch / dt}))
 
