@@ -42,11 +42,11 @@ class MicrobatchData {
   std::map<int64_t, Batch> loaded_;
 };
 
-// Fault injection: one gradient element becomes inf, as an fp16 overflow would make it.
-static void make_one_gradient_inf(const std::vector<Param*>& params) {
-  Tensor inf = Tensor::empty({1});
-  inf.fill(INFINITY);
-  params.at(0)->grad.view(0, {1}).copy_from(inf);
+// Fault injection: t's first element becomes `value` (on whichever device t is).
+static void set_first_element(const Tensor& t, float value) {
+  Tensor one = Tensor::empty({1});
+  one.fill(value);
+  t.view(0, {1}).copy_from(ops::cast(one, t.dtype()));
 }
 
 StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
@@ -72,11 +72,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     };
     source.input = [&](int mb) {
       Tensor x = data.get(begin(mb), begin(mb + 1)).x;
-      if (plan.poison_inputs && round == 0 && mb == 0) {
-        Tensor nan = Tensor::empty({1});
-        nan.fill(std::nanf(""));
-        x.view(0, {1}).copy_from(nan);
-      }
+      if (plan.poison_inputs && round == 0 && mb == 0) set_first_element(x, std::nanf(""));
       return x;
     };
     source.loss = [&](int mb, const Tensor& logits) {
@@ -96,7 +92,8 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   }
   if (stage.reducer) stage.reducer->finish();
   const std::vector<Param*> params = stage.model.params();
-  if (plan.inf_gradient) make_one_gradient_inf(params);
+  // As an fp16 overflow would make one.
+  if (plan.inf_gradient) set_first_element(params.at(0)->grad, INFINITY);
   // Under loss scaling every step checks its gradients; clipping needs their norm anyway.
   const bool check = scaler.active() || plan.clip_grad_norm > 0.0;
   const double sq = check ? grad_sum_squares(params) : 0.0;
