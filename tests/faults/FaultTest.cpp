@@ -370,15 +370,20 @@ TEST_F(FaultTest, ACheckpointOfAnotherRunIsRefusedSayingWhatDiffers) {
 // ---- Non-finite losses.
 
 TEST_F(FaultTest, ANonFiniteLossStopsNamingTheStepAndTheRank) {
-  const test::CommandResult r = run(2, cfg(), "TRAINER_FAULT_NAN=1:5");
-  EXPECT_EQ(r.exit_code, 3) << r.output;
-  EXPECT_NE(r.output.find("the training loss is not finite at step 6 (epoch 1) on rank 1 "
-                          "(pipeline stage 0, data-parallel rank 1)"),
-            std::string::npos)
-      << r.output;
-  EXPECT_EQ(test::count_of(r.output, "error:"), 1u) << r.output;
-  // The checkpoint of step 4 is the last one: nothing after the bad step was saved.
-  EXPECT_EQ(test::read_file(checkpoints() + "/latest"), "step_00000004\n");
+  // bf16 has no loss scaling: a non-finite loss stops it as it stops fp32.
+  for (const std::string precision : {"fp32", "bf16"}) {
+    SCOPED_TRACE(precision);
+    const test::CommandResult r =
+        run(2, cfg(precision) + " --set precision.compute=" + precision, "TRAINER_FAULT_NAN=1:5");
+    EXPECT_EQ(r.exit_code, 3) << r.output;
+    EXPECT_NE(r.output.find("the training loss is not finite at step 6 (epoch 1) on rank 1 "
+                            "(pipeline stage 0, data-parallel rank 1)"),
+              std::string::npos)
+        << r.output;
+    EXPECT_EQ(test::count_of(r.output, "error:"), 1u) << r.output;
+    // The checkpoint of step 4 is the last one: nothing after the bad step was saved.
+    EXPECT_EQ(test::read_file(checkpoints(precision) + "/latest"), "step_00000004\n");
+  }
 }
 
 TEST_F(FaultTest, SkippingANonFiniteStepSkipsItOnEveryRank) {
