@@ -226,5 +226,25 @@ TEST_F(GpuOpsTest, ResidentDataSetGivesTheHostsBatches) {
   }
 }
 
+// The fp16 / bf16 conversions of the GPU against the CPU's, bit for bit, and an op on 16-bit
+// tensors (float arithmetic, one rounding) against the CPU's.
+TEST_F(GpuOpsTest, HalfPrecisionMatchesTheCpu) {
+  const Tensor x = test::random_tensor({4099}, 30, -70000.0f, 70000.0f);
+  for (DType t : {DType::F16, DType::BF16}) {
+    const Tensor cpu = ops::cast(x, t), gpu = ops::cast(x.to(kGpu), t).to(Device::cpu());
+    const uint16_t* a = static_cast<const uint16_t*>(cpu.raw());
+    const uint16_t* b = static_cast<const uint16_t*>(gpu.raw());
+    for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(b[i], a[i]) << i;
+    EXPECT_EQ(host_values(ops::cast(cpu.to(kGpu), DType::F32)),
+              host_values(ops::cast(cpu, DType::F32)));
+    const Tensor in = ops::cast(random({9, 20}, 31), t), w = ops::cast(random({6, 20}, 32), t);
+    Tensor y = Tensor::empty({9, 6}, t), gy = Tensor::empty({9, 6}, t, kGpu);
+    ops::linear_forward(in, w, Tensor(), y);
+    ops::linear_forward(in.to(kGpu), w.to(kGpu), Tensor(), gy);
+    // Float sums in another order may round to the neighbouring 16-bit value.
+    expect_twins(ops::cast(gy, DType::F32), ops::cast(y, DType::F32), 1e-3, 1e-2);
+  }
+}
+
 }  // namespace
 }  // namespace trainer

@@ -27,9 +27,10 @@ class GpuTrainingTest : public ::testing::Test {
     if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
     test::write_file(dir_.file("cfg.yaml"), test::kSmallConvNet);
   }
-  RunSetup setup(const std::string& device) {
-    return build_run(load_config(dir_.file("cfg.yaml"),
-                                 {"run.out_dir=" + dir_.file(device), "device=" + device}));
+  RunSetup setup(const std::string& device, const std::string& precision = "fp32") {
+    return build_run(
+        load_config(dir_.file("cfg.yaml"), {"run.out_dir=" + dir_.file(device), "device=" + device,
+                                            "precision.compute=" + precision}));
   }
   std::string args(const std::string& device) const {
     return dir_.file("cfg.yaml") + " --set device=" + device +
@@ -38,21 +39,32 @@ class GpuTrainingTest : public ::testing::Test {
   nlohmann::json summary(const std::string& device) const {
     return nlohmann::json::parse(test::read_file(dir_.file(device + "/summary.json")));
   }
+  void ten_steps_on_both(const std::string& precision);
   test::TempDir dir_;
 };
 
 TEST_F(GpuTrainingTest, TenStepsOnTheGpuEndWhereTheCpuDoes) {
-  RunSetup cpu = setup("cpu"), gpu = setup("cuda");
+  for (const std::string precision : {"fp32", "fp16", "bf16"}) {
+    SCOPED_TRACE(precision);
+    ten_steps_on_both(precision);
+  }
+}
+
+void GpuTrainingTest::ten_steps_on_both(const std::string& precision) {
+  RunSetup cpu = setup("cpu", precision), gpu = setup("cuda", precision);
   ASSERT_EQ(gpu.model->device(), Device::cuda(0));
   FILE* log = std::fopen("/dev/null", "w");
   const nlohmann::json a = train(cpu, 0, log), b = train(gpu, 0, log);
   std::fclose(log);
-  EXPECT_NEAR(b["final_loss"].get<double>(), a["final_loss"].get<double>(), 1e-4);
+  // In 16 bits a sum in another order can round to the neighbouring value, and Adam's first
+  // steps move every weight by about lr whatever the gradient's size: looser bounds there.
+  const bool half = precision != "fp32";
+  EXPECT_NEAR(b["final_loss"].get<double>(), a["final_loss"].get<double>(), half ? 1e-2 : 1e-4);
   const auto want = test::parameters_by_name(*cpu.model),
              got = test::parameters_by_name(*gpu.model);
   for (const auto& [name, values] : want) {
     SCOPED_TRACE(name);
-    test::expect_close(got.at(name), values, 1e-4, 1e-3);
+    test::expect_close(got.at(name), values, half ? 3e-2 : 1e-4, half ? 0.0 : 1e-3);
   }
 }
 
@@ -66,8 +78,7 @@ TEST_F(GpuTrainingTest, TwoRanksSharingTheGpuMatchOneCpuProcess) {
   EXPECT_NE(two.output.find("2 ranks share 1 GPU on this node: gradients go over MPI"),
             std::string::npos)
       << two.output;
-  const test::CommandResult one =
-      test::run_command(trainer_binary() + " " + args("cpu"));
+  const test::CommandResult one = test::run_command(trainer_binary() + " " + args("cpu"));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_NEAR(summary("cuda")["final_loss"].get<double>(),
               summary("cpu")["final_loss"].get<double>(), 1e-4);
