@@ -103,6 +103,14 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   require(
       w.dim(1) == in && y.dim(0) == N && y.dim(1) == out, "linear_forward",
       "x " + shape_str(x.shape()) + " w " + shape_str(w.shape()) + " y " + shape_str(y.shape()));
+#ifdef TRAINER_HAS_CUDA
+  if (on_gpu(x, "linear_forward") && x.dtype() != DType::F32) {  // the tensor cores
+    require(w.dtype() == x.dtype() && y.dtype() == x.dtype(), "linear_forward",
+            "16-bit x needs w and y of its type");
+    return cuda::linear_forward_16(x.dtype() == DType::BF16, N, in, out, x.raw(), w.raw(),
+                                   b.defined() ? b.raw() : nullptr, y.raw());
+  }
+#endif
   Out yo(y);
   BACKEND(x, linear_forward)(N, in, out, In(x).get(), In(w).get(), In(b).get(), yo.get());
   yo.done();
@@ -112,6 +120,15 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
                      Tensor& db) {
   const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
   require(dy.dim(0) == N && dy.dim(1) == out, "linear_backward", "dy " + shape_str(dy.shape()));
+#ifdef TRAINER_HAS_CUDA
+  if (on_gpu(x, "linear_backward") && x.dtype() != DType::F32) {
+    require(w.dtype() == x.dtype() && dy.dtype() == x.dtype(), "linear_backward",
+            "16-bit x needs w and dy of its type");
+    return cuda::linear_backward_16(x.dtype() == DType::BF16, N, in, out, x.raw(), w.raw(),
+                                    dy.raw(), dx.defined() ? dx.raw() : nullptr, dw.f32(),
+                                    opt_f32(db));
+  }
+#endif
   Out dxo(dx);
   BACKEND(x, linear_backward)
   (N, in, out, In(x).get(), In(w).get(), In(dy).get(), dxo.get(), dw.f32(), opt_f32(db));

@@ -8,6 +8,7 @@
 #include "core/cuda/elementwise.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/linear.cuh"
+#include "core/half.h"
 
 namespace trainer::cuda {
 
@@ -45,9 +46,10 @@ struct ForwardPlan {
   cublasLtMatmulAlgo_t algo{};
 };
 
-using PlanKey = std::tuple<int64_t, int64_t, int64_t, bool>;  // N, in, out, has bias
+// N, in, out, has bias, operand type
+using PlanKey = std::tuple<int64_t, int64_t, int64_t, bool, cudaDataType_t>;
 
-ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias) {
+ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias, cudaDataType_t type) {
   ForwardPlan p;
   // CUBLAS_COMPUTE_32F, not _FAST_TF32: full FP32 products, as on the CPU.
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -57,9 +59,10 @@ ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias) {
   const cublasLtEpilogue_t epilogue = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
                                               sizeof epilogue));
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_32F, in, out, in));  // W (in, out)
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_32F, in, N, in));    // X (in, N)
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, CUDA_R_32F, out, N, out));  // Y (out, N)
+  // The bias has Y's type (cuBLASLt's default).
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, type, in, out, in));  // W (in, out)
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, type, in, N, in));    // X (in, N)
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, type, out, N, out));  // Y (out, N)
 
   cublasLtMatmulPreference_t pref = nullptr;
   CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -78,22 +81,22 @@ ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias) {
   return p;
 }
 
-const ForwardPlan& forward_plan(int64_t N, int64_t in, int64_t out, bool bias) {
+const ForwardPlan& forward_plan(int64_t N, int64_t in, int64_t out, bool bias,
+                                cudaDataType_t type) {
   static std::mutex mu;
   static std::map<PlanKey, ForwardPlan>* plans = new std::map<PlanKey, ForwardPlan>;
   std::lock_guard<std::mutex> lock(mu);
-  const PlanKey key{N, in, out, bias};
+  const PlanKey key{N, in, out, bias, type};
   auto it = plans->find(key);
-  if (it == plans->end()) it = plans->emplace(key, make_plan(N, in, out, bias)).first;
+  if (it == plans->end()) it = plans->emplace(key, make_plan(N, in, out, bias, type)).first;
   return it->second;
 }
 
-}  // namespace
-
-void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
-                    const float* b, float* y) {
+// Y = Wᵀ X (+ b) with operands of `type`, float accumulation.
+void matmul_forward(cudaDataType_t type, int64_t N, int64_t in, int64_t out, const void* x,
+                    const void* w, const void* b, void* y) {
   if (N == 0) return;
-  const ForwardPlan& p = forward_plan(N, in, out, b != nullptr);
+  const ForwardPlan& p = forward_plan(N, in, out, b != nullptr, type);
   if (b)
     CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof b));
@@ -102,19 +105,63 @@ void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const fl
                               &p.algo, handles().workspace, kLtWorkspace, stream()));
 }
 
-void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
-                     const float* dy, float* dx, float* dw, float* db) {
-  if (N == 0) return;
+// dW(in, out) += X(in, N) dYᵀ(N, out) into float; dX(in, N) = W(in, out) dY(out, N) in `type`.
+void matmul_backward(cudaDataType_t type, int64_t N, int64_t in, int64_t out, const void* x,
+                     const void* w, const void* dy, void* dx, float* dw) {
   cublasHandle_t h = handles().blas;
   const float one = 1.0f, zero = 0.0f;
   const int n = static_cast<int>(N), k_in = static_cast<int>(in), k_out = static_cast<int>(out);
-  // dW(in, out) += X(in, N) dYᵀ(N, out)
-  CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, k_in, k_out, n, &one, x, k_in, dy, k_out,
-                           &one, dw, k_in));
-  // dX(in, N) = W(in, out) dY(out, N)
+  CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_T, k_in, k_out, n, &one, x, type, k_in, dy,
+                            type, k_out, &one, dw, CUDA_R_32F, k_in, CUBLAS_COMPUTE_32F,
+                            CUBLAS_GEMM_DEFAULT));
   if (dx)
-    CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, k_in, n, k_out, &one, w, k_in, dy, k_out,
-                             &zero, dx, k_in));
+    CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, k_in, n, k_out, &one, w, type, k_in, dy,
+                              type, k_out, &zero, dx, type, k_in, CUBLAS_COMPUTE_32F,
+                              CUBLAS_GEMM_DEFAULT));
+}
+
+// db(cols) += column sums of a 16-bit dy(rows, cols), in float: one thread per column.
+template <float (*Widen)(uint16_t)>
+__global__ void sum_rows_16_kernel(int64_t rows, int64_t cols, const uint16_t* dy, float* db) {
+  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c < cols;
+       c += int64_t{gridDim.x} * blockDim.x) {
+    float s = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) s += Widen(dy[r * cols + c]);
+    db[c] += s;
+  }
+}
+
+cudaDataType_t type_16(bool bf16) { return bf16 ? CUDA_R_16BF : CUDA_R_16F; }
+
+}  // namespace
+
+void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
+                    const float* b, float* y) {
+  matmul_forward(CUDA_R_32F, N, in, out, x, w, b, y);
+}
+
+void linear_forward_16(bool bf16, int64_t N, int64_t in, int64_t out, const void* x, const void* w,
+                       const void* b, void* y) {
+  matmul_forward(type_16(bf16), N, in, out, x, w, b, y);
+}
+
+void linear_backward_16(bool bf16, int64_t N, int64_t in, int64_t out, const void* x, const void* w,
+                        const void* dy, void* dx, float* dw, float* db) {
+  if (N == 0) return;
+  matmul_backward(type_16(bf16), N, in, out, x, w, dy, dx, dw);
+  if (!db) return;
+  const auto* d = static_cast<const uint16_t*>(dy);
+  if (bf16)
+    sum_rows_16_kernel<bf16_to_float><<<blocks_for(out), kThreads, 0, stream()>>>(N, out, d, db);
+  else
+    sum_rows_16_kernel<f16_to_float><<<blocks_for(out), kThreads, 0, stream()>>>(N, out, d, db);
+  TRAINER_CHECK_LAUNCH();
+}
+
+void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
+                     const float* dy, float* dx, float* dw, float* db) {
+  if (N == 0) return;
+  matmul_backward(CUDA_R_32F, N, in, out, x, w, dy, dx, dw);
   if (db) sum_rows(N, out, dy, db);
 }
 

@@ -16,4 +16,12 @@ void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const fl
 void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
                      const float* dy, float* dx, float* dw, float* db);
 
+// The same products on 16-bit operands, on the tensor cores: x, w, b, y, dy, dx in fp16 or bf16
+// (`bf16` chooses), float accumulation, one rounding of y and dx; dw and db are the float master
+// gradients. What the CPU computes through float copies (core/ops.cpp), to rounding.
+void linear_forward_16(bool bf16, int64_t N, int64_t in, int64_t out, const void* x, const void* w,
+                       const void* b, void* y);
+void linear_backward_16(bool bf16, int64_t N, int64_t in, int64_t out, const void* x, const void* w,
+                        const void* dy, void* dx, float* dw, float* db);
+
 }  // namespace trainer::cuda
