@@ -11,7 +11,7 @@
 
 namespace trainer {
 
-// Samples [0, n) of a data set as one host batch.
+// The n samples at `indices` as one host batch (x left undefined without inputs).
 static Batch gather_all(const Dataset& data, int64_t n, const int64_t* indices, bool inputs) {
   Shape xs = data.sample_shape();
   xs.insert(xs.begin(), n);

@@ -1,6 +1,5 @@
 #include "core/optim/clip.h"
 
-
 #include "core/ops.h"
 
 namespace trainer {

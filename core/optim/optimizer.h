@@ -29,7 +29,8 @@ class Optimizer {
   bool on_gpu() const { return !params_.empty() && !params_[0]->value.device().is_cpu(); }
 #ifdef TRAINER_HAS_CUDA
   // The parameters with up to two state tensors each (empty: none), for a fused GPU update.
-  cuda::ParamGroup param_group(std::vector<Tensor>& state1, std::vector<Tensor>& state2) const;
+  cuda::ParamGroup param_group(const std::vector<Tensor>& state1,
+                               const std::vector<Tensor>& state2 = {}) const;
 #endif
   std::vector<Param*> params_;
   int64_t steps_ = 0;

@@ -27,8 +27,7 @@ void Sgd::step(float lr) {
   const cpu::SgdArgs a{lr, momentum_, weight_decay_, nesterov_, steps_ == 0};
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu()) {
-    std::vector<Tensor> none;
-    cuda::sgd_update(param_group(momentum_buf_, none), a);
+    cuda::sgd_update(param_group(momentum_buf_), a);
     ++steps_;
     return;
   }
