@@ -8,32 +8,49 @@
 
 namespace trainer::cpu {
 
-// Rows per thread: enough that each thread's GEMM does at least 256k multiply-adds.
-static int64_t row_grain(int64_t in, int64_t out) {
-  return std::max<int64_t>(1, (int64_t{1} << 18) / (in * out));
+// Rows are cut into blocks whose size depends on the layer's shape only, never on the thread
+// count, and threads take whole blocks. A GEMM's rounding can depend on its M (OpenBLAS picks
+// edge kernels by it, differently on different processors), so a row must always be computed
+// by a call of the same shape: then y and dx are bit-identical for any thread count. A block
+// does at least 256k multiply-adds and has at least 64 rows, enough to amortise the packing of
+// the weight that each BLAS call does.
+static int64_t row_block(int64_t in, int64_t out) {
+  const int64_t grain = (int64_t{1} << 18) / std::max<int64_t>(1, in * out);
+  return std::max<int64_t>(64, (grain + 15) / 16 * 16);
+}
+
+// f(begin, end) for each block of rows in blocks [first, last) of [0, N).
+template <class F>
+static void each_block(int64_t N, int64_t block, int64_t first, int64_t last, F&& f) {
+  for (int64_t b = first; b < last; ++b) f(b * block, std::min(N, (b + 1) * block));
 }
 
 void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
                     const float* b, float* y) {
-  parallel_ranges(N, row_grain(in, out), [&](int, int64_t begin, int64_t end) {
-    const int64_t rows = end - begin;
-    gemm(false, true, rows, out, in, 1.0f, x + begin * in, w, 0.0f, y + begin * out);
-    if (b) add_bias_rows(rows, out, b, y + begin * out);
+  const int64_t block = row_block(in, out), blocks = (N + block - 1) / block;
+  parallel_ranges(blocks, 1, [&](int, int64_t first, int64_t last) {
+    each_block(N, block, first, last, [&](int64_t begin, int64_t end) {
+      const int64_t rows = end - begin;
+      gemm(false, true, rows, out, in, 1.0f, x + begin * in, w, 0.0f, y + begin * out);
+      if (b) add_bias_rows(rows, out, b, y + begin * out);
+    });
   });
 }
 
 void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
                      const float* dy, float* dx, float* dw, float* db) {
-  parallel_accumulate(N, row_grain(in, out), {{dw, out * in}, {db, out}},
-                      [&](int, int64_t begin, int64_t end, float* part) {
-                        const int64_t rows = end - begin;
-                        const float* dyr = dy + begin * out;
-                        gemm(true, false, out, in, rows, 1.0f, dyr, x + begin * in, 1.0f,
-                             part);  // dw += dyᵀ x
-                        if (db) sum_rows(rows, out, dyr, part + out * in);
-                        if (dx)
-                          gemm(false, false, rows, in, out, 1.0f, dyr, w, 0.0f, dx + begin * in);
-                      });
+  const int64_t block = row_block(in, out), blocks = (N + block - 1) / block;
+  parallel_accumulate(
+      blocks, 1, {{dw, out * in}, {db, out}},
+      [&](int, int64_t first, int64_t last, float* part) {
+        each_block(N, block, first, last, [&](int64_t begin, int64_t end) {
+          const int64_t rows = end - begin;
+          const float* dyr = dy + begin * out;
+          gemm(true, false, out, in, rows, 1.0f, dyr, x + begin * in, 1.0f, part);  // dw += dyᵀ x
+          if (db) sum_rows(rows, out, dyr, part + out * in);
+          if (dx) gemm(false, false, rows, in, out, 1.0f, dyr, w, 0.0f, dx + begin * in);
+        });
+      });
 }
 
 }  // namespace trainer::cpu
