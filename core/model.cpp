@@ -29,12 +29,28 @@ void Model::add(std::unique_ptr<Layer> layer) {
   bool below_has_params = first_index_ > 0;
   for (const auto& l : layers_) below_has_params = below_has_params || !l->params().empty();
   layer->set_needs_input_grad(below_has_params);
+  // A shared parameter (the head tied to the token embedding) is one Param with two users: the
+  // later layer gets the earlier one's, and both add into its gradient.
+  if (const std::string tied = layer->tied_param(); !tied.empty()) {
+    Param* found = nullptr;
+    for (Param* p : params())
+      if (p->name.size() > tied.size() &&
+          p->name.compare(p->name.size() - tied.size() - 1, std::string::npos, "." + tied) == 0)
+        found = p;
+    if (!found)
+      throw ConfigError("layer " + std::to_string(layer->index()) + " (" + layer->type() +
+                        ") shares the parameter " + tied +
+                        ", which no layer before it on this pipeline stage has");
+    layer->tie(found);
+  }
   layers_.push_back(std::move(layer));
 }
 
 Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx) {
   stash.resize(layers_.size());
-  Tensor h = ops::cast(x, compute_);  // data comes as f32; a later stage's input is already cast
+  // Data comes as f32 (cast to the compute precision) or as i32 tokens; a later stage's input is
+  // already cast.
+  Tensor h = x.dtype() == DType::I32 ? x : ops::cast(x, compute_);
   for (size_t i = 0; i < layers_.size(); ++i)
     h = traced("forward", *layers_[i], [&] { return layers_[i]->forward(h, stash[i], ctx); });
   return h;
@@ -63,7 +79,7 @@ int64_t Model::parameter_count() const {
   int64_t n = 0;
   for (const auto& l : layers_)
     for (const Param* p : l->params()) n += p->value.numel();
-  return n;
+  return n;  // a tied parameter is counted once: only its owner lists it
 }
 
 void Model::to(Device device) {

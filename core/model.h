@@ -43,6 +43,7 @@ class Model {
   Tensor backward(const Tensor& dy, ModelStash& stash,
                   const std::function<void(size_t)>& after_layer = nullptr);
 
+  // Every parameter once, in layer order (a shared one under the layer that owns it).
   std::vector<Param*> params();
   int64_t parameter_count() const;
   void zero_grad();

@@ -43,6 +43,24 @@ void activation_forward(Activation f, const Tensor& x, Tensor& y);
 void activation_backward(Activation f, const Tensor& saved, const Tensor& dy, Tensor& dx);
 
 void multiply(const Tensor& x, const Tensor& mask, Tensor& y);
+// y = a + b, elementwise (the residual connection)
+void add(const Tensor& a, const Tensor& b, Tensor& y);
+
+// Layer norm over the last dimension of x(..., C); mean and rstd (rows) f32, saved for backward.
+void layer_norm_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
+                        Tensor& mean, Tensor& rstd);
+// dw, db accumulate; dx may be undefined.
+void layer_norm_backward(const Tensor& x, const Tensor& w, const Tensor& mean, const Tensor& rstd,
+                         const Tensor& dy, Tensor& dx, Tensor& dw, Tensor& db);
+
+// Causal self-attention of `heads` heads: y(N, T, C) from qkv(N, T, 3C); att(N, H, T, T) f32.
+void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& att);
+void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& att, const Tensor& dy,
+                        Tensor& dqkv);
+
+// y(N, T, C) = wte[tokens(N, T)] + wpe[t]; backward accumulates into dwte and dwpe.
+void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wpe, Tensor& y);
+void embedding_backward(const Tensor& tokens, const Tensor& dy, Tensor& dwte, Tensor& dwpe);
 
 // Loss over logits(N, C) and labels(N); dlogits (may be undefined) scaled by grad_scale.
 LossSums cross_entropy(const Tensor& logits, const Tensor& labels, float grad_scale,

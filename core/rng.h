@@ -25,6 +25,13 @@ inline uint64_t make_key(std::initializer_list<uint64_t> parts) {
   return k;
 }
 
+// A name (a parameter's path) as one integer key: FNV-1a, then mixed.
+inline uint64_t name_key(const char* s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (; *s; ++s) h = (h ^ static_cast<unsigned char>(*s)) * 0x100000001b3ULL;
+  return mix64(h);
+}
+
 // Purpose tags so that the same (seed, index) never feeds two uses the same stream.
 enum class RngPurpose : uint64_t { Init = 1, Dropout = 2, Shuffle = 3, Synthetic = 4 };
 

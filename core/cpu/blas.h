@@ -9,4 +9,10 @@ namespace trainer::cpu {
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           const float* B, float beta, float* C);
 
+// The same over sub-matrices: lda, ldb and ldc are the row strides of A, B and C (the heads of
+// attention are column blocks of a (T, 3C) matrix).
+void gemm_strided(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                  int64_t ldc);
+
 }  // namespace trainer::cpu

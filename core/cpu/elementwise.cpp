@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/cpu/gelu_tanh.h"
 #include "core/cpu/parallel.h"
 
 namespace trainer::cpu {
@@ -17,6 +18,9 @@ static void activation_forward_range(Activation f, int64_t n, const float* x, fl
       break;
     case Activation::GELU:  // exact (erf) form, as PyTorch's default
       for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678f));
+      break;
+    case Activation::GELUTanh:
+      for (int64_t i = 0; i < n; ++i) y[i] = gelu_tanh(x[i]);
       break;
     case Activation::Tanh:
       for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
@@ -40,6 +44,9 @@ static void activation_backward_range(Activation f, int64_t n, const float* save
         const float pdf = 0.39894228f * std::exp(-0.5f * x * x);
         dx[i] = dy[i] * (cdf + x * pdf);
       }
+      break;
+    case Activation::GELUTanh:
+      for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * gelu_tanh_grad(saved[i]);
       break;
     case Activation::Tanh:
       for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1.0f - saved[i] * saved[i]);
@@ -70,6 +77,12 @@ void add_bias_rows(int64_t rows, int64_t cols, const float* bias, float* y) {
 void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) db[c] += dy[r * cols + c];
+}
+
+void add(int64_t n, const float* a, const float* b, float* y) {
+  parallel_ranges(n, kGrain, [&](int, int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) y[i] = a[i] + b[i];
+  });
 }
 
 void multiply(int64_t n, const float* x, const float* mask, float* y) {

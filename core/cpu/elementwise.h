@@ -5,17 +5,21 @@
 
 namespace trainer::cpu {
 
-enum class Activation { ReLU, GELU, Tanh, Sigmoid };
+// GELU is the exact (erf) form, GELUTanh the tanh approximation of GPT-2.
+enum class Activation { ReLU, GELU, GELUTanh, Tanh, Sigmoid };
 
 // y = f(x)
 void activation_forward(Activation f, int64_t n, const float* x, float* y);
-// dx = dy * f'(.), from the saved tensor: the output y for ReLU/Tanh/Sigmoid, the input x for GELU
+// dx = dy * f'(.), from the saved tensor: the output y for ReLU/Tanh/Sigmoid, the input x for GELU and GELUTanh
 void activation_backward(Activation f, int64_t n, const float* saved, const float* dy, float* dx);
 
 // y(rows, cols) += bias(cols)
 void add_bias_rows(int64_t rows, int64_t cols, const float* bias, float* y);
 // db(cols) += sum over rows of dy(rows, cols)
 void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db);
+
+// y = a + b (the residual connection)
+void add(int64_t n, const float* a, const float* b, float* y);
 
 // y = x * mask, where mask holds 0 or 1/(1-p)
 void multiply(int64_t n, const float* x, const float* mask, float* y);

@@ -1,4 +1,5 @@
 #include "core/cuda/elementwise.cuh"
+#include "core/cpu/gelu_tanh.h"
 #include "core/cuda/launch.cuh"
 
 namespace trainer::cuda {
@@ -22,6 +23,7 @@ __global__ void activation_forward_kernel(int64_t n, const float* x, float* y) {
     const float v = x[i];
     if (F == Activation::ReLU) y[i] = v < 0.0f ? 0.0f : v;  // a NaN passes through
     if (F == Activation::GELU) y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678f));
+    if (F == Activation::GELUTanh) y[i] = cpu::gelu_tanh(v);
     if (F == Activation::Tanh) y[i] = tanhf(v);
     if (F == Activation::Sigmoid) y[i] = 1.0f / (1.0f + expf(-v));
   }
@@ -38,6 +40,7 @@ __global__ void activation_backward_kernel(int64_t n, const float* saved, const 
       const float pdf = 0.39894228f * expf(-0.5f * s * s);
       dx[i] = dy[i] * (cdf + s * pdf);
     }
+    if (F == Activation::GELUTanh) dx[i] = dy[i] * cpu::gelu_tanh_grad(s);
     if (F == Activation::Tanh) dx[i] = dy[i] * (1.0f - s * s);
     if (F == Activation::Sigmoid) dx[i] = dy[i] * s * (1.0f - s);
   }
@@ -50,6 +53,8 @@ static void dispatch(Activation f, Args... args) {
       return Launch<Activation::ReLU>::run(args...);
     case Activation::GELU:
       return Launch<Activation::GELU>::run(args...);
+    case Activation::GELUTanh:
+      return Launch<Activation::GELUTanh>::run(args...);
     case Activation::Tanh:
       return Launch<Activation::Tanh>::run(args...);
     case Activation::Sigmoid:
@@ -95,6 +100,16 @@ __global__ void sum_rows_kernel(int64_t rows, int64_t cols, const float* dy, flo
 void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db) {
   if (cols == 0) return;
   sum_rows_kernel<<<blocks_for(cols), kThreads, 0, stream()>>>(rows, cols, dy, db);
+  TRAINER_CHECK_LAUNCH();
+}
+
+__global__ void add_kernel(int64_t n, const float* a, const float* b, float* y) {
+  GRID_STRIDE(i, n) y[i] = a[i] + b[i];
+}
+
+void add(int64_t n, const float* a, const float* b, float* y) {
+  if (n == 0) return;
+  add_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(n, a, b, y);
   TRAINER_CHECK_LAUNCH();
 }
 

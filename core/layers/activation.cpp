@@ -8,6 +8,8 @@ const char* ActivationLayer::type() const {
       return "relu";
     case ops::Activation::GELU:
       return "gelu";
+    case ops::Activation::GELUTanh:
+      return "gelu_tanh";
     case ops::Activation::Tanh:
       return "tanh";
     case ops::Activation::Sigmoid:
@@ -20,7 +22,8 @@ Tensor ActivationLayer::forward(const Tensor& x, Stash& saved, const ForwardCont
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   ops::activation_forward(f_, x, y);
   // GELU's derivative needs the input; the others are cheapest from the output.
-  saved.tensors = {f_ == ops::Activation::GELU ? x : y};
+  const bool needs_input = f_ == ops::Activation::GELU || f_ == ops::Activation::GELUTanh;
+  saved.tensors = {needs_input ? x : y};
   return y;
 }
 

@@ -8,11 +8,11 @@ namespace trainer {
 
 class ActivationLayer : public Layer {
  public:
-  ActivationLayer(ops::Activation f, const Shape& shape, int64_t index)
-      : Layer(shape, shape, index), f_(f) {}
+  ActivationLayer(ops::Activation f, const Shape& shape, const InitContext& id)
+      : Layer(shape, shape, id), f_(f) {}
   template <ops::Activation F>
   static std::unique_ptr<Layer> create(Args&, const Shape& input, const InitContext& ctx) {
-    return std::make_unique<ActivationLayer>(F, input, ctx.layer_index);
+    return std::make_unique<ActivationLayer>(F, input, ctx);
   }
 
   const char* type() const override;

@@ -7,7 +7,7 @@ namespace trainer {
 
 std::unique_ptr<Layer> Dropout::create(Args& args, const Shape& input, const InitContext& ctx) {
   const double p = args.number("p", 0.5, 0.0, 1.0);
-  return std::make_unique<Dropout>(input, static_cast<float>(p), ctx.layer_index);
+  return std::make_unique<Dropout>(input, static_cast<float>(p), ctx);
 }
 
 std::string Dropout::describe() const { return "p " + std::to_string(p_).substr(0, 4); }
@@ -25,7 +25,7 @@ Tensor Dropout::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx
   float* m = mask.f32();
   for (int64_t n = 0; n < N; ++n) {
     Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Dropout), ctx.seed,
-                      static_cast<uint64_t>(index()), ctx.step,
+                      random_key(), ctx.step,
                       static_cast<uint64_t>(ctx.sample_offset + n)}));
     for (int64_t i = 0; i < per; ++i) m[n * per + i] = rng.uniform() < p_ ? 0.0f : keep_scale;
   }

@@ -1,6 +1,6 @@
 // Inverted dropout: scales kept activations by 1/(1-p) in training, identity in evaluation.
 //
-// The mask of a sample depends only on (seed, layer index, step, global sample index), so a run
+// The mask of a sample depends only on (seed, layer, step, global sample index), so a run
 // drops the same units whatever its layout, and a resumed run the same as an uninterrupted one.
 #pragma once
 
@@ -10,7 +10,7 @@ namespace trainer {
 
 class Dropout : public Layer {
  public:
-  Dropout(const Shape& shape, float p, int64_t index) : Layer(shape, shape, index), p_(p) {}
+  Dropout(const Shape& shape, float p, const InitContext& id) : Layer(shape, shape, id), p_(p) {}
   static std::unique_ptr<Layer> create(Args& args, const Shape& input, const InitContext& ctx);
 
   const char* type() const override { return "dropout"; }

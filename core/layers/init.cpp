@@ -13,10 +13,23 @@ InitScheme init_scheme_arg(Args& args) {
   return InitScheme::Default;
 }
 
+uint64_t InitContext::key() const {
+  const auto index = static_cast<uint64_t>(layer_index);
+  return sub.empty() ? index : make_key({index, name_key(sub.c_str())});
+}
+
+void init_normal(const InitContext& ctx, const char* param, float stddev, Tensor& t) {
+  const std::string path = ctx.sub + "." + param;
+  Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Init), ctx.seed,
+                    static_cast<uint64_t>(ctx.layer_index), name_key(path.c_str())}));
+  float* w = t.f32();
+  for (int64_t i = 0; i < t.numel(); ++i) w[i] = stddev * rng.normal();
+}
+
 void init_parameters(InitScheme scheme, const InitContext& ctx, int64_t fan_in, int64_t fan_out,
                      Tensor& weight, Tensor* bias) {
   Rng rng(make_key(
-      {static_cast<uint64_t>(RngPurpose::Init), ctx.seed, static_cast<uint64_t>(ctx.layer_index)}));
+      {static_cast<uint64_t>(RngPurpose::Init), ctx.seed, ctx.key()}));
   float* w = weight.f32();
   const int64_t n = weight.numel();
   const float inv_sqrt_fan_in = 1.0f / std::sqrt(static_cast<float>(fan_in));

@@ -17,8 +17,12 @@ enum class InitScheme {
 // The optional `init:` key of a layer with weights (default, he, xavier).
 InitScheme init_scheme_arg(Args& args);
 
-// Fills weight and bias (bias may be undefined) from a stream keyed by (seed, layer index).
+// Fills weight and bias (bias may be undefined) from a stream keyed by the layer (seed, ctx.key()).
 void init_parameters(InitScheme scheme, const InitContext& ctx, int64_t fan_in, int64_t fan_out,
                      Tensor& weight, Tensor* bias);
+
+// Fills t with N(0, stddev^2) from a stream keyed by (seed, entry, path of the parameter): one
+// stream per parameter, as GPT-2's initialisation draws them.
+void init_normal(const InitContext& ctx, const char* param, float stddev, Tensor& t);
 
 }  // namespace trainer

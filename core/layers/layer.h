@@ -14,7 +14,10 @@
 namespace trainer {
 
 struct Param {
-  std::string name;  // "<layer index>.<type>.<weight|bias>", stable across layouts
+  // "<entry>.<type>.<weight|bias>" for a top-level layer ("3.linear.weight"), "<entry>.<path
+  // inside the entry>.<what>" for a layer inside a block ("4.attn.qkv.weight"): stable across
+  // layouts, the key of checkpoints and of initial weights.
+  std::string name;
   Tensor value;      // the master copy, f32: what the optimizer updates and checkpoints hold
   Tensor grad;       // f32, accumulated by backward; zeroed by the training loop
   // What forward and backward compute with: `value` itself in fp32, a copy in the compute
@@ -22,9 +25,11 @@ struct Param {
   Tensor compute;
 };
 
-// What one layer saved for backward during the forward pass of one micro-batch.
+// What one layer saved for backward during the forward pass of one micro-batch; a block keeps
+// one child Stash per layer inside it.
 struct Stash {
   std::vector<Tensor> tensors;
+  std::vector<Stash> children;
 };
 
 struct ForwardContext {
@@ -34,16 +39,32 @@ struct ForwardContext {
   int64_t sample_offset = 0;  // index of the micro-batch's first sample in the global batch
 };
 
-// Where a layer stands in the whole model: its initial weights depend only on these.
+// Where a layer stands in the whole model: its initial weights and dropout masks depend only on
+// these. A layer is identified by its top-level entry and its path inside that entry's block.
 struct InitContext {
+  InitContext() = default;
+  InitContext(uint64_t seed_, int64_t layer_index_, std::string sub_ = {})
+      : seed(seed_), layer_index(layer_index_), sub(std::move(sub_)) {}
+
   uint64_t seed = 0;
-  int64_t layer_index = 0;
+  int64_t layer_index = 0;  // the top-level entry
+  std::string sub;          // the path inside the entry ("attn.qkv"); empty for the entry itself
+
+  // The layer `name` inside this one's block.
+  InitContext child(const std::string& name) const {
+    return {seed, layer_index, sub.empty() ? name : sub + "." + name};
+  }
+  // The layer's random-stream identity: its index alone for a top-level layer (so the models
+  // that have no blocks keep the weights they always had), the index and the path otherwise.
+  uint64_t key() const;
 };
 
 class Layer {
  public:
   Layer(Shape input, Shape output, int64_t index)
-      : input_(std::move(input)), output_(std::move(output)), index_(index) {}
+      : input_(std::move(input)), output_(std::move(output)), id_{0, index, {}} {}
+  Layer(Shape input, Shape output, const InitContext& id)
+      : input_(std::move(input)), output_(std::move(output)), id_{0, id.layer_index, id.sub} {}
   virtual ~Layer() = default;
   Layer(const Layer&) = delete;
   Layer& operator=(const Layer&) = delete;
@@ -65,8 +86,16 @@ class Layer {
 
   const Shape& input_shape() const { return input_; }    // per sample, without N
   const Shape& output_shape() const { return output_; }  // per sample, without N
-  int64_t index() const { return index_; }
-  void set_needs_input_grad(bool v) { needs_input_grad_ = v; }
+  int64_t index() const { return id_.layer_index; }
+  // The path inside its top-level entry ("attn.qkv"); empty for a top-level layer.
+  const std::string& sub_path() const { return id_.sub; }
+  // Keys this layer's random streams (dropout masks).
+  uint64_t random_key() const { return id_.key(); }
+  // A layer that shares a parameter of an earlier one (the output head tied to the token
+  // embedding) names it here; Model::add then hands it over with tie().
+  virtual std::string tied_param() const { return ""; }
+  virtual void tie(Param*) {}
+  virtual void set_needs_input_grad(bool v) { needs_input_grad_ = v; }
 
  protected:
   bool needs_input_grad() const { return needs_input_grad_; }
@@ -76,7 +105,8 @@ class Layer {
     return s;
   }
   std::string param_name(const char* what) const {
-    return std::to_string(index_) + "." + type() + "." + what;
+    return std::to_string(id_.layer_index) + "." + (id_.sub.empty() ? type() : id_.sub) + "." +
+           what;
   }
   // A parameter of this layer, its value to be initialised and its gradient zeroed.
   Param make_param(const char* what, const Shape& shape) const {
@@ -91,7 +121,7 @@ class Layer {
 
  private:
   Shape input_, output_;
-  int64_t index_;
+  InitContext id_;
   bool needs_input_grad_ = true;
 };
 

@@ -5,25 +5,33 @@
 namespace trainer {
 
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias, InitScheme init,
-               const InitContext& ctx)
-    : Layer({in_features}, {out_features}, ctx.layer_index), in_(in_features), out_(out_features) {
+               const InitContext& ctx, int64_t positions)
+    : Layer(positions ? Shape{positions, in_features} : Shape{in_features},
+            positions ? Shape{positions, out_features} : Shape{out_features}, ctx),
+      in_(in_features),
+      out_(out_features),
+      rows_(positions ? positions : 1) {
   weight_ = make_param("weight", {out_, in_});
   if (bias) bias_ = make_param("bias", {out_});
   init_parameters(init, ctx, in_, out_, weight_.value, bias ? &bias_.value : nullptr);
 }
 
 std::unique_ptr<Layer> Linear::create(Args& args, const Shape& input, const InitContext& ctx) {
-  if (input.size() != 1)
-    args.fail("type", "linear expects a flat input, got " + shape_str(input) +
-                          " from the layer before; add {type: flatten} in front of it");
-  const int64_t in = args.integer("in_features", input[0], 1);
-  if (in != input[0])
-    args.fail("in_features", "expected " + std::to_string(input[0]) +
+  // A flat input, or a sequence of (positions, features) to which it applies position-wise.
+  if (input.size() != 1 && input.size() != 2)
+    args.fail("type", "linear expects a flat input or (positions, features), got " +
+                          shape_str(input) + " from the layer before; add {type: flatten} in "
+                          "front of it");
+  const int64_t features = input.back();
+  const int64_t in = args.integer("in_features", features, 1);
+  if (in != features)
+    args.fail("in_features", "expected " + std::to_string(features) +
                                  " (the size the layer before produces), got " +
                                  std::to_string(in));
   const int64_t out = args.integer("out_features", std::nullopt, 1);
   const bool bias = args.boolean("bias", true);
-  return std::make_unique<Linear>(in, out, bias, init_scheme_arg(args), ctx);
+  return std::make_unique<Linear>(in, out, bias, init_scheme_arg(args), ctx,
+                                  input.size() == 2 ? input[0] : 0);
 }
 
 std::string Linear::describe() const {
@@ -32,18 +40,21 @@ std::string Linear::describe() const {
 }
 
 Tensor Linear::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
-  Tensor y = Tensor::empty({x.dim(0), out_}, x.dtype(), x.device());  // (N, out)
-  ops::linear_forward(x, weight_.compute, bias_.compute, y);
+  const int64_t rows = x.dim(0) * rows_;
+  Tensor y = Tensor::empty({rows, out_}, x.dtype(), x.device());  // (N x T, out)
+  ops::linear_forward(x.reshape({rows, in_}), weight_.compute, bias_.compute, y);
   saved.tensors = {x};
-  return y;
+  return y.reshape(batched(output_shape(), x.dim(0)));
 }
 
 Tensor Linear::backward(const Tensor& dy, Stash& saved) {
-  const Tensor& x = saved.tensors.at(0);  // (N, in)
-  Tensor dx = needs_input_grad() ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-  ops::linear_backward(x, weight_.compute, dy, dx, weight_.grad, bias_.grad);
+  const Tensor x = saved.tensors.at(0);  // (N, [T,] in): a copy, as the stash is cleared below
+  const int64_t rows = x.dim(0) * rows_;
+  Tensor dx = needs_input_grad() ? Tensor::empty({rows, in_}, x.dtype(), x.device()) : Tensor();
+  ops::linear_backward(x.reshape({rows, in_}), weight_.compute, dy.reshape({rows, out_}), dx,
+                       weight_.grad, bias_.grad);
   saved.tensors.clear();
-  return dx;
+  return dx.defined() ? dx.reshape(x.shape()) : dx;
 }
 
 std::vector<Param*> Linear::params() { return weight_and_bias(weight_, bias_); }

@@ -5,9 +5,13 @@
 #include "core/layers/activation.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dropout.h"
+#include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
+#include "core/layers/layer_norm.h"
 #include "core/layers/linear.h"
+#include "core/layers/lm_head.h"
 #include "core/layers/maxpool2d.h"
+#include "core/layers/transformer_block.h"
 
 namespace trainer {
 
@@ -18,10 +22,15 @@ static const std::map<std::string, LayerFactory>& registry() {
       {"maxpool2d", &MaxPool2d::create},
       {"relu", &ActivationLayer::create<ops::Activation::ReLU>},
       {"gelu", &ActivationLayer::create<ops::Activation::GELU>},
+      {"gelu_tanh", &ActivationLayer::create<ops::Activation::GELUTanh>},
       {"tanh", &ActivationLayer::create<ops::Activation::Tanh>},
       {"sigmoid", &ActivationLayer::create<ops::Activation::Sigmoid>},
       {"flatten", &Flatten::create},
       {"dropout", &Dropout::create},
+      {"embedding", &Embedding::create},
+      {"layer_norm", &LayerNorm::create},
+      {"transformer_block", &make_transformer_block},
+      {"lm_head", &LmHead::create},
   };
   return r;
 }

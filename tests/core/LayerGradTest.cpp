@@ -112,7 +112,7 @@ TEST(LayerGradTest, MaxPool2dOverlapping) {
 TEST(LayerGradTest, Activations) {
   for (auto f : {ops::Activation::ReLU, ops::Activation::GELU, ops::Activation::Tanh,
                  ops::Activation::Sigmoid}) {
-    ActivationLayer layer(f, {7}, 0);
+    ActivationLayer layer(f, {7}, InitContext{});
     SCOPED_TRACE(layer.type());
     check_gradients(layer, away_from_zero({3, 7}, 5));
   }
@@ -124,12 +124,12 @@ TEST(LayerGradTest, Flatten) {
 }
 
 TEST(LayerGradTest, Dropout) {
-  Dropout layer({50}, 0.3f, 0);
+  Dropout layer({50}, 0.3f, InitContext{0, 0});
   check_gradients(layer, test::random_tensor({4, 50}, 7));
 }
 
 TEST(LayerGradTest, DropoutScalesKeptUnitsAndIsIdentityInEvaluation) {
-  Dropout layer({1000}, 0.25f, 0);
+  Dropout layer({1000}, 0.25f, InitContext{0, 0});
   Tensor x = Tensor::empty({2, 1000});
   x.fill(1.0f);
   Stash s;
@@ -148,7 +148,7 @@ TEST(LayerGradTest, DropoutScalesKeptUnitsAndIsIdentityInEvaluation) {
 }
 
 TEST(LayerGradTest, DropoutMaskDependsOnGlobalSampleIndexNotOnBatchSplit) {
-  Dropout layer({64}, 0.5f, 3);
+  Dropout layer({64}, 0.5f, InitContext{0, 3});
   Tensor x = test::random_tensor({4, 64}, 8);
   Stash s;
   Tensor whole = layer.forward(x, s, kCtx).clone();

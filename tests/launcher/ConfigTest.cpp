@@ -104,7 +104,8 @@ TEST_F(ConfigTest, ShapesThatDoNotFit) {
           "model.layers[1].in_features: expected 16 (the size the layer before produces), got 15");
   EXPECT_EQ(error_for(replaced("    - {type: flatten}\n", "")),
             at(7) +
-                "model.layers[0].type: linear expects a flat input, got [1, 4, 4] from the "
+                "model.layers[0].type: linear expects a flat input or (positions, features), got "
+                "[1, 4, 4] from the "
                 "layer before; add {type: flatten} in front of it");
   EXPECT_EQ(
       error_for(replaced("{type: linear, out_features: 3}", "{type: linear, out_features: 4}")),
@@ -122,8 +123,9 @@ TEST_F(ConfigTest, ShapesThatDoNotFit) {
       at(7) + "model.layers[0].kernel: kernel 5 does not fit the input [1, 4, 4] with padding 0");
   EXPECT_EQ(error_for(replaced("{type: relu}", "{type: softmax}")),
             at(9) +
-                "model.layers[2].type: expected one of conv2d, dropout, flatten, gelu, linear, "
-                "maxpool2d, relu, sigmoid, tanh, got 'softmax'");
+                "model.layers[2].type: expected one of conv2d, dropout, embedding, flatten, gelu, "
+                "gelu_tanh, layer_norm, linear, lm_head, maxpool2d, relu, sigmoid, tanh, "
+                "transformer_block, got 'softmax'");
 }
 
 TEST_F(ConfigTest, BatchesThatDoNotFit) {

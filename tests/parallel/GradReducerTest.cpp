@@ -32,7 +32,7 @@ class RecordingCommunicator : public SelfCommunicator {
 TEST(GradReducerTest, BucketsStartInReverseLayerOrderAsSoonAsTheirLayersAreDone) {
   Model model({8}, 1);
   model.add(std::make_unique<Linear>(8, 16, true, InitScheme::Default, model.next_init()));  // 144
-  model.add(std::make_unique<ActivationLayer>(ops::Activation::Tanh, Shape{16}, 1));
+  model.add(std::make_unique<ActivationLayer>(ops::Activation::Tanh, Shape{16}, InitContext{0, 1}));
   model.add(std::make_unique<Linear>(16, 16, true, InitScheme::Default, model.next_init()));  // 272
   model.add(std::make_unique<Linear>(16, 4, true, InitScheme::Default, model.next_init()));   // 68
   RecordingCommunicator comm;

@@ -1,0 +1,24 @@
+#include "core/layers/attention.h"
+
+#include "core/ops.h"
+
+namespace trainer {
+
+Tensor CausalSelfAttention::forward(const Tensor& qkv, Stash& saved, const ForwardContext&) {
+  const int64_t N = qkv.dim(0), T = qkv.dim(1);
+  Tensor y = Tensor::empty(batched(output_shape(), N), qkv.dtype(), qkv.device());
+  Tensor att = Tensor::empty({N, heads_, T, T}, DType::F32, qkv.device());
+  ops::attention_forward(heads_, qkv, y, att);
+  saved.tensors = {qkv, att};
+  return y;
+}
+
+Tensor CausalSelfAttention::backward(const Tensor& dy, Stash& saved) {
+  const Tensor& qkv = saved.tensors.at(0);
+  Tensor dqkv = Tensor::empty(qkv.shape(), qkv.dtype(), qkv.device());
+  ops::attention_backward(heads_, qkv, saved.tensors.at(1), dy, dqkv);
+  saved.tensors.clear();
+  return dqkv;
+}
+
+}  // namespace trainer

@@ -1,0 +1,33 @@
+// Causal multi-head self-attention without its projections: (T, 3C) [q | k | v] -> (T, C).
+// The transformer block puts it between its qkv and output linear layers, as GPT-2 does.
+#pragma once
+
+#include "core/layers/layer.h"
+
+namespace trainer {
+
+class CausalSelfAttention : public Layer {
+ public:
+  CausalSelfAttention(int64_t positions, int64_t channels, int64_t heads, const InitContext& ctx)
+      : Layer({positions, 3 * channels}, {positions, channels}, ctx), heads_(heads) {}
+
+  const char* type() const override { return "attention"; }
+  std::string describe() const override { return std::to_string(heads_) + " heads, causal"; }
+  Tensor forward(const Tensor& qkv, Stash& saved, const ForwardContext& ctx) override;
+  Tensor backward(const Tensor& dy, Stash& saved) override;
+  // q kᵀ and P v over the full T x T square: 4 T² C multiply-adds x2 per sequence.
+  int64_t flops_per_sample() const override {
+    const int64_t T = input_shape()[0], C = output_shape()[1];
+    return 4 * T * T * C;
+  }
+  // The qkv input and the T x T probabilities of every head.
+  int64_t stash_bytes_per_sample() const override {
+    const int64_t T = input_shape()[0];
+    return 4 * (shape_numel(input_shape()) + heads_ * T * T);
+  }
+
+ private:
+  int64_t heads_;
+};
+
+}  // namespace trainer

@@ -1,0 +1,83 @@
+#include "core/layers/block.h"
+
+#include "core/error.h"
+#include "core/ops.h"
+
+namespace trainer {
+
+static Shape output_of(const std::vector<Block::Child>& children) {
+  if (children.empty()) throw InternalError("a block needs at least one layer");
+  return children.back().second->output_shape();
+}
+
+Block::Block(const char* type, std::vector<Child> children, bool residual, const InitContext& ctx)
+    : Layer(children.at(0).second->input_shape(), output_of(children), ctx),
+      type_(type),
+      children_(std::move(children)),
+      residual_(residual) {
+  for (size_t i = 1; i < children_.size(); ++i)
+    if (children_[i].second->input_shape() != children_[i - 1].second->output_shape())
+      throw InternalError(std::string(type) + ": " + children_[i].first + " expects " +
+                          shape_str(children_[i].second->input_shape()) + ", got " +
+                          shape_str(children_[i - 1].second->output_shape()));
+  if (residual_ && output_shape() != input_shape())
+    throw InternalError(std::string(type) + ": a residual block must keep its shape " +
+                        shape_str(input_shape()) + ", gives " + shape_str(output_shape()));
+  for (size_t i = 1; i < children_.size(); ++i) children_[i].second->set_needs_input_grad(true);
+}
+
+std::string Block::describe() const {
+  std::string out = residual_ ? "x + " : "";
+  for (size_t i = 0; i < children_.size(); ++i)
+    out += (i ? " > " : "") + children_[i].first;
+  return out;
+}
+
+void Block::set_needs_input_grad(bool v) {
+  Layer::set_needs_input_grad(v);
+  children_.front().second->set_needs_input_grad(v);
+}
+
+Tensor Block::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) {
+  saved.children.resize(children_.size());
+  Tensor h = x;
+  for (size_t i = 0; i < children_.size(); ++i)
+    h = children_[i].second->forward(h, saved.children[i], ctx);
+  if (!residual_) return h;
+  Tensor y = Tensor::empty(h.shape(), h.dtype(), h.device());
+  ops::add(x, h, y);
+  return y;
+}
+
+Tensor Block::backward(const Tensor& dy, Stash& saved) {
+  Tensor g = dy;
+  for (size_t i = children_.size(); i-- > 0;)
+    if (g.defined()) g = children_[i].second->backward(g, saved.children[i]);
+  saved.children.clear();
+  if (!residual_ || !needs_input_grad()) return g;
+  // The residual path carries dy to the input unchanged, beside the branch's gradient.
+  Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+  ops::add(g, dy, dx);
+  return dx;
+}
+
+std::vector<Param*> Block::params() {
+  std::vector<Param*> out;
+  for (auto& [name, layer] : children_)
+    for (Param* p : layer->params()) out.push_back(p);
+  return out;
+}
+
+int64_t Block::flops_per_sample() const {
+  int64_t n = residual_ ? shape_numel(output_shape()) : 0;
+  for (const auto& [name, layer] : children_) n += layer->flops_per_sample();
+  return n;
+}
+
+int64_t Block::stash_bytes_per_sample() const {
+  int64_t n = 0;
+  for (const auto& [name, layer] : children_) n += layer->stash_bytes_per_sample();
+  return n;
+}
+
+}  // namespace trainer

@@ -1,0 +1,44 @@
+#include "core/layers/lm_head.h"
+
+#include "core/error.h"
+#include "core/ops.h"
+
+namespace trainer {
+
+std::unique_ptr<Layer> LmHead::create(Args& args, const Shape& input, const InitContext& ctx) {
+  if (input.size() != 2)
+    args.fail("type", "lm_head expects (positions, channels) as input, got " + shape_str(input));
+  const int64_t vocab = args.integer("vocab_size", std::nullopt, 1);
+  return std::make_unique<LmHead>(input[0], input[1], vocab, ctx);
+}
+
+void LmHead::tie(Param* wte) {
+  if (wte->value.dim(1) != channels() || wte->value.dim(0) < vocab())
+    throw ConfigError("lm_head: the token embedding " + wte->name + " is " +
+                      shape_str(wte->value.shape()) + "; the head needs at least " +
+                      std::to_string(vocab()) + " rows of " + std::to_string(channels()));
+  wte_ = wte;
+}
+
+Tensor LmHead::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
+  const int64_t rows = x.dim(0) * input_shape()[0];
+  Tensor logits = Tensor::empty({rows, vocab()}, x.dtype(), x.device());
+  ops::linear_forward(x.reshape({rows, channels()}), wte_->compute.view(0, {vocab(), channels()}),
+                      Tensor(), logits);
+  saved.tensors = {x};
+  return logits.reshape(batched(output_shape(), x.dim(0)));
+}
+
+Tensor LmHead::backward(const Tensor& dy, Stash& saved) {
+  const Tensor x = saved.tensors.at(0);  // a handle that outlives the stash
+  const int64_t rows = x.dim(0) * input_shape()[0];
+  Tensor dx = Tensor::empty({rows, channels()}, x.dtype(), x.device());
+  Tensor dw = wte_->grad.view(0, {vocab(), channels()});
+  Tensor no_bias;
+  ops::linear_backward(x.reshape({rows, channels()}), wte_->compute.view(0, {vocab(), channels()}),
+                       dy.reshape({rows, vocab()}), dx, dw, no_bias);
+  saved.tensors.clear();
+  return dx.reshape(x.shape());
+}
+
+}  // namespace trainer

@@ -1,0 +1,31 @@
+// The output head tied to the token embedding (GPT-2): logits (T, V) = x (T, C) wteᵀ over the
+// first V rows of wte. It owns no parameter: Model::add hands it the embedding's wte, and its
+// backward adds into that parameter's gradient beside the embedding's own.
+#pragma once
+
+#include "core/layers/registry.h"
+
+namespace trainer {
+
+class LmHead : public Layer {
+ public:
+  LmHead(int64_t positions, int64_t channels, int64_t vocab, const InitContext& ctx)
+      : Layer({positions, channels}, {positions, vocab}, ctx) {}
+  static std::unique_ptr<Layer> create(Args& args, const Shape& input, const InitContext& ctx);
+
+  const char* type() const override { return "lm_head"; }
+  std::string describe() const override { return "tied to the token embedding"; }
+  Tensor forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) override;
+  Tensor backward(const Tensor& dy, Stash& saved) override;
+  std::string tied_param() const override { return "embedding.wte"; }
+  void tie(Param* wte) override;
+  int64_t flops_per_sample() const override { return 2 * shape_numel(output_shape()) * channels(); }
+  int64_t stash_bytes_per_sample() const override { return shape_numel(input_shape()) * 4; }
+
+ private:
+  int64_t channels() const { return input_shape()[1]; }
+  int64_t vocab() const { return output_shape()[1]; }
+  Param* wte_ = nullptr;
+};
+
+}  // namespace trainer
