@@ -45,7 +45,7 @@ static void read_data_section(ConfigSection& data, const std::string& key, bool 
   s.choice("type", std::nullopt, dataset_types());
   out = data.raw(key);
   // Paths are checked here so a missing file is named with its key before anything runs.
-  for (const char* file_key : {"images", "labels"})
+  for (const char* file_key : {"images", "labels", "path"})
     if (s.has(file_key)) {
       const std::string path = s.text(file_key, std::nullopt);
       if (!std::filesystem::is_regular_file(path)) s.fail(file_key, "file not found: " + path);
@@ -57,6 +57,8 @@ static void read_data(ConfigSection& root, Config& c) {
   read_data_section(s, "train", true, c.train_data);
   read_data_section(s, "test", false, c.test_data);
   c.batch_size = s.integer("batch_size", 128, 1);
+  // false: the training set in file order every epoch (llm.c's loader without shuffling).
+  c.shuffle = s.boolean("shuffle", true);
   s.finish();
 }
 
@@ -69,11 +71,17 @@ static void read_model(ConfigSection& root, Config& c) {
   if (c.input)
     for (int64_t d : *c.input)
       if (d < 1) s.fail("input", "every dimension must be at least 1, got " + shape_str(*c.input));
-  c.layers = s.sequence("layers");
-  for (size_t i = 0; i < c.layers.size(); ++i) {
-    const std::string path = "model.layers[" + std::to_string(i) + "]";
-    ConfigSection layer(*c.source, c.layers[i], path);
+  // An entry with `repeat: N` stands for N identical entries (a 12-layer GPT-2 is one
+  // transformer_block entry); model.layers[i] in messages and pipeline cuts counts them expanded.
+  const YAML::Node written = s.sequence("layers");
+  c.layers = YAML::Node(YAML::NodeType::Sequence);
+  for (size_t i = 0; i < written.size(); ++i) {
+    const std::string path = "model.layers[" + std::to_string(c.layers.size()) + "]";
+    ConfigSection layer(*c.source, written[i], path);
     layer.choice("type", std::nullopt, layer_types());
+    const int64_t repeat = layer.integer("repeat", 1, 1);
+    if (repeat > 100000) layer.fail("repeat", "at most 100000, got " + std::to_string(repeat));
+    for (int64_t r = 0; r < repeat; ++r) c.layers.push_back(written[i]);
   }
   s.finish();
 }

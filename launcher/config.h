@@ -35,6 +35,7 @@ struct Config {
   // data
   YAML::Node train_data, test_data;  // test_data is not a map when there is no test set
   int64_t batch_size = 128;          // global: over data-parallel ranks and accumulation steps
+  bool shuffle = true;               // data.shuffle: a new training order every epoch
   // model
   std::optional<Shape> input;
   YAML::Node layers;

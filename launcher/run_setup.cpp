@@ -39,6 +39,7 @@ static std::unique_ptr<Layer> make_layer(const Config& cfg, int64_t i, const Sha
                                          const InitContext& ctx) {
   ConfigSection s(*cfg.source, cfg.layers[i], "model.layers[" + std::to_string(i) + "]");
   const std::string type = s.choice("type", std::nullopt, layer_types());
+  s.integer("repeat", 1, 1);  // expanded by the config reader
   std::unique_ptr<Layer> layer = (*find_layer_factory(type))(s, input, ctx);
   s.finish();
   return layer;
@@ -83,13 +84,17 @@ static void check_fits(const RunSetup& r) {
                       shape_str(r.test->sample_shape()) + ", data.train's are " +
                       shape_str(data_shape));
   const int64_t classes = std::max(r.train->num_classes(), r.test ? r.test->num_classes() : 0);
+  // A row of `classes` logits per target: one per sample, or one per position of a sequence.
+  Shape expected = r.train->target_shape();
+  expected.push_back(classes);
   const Shape out = r.layers.back().output;
-  if (out.size() != 1 || out[0] != classes) {
+  if (out != expected) {
     const size_t last = c.layers.size() - 1;
+    const bool tokens = r.train->input_dtype() == DType::I32;
     throw ConfigError(c.where(c.layers[last]) + ": model.layers[" + std::to_string(last) +
                       "]: the model outputs " + shape_str(out) + " per sample; the data has " +
-                      std::to_string(classes) + " classes, so the last layer must output [" +
-                      std::to_string(classes) + "]");
+                      std::to_string(classes) + (tokens ? " tokens in its vocabulary" : " classes") +
+                      ", so the last layer must output " + shape_str(expected));
   }
   if (c.batch_size > r.train->size())
     throw ConfigError(c.where(c.tree["data"]["batch_size"]) + ": data.batch_size: " +

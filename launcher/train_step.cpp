@@ -1,5 +1,6 @@
 #include "launcher/train_step.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -14,10 +15,15 @@ LossKind loss_kind(const std::string& name) {
   return name == "mse" ? LossKind::MSE : LossKind::CrossEntropy;
 }
 
+// The loss over every target: one per sample (labels (n)) or one per position (tokens (n, T),
+// logits (n, T, V)), each target a row of logits.
 static ops::LossSums apply_loss(LossKind kind, const Tensor& logits, const Tensor& labels,
                                 float grad_scale, Tensor& dlogits) {
-  return kind == LossKind::MSE ? ops::mse(logits, labels, grad_scale, dlogits)
-                               : ops::cross_entropy(logits, labels, grad_scale, dlogits);
+  const int64_t rows = labels.numel(), classes = logits.numel() / std::max<int64_t>(rows, 1);
+  const Tensor l = logits.reshape({rows, classes}), y = labels.reshape({rows});
+  Tensor d = dlogits.defined() ? dlogits.reshape({rows, classes}) : Tensor();
+  return kind == LossKind::MSE ? ops::mse(l, y, grad_scale, d)
+                               : ops::cross_entropy(l, y, grad_scale, d);
 }
 
 // The micro-batches' samples, loaded once each: with one stage, forward needs the inputs and
@@ -57,8 +63,8 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   const int64_t rows = plan.rows_end - plan.rows_begin;
   const int64_t pieces = plan.grad_accum * plan.microbatches;
   LossScaler& scaler = stage.scaler;
-  const float grad_scale =
-      static_cast<float>(scaler.scale() / static_cast<double>(plan.global_batch));
+  const double targets = static_cast<double>(plan.global_batch * plan.targets_per_sample);
+  const float grad_scale = static_cast<float>(scaler.scale() / targets);
   MicrobatchData data(loader, plan.epoch, plan.batch, stage.executor.first());
   for (int64_t round = 0; round < plan.grad_accum; ++round) {
     // Micro-batch mb of this round is piece round x M + mb of this rank's rows.
@@ -117,7 +123,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   // The scale the gradients carry comes off before clipping and the update; the norm is the
   // whole model's (every pipeline stage's).
   const double unscale =
-      scaler.active() ? 1.0 / (grad_scale * static_cast<double>(plan.global_batch)) : 1.0;
+      scaler.active() ? 1.0 / (grad_scale * targets) : 1.0;
   if (scaler.active())
     for (Param* p : params) ops::scale(p->grad, static_cast<float>(unscale));
   if (plan.clip_grad_norm > 0.0) {

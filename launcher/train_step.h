@@ -18,7 +18,9 @@ LossKind loss_kind(const std::string& name);
 
 struct StepPlan {
   int64_t step = 0, epoch = 0, batch = 0;  // optimizer step, epoch, batch within the epoch
-  int64_t global_batch = 0;                // samples the loss is averaged over
+  int64_t global_batch = 0;                // samples in the global batch
+  int64_t targets_per_sample = 1;          // 1 label, or T tokens: the loss is averaged over
+                                           // global_batch x targets_per_sample targets
   int64_t rows_begin = 0, rows_end = 0;    // this data-parallel rank's rows of the global batch
   int64_t grad_accum = 1;                  // rounds of the pipeline schedule per step
   int microbatches = 1;                    // micro-batches per round
@@ -42,7 +44,7 @@ struct StepResult {
 struct EvalResult {
   double loss_sum = 0.0;
   int64_t correct = 0;
-  int64_t samples = 0;  // counted on the last stage only
+  int64_t samples = 0;  // targets (samples, or tokens), counted on the last stage only
 };
 
 // What one rank trains: its stage of the model and the communicators around it.

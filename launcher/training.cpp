@@ -73,7 +73,10 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   // Right after a collective, so that the ranks' timelines share their origin.
   trace::enable(c.trace);
   const Device device = run.model->device();
-  DataLoader train_loader(*run.train, c.batch_size, /*shuffle=*/true, c.seed, device);
+  DataLoader train_loader(*run.train, c.batch_size, c.shuffle, c.seed, device);
+  // Token data: the loss is per token, and throughput is counted in tokens too.
+  const int64_t targets_per_sample = shape_numel(run.train->target_shape());
+  const bool tokens = run.train->input_dtype() == DType::I32;
   std::optional<DataLoader> test_loader;
   if (run.test) test_loader.emplace(*run.test, c.batch_size, /*shuffle=*/false, c.seed, device);
   Progress progress(run.total_steps, c.log_every, root ? log : nullptr);
@@ -85,14 +88,18 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     double sums[3] = {e.loss_sum, static_cast<double>(e.correct), static_cast<double>(e.samples)};
     grid.world->all_reduce(sums, 3, ReduceOp::Sum);
     e = {sums[0], static_cast<int64_t>(sums[1]), static_cast<int64_t>(sums[2])};
+    const double test_loss = e.loss_sum / static_cast<double>(e.samples);
     last_eval = {
-        {"test_loss", e.loss_sum / static_cast<double>(e.samples)},
+        {"test_loss", test_loss},
         {"test_accuracy", static_cast<double>(e.correct) / static_cast<double>(e.samples)}};
-    char buf[128];
+    if (tokens) last_eval["test_perplexity"] = std::exp(test_loss);
+    char ppl[48] = "";
+    if (tokens) std::snprintf(ppl, sizeof ppl, " per token, perplexity %.3f", std::exp(test_loss));
+    char buf[160];
     std::snprintf(
-        buf, sizeof buf, "eval after step %lld (epoch %lld): test loss %.4f, accuracy %.2f%%",
-        static_cast<long long>(step + 1), static_cast<long long>(epoch + 1),
-        last_eval["test_loss"].get<double>(), 100.0 * last_eval["test_accuracy"].get<double>());
+        buf, sizeof buf, "eval after step %lld (epoch %lld): test loss %.4f%s, accuracy %.2f%%",
+        static_cast<long long>(step + 1), static_cast<long long>(epoch + 1), test_loss, ppl,
+        100.0 * last_eval["test_accuracy"].get<double>());
     progress.note(buf);
   };
 
@@ -107,6 +114,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     plan.epoch = epoch;
     plan.batch = batch;
     plan.global_batch = c.batch_size;
+    plan.targets_per_sample = targets_per_sample;
     plan.rows_begin = c.batch_size * grid.data_rank / grid.data_size;
     plan.rows_end = c.batch_size * (grid.data_rank + 1) / grid.data_size;
     plan.grad_accum = c.grad_accum;
@@ -146,7 +154,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     } else {
       // An overflowed step keeps its (finite) loss in the record; only its update was skipped.
       skipped_steps += r.overflowed;
-      final_loss = loss_sum / static_cast<double>(c.batch_size);
+      final_loss = loss_sum / static_cast<double>(c.batch_size * targets_per_sample);
       window.add(final_loss, c.batch_size, dt);
       train_s += dt;
       trained_samples += c.batch_size;
@@ -167,6 +175,8 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
           {"lr", c.lr.at(step)},
           {"samples_per_s", window.samples_per_s()},
           {"step_ms", window.step_ms()}};
+      if (tokens)
+        record["tokens_per_s"] = window.samples_per_s() * static_cast<double>(targets_per_sample);
       if (c.clip_grad_norm > 0.0) record["grad_norm"] = r.grad_norm;
       if (skipped_steps > 0) record["skipped_steps"] = skipped_steps;
       if (run.scaler.active()) record["loss_scale"] = run.scaler.scale();

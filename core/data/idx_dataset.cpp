@@ -43,7 +43,8 @@ std::unique_ptr<Dataset> IdxDataset::create(Args& args, Split) {
   return std::make_unique<IdxDataset>(images, labels);
 }
 
-void IdxDataset::gather(const int64_t* indices, int64_t n, float* x, int32_t* y) const {
+void IdxDataset::gather(const int64_t* indices, int64_t n, void* out, int32_t* y) const {
+  float* x = static_cast<float*>(out);
   const int64_t per = h_ * w_;
   constexpr float kScale = 1.0f / 255.0f;
   for (int64_t i = 0; i < n; ++i) {

@@ -14,7 +14,7 @@ class IdxDataset : public Dataset {
   int64_t size() const override { return n_; }
   Shape sample_shape() const override { return {1, h_, w_}; }
   int64_t num_classes() const override { return classes_; }
-  void gather(const int64_t* indices, int64_t n, float* x, int32_t* y) const override;
+  void gather(const int64_t* indices, int64_t n, void* x, int32_t* y) const override;
 
  private:
   int64_t n_ = 0, h_ = 0, w_ = 0, classes_ = 0;

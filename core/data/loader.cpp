@@ -11,12 +11,17 @@
 
 namespace trainer {
 
+static Shape with_rows(int64_t n, Shape per_sample) {
+  per_sample.insert(per_sample.begin(), n);
+  return per_sample;
+}
+
 // The n samples at `indices` as one host batch (x left undefined without inputs).
 static Batch gather_all(const Dataset& data, int64_t n, const int64_t* indices, bool inputs) {
-  Shape xs = data.sample_shape();
-  xs.insert(xs.begin(), n);
-  Batch batch{inputs ? Tensor::empty(xs) : Tensor(), Tensor::empty({n}, DType::I32)};
-  data.gather(indices, n, inputs ? batch.x.f32() : nullptr, batch.y.i32());
+  Batch batch{inputs ? Tensor::empty(with_rows(n, data.sample_shape()), data.input_dtype())
+                     : Tensor(),
+              Tensor::empty(with_rows(n, data.target_shape()), DType::I32)};
+  data.gather(indices, n, inputs ? batch.x.raw() : nullptr, batch.y.i32());
   return batch;
 }
 
@@ -32,9 +37,10 @@ static bool fits_on_device(Device device, [[maybe_unused]] size_t bytes) {
 DataLoader::DataLoader(const Dataset& data, int64_t batch_size, bool shuffle, uint64_t seed,
                        Device device)
     : data_(data), batch_size_(batch_size), shuffle_(shuffle), seed_(seed), device_(device) {
-  const size_t bytes =
-      static_cast<size_t>(data.size()) *
-      (sizeof(float) * static_cast<size_t>(shape_numel(data.sample_shape())) + sizeof(int32_t));
+  const size_t bytes = static_cast<size_t>(data.size()) *
+                       (dtype_size(data.input_dtype()) *
+                            static_cast<size_t>(shape_numel(data.sample_shape())) +
+                        sizeof(int32_t) * static_cast<size_t>(shape_numel(data.target_shape())));
   if (!fits_on_device(device, bytes)) return;
   std::vector<int64_t> all(static_cast<size_t>(data.size()));
   std::iota(all.begin(), all.end(), 0);
@@ -79,10 +85,9 @@ Batch DataLoader::load(int64_t epoch, int64_t b, int64_t begin, int64_t end, boo
   Tensor idx = Tensor::empty({n}, DType::I32);
   for (int64_t i = 0; i < n; ++i) idx.i32()[i] = static_cast<int32_t>(indices[i]);
   idx = idx.to(device_);
-  Shape xs = all_.x.shape();
-  xs[0] = n;
-  Batch batch{inputs ? Tensor::empty(xs, DType::F32, device_) : Tensor(),
-              Tensor::empty({n}, DType::I32, device_)};
+  Batch batch{inputs ? Tensor::empty(with_rows(n, data_.sample_shape()), all_.x.dtype(), device_)
+                     : Tensor(),
+              Tensor::empty(with_rows(n, data_.target_shape()), DType::I32, device_)};
   if (inputs) ops::gather_rows(all_.x, idx, batch.x);
   ops::gather_rows(all_.y, idx, batch.y);
   return batch;

@@ -17,8 +17,8 @@
 namespace trainer {
 
 struct Batch {
-  Tensor x;  // (n, sample...)
-  Tensor y;  // (n) i32 labels
+  Tensor x;  // (n, sample...): f32 images or i32 tokens
+  Tensor y;  // (n, target...) i32: a label per sample, or a next token per position
 };
 
 class DataLoader {

@@ -3,6 +3,7 @@
 
 #include "core/data/idx_dataset.h"
 #include "core/data/synthetic_dataset.h"
+#include "core/data/token_dataset.h"
 #include "core/error.h"
 
 namespace trainer {
@@ -13,6 +14,7 @@ static const std::map<std::string, DatasetFactory>& registry() {
   static const std::map<std::string, DatasetFactory> r = {
       {"idx", &IdxDataset::create},
       {"synthetic", &SyntheticDataset::create},
+      {"tokens", &TokenDataset::create},
   };
   return r;
 }

@@ -30,7 +30,8 @@ std::unique_ptr<Dataset> SyntheticDataset::create(Args& args, Split split) {
                                             static_cast<uint64_t>(seed), split);
 }
 
-void SyntheticDataset::gather(const int64_t* indices, int64_t n, float* x, int32_t* y) const {
+void SyntheticDataset::gather(const int64_t* indices, int64_t n, void* out, int32_t* y) const {
+  float* x = static_cast<float*>(out);
   const int64_t per = shape_numel(shape_);
   for (int64_t i = 0; i < n; ++i) {
     Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Synthetic), seed_,

@@ -16,7 +16,7 @@ class SyntheticDataset : public Dataset {
   int64_t size() const override { return samples_; }
   Shape sample_shape() const override { return shape_; }
   int64_t num_classes() const override { return classes_; }
-  void gather(const int64_t* indices, int64_t n, float* x, int32_t* y) const override;
+  void gather(const int64_t* indices, int64_t n, void* x, int32_t* y) const override;
 
  private:
   int64_t samples_;

@@ -25,12 +25,16 @@ std::unique_ptr<Layer> make_transformer_block(Args& args, const Shape& input,
   if (input.size() != 2)
     args.fail("type", "transformer_block expects (positions, channels) as input, got " +
                           shape_str(input) + "; put an embedding in front of it");
-  const int64_t T = input[0], C = input[1];
   const int64_t heads = args.integer("heads", std::nullopt, 1);
-  if (C % heads != 0)
-    args.fail("heads", std::to_string(heads) + " heads do not divide the " + std::to_string(C) +
-                           " channels");
+  if (input[1] % heads != 0)
+    args.fail("heads", std::to_string(heads) + " heads do not divide the " +
+                           std::to_string(input[1]) + " channels");
   const int64_t layers = args.integer("layers", args.integer("repeat", 1, 1), 1);
+  return transformer_block(input[0], input[1], heads, layers, ctx);
+}
+
+std::unique_ptr<Layer> transformer_block(int64_t T, int64_t C, int64_t heads, int64_t layers,
+                                         const InitContext& ctx) {
   const float proj_std = 0.02f / std::sqrt(2.0f * static_cast<float>(layers));
 
   const InitContext a = ctx.child("attn"), m = ctx.child("mlp");

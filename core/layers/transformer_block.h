@@ -11,7 +11,11 @@
 
 namespace trainer {
 
+// The config entry: `heads` (dividing the channels), optional `layers` (default: `repeat`).
 std::unique_ptr<Layer> make_transformer_block(Args& args, const Shape& input,
                                               const InitContext& ctx);
+// One block over (T, C) with `heads` heads, initialised for a model of `layers` blocks.
+std::unique_ptr<Layer> transformer_block(int64_t T, int64_t C, int64_t heads, int64_t layers,
+                                         const InitContext& ctx);
 
 }  // namespace trainer

@@ -17,9 +17,9 @@ class Indexed : public Dataset {
   int64_t size() const override { return n_; }
   Shape sample_shape() const override { return {1}; }
   int64_t num_classes() const override { return 1; }
-  void gather(const int64_t* idx, int64_t n, float* x, int32_t* y) const override {
+  void gather(const int64_t* idx, int64_t n, void* out, int32_t* y) const override {
     for (int64_t i = 0; i < n; ++i) {
-      x[i] = static_cast<float>(idx[i]);
+      static_cast<float*>(out)[i] = static_cast<float>(idx[i]);
       y[i] = 0;
     }
   }

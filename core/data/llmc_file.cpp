@@ -1,0 +1,54 @@
+#include "core/data/llmc_file.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "core/error.h"
+
+namespace trainer {
+
+LlmcFile read_llmc_file(const std::string& path, int32_t magic, std::vector<int32_t> versions) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw DataError(path + ": cannot open: " + std::strerror(errno));
+  const std::streamoff size = in.tellg();
+  LlmcFile f;
+  const auto header_bytes = static_cast<std::streamoff>(sizeof f.header);
+  if (size < header_bytes)
+    throw DataError(path + ": " + std::to_string(size) + " bytes is shorter than llm.c's " +
+                    std::to_string(header_bytes) + "-byte header");
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(f.header.data()), header_bytes);
+  if (f.header[0] != magic)
+    throw DataError(path + ": magic number " + std::to_string(f.header[0]) + ", expected " +
+                    std::to_string(magic) + " (an llm.c " +
+                    (magic == kLlmcTokensMagic ? "token" : "GPT-2 parameter") + " file)");
+  bool known = false;
+  for (int32_t v : versions) known = known || f.header[1] == v;
+  if (!known) {
+    std::string list;
+    for (int32_t v : versions) list += (list.empty() ? "" : " or ") + std::to_string(v);
+    throw DataError(path + ": version " + std::to_string(f.header[1]) + ", expected " + list);
+  }
+  f.payload.resize(static_cast<size_t>(size - header_bytes));
+  in.read(f.payload.data(), static_cast<std::streamsize>(f.payload.size()));
+  if (!in) throw DataError(path + ": cannot read: " + std::strerror(errno));
+  return f;
+}
+
+void write_llmc_file(const std::string& path, const std::array<int32_t, 256>& header,
+                     const char* payload, size_t bytes) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(header.data()), sizeof header);
+    out.write(payload, static_cast<std::streamsize>(bytes));
+    out.flush();
+    if (!out) throw DataError(tmp + ": cannot write: " + std::strerror(errno));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw DataError(path + ": cannot rename " + tmp + " into place: " + std::strerror(errno));
+}
+
+}  // namespace trainer

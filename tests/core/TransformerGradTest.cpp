@@ -1,0 +1,189 @@
+// The transformer layers' backward against central finite differences of their forward (as in
+// LayerGradTest: f = Σ y·r, eps 1e-2, tolerance 2e-3 + 1e-2 relative), then a whole tiny GPT's
+// gradients of its mean per-token cross-entropy, tied embedding included, the same way.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/layers/activation.h"
+#include "core/layers/attention.h"
+#include "core/layers/embedding.h"
+#include "core/layers/layer_norm.h"
+#include "core/layers/lm_head.h"
+#include "core/layers/transformer_block.h"
+#include "core/model.h"
+#include "core/ops.h"
+#include "tests/test_support.h"
+
+namespace trainer {
+namespace {
+
+constexpr float kEps = 1e-2f;
+const ForwardContext kCtx{true, 7, 3, 0};
+
+void expect_close(double analytic, double num, const std::string& what) {
+  EXPECT_NEAR(analytic, num, 2e-3 + 1e-2 * std::fabs(num)) << what;
+}
+
+// Central difference of f with respect to *v, perturbing it in place.
+template <class F>
+double numeric(F&& f, float* v) {
+  const float keep = *v;
+  *v = keep + kEps;
+  const double up = f();
+  *v = keep - kEps;
+  const double down = f();
+  *v = keep;
+  return (up - down) / (2.0 * kEps);
+}
+
+double dot(const Tensor& y, const Tensor& r) {
+  double f = 0.0;
+  for (int64_t i = 0; i < y.numel(); ++i) f += static_cast<double>(y.f32()[i]) * r.f32()[i];
+  return f;
+}
+
+// dx (for float inputs) and every parameter gradient of one layer against finite differences.
+void check_layer(Layer& layer, Tensor x) {
+  layer.set_needs_input_grad(true);
+  Shape out{x.dim(0)};
+  for (int64_t d : layer.output_shape()) out.push_back(d);
+  const Tensor r = test::random_tensor(out, 99);
+  auto f = [&] {
+    Stash s;
+    return dot(layer.forward(x, s, kCtx), r);
+  };
+  for (Param* p : layer.params()) p->grad.zero();
+  Stash s;
+  layer.forward(x, s, kCtx);
+  const Tensor dx = layer.backward(r, s);
+  if (x.dtype() == DType::F32) {
+    ASSERT_EQ(dx.shape(), x.shape());
+    for (int64_t i = 0; i < x.numel(); ++i)
+      expect_close(dx.f32()[i], numeric(f, x.f32() + i), "dx[" + std::to_string(i) + "]");
+  }
+  for (Param* p : layer.params())
+    for (int64_t i = 0; i < p->value.numel(); ++i)
+      expect_close(p->grad.f32()[i], numeric(f, p->value.f32() + i),
+                   p->name + "[" + std::to_string(i) + "]");
+}
+
+Tensor tokens(const Shape& shape, int64_t vocab, uint64_t seed) {
+  Tensor t = Tensor::empty(shape, DType::I32);
+  const Tensor u = test::random_tensor(shape, seed, 0.0f, static_cast<float>(vocab));
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.i32()[i] = std::min<int32_t>(static_cast<int32_t>(u.f32()[i]), vocab - 1);
+  return t;
+}
+
+TEST(TransformerGradTest, LayerNorm) {
+  LayerNorm layer({3, 6}, {1, 0});
+  // Weights away from 1 and 0, so a swapped or missing term shows.
+  layer.params()[0]->value.copy_from(test::random_tensor({6}, 4, 0.5f, 1.5f));
+  layer.params()[1]->value.copy_from(test::random_tensor({6}, 5));
+  check_layer(layer, test::random_tensor({2, 3, 6}, 1, -2.0f, 2.0f));
+}
+
+TEST(TransformerGradTest, CausalSelfAttention) {
+  CausalSelfAttention layer(5, 6, 2, {1, 0});  // T 5, C 6, 2 heads of 3
+  check_layer(layer, test::random_tensor({2, 5, 18}, 2, -1.5f, 1.5f));
+}
+
+TEST(TransformerGradTest, AttentionIsCausal) {
+  // Changing the last position's q, k or v changes no output before it.
+  CausalSelfAttention layer(4, 4, 2, {1, 0});
+  Tensor x = test::random_tensor({1, 4, 12}, 3);
+  Stash s;
+  const Tensor a = layer.forward(x, s, kCtx).clone();
+  for (int64_t c = 0; c < 12; ++c) x.f32()[3 * 12 + c] += 1.0f;
+  const Tensor b = layer.forward(x, s, kCtx);
+  for (int64_t i = 0; i < 3 * 4; ++i) ASSERT_EQ(a.f32()[i], b.f32()[i]) << i;
+  EXPECT_NE(a.f32()[3 * 4], b.f32()[3 * 4]);
+}
+
+TEST(TransformerGradTest, GeluTanh) {
+  ActivationLayer layer(ops::Activation::GELUTanh, {9}, {1, 0});
+  check_layer(layer, test::random_tensor({2, 9}, 6, -3.0f, 3.0f));
+  // PyTorch's gelu(approximate="tanh") at 1.0 and -0.5.
+  Tensor x = Tensor::empty({1, 2});
+  x.f32()[0] = 1.0f;
+  x.f32()[1] = -0.5f;
+  Stash s;
+  const Tensor y = layer.forward(x.reshape({1, 2}), s, kCtx);
+  EXPECT_NEAR(y.f32()[0], 0.8411920f, 1e-6);
+  EXPECT_NEAR(y.f32()[1], -0.1542860f, 1e-6);
+}
+
+TEST(TransformerGradTest, Embedding) {
+  Embedding layer(5, 7, 8, 4, 6, {1, 0});  // T 5, vocab 7 padded to 8, C 4, 6 positions
+  check_layer(layer, tokens({3, 5}, 7, 8));
+}
+
+TEST(TransformerGradTest, TransformerBlock) {
+  auto block = transformer_block(4, 8, 2, 2, {1, 1});
+  check_layer(*block, test::random_tensor({2, 4, 8}, 9));
+}
+
+TEST(TransformerGradTest, BlockParametersArePathsInsideTheirEntry) {
+  auto block = transformer_block(4, 8, 2, 2, {1, 3});
+  std::vector<std::string> names;
+  for (Param* p : block->params()) names.push_back(p->name);
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "3.attn.ln.weight", "3.attn.ln.bias", "3.attn.qkv.weight",
+                       "3.attn.qkv.bias", "3.attn.proj.weight", "3.attn.proj.bias",
+                       "3.mlp.ln.weight", "3.mlp.ln.bias", "3.mlp.fc.weight", "3.mlp.fc.bias",
+                       "3.mlp.proj.weight", "3.mlp.proj.bias"}));
+}
+
+// A tiny GPT: vocabulary 11 (padded to 12), 5 positions, 8 channels, 2 blocks of 2 heads.
+std::unique_ptr<Model> tiny_gpt() {
+  auto model = std::make_unique<Model>(Shape{5}, 17);
+  model->add(std::make_unique<Embedding>(5, 11, 12, 8, 5, model->next_init()));
+  for (int i = 0; i < 2; ++i) model->add(transformer_block(5, 8, 2, 2, model->next_init()));
+  model->add(std::make_unique<LayerNorm>(Shape{5, 8}, model->next_init()));
+  model->add(std::make_unique<LmHead>(5, 8, 11, model->next_init()));
+  return model;
+}
+
+TEST(TransformerGradTest, TiedEmbeddingIsOneParameterWithTwoUsers) {
+  auto model = tiny_gpt();
+  const std::vector<Param*> params = model->params();
+  int64_t wte = 0;
+  for (Param* p : params) wte += p->name == "0.embedding.wte";
+  EXPECT_EQ(wte, 1);
+  EXPECT_TRUE(model->layer(4).params().empty());
+  // 12x8 + 5x8, 2 blocks of 4x8 + (8x24+24) + (8x8+8) + (8x32+32) + (32x8+8), 2x8.
+  EXPECT_EQ(model->parameter_count(), 96 + 40 + 2 * (32 + 216 + 72 + 288 + 264) + 16);
+}
+
+TEST(TransformerGradTest, WholeModelAgainstFiniteDifferences) {
+  auto model = tiny_gpt();
+  // GPT-2's N(0, 0.02²) embeddings give the first layer norm inputs of spread ~0.03, against
+  // which eps = 1e-2 is no small step; U(-1, 1) keeps the differences' truncation error small.
+  for (Param* p : model->layer(0).params())
+    p->value.copy_from(test::random_tensor(p->value.shape(), 23));
+  const Tensor x = tokens({2, 5}, 11, 21), y = tokens({2, 5}, 11, 22);
+  const int64_t rows = 10;
+  Tensor none;
+  auto loss = [&] {
+    ModelStash s;
+    const Tensor logits = model->forward(x, s, kCtx);
+    return ops::cross_entropy(logits.reshape({rows, 11}), y.reshape({rows}), 1.0f, none).loss /
+           rows;
+  };
+  model->zero_grad();
+  ModelStash s;
+  const Tensor logits = model->forward(x, s, kCtx);
+  Tensor d = Tensor::empty({rows, 11});
+  ops::cross_entropy(logits.reshape({rows, 11}), y.reshape({rows}), 1.0f / rows, d);
+  model->backward(d.reshape(logits.shape()), s);
+  int64_t checked = 0;
+  for (Param* p : model->params())
+    for (int64_t i = 0; i < p->value.numel(); ++i, ++checked)
+      expect_close(p->grad.f32()[i], numeric(loss, p->value.f32() + i),
+                   p->name + "[" + std::to_string(i) + "]");
+  EXPECT_EQ(checked, model->parameter_count());
+}
+
+}  // namespace
+}  // namespace trainer
