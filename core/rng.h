@@ -33,7 +33,7 @@ inline uint64_t name_key(const char* s) {
 }
 
 // Purpose tags so that the same (seed, index) never feeds two uses the same stream.
-enum class RngPurpose : uint64_t { Init = 1, Dropout = 2, Shuffle = 3, Synthetic = 4 };
+enum class RngPurpose : uint64_t { Init = 1, Dropout = 2, Shuffle = 3, Synthetic = 4, Sample = 5 };
 
 class Rng {
  public:

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/optim/loss_scaler.h"
 #include "launcher/checkpointing.h"
+#include "launcher/model_io.h"
 #include "launcher/model_summary.h"
 #include "launcher/plan_report.h"
 #include "launcher/run_setup.h"
@@ -153,6 +154,16 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     std::fputs(prediction_text(*run, cluster).c_str(), out);
     if (opts.search > 0) std::fputs(search_text(*run, cluster, opts.search).c_str(), out);
     return kOk;
+  }
+  if (!opts.export_llmc.empty() || opts.sample) {
+    failure = attempt([&] {
+      if (world.size() > 1) throw ConfigError("--export-llmc and --sample run in one process");
+      if (!opts.export_llmc.empty()) export_llmc(*run, opts.export_llmc, err);
+      if (opts.sample)
+        print_sample(*run, {opts.prompt, opts.sample_tokens, opts.temperature, opts.tokenizer},
+                     out);
+    });
+    return agree(world, failure, err);
   }
   if (root) say_start(*run, opts, resume.has_value(), world.size(), err);
   if (root && !resume_note.empty()) std::fprintf(err, "note: %s\n", resume_note.c_str());

@@ -15,6 +15,13 @@ struct AppOptions {
   std::string cluster;  // --cluster: the cost model's machines ("" = by device)
   int search = 0;       // --search N: the fastest layouts of N devices
   std::string resume;   // "", "auto" or a path
+  // Instead of training (after --resume, if given; one process):
+  std::string export_llmc;  // --export-llmc PATH: write the weights in llm.c's format
+  bool sample = false;      // --sample PROMPT: print a continuation
+  std::string prompt;
+  int64_t sample_tokens = 200;
+  double temperature = 1.0;
+  std::string tokenizer;  // --tokenizer: llm.c's tokenizer file ("" = bytes)
 };
 
 // Exit codes: 0 done; 2 bad input (config, data, a checkpoint that cannot be resumed);

@@ -2,6 +2,8 @@
 //
 //   trainer cfg.yaml [--set key.path=value]... [--resume auto|PATH]
 //   trainer cfg.yaml --dry-run [--json] [--cluster cpu|h100] [--search DEVICES]
+//   trainer cfg.yaml --resume PATH --sample PROMPT [--sample-tokens N] [--temperature T]
+//   trainer cfg.yaml [--resume PATH] --export-llmc FILE
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -34,8 +36,21 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   cli.add_option("--resume", opts.resume,
                  "'auto' (the newest checkpoint of this run, if any) or a checkpoint directory");
+  auto* sample = cli.add_option("--sample", opts.prompt,
+                                "print PROMPT and the model's continuation instead of training");
+  cli.add_option("--sample-tokens", opts.sample_tokens, "with --sample: tokens to generate")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cli.add_option("--temperature", opts.temperature,
+                 "with --sample: softmax temperature (0: the most likely token)")
+      ->check(CLI::Range(0.0, 100.0));
+  cli.add_option("--tokenizer", opts.tokenizer,
+                 "with --sample: llm.c's tokenizer file (gpt2_tokenizer.bin); default: bytes")
+      ->check(CLI::ExistingFile);
+  cli.add_option("--export-llmc", opts.export_llmc,
+                 "write the model's weights in llm.c's GPT-2 format instead of training");
   try {
     cli.parse(argc, argv);
+    opts.sample = sample->count() > 0;
   } catch (const CLI::ParseError& e) {
     const int code = cli.exit(e);
     return code == 0 ? 0 : trainer::kBadInput;

@@ -1,5 +1,6 @@
 #include "launcher/run_setup.h"
 
+#include "core/checkpoint/llmc_weights.h"
 #include "core/error.h"
 #include "core/layers/registry.h"
 #include "launcher/config_section.h"
@@ -125,6 +126,19 @@ RunSetup build_run(Config cfg, int stage) {
         build_model(c, mine.first ? r.layers[mine.first - 1].output : input, mine.first, mine.end);
   }
   check_fits(r);
+  if (!c.init_from.empty()) {
+    if (c.pipeline > 1)
+      throw ConfigError(c.where(c.tree["model"]["init_from"]) +
+                        ": model.init_from: needs parallel.pipeline: 1 for now");
+    const std::string where = c.where(c.tree["model"]["init_from"]) + ": ";
+    try {
+      load_llmc_weights(c.init_from, *r.model);
+    } catch (const DataError& e) {
+      throw ConfigError(where + "model.init_from: " + e.what());
+    } catch (const ConfigError& e) {
+      throw ConfigError(where + e.what());
+    }
+  }
   // Before the optimizer, whose state is made beside the parameters.
   r.model->to(select_device(c.device, c.gpu));
   r.model->set_compute_dtype(compute_dtype(c.compute));

@@ -7,7 +7,8 @@ Every byte is one token, so any text (any language, any encoding) round-trips ex
 vocabulary is 256. Writes OUT_DIR/train.bin and OUT_DIR/val.bin in llm.c's format (a header of
 256 little-endian int32: magic 20240520, version 1, token count; then uint16 tokens): the last
 `--val-fraction` of the text is validation, cut at a line break. Directories are read in sorted
-order, files whose name ends in .dat (fortune's index files) skipped.
+order, skipping symbolic links (fortune's .u8 names for the same files) and files whose name
+ends in .dat (fortune's index files).
 """
 import argparse
 import os
@@ -22,7 +23,8 @@ def read_texts(paths):
     for path in paths:
         if os.path.isdir(path):
             names = sorted(n for n in os.listdir(path) if not n.endswith(".dat") and not n.startswith("."))
-            data += read_texts([os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))])
+            files = [os.path.join(path, n) for n in names]
+            data += read_texts([f for f in files if os.path.isfile(f) and not os.path.islink(f)])
         else:
             with open(path, "rb") as f:
                 data += f.read()

@@ -12,6 +12,7 @@ class CausalSelfAttention : public Layer {
       : Layer({positions, 3 * channels}, {positions, channels}, ctx), heads_(heads) {}
 
   const char* type() const override { return "attention"; }
+  int64_t heads() const { return heads_; }
   std::string describe() const override { return std::to_string(heads_) + " heads, causal"; }
   Tensor forward(const Tensor& qkv, Stash& saved, const ForwardContext& ctx) override;
   Tensor backward(const Tensor& dy, Stash& saved) override;

@@ -1,0 +1,49 @@
+#include "core/generate.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/ops.h"
+#include "core/rng.h"
+
+namespace trainer {
+
+// A token drawn from softmax(logits / temperature); the argmax at temperature 0.
+static int32_t draw(const float* logits, int64_t V, float temperature, Rng& rng) {
+  const int64_t best = std::max_element(logits, logits + V) - logits;
+  if (temperature <= 0.0f) return static_cast<int32_t>(best);
+  std::vector<double> p(static_cast<size_t>(V));
+  double sum = 0.0;
+  for (int64_t v = 0; v < V; ++v)
+    sum += p[static_cast<size_t>(v)] = std::exp((logits[v] - logits[best]) / temperature);
+  double u = rng.uniform() * sum;
+  for (int64_t v = 0; v < V; ++v)
+    if ((u -= p[static_cast<size_t>(v)]) <= 0.0) return static_cast<int32_t>(v);
+  return static_cast<int32_t>(best);
+}
+
+std::vector<int32_t> generate(Model& model, const std::vector<int32_t>& prompt,
+                              const SampleOptions& options) {
+  if (prompt.empty()) throw ConfigError("the prompt must hold at least one token");
+  const int64_t T = model.input_shape().at(0), V = model.output_shape().at(1);
+  model.refresh_compute_weights();
+  std::vector<int32_t> all = prompt, out;
+  const ForwardContext eval{false, 0, 0, 0};
+  for (int64_t i = 0; i < options.tokens; ++i) {
+    const int64_t n = std::min<int64_t>(T, static_cast<int64_t>(all.size()));
+    Tensor x = Tensor::zeros({1, T}, DType::I32);
+    std::copy(all.end() - n, all.end(), x.i32());
+    ModelStash stash;
+    const Tensor logits =
+        ops::cast(model.forward(x.to(model.device()), stash, eval), DType::F32).to(Device::cpu());
+    Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Sample), options.seed,
+                      static_cast<uint64_t>(all.size())}));
+    const int32_t next = draw(logits.f32() + (n - 1) * V, V, options.temperature, rng);
+    all.push_back(next);
+    out.push_back(next);
+  }
+  return out;
+}
+
+}  // namespace trainer
