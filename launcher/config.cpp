@@ -72,7 +72,8 @@ static void read_model(ConfigSection& root, Config& c) {
     for (int64_t d : *c.input)
       if (d < 1) s.fail("input", "every dimension must be at least 1, got " + shape_str(*c.input));
   // GPT-2 weights in llm.c's format to start from (instead of the initialisation).
-  c.init_from = s.text("init_from", std::string());
+  // Read only when given, so configs without it keep their digest (and their checkpoints).
+  if (s.has("init_from")) c.init_from = s.text("init_from", std::nullopt);
   if (!c.init_from.empty() && !std::filesystem::is_regular_file(c.init_from))
     s.fail("init_from", "file not found: " + c.init_from);
   // An entry with `repeat: N` stands for N identical entries (a 12-layer GPT-2 is one

@@ -20,7 +20,7 @@ std::string with_commas(int64_t v) {
 static std::string row(const std::string& a, const std::string& b, const std::string& c,
                        const std::string& d, const std::string& e, const std::string& f) {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%4s  %-10s %-26s %-16s %12s %16s\n", a.c_str(), b.c_str(),
+  std::snprintf(buf, sizeof buf, "%4s  %-17s %-30s %-14s %12s %16s\n", a.c_str(), b.c_str(),
                 c.c_str(), d.c_str(), e.c_str(), f.c_str());
   return buf;
 }
@@ -81,6 +81,11 @@ std::string model_summary(const RunSetup& run) {
   o << row("", "total", "", "", with_commas(total_parameters(run)), with_commas(flops));
   o << "training FLOPs per sample (forward + backward, about 3x forward): "
     << with_commas(3 * flops) << "\n";
+  if (run.train->input_dtype() == DType::I32) {  // a language model: per token, as its papers
+    const int64_t T = run.train->sample_shape().at(0);
+    o << "training FLOPs per token: " << with_commas(3 * flops / T) << " (6 x parameters: "
+      << with_commas(6 * total_parameters(run)) << ")\n";
+  }
   o << "activation memory per sample (kept for backward): " << with_commas(stash) << " bytes\n";
   o << "data: " << with_commas(run.train->size()) << " training samples"
     << (run.test ? ", " + with_commas(run.test->size()) + " test samples"

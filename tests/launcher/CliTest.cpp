@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "tests/test_support.h"
@@ -101,6 +102,63 @@ train: {epochs: 1}
                               "earlier run's checkpoint; this run starts from step 0"),
             std::string::npos)
       << again.output;
+}
+
+}  // namespace
+}  // namespace trainer
+
+namespace trainer {
+namespace {
+
+// An llm.c token file of `count` tokens below `vocab`.
+std::string write_tokens(const test::TempDir& dir, int32_t count, int32_t vocab) {
+  std::string f(1024, '\0');
+  const int32_t header[3] = {20240520, 1, count};
+  std::memcpy(f.data(), header, sizeof header);
+  for (int32_t i = 0; i < count; ++i) {
+    const auto t = static_cast<uint16_t>((i * 31 + i / 7) % vocab);
+    f.append(reinterpret_cast<const char*>(&t), 2);
+  }
+  const std::string path = dir.file("tokens.bin");
+  test::write_file(path, f);
+  return path;
+}
+
+TEST(CliTest, Gpt2SmallDryRunCountsTheTiedPaddedEmbeddingOnce) {
+  test::TempDir dir;
+  const std::string tokens = write_tokens(dir, 20000, 50257);
+  const test::CommandResult r = test::run_command(
+      kTrainer + " " + kConfigs + "gpt2_124m.yaml --dry-run --set data.train.path=" + tokens +
+      " --set data.test.path=" + tokens);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("124,475,904"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("training FLOPs per token: 855,067,392 (6 x parameters: 746,855,424)"),
+            std::string::npos)
+      << r.output;
+}
+
+// Train a few steps of the small GPT, then sample from its checkpoint: the same text twice for
+// the same seed, the prompt echoed first; an unknown tokenizer file is refused with exit 2.
+TEST(CliTest, SamplesFromACheckpointedLanguageModel) {
+  test::TempDir dir;
+  const std::string tokens = write_tokens(dir, 5000, 256);
+  const std::string run = kTrainer + " " + kConfigs + "tiny_gpt.yaml --set data.train.path=" +
+                          tokens + " --set data.test=null --set run.out_dir=" + dir.file("o") +
+                          " --set model.layers[1].repeat=1 --set data.train.sequence_length=16";
+  ASSERT_EQ(test::run_command(run + " --set train.max_steps=3").exit_code, 0);
+  const std::string sample = run + " --resume auto --sample 'Once upon' --sample-tokens 20";
+  const test::CommandResult a = test::run_command(sample), b = test::run_command(sample);
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_EQ(a.output, b.output);
+  EXPECT_EQ(a.output.rfind("Once upon", 0), 0u) << a.output;
+  EXPECT_GE(a.output.size(), 9u + 20u);
+  const test::CommandResult bad =
+      test::run_command(run + " --sample hi --tokenizer " + tokens);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("error: " + tokens + ": magic number 20240520, expected 20240328 (an "
+                            "llm.c tokenizer file)"),
+            std::string::npos)
+      << bad.output;
 }
 
 }  // namespace
