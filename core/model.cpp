@@ -44,6 +44,7 @@ void Model::add(std::unique_ptr<Layer> layer) {
     layer->tie(found);
   }
   layers_.push_back(std::move(layer));
+  values_ = grads_ = Tensor();  // placed again when next asked for
 }
 
 Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx) {
@@ -82,13 +83,44 @@ int64_t Model::parameter_count() const {
   return n;  // a tied parameter is counted once: only its owner lists it
 }
 
-void Model::to(Device device) {
-  for (Param* p : params()) {
-    p->value = p->value.to(device);
-    p->grad = p->grad.to(device);
+// 256 bytes: the alignment cuBLAS and vector loads like, and what ZeRO shards round to.
+constexpr int64_t kParamAlign = 256 / sizeof(float);
+
+void Model::place(Device device) {
+  std::vector<Param*> order;  // reverse layer order, as backward completes them
+  for (size_t i = layers_.size(); i-- > 0;)
+    for (Param* p : layers_[i]->params()) order.push_back(p);
+  int64_t total = 0;
+  for (Param* p : order) {
+    p->offset = (total + kParamAlign - 1) / kParamAlign * kParamAlign;
+    total = p->offset + p->value.numel();
   }
+  Tensor values = Tensor::zeros({std::max<int64_t>(total, 1)}, DType::F32, device);
+  Tensor grads = Tensor::zeros({std::max<int64_t>(total, 1)}, DType::F32, device);
+  for (Param* p : order) {
+    Tensor v = values.view(p->offset, p->value.shape());
+    v.copy_from(p->value);
+    Tensor g = grads.view(p->offset, p->grad.shape());
+    g.copy_from(p->grad);
+    p->value = v;
+    p->grad = g;
+  }
+  values_ = values;
+  grads_ = grads;
   device_ = device;
   refresh_compute_weights();
+}
+
+void Model::to(Device device) { place(device); }
+
+const Tensor& Model::flat_values() {
+  if (!values_.defined()) place(device_);
+  return values_;
+}
+
+const Tensor& Model::flat_grads() {
+  if (!grads_.defined()) place(device_);
+  return grads_;
 }
 
 void Model::set_compute_dtype(DType dtype) {
@@ -110,6 +142,7 @@ void Model::refresh_compute_weights() {
 }
 
 void Model::zero_grad() {
+  if (grads_.defined()) return grads_.zero();  // one pass over the flat buffer
   for (Param* p : params()) p->grad.zero();
 }
 

@@ -47,9 +47,16 @@ class Model {
   std::vector<Param*> params();
   int64_t parameter_count() const;
   void zero_grad();
-  // Moves every parameter and gradient to `device` (layers are built and initialised on the
-  // host, so both backends start from the same weights); later layers' outputs follow their input.
+  // Places every parameter and gradient in the model's two flat buffers on `device` (layers are
+  // built and initialised on the host, so both backends start from the same weights); later
+  // layers' outputs follow their input.
   void to(Device device);
+  // Note [flat parameters]: values and gradients live in two flat f32 buffers owned by the
+  // model, each Param a view at a 256-byte-aligned offset, laid out in reverse layer order (the
+  // order backward completes them): a data-parallel bucket, a ZeRO shard or a checkpoint range
+  // is a range of these buffers, and nobody re-points a Param. Alignment gaps hold zeros.
+  const Tensor& flat_values();
+  const Tensor& flat_grads();
   Device device() const { return device_; }
   // The precision forward and backward compute in (F32, F16 or BF16): activations and the
   // weights' compute copies are stored in it; master weights and gradients stay f32.
@@ -65,6 +72,9 @@ class Model {
   Device device_;
   DType compute_ = DType::F32;
   std::vector<std::unique_ptr<Layer>> layers_;
+  Tensor values_, grads_;  // the flat buffers; undefined until placed, or after an add()
+
+  void place(Device device);
 };
 
 }  // namespace trainer

@@ -12,7 +12,8 @@
 #include "launcher/fault_injection.h"
 #include "launcher/progress.h"
 #include "launcher/run_files.h"
-#include "launcher/train_step.h"
+#include "engine/train_step.h"
+#include "launcher/stop_signal.h"
 #include "parallel/pipeline_executor.h"
 #include "parallel/replica_check.h"
 
@@ -122,6 +123,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     plan.seed = c.seed;
     plan.lr = static_cast<float>(c.lr.at(step));
     plan.clip_grad_norm = c.clip_grad_norm;
+    plan.stop_signal = stop_signal();
     plan.poison_inputs = poison_inputs(grid.world->rank(), step);
     plan.inf_gradient = inf_gradient(grid.world->rank(), step);
 

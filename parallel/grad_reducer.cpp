@@ -4,32 +4,21 @@
 
 namespace trainer {
 
-GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb) : comm_(data) {
+GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb)
+    : comm_(data), flat_(model.flat_grads()) {
   const int64_t bucket_elems =
       std::max<int64_t>(1, static_cast<int64_t>(bucket_mb * (1 << 20) / 4));
-  struct Slot {
-    Param* p;
-    size_t layer;
-  };
-  std::vector<Slot> order;  // reverse layer order: the order backward completes them
+  // The model's flat gradients are laid out in reverse layer order, so a bucket is a range of
+  // them that backward completes in one piece (alignment gaps included: they hold zeros).
   for (size_t i = model.size(); i-- > 0;)
-    for (Param* p : model.layer(i).params()) order.push_back({p, i});
-  int64_t total = 0;
-  for (const Slot& s : order) total += s.p->grad.numel();
-  flat_ = Tensor::zeros({std::max<int64_t>(total, 1)}, DType::F32, model.device());
-  int64_t offset = 0;
-  for (const Slot& s : order) {
-    if (buckets_.empty() || buckets_.back().count >= bucket_elems)
-      buckets_.push_back({s.layer, 0, offset, 0, nullptr, {}});
-    Bucket& b = buckets_.back();
-    Tensor home = flat_.view(offset, s.p->grad.shape());
-    home.copy_from(s.p->grad);
-    s.p->grad = home;
-    b.lowest_layer = s.layer;
-    b.layer_index = model.layer(s.layer).index();
-    b.count += home.numel();
-    offset += home.numel();
-  }
+    for (Param* p : model.layer(i).params()) {
+      if (buckets_.empty() || buckets_.back().count >= bucket_elems)
+        buckets_.push_back({i, 0, p->offset, 0, nullptr, {}});
+      Bucket& b = buckets_.back();
+      b.lowest_layer = i;
+      b.layer_index = model.layer(i).index();
+      b.count = p->offset + p->grad.numel() - b.offset;
+    }
 }
 
 void GradReducer::start(Bucket& b) {

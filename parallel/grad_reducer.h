@@ -1,7 +1,7 @@
 // Data-parallel gradient reduction, overlapped with backward.
 //
-// The gradients of all parameters are re-homed into one flat buffer, in reverse layer order,
-// cut into buckets of about `bucket_mb`. When backward has finished layer i, every bucket whose
+// The model keeps every gradient in one flat buffer, in reverse layer order (see Model's note
+// on flat parameters); the reducer cuts it into buckets of about `bucket_mb`. When backward has finished layer i, every bucket whose
 // parameters all belong to layers >= i is complete, and its all-reduce starts at once, while
 // backward goes on with the layers below. finish() waits for all of them.
 //
@@ -50,7 +50,7 @@ class GradReducer {
   void start(Bucket& b);
 
   Communicator& comm_;
-  Tensor flat_;
+  Tensor flat_;  // the model's flat gradients
   std::vector<Bucket> buckets_;
   size_t next_ = 0;
   size_t overlapped_ = 0, deferred_ = 0;

@@ -23,6 +23,9 @@ struct Param {
   // What forward and backward compute with: `value` itself in fp32, a copy in the compute
   // precision (fp16 / bf16) otherwise, cast once per step by Model::refresh_compute_weights.
   Tensor compute;
+  // Where value and grad sit in the model's flat buffers (elements), once the model has placed
+  // them (Model::to): see Model's note on flat parameters.
+  int64_t offset = -1;
 };
 
 // What one layer saved for backward during the forward pass of one micro-batch; a block keeps

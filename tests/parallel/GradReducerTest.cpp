@@ -37,7 +37,9 @@ TEST(GradReducerTest, BucketsStartInReverseLayerOrderAsSoonAsTheirLayersAreDone)
   model.add(std::make_unique<Linear>(16, 4, true, InitScheme::Default, model.next_init()));   // 68
   RecordingCommunicator comm;
   // 200 floats a bucket, closed once it reaches them, in the order backward completes the
-  // parameters: [layer 3 weight 64, bias 4, layer 2 weight 256], [layer 2 bias 16, layer 0 (144)]
+  // parameters, each at a multiple of 64 floats in the model's flat buffer: [layer 3 weight 64,
+  // bias 4 (+60 to align), layer 2 weight 256], [layer 2 bias 16 (+48), layer 0 weight 128,
+  // bias 16]
   GradReducer reducer(comm, model, 200 * 4.0 / (1 << 20));
   EXPECT_EQ(reducer.buckets(), 2u);
 
@@ -60,9 +62,9 @@ TEST(GradReducerTest, BucketsStartInReverseLayerOrderAsSoonAsTheirLayersAreDone)
   });
   reducer.finish();
   ASSERT_EQ(comm.calls.size(), 2u);
-  EXPECT_EQ(comm.calls[0].count, 64 + 4 + 256);
+  EXPECT_EQ(comm.calls[0].count, 64 + 4 + 60 + 256);
   EXPECT_EQ(comm.calls[0].after_events, 2u);  // started right after layer 2, before 1 and 0
-  EXPECT_EQ(comm.calls[1].count, 16 + 144);
+  EXPECT_EQ(comm.calls[1].count, 16 + 48 + 128 + 16);
   EXPECT_EQ(comm.calls[1].after_events, 4u);
   size_t k = 0;
   for (Param* p : model.params())

@@ -27,6 +27,7 @@ struct StepPlan {
   uint64_t seed = 0;
   float lr = 0.0f;
   double clip_grad_norm = 0.0;
+  int stop_signal = 0;         // a SIGINT/SIGTERM this rank received, agreed with the others
   bool poison_inputs = false;  // fault injection: the first sample reads as NaN
   bool inf_gradient = false;   // fault injection: one gradient element of this rank reads inf
 };

@@ -1,4 +1,4 @@
-#include "launcher/train_step.h"
+#include "engine/train_step.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,6 @@
 #include "core/ops.h"
 #include "core/optim/clip.h"
 #include "core/trace.h"
-#include "launcher/stop_signal.h"
 
 namespace trainer {
 
@@ -107,7 +106,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   // is not finite (the lowest such rank wins the MAX), whether a stop was asked, and whether
   // some rank's gradients overflowed: data and pipeline ranks alike then skip the same step.
   Communicator& world = stage.world;
-  int64_t flags[3] = {std::isfinite(r.loss_sum) ? 0 : world.size() - world.rank(), stop_signal(),
+  int64_t flags[3] = {std::isfinite(r.loss_sum) ? 0 : world.size() - world.rank(), plan.stop_signal,
                       scaler.active() && !std::isfinite(sq)};
   world.all_reduce(flags, 3, ReduceOp::Max);
   r.stop_signal = static_cast<int>(flags[1]);
