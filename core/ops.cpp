@@ -8,12 +8,15 @@
 #include "core/cpu/norm.h"
 #include "core/error.h"
 #ifdef TRAINER_HAS_CUDA
+#include "core/cuda/attention.cuh"
 #include "core/cuda/cast.cuh"
 #include "core/cuda/conv.cuh"
 #include "core/cuda/elementwise.cuh"
+#include "core/cuda/embedding.cuh"
 #include "core/cuda/gather.cuh"
 #include "core/cuda/linear.cuh"
 #include "core/cuda/loss.cuh"
+#include "core/cuda/norm.cuh"
 #include "core/cuda/pool.cuh"
 #endif
 
@@ -33,11 +36,6 @@ static bool on_gpu(const Tensor& t, [[maybe_unused]] const char* op) {
 #else
 #define BACKEND(t, fn) (on_gpu(t, #fn), cpu::fn)
 #endif
-
-// The transformer kernels' CUDA twins are not written yet: on a GPU tensor they stop with a
-// message saying so (run_setup refuses such a model on a GPU before training starts).
-#define CPU_ONLY(t, fn) \
-  (t.device().is_cpu() ? cpu::fn : throw ConfigError(#fn ": no CUDA kernel yet; set device: cpu"))
 
 static void require(bool ok, const char* op, const std::string& what) {
   if (!ok) throw InternalError(std::string(op) + ": " + what);
@@ -203,14 +201,14 @@ void add(const Tensor& a, const Tensor& b, Tensor& y) {
   yo.done();
 }
 
-void layer_norm_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
-                        Tensor& mean, Tensor& rstd) {
+void layer_norm_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, Tensor& mean,
+                        Tensor& rstd) {
   const int64_t C = x.dim(-1), R = x.numel() / C;
   require(w.numel() == C && b.numel() == C && y.numel() == x.numel() && mean.numel() == R &&
               rstd.numel() == R,
           "layer_norm_forward", "x " + shape_str(x.shape()) + " w " + shape_str(w.shape()));
   Out yo(y);
-  CPU_ONLY(x, layer_norm_forward)
+  BACKEND(x, layer_norm_forward)
   (R, C, In(x).get(), In(w).get(), In(b).get(), yo.get(), mean.f32(), rstd.f32());
   yo.done();
 }
@@ -220,7 +218,7 @@ void layer_norm_backward(const Tensor& x, const Tensor& w, const Tensor& mean, c
   const int64_t C = x.dim(-1), R = x.numel() / C;
   require(dy.numel() == x.numel(), "layer_norm_backward", "dy " + shape_str(dy.shape()));
   Out dxo(dx);
-  CPU_ONLY(x, layer_norm_backward)
+  BACKEND(x, layer_norm_backward)
   (R, C, In(x).get(), In(w).get(), mean.f32(), rstd.f32(), In(dy).get(), dxo.get(), dw.f32(),
    db.f32());
   dxo.done();
@@ -232,7 +230,7 @@ void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& att)
               att.numel() == N * heads * T * T,
           "attention_forward", "qkv " + shape_str(qkv.shape()) + " heads " + std::to_string(heads));
   Out yo(y);
-  CPU_ONLY(qkv, attention_forward)(N, T, heads, D, In(qkv).get(), yo.get(), att.f32());
+  BACKEND(qkv, attention_forward)(N, T, heads, D, In(qkv).get(), yo.get(), att.f32());
   yo.done();
 }
 
@@ -242,19 +240,20 @@ void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& att, con
   require(dy.numel() == N * T * C && dqkv.numel() == qkv.numel(), "attention_backward",
           "dy " + shape_str(dy.shape()));
   Out dqo(dqkv);
-  CPU_ONLY(qkv, attention_backward)
+  BACKEND(qkv, attention_backward)
   (N, T, heads, D, In(qkv).get(), att.f32(), In(dy).get(), dqo.get());
   dqo.done();
 }
 
 void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wpe, Tensor& y) {
   const int64_t N = tokens.dim(0), T = tokens.dim(1), C = wte.dim(1);
-  require(tokens.dtype() == DType::I32 && wpe.dim(0) >= T && wpe.dim(1) == C &&
-              y.numel() == N * T * C,
-          "embedding_forward", "tokens " + shape_str(tokens.shape()) + " wte " +
-                                   shape_str(wte.shape()) + " wpe " + shape_str(wpe.shape()));
+  require(
+      tokens.dtype() == DType::I32 && wpe.dim(0) >= T && wpe.dim(1) == C && y.numel() == N * T * C,
+      "embedding_forward",
+      "tokens " + shape_str(tokens.shape()) + " wte " + shape_str(wte.shape()) + " wpe " +
+          shape_str(wpe.shape()));
   Out yo(y);
-  CPU_ONLY(tokens, embedding_forward)
+  BACKEND(tokens, embedding_forward)
   (N, T, C, tokens.i32(), In(wte).get(), In(wpe).get(), yo.get());
   yo.done();
 }
@@ -262,7 +261,7 @@ void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wp
 void embedding_backward(const Tensor& tokens, const Tensor& dy, Tensor& dwte, Tensor& dwpe) {
   const int64_t N = tokens.dim(0), T = tokens.dim(1), C = dwte.dim(1);
   require(dy.numel() == N * T * C, "embedding_backward", "dy " + shape_str(dy.shape()));
-  CPU_ONLY(tokens, embedding_backward)(N, T, C, tokens.i32(), In(dy).get(), dwte.f32(), dwpe.f32());
+  BACKEND(tokens, embedding_backward)(N, T, C, tokens.i32(), In(dy).get(), dwte.f32(), dwpe.f32());
 }
 
 static void check_loss_args(const Tensor& logits, const Tensor& labels, const char* op) {

@@ -47,8 +47,8 @@ void multiply(const Tensor& x, const Tensor& mask, Tensor& y);
 void add(const Tensor& a, const Tensor& b, Tensor& y);
 
 // Layer norm over the last dimension of x(..., C); mean and rstd (rows) f32, saved for backward.
-void layer_norm_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
-                        Tensor& mean, Tensor& rstd);
+void layer_norm_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, Tensor& mean,
+                        Tensor& rstd);
 // dw, db accumulate; dx may be undefined.
 void layer_norm_backward(const Tensor& x, const Tensor& w, const Tensor& mean, const Tensor& rstd,
                          const Tensor& dy, Tensor& dx, Tensor& dw, Tensor& db);

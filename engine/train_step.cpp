@@ -121,8 +121,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   trace::Scope span("optimizer step");
   // The scale the gradients carry comes off before clipping and the update; the norm is the
   // whole model's (every pipeline stage's).
-  const double unscale =
-      scaler.active() ? 1.0 / (grad_scale * targets) : 1.0;
+  const double unscale = scaler.active() ? 1.0 / (grad_scale * targets) : 1.0;
   if (scaler.active())
     for (Param* p : params) ops::scale(p->grad, static_cast<float>(unscale));
   if (plan.clip_grad_norm > 0.0) {

@@ -38,8 +38,8 @@ struct Config {
   bool shuffle = true;               // data.shuffle: a new training order every epoch
   // model
   std::optional<Shape> input;
-  YAML::Node layers;          // model.layers, each `repeat:` expanded
-  std::string init_from;      // model.init_from: llm.c GPT-2 weights to start from ("" = none)
+  YAML::Node layers;      // model.layers, each `repeat:` expanded
+  std::string init_from;  // model.init_from: llm.c GPT-2 weights to start from ("" = none)
   std::string loss;
   // optimizer (its own keys are read by the optimizer's factory)
   std::string optimizer;

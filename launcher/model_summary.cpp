@@ -83,8 +83,8 @@ std::string model_summary(const RunSetup& run) {
     << with_commas(3 * flops) << "\n";
   if (run.train->input_dtype() == DType::I32) {  // a language model: per token, as its papers
     const int64_t T = run.train->sample_shape().at(0);
-    o << "training FLOPs per token: " << with_commas(3 * flops / T) << " (6 x parameters: "
-      << with_commas(6 * total_parameters(run)) << ")\n";
+    o << "training FLOPs per token: " << with_commas(3 * flops / T)
+      << " (6 x parameters: " << with_commas(6 * total_parameters(run)) << ")\n";
   }
   o << "activation memory per sample (kept for backward): " << with_commas(stash) << " bytes\n";
   o << "data: " << with_commas(run.train->size()) << " training samples"

@@ -94,7 +94,8 @@ static void check_fits(const RunSetup& r) {
     const bool tokens = r.train->input_dtype() == DType::I32;
     throw ConfigError(c.where(c.layers[last]) + ": model.layers[" + std::to_string(last) +
                       "]: the model outputs " + shape_str(out) + " per sample; the data has " +
-                      std::to_string(classes) + (tokens ? " tokens in its vocabulary" : " classes") +
+                      std::to_string(classes) +
+                      (tokens ? " tokens in its vocabulary" : " classes") +
                       ", so the last layer must output " + shape_str(expected));
   }
   if (c.batch_size > r.train->size())

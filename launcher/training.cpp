@@ -7,12 +7,12 @@
 
 #include "core/data/loader.h"
 #include "core/trace.h"
+#include "engine/train_step.h"
 #include "launcher/checkpointing.h"
 #include "launcher/device.h"
 #include "launcher/fault_injection.h"
 #include "launcher/progress.h"
 #include "launcher/run_files.h"
-#include "engine/train_step.h"
 #include "launcher/stop_signal.h"
 #include "parallel/pipeline_executor.h"
 #include "parallel/replica_check.h"
@@ -68,8 +68,8 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb);
   PipelineExecutor executor(*run.model, *grid.pipeline, grid.stage, grid.pipeline_size,
                             schedule_kind(c.schedule));
-  const StageContext stage{*run.model, executor, *grid.pipeline, *grid.world,
-                           reducer ? &*reducer : nullptr, run.scaler};
+  const StageContext stage{
+      *run.model, executor, *grid.pipeline, *grid.world, reducer ? &*reducer : nullptr, run.scaler};
   check_replicas(*grid.data, *run.model, start_step);
   // Right after a collective, so that the ranks' timelines share their origin.
   trace::enable(c.trace);
@@ -97,10 +97,10 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     char ppl[48] = "";
     if (tokens) std::snprintf(ppl, sizeof ppl, " per token, perplexity %.3f", std::exp(test_loss));
     char buf[160];
-    std::snprintf(
-        buf, sizeof buf, "eval after step %lld (epoch %lld): test loss %.4f%s, accuracy %.2f%%",
-        static_cast<long long>(step + 1), static_cast<long long>(epoch + 1), test_loss, ppl,
-        100.0 * last_eval["test_accuracy"].get<double>());
+    std::snprintf(buf, sizeof buf,
+                  "eval after step %lld (epoch %lld): test loss %.4f%s, accuracy %.2f%%",
+                  static_cast<long long>(step + 1), static_cast<long long>(epoch + 1), test_loss,
+                  ppl, 100.0 * last_eval["test_accuracy"].get<double>());
     progress.note(buf);
   };
 

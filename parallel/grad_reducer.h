@@ -1,9 +1,10 @@
 // Data-parallel gradient reduction, overlapped with backward.
 //
 // The model keeps every gradient in one flat buffer, in reverse layer order (see Model's note
-// on flat parameters); the reducer cuts it into buckets of about `bucket_mb`. When backward has finished layer i, every bucket whose
-// parameters all belong to layers >= i is complete, and its all-reduce starts at once, while
-// backward goes on with the layers below. finish() waits for all of them.
+// on flat parameters); the reducer cuts it into buckets of about `bucket_mb`. When backward has
+// finished layer i, every bucket whose parameters all belong to layers >= i is complete, and its
+// all-reduce starts at once, while backward goes on with the layers below. finish() waits for all
+// of them.
 //
 // Each gradient is already divided by the global batch (the loss is the mean over all ranks'
 // samples), so the all-reduce is a plain sum: the result is the global mean gradient.

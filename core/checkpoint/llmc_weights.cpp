@@ -20,10 +20,12 @@ struct GptLayout {
 };
 
 [[noreturn]] void not_gpt2(const Model& model, size_t i, const std::string& expected) {
-  throw ConfigError("model.init_from: llm.c's GPT-2 format needs embedding, transformer_block "
-                    "x L, layer_norm, lm_head; model layer " + std::to_string(i) + " is " +
-                    (i < model.size() ? model.layer(i).type() : std::string("missing")) +
-                    ", expected " + expected);
+  throw ConfigError(
+      "model.init_from: llm.c's GPT-2 format needs embedding, transformer_block "
+      "x L, layer_norm, lm_head; model layer " +
+      std::to_string(i) + " is " +
+      (i < model.size() ? model.layer(i).type() : std::string("missing")) + ", expected " +
+      expected);
 }
 
 GptLayout layout_of(Model& model) {
@@ -65,8 +67,8 @@ GptLayout layout_of(Model& model) {
 void load_llmc_weights(const std::string& path, Model& model) {
   const GptLayout g = layout_of(model);
   const LlmcFile f = read_llmc_file(path, kLlmcParamsMagic, {3});
-  static const char* const kFields[] = {"max sequence length", "vocabulary", "layers",
-                                        "heads", "channels", "padded vocabulary"};
+  static const char* const kFields[] = {
+      "max sequence length", "vocabulary", "layers", "heads", "channels", "padded vocabulary"};
   for (int i = 2; i < 8; ++i)
     if (f.header[i] != g.header[i])
       throw ConfigError("model.init_from: " + path + ": " + kFields[i - 2] + " " +

@@ -69,7 +69,7 @@ void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float*
         for (int64_t s = t + 1; s < T; ++s) dr[s] = 0.0f;
       }
       gemm_strided(false, false, T, D, T, scale, dp.data(), T, k, C3, 0.0f, dq, C3);  // dq = dS k
-      gemm_strided(true, false, T, D, T, scale, dp.data(), T, q, C3, 0.0f, dk, C3);   // dk = dSᵀ q
+      gemm_strided(true, false, T, D, T, scale, dp.data(), T, q, C3, 0.0f, dk, C3);  // dk = dSᵀ q
     }
   });
 }

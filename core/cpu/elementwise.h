@@ -10,7 +10,8 @@ enum class Activation { ReLU, GELU, GELUTanh, Tanh, Sigmoid };
 
 // y = f(x)
 void activation_forward(Activation f, int64_t n, const float* x, float* y);
-// dx = dy * f'(.), from the saved tensor: the output y for ReLU/Tanh/Sigmoid, the input x for GELU and GELUTanh
+// dx = dy * f'(.), from the saved tensor: the output y for ReLU/Tanh/Sigmoid, the input x for GELU
+// and GELUTanh
 void activation_backward(Activation f, int64_t n, const float* saved, const float* dy, float* dx);
 
 // y(rows, cols) += bias(cols)

@@ -41,8 +41,7 @@ void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const f
                      const float* dy, float* dx, float* dw, float* db) {
   const int64_t block = row_block(in, out), blocks = (N + block - 1) / block;
   parallel_accumulate(
-      blocks, 1, {{dw, out * in}, {db, out}},
-      [&](int, int64_t first, int64_t last, float* part) {
+      blocks, 1, {{dw, out * in}, {db, out}}, [&](int, int64_t first, int64_t last, float* part) {
         each_block(N, block, first, last, [&](int64_t begin, int64_t end) {
           const int64_t rows = end - begin;
           const float* dyr = dy + begin * out;

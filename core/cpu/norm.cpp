@@ -7,7 +7,9 @@
 namespace trainer::cpu {
 
 // Rows per thread: at least this many features' worth of work each.
-static int64_t row_grain(int64_t C) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(C, 1)); }
+static int64_t row_grain(int64_t C) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(C, 1));
+}
 
 void layer_norm_forward(int64_t R, int64_t C, const float* x, const float* w, const float* b,
                         float* y, float* mean, float* rstd) {

@@ -1,5 +1,5 @@
-#include "core/cuda/elementwise.cuh"
 #include "core/cpu/gelu_tanh.h"
+#include "core/cuda/elementwise.cuh"
 #include "core/cuda/launch.cuh"
 
 namespace trainer::cuda {

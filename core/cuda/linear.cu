@@ -5,6 +5,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "core/cuda/blas_handle.cuh"
 #include "core/cuda/elementwise.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/linear.cuh"
@@ -134,6 +135,8 @@ __global__ void sum_rows_16_kernel(int64_t rows, int64_t cols, const uint16_t* d
 cudaDataType_t type_16(bool bf16) { return bf16 ? CUDA_R_16BF : CUDA_R_16F; }
 
 }  // namespace
+
+cublasHandle_t blas_handle() { return handles().blas; }
 
 void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
                     const float* b, float* y) {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <vector>
 
 #include "core/cpu/loss_rows.h"
@@ -21,18 +22,79 @@ __global__ void loss_kernel(int64_t N, int64_t C, const float* logits, const int
   }
 }
 
+// A language model's vocabulary-wide rows (C in the tens of thousands): one block per row, the
+// max, the sum of exponentials and the gradient split over its threads.
+constexpr int kWideRow = 1024;
+
+__global__ void cross_entropy_wide_kernel(int64_t N, int64_t C, const float* logits,
+                                          const int32_t* labels, float grad_scale, float* dlogits,
+                                          double* loss, int32_t* correct) {
+  __shared__ float best_v[kThreads];
+  __shared__ int64_t best_i[kThreads];
+  __shared__ double sums[kThreads];
+  for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
+    const float* row = logits + n * C;
+    float bv = -INFINITY;
+    int64_t bi = 0;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
+      if (row[c] > bv) {
+        bv = row[c];
+        bi = c;
+      }
+    best_v[threadIdx.x] = bv;
+    best_i[threadIdx.x] = bi;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s /= 2) {  // the first index of the max, as on the CPU
+      if (threadIdx.x < s) {
+        const float ov = best_v[threadIdx.x + s];
+        const int64_t oi = best_i[threadIdx.x + s];
+        if (ov > best_v[threadIdx.x] || (ov == best_v[threadIdx.x] && oi < best_i[threadIdx.x])) {
+          best_v[threadIdx.x] = ov;
+          best_i[threadIdx.x] = oi;
+        }
+      }
+      __syncthreads();
+    }
+    const float mx = best_v[0];
+    double s = 0.0;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
+      s += exp(static_cast<double>(row[c] - mx));
+    sums[threadIdx.x] = s;
+    __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k /= 2) {
+      if (threadIdx.x < k) sums[threadIdx.x] += sums[threadIdx.x + k];
+      __syncthreads();
+    }
+    const double log_denom = log(sums[0]);
+    const int32_t label = labels[n];
+    if (dlogits)
+      for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+        const double p = exp(static_cast<double>(row[c] - mx) - log_denom);
+        dlogits[n * C + c] = static_cast<float>((p - (c == label ? 1.0 : 0.0)) * grad_scale);
+      }
+    if (threadIdx.x == 0) {
+      loss[n] = log_denom - static_cast<double>(row[label] - mx);
+      correct[n] = best_i[0] == label;
+    }
+    __syncthreads();  // the shared arrays are reused by the next row
+  }
+}
+
 // Runs one of the kernels above into per-row buffers and adds the rows up on the host.
 template <class Kernel>
 static LossSums run_loss(Kernel kernel, int64_t N, int64_t C, const float* logits,
-                         const int32_t* labels, float grad_scale, float* dlogits) {
+                         const int32_t* labels, float grad_scale, float* dlogits,
+                         bool block_per_row = false) {
   LossSums s;
   if (N == 0) return s;
   const size_t bytes = static_cast<size_t>(N) * (sizeof(double) + sizeof(int32_t));
   char* rows = static_cast<char*>(device_allocate(bytes));
   double* loss = reinterpret_cast<double*>(rows);
   int32_t* correct = reinterpret_cast<int32_t*>(rows + N * sizeof(double));
-  kernel<<<blocks_for(N), kThreads, 0, stream()>>>(N, C, logits, labels, grad_scale, dlogits, loss,
-                                                   correct);
+  const unsigned blocks =
+      block_per_row ? static_cast<unsigned>(std::min<int64_t>(N, 132 * 16)) : blocks_for(N);
+  kernel<<<blocks, kThreads, 0, stream()>>>(N, C, logits, labels, grad_scale, dlogits, loss,
+                                            correct);
   TRAINER_CHECK_LAUNCH();
   std::vector<char> host(bytes);
   copy(host.data(), rows, bytes);
@@ -48,6 +110,8 @@ static LossSums run_loss(Kernel kernel, int64_t N, int64_t C, const float* logit
 
 LossSums softmax_cross_entropy(int64_t N, int64_t C, const float* logits, const int32_t* labels,
                                float grad_scale, float* dlogits) {
+  if (C >= kWideRow)
+    return run_loss(cross_entropy_wide_kernel, N, C, logits, labels, grad_scale, dlogits, true);
   return run_loss(loss_kernel<cpu::cross_entropy_row>, N, C, logits, labels, grad_scale, dlogits);
 }
 

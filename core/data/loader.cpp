@@ -18,9 +18,9 @@ static Shape with_rows(int64_t n, Shape per_sample) {
 
 // The n samples at `indices` as one host batch (x left undefined without inputs).
 static Batch gather_all(const Dataset& data, int64_t n, const int64_t* indices, bool inputs) {
-  Batch batch{inputs ? Tensor::empty(with_rows(n, data.sample_shape()), data.input_dtype())
-                     : Tensor(),
-              Tensor::empty(with_rows(n, data.target_shape()), DType::I32)};
+  Batch batch{
+      inputs ? Tensor::empty(with_rows(n, data.sample_shape()), data.input_dtype()) : Tensor(),
+      Tensor::empty(with_rows(n, data.target_shape()), DType::I32)};
   data.gather(indices, n, inputs ? batch.x.raw() : nullptr, batch.y.i32());
   return batch;
 }
@@ -37,10 +37,10 @@ static bool fits_on_device(Device device, [[maybe_unused]] size_t bytes) {
 DataLoader::DataLoader(const Dataset& data, int64_t batch_size, bool shuffle, uint64_t seed,
                        Device device)
     : data_(data), batch_size_(batch_size), shuffle_(shuffle), seed_(seed), device_(device) {
-  const size_t bytes = static_cast<size_t>(data.size()) *
-                       (dtype_size(data.input_dtype()) *
-                            static_cast<size_t>(shape_numel(data.sample_shape())) +
-                        sizeof(int32_t) * static_cast<size_t>(shape_numel(data.target_shape())));
+  const size_t bytes =
+      static_cast<size_t>(data.size()) *
+      (dtype_size(data.input_dtype()) * static_cast<size_t>(shape_numel(data.sample_shape())) +
+       sizeof(int32_t) * static_cast<size_t>(shape_numel(data.target_shape())));
   if (!fits_on_device(device, bytes)) return;
   std::vector<int64_t> all(static_cast<size_t>(data.size()));
   std::iota(all.begin(), all.end(), 0);

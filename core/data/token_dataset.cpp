@@ -19,9 +19,8 @@ TokenDataset::TokenDataset(const std::string& path, int64_t sequence_length, int
   std::memcpy(tokens_.data(), f.payload.data(), f.payload.size());
   for (size_t i = 0; i < tokens_.size(); ++i)
     if (tokens_[i] >= vocab_)
-      throw DataError(path + ": token " + std::to_string(i) + " is " +
-                      std::to_string(tokens_[i]) + ", outside the vocabulary (vocab_size " +
-                      std::to_string(vocab_) + ")");
+      throw DataError(path + ": token " + std::to_string(i) + " is " + std::to_string(tokens_[i]) +
+                      ", outside the vocabulary (vocab_size " + std::to_string(vocab_) + ")");
   windows_ = count > 0 ? (count - 1) / T_ : 0;
 }
 

@@ -28,8 +28,7 @@ Block::Block(const char* type, std::vector<Child> children, bool residual, const
 
 std::string Block::describe() const {
   std::string out = residual_ ? "x + " : "";
-  for (size_t i = 0; i < children_.size(); ++i)
-    out += (i ? " > " : "") + children_[i].first;
+  for (size_t i = 0; i < children_.size(); ++i) out += (i ? " > " : "") + children_[i].first;
   return out;
 }
 

@@ -24,8 +24,7 @@ Tensor Dropout::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx
   const float keep_scale = 1.0f / (1.0f - p_);
   float* m = mask.f32();
   for (int64_t n = 0; n < N; ++n) {
-    Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Dropout), ctx.seed,
-                      random_key(), ctx.step,
+    Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Dropout), ctx.seed, random_key(), ctx.step,
                       static_cast<uint64_t>(ctx.sample_offset + n)}));
     for (int64_t i = 0; i < per; ++i) m[n * per + i] = rng.uniform() < p_ ? 0.0f : keep_scale;
   }

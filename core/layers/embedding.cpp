@@ -27,9 +27,8 @@ std::unique_ptr<Layer> Embedding::create(Args& args, const Shape& input, const I
   const int64_t channels = args.integer("channels", std::nullopt, 1);
   const int64_t max_positions = args.integer("max_positions", input[0], 1);
   if (max_positions < input[0])
-    args.fail("max_positions", "must be at least the sequence length " +
-                                   std::to_string(input[0]) + ", got " +
-                                   std::to_string(max_positions));
+    args.fail("max_positions", "must be at least the sequence length " + std::to_string(input[0]) +
+                                   ", got " + std::to_string(max_positions));
   return std::make_unique<Embedding>(input[0], vocab, padded, channels, max_positions, ctx);
 }
 
@@ -40,8 +39,8 @@ std::string Embedding::describe() const {
 }
 
 Tensor Embedding::forward(const Tensor& tokens, Stash& saved, const ForwardContext&) {
-  Tensor y = Tensor::empty(batched(output_shape(), tokens.dim(0)), wte_.compute.dtype(),
-                           tokens.device());
+  Tensor y =
+      Tensor::empty(batched(output_shape(), tokens.dim(0)), wte_.compute.dtype(), tokens.device());
   ops::embedding_forward(tokens, wte_.compute, wpe_.compute, y);
   saved.tensors = {tokens};
   return y;

@@ -28,8 +28,7 @@ void init_normal(const InitContext& ctx, const char* param, float stddev, Tensor
 
 void init_parameters(InitScheme scheme, const InitContext& ctx, int64_t fan_in, int64_t fan_out,
                      Tensor& weight, Tensor* bias) {
-  Rng rng(make_key(
-      {static_cast<uint64_t>(RngPurpose::Init), ctx.seed, ctx.key()}));
+  Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Init), ctx.seed, ctx.key()}));
   float* w = weight.f32();
   const int64_t n = weight.numel();
   const float inv_sqrt_fan_in = 1.0f / std::sqrt(static_cast<float>(fan_in));

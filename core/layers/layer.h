@@ -18,8 +18,8 @@ struct Param {
   // inside the entry>.<what>" for a layer inside a block ("4.attn.qkv.weight"): stable across
   // layouts, the key of checkpoints and of initial weights.
   std::string name;
-  Tensor value;      // the master copy, f32: what the optimizer updates and checkpoints hold
-  Tensor grad;       // f32, accumulated by backward; zeroed by the training loop
+  Tensor value;  // the master copy, f32: what the optimizer updates and checkpoints hold
+  Tensor grad;   // f32, accumulated by backward; zeroed by the training loop
   // What forward and backward compute with: `value` itself in fp32, a copy in the compute
   // precision (fp16 / bf16) otherwise, cast once per step by Model::refresh_compute_weights.
   Tensor compute;

@@ -20,7 +20,8 @@ std::unique_ptr<Layer> Linear::create(Args& args, const Shape& input, const Init
   // A flat input, or a sequence of (positions, features) to which it applies position-wise.
   if (input.size() != 1 && input.size() != 2)
     args.fail("type", "linear expects a flat input or (positions, features), got " +
-                          shape_str(input) + " from the layer before; add {type: flatten} in "
+                          shape_str(input) +
+                          " from the layer before; add {type: flatten} in "
                           "front of it");
   const int64_t features = input.back();
   const int64_t in = args.integer("in_features", features, 1);

@@ -46,8 +46,10 @@ TEST(TokenDataTest, WindowsOfTPlusOneTokensEveryTTokens) {
   const int64_t idx[2] = {1, 0};
   int32_t x[8], y[8];
   d.gather(idx, 2, x, y);
-  EXPECT_EQ(std::vector<int32_t>(x, x + 8), (std::vector<int32_t>{104, 105, 106, 107, 100, 101, 102, 103}));
-  EXPECT_EQ(std::vector<int32_t>(y, y + 8), (std::vector<int32_t>{105, 106, 107, 108, 101, 102, 103, 104}));
+  EXPECT_EQ(std::vector<int32_t>(x, x + 8),
+            (std::vector<int32_t>{104, 105, 106, 107, 100, 101, 102, 103}));
+  EXPECT_EQ(std::vector<int32_t>(y, y + 8),
+            (std::vector<int32_t>{105, 106, 107, 108, 101, 102, 103, 104}));
 }
 
 TEST(TokenDataTest, BadFilesAreNamedWithWhatWasExpected) {

@@ -1,6 +1,7 @@
-// The transformer layers' backward against central finite differences of their forward (as in
-// LayerGradTest: f = Σ y·r, eps 1e-2, tolerance 2e-3 + 1e-2 relative), then a whole tiny GPT's
-// gradients of its mean per-token cross-entropy, tied embedding included, the same way.
+// The transformer beyond its single layers (which the op table checks against finite
+// differences): causality, GELU's values, parameter paths, the tied embedding, and a whole tiny
+// GPT's gradients of its mean per-token cross-entropy against finite differences (eps 1e-2,
+// tolerance 2e-3 + 1e-2 relative, as in LayerGradTest).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -37,56 +38,12 @@ double numeric(F&& f, float* v) {
   return (up - down) / (2.0 * kEps);
 }
 
-double dot(const Tensor& y, const Tensor& r) {
-  double f = 0.0;
-  for (int64_t i = 0; i < y.numel(); ++i) f += static_cast<double>(y.f32()[i]) * r.f32()[i];
-  return f;
-}
-
-// dx (for float inputs) and every parameter gradient of one layer against finite differences.
-void check_layer(Layer& layer, Tensor x) {
-  layer.set_needs_input_grad(true);
-  Shape out{x.dim(0)};
-  for (int64_t d : layer.output_shape()) out.push_back(d);
-  const Tensor r = test::random_tensor(out, 99);
-  auto f = [&] {
-    Stash s;
-    return dot(layer.forward(x, s, kCtx), r);
-  };
-  for (Param* p : layer.params()) p->grad.zero();
-  Stash s;
-  layer.forward(x, s, kCtx);
-  const Tensor dx = layer.backward(r, s);
-  if (x.dtype() == DType::F32) {
-    ASSERT_EQ(dx.shape(), x.shape());
-    for (int64_t i = 0; i < x.numel(); ++i)
-      expect_close(dx.f32()[i], numeric(f, x.f32() + i), "dx[" + std::to_string(i) + "]");
-  }
-  for (Param* p : layer.params())
-    for (int64_t i = 0; i < p->value.numel(); ++i)
-      expect_close(p->grad.f32()[i], numeric(f, p->value.f32() + i),
-                   p->name + "[" + std::to_string(i) + "]");
-}
-
 Tensor tokens(const Shape& shape, int64_t vocab, uint64_t seed) {
   Tensor t = Tensor::empty(shape, DType::I32);
   const Tensor u = test::random_tensor(shape, seed, 0.0f, static_cast<float>(vocab));
   for (int64_t i = 0; i < t.numel(); ++i)
     t.i32()[i] = std::min<int32_t>(static_cast<int32_t>(u.f32()[i]), vocab - 1);
   return t;
-}
-
-TEST(TransformerGradTest, LayerNorm) {
-  LayerNorm layer({3, 6}, {1, 0});
-  // Weights away from 1 and 0, so a swapped or missing term shows.
-  layer.params()[0]->value.copy_from(test::random_tensor({6}, 4, 0.5f, 1.5f));
-  layer.params()[1]->value.copy_from(test::random_tensor({6}, 5));
-  check_layer(layer, test::random_tensor({2, 3, 6}, 1, -2.0f, 2.0f));
-}
-
-TEST(TransformerGradTest, CausalSelfAttention) {
-  CausalSelfAttention layer(5, 6, 2, {1, 0});  // T 5, C 6, 2 heads of 3
-  check_layer(layer, test::random_tensor({2, 5, 18}, 2, -1.5f, 1.5f));
 }
 
 TEST(TransformerGradTest, AttentionIsCausal) {
@@ -101,38 +58,27 @@ TEST(TransformerGradTest, AttentionIsCausal) {
   EXPECT_NE(a.f32()[3 * 4], b.f32()[3 * 4]);
 }
 
-TEST(TransformerGradTest, GeluTanh) {
-  ActivationLayer layer(ops::Activation::GELUTanh, {9}, {1, 0});
-  check_layer(layer, test::random_tensor({2, 9}, 6, -3.0f, 3.0f));
+TEST(TransformerGradTest, GeluTanhIsPyTorchs) {
+  ActivationLayer layer(ops::Activation::GELUTanh, {2}, {1, 0});
   // PyTorch's gelu(approximate="tanh") at 1.0 and -0.5.
   Tensor x = Tensor::empty({1, 2});
   x.f32()[0] = 1.0f;
   x.f32()[1] = -0.5f;
   Stash s;
-  const Tensor y = layer.forward(x.reshape({1, 2}), s, kCtx);
+  const Tensor y = layer.forward(x, s, kCtx);
   EXPECT_NEAR(y.f32()[0], 0.8411920f, 1e-6);
   EXPECT_NEAR(y.f32()[1], -0.1542860f, 1e-6);
-}
-
-TEST(TransformerGradTest, Embedding) {
-  Embedding layer(5, 7, 8, 4, 6, {1, 0});  // T 5, vocab 7 padded to 8, C 4, 6 positions
-  check_layer(layer, tokens({3, 5}, 7, 8));
-}
-
-TEST(TransformerGradTest, TransformerBlock) {
-  auto block = transformer_block(4, 8, 2, 2, {1, 1});
-  check_layer(*block, test::random_tensor({2, 4, 8}, 9));
 }
 
 TEST(TransformerGradTest, BlockParametersArePathsInsideTheirEntry) {
   auto block = transformer_block(4, 8, 2, 2, {1, 3});
   std::vector<std::string> names;
   for (Param* p : block->params()) names.push_back(p->name);
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "3.attn.ln.weight", "3.attn.ln.bias", "3.attn.qkv.weight",
-                       "3.attn.qkv.bias", "3.attn.proj.weight", "3.attn.proj.bias",
-                       "3.mlp.ln.weight", "3.mlp.ln.bias", "3.mlp.fc.weight", "3.mlp.fc.bias",
-                       "3.mlp.proj.weight", "3.mlp.proj.bias"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"3.attn.ln.weight", "3.attn.ln.bias", "3.attn.qkv.weight",
+                                      "3.attn.qkv.bias", "3.attn.proj.weight", "3.attn.proj.bias",
+                                      "3.mlp.ln.weight", "3.mlp.ln.bias", "3.mlp.fc.weight",
+                                      "3.mlp.fc.bias", "3.mlp.proj.weight", "3.mlp.proj.bias"}));
 }
 
 // A tiny GPT: vocabulary 11 (padded to 12), 5 positions, 8 channels, 2 blocks of 2 heads.

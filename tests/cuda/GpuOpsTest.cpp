@@ -1,4 +1,5 @@
-// Every op of the CUDA backend against its CPU twin, each with its own error bound.
+// Every op of the CUDA backend against its CPU twin, each with its own error bound: every case
+// of the op table (tests/op_cases.h) as a layer on each device, then the ops no layer wraps.
 //
 // Label `gpu`: each test skips where no GPU is visible (CI), and runs on the GPU machine through
 // scripts/gpu.sh. The bounds: FP32 kernels that sum in another order (GEMM, convolution) agree to
@@ -11,9 +12,11 @@
 #include "core/cuda/runtime.cuh"
 #include "core/data/loader.h"
 #include "core/data/synthetic_dataset.h"
+#include "core/model.h"
 #include "core/ops.h"
 #include "core/optim/adam.h"
 #include "core/optim/sgd.h"
+#include "tests/op_cases.h"
 #include "tests/test_support.h"
 
 namespace trainer {
@@ -41,6 +44,51 @@ void expect_twins(const Tensor& gpu, const Tensor& cpu, double abs, double rel) 
 }
 
 Tensor random(const Shape& s, uint64_t seed) { return test::random_tensor(s, seed); }
+
+// One case's layer alone in a model on `device` (its input gradient wanted, as a later stage's).
+std::unique_ptr<Model> case_model(const test::OpCase& c, Device device) {
+  const Tensor x = c.input();
+  Shape sample(x.shape().begin() + 1, x.shape().end());
+  auto model = std::make_unique<Model>(sample, 1, /*first_index=*/1);
+  model->add(c.make(model->next_init()));
+  if (c.randomize_params)
+    for (Param* p : model->params())
+      p->value.copy_from(test::random_tensor(p->value.shape(), 4, 0.5f, 1.5f));
+  model->to(device);
+  return model;
+}
+
+class GpuOpTable : public ::testing::TestWithParam<test::OpCase> {
+ protected:
+  void SetUp() override {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    cuda::set_device(0);
+  }
+};
+
+TEST_P(GpuOpTable, ForwardAndGradientsMatchTheCpu) {
+  const test::OpCase& c = GetParam();
+  auto cpu = case_model(c, Device::cpu()), gpu = case_model(c, kGpu);
+  const Tensor x = c.input();
+  ModelStash cs, gs;
+  const Tensor y = cpu->forward(x, cs, test::op_context());
+  const Tensor gy = gpu->forward(x.to(kGpu), gs, test::op_context());
+  expect_twins(gy, y, c.gpu_abs, c.gpu_rel);
+  const Tensor dy = test::random_tensor(y.shape(), 99);
+  cpu->zero_grad();
+  gpu->zero_grad();
+  const Tensor dx = cpu->backward(dy, cs);
+  const Tensor gdx = gpu->backward(dy.to(kGpu), gs);
+  if (x.dtype() == DType::F32) expect_twins(gdx, dx, c.gpu_abs, c.gpu_rel);
+  const std::vector<Param*> cp = cpu->params(), gp = gpu->params();
+  for (size_t i = 0; i < cp.size(); ++i) {
+    SCOPED_TRACE(cp[i]->name);
+    expect_twins(gp[i]->grad, cp[i]->grad, c.gpu_abs, c.gpu_rel);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(GpuOpsTest, GpuOpTable, ::testing::ValuesIn(test::op_cases()),
+                         [](const auto& info) { return info.param.name; });
 
 TEST_F(GpuOpsTest, TensorsRoundTripAndTheAllocatorReusesBlocks) {
   const Tensor x = random({3, 5, 7}, 1);
@@ -132,23 +180,6 @@ TEST_F(GpuOpsTest, MaxPoolIsExactIncludingOverlappingWindowsAndNaN) {
   }
 }
 
-TEST_F(GpuOpsTest, ActivationsMatchTheCpu) {
-  using ops::Activation;
-  for (Activation f : {Activation::ReLU, Activation::GELU, Activation::Tanh, Activation::Sigmoid}) {
-    const Tensor x = random({1000}, 16), dy = random({1000}, 17);
-    Tensor y = Tensor::empty({1000}), dx = Tensor::empty({1000});
-    Tensor gy = Tensor::empty({1000}, DType::F32, kGpu),
-           gdx = Tensor::empty({1000}, DType::F32, kGpu);
-    ops::activation_forward(f, x, y);
-    ops::activation_forward(f, x.to(kGpu), gy);
-    expect_twins(gy, y, 1e-6, 1e-6);
-    const Tensor& saved = f == Activation::GELU ? x : y;
-    ops::activation_backward(f, saved, dy, dx);
-    ops::activation_backward(f, saved.to(kGpu), dy.to(kGpu), gdx);
-    expect_twins(gdx, dx, 1e-6, 1e-6);
-  }
-}
-
 TEST_F(GpuOpsTest, MultiplyScaleAndSumOfSquaresMatchTheCpu) {
   const Tensor x = random({4097}, 18), mask = random({4097}, 19);
   Tensor y = Tensor::empty({4097}), gy = Tensor::empty({4097}, DType::F32, kGpu);
@@ -162,19 +193,23 @@ TEST_F(GpuOpsTest, MultiplyScaleAndSumOfSquaresMatchTheCpu) {
   EXPECT_NEAR(ops::sum_squares(big.to(kGpu)), ops::sum_squares(big), 1e-9 * ops::sum_squares(big));
 }
 
+// Classifier rows (one thread each) and a language model's vocabulary-wide rows (one block each).
 TEST_F(GpuOpsTest, LossesMatchTheCpu) {
-  const int64_t N = 65, C = 10;
-  const Tensor logits = random({N, C}, 21);
-  Tensor labels = Tensor::empty({N}, DType::I32);
-  for (int64_t n = 0; n < N; ++n) labels.i32()[n] = static_cast<int32_t>((n * 7) % C);
-  for (bool mse : {false, true}) {
-    Tensor d = Tensor::empty({N, C}), gd = Tensor::empty({N, C}, DType::F32, kGpu);
-    const auto loss = mse ? ops::mse : ops::cross_entropy;
-    const ops::LossSums c = loss(logits, labels, 1.0f / N, d);
-    const ops::LossSums g = loss(logits.to(kGpu), labels.to(kGpu), 1.0f / N, gd);
-    EXPECT_NEAR(g.loss, c.loss, 1e-9 * c.loss);
-    EXPECT_EQ(g.correct, c.correct);
-    expect_twins(gd, d, 1e-7, 1e-6);
+  for (const int64_t C : {int64_t{10}, int64_t{5000}}) {
+    SCOPED_TRACE(C);
+    const int64_t N = 65;
+    const Tensor logits = random({N, C}, 21);
+    Tensor labels = Tensor::empty({N}, DType::I32);
+    for (int64_t n = 0; n < N; ++n) labels.i32()[n] = static_cast<int32_t>((n * 7) % C);
+    for (bool mse : {false, true}) {
+      Tensor d = Tensor::empty({N, C}), gd = Tensor::empty({N, C}, DType::F32, kGpu);
+      const auto loss = mse ? ops::mse : ops::cross_entropy;
+      const ops::LossSums c = loss(logits, labels, 1.0f / N, d);
+      const ops::LossSums g = loss(logits.to(kGpu), labels.to(kGpu), 1.0f / N, gd);
+      EXPECT_NEAR(g.loss, c.loss, 1e-9 * c.loss);
+      EXPECT_EQ(g.correct, c.correct);
+      expect_twins(gd, d, 1e-7, 1e-6);
+    }
   }
 }
 

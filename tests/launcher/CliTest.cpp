@@ -142,8 +142,9 @@ TEST(CliTest, Gpt2SmallDryRunCountsTheTiedPaddedEmbeddingOnce) {
 TEST(CliTest, SamplesFromACheckpointedLanguageModel) {
   test::TempDir dir;
   const std::string tokens = write_tokens(dir, 5000, 256);
-  const std::string run = kTrainer + " " + kConfigs + "tiny_gpt.yaml --set data.train.path=" +
-                          tokens + " --set data.test=null --set run.out_dir=" + dir.file("o") +
+  const std::string run = kTrainer + " " + kConfigs +
+                          "tiny_gpt.yaml --set data.train.path=" + tokens +
+                          " --set data.test=null --set run.out_dir=" + dir.file("o") +
                           " --set model.layers[1].repeat=1 --set data.train.sequence_length=16";
   ASSERT_EQ(test::run_command(run + " --set train.max_steps=3").exit_code, 0);
   const std::string sample = run + " --resume auto --sample 'Once upon' --sample-tokens 20";
@@ -152,10 +153,10 @@ TEST(CliTest, SamplesFromACheckpointedLanguageModel) {
   EXPECT_EQ(a.output, b.output);
   EXPECT_EQ(a.output.rfind("Once upon", 0), 0u) << a.output;
   EXPECT_GE(a.output.size(), 9u + 20u);
-  const test::CommandResult bad =
-      test::run_command(run + " --sample hi --tokenizer " + tokens);
+  const test::CommandResult bad = test::run_command(run + " --sample hi --tokenizer " + tokens);
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.output.find("error: " + tokens + ": magic number 20240520, expected 20240328 (an "
+  EXPECT_NE(bad.output.find("error: " + tokens +
+                            ": magic number 20240520, expected 20240328 (an "
                             "llm.c tokenizer file)"),
             std::string::npos)
       << bad.output;

@@ -79,7 +79,8 @@ TEST(ResumeTest, HalfSaveResumeHalfEqualsStraight) {
 TEST(ResumeTest, GptOnTokensResumesExactly) {
   test::TempDir dir;
   std::vector<uint16_t> tokens(801);
-  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<uint16_t>((i * 7 + i / 5) % 19);
+  for (size_t i = 0; i < tokens.size(); ++i)
+    tokens[i] = static_cast<uint16_t>((i * 7 + i / 5) % 19);
   std::string file(1024, '\0');
   const int32_t header[3] = {20240520, 1, static_cast<int32_t>(tokens.size())};
   std::memcpy(file.data(), header, sizeof header);
@@ -87,7 +88,8 @@ TEST(ResumeTest, GptOnTokensResumesExactly) {
   test::write_file(dir.file("tokens.bin"), file);
   expect_resume_exact(dir, R"(run: {name: g, seed: 5}
 data:
-  train: {type: tokens, path: )" + dir.file("tokens.bin") + R"(, sequence_length: 8, vocab_size: 19}
+  train: {type: tokens, path: )" +
+                               dir.file("tokens.bin") + R"(, sequence_length: 8, vocab_size: 19}
   batch_size: 4
 model:
   layers:

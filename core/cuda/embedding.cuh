@@ -1,0 +1,13 @@
+// Token and position embedding on the GPU: the twin of core/cpu/embedding.h.
+#pragma once
+
+#include <cstdint>
+
+namespace trainer::cuda {
+
+void embedding_forward(int64_t N, int64_t T, int64_t C, const int32_t* tokens, const float* wte,
+                       const float* wpe, float* y);
+void embedding_backward(int64_t N, int64_t T, int64_t C, const int32_t* tokens, const float* dy,
+                        float* dwte, float* dwpe);
+
+}  // namespace trainer::cuda
