@@ -8,15 +8,17 @@
 
 namespace trainer::cpu {
 
-// Rows are cut into blocks whose size depends on the layer's shape only, never on the thread
-// count, and threads take whole blocks. A GEMM's rounding can depend on its M (OpenBLAS picks
-// edge kernels by it, differently on different processors), so a row must always be computed
-// by a call of the same shape: then y and dx are bit-identical for any thread count. A block
-// does at least 256k multiply-adds and has at least 64 rows, enough to amortise the packing of
-// the weight that each BLAS call does.
-static int64_t row_block(int64_t in, int64_t out) {
+// Rows are cut into blocks whose size depends on the shapes only (N, in, out), never on the
+// thread count, and threads take whole blocks. A GEMM's rounding can depend on its M (OpenBLAS
+// picks edge kernels by it, differently on different processors), so a row must always be
+// computed by a call of the same shape: then y and dx are bit-identical for any thread count.
+// At most 8 blocks (work for up to 8 threads) of at least 64 rows and 256k multiply-adds: each
+// BLAS call packs the weight again, so many small blocks cost (a small GPT's step spent a fifth
+// of its time packing at 64-row blocks).
+static int64_t row_block(int64_t N, int64_t in, int64_t out) {
   const int64_t grain = (int64_t{1} << 18) / std::max<int64_t>(1, in * out);
-  return std::max<int64_t>(64, (grain + 15) / 16 * 16);
+  const int64_t rows = std::max({int64_t{64}, grain, (N + 7) / 8});
+  return (rows + 15) / 16 * 16;
 }
 
 // f(begin, end) for each block of rows in blocks [first, last) of [0, N).
@@ -27,7 +29,7 @@ static void each_block(int64_t N, int64_t block, int64_t first, int64_t last, F&
 
 void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
                     const float* b, float* y) {
-  const int64_t block = row_block(in, out), blocks = (N + block - 1) / block;
+  const int64_t block = row_block(N, in, out), blocks = (N + block - 1) / block;
   parallel_ranges(blocks, 1, [&](int, int64_t first, int64_t last) {
     each_block(N, block, first, last, [&](int64_t begin, int64_t end) {
       const int64_t rows = end - begin;
@@ -39,7 +41,7 @@ void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const fl
 
 void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
                      const float* dy, float* dx, float* dw, float* db) {
-  const int64_t block = row_block(in, out), blocks = (N + block - 1) / block;
+  const int64_t block = row_block(N, in, out), blocks = (N + block - 1) / block;
   parallel_accumulate(
       blocks, 1, {{dw, out * in}, {db, out}}, [&](int, int64_t first, int64_t last, float* part) {
         each_block(N, block, first, last, [&](int64_t begin, int64_t end) {
