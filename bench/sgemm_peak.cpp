@@ -28,8 +28,7 @@ int main(int argc, char** argv) {
         trainer::cpu::gemm(false, false, n, n, n, 1.0f, a[t].data(), b[t].data(), 0.0f,
                            c[t].data());
     }
-    const double s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     best = std::max(best, 2.0 * n * n * n * reps * threads / s / 1e9);
   }
   std::printf("{\"threads\": %d, \"gflops\": %.2f}\n", threads, best);

@@ -124,6 +124,10 @@ std::vector<OpCase> build() {
                  return std::make_unique<CausalSelfAttention>(5, 6, 2, id);  // 2 heads of 3
                },
                uniform({2, 5, 18}, 2, -1.5f, 1.5f)});
+  c.push_back(
+      {"attention_row_blocks",  // 40 positions: a 32-row block and an 8-row one
+       [](const InitContext& id) { return std::make_unique<CausalSelfAttention>(40, 4, 2, id); },
+       uniform({1, 40, 12}, 3, -1.5f, 1.5f)});
   c.push_back({"embedding",
                [](const InitContext& id) {  // vocabulary 7 padded to 8, 4 channels, 6 positions
                  return std::make_unique<Embedding>(5, 7, 8, 4, 6, id);
