@@ -160,8 +160,10 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
       if (world.size() > 1) throw ConfigError("--export-llmc and --sample run in one process");
       if (!opts.export_llmc.empty()) export_llmc(*run, opts.export_llmc, err);
       if (opts.sample)
-        print_sample(*run, {opts.prompt, opts.sample_tokens, opts.temperature, opts.tokenizer},
-                     out);
+        std::fprintf(out, "%s\n",
+                     sample_text(*run, {opts.prompt, opts.sample_tokens, opts.temperature,
+                                        opts.tokenizer})
+                         .c_str());
     });
     return agree(world, failure, err);
   }

@@ -195,6 +195,12 @@ static void read_log(ConfigSection& root, Config& c) {
   c.log_every = s.integer("every_steps", 50, 1);
   c.trace = s.boolean("trace", false);
   c.trace_steps = s.integer("trace_steps", 200, 1);
+  // A language model's rank 0 prints a sample after each evaluation (0 tokens: none).
+  c.sample_tokens = s.integer("sample_tokens", 0, 0);
+  c.sample_prompt = s.text("sample_prompt", std::string("\n"));
+  c.sample_tokenizer = s.text("tokenizer", std::string());
+  if (!c.sample_tokenizer.empty() && !std::filesystem::is_regular_file(c.sample_tokenizer))
+    s.fail("tokenizer", "file not found: " + c.sample_tokenizer);
   s.finish();
 }
 

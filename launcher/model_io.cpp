@@ -12,7 +12,7 @@ void export_llmc(RunSetup& run, const std::string& path, FILE* err) {
   std::fprintf(err, "wrote %s (llm.c GPT-2 weights, fp32)\n", path.c_str());
 }
 
-void print_sample(RunSetup& run, const SampleRequest& request, FILE* out) {
+std::string sample_text(RunSetup& run, const SampleRequest& request) {
   if (run.train->input_dtype() != DType::I32)
     throw ConfigError("--sample: the model must be a language model trained on token data");
   const Tokenizer tok = request.tokenizer.empty() ? Tokenizer() : Tokenizer(request.tokenizer);
@@ -35,8 +35,7 @@ void print_sample(RunSetup& run, const SampleRequest& request, FILE* out) {
   o.tokens = request.tokens;
   o.temperature = static_cast<float>(request.temperature);
   o.seed = run.cfg.seed;
-  const std::vector<int32_t> generated = generate(*run.model, prompt, o);
-  std::fprintf(out, "%s%s\n", request.prompt.c_str(), tok.decode(generated).c_str());
+  return request.prompt + tok.decode(generate(*run.model, prompt, o));
 }
 
 }  // namespace trainer

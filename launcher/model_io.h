@@ -18,7 +18,8 @@ struct SampleRequest {
 
 // Writes the model's weights to `path` in llm.c's GPT-2 format.
 void export_llmc(RunSetup& run, const std::string& path, FILE* err);
-// Prints the prompt and the model's continuation on `out`.
-void print_sample(RunSetup& run, const SampleRequest& request, FILE* out);
+// The prompt and the model's continuation, as text; throws ConfigError when the model is no
+// language model or the prompt does not encode.
+std::string sample_text(RunSetup& run, const SampleRequest& request);
 
 }  // namespace trainer

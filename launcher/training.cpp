@@ -13,6 +13,7 @@
 #include "launcher/fault_injection.h"
 #include "launcher/progress.h"
 #include "launcher/run_files.h"
+#include "launcher/model_io.h"
 #include "launcher/stop_signal.h"
 #include "parallel/pipeline_executor.h"
 #include "parallel/replica_check.h"
@@ -102,6 +103,11 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
                   static_cast<long long>(step + 1), static_cast<long long>(epoch + 1), test_loss,
                   ppl, 100.0 * last_eval["test_accuracy"].get<double>());
     progress.note(buf);
+    // One process's stage holds the whole model: rank 0 samples alone, the others go on to the
+    // next step's collectives and wait there.
+    if (root && tokens && c.sample_tokens > 0 && grid.pipeline_size == 1)
+      progress.note("sample: " + sample_text(run, {c.sample_prompt, c.sample_tokens, 0.8,
+                                                   c.sample_tokenizer}));
   };
 
   Window window;
