@@ -1,6 +1,6 @@
 // The run's configuration: the YAML file plus --set overrides, every key typed and checked.
 //
-// Keys follow ../DESIGN.md's public interface. Layer, optimizer and data set sections are kept
+// Keys are the README's ("The config"). Layer, optimizer and data set sections are kept
 // as YAML and read by their factories when the run is built (run_setup.h), through the same
 // checked reader, so their errors name file:line and key too.
 #pragma once

@@ -1,4 +1,4 @@
-// The run directory: config.yaml, metrics.jsonl, summary.json (see DESIGN.md).
+// The run directory: config.yaml, metrics.jsonl, summary.json (the README's "The run directory").
 #pragma once
 
 #include <fstream>
