@@ -2,12 +2,14 @@
 
 #include <zlib.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "core/data/dataset.h"
+#include "core/data/llmc_file.h"
 #include "core/error.h"
 #include "core/layers/registry.h"
 #include "core/optim/optimizer.h"
@@ -62,6 +64,38 @@ static void read_data(ConfigSection& root, Config& c) {
   s.finish();
 }
 
+// model.init_from: the GPT-2 file's header gives the sizes its entries leave out (vocabulary,
+// padded vocabulary, channels, positions, heads, and the blocks' repeat), so a fine-tuning config
+// names only the layers' types. Sizes the config does give must match the file (checked when
+// the weights load).
+static void sizes_from_llmc_header(const Config& c, YAML::Node layers) {
+  std::array<int32_t, 256> h{};
+  try {
+    h = read_llmc_header(c.init_from, kLlmcParamsMagic, {3});
+  } catch (const DataError& e) {
+    throw ConfigError(c.where(c.tree["model"]["init_from"]) + ": model.init_from: " + e.what());
+  }
+  const int64_t max_t = h[2], vocab = h[3], blocks = h[4], heads = h[5], channels = h[6],
+                padded = h[7];
+  auto fill = [](YAML::Node entry, const char* key, int64_t value) {
+    if (!entry[key]) entry[key] = value;
+  };
+  for (YAML::Node entry : layers) {
+    const std::string type = entry["type"] ? entry["type"].as<std::string>("") : "";
+    if (type == "embedding") {
+      fill(entry, "vocab_size", vocab);
+      fill(entry, "padded_vocab_size", padded);
+      fill(entry, "channels", channels);
+      fill(entry, "max_positions", max_t);
+    } else if (type == "transformer_block") {
+      fill(entry, "heads", heads);
+      fill(entry, "repeat", blocks);
+    } else if (type == "lm_head") {
+      fill(entry, "vocab_size", vocab);
+    }
+  }
+}
+
 static void read_model(ConfigSection& root, Config& c) {
   ConfigSection s = root.section("model", true);
   if (s.has("input"))
@@ -76,6 +110,7 @@ static void read_model(ConfigSection& root, Config& c) {
   if (s.has("init_from")) c.init_from = s.text("init_from", std::nullopt);
   if (!c.init_from.empty() && !std::filesystem::is_regular_file(c.init_from))
     s.fail("init_from", "file not found: " + c.init_from);
+  if (!c.init_from.empty()) sizes_from_llmc_header(c, s.sequence("layers"));
   // An entry with `repeat: N` stands for N identical entries (a 12-layer GPT-2 is one
   // transformer_block entry); model.layers[i] in messages and pipeline cuts counts them expanded.
   const YAML::Node written = s.sequence("layers");

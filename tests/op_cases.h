@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct OpCase {
 };
 
 const std::vector<OpCase>& op_cases();
+
+// What GoogleTest prints for a case (its name, not its bytes).
+inline void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
 
 // The forward context the cases run in: training (dropout on), a fixed seed and step.
 ForwardContext op_context();

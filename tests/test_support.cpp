@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -120,6 +121,38 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& refer
     worst = std::max(worst, static_cast<double>(std::fabs(got[i] - reference[i])));
   }
   std::printf("largest difference from the one-process run: %.3g\n", worst);
+}
+
+std::string token_file(const std::vector<uint16_t>& tokens, int32_t magic, int32_t count) {
+  std::string f(1024, '\0');
+  const int32_t header[3] = {magic, 1, count < 0 ? static_cast<int32_t>(tokens.size()) : count};
+  std::memcpy(f.data(), header, sizeof header);
+  f.append(reinterpret_cast<const char*>(tokens.data()), tokens.size() * 2);
+  return f;
+}
+
+void write_tokens(const std::string& path, int32_t count, int32_t vocab) {
+  std::vector<uint16_t> tokens(static_cast<size_t>(count));
+  for (int32_t i = 0; i < count; ++i) tokens[i] = static_cast<uint16_t>((i * 7 + i / 5) % vocab);
+  write_file(path, token_file(tokens));
+}
+
+std::string small_gpt_config(const std::string& tokens) {
+  return R"(run: {name: g, seed: 5}
+data:
+  train: {type: tokens, path: )" +
+         tokens + R"(, sequence_length: 8, vocab_size: 19}
+  batch_size: 4
+model:
+  layers:
+    - {type: embedding, vocab_size: 19, padded_vocab_size: 24, channels: 16}
+    - {type: transformer_block, heads: 2, repeat: 2}
+    - {type: layer_norm}
+    - {type: lm_head, vocab_size: 19}
+optimizer: {type: adamw, lr: 0.01, schedule: {type: step, step_size: 5, gamma: 0.5, warmup_steps: 3}}
+train: {max_steps: 24, clip_grad_norm: 1.0}
+log: {every_steps: 1}
+)";
 }
 
 }  // namespace trainer::test

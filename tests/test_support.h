@@ -37,6 +37,17 @@ std::vector<float> parameter_values(Model& model);
 // multi-rank tests train it split and whole.
 extern const char* const kSmallConvNet;
 
+// An llm.c token file: the 256-int32 header (`magic`, version 1, `count` tokens, or the real
+// count when negative), then the tokens as uint16.
+std::string token_file(const std::vector<uint16_t>& tokens, int32_t magic = 20240520,
+                       int32_t count = -1);
+// `count` tokens below `vocab` with some structure (a walk with repeats), written to `path`.
+void write_tokens(const std::string& path, int32_t count, int32_t vocab);
+
+// A small GPT (vocabulary 19 padded to 24, 8 positions, 16 channels, 2 blocks of 2 heads) on
+// the token file at `tokens`, 24 steps of AdamW with clipping.
+std::string small_gpt_config(const std::string& tokens);
+
 // Every parameter of a model by name (a pipeline stage holds some of the whole model's).
 std::map<std::string, std::vector<float>> parameters_by_name(Model& model);
 

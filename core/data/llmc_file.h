@@ -21,6 +21,9 @@ struct LlmcFile {
 // Reads `path` and checks its magic number and version (one of `versions`); throws DataError
 // naming the file and what it expected.
 LlmcFile read_llmc_file(const std::string& path, int32_t magic, std::vector<int32_t> versions);
+// The header alone, checked the same way (a GPT-2 file's sizes, without reading its weights).
+std::array<int32_t, 256> read_llmc_header(const std::string& path, int32_t magic,
+                                          const std::vector<int32_t>& versions);
 
 // Writes header and payload under `path` + ".tmp", then renames it over `path`, so a reader
 // never sees half a file. Throws DataError when the file cannot be written.

@@ -16,14 +16,7 @@
 namespace trainer {
 namespace {
 
-std::string token_file(const std::vector<uint16_t>& tokens, int32_t magic = 20240520,
-                       int32_t count = -1) {
-  std::string f(1024, '\0');
-  const int32_t header[3] = {magic, 1, count < 0 ? static_cast<int32_t>(tokens.size()) : count};
-  std::memcpy(f.data(), header, sizeof header);
-  f.append(reinterpret_cast<const char*>(tokens.data()), tokens.size() * 2);
-  return f;
-}
+using test::token_file;
 
 std::string error_of(const std::function<void()>& f) {
   try {

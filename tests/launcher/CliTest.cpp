@@ -110,18 +110,10 @@ train: {epochs: 1}
 namespace trainer {
 namespace {
 
-// An llm.c token file of `count` tokens below `vocab`.
+// An llm.c token file of `count` tokens below `vocab`, in `dir`.
 std::string write_tokens(const test::TempDir& dir, int32_t count, int32_t vocab) {
-  std::string f(1024, '\0');
-  const int32_t header[3] = {20240520, 1, count};
-  std::memcpy(f.data(), header, sizeof header);
-  for (int32_t i = 0; i < count; ++i) {
-    const auto t = static_cast<uint16_t>((i * 31 + i / 7) % vocab);
-    f.append(reinterpret_cast<const char*>(&t), 2);
-  }
-  const std::string path = dir.file("tokens.bin");
-  test::write_file(path, f);
-  return path;
+  test::write_tokens(dir.file("tokens.bin"), count, vocab);
+  return dir.file("tokens.bin");
 }
 
 TEST(CliTest, Gpt2SmallDryRunCountsTheTiedPaddedEmbeddingOnce) {
@@ -158,6 +150,48 @@ TEST(CliTest, SamplesFromACheckpointedLanguageModel) {
   EXPECT_NE(bad.output.find("error: " + tokens +
                             ": magic number 20240520, expected 20240328 (an "
                             "llm.c tokenizer file)"),
+            std::string::npos)
+      << bad.output;
+}
+
+}  // namespace
+}  // namespace trainer
+
+namespace trainer {
+namespace {
+
+// A run's weights exported in llm.c's format start a config that names only the layers' types:
+// the sizes come from the file's header, and the model samples what the run's checkpoint does.
+TEST(CliTest, ExportedWeightsStartAConfigThatGivesOnlyTypes) {
+  test::TempDir dir;
+  test::write_tokens(dir.file("tokens.bin"), 5000, 256);
+  const std::string run =
+      kTrainer + " " + kConfigs + "tiny_gpt.yaml --set data.train.path=" + dir.file("tokens.bin") +
+      " --set data.test=null --set run.out_dir=" + dir.file("o") +
+      " --set data.train.sequence_length=16" + " --set model.layers[1].repeat=2";
+  ASSERT_EQ(test::run_command(run + " --set train.max_steps=3").exit_code, 0);
+  const test::CommandResult exported =
+      test::run_command(run + " --resume auto --export-llmc " + dir.file("w.bin"));
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  test::write_file(dir.file("ft.yaml"), R"(run: {seed: 42, out_dir: )" + dir.file("ft") + R"(}
+data:
+  train: {type: tokens, path: )" + dir.file("tokens.bin") +
+                                            R"(, sequence_length: 16, vocab_size: 256}
+model:
+  init_from: )" + dir.file("w.bin") + R"(
+  layers: [{type: embedding}, {type: transformer_block}, {type: layer_norm}, {type: lm_head}]
+)");
+  const std::string sample = " --sample 'Once' --sample-tokens 12";
+  const test::CommandResult a = test::run_command(run + " --resume auto" + sample);
+  const test::CommandResult b = test::run_command(kTrainer + " " + dir.file("ft.yaml") + sample);
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_EQ(a.output, b.output);
+  // A size the config gives must match the file's.
+  const test::CommandResult bad = test::run_command(kTrainer + " " + dir.file("ft.yaml") +
+                                                    " --dry-run --set model.layers[1].heads=2");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("model.init_from: " + dir.file("w.bin") +
+                            ": heads 4 in the file, 2 in the config's model"),
             std::string::npos)
       << bad.output;
 }

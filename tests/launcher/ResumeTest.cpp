@@ -2,7 +2,6 @@
 // and losses, bit for bit.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -78,29 +77,8 @@ TEST(ResumeTest, HalfSaveResumeHalfEqualsStraight) {
 // The same with a GPT on token data: shuffled windows, blocks, the tied embedding and head.
 TEST(ResumeTest, GptOnTokensResumesExactly) {
   test::TempDir dir;
-  std::vector<uint16_t> tokens(801);
-  for (size_t i = 0; i < tokens.size(); ++i)
-    tokens[i] = static_cast<uint16_t>((i * 7 + i / 5) % 19);
-  std::string file(1024, '\0');
-  const int32_t header[3] = {20240520, 1, static_cast<int32_t>(tokens.size())};
-  std::memcpy(file.data(), header, sizeof header);
-  file.append(reinterpret_cast<const char*>(tokens.data()), tokens.size() * 2);
-  test::write_file(dir.file("tokens.bin"), file);
-  expect_resume_exact(dir, R"(run: {name: g, seed: 5}
-data:
-  train: {type: tokens, path: )" +
-                               dir.file("tokens.bin") + R"(, sequence_length: 8, vocab_size: 19}
-  batch_size: 4
-model:
-  layers:
-    - {type: embedding, vocab_size: 19, padded_vocab_size: 24, channels: 16}
-    - {type: transformer_block, heads: 2, repeat: 2}
-    - {type: layer_norm}
-    - {type: lm_head, vocab_size: 19}
-optimizer: {type: adamw, lr: 0.01, schedule: {type: step, step_size: 5, gamma: 0.5, warmup_steps: 3}}
-train: {max_steps: 24, clip_grad_norm: 1.0}
-log: {every_steps: 1}
-)");
+  test::write_tokens(dir.file("tokens.bin"), 801, 19);
+  expect_resume_exact(dir, test::small_gpt_config(dir.file("tokens.bin")));
 }
 
 TEST(ResumeTest, RefusesACheckpointOfAnotherModel) {
