@@ -2,6 +2,7 @@
 
 #include "core/checkpoint/llmc_weights.h"
 #include "core/error.h"
+#include "core/layers/embedding.h"
 #include "core/layers/registry.h"
 #include "launcher/config_section.h"
 #include "launcher/device.h"
@@ -104,6 +105,21 @@ static void check_fits(const RunSetup& r) {
                       std::to_string(r.train->size()) + " samples)");
 }
 
+// Token data: the embedding that reads the tokens must have a row for every token the data can
+// hold (checked where the embedding is built: this rank's stage, when it is the first).
+static void check_vocabulary(const RunSetup& r) {
+  if (r.train->input_dtype() != DType::I32 || r.model->size() == 0) return;
+  const auto* embedding = dynamic_cast<const Embedding*>(&r.model->layer(0));
+  if (!embedding || embedding->index() != 0) return;
+  const int64_t vocab = std::max(r.train->num_classes(), r.test ? r.test->num_classes() : 0);
+  if (embedding->vocab() < vocab) {
+    const Config& c = r.cfg;
+    throw ConfigError(c.where(c.layers[0]) + ": model.layers[0].vocab_size: " +
+                      std::to_string(embedding->vocab()) + " is smaller than the data's " +
+                      "vocabulary (data vocab_size " + std::to_string(vocab) + ")");
+  }
+}
+
 DType compute_dtype(const std::string& precision) {
   return precision == "fp16" ? DType::F16 : precision == "bf16" ? DType::BF16 : DType::F32;
 }
@@ -127,6 +143,7 @@ RunSetup build_run(Config cfg, int stage) {
         build_model(c, mine.first ? r.layers[mine.first - 1].output : input, mine.first, mine.end);
   }
   check_fits(r);
+  check_vocabulary(r);
   if (!c.init_from.empty()) {
     if (c.pipeline > 1)
       throw ConfigError(c.where(c.tree["model"]["init_from"]) +

@@ -198,3 +198,30 @@ model:
 
 }  // namespace
 }  // namespace trainer
+
+namespace trainer {
+namespace {
+
+// An embedding without a row for some token of the data is refused before anything runs.
+TEST(CliTest, AnEmbeddingSmallerThanTheDataVocabularyIsRefused) {
+  test::TempDir dir;
+  test::write_tokens(dir.file("tokens.bin"), 1000, 256);
+  test::write_file(dir.file("cfg.yaml"), R"(data:
+  train: {type: tokens, path: )" + dir.file("tokens.bin") +
+                                             R"(, sequence_length: 16, vocab_size: 256}
+model:
+  layers:
+    - {type: embedding, vocab_size: 100, channels: 8}
+    - {type: linear, out_features: 256}
+)");
+  const test::CommandResult r = test::run_command(kTrainer + " " + dir.file("cfg.yaml"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("error: " + dir.file("cfg.yaml") +
+                          ":6: model.layers[0].vocab_size: 100 is smaller than the data's "
+                          "vocabulary (data vocab_size 256)"),
+            std::string::npos)
+      << r.output;
+}
+
+}  // namespace
+}  // namespace trainer
