@@ -209,6 +209,7 @@ TEST(CliTest, AnEmbeddingSmallerThanTheDataVocabularyIsRefused) {
   test::write_file(dir.file("cfg.yaml"), R"(data:
   train: {type: tokens, path: )" + dir.file("tokens.bin") +
                                              R"(, sequence_length: 16, vocab_size: 256}
+  batch_size: 4
 model:
   layers:
     - {type: embedding, vocab_size: 100, channels: 8}
@@ -217,7 +218,7 @@ model:
   const test::CommandResult r = test::run_command(kTrainer + " " + dir.file("cfg.yaml"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("error: " + dir.file("cfg.yaml") +
-                          ":6: model.layers[0].vocab_size: 100 is smaller than the data's "
+                          ":7: model.layers[0].vocab_size: 100 is smaller than the data's "
                           "vocabulary (data vocab_size 256)"),
             std::string::npos)
       << r.output;
