@@ -218,7 +218,7 @@ model:
   const test::CommandResult r = test::run_command(kTrainer + " " + dir.file("cfg.yaml"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("error: " + dir.file("cfg.yaml") +
-                          ":7: model.layers[0].vocab_size: 100 is smaller than the data's "
+                          ":6: model.layers[0].vocab_size: 100 is smaller than the data's "
                           "vocabulary (data vocab_size 256)"),
             std::string::npos)
       << r.output;
