@@ -40,7 +40,9 @@ void Model::add(std::unique_ptr<Layer> layer) {
     if (!found)
       throw ConfigError("layer " + std::to_string(layer->index()) + " (" + layer->type() +
                         ") shares the parameter " + tied +
-                        ", which no layer before it on this pipeline stage has");
+                        ", which no earlier layer of this model or pipeline stage has: a tied "
+                        "head needs its embedding on the same stage (parallel.pipeline: 1 for "
+                        "now)");
     layer->tie(found);
   }
   layers_.push_back(std::move(layer));
