@@ -44,12 +44,15 @@ void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const f
   const int64_t block = row_block(N, in, out), blocks = (N + block - 1) / block;
   parallel_accumulate(
       blocks, 1, {{dw, out * in}, {db, out}}, [&](int, int64_t first, int64_t last, float* part) {
-        each_block(N, block, first, last, [&](int64_t begin, int64_t end) {
-          const int64_t rows = end - begin;
-          const float* dyr = dy + begin * out;
-          gemm(true, false, out, in, rows, 1.0f, dyr, x + begin * in, 1.0f, part);  // dw += dyᵀ x
-          if (db) sum_rows(rows, out, dyr, part + out * in);
-          if (dx) gemm(false, false, rows, in, out, 1.0f, dyr, w, 0.0f, dx + begin * in);
+        // dw and db over all of this thread's rows in one GEMM (their summation order may
+        // follow the thread count); dx block by block, so that it does not.
+        const int64_t begin = first * block, rows = std::min(N, last * block) - begin;
+        gemm(true, false, out, in, rows, 1.0f, dy + begin * out, x + begin * in, 1.0f,
+             part);  // dw += dyᵀ x
+        if (db) sum_rows(rows, out, dy + begin * out, part + out * in);
+        if (!dx) return;
+        each_block(N, block, first, last, [&](int64_t b, int64_t e) {
+          gemm(false, false, e - b, in, out, 1.0f, dy + b * out, w, 0.0f, dx + b * in);
         });
       });
 }
