@@ -46,7 +46,7 @@ void Model::add(std::unique_ptr<Layer> layer) {
     layer->tie(found);
   }
   layers_.push_back(std::move(layer));
-  values_ = grads_ = Tensor();  // placed again when next asked for
+  grads_ = Tensor();  // placed again when next asked for
 }
 
 Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx) {
@@ -88,7 +88,7 @@ int64_t Model::parameter_count() const {
 // 256 bytes: the alignment cuBLAS and vector loads like, and what ZeRO shards round to.
 constexpr int64_t kParamAlign = 256 / sizeof(float);
 
-void Model::place(Device device) {
+void Model::to(Device device) {
   std::vector<Param*> order;  // reverse layer order, as backward completes them
   for (size_t i = layers_.size(); i-- > 0;)
     for (Param* p : layers_[i]->params()) order.push_back(p);
@@ -107,21 +107,13 @@ void Model::place(Device device) {
     p->value = v;
     p->grad = g;
   }
-  values_ = values;
   grads_ = grads;
   device_ = device;
   refresh_compute_weights();
 }
 
-void Model::to(Device device) { place(device); }
-
-const Tensor& Model::flat_values() {
-  if (!values_.defined()) place(device_);
-  return values_;
-}
-
 const Tensor& Model::flat_grads() {
-  if (!grads_.defined()) place(device_);
+  if (!grads_.defined()) to(device_);
   return grads_;
 }
 

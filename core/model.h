@@ -51,11 +51,11 @@ class Model {
   // built and initialised on the host, so both backends start from the same weights); later
   // layers' outputs follow their input.
   void to(Device device);
-  // Note [flat parameters]: values and gradients live in two flat f32 buffers owned by the
-  // model, each Param a view at a 256-byte-aligned offset, laid out in reverse layer order (the
+  // Note [flat parameters]: values and gradients live in two flat f32 buffers, each Param a
+  // view at a 256-byte-aligned offset (Param::offset), laid out in reverse layer order (the
   // order backward completes them): a data-parallel bucket, a ZeRO shard or a checkpoint range
-  // is a range of these buffers, and nobody re-points a Param. Alignment gaps hold zeros.
-  const Tensor& flat_values();
+  // is a range of these buffers, and nobody re-points a Param. Alignment gaps hold zeros. The
+  // gradient buffer, placed on the model's device first if it is not yet:
   const Tensor& flat_grads();
   Device device() const { return device_; }
   // The precision forward and backward compute in (F32, F16 or BF16): activations and the
@@ -72,9 +72,7 @@ class Model {
   Device device_;
   DType compute_ = DType::F32;
   std::vector<std::unique_ptr<Layer>> layers_;
-  Tensor values_, grads_;  // the flat buffers; undefined until placed, or after an add()
-
-  void place(Device device);
+  Tensor grads_;  // the flat gradients; undefined until placed, or after an add()
 };
 
 }  // namespace trainer

@@ -110,10 +110,10 @@ static void read_model(ConfigSection& root, Config& c) {
   if (s.has("init_from")) c.init_from = s.text("init_from", std::nullopt);
   if (!c.init_from.empty() && !std::filesystem::is_regular_file(c.init_from))
     s.fail("init_from", "file not found: " + c.init_from);
-  if (!c.init_from.empty()) sizes_from_llmc_header(c, s.sequence("layers"));
+  const YAML::Node written = s.sequence("layers");
+  if (!c.init_from.empty()) sizes_from_llmc_header(c, written);
   // An entry with `repeat: N` stands for N identical entries (a 12-layer GPT-2 is one
   // transformer_block entry); model.layers[i] in messages and pipeline cuts counts them expanded.
-  const YAML::Node written = s.sequence("layers");
   c.layers = YAML::Node(YAML::NodeType::Sequence);
   for (size_t i = 0; i < written.size(); ++i) {
     const std::string path = "model.layers[" + std::to_string(c.layers.size()) + "]";

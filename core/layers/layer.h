@@ -90,8 +90,6 @@ class Layer {
   const Shape& input_shape() const { return input_; }    // per sample, without N
   const Shape& output_shape() const { return output_; }  // per sample, without N
   int64_t index() const { return id_.layer_index; }
-  // The path inside its top-level entry ("attn.qkv"); empty for a top-level layer.
-  const std::string& sub_path() const { return id_.sub; }
   // Keys this layer's random streams (dropout masks).
   uint64_t random_key() const { return id_.key(); }
   // A layer that shares a parameter of an earlier one (the output head tied to the token
