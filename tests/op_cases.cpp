@@ -44,13 +44,7 @@ std::function<Tensor()> spread(Shape shape, int64_t stride, int64_t period) {
 }
 
 std::function<Tensor()> tokens(Shape shape, int32_t vocab, uint64_t seed) {
-  return [=] {
-    const Tensor u = random_tensor(shape, seed, 0.0f, static_cast<float>(vocab));
-    Tensor t = Tensor::empty(shape, DType::I32);
-    for (int64_t i = 0; i < t.numel(); ++i)
-      t.i32()[i] = std::min<int32_t>(static_cast<int32_t>(u.f32()[i]), vocab - 1);
-    return t;
-  };
+  return [=] { return random_tokens(shape, vocab, seed); };
 }
 
 Make activation(ops::Activation f, Shape shape) {

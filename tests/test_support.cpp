@@ -155,4 +155,16 @@ log: {every_steps: 1}
 )";
 }
 
+Tensor random_tokens(const Shape& shape, int32_t vocab, uint64_t seed) {
+  const Tensor u = random_tensor(shape, seed, 0.0f, static_cast<float>(vocab));
+  Tensor t = Tensor::empty(shape, DType::I32);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.i32()[i] = std::min<int32_t>(static_cast<int32_t>(u.f32()[i]), vocab - 1);
+  return t;
+}
+
+void expect_gradient_close(double analytic, double numeric, const std::string& what) {
+  EXPECT_NEAR(analytic, numeric, 2e-3 + 1e-2 * std::fabs(numeric)) << what;
+}
+
 }  // namespace trainer::test

@@ -30,6 +30,25 @@ std::string read_file(const std::string& path);
 // Uniform in [lo, hi), from a fixed seed.
 Tensor random_tensor(const Shape& shape, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
 
+// Tokens uniform in [0, vocab), as i32, from a fixed seed.
+Tensor random_tokens(const Shape& shape, int32_t vocab, uint64_t seed);
+
+// d f / d *v by central differences with step eps, perturbing *v in place and restoring it.
+template <class F>
+double central_difference(F&& f, float* v, float eps = 1e-2f) {
+  const float keep = *v;
+  *v = keep + eps;
+  const double up = f();
+  *v = keep - eps;
+  const double down = f();
+  *v = keep;
+  return (up - down) / (2.0 * eps);
+}
+
+// An analytic gradient against its central difference (eps 1e-2 on f32 passes): within 2e-3 +
+// 1e-2 relative, room for the differences' truncation and rounding but not for a wrong term.
+void expect_gradient_close(double analytic, double numeric, const std::string& what);
+
 // Every parameter value of a model, in order, for comparing two runs.
 std::vector<float> parameter_values(Model& model);
 

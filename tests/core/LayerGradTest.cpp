@@ -17,7 +17,6 @@
 namespace trainer {
 namespace {
 
-constexpr float kEps = 1e-2f;
 const ForwardContext kCtx = test::op_context();
 
 double objective(Layer& layer, const Tensor& x, const Tensor& r) {
@@ -26,21 +25,6 @@ double objective(Layer& layer, const Tensor& x, const Tensor& r) {
   double f = 0.0;
   for (int64_t i = 0; i < y.numel(); ++i) f += static_cast<double>(y.f32()[i]) * r.f32()[i];
   return f;
-}
-
-// d objective / d v[i] by central differences, perturbing v in place.
-double numeric(Layer& layer, const Tensor& x, const Tensor& r, float* v) {
-  const float keep = *v;
-  *v = keep + kEps;
-  const double up = objective(layer, x, r);
-  *v = keep - kEps;
-  const double down = objective(layer, x, r);
-  *v = keep;
-  return (up - down) / (2.0 * kEps);
-}
-
-void expect_close(double analytic, double num, const std::string& what) {
-  EXPECT_NEAR(analytic, num, 2e-3 + 1e-2 * std::fabs(num)) << what;
 }
 
 // dx (for float inputs: tokens have none) and every parameter's gradient.
@@ -53,15 +37,17 @@ void check_gradients(Layer& layer, Tensor x) {
   Stash s;
   layer.forward(x, s, kCtx);
   const Tensor dx = layer.backward(r, s);
+  auto f = [&] { return objective(layer, x, r); };
   if (x.dtype() == DType::F32) {
     ASSERT_EQ(dx.shape(), x.shape());
     for (int64_t i = 0; i < x.numel(); ++i)
-      expect_close(dx.f32()[i], numeric(layer, x, r, x.f32() + i), "dx[" + std::to_string(i) + "]");
+      test::expect_gradient_close(dx.f32()[i], test::central_difference(f, x.f32() + i),
+                                  "dx[" + std::to_string(i) + "]");
   }
   for (Param* p : layer.params())
     for (int64_t i = 0; i < p->value.numel(); ++i)
-      expect_close(p->grad.f32()[i], numeric(layer, x, r, p->value.f32() + i),
-                   p->name + "[" + std::to_string(i) + "]");
+      test::expect_gradient_close(p->grad.f32()[i], test::central_difference(f, p->value.f32() + i),
+                                  p->name + "[" + std::to_string(i) + "]");
 }
 
 class OpTable : public ::testing::TestWithParam<test::OpCase> {};

@@ -19,32 +19,7 @@
 namespace trainer {
 namespace {
 
-constexpr float kEps = 1e-2f;
 const ForwardContext kCtx{true, 7, 3, 0};
-
-void expect_close(double analytic, double num, const std::string& what) {
-  EXPECT_NEAR(analytic, num, 2e-3 + 1e-2 * std::fabs(num)) << what;
-}
-
-// Central difference of f with respect to *v, perturbing it in place.
-template <class F>
-double numeric(F&& f, float* v) {
-  const float keep = *v;
-  *v = keep + kEps;
-  const double up = f();
-  *v = keep - kEps;
-  const double down = f();
-  *v = keep;
-  return (up - down) / (2.0 * kEps);
-}
-
-Tensor tokens(const Shape& shape, int64_t vocab, uint64_t seed) {
-  Tensor t = Tensor::empty(shape, DType::I32);
-  const Tensor u = test::random_tensor(shape, seed, 0.0f, static_cast<float>(vocab));
-  for (int64_t i = 0; i < t.numel(); ++i)
-    t.i32()[i] = std::min<int32_t>(static_cast<int32_t>(u.f32()[i]), vocab - 1);
-  return t;
-}
 
 TEST(TransformerGradTest, AttentionIsCausal) {
   // Changing the last position's q, k or v changes no output before it.
@@ -108,7 +83,7 @@ TEST(TransformerGradTest, WholeModelAgainstFiniteDifferences) {
   // which eps = 1e-2 is no small step; U(-1, 1) keeps the differences' truncation error small.
   for (Param* p : model->layer(0).params())
     p->value.copy_from(test::random_tensor(p->value.shape(), 23));
-  const Tensor x = tokens({2, 5}, 11, 21), y = tokens({2, 5}, 11, 22);
+  const Tensor x = test::random_tokens({2, 5}, 11, 21), y = test::random_tokens({2, 5}, 11, 22);
   const int64_t rows = 10;
   Tensor none;
   auto loss = [&] {
@@ -126,8 +101,9 @@ TEST(TransformerGradTest, WholeModelAgainstFiniteDifferences) {
   int64_t checked = 0;
   for (Param* p : model->params())
     for (int64_t i = 0; i < p->value.numel(); ++i, ++checked)
-      expect_close(p->grad.f32()[i], numeric(loss, p->value.f32() + i),
-                   p->name + "[" + std::to_string(i) + "]");
+      test::expect_gradient_close(p->grad.f32()[i],
+                                  test::central_difference(loss, p->value.f32() + i),
+                                  p->name + "[" + std::to_string(i) + "]");
   EXPECT_EQ(checked, model->parameter_count());
 }
 

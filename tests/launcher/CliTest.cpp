@@ -104,16 +104,22 @@ train: {epochs: 1}
       << again.output;
 }
 
-}  // namespace
-}  // namespace trainer
-
-namespace trainer {
-namespace {
-
 // An llm.c token file of `count` tokens below `vocab`, in `dir`.
 std::string write_tokens(const test::TempDir& dir, int32_t count, int32_t vocab) {
   test::write_tokens(dir.file("tokens.bin"), count, vocab);
   return dir.file("tokens.bin");
+}
+
+// configs/tiny_gpt.yaml with `blocks` blocks and 16 positions on 5000 byte tokens in `dir`,
+// trained 3 steps into dir/o: the command line that continues from that run (add --resume auto).
+std::string trained_tiny_gpt(const test::TempDir& dir, int blocks) {
+  const std::string run = kTrainer + " " + kConfigs +
+                          "tiny_gpt.yaml --set data.train.path=" + write_tokens(dir, 5000, 256) +
+                          " --set data.test=null" + " --set run.out_dir=" + dir.file("o") +
+                          " --set model.layers[1].repeat=" + std::to_string(blocks) +
+                          " --set data.train.sequence_length=16";
+  EXPECT_EQ(test::run_command(run + " --set train.max_steps=3").exit_code, 0);
+  return run;
 }
 
 TEST(CliTest, Gpt2SmallDryRunCountsTheTiedPaddedEmbeddingOnce) {
@@ -133,12 +139,7 @@ TEST(CliTest, Gpt2SmallDryRunCountsTheTiedPaddedEmbeddingOnce) {
 // the same seed, the prompt echoed first; an unknown tokenizer file is refused with exit 2.
 TEST(CliTest, SamplesFromACheckpointedLanguageModel) {
   test::TempDir dir;
-  const std::string tokens = write_tokens(dir, 5000, 256);
-  const std::string run = kTrainer + " " + kConfigs +
-                          "tiny_gpt.yaml --set data.train.path=" + tokens +
-                          " --set data.test=null --set run.out_dir=" + dir.file("o") +
-                          " --set model.layers[1].repeat=1 --set data.train.sequence_length=16";
-  ASSERT_EQ(test::run_command(run + " --set train.max_steps=3").exit_code, 0);
+  const std::string run = trained_tiny_gpt(dir, 1), tokens = dir.file("tokens.bin");
   const std::string sample = run + " --resume auto --sample 'Once upon' --sample-tokens 20";
   const test::CommandResult a = test::run_command(sample), b = test::run_command(sample);
   ASSERT_EQ(a.exit_code, 0) << a.output;
@@ -154,22 +155,11 @@ TEST(CliTest, SamplesFromACheckpointedLanguageModel) {
       << bad.output;
 }
 
-}  // namespace
-}  // namespace trainer
-
-namespace trainer {
-namespace {
-
 // A run's weights exported in llm.c's format start a config that names only the layers' types:
 // the sizes come from the file's header, and the model samples what the run's checkpoint does.
 TEST(CliTest, ExportedWeightsStartAConfigThatGivesOnlyTypes) {
   test::TempDir dir;
-  test::write_tokens(dir.file("tokens.bin"), 5000, 256);
-  const std::string run =
-      kTrainer + " " + kConfigs + "tiny_gpt.yaml --set data.train.path=" + dir.file("tokens.bin") +
-      " --set data.test=null --set run.out_dir=" + dir.file("o") +
-      " --set data.train.sequence_length=16" + " --set model.layers[1].repeat=2";
-  ASSERT_EQ(test::run_command(run + " --set train.max_steps=3").exit_code, 0);
+  const std::string run = trained_tiny_gpt(dir, 2);
   const test::CommandResult exported =
       test::run_command(run + " --resume auto --export-llmc " + dir.file("w.bin"));
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
@@ -195,12 +185,6 @@ model:
             std::string::npos)
       << bad.output;
 }
-
-}  // namespace
-}  // namespace trainer
-
-namespace trainer {
-namespace {
 
 // An embedding without a row for some token of the data is refused before anything runs.
 TEST(CliTest, AnEmbeddingSmallerThanTheDataVocabularyIsRefused) {
