@@ -2,7 +2,9 @@
 """Training speed of the small GPT (configs/tiny_gpt.yaml's shape) on the CPU: trainer against
 PyTorch on the same weights and batches, at 1 and 2 threads, side by side in one run; and the
 share of the machine's SGEMM rate (measured here by bench/sgemm_peak with trainer's BLAS) that
-each reaches: FLOPs per token (trainer's dry run) x tokens/s / SGEMM GFLOP/s.
+each reaches: FLOPs per token (trainer's dry run) x tokens/s / SGEMM GFLOP/s; and the share that
+the step's linear layers (86% of its FLOPs) reach alone through trainer's kernels
+(bench/linear_rate), which bounds what fusing the other ops can gain.
 
 Each side trains --steps steps from the same llm.c weights on the same token file in file order
 (AdamW); its rate is the median step after the first two. Runs alternate, --repeats times, so
@@ -82,9 +84,11 @@ def flops_per_token(trainer, work):
     return int(re.search(r"training FLOPs per token: ([\d,]+)", out).group(1).replace(",", ""))
 
 
-def sgemm_gflops(threads):
-    out = subprocess.run([os.path.join(ROOT, "build", "bench", "sgemm_peak"), str(threads)],
-                         check=True, capture_output=True, text=True, env=ENV).stdout
+def bench_gflops(program, threads, *args):
+    """bench/sgemm_peak (the machine's rate) or bench/linear_rate (the model's linear layers)."""
+    out = subprocess.run([os.path.join(ROOT, "build", "bench", program), str(threads), *args],
+                         check=True, capture_output=True, text=True,
+                         env=dict(ENV, OMP_NUM_THREADS=str(threads))).stdout
     return json.loads(out)["gflops"]
 
 
@@ -111,9 +115,11 @@ def main():
         trainer_step_s(args.trainer, work, 3, 1)  # writes the config the dry run reads
         fpt = flops_per_token(args.trainer, work)
         for threads in (1, 2):
-            ours, theirs, peaks = [], [], []
+            ours, theirs, peaks, linear = [], [], [], []
             for r in range(args.repeats):
-                peaks.append(sgemm_gflops(threads))
+                peaks.append(bench_gflops("sgemm_peak", threads))
+                linear.append(bench_gflops("linear_rate", threads, str(B * s.T), str(s.C),
+                                           str(s.VP), str(s.L)))
                 ours.append(trainer_step_s(args.trainer, work, args.steps, threads))
                 theirs.append(torch_step_s(work, args.steps, threads))
                 print(f"{threads} thread(s), run {r + 1}: trainer {ours[-1] * 1e3:.1f} ms, "
@@ -121,12 +127,15 @@ def main():
                       file=sys.stderr)
             tokens = B * s.T
             a, b, peak = statistics.median(ours), statistics.median(theirs), statistics.median(peaks)
+            ceiling = statistics.median(linear) / peak
             rows.append({"threads": threads, "trainer_tokens_per_s": tokens / a,
                          "pytorch_tokens_per_s": tokens / b, "ratio": b / a,
                          "sgemm_gflops": peak,
                          "trainer_share_of_sgemm": fpt * tokens / a / 1e9 / peak,
                          "pytorch_share_of_sgemm": fpt * tokens / b / 1e9 / peak,
-                         "trainer_step_s": ours, "pytorch_step_s": theirs, "sgemm_runs": peaks})
+                         "linear_layers_share_of_sgemm": ceiling,
+                         "trainer_step_s": ours, "pytorch_step_s": theirs, "sgemm_runs": peaks,
+                         "linear_rate_runs": linear})
     result = {"date": datetime.date.today().isoformat(), "commit": git_commit(),
               "machine": cpu_name(), "cores": os.cpu_count(), "pytorch": torch.__version__,
               "model": "GPT-2 architecture, T 128, V 256, 4 blocks x 4 heads, C 128 (0.84M)",
@@ -141,14 +150,18 @@ def main():
              "OMP_WAIT_POLICY=PASSIVE, torch.set_num_threads(threads)",
              f"- FLOPs per token (trainer's dry run: 3 x forward, attention's full T x T square): {fpt:,}",
              f"- command: `{result['command']}` (medians of interleaved runs; step = median "
-             "after two warm-up steps)", "",
+             "after two warm-up steps)",
+             "- linear layers alone: bench/linear_rate, the step's linear forwards and backwards "
+             "(86% of its FLOPs) through trainer's kernels with nothing else, their rate as a share "
+             "of SGEMM", "",
              "| threads | trainer tokens/s | PyTorch tokens/s | trainer / PyTorch | SGEMM GFLOP/s "
-             "| trainer share of SGEMM | PyTorch share |",
-             "|---|---|---|---|---|---|---|"]
+             "| trainer share of SGEMM | PyTorch share | linear layers alone |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['threads']} | {r['trainer_tokens_per_s']:.0f} | "
                      f"{r['pytorch_tokens_per_s']:.0f} | {r['ratio']:.2f}x | {r['sgemm_gflops']:.0f} | "
-                     f"{100 * r['trainer_share_of_sgemm']:.0f}% | {100 * r['pytorch_share_of_sgemm']:.0f}% |")
+                     f"{100 * r['trainer_share_of_sgemm']:.0f}% | {100 * r['pytorch_share_of_sgemm']:.0f}% | "
+                     f"{100 * r['linear_layers_share_of_sgemm']:.0f}% |")
     write_results("gpt_cpu_speed", result, lines)
 
 
