@@ -1,10 +1,15 @@
 #include "core/allocator.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <new>
 #include <unordered_map>
 #include <vector>
+
+#include "core/error.h"
 
 namespace trainer {
 
@@ -47,8 +52,14 @@ void* host_allocate(size_t bytes) {
     }
     ++c.misses;
   }
+  if (size > physical_memory_bytes())
+    throw MemoryError("cannot allocate " + human_bytes(static_cast<double>(size)) +
+                      ": the machine has " +
+                      human_bytes(static_cast<double>(physical_memory_bytes())) + " of memory");
   void* p = std::aligned_alloc(kAlign, size);
-  if (!p) throw std::bad_alloc();
+  if (!p)
+    throw MemoryError("cannot allocate " + human_bytes(static_cast<double>(size)) +
+                      ": the system has no more memory for this process");
   return p;
 }
 
@@ -65,6 +76,24 @@ void host_free(void* p, size_t bytes) {
     }
   }
   std::free(p);
+}
+
+size_t physical_memory_bytes() {
+  static const size_t bytes =
+      static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGE_SIZE));
+  return bytes;
+}
+
+std::string human_bytes(double bytes) {
+  static const char* const kUnits[] = {"B", "KB", "MB", "GB", "TB", "PB", "EB"};
+  int u = 0;
+  while (bytes >= 1000.0 && u < 6) {
+    bytes /= 1000.0;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, kUnits[u]);
+  return buf;
 }
 
 HostCacheStats host_cache_stats() {

@@ -6,9 +6,12 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 namespace trainer {
 
+// Throws MemoryError (naming the bytes) when the request is larger than the machine's memory or
+// the system refuses it.
 void* host_allocate(size_t bytes);
 void host_free(void* p, size_t bytes);
 
@@ -17,5 +20,11 @@ struct HostCacheStats {
   size_t hits, misses;
 };
 HostCacheStats host_cache_stats();
+
+// The machine's physical memory in bytes.
+size_t physical_memory_bytes();
+
+// "3.1 GB": a size for messages.
+std::string human_bytes(double bytes);
 
 }  // namespace trainer

@@ -17,8 +17,12 @@ class Args {
   virtual ~Args() = default;
   // Each getter throws ConfigError naming the key when the value is missing (and no default is
   // given), of the wrong type, or out of range.
-  virtual int64_t integer(const std::string& key, std::optional<int64_t> def, int64_t min) = 0;
-  // A number in [min, max_exclusive).
+  // An integer in [min, max]: by default one that fits an int32 (counts, sizes, steps), so that
+  // no key is truncated where it is used; a seed asks for the full range.
+  static constexpr int64_t kMaxInteger = 2147483647;
+  virtual int64_t integer(const std::string& key, std::optional<int64_t> def, int64_t min,
+                          int64_t max = kMaxInteger) = 0;
+  // A number in [min, max_exclusive), and one that a float holds (hyper-parameters are floats).
   virtual double number(const std::string& key, std::optional<double> def, double min,
                         double max_exclusive) = 0;
   virtual bool boolean(const std::string& key, std::optional<bool> def) = 0;

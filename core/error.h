@@ -24,6 +24,13 @@ class DataError : public InputError {
   using InputError::InputError;
 };
 
+// Memory a run asks for that the machine or device does not have (a model too large for it):
+// the user must choose a smaller model or batch, or more devices. Exit code 2.
+class MemoryError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 // A checkpoint that cannot be written or does not fit the run. Exit code 2 on resume.
 class CheckpointError : public std::runtime_error {
  public:

@@ -50,7 +50,9 @@ std::string shape_str(const Shape& s) {
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n))
+      throw MemoryError("a tensor of shape " + shape_str(s) + " has more elements than 2^63");
   return n;
 }
 
@@ -83,7 +85,10 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   t.shape_ = shape;
   t.dtype_ = dtype;
   t.device_ = device;
-  t.storage_ = std::make_shared<Storage>(t.bytes(), device);
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(static_cast<size_t>(shape_numel(shape)), dtype_size(dtype), &bytes))
+    throw MemoryError("a tensor of shape " + shape_str(shape) + " has more bytes than 2^64");
+  t.storage_ = std::make_shared<Storage>(bytes, device);
   return t;
 }
 

@@ -53,6 +53,10 @@ Failure attempt(const std::function<void()>& f) {
     return {kTrainingFailed, e.what(), true};
   } catch (const CheckpointNotWritten& e) {
     return {kFailure, e.what(), true};
+  } catch (const std::bad_alloc&) {
+    return {kBadInput,
+            "out of memory: the run needs more memory than this process may use "
+            "(a smaller model or data.batch_size, or a higher ulimit -v)"};
   } catch (const std::exception& e) {
     return {kFailure, std::string("internal: ") + e.what()};
   }
@@ -132,7 +136,7 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     const int ranks = opts.dry_run && !mpi ? 0 : world.size();
     Config cfg = load_config(opts.config, opts.overrides, ranks);
     const int stage = world.rank() % static_cast<int>(cfg.pipeline);  // as ProcessGrid splits
-    run.emplace(build_run(std::move(cfg), stage));
+    run.emplace(build_run(std::move(cfg), stage, opts.dry_run));
     if (mpi) mpi->set_timeout(run->cfg.timeout_s);
     cpu::set_threads(threads_for(run->cfg, env));
     if (opts.dry_run) return;
@@ -160,10 +164,10 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
       if (world.size() > 1) throw ConfigError("--export-llmc and --sample run in one process");
       if (!opts.export_llmc.empty()) export_llmc(*run, opts.export_llmc, err);
       if (opts.sample)
-        std::fprintf(out, "%s\n",
-                     sample_text(*run, {opts.prompt, opts.sample_tokens, opts.temperature,
-                                        opts.tokenizer})
-                         .c_str());
+        std::fprintf(
+            out, "%s\n",
+            sample_text(*run, {opts.prompt, opts.sample_tokens, opts.temperature, opts.tokenizer})
+                .c_str());
     });
     return agree(world, failure, err);
   }

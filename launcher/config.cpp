@@ -7,23 +7,36 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "core/data/dataset.h"
 #include "core/data/llmc_file.h"
 #include "core/error.h"
+#include "core/file_access.h"
 #include "core/layers/registry.h"
 #include "core/optim/optimizer.h"
 #include "launcher/config_section.h"
 #include "launcher/device.h"
+#include "launcher/yaml_guard.h"
 #include "parallel/environment.h"
 
 namespace trainer {
 
 static YAML::Node parse_file(const std::string& path) {
-  std::ifstream in(path);
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw ConfigError(path + ": cannot read the config file: " + ec.message());
+  if (!std::filesystem::exists(status)) throw ConfigError(path + ": config file not found");
+  if (!std::filesystem::is_regular_file(status))
+    throw ConfigError(path + ": the config must be a regular file, not a directory or device");
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path + ": cannot open the config file");
+  std::ostringstream text;
+  text << in.rdbuf();  // an empty file sets failbit here: reported as empty below
+  check_yaml_aliases(text.str(), path);
   try {
-    YAML::Node root = YAML::Load(in);
+    YAML::Node root = YAML::Load(text.str());
     if (!root || root.IsNull()) throw ConfigError(path + ": the config file is empty");
     return root;
   } catch (const YAML::Exception& e) {
@@ -34,7 +47,7 @@ static YAML::Node parse_file(const std::string& path) {
 static void read_run(ConfigSection& root, Config& c) {
   ConfigSection s = root.section("run", false);
   c.name = s.text("name", std::string("run"));
-  c.seed = static_cast<uint64_t>(s.integer("seed", 42, 0));
+  c.seed = static_cast<uint64_t>(s.integer("seed", 42, 0, INT64_MAX));
   c.out_dir = s.text("out_dir", "runs/" + c.name);
   c.threads = s.integer("threads", 0, 0);
   s.finish();
@@ -50,7 +63,8 @@ static void read_data_section(ConfigSection& data, const std::string& key, bool 
   for (const char* file_key : {"images", "labels", "path"})
     if (s.has(file_key)) {
       const std::string path = s.text(file_key, std::nullopt);
-      if (!std::filesystem::is_regular_file(path)) s.fail(file_key, "file not found: " + path);
+      const std::string problem = regular_file_problem(path);
+      if (!problem.empty()) s.fail(file_key, problem + ": " + path);
     }
 }
 

@@ -47,14 +47,18 @@ static bool parse_int(const YAML::Node& v, int64_t& out) {
   return true;
 }
 
-static bool parse_double(const YAML::Node& v, double& out) {
-  if (!plain_scalar(v)) return false;
+enum class Parsed { ok, not_a_number, beyond_float };
+
+static Parsed parse_double(const YAML::Node& v, double& out) {
+  if (!plain_scalar(v)) return Parsed::not_a_number;
   const std::string& s = v.Scalar();
   char* end = nullptr;
   const double x = std::strtod(s.c_str(), &end);
-  if (s.empty() || *end != '\0' || !std::isfinite(x)) return false;
+  if (s.empty() || *end != '\0' || std::isnan(x)) return Parsed::not_a_number;
+  // Hyper-parameters are used as floats: 1e39 would become infinity there.
+  if (!std::isfinite(static_cast<float>(x))) return Parsed::beyond_float;
   out = x;
-  return true;
+  return Parsed::ok;
 }
 
 ConfigSection::ConfigSection(const ConfigSource& src, YAML::Node node, std::string path)
@@ -72,21 +76,23 @@ std::optional<YAML::Node> ConfigSection::value(const std::string& key, bool def_
   YAML::Node v = node_[key];
   if (v && !v.IsNull()) return v;
   if (!def_given)
-    throw ConfigError(where() + ": " + key_path(key) + ": missing; expected " + expected);
+    throw ConfigError(src_.where(node_, key_path(key)) + ": " + key_path(key) +
+                      ": missing; expected " + expected);
   return std::nullopt;
 }
 
 void ConfigSection::bad(const std::string& key, const YAML::Node& v, const std::string& expected) {
-  throw ConfigError(src_.where(v) + ": " + key_path(key) + ": expected " + expected + ", got " +
-                    describe(v));
+  throw ConfigError(src_.where(v, key_path(key)) + ": " + key_path(key) + ": expected " + expected +
+                    ", got " + describe(v));
 }
 
 void ConfigSection::fail(const std::string& key, const std::string& what) {
   const YAML::Node v = node_[key];
-  throw ConfigError((v ? src_.where(v) : where()) + ": " + key_path(key) + ": " + what);
+  throw ConfigError(src_.where(v ? v : node_, key_path(key)) + ": " + key_path(key) + ": " + what);
 }
 
-int64_t ConfigSection::integer(const std::string& key, std::optional<int64_t> def, int64_t min) {
+int64_t ConfigSection::integer(const std::string& key, std::optional<int64_t> def, int64_t min,
+                               int64_t max) {
   const std::string expected = "an integer >= " + std::to_string(min);
   const std::optional<YAML::Node> found = value(key, def.has_value(), expected.c_str());
   if (!found) {
@@ -96,6 +102,8 @@ int64_t ConfigSection::integer(const std::string& key, std::optional<int64_t> de
   const YAML::Node v = *found;
   int64_t x = 0;
   if (!parse_int(v, x) || x < min) bad(key, v, expected);
+  if (x > max)
+    bad(key, v, "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
   return x;
 }
 
@@ -109,9 +117,7 @@ double ConfigSection::number(const std::string& key, std::optional<double> def, 
     return *def;
   }
   const YAML::Node v = *found;
-  double x = 0;
-  if (!parse_double(v, x) || x < min || x >= max_exclusive) bad(key, v, expected);
-  return x;
+  return checked_number(key, v, expected, [&](double x) { return x >= min && x < max_exclusive; });
 }
 
 double ConfigSection::positive(const std::string& key, std::optional<double> def) {
@@ -121,8 +127,17 @@ double ConfigSection::positive(const std::string& key, std::optional<double> def
     return *def;
   }
   const YAML::Node v = *found;
+  return checked_number(key, v, "a number > 0", [](double x) { return x > 0; });
+}
+
+template <class InRange>
+double ConfigSection::checked_number(const std::string& key, const YAML::Node& v,
+                                     const std::string& expected, InRange in_range) {
   double x = 0;
-  if (!parse_double(v, x) || x <= 0) bad(key, v, "a number > 0");
+  const Parsed parsed = parse_double(v, x);
+  if (parsed == Parsed::beyond_float)
+    bad(key, v, expected + " that a float holds (magnitude below 3.4e38)");
+  if (parsed != Parsed::ok || !in_range(x)) bad(key, v, expected);
   return x;
 }
 
@@ -171,7 +186,7 @@ std::vector<int64_t> ConfigSection::integers(const std::string& key,
   std::vector<int64_t> out;
   for (const auto& item : v) {
     int64_t x = 0;
-    if (!parse_int(item, x)) bad(key, item, expected);
+    if (!parse_int(item, x) || x > kMaxInteger) bad(key, item, expected);
     out.push_back(x);
   }
   return out;
@@ -193,7 +208,8 @@ ConfigSection ConfigSection::section(const std::string& key, bool required) {
   YAML::Node v = node_[key];
   if (!v || v.IsNull()) {
     if (required)
-      throw ConfigError(where() + ": " + key_path(key) + ": missing; expected a mapping");
+      throw ConfigError(src_.where(node_, key_path(key)) + ": " + key_path(key) +
+                        ": missing; expected a mapping");
     node_[key] = YAML::Node(YAML::NodeType::Map);
     v = node_[key];
   }
@@ -217,9 +233,7 @@ void ConfigSection::finish() const {
     if (read_.count(key)) continue;
     std::string known;
     for (const std::string& k : read_) known += (known.empty() ? "" : ", ") + k;
-    // A key an override created has no line of its own; its value knows the --set it came from.
-    const YAML::Node& at = kv.first.Mark().is_null() ? kv.second : kv.first;
-    throw ConfigError(src_.where(at) + ": " + key_path(key) + ": unknown key" +
+    throw ConfigError(src_.where(kv.first, key_path(key)) + ": " + key_path(key) + ": unknown key" +
                       (known.empty() ? "" : "; expected one of: " + known));
   }
 }

@@ -22,7 +22,8 @@ class ConfigSection : public Args {
   // `node` must be a mapping; `path` is its key path ("optimizer", "model.layers[2]").
   ConfigSection(const ConfigSource& src, YAML::Node node, std::string path);
 
-  int64_t integer(const std::string& key, std::optional<int64_t> def, int64_t min) override;
+  int64_t integer(const std::string& key, std::optional<int64_t> def, int64_t min,
+                  int64_t max = kMaxInteger) override;
   double number(const std::string& key, std::optional<double> def, double min,
                 double max_exclusive) override;
   // A number strictly above zero (learning rates, time limits).
@@ -50,7 +51,7 @@ class ConfigSection : public Args {
     return path_.empty() ? key : path_ + "." + key;
   }
   const std::string& path() const { return path_; }
-  std::string where() const { return src_.where(node_); }
+  std::string where() const { return src_.where(node_, path_); }
   const ConfigSource& source() const { return src_; }
 
  private:
@@ -58,6 +59,10 @@ class ConfigSection : public Args {
   std::optional<YAML::Node> value(const std::string& key, bool def_given,
                                   const std::string& expected);
   [[noreturn]] void bad(const std::string& key, const YAML::Node& v, const std::string& expected);
+  // The number `v` holds when it is one, a float holds it and in_range(it); else bad().
+  template <class InRange>
+  double checked_number(const std::string& key, const YAML::Node& v, const std::string& expected,
+                        InRange in_range);
 
   const ConfigSource& src_;
   YAML::Node node_;

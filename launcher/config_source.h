@@ -19,11 +19,15 @@ class ConfigSource {
 
   // "cfg.yaml:12" for a node of the file, "--set a.b=1" for one an override wrote.
   std::string where(const YAML::Node& node) const;
+  // The same for the key at `key_path` ("model.layers[3].out_features"): the latest override
+  // that wrote it, a section above it or a key below it; else where(node).
+  std::string where(const YAML::Node& node, const std::string& key_path) const;
 
  private:
   struct Override {
     std::string text;
     YAML::Node node;
+    std::vector<std::string> parts;  // the key path it wrote
   };
   std::string file_;
   std::vector<Override> overrides_;

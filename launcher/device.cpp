@@ -1,5 +1,6 @@
 #include "launcher/device.h"
 
+#include "core/allocator.h"
 #include "core/error.h"
 #ifdef TRAINER_HAS_CUDA
 #include "core/cuda/runtime.cuh"
@@ -62,6 +63,16 @@ std::string gpu_name([[maybe_unused]] int index) {
 #else
   return "";
 #endif
+}
+
+size_t device_memory_bytes(const std::string& device, [[maybe_unused]] int gpu) {
+#ifdef TRAINER_HAS_CUDA
+  if (device == "cuda") {
+    cuda::set_device(gpu);
+    return cuda::total_memory();
+  }
+#endif
+  return physical_memory_bytes();
 }
 
 Device select_device(const std::string& device, int gpu) {

@@ -30,6 +30,9 @@ DeviceChoice choose_device(const std::string& device, const std::string& communi
 // The name of GPU `index` ("NVIDIA H100 80GB HBM3"), for the run's summary.
 std::string gpu_name(int index);
 
+// The memory of the device a run trains on: GPU `gpu`'s for "cuda", the machine's for "cpu".
+size_t device_memory_bytes(const std::string& device, int gpu);
+
 // Makes this process use `gpu` (for "cuda") and returns the Device that tensors go to.
 Device select_device(const std::string& device, int gpu);
 

@@ -6,6 +6,7 @@
 //   trainer cfg.yaml [--resume PATH] --export-llmc FILE
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 
 #include "launcher/app.h"
 #include "parallel/cost_model.h"
@@ -55,5 +56,12 @@ int main(int argc, char** argv) {
     const int code = cli.exit(e);
     return code == 0 ? 0 : trainer::kBadInput;
   }
-  return trainer::run_app(opts, stdout, stderr);
+  const int code = trainer::run_app(opts, stdout, stderr);
+  // A failed run has nothing left to save; it must end now rather than wait in library teardown
+  // (OpenBLAS's thread shutdown hangs after an allocation failed under a memory limit).
+  if (code != 0) {
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }
+  return code;
 }

@@ -1,11 +1,13 @@
 #include "launcher/run_setup.h"
 
+#include "core/allocator.h"
 #include "core/checkpoint/llmc_weights.h"
 #include "core/error.h"
 #include "core/layers/embedding.h"
 #include "core/layers/registry.h"
 #include "launcher/config_section.h"
 #include "launcher/device.h"
+#include "launcher/plan_report.h"
 
 namespace trainer {
 
@@ -42,9 +44,13 @@ static std::unique_ptr<Layer> make_layer(const Config& cfg, int64_t i, const Sha
   ConfigSection s(*cfg.source, cfg.layers[i], "model.layers[" + std::to_string(i) + "]");
   const std::string type = s.choice("type", std::nullopt, layer_types());
   s.integer("repeat", 1, 1);  // expanded by the config reader
-  std::unique_ptr<Layer> layer = (*find_layer_factory(type))(s, input, ctx);
-  s.finish();
-  return layer;
+  try {
+    std::unique_ptr<Layer> layer = (*find_layer_factory(type))(s, input, ctx);
+    s.finish();
+    return layer;
+  } catch (const MemoryError& e) {  // its parameters do not fit: name the layer
+    throw ConfigError(s.where() + ": " + s.path() + " (" + type + "): " + e.what());
+  }
 }
 
 std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_t first,
@@ -120,11 +126,28 @@ static void check_vocabulary(const RunSetup& r) {
   }
 }
 
+// A run whose parameters, gradients, optimizer state and activations do not fit this rank's
+// device is refused before they are allocated (the cost model's memory figure for the layout).
+static void check_memory(const RunSetup& r) {
+  const Config& c = r.cfg;
+  const int64_t needed =
+      predict(r.layers, configured_layout(r), cluster_preset("cpu"), optimizer_state_bytes(c))
+          .memory_bytes;
+  const double have = static_cast<double>(device_memory_bytes(c.device, c.gpu));
+  if (static_cast<double>(needed) > have)
+    throw ConfigError(c.where(c.tree["model"]) + ": model: the run needs " +
+                      human_bytes(static_cast<double>(needed)) +
+                      " per device for weights, gradients, optimizer state and activations "
+                      "(data.batch_size " +
+                      std::to_string(c.batch_size) + "), the " + c.device + " device has " +
+                      human_bytes(have));
+}
+
 DType compute_dtype(const std::string& precision) {
   return precision == "fp16" ? DType::F16 : precision == "bf16" ? DType::BF16 : DType::F32;
 }
 
-RunSetup build_run(Config cfg, int stage) {
+RunSetup build_run(Config cfg, int stage, bool plan_only) {
   RunSetup r;
   r.cfg = std::move(cfg);
   r.stage = stage;
@@ -157,6 +180,7 @@ RunSetup build_run(Config cfg, int stage) {
       throw ConfigError(where + e.what());
     }
   }
+  if (!plan_only) check_memory(r);
   // Before the optimizer, whose state is made beside the parameters.
   r.model->to(select_device(c.device, c.gpu));
   r.model->set_compute_dtype(compute_dtype(c.compute));

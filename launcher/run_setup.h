@@ -28,7 +28,8 @@ struct RunSetup {
 
 // Builds pipeline stage `stage` (of cfg.pipeline): only its layers are kept. Throws ConfigError
 // naming the key (a data file that cannot be read is reported at its key).
-RunSetup build_run(Config cfg, int stage = 0);
+// A plan (--dry-run) skips the memory check: it may be made for a larger device than this one.
+RunSetup build_run(Config cfg, int stage = 0, bool plan_only = false);
 
 // Layers [first, end) of the model (all of it by default); `input` is layer `first`'s input
 // shape (per sample). Layers keep their global index: initial weights do not depend on the split.

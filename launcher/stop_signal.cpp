@@ -6,11 +6,13 @@
 namespace trainer {
 
 static std::atomic<int> received{0};
+static std::atomic<bool> deferred{false};
 
 extern "C" void on_stop_signal(int sig) {
-  if (sig == SIGINT && received.load() != 0) {  // asked twice: stop now
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
+  // Before training nothing needs saving; a second SIGINT means now.
+  if (!deferred.load() || (sig == SIGINT && received.load() != 0)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
     return;
   }
   received.store(sig);
@@ -25,6 +27,8 @@ void install_signal_handlers() {
   sigaction(SIGTERM, &action, nullptr);
   std::signal(SIGXFSZ, SIG_IGN);
 }
+
+void defer_stop_signals() { deferred.store(true); }
 
 int stop_signal() { return received.load(); }
 

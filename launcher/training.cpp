@@ -57,6 +57,7 @@ static std::vector<int64_t> peak_activation_bytes(Communicator& world,
 
 nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_point started,
                      ProcessGrid* grid_or_null) {
+  defer_stop_signals();  // from here a SIGTERM checkpoints at the next step boundary
   ProcessGrid single;
   if (!grid_or_null) single = ProcessGrid::single();
   ProcessGrid& grid = grid_or_null ? *grid_or_null : single;

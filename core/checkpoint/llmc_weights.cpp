@@ -1,6 +1,7 @@
 #include "core/checkpoint/llmc_weights.h"
 
 #include <array>
+#include <cmath>
 #include <cstring>
 
 #include "core/data/llmc_file.h"
@@ -83,6 +84,10 @@ void load_llmc_weights(const std::string& path, Model& model) {
   for (Param* p : g.tensors) {
     Tensor host = Tensor::empty(p->value.shape());
     std::memcpy(host.f32(), src, host.bytes());
+    for (int64_t i = 0; i < host.numel(); ++i)
+      if (!std::isfinite(host.f32()[i]))
+        throw DataError(path + ": " + p->name + " holds a non-finite value at element " +
+                        std::to_string(i));
     p->value.copy_from(host);
     src += host.bytes();
   }

@@ -4,7 +4,9 @@
 #include <mutex>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/check.h"
+#include "core/error.h"
 #include "core/cuda/runtime.cuh"
 
 namespace trainer::cuda {
@@ -51,6 +53,12 @@ size_t free_memory() {
   size_t free = 0, total = 0;
   CUDA_CHECK(cudaMemGetInfo(&free, &total));
   return free;
+}
+
+size_t total_memory() {
+  size_t free = 0, total = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return total;
 }
 
 bool is_device_pointer(const void* p) {
@@ -100,7 +108,10 @@ class BlockCache {
       release_idle();
       p = alloc_(size);
     }
-    if (!p) throw DeviceError("out of device memory allocating " + std::to_string(size) + " bytes");
+    if (!p)
+      throw MemoryError("cannot allocate " + human_bytes(static_cast<double>(size)) +
+                        " on the GPU: " + human_bytes(static_cast<double>(free_memory())) +
+                        " of its memory is free");
     return p;
   }
 

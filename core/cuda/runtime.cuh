@@ -23,8 +23,9 @@ void* compute_stream();
 // Waits until everything queued on the compute stream is done.
 void synchronize();
 
-// Bytes of device memory free now.
+// Bytes of device memory free now, and in all.
 size_t free_memory();
+size_t total_memory();
 
 // True when p points into device memory (the communicators stage such buffers through the host).
 bool is_device_pointer(const void* p);

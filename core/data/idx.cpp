@@ -1,37 +1,14 @@
 #include "core/data/idx.h"
 
-#include <zlib.h>
-
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <memory>
 
+#include "core/data/input_bytes.h"
 #include "core/error.h"
 
 namespace trainer {
-
-// gzread reads raw files unchanged, so one path serves both forms.
-static std::vector<uint8_t> read_all(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw DataError(path + ": cannot open: " + std::strerror(errno));
-  std::unique_ptr<gzFile_s, int (*)(gzFile)> guard(f, gzclose);
-  std::vector<uint8_t> out;
-  uint8_t buf[1 << 16];
-  for (;;) {
-    const int n = gzread(f, buf, sizeof buf);
-    if (n < 0) {
-      int code = 0;
-      const char* msg = gzerror(f, &code);
-      throw DataError(path + ": cannot read: " + (code == Z_ERRNO ? std::strerror(errno) : msg));
-    }
-    if (n == 0) break;
-    out.insert(out.end(), buf, buf + n);
-  }
-  int code = 0;
-  const char* msg = gzerror(f, &code);
-  if (code != Z_OK) throw DataError(path + ": gzip stream is corrupt or truncated (" + msg + ")");
-  return out;
-}
 
 static uint32_t big_endian32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
@@ -47,10 +24,12 @@ std::vector<float> IdxArray::floats() const {
 }
 
 IdxArray read_idx(const std::string& path, int expected_ndim, bool allow_float) {
-  std::vector<uint8_t> bytes = read_all(path);
-  if (bytes.size() < 4)
-    throw DataError(path + ": not an IDX file (" + std::to_string(bytes.size()) + " bytes)");
-  const uint32_t magic = big_endian32(bytes.data());
+  InputBytes in(path);
+  uint8_t head[4 + 4 * 4];
+  const size_t got_magic = in.read(head, 4);
+  if (got_magic < 4)
+    throw DataError(path + ": not an IDX file (" + std::to_string(got_magic) + " bytes)");
+  const uint32_t magic = big_endian32(head);
   const uint32_t ubyte_magic = 0x0800u | static_cast<uint32_t>(expected_ndim);
   const uint32_t float_magic = 0x0D00u | static_cast<uint32_t>(expected_ndim);
   IdxArray a;
@@ -71,25 +50,43 @@ IdxArray read_idx(const std::string& path, int expected_ndim, bool allow_float) 
                     ")");
   }
   const size_t header = 4 + 4 * static_cast<size_t>(expected_ndim);
-  if (bytes.size() < header)
+  const size_t got_dims = in.read(head + 4, header - 4);
+  if (got_dims < header - 4)
     throw DataError(path + ": truncated: the header needs " + std::to_string(header) +
-                    " bytes, the file holds " + std::to_string(bytes.size()));
-  uint64_t count = 1;
+                    " bytes, the file holds " + std::to_string(4 + got_dims));
+  // Each dimension is a 32-bit count: their product is checked, so that no size wraps around.
+  uint64_t count = a.type == IdxType::Float ? 4 : 1;
   std::string dims_text;
   for (int d = 0; d < expected_ndim; ++d) {
-    const int64_t dim = big_endian32(bytes.data() + 4 + 4 * d);
-    a.dims.push_back(dim);
-    count *= static_cast<uint64_t>(dim);
+    const uint32_t dim = big_endian32(head + 4 + 4 * d);
     dims_text += (d ? " x " : "") + std::to_string(dim);
+    if (dim == 0)
+      throw DataError(path + ": the header declares " + dims_text +
+                      "...: every dimension must be at least 1");
+    a.dims.push_back(dim);
+    if (__builtin_mul_overflow(count, uint64_t{dim}, &count) || count > kMaxIdxBytes)
+      throw DataError(path + ": the header declares " + dims_text + "...: more than " +
+                      std::to_string(kMaxIdxBytes) +
+                      " bytes of data, the most an IDX file may hold");
   }
-  if (a.type == IdxType::Float) count *= 4;
-  const uint64_t have = bytes.size() - header;
-  if (have != count)
-    throw DataError(path + ": " + (have < count ? "truncated" : "longer than its header") +
-                    ": the header declares " + dims_text +
-                    (a.type == IdxType::Float ? " floats" : "") + " = " + std::to_string(count) +
-                    " bytes of data, the file holds " + std::to_string(have));
-  a.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
+  // Read what the header declares and not a byte more: the data grows as it arrives, so a false
+  // header costs no memory, and a gzip bomb stops at the first byte past the declared size.
+  const auto declared = [&] {
+    return "the header declares " + dims_text + (a.type == IdxType::Float ? " floats" : "") +
+           " = " + std::to_string(count) + " bytes of data";
+  };
+  constexpr size_t chunk = size_t{1} << 20;
+  while (a.data.size() < count) {
+    const size_t before = a.data.size(), want = std::min<uint64_t>(chunk, count - before);
+    a.data.resize(before + want);
+    const size_t got = in.read(a.data.data() + before, want);
+    a.data.resize(before + got);
+    if (got < want)
+      throw DataError(path + ": truncated: " + declared() + ", the file holds " +
+                      std::to_string(a.data.size()));
+  }
+  if (!in.at_end())
+    throw DataError(path + ": longer than its header: " + declared() + ", the file holds more");
   return a;
 }
 

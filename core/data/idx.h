@@ -21,9 +21,12 @@ struct IdxArray {
   std::vector<float> floats() const;
 };
 
+// The most data an IDX file may declare (4 GiB; Fashion-MNIST's training images are 47 MB).
+constexpr uint64_t kMaxIdxBytes = uint64_t{1} << 32;
+
 // Reads and checks a file: magic number, data type (unsigned byte, or float when allowed), and
-// that the data length is exactly what the header declares. Throws DataError naming the file and
-// what is wrong.
+// that every dimension is at least 1 and the data length exactly what the header declares (gzip
+// streams are checked as they are inflated). Throws DataError naming the file and what is wrong.
 IdxArray read_idx(const std::string& path, int expected_ndim, bool allow_float = false);
 
 }  // namespace trainer

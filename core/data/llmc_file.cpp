@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/file_access.h"
 
 namespace trainer {
 
@@ -15,6 +16,7 @@ namespace {
 std::ifstream open_checked(const std::string& path, int32_t magic,
                            const std::vector<int32_t>& versions, std::array<int32_t, 256>& header,
                            std::streamoff& payload_bytes) {
+  require_regular_file(path);  // a FIFO or a device would never end
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw DataError(path + ": cannot open: " + std::strerror(errno));
   const std::streamoff size = in.tellg();

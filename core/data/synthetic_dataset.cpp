@@ -25,7 +25,7 @@ std::unique_ptr<Dataset> SyntheticDataset::create(Args& args, Split split) {
     if (d < 1) args.fail("shape", "every dimension must be at least 1, got " + shape_str(shape));
   const int64_t classes = args.integer("classes", 10, 2);
   const double noise = args.number("noise", 1.0, 0.0, 1e6);
-  const int64_t seed = args.integer("seed", 0, 0);
+  const int64_t seed = args.integer("seed", 0, 0, INT64_MAX);
   return std::make_unique<SyntheticDataset>(samples, shape, classes, static_cast<float>(noise),
                                             static_cast<uint64_t>(seed), split);
 }

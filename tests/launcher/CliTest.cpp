@@ -67,7 +67,7 @@ TEST(CliTest, BadConfigIsOneLineAndExitCode2) {
             "error: --set optimizer.lr=-1: optimizer.lr: expected a number > 0, got '-1'\n");
   const test::CommandResult missing = test::run_command(kTrainer + " " + dir.file("none.yaml"));
   EXPECT_EQ(missing.exit_code, 2);
-  EXPECT_EQ(missing.output, "error: " + dir.file("none.yaml") + ": cannot open the config file\n");
+  EXPECT_EQ(missing.output, "error: " + dir.file("none.yaml") + ": config file not found\n");
 }
 
 TEST(CliTest, UsageErrorsExit2AndHelpExits0) {
