@@ -24,6 +24,10 @@ HostCacheStats host_cache_stats();
 // The machine's physical memory in bytes.
 size_t physical_memory_bytes();
 
+// Address space this process may still map under its limit (ulimit -v), or SIZE_MAX when
+// unlimited.
+size_t address_space_left();
+
 // "3.1 GB": a size for messages.
 std::string human_bytes(double bytes);
 

@@ -37,6 +37,13 @@ class CheckpointError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A run file (metrics, summary, a checkpoint's parts) that cannot be written: a full disk, a
+// read-only or vanished directory.
+class OutputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // A programming error inside the engine (shape mismatch between ops and the like).
 class InternalError : public std::logic_error {
  public:

@@ -99,21 +99,24 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   const std::vector<Param*> params = stage.model.params();
   // As an fp16 overflow would make one.
   if (plan.inf_gradient) set_first_element(params.at(0)->grad, INFINITY);
-  // Under loss scaling every step checks its gradients; clipping needs their norm anyway.
-  const bool check = scaler.active() || plan.clip_grad_norm > 0.0;
-  const double sq = check ? grad_sum_squares(params) : 0.0;
+  // Every step checks its gradients in one pass (a non-finite gradient with a finite loss must
+  // not reach the weights in any precision); clipping uses the same sum.
+  const double sq = grad_sum_squares(params);
   // One small all-reduce tells every rank, before any weight changes, whether some rank's loss
-  // is not finite (the lowest such rank wins the MAX), whether a stop was asked, and whether
-  // some rank's gradients overflowed: data and pipeline ranks alike then skip the same step.
+  // or gradients are not finite (the lowest such rank wins the MAX) and whether a stop was
+  // asked: data and pipeline ranks alike then skip the same step.
   Communicator& world = stage.world;
-  int64_t flags[3] = {std::isfinite(r.loss_sum) ? 0 : world.size() - world.rank(), plan.stop_signal,
-                      scaler.active() && !std::isfinite(sq)};
+  const int64_t me = world.size() - world.rank();
+  int64_t flags[3] = {std::isfinite(r.loss_sum) ? 0 : me, plan.stop_signal,
+                      std::isfinite(sq) ? 0 : me};
   world.all_reduce(flags, 3, ReduceOp::Max);
   r.stop_signal = static_cast<int>(flags[1]);
-  if (flags[0] != 0) {
-    r.nonfinite_rank = static_cast<int>(world.size() - flags[0]);
+  if (flags[0] != 0 || (flags[2] != 0 && !scaler.active())) {
+    r.nonfinite_rank = static_cast<int>(world.size() - (flags[0] != 0 ? flags[0] : flags[2]));
+    r.nonfinite_gradient = flags[0] == 0;
     return r;
   }
+  // Under loss scaling a non-finite gradient is an overflow: the step is skipped, the scale cut.
   if (!scaler.update(flags[2] != 0, plan.step + 1)) {
     r.overflowed = true;
     return r;

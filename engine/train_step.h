@@ -38,7 +38,8 @@ struct StepResult {
   double grad_norm = 0.0;  // of the whole model, before clipping; 0 when clipping is off
   // Agreed by every rank before the update:
   int nonfinite_rank = -1;  // the lowest world rank whose loss was not finite; no update then
-  int stop_signal = 0;      // a SIGINT/SIGTERM some rank received (the step still updates)
+  bool nonfinite_gradient = false;  // its loss was finite, a gradient was not (no loss scaling)
+  int stop_signal = 0;              // a SIGINT/SIGTERM some rank received (the step still updates)
   bool overflowed = false;  // loss scaling: some rank's gradients were not finite; no update
 };
 
@@ -61,9 +62,9 @@ struct StageContext {
 // Zeroes gradients; runs grad_accum rounds of the pipeline schedule over the rows cut into
 // grad_accum x microbatches pieces (each sample's loss divided by the global batch, so the
 // gradients are the global mean); sums gradients over the data-parallel ranks during the last
-// round's last backward; agrees with every rank on the flags of StepResult (a non-finite loss
-// anywhere skips the update everywhere; so does, under loss scaling, a non-finite gradient
-// anywhere, which also halves the scale); unscales; clips by the norm of the whole model;
+// round's last backward; agrees with every rank on the flags of StepResult (a non-finite loss or
+// gradient anywhere skips the update everywhere; under loss scaling a non-finite gradient is an
+// overflow, which also halves the scale); unscales; clips by the norm of the whole model;
 // updates.
 StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
                       const StepPlan& plan);

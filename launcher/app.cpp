@@ -11,9 +11,12 @@
 #include "core/error.h"
 #include "core/optim/loss_scaler.h"
 #include "launcher/checkpointing.h"
+#include "launcher/fault_injection.h"
 #include "launcher/model_io.h"
 #include "launcher/model_summary.h"
 #include "launcher/plan_report.h"
+#include "launcher/rank_agreement.h"
+#include "launcher/run_lock.h"
 #include "launcher/run_setup.h"
 #include "launcher/stop_signal.h"
 #include "launcher/training.h"
@@ -35,7 +38,7 @@ struct Failure {
 };
 
 // Runs f; turns what it throws into a Failure.
-Failure attempt(const std::function<void()>& f) {
+Failure guarded(const std::function<void()>& f) {
   try {
     f();
     return {};
@@ -53,6 +56,8 @@ Failure attempt(const std::function<void()>& f) {
     return {kTrainingFailed, e.what(), true};
   } catch (const CheckpointNotWritten& e) {
     return {kFailure, e.what(), true};
+  } catch (const OutputError& e) {
+    return {kFailure, e.what()};
   } catch (const std::bad_alloc&) {
     return {kBadInput,
             "out of memory: the run needs more memory than this process may use "
@@ -60,6 +65,28 @@ Failure attempt(const std::function<void()>& f) {
   } catch (const std::exception& e) {
     return {kFailure, std::string("internal: ") + e.what()};
   }
+}
+
+// A message is printed as one line of text: control characters that came with the input (a key,
+// a value, a path) are shown escaped, never sent to the terminal.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (unsigned char ch : text) {
+    if (ch >= 0x20 && ch != 0x7f) {
+      out += static_cast<char>(ch);
+      continue;
+    }
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+    out += buf;
+  }
+  return out;
+}
+
+Failure attempt(const std::function<void()>& f) {
+  Failure failure = guarded(f);
+  failure.message = printable(failure.message);
+  return failure;
 }
 
 // Every rank learns whether any rank failed. The lowest failing rank prints its message (so a
@@ -110,6 +137,7 @@ void say_start(const RunSetup& run, const AppOptions& opts, bool resumed, int wo
 
 int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   const auto started = std::chrono::steady_clock::now();
+  if (opts.fault_injection) enable_fault_injection();
   const Environment env = discover_environment();
   set_error_rank(env.rank);
   // Several ranks: MPI starts first (it is no collective that can hang), then every rank checks
@@ -128,6 +156,7 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   Communicator& world = mpi ? static_cast<Communicator&>(*mpi) : *self;
 
   std::optional<RunSetup> run;
+  std::optional<RunLock> lock;  // held until the process ends
   std::optional<ResumePoint> resume;
   std::string resume_note;  // why --resume auto passed over the latest checkpoint
   int64_t start_step = 0;
@@ -140,9 +169,14 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     if (mpi) mpi->set_timeout(run->cfg.timeout_s);
     cpu::set_threads(threads_for(run->cfg, env));
     if (opts.dry_run) return;
+    // Before any collective: an unusable out_dir or a second run in it ends the job here.
+    const bool trains = !opts.sample && opts.export_llmc.empty();
+    if (trains && world.rank() == 0) lock.emplace(run->cfg.out_dir);
     resume = resolve_resume(run->cfg, opts.resume, &resume_note);
     if (resume) start_step = restore_run_checkpoint(*run, *resume);  // every rank reads it
   });
+  if (const int code = agree(world, failure, err)) return code;
+  failure = attempt([&] { check_ranks_agree(world, run->cfg); });
   if (const int code = agree(world, failure, err)) return code;
   const bool root = world.rank() == 0;
   if (opts.dry_run) {

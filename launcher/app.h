@@ -21,7 +21,8 @@ struct AppOptions {
   std::string prompt;
   int64_t sample_tokens = 200;
   double temperature = 1.0;
-  std::string tokenizer;  // --tokenizer: llm.c's tokenizer file ("" = bytes)
+  std::string tokenizer;         // --tokenizer: llm.c's tokenizer file ("" = bytes)
+  bool fault_injection = false;  // --fault-injection: the TRAINER_FAULT_* variables act (tests)
 };
 
 // Exit codes: 0 done; 2 bad input (config, data, a checkpoint that cannot be resumed);

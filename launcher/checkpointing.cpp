@@ -1,6 +1,7 @@
 #include "launcher/checkpointing.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "core/error.h"
@@ -9,10 +10,13 @@ namespace trainer {
 
 // One shard per pipeline stage: model.bin and optimizer.bin, or with stages,
 // model-stage<s>.bin and optimizer-stage<s>.bin.
+static std::string shard_file(const char* what, int64_t pipeline, int64_t stage) {
+  return what + (pipeline > 1 ? "-stage" + std::to_string(stage) + ".bin" : ".bin");
+}
+
 static std::vector<TensorGroup> tensor_groups(RunSetup& run) {
-  const std::string suffix =
-      run.cfg.pipeline > 1 ? "-stage" + std::to_string(run.stage) + ".bin" : ".bin";
-  TensorGroup model{"model" + suffix, {}}, optim{"optimizer" + suffix, {}};
+  TensorGroup model{shard_file("model", run.cfg.pipeline, run.stage), {}},
+      optim{shard_file("optimizer", run.cfg.pipeline, run.stage), {}};
   for (Param* p : run.model->params()) model.tensors.emplace_back(p->name, &p->value);
   optim.tensors = run.optimizer->state();
   return {model, optim};
@@ -120,34 +124,66 @@ std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid) 
   return outcome[0]["path"].get<std::string>();
 }
 
-// The newest checkpoint under `root` that passes its checksums, starting from `latest`.
+// What this program reads of meta.json beyond the step and files, in the types it reads; and
+// the tensor files the writing layout must have listed (one pair per pipeline stage).
+static std::vector<std::string> check_run_meta(const nlohmann::json& meta, const std::string& at) {
+  auto bad = [&](const std::string& key, const std::string& expected) {
+    throw CheckpointError(at + ": " + key + ": expected " + expected);
+  };
+  if (meta.value("format", nlohmann::json()) != 1) bad("format", "1");
+  if (!meta.contains("optimizer_steps") || !meta["optimizer_steps"].is_number_unsigned())
+    bad("optimizer_steps", "a non-negative integer");
+  if (!meta.contains("compatibility") || !meta["compatibility"].is_object())
+    bad("compatibility", "an object");
+  if (meta.contains("loss_scale")) {
+    const nlohmann::json& s = meta["loss_scale"];
+    if (!s.is_object() || !s.contains("scale") || !s["scale"].is_number() ||
+        !(s["scale"].get<double>() > 0.0) || !std::isfinite(s["scale"].get<double>()) ||
+        !s.contains("clean_steps") || !s["clean_steps"].is_number_unsigned())
+      bad("loss_scale", "{\"scale\": a number > 0, \"clean_steps\": a non-negative integer}");
+  }
+  const nlohmann::json layout = meta.value("layout", nlohmann::json());
+  if (!layout.is_object() || !layout.contains("pipeline") ||
+      !layout["pipeline"].is_number_unsigned() || layout["pipeline"].get<uint64_t>() < 1 ||
+      layout["pipeline"].get<uint64_t>() > 4096 || !layout.contains("stage_starts") ||
+      !layout["stage_starts"].is_array())
+    bad("layout", "{\"pipeline\": stages, \"stage_starts\": [...]}");
+  const auto stages = layout["pipeline"].get<int64_t>();
+  std::vector<std::string> files;
+  for (int64_t s = 0; s < stages; ++s) {
+    files.push_back(shard_file("model", stages, s));
+    files.push_back(shard_file("optimizer", stages, s));
+  }
+  return files;
+}
+
+static nlohmann::json verify_run_checkpoint(const std::string& dir) {
+  return verify_checkpoint(dir, check_run_meta);
+}
+
+// The newest valid checkpoint under `root`: the one `latest` names when it passes every check,
+// else the newest step directory that does (also when `latest` is missing, empty or not a file,
+// as after a crash or an accident: the run must not start over beside valid checkpoints).
 static std::optional<ResumePoint> newest_valid(const std::string& root, std::string* note) {
-  namespace fs = std::filesystem;
   const std::optional<std::string> latest = latest_checkpoint(root);
-  if (!latest) return std::nullopt;
-  std::string first_error;
-  try {
-    return ResumePoint{*latest, verify_checkpoint(*latest)};
-  } catch (const CheckpointError& e) {
-    first_error = e.what();
+  std::vector<std::string> candidates = step_directories(root);
+  if (latest) {
+    candidates.erase(std::remove(candidates.begin(), candidates.end(), *latest), candidates.end());
+    candidates.insert(candidates.begin(), *latest);
   }
-  std::vector<std::string> earlier;
-  for (const auto& e : fs::directory_iterator(root))
-    if (e.is_directory() && e.path().filename().string().rfind("step_", 0) == 0 &&
-        e.path().string() != *latest)
-      earlier.push_back(e.path().string());
-  std::sort(earlier.rbegin(), earlier.rend());
-  for (const std::string& dir : earlier) {
-    nlohmann::json meta;
+  if (candidates.empty()) return std::nullopt;
+  std::string first_error = latest ? "" : root + "/latest names no checkpoint";
+  for (const std::string& dir : candidates) {
     try {
-      meta = verify_checkpoint(dir);
-    } catch (const CheckpointError&) {
-      continue;
+      nlohmann::json meta = verify_run_checkpoint(dir);
+      if (note && !first_error.empty())
+        *note = first_error + "; resuming from the newest valid checkpoint, " + dir;
+      return ResumePoint{dir, std::move(meta)};
+    } catch (const CheckpointError& e) {
+      if (first_error.empty()) first_error = e.what();
     }
-    if (note) *note = first_error + "; resuming from the newest valid checkpoint, " + dir;
-    return ResumePoint{dir, meta};
   }
-  throw CheckpointError(first_error + "; and no earlier checkpoint in " + root + " is valid");
+  throw CheckpointError(first_error + "; and no other checkpoint in " + root + " is valid");
 }
 
 std::optional<ResumePoint> resolve_resume(const Config& cfg, const std::string& resume,
@@ -155,10 +191,11 @@ std::optional<ResumePoint> resolve_resume(const Config& cfg, const std::string& 
   namespace fs = std::filesystem;
   if (resume.empty()) return std::nullopt;
   if (resume == "auto") return newest_valid(cfg.checkpoint_dir, note);
-  if (fs::exists(fs::path(resume) / "meta.json"))
-    return ResumePoint{resume, verify_checkpoint(resume)};
+  std::error_code ec;
+  if (fs::exists(fs::path(resume) / "meta.json", ec))
+    return ResumePoint{resume, verify_run_checkpoint(resume)};
   if (auto latest = latest_checkpoint(resume))
-    return ResumePoint{*latest, verify_checkpoint(*latest)};
+    return ResumePoint{*latest, verify_run_checkpoint(*latest)};
   throw CheckpointError("--resume " + resume +
                         ": not a checkpoint directory (no meta.json) "
                         "and no checkpoints root (no latest)");
@@ -184,12 +221,18 @@ int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint) {
     if (written.value(key, nlohmann::json()) != here[key])
       throw CheckpointError(dir + ": written with layout " + written.dump() + ", this run has " +
                             here.dump() + "; the pipeline split (" + key + ") must match");
+  const int64_t step = meta.at("step").get<int64_t>();
+  if (step > run.total_steps)
+    throw CheckpointError(dir + ": written at step " + std::to_string(step) + ", past this run's " +
+                          std::to_string(run.total_steps) +
+                          " steps (train.max_steps or train.epochs); it cannot be resumed by this "
+                          "config");
   load_checkpoint_tensors(dir, tensor_groups(run));
   run.optimizer->set_steps_taken(meta.at("optimizer_steps").get<int64_t>());
   if (meta.contains("loss_scale") && run.scaler.active())
     run.scaler.restore(meta["loss_scale"].at("scale").get<double>(),
                        meta["loss_scale"].at("clean_steps").get<int64_t>());
-  return meta.at("step").get<int64_t>();
+  return step;
 }
 
 }  // namespace trainer

@@ -47,6 +47,16 @@ static YAML::Node parse_file(const std::string& path) {
 static void read_run(ConfigSection& root, Config& c) {
   ConfigSection s = root.section("run", false);
   c.name = s.text("name", std::string("run"));
+  // The name becomes a directory (runs/<name>): letters, digits, '.', '_', '-' only.
+  const bool plain = !c.name.empty() && c.name.size() <= 128 && c.name[0] != '.' &&
+                     c.name.find_first_not_of(
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789._-") == std::string::npos;
+  if (!plain)
+    s.fail("name",
+           "expected letters, digits, '.', '_' and '-' (at most 128, not starting with "
+           "'.'), got '" +
+               c.name + "'");
   c.seed = static_cast<uint64_t>(s.integer("seed", 42, 0, INT64_MAX));
   c.out_dir = s.text("out_dir", "runs/" + c.name);
   c.threads = s.integer("threads", 0, 0);
@@ -129,13 +139,22 @@ static void read_model(ConfigSection& root, Config& c) {
   // An entry with `repeat: N` stands for N identical entries (a 12-layer GPT-2 is one
   // transformer_block entry); model.layers[i] in messages and pipeline cuts counts them expanded.
   c.layers = YAML::Node(YAML::NodeType::Sequence);
+  // Each layer is read from its own node: a later use of one entry (an alias *L, or a repeat)
+  // is a copy, so the defaults a layer writes back (in_features from its input) stay its own.
+  std::vector<YAML::Node> used;
+  auto own = [&](const YAML::Node& node) {
+    for (const YAML::Node& u : used)
+      if (u.is(node)) return YAML::Clone(node);
+    used.push_back(node);
+    return node;
+  };
   for (size_t i = 0; i < written.size(); ++i) {
     const std::string path = "model.layers[" + std::to_string(c.layers.size()) + "]";
     ConfigSection layer(*c.source, written[i], path);
     layer.choice("type", std::nullopt, layer_types());
     const int64_t repeat = layer.integer("repeat", 1, 1);
     if (repeat > 100000) layer.fail("repeat", "at most 100000, got " + std::to_string(repeat));
-    for (int64_t r = 0; r < repeat; ++r) c.layers.push_back(written[i]);
+    for (int64_t r = 0; r < repeat; ++r) c.layers.push_back(own(written[i]));
   }
   s.finish();
 }

@@ -1,4 +1,6 @@
-// Faults on request, for the fault tests: an environment variable makes a real job misbehave.
+// Faults on request, for the fault tests: an environment variable makes a real job misbehave,
+// when the program was started with --fault-injection (a test flag, hidden from --help: a
+// variable left in a user's environment must never stall or kill a real run).
 //
 //   TRAINER_FAULT_STALL=<rank>:<step>   that rank stops responding when it reaches that step
 //                                       (as a hung node would), so the others' collectives
@@ -16,6 +18,9 @@
 #include <cstdint>
 
 namespace trainer {
+
+// Turns the variables below on (--fault-injection).
+void enable_fault_injection();
 
 // Called by every rank at the start of every step; does nothing unless a fault is requested.
 void inject_faults(int rank, int64_t step);

@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   cli.add_option("--export-llmc", opts.export_llmc,
                  "write the model's weights in llm.c's GPT-2 format instead of training");
+  // A test flag, hidden from --help (an empty group): see launcher/fault_injection.h.
+  cli.add_flag("--fault-injection", opts.fault_injection)->group("");
   try {
     cli.parse(argc, argv);
     opts.sample = sample->count() > 0;

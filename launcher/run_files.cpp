@@ -1,41 +1,50 @@
 #include "launcher/run_files.h"
 
 #include <filesystem>
+#include <sstream>
 
+#include "core/durable_file.h"
 #include "core/error.h"
 
 namespace trainer {
 
 namespace fs = std::filesystem;
 
-static void write_whole(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << text;
-    if (!out) throw CheckpointError("cannot write " + tmp.string());
+// The records of an earlier life of this run up to `step`: a run killed after its last
+// checkpoint logged steps that the resumed run logs again, and a line cut by the kill is dropped.
+static std::string records_up_to(const fs::path& path, int64_t step) {
+  std::ifstream in(path);
+  std::string kept;
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (r.is_object() && r.contains("step") && r["step"].is_number_integer() &&
+        r["step"].get<int64_t>() <= step)
+      kept += line + "\n";
   }
-  fs::rename(tmp, path);
+  return kept;
 }
 
-RunFiles::RunFiles(const Config& cfg, bool resumed) : dir_(cfg.out_dir) {
+RunFiles::RunFiles(const Config& cfg, int64_t start_step) : dir_(cfg.out_dir) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw ConfigError("run.out_dir: cannot create " + dir_ + ": " + ec.message());
   YAML::Emitter yaml;
   yaml << cfg.tree;
-  write_whole(fs::path(dir_) / "config.yaml", std::string(yaml.c_str()) + "\n");
-  metrics_.open(fs::path(dir_) / "metrics.jsonl", resumed ? std::ios::app : std::ios::trunc);
-  if (!metrics_) throw ConfigError("run.out_dir: cannot write " + dir_ + "/metrics.jsonl");
+  write_file_durably((fs::path(dir_) / "config.yaml").string(), std::string(yaml.c_str()) + "\n");
+  const fs::path metrics = fs::path(dir_) / "metrics.jsonl";
+  write_file_durably(metrics.string(), start_step > 0 ? records_up_to(metrics, start_step) : "");
+  metrics_.open(metrics, std::ios::app);
+  if (!metrics_) throw OutputError("cannot write " + metrics.string());
 }
 
 void RunFiles::append_metrics(const nlohmann::json& record) {
   metrics_ << record.dump() << '\n';
   metrics_.flush();
+  if (!metrics_) throw OutputError("cannot write " + dir_ + "/metrics.jsonl (is the disk full?)");
 }
 
 void RunFiles::write_summary(const nlohmann::json& summary) const {
-  write_whole(fs::path(dir_) / "summary.json", summary.dump(2) + "\n");
+  write_file_durably((fs::path(dir_) / "summary.json").string(), summary.dump(2) + "\n");
 }
 
 }  // namespace trainer

@@ -11,11 +11,13 @@ namespace trainer {
 
 class RunFiles {
  public:
-  // Creates out_dir and writes the resolved config. A resumed run appends to metrics.jsonl.
-  RunFiles(const Config& cfg, bool resumed);
-  // One JSON object per line, flushed, so a crashed run keeps every line it logged.
+  // Creates out_dir and writes the resolved config. A run resumed at start_step > 0 keeps the
+  // metrics.jsonl records up to that step and appends to them. Throws OutputError.
+  RunFiles(const Config& cfg, int64_t start_step);
+  // One JSON object per line, flushed (and the error checked), so a crashed run keeps every line
+  // it logged.
   void append_metrics(const nlohmann::json& record);
-  // Written to a temporary name and renamed, so a reader never sees half a summary.
+  // Written whole or not at all (write_file_durably): a reader never sees half a summary.
   void write_summary(const nlohmann::json& summary) const;
   const std::string& dir() const { return dir_; }
 

@@ -2,6 +2,7 @@
 
 #include "core/allocator.h"
 #include "core/checkpoint/llmc_weights.h"
+#include "core/cpu/parallel.h"
 #include "core/error.h"
 #include "core/layers/embedding.h"
 #include "core/layers/registry.h"
@@ -126,20 +127,32 @@ static void check_vocabulary(const RunSetup& r) {
   }
 }
 
+// OpenBLAS maps a 128 MiB buffer per thread on first use, and spins forever when that fails.
+constexpr double kBlasBufferBytes = 128.0 * (1 << 20);
+
 // A run whose parameters, gradients, optimizer state and activations do not fit this rank's
 // device is refused before they are allocated (the cost model's memory figure for the layout).
+// On the CPU the BLAS buffers and the process's address-space limit (ulimit -v) count too.
 static void check_memory(const RunSetup& r) {
   const Config& c = r.cfg;
-  const int64_t needed =
+  double needed = static_cast<double>(
       predict(r.layers, configured_layout(r), cluster_preset("cpu"), optimizer_state_bytes(c))
-          .memory_bytes;
-  const double have = static_cast<double>(device_memory_bytes(c.device, c.gpu));
-  if (static_cast<double>(needed) > have)
-    throw ConfigError(c.where(c.tree["model"]) + ": model: the run needs " +
-                      human_bytes(static_cast<double>(needed)) +
-                      " per device for weights, gradients, optimizer state and activations "
+          .memory_bytes);
+  double have = static_cast<double>(device_memory_bytes(c.device, c.gpu));
+  std::string limit = "the " + c.device + " device has ";
+  if (c.device == "cpu") {
+    needed += kBlasBufferBytes * (cpu::threads() + 1);
+    const double left = static_cast<double>(address_space_left());
+    if (left < have) {
+      have = left;
+      limit = "under its ulimit -v this process may map only ";
+    }
+  }
+  if (needed > have)
+    throw ConfigError(c.where(c.tree["model"]) + ": model: the run needs " + human_bytes(needed) +
+                      " per device for weights, gradients, optimizer state, activations "
                       "(data.batch_size " +
-                      std::to_string(c.batch_size) + "), the " + c.device + " device has " +
+                      std::to_string(c.batch_size) + ") and BLAS buffers; " + limit +
                       human_bytes(have));
 }
 

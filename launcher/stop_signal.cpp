@@ -9,8 +9,9 @@ static std::atomic<int> received{0};
 static std::atomic<bool> deferred{false};
 
 extern "C" void on_stop_signal(int sig) {
-  // Before training nothing needs saving; a second SIGINT means now.
-  if (!deferred.load() || (sig == SIGINT && received.load() != 0)) {
+  // Before training nothing needs saving; a second stop signal means now (a step stuck in a
+  // library call would otherwise never reach its boundary).
+  if (!deferred.load() || received.load() != 0) {
     std::signal(sig, SIG_DFL);
     std::raise(sig);
     return;

@@ -1,7 +1,7 @@
 // SIGINT and SIGTERM (Ctrl-C, a scheduler's preemption) ask the run to stop. Until training
 // starts they end the process at once (reading a config or data has nothing to save); from then
 // on the training loop notices at the next step boundary on every rank at once, checkpoints, and
-// exits cleanly. A second SIGINT ends the process at once.
+// exits cleanly. A second SIGINT or SIGTERM ends the process at once.
 #pragma once
 
 namespace trainer {

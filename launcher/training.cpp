@@ -11,9 +11,9 @@
 #include "launcher/checkpointing.h"
 #include "launcher/device.h"
 #include "launcher/fault_injection.h"
+#include "launcher/model_io.h"
 #include "launcher/progress.h"
 #include "launcher/run_files.h"
-#include "launcher/model_io.h"
 #include "launcher/stop_signal.h"
 #include "parallel/pipeline_executor.h"
 #include "parallel/replica_check.h"
@@ -65,7 +65,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   const Config& c = run.cfg;
   const LossKind loss = loss_kind(c.loss);
   std::optional<RunFiles> files;
-  if (root) files.emplace(c, /*resumed=*/start_step > 0);
+  if (root) files.emplace(c, start_step);
   std::optional<GradReducer> reducer;
   if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb);
   PipelineExecutor executor(*run.model, *grid.pipeline, grid.stage, grid.pipeline_size,
@@ -107,8 +107,8 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     // One process's stage holds the whole model: rank 0 samples alone, the others go on to the
     // next step's collectives and wait there.
     if (root && tokens && c.sample_tokens > 0 && grid.pipeline_size == 1)
-      progress.note("sample: " + sample_text(run, {c.sample_prompt, c.sample_tokens, 0.8,
-                                                   c.sample_tokenizer}));
+      progress.note("sample: " +
+                    sample_text(run, {c.sample_prompt, c.sample_tokens, 0.8, c.sample_tokenizer}));
   };
 
   Window window;
@@ -153,13 +153,14 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
                                 " (pipeline stage " + std::to_string(bad % grid.pipeline_size) +
                                 ", data-parallel rank " + std::to_string(bad / grid.pipeline_size) +
                                 ")";
+      const std::string what = r.nonfinite_gradient ? "a gradient is not finite (the loss is) "
+                                                    : "the training loss is not finite ";
       if (c.on_nonfinite == "stop")
-        throw TrainingError("the training loss is not finite " + where +
+        throw TrainingError(what + where +
                             "; lower optimizer.lr, set train.clip_grad_norm, or skip such steps "
                             "with train.on_nonfinite: skip");
       ++skipped_steps;
-      progress.note("step " + std::to_string(step + 1) +
-                    " skipped: the training loss is not finite " + where);
+      progress.note("step " + std::to_string(step + 1) + " skipped: " + what + where);
     } else {
       // An overflowed step keeps its (finite) loss in the record; only its update was skipped.
       skipped_steps += r.overflowed;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -48,12 +49,23 @@ std::string commit_checkpoint(const std::string& root, int64_t step, const std::
                               nlohmann::json meta, int keep);
 void abandon_checkpoint(const std::string& staging);
 
-// The checkpoint `latest` names, if any.
+// The checkpoint `latest` names, if any: nullopt when it is missing, not a small regular file,
+// or names anything but a step directory.
 std::optional<std::string> latest_checkpoint(const std::string& root);
 
-// Reads meta.json and checks every file's size and CRC-32; throws CheckpointError naming the
-// file that does not match.
-nlohmann::json verify_checkpoint(const std::string& dir);
+// The step directories under root, newest first (entries that cannot be read are skipped).
+std::vector<std::string> step_directories(const std::string& root);
+
+// Checks what a caller reads of meta.json beyond the step and files (meta_path names it in
+// errors) and returns the files it needs listed; throws CheckpointError.
+using MetaCheck = std::function<std::vector<std::string>(const nlohmann::json& meta,
+                                                         const std::string& meta_path)>;
+
+// Reads meta.json and checks it: valid JSON of the exact schema ("step" matching the directory,
+// "files" naming plain files each with crc32 and bytes, and what `check` asks), and every file a
+// regular file inside `dir` with its recorded size and CRC-32. Throws CheckpointError naming the
+// key or file that does not match: anything else is not a checkpoint.
+nlohmann::json verify_checkpoint(const std::string& dir, const MetaCheck& check = nullptr);
 
 // Loads the groups' tensors in place (after verify_checkpoint).
 void load_checkpoint_tensors(const std::string& dir, const std::vector<TensorGroup>& groups);

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -70,6 +71,14 @@ class Reader {
 };
 }  // namespace
 
+// Weights and optimizer state are kept in f32 (16-bit copies are made from them, never saved).
+static bool all_finite(const Tensor& host) {
+  const float* v = host.f32();
+  for (int64_t i = 0; i < host.numel(); ++i)
+    if (!std::isfinite(v[i])) return false;
+  return true;
+}
+
 uint32_t write_tensor_file(const std::string& path, const NamedTensors& tensors) {
   Writer w(path);
   w.put(kMagic, sizeof kMagic);
@@ -81,6 +90,9 @@ uint32_t write_tensor_file(const std::string& path, const NamedTensors& tensors)
     w.put<uint32_t>(static_cast<uint32_t>(t->ndim()));
     for (int64_t d : t->shape()) w.put<int64_t>(d);
     const Tensor host = t->to(Device::cpu());  // a GPU tensor is written from a host copy
+    // A checkpoint is what a run resumes from: one holding NaN or infinity is never written.
+    if (host.dtype() == DType::F32 && !all_finite(host))
+      throw CheckpointError(path + ": " + name + " holds non-finite values");
     w.put(host.raw(), host.bytes());
   }
   return w.finish();
@@ -97,10 +109,19 @@ void read_tensor_file(const std::string& path, const NamedTensors& tensors) {
     throw CheckpointError(path + ": holds " + std::to_string(count) + " tensors, the model has " +
                           std::to_string(tensors.size()));
   for (const auto& [name, t] : tensors) {
-    std::string stored(r.get<uint32_t>(), '\0');
+    // The lengths come from the file: bounded before anything is allocated from them.
+    const uint32_t name_bytes = r.get<uint32_t>();
+    if (name_bytes > 4096)
+      throw CheckpointError(path + ": corrupt (a tensor name of " + std::to_string(name_bytes) +
+                            " bytes)");
+    std::string stored(name_bytes, '\0');
     r.get(stored.data(), stored.size());
     const auto dtype = static_cast<DType>(r.get<uint32_t>());
-    Shape shape(r.get<uint32_t>());
+    const uint32_t ndim = r.get<uint32_t>();
+    if (ndim > 8)
+      throw CheckpointError(path + ": corrupt (a tensor of " + std::to_string(ndim) +
+                            " dimensions)");
+    Shape shape(ndim);
     for (int64_t& d : shape) d = r.get<int64_t>();
     if (stored != name || dtype != t->dtype() || shape != t->shape())
       throw CheckpointError(path + ": holds " + stored + " " + shape_str(shape) +

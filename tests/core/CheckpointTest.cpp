@@ -1,9 +1,11 @@
 // Checkpoint directories: round trip, the latest pointer, pruning, and detected corruption.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "core/checkpoint/checkpoint.h"
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "tests/test_support.h"
 
@@ -109,6 +111,33 @@ TEST(CheckpointTest, AFailedWriteLeavesThePreviousCheckpointAndPointer) {
   EXPECT_EQ(latest_checkpoint(dir.path()), first);
   EXPECT_NO_THROW(verify_checkpoint(first));
   EXPECT_FALSE(fs::exists(dir.file("step_00000002")));
+}
+
+TEST(CheckpointTest, NonFiniteWeightsAreNeverWritten) {
+  test::TempDir dir;
+  Fixture f;
+  const std::string first = write_checkpoint(dir.path(), 1, f.groups(), {}, 3);
+  f.b.f32()[3] = std::nanf("");
+  EXPECT_NE(error_of([&] {
+              write_checkpoint(dir.path(), 2, f.groups(), {}, 3);
+            }).find("model.bin: b holds non-finite values"),
+            std::string::npos);
+  EXPECT_EQ(latest_checkpoint(dir.path()), first);
+  EXPECT_FALSE(fs::exists(dir.file("step_00000002")));
+}
+
+TEST(CheckpointTest, AFullDiskLeavesTheFileItWasReplacing) {
+  test::TempDir dir;
+  const std::string path = dir.file("summary.json");
+  write_file_durably(path, "{\"old\": 1}\n");
+  fs::create_symlink("/dev/full", path + ".tmp");  // every write there fails with ENOSPC
+  try {
+    write_file_durably(path, "{\"new\": 2}\n");
+    ADD_FAILURE() << "no error";
+  } catch (const OutputError& e) {
+    EXPECT_EQ(std::string(e.what()), "cannot write " + path + ": No space left on device");
+  }
+  EXPECT_EQ(test::read_file(path), "{\"old\": 1}\n");
 }
 
 }  // namespace

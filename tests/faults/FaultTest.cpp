@@ -11,84 +11,21 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "tests/test_support.h"
+#include "tests/faults/fault_support.h"
 
 namespace trainer {
 namespace {
 
 namespace fs = std::filesystem;
-
-const std::string kTrainer = TRAINER_BINARY;
-
-// A small MLP on synthetic data: a run of a few steps takes well under a second.
-const char* kConfig = R"(run: {name: faults, seed: 3}
-data:
-  train: {type: synthetic, samples: 512, shape: [16], classes: 4}
-  batch_size: 32
-model:
-  layers:
-    - {type: linear, out_features: 32}
-    - {type: relu}
-    - {type: linear, out_features: 4}
-optimizer: {type: adam, lr: 0.01}
-train: {max_steps: 12}
-checkpoint: {every_steps: 4}
-log: {every_steps: 1}
-)";
-
-const char* kEnv =
-    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
-    "OPENBLAS_NUM_THREADS=1 ";
-
-// The trainer with `args`, alone (ranks 1) or under mpirun, with a time limit so that a hang
-// fails the test; `env` is prefixed (fault injection).
-test::CommandResult run(int ranks, const std::string& args, const std::string& env = "",
-                        int limit_s = 60) {
-  const std::string launcher =
-      ranks == 1 ? "" : "mpirun --oversubscribe -np " + std::to_string(ranks) + " ";
-  return test::run_command(std::string(kEnv) + env + " timeout " + std::to_string(limit_s) + " " +
-                           launcher + kTrainer + " " + args);
-}
-
-// Every file under dir with its contents: to show that a failed run left a checkpoint alone.
-std::map<std::string, std::string> snapshot(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) out[e.path().string()] = test::read_file(e.path().string());
-  return out;
-}
-
-// Per logged step, a figure metrics.jsonl holds (the last record of a step wins).
-std::map<int, double> metric(const std::string& run_dir, const std::string& key) {
-  std::map<int, double> out;
-  std::istringstream in(test::read_file(run_dir + "/metrics.jsonl"));
-  for (std::string line; std::getline(in, line);) {
-    const nlohmann::json r = nlohmann::json::parse(line);
-    if (r.contains(key)) out[r["step"].get<int>()] = r[key].get<double>();
-  }
-  return out;
-}
-
-std::map<int, double> losses(const std::string& run_dir) { return metric(run_dir, "loss"); }
-
-std::string be32(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
-}
-
-class FaultTest : public ::testing::Test {
- protected:
-  void SetUp() override { test::write_file(cfg_path(), kConfig); }
-  std::string cfg_path() const { return dir_.file("cfg.yaml"); }
-  // The config with the run directory in this test's folder.
-  std::string cfg(const std::string& out = "out") const {
-    return cfg_path() + " --set run.out_dir=" + dir_.file(out);
-  }
-  std::string checkpoints(const std::string& out = "out") const {
-    return dir_.file(out) + "/checkpoints";
-  }
-  test::TempDir dir_;
-};
+using test::be32;
+using test::kConfig;
+using test::kEnv;
+using test::kTrainer;
+using test::losses;
+using test::metric;
+using test::run;
+using test::snapshot;
+using FaultTest = test::FaultFixture;
 
 // ---- Bad input: one message naming the file:line or key, exit 2, quickly, on 1 and 4 ranks,
 // and an existing checkpoint untouched.

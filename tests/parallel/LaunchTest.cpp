@@ -26,7 +26,8 @@ test::CommandResult mpirun(int ranks, const std::string& args, const std::string
       env +
       " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 "
       "timeout 60 mpirun --oversubscribe -np " +
-      std::to_string(ranks) + " " + TRAINER_BINARY + " " + args);
+      std::to_string(ranks) + " " + TRAINER_BINARY + " " + args +
+      (env.empty() ? "" : " --fault-injection"));
 }
 
 class LaunchTest : public ::testing::Test {
