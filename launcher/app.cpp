@@ -26,6 +26,10 @@
 
 namespace trainer {
 
+static bool out_of_memory = false;
+
+bool ran_out_of_memory() { return out_of_memory; }
+
 namespace {
 
 // An error a rank reports as one line, with the exit code the job ends with.
@@ -59,6 +63,7 @@ Failure guarded(const std::function<void()>& f) {
   } catch (const OutputError& e) {
     return {kFailure, e.what()};
   } catch (const std::bad_alloc&) {
+    out_of_memory = true;
     return {kBadInput,
             "out of memory: the run needs more memory than this process may use "
             "(a smaller model or data.batch_size, or a higher ulimit -v)"};

@@ -30,4 +30,8 @@ struct AppOptions {
 enum ExitCode { kOk = 0, kFailure = 1, kBadInput = 2, kTrainingFailed = 3 };
 int run_app(const AppOptions& opts, FILE* out, FILE* err);
 
+// Whether run_app failed for lack of memory: the process should then end at once, skipping
+// library teardown (OpenBLAS's thread shutdown hangs after an allocation failed under a limit).
+bool ran_out_of_memory();
+
 }  // namespace trainer

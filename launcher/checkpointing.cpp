@@ -157,7 +157,7 @@ static std::vector<std::string> check_run_meta(const nlohmann::json& meta, const
   return files;
 }
 
-static nlohmann::json verify_run_checkpoint(const std::string& dir) {
+nlohmann::json verify_run_checkpoint(const std::string& dir) {
   return verify_checkpoint(dir, check_run_meta);
 }
 

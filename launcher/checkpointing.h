@@ -37,6 +37,11 @@ struct ResumePoint {
 std::optional<ResumePoint> resolve_resume(const Config& cfg, const std::string& resume,
                                           std::string* note = nullptr);
 
+// Reads and checks a checkpoint directory as --resume does (verify_checkpoint with what this
+// program reads of meta.json, and every shard of the writing layout listed); throws
+// CheckpointError naming the key or file.
+nlohmann::json verify_run_checkpoint(const std::string& dir);
+
 // Loads a verified checkpoint into the run; returns the number of steps it had taken. Throws
 // CheckpointError when it was written by an incompatible run, saying why.
 int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint);

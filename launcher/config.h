@@ -68,8 +68,8 @@ struct Config {
   // log
   int64_t log_every = 50;
   int64_t sample_tokens = 0;     // log.sample_tokens: printed after each evaluation (0: none)
-  std::string sample_prompt;      // log.sample_prompt
-  std::string sample_tokenizer;   // log.tokenizer: llm.c's tokenizer file ("" = bytes)
+  std::string sample_prompt;     // log.sample_prompt
+  std::string sample_tokenizer;  // log.tokenizer: llm.c's tokenizer file ("" = bytes)
   bool trace = false;
   int64_t trace_steps = 200;  // a timeline holds the first so many steps of the run
 

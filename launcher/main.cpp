@@ -59,9 +59,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : trainer::kBadInput;
   }
   const int code = trainer::run_app(opts, stdout, stderr);
-  // A failed run has nothing left to save; it must end now rather than wait in library teardown
-  // (OpenBLAS's thread shutdown hangs after an allocation failed under a memory limit).
-  if (code != 0) {
+  if (trainer::ran_out_of_memory()) {
     std::fflush(nullptr);
     std::_Exit(code);
   }

@@ -16,7 +16,7 @@ TokenDataset::TokenDataset(const std::string& path, int64_t sequence_length, int
                     std::to_string(count * 2) + " bytes) after it, the file holds " +
                     std::to_string(f.payload.size()) + " bytes");
   tokens_.resize(static_cast<size_t>(count));
-  std::memcpy(tokens_.data(), f.payload.data(), f.payload.size());
+  if (count > 0) std::memcpy(tokens_.data(), f.payload.data(), f.payload.size());
   for (size_t i = 0; i < tokens_.size(); ++i)
     if (tokens_[i] >= vocab_)
       throw DataError(path + ": token " + std::to_string(i) + " is " + std::to_string(tokens_[i]) +

@@ -45,6 +45,13 @@ TEST(TokenDataTest, WindowsOfTPlusOneTokensEveryTTokens) {
             (std::vector<int32_t>{105, 106, 107, 108, 101, 102, 103, 104}));
 }
 
+// Found by the tokens fuzz target: a file of no tokens copied nothing from a null pointer.
+TEST(TokenDataTest, AFileOfNoTokensIsAnEmptyDataSet) {
+  test::TempDir dir;
+  test::write_file(dir.file("t.bin"), token_file({}));
+  EXPECT_EQ(TokenDataset(dir.file("t.bin"), 4, 200).size(), 0);
+}
+
 TEST(TokenDataTest, BadFilesAreNamedWithWhatWasExpected) {
   test::TempDir dir;
   const std::string p = dir.file("t.bin");

@@ -372,6 +372,9 @@ TEST_F(HostileInputTest, RanksStartedWithDifferentConfigsAreRefusedNamingTheKey)
 }
 
 TEST_F(HostileInputTest, OutOfMemoryUnderAMemoryLimitEndsTheRunWithExit2) {
+#ifdef TRAINER_SANITIZE
+  GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit allows";
+#endif
   const test::CommandResult r = test::run_command(
       "ulimit -v 1000000; " + std::string(test::kEnv) + "timeout 60 " + test::kTrainer + " " +
       cfg() + " --set data.train.samples=60000 --set 'model.layers[0].out_features=4096'");

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The sanitizer build: trainer, its tests and the fuzz targets built by clang with
+# AddressSanitizer + UndefinedBehaviorSanitizer (any report fails), in build-asan/; then the
+# quick tests, the fault tests and every fuzz target (20 s each) run there. scripts/test.sh runs
+# it after the main suite; arguments go to ctest (`-L fuzz` for the fuzzers alone).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh clang libclang-rt-14-dev libomp-dev >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+      -DTRAINER_CUDA=OFF -DTRAINER_SANITIZE=ON >/dev/null
+cmake --build build-asan
+# Leaks are not checked: Open MPI and yaml-cpp keep process-lifetime allocations.
+export ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+if (($#)); then
+  ctest --test-dir build-asan --output-on-failure -j2 "$@"
+else
+  ctest --test-dir build-asan --output-on-failure -j2 -L 'quick|faults|fuzz'
+fi
