@@ -62,6 +62,8 @@ Failure guarded(const std::function<void()>& f) {
     return {kFailure, e.what(), true};
   } catch (const OutputError& e) {
     return {kFailure, e.what()};
+  } catch (const DeviceError& e) {  // the GPU or its driver, not the user's input
+    return {kFailure, std::string("device: ") + e.what()};
   } catch (const std::bad_alloc&) {
     out_of_memory = true;
     return {kBadInput,

@@ -44,6 +44,12 @@ static YAML::Node parse_file(const std::string& path) {
   }
 }
 
+// A file a key names must be a regular file: named with its key before anything runs.
+static void require_file(ConfigSection& s, const std::string& key, const std::string& path) {
+  const std::string problem = regular_file_problem(path);
+  if (!problem.empty()) s.fail(key, problem + ": " + path);
+}
+
 static void read_run(ConfigSection& root, Config& c) {
   ConfigSection s = root.section("run", false);
   c.name = s.text("name", std::string("run"));
@@ -71,11 +77,7 @@ static void read_data_section(ConfigSection& data, const std::string& key, bool 
   out = data.raw(key);
   // Paths are checked here so a missing file is named with its key before anything runs.
   for (const char* file_key : {"images", "labels", "path"})
-    if (s.has(file_key)) {
-      const std::string path = s.text(file_key, std::nullopt);
-      const std::string problem = regular_file_problem(path);
-      if (!problem.empty()) s.fail(file_key, problem + ": " + path);
-    }
+    if (s.has(file_key)) require_file(s, file_key, s.text(file_key, std::nullopt));
 }
 
 static void read_data(ConfigSection& root, Config& c) {
@@ -132,8 +134,7 @@ static void read_model(ConfigSection& root, Config& c) {
   // GPT-2 weights in llm.c's format to start from (instead of the initialisation).
   // Read only when given, so configs without it keep their digest (and their checkpoints).
   if (s.has("init_from")) c.init_from = s.text("init_from", std::nullopt);
-  if (!c.init_from.empty() && !std::filesystem::is_regular_file(c.init_from))
-    s.fail("init_from", "file not found: " + c.init_from);
+  if (!c.init_from.empty()) require_file(s, "init_from", c.init_from);
   const YAML::Node written = s.sequence("layers");
   if (!c.init_from.empty()) sizes_from_llmc_header(c, written);
   // An entry with `repeat: N` stands for N identical entries (a 12-layer GPT-2 is one
@@ -267,8 +268,7 @@ static void read_log(ConfigSection& root, Config& c) {
   c.sample_tokens = s.integer("sample_tokens", 0, 0);
   c.sample_prompt = s.text("sample_prompt", std::string("\n"));
   c.sample_tokenizer = s.text("tokenizer", std::string());
-  if (!c.sample_tokenizer.empty() && !std::filesystem::is_regular_file(c.sample_tokenizer))
-    s.fail("tokenizer", "file not found: " + c.sample_tokenizer);
+  if (!c.sample_tokenizer.empty()) require_file(s, "tokenizer", c.sample_tokenizer);
   s.finish();
 }
 

@@ -33,9 +33,14 @@ struct NcclState {
     NCCL_CHECK(r);
   }
 
+  // Whether parallel.timeout_s has passed since start (never, when it is 0).
+  bool expired(Clock::time_point start) const {
+    return timeout_s > 0 &&
+           std::chrono::duration<double>(Clock::now() - start).count() >= timeout_s;
+  }
+
   void check_time(Clock::time_point start, const char* op) {
-    const double waited = std::chrono::duration<double>(Clock::now() - start).count();
-    if (timeout_s <= 0 || waited < timeout_s) return;
+    if (!expired(start)) return;
     // The operation cannot finish without the missing rank: abort the communicator, so no
     // kernel keeps spinning on the GPU, and end the job through the launcher.
     ncclCommAbort(comm);
@@ -99,10 +104,19 @@ NcclCommunicator::NcclCommunicator(std::unique_ptr<MpiCommunicator> host, double
 
 NcclCommunicator::~NcclCommunicator() {
   if (nccl_->comm) {
-    // Finalize flushes what is in flight; on a non-blocking communicator it completes later.
+    // Finalize flushes what is in flight; on a non-blocking communicator it completes later,
+    // or never when a peer is gone: waited for under the timeout, then the communicator is
+    // aborted (a destructor must end, and must not throw).
     ncclResult_t r = ncclCommFinalize(nccl_->comm);
-    while (r == ncclInProgress) ncclCommGetAsyncError(nccl_->comm, &r);
-    ncclCommDestroy(nccl_->comm);
+    const auto start = Clock::now();
+    while (r == ncclInProgress && !nccl_->expired(start)) {
+      std::this_thread::yield();
+      ncclCommGetAsyncError(nccl_->comm, &r);
+    }
+    if (r == ncclSuccess)
+      ncclCommDestroy(nccl_->comm);
+    else
+      ncclCommAbort(nccl_->comm);
   }
   if (nccl_->stream) cudaStreamDestroy(nccl_->stream);
 }

@@ -32,14 +32,41 @@ struct ConvPlan {
   size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
 };
 
-// The fastest deterministic candidate of a Find call (results come sorted by time).
+// FFT and Winograd algorithms compute in a transformed domain, whose rounding error can be far
+// above a direct (implicit-GEMM) sum's.
+bool transformed(cudnnConvolutionFwdAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_FWD_ALGO_FFT || a == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+}
+bool transformed(cudnnConvolutionBwdDataAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD ||
+         a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+}
+bool transformed(cudnnConvolutionBwdFilterAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT ||
+         a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
+}
+
+// A transformed algorithm is taken only when it is clearly faster than the best direct one.
+constexpr float kTransformedMustWin = 0.8f;
+
+// The candidate of a Find call (results come sorted by time) to use: deterministic; the fastest
+// direct one unless a transformed one takes under kTransformedMustWin of its time.
 template <class Perf>
-const Perf& fastest_deterministic(const Perf* perf, int count, const char* what) {
-  for (int i = 0; i < count; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC)
-      return perf[i];
-  throw DeviceError(std::string("cuDNN has no deterministic ") + what +
-                    " algorithm for this shape");
+const Perf& choose(const Perf* perf, int count, const char* what) {
+  const Perf *direct = nullptr, *any = nullptr;
+  for (int i = 0; i < count; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].determinism != CUDNN_DETERMINISTIC)
+      continue;
+    if (!any) any = &perf[i];
+    if (!direct && !transformed(perf[i].algo)) direct = &perf[i];
+  }
+  if (!any)
+    throw DeviceError(std::string("cuDNN has no deterministic ") + what +
+                      " algorithm for this shape");
+  return direct && !(any->time < kTransformedMustWin * direct->time) ? *direct : *any;
 }
 
 ConvPlan make_plan(const ConvGeometry& g, int64_t N, int64_t OC) {
@@ -67,19 +94,19 @@ ConvPlan make_plan(const ConvGeometry& g, int64_t N, int64_t OC) {
   cudnnConvolutionFwdAlgoPerf_t fwd[kCandidates];
   CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(handle(), p.x, p.w, p.conv, p.y, kCandidates,
                                                    &found, fwd));
-  const auto& f = fastest_deterministic(fwd, found, "forward");
+  const auto& f = choose(fwd, found, "forward");
   p.fwd = f.algo;
   p.fwd_ws = f.memory;
   cudnnConvolutionBwdDataAlgoPerf_t bd[kCandidates];
   CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(handle(), p.w, p.y, p.conv, p.x,
                                                         kCandidates, &found, bd));
-  const auto& d = fastest_deterministic(bd, found, "backward-data");
+  const auto& d = choose(bd, found, "backward-data");
   p.bwd_data = d.algo;
   p.bwd_data_ws = d.memory;
   cudnnConvolutionBwdFilterAlgoPerf_t bf[kCandidates];
   CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(handle(), p.x, p.y, p.conv, p.w,
                                                           kCandidates, &found, bf));
-  const auto& w = fastest_deterministic(bf, found, "backward-filter");
+  const auto& w = choose(bf, found, "backward-filter");
   p.bwd_filter = w.algo;
   p.bwd_filter_ws = w.memory;
   return p;
@@ -141,6 +168,11 @@ void conv2d_backward(const ConvGeometry& g, int64_t N, int64_t OC, const float* 
     CUDNN_CHECK(cudnnConvolutionBackwardData(handle(), &one, p.w, w, p.y, dy, p.conv, p.bwd_data,
                                              ws.get(), ws.bytes(), &zero, p.x, dx));
   }
+}
+
+bool conv2d_uses_transforms(const ConvGeometry& g, int64_t N, int64_t OC) {
+  const ConvPlan& p = plan(g, N, OC);
+  return transformed(p.fwd) || transformed(p.bwd_data) || transformed(p.bwd_filter);
 }
 
 }  // namespace trainer::cuda

@@ -1,6 +1,9 @@
 #include <cublasLt.h>
 #include <cublas_v2.h>
 
+#include <atomic>
+#include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -39,18 +42,32 @@ Handles& handles() {
   return *h;
 }
 
-// One forward matmul plan per shape: descriptors and the algorithm the heuristic picked,
-// found once (the first step) and reused.
+// One forward matmul plan per shape and pointer alignment: descriptors and the algorithm the
+// heuristic picked, found once (the first step) and reused. cuBLASLt may have none (16-bit
+// operands with a leading dimension that is not a multiple of 8, a dimension of 1): then the plan
+// says so and the forward takes cublasGemmEx and a bias kernel instead.
 struct ForwardPlan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulAlgo_t algo{};
+  bool fallback = false;
 };
 
-// N, in, out, has bias, operand type
-using PlanKey = std::tuple<int64_t, int64_t, int64_t, bool, cudaDataType_t>;
+// N, in, out, has bias, operand type, the alignment every pointer has
+using PlanKey = std::tuple<int64_t, int64_t, int64_t, bool, cudaDataType_t, uint32_t>;
 
-ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias, cudaDataType_t type) {
+std::atomic<bool> lt_forced_off{false};
+
+// The largest power of two up to 256 that divides every address.
+uint32_t common_alignment(std::initializer_list<const void*> pointers) {
+  uint32_t align = 256;
+  for (const void* p : pointers)
+    while (p && reinterpret_cast<uintptr_t>(p) % align != 0) align /= 2;
+  return align;
+}
+
+ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias, cudaDataType_t type,
+                      uint32_t align) {
   ForwardPlan p;
   // CUBLAS_COMPUTE_32F, not _FAST_TF32: full FP32 products, as on the CPU.
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -70,34 +87,73 @@ ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias, cudaDataTyp
   const size_t ws = kLtWorkspace;
   CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                     &ws, sizeof ws));
+  // The alignment the real pointers have: an algorithm that assumes more would fault.
+  for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof align));
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handles().lt, p.desc, p.a, p.b, p.c, p.c, pref, 1,
-                                              &result, &found));
+  const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(
+      handles().lt, p.desc, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
   cublasLtMatmulPreferenceDestroy(pref);
-  if (found == 0)
-    throw DeviceError("cuBLASLt has no algorithm for linear " + std::to_string(N) + "x" +
-                      std::to_string(in) + " -> " + std::to_string(out));
+  if (status == CUBLAS_STATUS_NOT_SUPPORTED || (status == CUBLAS_STATUS_SUCCESS && found == 0))
+    p.fallback = true;
+  else
+    CUBLAS_CHECK(status);
   p.algo = result.algo;
   return p;
 }
 
 const ForwardPlan& forward_plan(int64_t N, int64_t in, int64_t out, bool bias,
-                                cudaDataType_t type) {
+                                cudaDataType_t type, uint32_t align) {
   static std::mutex mu;
   static std::map<PlanKey, ForwardPlan>* plans = new std::map<PlanKey, ForwardPlan>;
   std::lock_guard<std::mutex> lock(mu);
-  const PlanKey key{N, in, out, bias, type};
+  const PlanKey key{N, in, out, bias, type, align};
   auto it = plans->find(key);
-  if (it == plans->end()) it = plans->emplace(key, make_plan(N, in, out, bias, type)).first;
+  if (it == plans->end()) it = plans->emplace(key, make_plan(N, in, out, bias, type, align)).first;
   return it->second;
+}
+
+// y(rows, cols) += b(cols), in y's type (16-bit values widened, summed in float, rounded once).
+template <class T, float (*Widen)(T), T (*Narrow)(float)>
+__global__ void add_bias_kernel(int64_t rows, int64_t cols, const T* b, T* y) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * cols;
+       i += int64_t{gridDim.x} * blockDim.x)
+    y[i] = Narrow(Widen(y[i]) + Widen(b[i % cols]));
+}
+
+__device__ float same(float v) { return v; }
+
+void add_bias(cudaDataType_t type, int64_t rows, int64_t cols, const void* b, void* y) {
+  const int64_t n = rows * cols;
+  if (type == CUDA_R_32F)
+    add_bias_kernel<float, same, same><<<blocks_for(n), kThreads, 0, stream()>>>(
+        rows, cols, static_cast<const float*>(b), static_cast<float*>(y));
+  else if (type == CUDA_R_16BF)
+    add_bias_kernel<uint16_t, bf16_to_float, float_to_bf16><<<blocks_for(n), kThreads, 0, stream()>>>(
+        rows, cols, static_cast<const uint16_t*>(b), static_cast<uint16_t*>(y));
+  else
+    add_bias_kernel<uint16_t, f16_to_float, float_to_f16><<<blocks_for(n), kThreads, 0, stream()>>>(
+        rows, cols, static_cast<const uint16_t*>(b), static_cast<uint16_t*>(y));
+  TRAINER_CHECK_LAUNCH();
 }
 
 // Y = Wᵀ X (+ b) with operands of `type`, float accumulation.
 void matmul_forward(cudaDataType_t type, int64_t N, int64_t in, int64_t out, const void* x,
                     const void* w, const void* b, void* y) {
   if (N == 0) return;
-  const ForwardPlan& p = forward_plan(N, in, out, b != nullptr, type);
+  const ForwardPlan& p =
+      forward_plan(N, in, out, b != nullptr, type, common_alignment({x, w, b, y}));
+  if (p.fallback || lt_forced_off.load()) {
+    const float one = 1.0f, zero = 0.0f;
+    CUBLAS_CHECK(cublasGemmEx(handles().blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out),
+                              static_cast<int>(N), static_cast<int>(in), &one, w, type,
+                              static_cast<int>(in), x, type, static_cast<int>(in), &zero, y, type,
+                              static_cast<int>(out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    if (b) add_bias(type, N, out, b, y);
+    return;
+  }
   if (b)
     CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof b));
@@ -137,6 +193,8 @@ cudaDataType_t type_16(bool bf16) { return bf16 ? CUDA_R_16BF : CUDA_R_16F; }
 }  // namespace
 
 cublasHandle_t blas_handle() { return handles().blas; }
+
+void force_gemm_fallback(bool on) { lt_forced_off.store(on); }
 
 void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
                     const float* b, float* y) {

@@ -1,5 +1,7 @@
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -13,15 +15,26 @@ namespace trainer::cuda {
 
 int device_count() {
   int n = 0;
-  // No driver, or a machine without a GPU, is a normal answer here: zero devices.
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky error so later calls start clean
-    return 0;
-  }
-  return n;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e == cudaSuccess) return n;
+  cudaGetLastError();  // clear the sticky error so later calls start clean
+  // A machine without a GPU, or without the driver at all (the runtime found no libcuda to
+  // load), is a normal answer: zero devices. Any other failure is the GPU machine's problem (a
+  // driver older than the runtime, a device in a bad state) and must be said, not hidden.
+  const bool driver_loaded = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD) != nullptr;
+  if (e == cudaErrorNoDevice || (e == cudaErrorInsufficientDriver && !driver_loaded)) return 0;
+  throw DeviceError(std::string("CUDA cannot list this machine's GPUs: ") + cudaGetErrorName(e) +
+                    " (" + cudaGetErrorString(e) + ")");
 }
 
-void set_device(int index) { CUDA_CHECK(cudaSetDevice(index)); }
+// Set once this process has chosen a GPU. Before that no pointer can be a device pointer, and no
+// CUDA call is made for one: a CPU-only rank on a GPU host must not create a context there.
+static std::atomic<bool> device_chosen{false};
+
+void set_device(int index) {
+  CUDA_CHECK(cudaSetDevice(index));
+  device_chosen.store(true);
+}
 
 int current_device() {
   int d = 0;
@@ -62,6 +75,7 @@ size_t total_memory() {
 }
 
 bool is_device_pointer(const void* p) {
+  if (!device_chosen.load()) return false;
   cudaPointerAttributes a{};
   if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
     cudaGetLastError();

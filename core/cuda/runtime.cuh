@@ -11,7 +11,8 @@
 
 namespace trainer::cuda {
 
-// Visible CUDA devices; 0 when there is no driver or no device.
+// Visible CUDA devices; 0 when there is no driver or no device. Throws DeviceError for any other
+// failure (a driver too old for the runtime, a device in an error state).
 int device_count();
 // Makes `index` this process's device (every later call of this backend uses it).
 void set_device(int index);
@@ -27,7 +28,8 @@ void synchronize();
 size_t free_memory();
 size_t total_memory();
 
-// True when p points into device memory (the communicators stage such buffers through the host).
+// True when p points into device memory (the communicators stage such buffers through the host);
+// false without a CUDA call until set_device has chosen a GPU.
 bool is_device_pointer(const void* p);
 // Copies `bytes` between any two of host and device memory, ordered on the compute stream. Returns
 // once the data is at `dst` when dst is host memory; device-to-device copies return at once.

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/file_access.h"
 
 namespace trainer {
 
@@ -16,6 +17,7 @@ Tokenizer::Tokenizer() {
 }
 
 Tokenizer::Tokenizer(const std::string& path) {
+  require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot open: " + std::strerror(errno));
   uint32_t header[256];
