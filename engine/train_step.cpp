@@ -96,12 +96,12 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
                                         : std::function<void(size_t)>());
   }
   if (stage.reducer) stage.reducer->finish();
-  const std::vector<Param*> params = stage.model.params();
   // As an fp16 overflow would make one.
-  if (plan.inf_gradient) set_first_element(params.at(0)->grad, INFINITY);
+  if (plan.inf_gradient) set_first_element(stage.model.params().at(0)->grad, INFINITY);
   // Every step checks its gradients in one pass (a non-finite gradient with a finite loss must
   // not reach the weights in any precision); clipping uses the same sum.
-  const double sq = grad_sum_squares(params);
+  Tensor grads = stage.model.flat_grads();  // a handle on the flat buffer
+  const double sq = grad_sum_squares(grads);
   // One small all-reduce tells every rank, before any weight changes, whether some rank's loss
   // or gradients are not finite (the lowest such rank wins the MAX) and whether a stop was
   // asked: data and pipeline ranks alike then skip the same step.
@@ -125,13 +125,12 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   // The scale the gradients carry comes off before clipping and the update; the norm is the
   // whole model's (every pipeline stage's).
   const double unscale = scaler.active() ? 1.0 / (grad_scale * targets) : 1.0;
-  if (scaler.active())
-    for (Param* p : params) ops::scale(p->grad, static_cast<float>(unscale));
+  if (scaler.active()) ops::scale(grads, static_cast<float>(unscale));
   if (plan.clip_grad_norm > 0.0) {
     double total = sq;
     stage.pipeline.all_reduce(&total, 1, ReduceOp::Sum);
     r.grad_norm = std::sqrt(total) * unscale;
-    clip_to_norm(params, r.grad_norm, plan.clip_grad_norm);
+    clip_to_norm(grads, r.grad_norm, plan.clip_grad_norm);
   }
   opt.step(plan.lr);
   return r;

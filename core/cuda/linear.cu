@@ -88,13 +88,14 @@ ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias, cudaDataTyp
   CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                     &ws, sizeof ws));
   // The alignment the real pointers have: an algorithm that assumes more would fault.
-  for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+  for (auto attr :
+       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof align));
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(
-      handles().lt, p.desc, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
+  const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(handles().lt, p.desc, p.a, p.b, p.c,
+                                                               p.c, pref, 1, &result, &found);
   cublasLtMatmulPreferenceDestroy(pref);
   if (status == CUBLAS_STATUS_NOT_SUPPORTED || (status == CUBLAS_STATUS_SUCCESS && found == 0))
     p.fallback = true;
@@ -104,8 +105,8 @@ ForwardPlan make_plan(int64_t N, int64_t in, int64_t out, bool bias, cudaDataTyp
   return p;
 }
 
-const ForwardPlan& forward_plan(int64_t N, int64_t in, int64_t out, bool bias,
-                                cudaDataType_t type, uint32_t align) {
+const ForwardPlan& forward_plan(int64_t N, int64_t in, int64_t out, bool bias, cudaDataType_t type,
+                                uint32_t align) {
   static std::mutex mu;
   static std::map<PlanKey, ForwardPlan>* plans = new std::map<PlanKey, ForwardPlan>;
   std::lock_guard<std::mutex> lock(mu);
@@ -131,8 +132,9 @@ void add_bias(cudaDataType_t type, int64_t rows, int64_t cols, const void* b, vo
     add_bias_kernel<float, same, same><<<blocks_for(n), kThreads, 0, stream()>>>(
         rows, cols, static_cast<const float*>(b), static_cast<float*>(y));
   else if (type == CUDA_R_16BF)
-    add_bias_kernel<uint16_t, bf16_to_float, float_to_bf16><<<blocks_for(n), kThreads, 0, stream()>>>(
-        rows, cols, static_cast<const uint16_t*>(b), static_cast<uint16_t*>(y));
+    add_bias_kernel<uint16_t, bf16_to_float, float_to_bf16>
+        <<<blocks_for(n), kThreads, 0, stream()>>>(rows, cols, static_cast<const uint16_t*>(b),
+                                                   static_cast<uint16_t*>(y));
   else
     add_bias_kernel<uint16_t, f16_to_float, float_to_f16><<<blocks_for(n), kThreads, 0, stream()>>>(
         rows, cols, static_cast<const uint16_t*>(b), static_cast<uint16_t*>(y));

@@ -8,8 +8,8 @@
 
 #include "core/allocator.h"
 #include "core/check.h"
-#include "core/error.h"
 #include "core/cuda/runtime.cuh"
+#include "core/error.h"
 
 namespace trainer::cuda {
 

@@ -4,16 +4,11 @@
 
 namespace trainer {
 
-double grad_sum_squares(const std::vector<Param*>& params) {
-  double sq = 0.0;
-  for (const Param* p : params) sq += ops::sum_squares(p->grad);
-  return sq;
-}
+double grad_sum_squares(const Tensor& grads) { return ops::sum_squares(grads); }
 
-void clip_to_norm(const std::vector<Param*>& params, double norm, double max_norm) {
+void clip_to_norm(Tensor grads, double norm, double max_norm) {
   if (norm <= max_norm) return;
-  const float factor = static_cast<float>(max_norm / (norm + 1e-6));
-  for (Param* p : params) ops::scale(p->grad, factor);
+  ops::scale(grads, static_cast<float>(max_norm / (norm + 1e-6)));
 }
 
 }  // namespace trainer

@@ -111,28 +111,28 @@ TEST_F(GpuOpsTest, TensorsRoundTripAndTheAllocatorReusesBlocks) {
 // has no algorithm (forced here): cublasGemmEx and a bias kernel.
 TEST_F(GpuOpsTest, LinearMatchesTheCpu) {
   for (bool fallback : {false, true})
-  for (bool bias : {true, false}) {
-    SCOPED_TRACE(std::string(fallback ? "cublasGemmEx" : "cuBLASLt") + (bias ? ", bias" : ""));
-    cuda::force_gemm_fallback(fallback);
-    const int64_t N = 33, in = 70, out = 19;
-    const Tensor x = random({N, in}, 2), w = random({out, in}, 3), dy = random({N, out}, 4);
-    const Tensor b = bias ? random({out}, 5) : Tensor();
-    Tensor y = Tensor::empty({N, out}), dx = Tensor::empty({N, in});
-    Tensor dw = random({out, in}, 6), db = random({out}, 7);  // backward accumulates into these
-    Tensor gx = x.to(kGpu), gw = w.to(kGpu), gb = bias ? b.to(kGpu) : Tensor(), gdy = dy.to(kGpu);
-    Tensor gy = Tensor::empty({N, out}, DType::F32, kGpu),
-           gdx = Tensor::empty({N, in}, DType::F32, kGpu);
-    Tensor gdw = dw.to(kGpu), gdb = db.to(kGpu);
-    ops::linear_forward(x, w, b, y);
-    ops::linear_forward(gx, gw, gb, gy);
-    expect_twins(gy, y, 1e-5, 1e-5);
-    Tensor no_db_cpu = bias ? db : Tensor(), no_db_gpu = bias ? gdb : Tensor();
-    ops::linear_backward(x, w, dy, dx, dw, no_db_cpu);
-    ops::linear_backward(gx, gw, gdy, gdx, gdw, no_db_gpu);
-    expect_twins(gdx, dx, 1e-5, 1e-5);
-    expect_twins(gdw, dw, 1e-5, 1e-5);
-    if (bias) expect_twins(gdb, db, 1e-5, 1e-5);
-  }
+    for (bool bias : {true, false}) {
+      SCOPED_TRACE(std::string(fallback ? "cublasGemmEx" : "cuBLASLt") + (bias ? ", bias" : ""));
+      cuda::force_gemm_fallback(fallback);
+      const int64_t N = 33, in = 70, out = 19;
+      const Tensor x = random({N, in}, 2), w = random({out, in}, 3), dy = random({N, out}, 4);
+      const Tensor b = bias ? random({out}, 5) : Tensor();
+      Tensor y = Tensor::empty({N, out}), dx = Tensor::empty({N, in});
+      Tensor dw = random({out, in}, 6), db = random({out}, 7);  // backward accumulates into these
+      Tensor gx = x.to(kGpu), gw = w.to(kGpu), gb = bias ? b.to(kGpu) : Tensor(), gdy = dy.to(kGpu);
+      Tensor gy = Tensor::empty({N, out}, DType::F32, kGpu),
+             gdx = Tensor::empty({N, in}, DType::F32, kGpu);
+      Tensor gdw = dw.to(kGpu), gdb = db.to(kGpu);
+      ops::linear_forward(x, w, b, y);
+      ops::linear_forward(gx, gw, gb, gy);
+      expect_twins(gy, y, 1e-5, 1e-5);
+      Tensor no_db_cpu = bias ? db : Tensor(), no_db_gpu = bias ? gdb : Tensor();
+      ops::linear_backward(x, w, dy, dx, dw, no_db_cpu);
+      ops::linear_backward(gx, gw, gdy, gdx, gdw, no_db_gpu);
+      expect_twins(gdx, dx, 1e-5, 1e-5);
+      expect_twins(gdw, dw, 1e-5, 1e-5);
+      if (bias) expect_twins(gdb, db, 1e-5, 1e-5);
+    }
   cuda::force_gemm_fallback(false);
 }
 
