@@ -1,4 +1,5 @@
 #include "core/cpu/gelu_tanh.h"
+#include "core/cuda/column_sums.cuh"
 #include "core/cuda/elementwise.cuh"
 #include "core/cuda/launch.cuh"
 
@@ -87,20 +88,8 @@ void activation_backward(Activation f, int64_t n, const float* saved, const floa
   TRAINER_CHECK_LAUNCH();
 }
 
-// One thread per column walks the rows: coalesced across a warp, no atomics, and the rows are
-// added in order as on the CPU.
-__global__ void sum_rows_kernel(int64_t rows, int64_t cols, const float* dy, float* db) {
-  GRID_STRIDE(c, cols) {
-    float s = 0.0f;
-    for (int64_t r = 0; r < rows; ++r) s += dy[r * cols + c];
-    db[c] += s;
-  }
-}
-
 void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db) {
-  if (cols == 0) return;
-  sum_rows_kernel<<<blocks_for(cols), kThreads, 0, stream()>>>(rows, cols, dy, db);
-  TRAINER_CHECK_LAUNCH();
+  column_sums<float, widen_float>(rows, cols, dy, db);
 }
 
 __global__ void add_kernel(int64_t n, const float* a, const float* b, float* y) {

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "core/cuda/blas_handle.cuh"
+#include "core/cuda/column_sums.cuh"
 #include "core/cuda/elementwise.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/linear.cuh"
@@ -124,12 +125,10 @@ __global__ void add_bias_kernel(int64_t rows, int64_t cols, const T* b, T* y) {
     y[i] = Narrow(Widen(y[i]) + Widen(b[i % cols]));
 }
 
-__device__ float same(float v) { return v; }
-
 void add_bias(cudaDataType_t type, int64_t rows, int64_t cols, const void* b, void* y) {
   const int64_t n = rows * cols;
   if (type == CUDA_R_32F)
-    add_bias_kernel<float, same, same><<<blocks_for(n), kThreads, 0, stream()>>>(
+    add_bias_kernel<float, widen_float, widen_float><<<blocks_for(n), kThreads, 0, stream()>>>(
         rows, cols, static_cast<const float*>(b), static_cast<float*>(y));
   else if (type == CUDA_R_16BF)
     add_bias_kernel<uint16_t, bf16_to_float, float_to_bf16>
@@ -179,17 +178,6 @@ void matmul_backward(cudaDataType_t type, int64_t N, int64_t in, int64_t out, co
                               CUBLAS_GEMM_DEFAULT));
 }
 
-// db(cols) += column sums of a 16-bit dy(rows, cols), in float: one thread per column.
-template <float (*Widen)(uint16_t)>
-__global__ void sum_rows_16_kernel(int64_t rows, int64_t cols, const uint16_t* dy, float* db) {
-  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c < cols;
-       c += int64_t{gridDim.x} * blockDim.x) {
-    float s = 0.0f;
-    for (int64_t r = 0; r < rows; ++r) s += Widen(dy[r * cols + c]);
-    db[c] += s;
-  }
-}
-
 cudaDataType_t type_16(bool bf16) { return bf16 ? CUDA_R_16BF : CUDA_R_16F; }
 
 }  // namespace
@@ -215,10 +203,9 @@ void linear_backward_16(bool bf16, int64_t N, int64_t in, int64_t out, const voi
   if (!db) return;
   const auto* d = static_cast<const uint16_t*>(dy);
   if (bf16)
-    sum_rows_16_kernel<bf16_to_float><<<blocks_for(out), kThreads, 0, stream()>>>(N, out, d, db);
+    column_sums<uint16_t, bf16_to_float>(N, out, d, db);
   else
-    sum_rows_16_kernel<f16_to_float><<<blocks_for(out), kThreads, 0, stream()>>>(N, out, d, db);
-  TRAINER_CHECK_LAUNCH();
+    column_sums<uint16_t, f16_to_float>(N, out, d, db);
 }
 
 void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
