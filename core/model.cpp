@@ -54,16 +54,31 @@ Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& 
   // Data comes as f32 (cast to the compute precision) or as i32 tokens; a later stage's input is
   // already cast.
   Tensor h = x.dtype() == DType::I32 ? x : ops::cast(x, compute_);
-  for (size_t i = 0; i < layers_.size(); ++i)
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Tensor input = h;
     h = traced("forward", *layers_[i], [&] { return layers_[i]->forward(h, stash[i], ctx); });
+    if (ctx.training && i < recompute_.size() && recompute_[i]) {
+      stash[i] = Stash{};  // its activations are freed now and made again in backward
+      stash[i].tensors = {input};
+      stash[i].replay = ctx;
+    }
+  }
   return h;
 }
+
+void Model::set_recompute(std::vector<bool> layers) { recompute_ = std::move(layers); }
 
 Tensor Model::backward(const Tensor& dy, ModelStash& stash,
                        const std::function<void(size_t)>& after_layer) {
   Tensor g = dy;
   for (size_t i = layers_.size(); i-- > 0;) {
     // Below the first layer with parameters no gradient is needed (g is undefined there).
+    if (g.defined() && stash[i].replay) {
+      const Tensor input = stash[i].tensors.at(0);
+      const ForwardContext ctx = *stash[i].replay;
+      stash[i] = Stash{};
+      traced("recompute", *layers_[i], [&] { return layers_[i]->forward(input, stash[i], ctx); });
+    }
     if (g.defined())
       g = traced("backward", *layers_[i], [&] { return layers_[i]->backward(g, stash[i]); });
     if (after_layer) after_layer(i);

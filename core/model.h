@@ -64,6 +64,10 @@ class Model {
   DType compute_dtype() const { return compute_; }
   // Casts every master weight into its compute copy: once per step, after the update.
   void refresh_compute_weights();
+  // Activation recompute: layer i with layers[i] set keeps only its input for backward during
+  // training, and its forward runs again in backward (train.recompute). Gradients are the same
+  // bit for bit; the memory of its activations is held by one layer at a time.
+  void set_recompute(std::vector<bool> layers);
 
  private:
   Shape input_;
@@ -72,7 +76,8 @@ class Model {
   Device device_;
   DType compute_ = DType::F32;
   std::vector<std::unique_ptr<Layer>> layers_;
-  Tensor grads_;  // the flat gradients; undefined until placed, or after an add()
+  std::vector<bool> recompute_;  // by layer; empty: none
+  Tensor grads_;                 // the flat gradients; undefined until placed, or after an add()
 };
 
 }  // namespace trainer

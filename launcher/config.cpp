@@ -190,6 +190,14 @@ static void read_train(ConfigSection& root, Config& c) {
   c.clip_grad_norm = s.number("clip_grad_norm", 0.0, 0.0, 1e30);
   c.eval_every_epochs = s.integer("eval_every_epochs", 1, 0);
   c.on_nonfinite = s.choice("on_nonfinite", std::string("stop"), {"stop", "skip"});
+  // Activation recompute: none, every transformer block, or the first N of the model.
+  const YAML::Node recompute = s.raw("recompute");
+  if (recompute && recompute.IsScalar() &&
+      recompute.Scalar().find_first_not_of("0123456789") == std::string::npos)
+    c.recompute_blocks = s.integer("recompute", 0, 0);
+  else
+    c.recompute_blocks =
+        s.choice("recompute", std::string("none"), {"none", "blocks"}) == "blocks" ? -1 : 0;
   s.finish();
 }
 

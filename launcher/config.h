@@ -49,6 +49,9 @@ struct Config {
   int64_t epochs = 10, max_steps = 0, grad_accum = 1, eval_every_epochs = 1;
   double clip_grad_norm = 0.0;
   std::string on_nonfinite = "stop";  // a non-finite loss: stop the run, or skip the step
+  // train.recompute: transformer blocks whose activations are made again in backward instead of
+  // kept: 0 none (`none`), -1 all (`blocks`), N the first N of the model.
+  int64_t recompute_blocks = 0;
   // parallel
   int64_t data_parallel = 1;  // resolved: `auto` is every rank not taken by the pipeline
   int64_t replica_check_steps = 100;

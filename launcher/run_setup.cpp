@@ -79,6 +79,22 @@ static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input,
   return out;
 }
 
+// train.recompute: which transformer blocks keep only their input for backward: all, or the
+// first N of the model (its activation memory and its time in the cost table follow, so the
+// pipeline partition balances with recompute counted).
+static void mark_recomputed(const Config& c, const Shape& input, std::vector<LayerCost>& layers) {
+  if (c.recompute_blocks == 0) return;
+  int64_t marked = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    LayerCost& l = layers[i];
+    if (l.type != "transformer_block") continue;
+    if (c.recompute_blocks > 0 && marked == c.recompute_blocks) break;
+    ++marked;
+    l.recomputed = true;
+    l.stash_bytes_per_sample = 4 * shape_numel(i ? layers[i - 1].output : input);
+  }
+}
+
 // Shapes and class counts must agree between the data, model.input and the model's output.
 static void check_fits(const RunSetup& r) {
   const Config& c = r.cfg;
@@ -170,14 +186,20 @@ RunSetup build_run(Config cfg, int stage, bool plan_only) {
   const Shape input = c.input ? *c.input : r.train->sample_shape();
   if (c.pipeline == 1) r.model = build_model(c, input);
   r.layers = model_costs(c, input, r.model.get());
+  mark_recomputed(c, input, r.layers);
   r.stage_starts = !c.partition.empty()
                        ? c.partition
                        : balanced_partition(r.layers, static_cast<int>(c.pipeline));
+  int64_t first = 0;  // this stage's first layer
   if (c.pipeline > 1) {
     const StageCost mine = stage_costs(r.layers, r.stage_starts).at(stage);
-    r.model =
-        build_model(c, mine.first ? r.layers[mine.first - 1].output : input, mine.first, mine.end);
+    first = mine.first;
+    r.model = build_model(c, first ? r.layers[first - 1].output : input, first, mine.end);
   }
+  std::vector<bool> recompute;
+  for (size_t i = 0; i < r.model->size(); ++i)
+    recompute.push_back(r.layers[static_cast<size_t>(first) + i].recomputed);
+  r.model->set_recompute(std::move(recompute));
   check_fits(r);
   check_vocabulary(r);
   if (!c.init_from.empty()) {

@@ -56,7 +56,11 @@ std::vector<std::string> cluster_presets() { return {"cpu", "h100"}; }
 
 namespace {
 
-bool is_gemm(const LayerCost& l) { return l.type == "linear" || l.type == "conv2d"; }
+// Layers whose time is their matrix products (a transformer block's are most of its FLOPs).
+bool is_gemm(const LayerCost& l) {
+  return l.type == "linear" || l.type == "conv2d" || l.type == "transformer_block" ||
+         l.type == "attention" || l.type == "lm_head";
+}
 
 // Seconds per sample of one layer's forward and backward. GEMM layers at the cluster's rate;
 // backward is dx and dW (2x forward), or dW alone where no input gradient is needed. Other
@@ -68,14 +72,16 @@ struct LayerTime {
 
 LayerTime layer_time(const LayerCost& l, bool needs_input_grad, const Cluster& c) {
   if (l.type == "flatten") return {};  // a view
+  // A recomputed layer (a transformer block) runs its forward again in backward.
+  const double again = l.recomputed ? 1.0 : 0.0;
   if (is_gemm(l)) {
     const double rate = l.type == "conv2d" ? c.conv_flops : c.gemm_flops;
     const double f = static_cast<double>(l.flops_per_sample) / rate;
-    return {f, (needs_input_grad ? 2.0 : 1.0) * f};
+    return {f, (needs_input_grad ? 2.0 : 1.0) * f + again * f};
   }
   const double bytes = 4.0 * static_cast<double>(l.flops_per_sample + shape_numel(l.output));
   const double f = bytes / c.memory_bandwidth;
-  return {f, needs_input_grad ? 1.5 * f : 0.0};
+  return {f, (needs_input_grad ? 1.5 * f : 0.0) + again * f};
 }
 
 // Ring all-reduce of `bytes` over n ranks in `buckets` pieces: 2(n-1)/n of the data crosses

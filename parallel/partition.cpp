@@ -8,7 +8,8 @@ namespace trainer {
 
 double layer_time_estimate(const LayerCost& layer) {
   const double elements = static_cast<double>(shape_numel(layer.output));
-  return 3.0 * static_cast<double>(layer.flops_per_sample) + 4.0 * elements;
+  return (layer.recomputed ? 4.0 : 3.0) * static_cast<double>(layer.flops_per_sample) +
+         4.0 * elements;
 }
 
 std::vector<int64_t> balanced_partition(const std::vector<LayerCost>& layers, int stages) {

@@ -17,6 +17,7 @@ struct LayerCost {
   int64_t params = 0;                  // parameter count
   int64_t flops_per_sample = 0;        // forward
   int64_t stash_bytes_per_sample = 0;  // activations kept for backward
+  bool recomputed = false;             // its forward runs again in backward (train.recompute)
 };
 
 struct StageCost {

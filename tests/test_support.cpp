@@ -45,14 +45,19 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float lo, float hi) {
   return t;
 }
 
-std::vector<float> parameter_values(Model& model) {
+// Every parameter's values (or gradients), in order, on the host.
+static std::vector<float> concatenated(Model& model, Tensor Param::*what) {
   std::vector<float> w;
   for (Param* p : model.params()) {
-    const Tensor host = p->value.to(Device::cpu());
+    const Tensor host = (p->*what).to(Device::cpu());
     w.insert(w.end(), host.f32(), host.f32() + host.numel());
   }
   return w;
 }
+
+std::vector<float> parameter_values(Model& model) { return concatenated(model, &Param::value); }
+
+std::vector<float> gradient_values(Model& model) { return concatenated(model, &Param::grad); }
 
 size_t count_of(const std::string& text, const std::string& what) {
   size_t n = 0;

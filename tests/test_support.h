@@ -51,6 +51,7 @@ void expect_gradient_close(double analytic, double numeric, const std::string& w
 
 // Every parameter value of a model, in order, for comparing two runs.
 std::vector<float> parameter_values(Model& model);
+std::vector<float> gradient_values(Model& model);
 
 // A small conv net on synthetic 6x6 images, 8 layers with dropout, for comparing layouts: the
 // multi-rank tests train it split and whole.

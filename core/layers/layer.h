@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,16 +31,20 @@ struct Param {
 
 // What one layer saved for backward during the forward pass of one micro-batch; a block keeps
 // one child Stash per layer inside it.
-struct Stash {
-  std::vector<Tensor> tensors;
-  std::vector<Stash> children;
-};
-
 struct ForwardContext {
   bool training = true;
   uint64_t seed = 0;          // the run's seed
   uint64_t step = 0;          // optimizer step: with sample_offset, keys dropout masks
   int64_t sample_offset = 0;  // index of the micro-batch's first sample in the global batch
+};
+
+struct Stash {
+  std::vector<Tensor> tensors;
+  std::vector<Stash> children;
+  // Activation recompute (Model::set_recompute): the stash holds only the layer's input, in
+  // tensors[0]; backward first runs the forward again with this context (the same values: every
+  // dropout mask is a pure function of it) to rebuild the full stash.
+  std::optional<ForwardContext> replay;
 };
 
 // Where a layer stands in the whole model: its initial weights and dropout masks depend only on

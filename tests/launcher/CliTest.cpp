@@ -133,6 +133,19 @@ TEST(CliTest, Gpt2SmallDryRunCountsTheTiedPaddedEmbeddingOnce) {
   EXPECT_NE(r.output.find("training FLOPs per token: 855,067,392 (6 x parameters: 746,855,424)"),
             std::string::npos)
       << r.output;
+  EXPECT_NE(r.output.find("activation memory per sample (kept for backward): 1,214,459,904"),
+            std::string::npos)
+      << r.output;
+  // With train.recompute: blocks each block keeps its input alone (1024 x 768 floats), beside
+  // the embedding's tokens (1024 x 4 bytes), the final layer norm's input, means and inverse
+  // deviations (3,153,920 bytes) and the head's input: 4,096 + 12 x 3,145,728 + 3,153,920 +
+  // 3,145,728.
+  const test::CommandResult recomputed = test::run_command(
+      kTrainer + " " + kConfigs + "gpt2_124m.yaml --dry-run --set data.train.path=" + tokens +
+      " --set data.test.path=" + tokens + " --set train.recompute=blocks");
+  EXPECT_NE(recomputed.output.find("activation memory per sample (kept for backward): 44,052,480"),
+            std::string::npos)
+      << recomputed.output;
 }
 
 // Train a few steps of the small GPT, then sample from its checkpoint: the same text twice for
