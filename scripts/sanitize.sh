@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The sanitizer build: trainer, its tests and the fuzz targets built by clang with
 # AddressSanitizer + UndefinedBehaviorSanitizer (any report fails), in build-asan/; then the
-# quick tests, the fault tests and every fuzz target (20 s each) run there. scripts/test.sh runs
+# quick tests, the fault tests and every fuzz target (10 s each) run there. scripts/test.sh runs
 # it after the main suite; arguments go to ctest (`-L fuzz` for the fuzzers alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -91,9 +91,18 @@ void multiply(int64_t n, const float* x, const float* mask, float* y) {
   });
 }
 
+// Every step checks all gradients with this (their norm, and whether any is not finite), so it
+// must run at memory speed: eight independent accumulators vectorise (a single one waits an add
+// latency per element, a tenth of a small model's step). The order of the sums depends on n only.
 double sum_squares(int64_t n, const float* x) {
+  constexpr int kLanes = 8;
+  double lane[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) lane[j] += static_cast<double>(x[i + j]) * x[i + j];
   double s = 0.0;
-  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  for (; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  for (double v : lane) s += v;
   return s;
 }
 
