@@ -52,6 +52,7 @@ class AliasCounter : public YAML::EventHandler {
   struct Open {
     YAML::anchor_t anchor;
     long long size;
+    YAML::Mark mark;  // where it starts: named if it is what grows too large
   };
 
   [[noreturn]] void fail(const YAML::Mark& mark, const std::string& what) const {
@@ -78,26 +79,22 @@ class AliasCounter : public YAML::EventHandler {
   }
   void open(const YAML::Mark& mark, YAML::anchor_t anchor) {
     name(anchor);
-    open_.push_back({anchor, 1});
-    marks_.push_back(mark);
+    open_.push_back({anchor, 1, mark});
   }
   void close() {
     const Open done = open_.back();
-    const YAML::Mark mark = marks_.back();
     open_.pop_back();
-    marks_.pop_back();
     if (done.anchor != YAML::NullAnchor) {
       anchors_[done.anchor].size = done.size;
       anchors_[done.anchor].closed = true;
     }
-    add(mark, done.size);
+    add(done.mark, done.size);
   }
 
   std::string where_, pending_name_;
   bool with_line_;
   std::vector<Anchor> anchors_;  // by the parser's anchor number
   std::vector<Open> open_;       // collections being read, outermost first
-  std::vector<YAML::Mark> marks_;
   long long total_ = 0;
 };
 

@@ -25,7 +25,6 @@ class InputBytes {
   size_t read(uint8_t* dst, size_t n);
   // Whether the data has ended (reads one byte ahead).
   bool at_end();
-  bool gzipped() const { return gzip_; }
 
  private:
   size_t inflate_into(uint8_t* dst, size_t n);
