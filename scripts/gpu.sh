@@ -191,6 +191,9 @@ stage() {
   if [ $rc = 124 ] || [ $rc = 137 ]; then outcome="timed out after $limit s"; elif [ $rc != 0 ]; then outcome="failed ($rc)"; fi
   printf '%s\t%s\t%d\n' "$name" "$outcome" $((SECONDS - t0)) | tee -a "$out/stages.tsv"
   [ $rc = 0 ] || failed=1
+  # Everything so far in one archive too, for a transport that brings back only a few files.
+  tar -czf "$out/results.tgz.part" --exclude=checkpoints --exclude='results.tgz*' -C "$out" . &&
+    mv "$out/results.tgz.part" "$out/results.tgz"
 }
 
 run() {
