@@ -117,25 +117,22 @@ const ForwardPlan& forward_plan(int64_t N, int64_t in, int64_t out, bool bias, c
   return it->second;
 }
 
-// y(rows, cols) += b(cols), in y's type (16-bit values widened, summed in float, rounded once).
-template <class T, float (*Widen)(T), T (*Narrow)(float)>
-__global__ void add_bias_kernel(int64_t rows, int64_t cols, const T* b, T* y) {
+// y(rows, cols) = b(cols) on every row: the GEMM then adds into it (beta = 1), so a 16-bit Y
+// is rounded once, as cuBLASLt's bias epilogue and the CPU round it.
+template <class T>
+__global__ void broadcast_bias_kernel(int64_t rows, int64_t cols, const T* b, T* y) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * cols;
        i += int64_t{gridDim.x} * blockDim.x)
-    y[i] = Narrow(Widen(y[i]) + Widen(b[i % cols]));
+    y[i] = b[i % cols];
 }
 
-void add_bias(cudaDataType_t type, int64_t rows, int64_t cols, const void* b, void* y) {
+void broadcast_bias(cudaDataType_t type, int64_t rows, int64_t cols, const void* b, void* y) {
   const int64_t n = rows * cols;
   if (type == CUDA_R_32F)
-    add_bias_kernel<float, widen_float, widen_float><<<blocks_for(n), kThreads, 0, stream()>>>(
+    broadcast_bias_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(
         rows, cols, static_cast<const float*>(b), static_cast<float*>(y));
-  else if (type == CUDA_R_16BF)
-    add_bias_kernel<uint16_t, bf16_to_float, float_to_bf16>
-        <<<blocks_for(n), kThreads, 0, stream()>>>(rows, cols, static_cast<const uint16_t*>(b),
-                                                   static_cast<uint16_t*>(y));
   else
-    add_bias_kernel<uint16_t, f16_to_float, float_to_f16><<<blocks_for(n), kThreads, 0, stream()>>>(
+    broadcast_bias_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(
         rows, cols, static_cast<const uint16_t*>(b), static_cast<uint16_t*>(y));
   TRAINER_CHECK_LAUNCH();
 }
@@ -147,12 +144,12 @@ void matmul_forward(cudaDataType_t type, int64_t N, int64_t in, int64_t out, con
   const ForwardPlan& p =
       forward_plan(N, in, out, b != nullptr, type, common_alignment({x, w, b, y}));
   if (p.fallback || lt_forced_off.load()) {
-    const float one = 1.0f, zero = 0.0f;
+    if (b) broadcast_bias(type, N, out, b, y);
+    const float one = 1.0f, beta = b ? 1.0f : 0.0f;
     CUBLAS_CHECK(cublasGemmEx(handles().blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out),
                               static_cast<int>(N), static_cast<int>(in), &one, w, type,
-                              static_cast<int>(in), x, type, static_cast<int>(in), &zero, y, type,
+                              static_cast<int>(in), x, type, static_cast<int>(in), &beta, y, type,
                               static_cast<int>(out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    if (b) add_bias(type, N, out, b, y);
     return;
   }
   if (b)

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""GPT-2 124M training speed on one GPU: trainer against PyTorch eager and torch.compile, side by
+side in one run (configs/gpt2_124m.yaml: batch 8 x 1024 tokens, AdamW, clipping at 1, bf16).
+
+Trainer reads a token file (any llm.c token file; the figure is speed only), PyTorch trains on
+random tokens kept on the GPU (bench/torch_gpt_gpu.py, nanoGPT's shape with flash attention).
+Both report steady-state tokens/s after their warm-up steps. Run by scripts/gpu.sh:
+
+    python3 bench/gpt_gpu_speed.py --trainer BIN --tokens FILE --results DIR
+"""
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import ROOT, git_commit, write_results  # noqa: E402
+from gpu_speed import trainer_env  # noqa: E402
+
+SEQ, BATCH, LOG_EVERY = 1024, 8, 10
+
+
+def trainer_tokens_per_s(trainer, precision, warmup, steps, tokens):
+    """Median tokens/s of the logging windows after `warmup` steps, the GPU's name, peak bytes."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [trainer, os.path.join(ROOT, "configs", "gpt2_124m.yaml"), "--set", "device=cuda",
+               "--set", f"precision.compute={precision}",
+               "--set", f"train.max_steps={warmup + steps}", "--set", f"run.out_dir={out}",
+               "--set", f"data.train.path={tokens}", "--set", "data.test=null",
+               "--set", "checkpoint.every_steps=0", "--set", f"log.every_steps={LOG_EVERY}"]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=trainer_env())
+        if done.returncode != 0:
+            sys.exit(f"trainer failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        with open(os.path.join(out, "summary.json")) as f:
+            s = json.load(f)
+        with open(os.path.join(out, "metrics.jsonl")) as f:
+            windows = [json.loads(line) for line in f]
+    steady = [w["tokens_per_s"] for w in windows if w["step"] > warmup]
+    return statistics.median(steady), s.get("gpu", "?")
+
+
+def torch_run(python, mode, warmup, steps):
+    cmd = [python, os.path.join(ROOT, "bench", "torch_gpt_gpu.py"), "--mode", mode,
+           "--warmup", str(warmup), "--steps", str(steps), "--batch", str(BATCH), "--seq", str(SEQ)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trainer", default=os.path.join(ROOT, "build", "launcher", "trainer"))
+    ap.add_argument("--python", default=sys.executable, help="the Python that has PyTorch")
+    ap.add_argument("--tokens", required=True, help="an llm.c token file for trainer")
+    ap.add_argument("--results", default=None, help="folder for the results (bench/results)")
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--modes", default="eager,compile")
+    args = ap.parse_args()
+    ours, gpu = trainer_tokens_per_s(args.trainer, "bf16", args.warmup, args.steps, args.tokens)
+    print(f"trainer bf16: {ours:.0f} tokens/s", file=sys.stderr)
+    row = {"model": "gpt2_124m", "precision": "bf16", "batch": BATCH, "sequence": SEQ,
+           "trainer_tokens_per_s": ours}
+    command = (f"python3 bench/gpt_gpu_speed.py --warmup {args.warmup} --steps {args.steps} "
+               f"--modes {args.modes}")
+    torch_version = "?"
+    for mode in args.modes.split(","):
+        p = torch_run(args.python, mode, args.warmup, args.steps)
+        torch_version = p["framework"].split()[1]
+        row[f"pytorch_{mode}_tokens_per_s"] = p["tokens_per_s"]
+        row[f"pytorch_{mode}_peak_memory_bytes"] = p["peak_memory_bytes"]
+        row[f"ratio_vs_{mode}"] = ours / p["tokens_per_s"]
+        print(f"pytorch {mode}: {p['tokens_per_s']:.0f} tokens/s", file=sys.stderr)
+    result = {"date": datetime.date.today().isoformat(), "commit": git_commit(), "gpu": gpu,
+              "pytorch": torch_version, "warmup_steps": args.warmup, "command": command,
+              "results": [row]}
+    lines = ["# GPT-2 124M training speed on one GPU, bf16, batch 8 x 1024 tokens", "",
+             f"- date {result['date']}, commit {result['commit']}, GPU: {gpu}",
+             f"- reference: PyTorch {torch_version} (bench/torch_gpt_gpu.py: flash attention, "
+             "fused AdamW, bf16 autocast), eager and torch.compile",
+             f"- steady state: tokens/s after the first {args.warmup} steps on both sides, "
+             f"{args.steps} steps timed",
+             f"- command: `{command}`", "",
+             "| side | tokens/s | trainer vs it |", "|---|---|---|",
+             f"| trainer | {ours:.0f} | |"]
+    for mode in args.modes.split(","):
+        lines.append(f"| PyTorch {mode} | {row[f'pytorch_{mode}_tokens_per_s']:.0f} | "
+                     f"{row[f'ratio_vs_{mode}']:.2f}x |")
+    write_results("gpt_gpu_speed", result, lines, folder=args.results)
+
+
+if __name__ == "__main__":
+    main()
