@@ -35,6 +35,10 @@ def write_results(name, result, lines, folder=None):
 
 
 def git_commit():
+    """The commit the measured code was built from: TRAINER_COMMIT where the binaries were built
+    elsewhere (scripts/gpu.sh pack records it; the GPU machine's copy of .git may be older)."""
+    if os.environ.get("TRAINER_COMMIT"):
+        return os.environ["TRAINER_COMMIT"]
     return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True).stdout.strip()
 

@@ -46,7 +46,9 @@ def trainer_tokens_per_s(trainer, precision, warmup, steps, tokens):
 def torch_run(python, mode, warmup, steps):
     cmd = [python, os.path.join(ROOT, "bench", "torch_gpt_gpu.py"), "--mode", mode,
            "--warmup", str(warmup), "--steps", str(steps), "--batch", str(BATCH), "--seq", str(SEQ)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"PyTorch {mode} failed ({out.returncode}): {out.stderr.strip()[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

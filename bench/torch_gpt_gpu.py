@@ -45,7 +45,7 @@ class GPT(nn.Module):
         for b in self.blocks:
             x = b(x)
         logits = self.ln_f(x) @ self.wte.weight.T  # the tied head
-        return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.view(-1))
+        return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.reshape(-1))
 
 
 def main():

@@ -7,7 +7,7 @@
 #                               into gpu_bundle/: the binaries, the Debian libraries they link
 #                               (as .deb files), Open MPI and PMIx, the Fashion-MNIST files and,
 #                               when made (scripts/text_to_tokens.py), data/fortunes.
-#   bash scripts/gpu.sh run     on the GPU machine, with gpu_bundle/ carried over: the check below,
+#   bash scripts/gpu.sh run [STAGE...]  on the GPU machine, with gpu_bundle/ carried over: the check below,
 #                               stage by stage, each under its own time limit, each writing its
 #                               results to $OUT/<stage>/ (default gpu_results/) as it finishes and
 #                               a line to $OUT/stages.tsv (stage, outcome, seconds); a stage that is
@@ -56,6 +56,8 @@ pack() {
   done
   (cd "$bundle/debs" && apt-get download $(printf '%s\n' "${packages[@]}" | sort -u | grep .))
   cp /usr/share/datasets/fashion-mnist/*.gz "$bundle/data/"
+  # The commit the binaries were built from, for the results (uncommitted changes marked).
+  git describe --always --dirty >"$bundle/COMMIT"
   if [ -f data/fortunes/train.bin ]; then cp -r data/fortunes "$bundle/data/"; fi
   du -sh "$bundle"
   echo "carry gpu_bundle (64 MiB at most) and run: bash scripts/gpu.sh run"
@@ -82,7 +84,8 @@ bundle_env() {
   BUNDLE_PMIX=$libs/pmix2
   MPIRUN=$root/usr/bin/orterun
   TRAINER_BIN=$bundle/bin/trainer
-  export BUNDLE_LD_LIBRARY_PATH BUNDLE_PMIX MPIRUN TRAINER_BIN
+  TRAINER_COMMIT=$(cat "$bundle/COMMIT")
+  export BUNDLE_LD_LIBRARY_PATH BUNDLE_PMIX MPIRUN TRAINER_BIN TRAINER_COMMIT
   export OPAL_PREFIX=$root/usr OPAL_LIBDIR=$libs/openmpi/lib
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 }
@@ -176,6 +179,17 @@ stage_gpt_speed() {
     --results "$OUT_STAGE"
 }
 
+# Not in the default run (name it): each GPT-2 kernel's time over two steps, for where the time goes.
+stage_gpt_profile() {
+  local ncu
+  ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
+  "$ncu" --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+    --target-processes all env LD_LIBRARY_PATH="$BUNDLE_LD_LIBRARY_PATH" "$TRAINER_BIN" \
+    configs/gpt2_124m.yaml --set device=cuda --set train.max_steps=2 --set data.test=null \
+    --set run.out_dir="$OUT_STAGE/run" --set data.train.path="$bundle/data/fortunes/train.bin" \
+    --set checkpoint.every_steps=0 >"$OUT_STAGE/kernels.txt"
+}
+
 stage_speed() {
   python3 bench/gpu_speed.py --trainer "$TRAINER_BIN" --data "$bundle/data" \
     --results "$OUT_STAGE" --models cnn,mlp --precisions fp32,bf16 --repeats 1 --steps 300 \
@@ -186,6 +200,8 @@ stage_speed() {
 stage() {
   local name=$1 limit=$2 needs=$3
   local fn=stage_${name//-/_}
+  if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then return 0; fi
+  if [ "${4:-}" = named ] && [[ " $only " != *" $name "* ]]; then return 0; fi
   export OUT_STAGE=$out/$name
   mkdir -p "$OUT_STAGE"
   if [ "$needs" = gpu ] && [ "$have_gpu" = 0 ]; then
@@ -203,7 +219,9 @@ stage() {
     mv "$out.tgz.part" "$out/results.tgz" || echo "results.tgz not refreshed"
 }
 
+# run [STAGE...]: every stage, or only those named (to rerun a failed one).
 run() {
+  only="$*"
   out=${OUT:-$PWD/gpu_results}
   mkdir -p "$out" && : >"$out/stages.tsv"
   bundle_env
@@ -211,7 +229,7 @@ run() {
   have_gpu=0
   if nvidia-smi -L 2>/dev/null | grep -q '^GPU' || [ "${GPU_STAGES:-}" = all ]; then have_gpu=1; fi
   export -f bundled check_reports gtest stage_env stage_gpu_ops stage_memcheck stage_nccl stage_gpu_vs_cpu \
-    stage_configs stage_speed stage_gpt_speed
+    stage_configs stage_speed stage_gpt_speed stage_gpt_profile
   export bundle
   failed=0
   stage env 15 any
@@ -222,11 +240,12 @@ run() {
   stage configs 45 gpu
   stage speed 170 gpu
   stage gpt-speed 120 gpu
+  stage gpt-profile 150 gpu named
   exit $failed
 }
 
 case "${1:-}" in
   pack) pack ;;
-  run) run ;;
+  run) shift; run "$@" ;;
   *) echo "usage: bash scripts/gpu.sh pack|run" >&2; exit 2 ;;
 esac
