@@ -101,10 +101,14 @@ stage_env() {
   nvcc --version | tail -n 2 || true
   python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" || true
   local missing=0 bin
+  # (Not `tee /dev/stderr`: with the log on both streams, tee reopens and truncates it.)
+  local linked
   for bin in "$bundle"/bin/*; do
     echo "== ldd $(basename "$bin")"
-    bundled ldd "$bin" | tee /dev/stderr | grep -q "not found" && missing=1
-  done 2>&1
+    linked=$(bundled ldd "$bin")
+    echo "$linked"
+    if grep -q "not found" <<<"$linked"; then missing=1; fi
+  done
   bundled "$MPIRUN" --version | head -n 1
   return $missing
 }
