@@ -31,7 +31,8 @@ void Model::add(std::unique_ptr<Layer> layer) {
   layer->set_needs_input_grad(below_has_params);
   // A shared parameter (the head tied to the token embedding) is one Param with two users: the
   // later layer gets the earlier one's, and both add into its gradient.
-  if (const std::string tied = layer->tied_param(); !tied.empty()) {
+  // (A layer given a copy of a parameter that lives on another pipeline stage owns it.)
+  if (const std::string tied = layer->tied_param(); !tied.empty() && layer->params().empty()) {
     Param* found = nullptr;
     for (Param* p : params())
       if (p->name.size() > tied.size() &&
@@ -40,9 +41,7 @@ void Model::add(std::unique_ptr<Layer> layer) {
     if (!found)
       throw ConfigError("layer " + std::to_string(layer->index()) + " (" + layer->type() +
                         ") shares the parameter " + tied +
-                        ", which no earlier layer of this model or pipeline stage has: a tied "
-                        "head needs its embedding on the same stage (parallel.pipeline: 1 for "
-                        "now)");
+                        ", which no earlier layer of this model has");
     layer->tie(found);
   }
   layers_.push_back(std::move(layer));

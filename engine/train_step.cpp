@@ -54,6 +54,26 @@ static void set_first_element(const Tensor& t, float value) {
   t.view(0, {1}).copy_from(ops::cast(one, t.dtype()));
 }
 
+// The tag of the tied-gradient exchange: above every micro-batch's (2 x micro-batch + 1).
+constexpr int kSharedGradTag = 1 << 30;
+
+// Sums each shared parameter's gradient with its peer stage's copy. Both ends compute a + b in
+// float, which is commutative: the two copies get the same sum bit for bit and stay equal.
+static void sum_shared_grads(const StageContext& stage) {
+  for (const SharedParam& s : stage.shared) {
+    trace::Scope span("sum tied gradient", trace::Track::Communication);
+    const Tensor mine = s.param->grad.to(Device::cpu());  // sent from the host (MPI stages)
+    Tensor theirs = Tensor::empty(mine.shape());
+    std::unique_ptr<Work> sent =
+        stage.pipeline.send_async(mine.raw(), static_cast<int64_t>(mine.bytes()), s.peer_stage,
+                                  kSharedGradTag);
+    stage.pipeline.recv(theirs.raw(), static_cast<int64_t>(theirs.bytes()), s.peer_stage,
+                        kSharedGradTag);
+    sent->wait();
+    ops::add(s.param->grad, theirs.to(s.param->grad.device()), s.param->grad);
+  }
+}
+
 StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
                       const StepPlan& plan) {
   stage.model.zero_grad();
@@ -96,6 +116,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
                                         : std::function<void(size_t)>());
   }
   if (stage.reducer) stage.reducer->finish();
+  sum_shared_grads(stage);
   // As an fp16 overflow would make one.
   if (plan.inf_gradient) set_first_element(stage.model.params().at(0)->grad, INFINITY);
   // Every step checks its gradients in one pass (a non-finite gradient with a finite loss must
@@ -128,6 +149,8 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   if (scaler.active()) ops::scale(grads, static_cast<float>(unscale));
   if (plan.clip_grad_norm > 0.0) {
     double total = sq;
+    for (const SharedParam& s : stage.shared)  // a shared parameter counts once in the norm
+      if (!s.counted_here) total -= grad_sum_squares(s.param->grad);
     stage.pipeline.all_reduce(&total, 1, ReduceOp::Sum);
     r.grad_norm = std::sqrt(total) * unscale;
     clip_to_norm(grads, r.grad_norm, plan.clip_grad_norm);

@@ -49,6 +49,14 @@ struct EvalResult {
   int64_t samples = 0;  // targets (samples, or tokens), counted on the last stage only
 };
 
+// A parameter two pipeline stages hold (the token embedding on the first, the output head tied
+// to it on the last): each step their gradients are summed, so both copies stay equal.
+struct SharedParam {
+  Param* param;
+  int peer_stage;    // the other stage holding it
+  bool counted_here; // in the gradient norm (one end only)
+};
+
 // What one rank trains: its stage of the model and the communicators around it.
 struct StageContext {
   Model& model;
@@ -57,6 +65,7 @@ struct StageContext {
   Communicator& world;     // every rank (the non-finite and stop flags)
   GradReducer* reducer;    // null without data parallelism
   LossScaler& scaler;      // scales the loss, unscales gradients, skips overflowed steps
+  const std::vector<SharedParam>& shared;  // this stage's ends of cross-stage ties
 };
 
 // Zeroes gradients; runs grad_accum rounds of the pipeline schedule over the rows cut into

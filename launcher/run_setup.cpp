@@ -55,25 +55,47 @@ static std::unique_ptr<Layer> make_layer(const Config& cfg, int64_t i, const Sha
 }
 
 std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_t first,
-                                   int64_t end) {
+                                   int64_t end, const std::function<void(Layer&)>& before_add) {
   if (end < 0) end = static_cast<int64_t>(cfg.layers.size());
   auto model = std::make_unique<Model>(input, cfg.seed, first);
-  for (int64_t i = first; i < end; ++i)
-    model->add(make_layer(cfg, i, model->output_shape(), model->next_init()));
+  for (int64_t i = first; i < end; ++i) {
+    std::unique_ptr<Layer> layer = make_layer(cfg, i, model->output_shape(), model->next_init());
+    if (before_add) before_add(*layer);
+    model->add(std::move(layer));
+  }
   return model;
 }
 
+// A parameter of layer `owner` that layer `user` also uses (the head tied to the embedding).
+struct Tie {
+  int64_t owner, user;
+  std::string param;
+};
+
 // The costs of every layer. One stage holds them all: read them off its model. Otherwise each
-// layer is built alone and dropped, so a rank never holds more than one other stage's layer.
-static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input, Model* whole) {
+// layer is built alone and dropped, so a rank never holds more than one other stage's layer;
+// then the ties between layers are found too (a stage may hold one end of a tie only).
+static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input, Model* whole,
+                                          std::vector<Tie>& ties) {
   std::vector<LayerCost> out;
   if (whole) {
     for (size_t i = 0; i < whole->size(); ++i) out.push_back(layer_cost(whole->layer(i)));
     return out;
   }
   Shape shape = input;
+  std::vector<std::pair<int64_t, std::string>> names;  // every earlier parameter, by its layer
   for (int64_t i = 0; i < static_cast<int64_t>(cfg.layers.size()); ++i) {
-    out.push_back(layer_cost(*make_layer(cfg, i, shape, InitContext{cfg.seed, i})));
+    std::unique_ptr<Layer> layer = make_layer(cfg, i, shape, InitContext{cfg.seed, i});
+    if (const std::string tied = layer->tied_param(); !tied.empty()) {
+      std::optional<Tie> tie;  // the latest owner, as Model::add picks it
+      for (const auto& [owner, name] : names)
+        if (name.size() > tied.size() && name.compare(name.size() - tied.size() - 1,
+                                                      std::string::npos, "." + tied) == 0)
+          tie = Tie{owner, i, name};
+      if (tie) ties.push_back(*tie);
+    }
+    for (const Param* p : layer->params()) names.emplace_back(i, p->name);
+    out.push_back(layer_cost(*layer));
     shape = out.back().output;
   }
   return out;
@@ -172,6 +194,36 @@ static void check_memory(const RunSetup& r) {
                       human_bytes(have));
 }
 
+static int stage_of(const RunSetup& r, int64_t layer) {
+  int s = 0;
+  for (int64_t start : r.stage_starts) s += start <= layer;
+  return s;
+}
+
+// A layer tied to a parameter of another stage's layer gets a copy of that parameter as the
+// owner initialises it (the owner is built here alone for it, and dropped).
+static void give_tied_copies(const RunSetup& r, const Shape& input, const std::vector<Tie>& ties,
+                             Layer& user) {
+  for (const Tie& t : ties) {
+    if (t.user != user.index() || stage_of(r, t.owner) == r.stage) continue;
+    std::unique_ptr<Layer> owner = make_layer(r.cfg, t.owner, t.owner ? r.layers[t.owner - 1].output : input,
+                                              InitContext{r.cfg.seed, t.owner});
+    for (const Param* p : owner->params())
+      if (p->name == t.param) user.tie_to_copy({p->name, p->value, Tensor::zeros(p->value.shape()), p->value});
+  }
+}
+
+// This stage's ends of ties that cross stages: the training step sums their gradients with the
+// other end's. The owner's stage counts the parameter in the gradient norm.
+static void find_shared_params(RunSetup& r, const std::vector<Tie>& ties) {
+  for (const Tie& t : ties) {
+    const int owner = stage_of(r, t.owner), user = stage_of(r, t.user);
+    if (owner == user || (r.stage != owner && r.stage != user)) continue;
+    for (Param* p : r.model->params())
+      if (p->name == t.param) r.shared.push_back({p, r.stage == owner ? user : owner, r.stage == owner});
+  }
+}
+
 DType compute_dtype(const std::string& precision) {
   return precision == "fp16" ? DType::F16 : precision == "bf16" ? DType::BF16 : DType::F32;
 }
@@ -185,7 +237,8 @@ RunSetup build_run(Config cfg, int stage, bool plan_only) {
   if (c.test_data.IsMap()) r.test = load_dataset(c, c.test_data, "data.test", Split::Test);
   const Shape input = c.input ? *c.input : r.train->sample_shape();
   if (c.pipeline == 1) r.model = build_model(c, input);
-  r.layers = model_costs(c, input, r.model.get());
+  std::vector<Tie> ties;
+  r.layers = model_costs(c, input, r.model.get(), ties);
   mark_recomputed(c, input, r.layers);
   r.stage_starts = !c.partition.empty()
                        ? c.partition
@@ -194,7 +247,9 @@ RunSetup build_run(Config cfg, int stage, bool plan_only) {
   if (c.pipeline > 1) {
     const StageCost mine = stage_costs(r.layers, r.stage_starts).at(stage);
     first = mine.first;
-    r.model = build_model(c, first ? r.layers[first - 1].output : input, first, mine.end);
+    r.model = build_model(c, first ? r.layers[first - 1].output : input, first, mine.end,
+                          [&](Layer& layer) { give_tied_copies(r, input, ties, layer); });
+    find_shared_params(r, ties);
   }
   std::vector<bool> recompute;
   for (size_t i = 0; i < r.model->size(); ++i)

@@ -8,6 +8,7 @@
 #include "core/model.h"
 #include "core/optim/loss_scaler.h"
 #include "core/optim/optimizer.h"
+#include "engine/train_step.h"
 #include "launcher/config.h"
 #include "parallel/partition.h"
 
@@ -21,6 +22,7 @@ struct RunSetup {
   int stage = 0;                         // this rank's pipeline stage
   std::unique_ptr<Model> model;          // this stage's layers only
   std::unique_ptr<Optimizer> optimizer;
+  std::vector<SharedParam> shared;  // parameters this stage shares with another stage
   LossScaler scaler;  // precision.loss_scale; its state is checkpointed
   int64_t steps_per_epoch = 0;
   int64_t total_steps = 0;
@@ -33,8 +35,10 @@ RunSetup build_run(Config cfg, int stage = 0, bool plan_only = false);
 
 // Layers [first, end) of the model (all of it by default); `input` is layer `first`'s input
 // shape (per sample). Layers keep their global index: initial weights do not depend on the split.
+// `before_add`, when given, sees each layer before the model takes it.
 std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_t first = 0,
-                                   int64_t end = -1);
+                                   int64_t end = -1,
+                                   const std::function<void(Layer&)>& before_add = nullptr);
 
 // precision.compute ("fp32", "fp16", "bf16") as a tensor dtype.
 DType compute_dtype(const std::string& precision);

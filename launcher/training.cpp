@@ -71,7 +71,8 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   PipelineExecutor executor(*run.model, *grid.pipeline, grid.stage, grid.pipeline_size,
                             schedule_kind(c.schedule));
   const StageContext stage{
-      *run.model, executor, *grid.pipeline, *grid.world, reducer ? &*reducer : nullptr, run.scaler};
+      *run.model, executor,   *grid.pipeline, *grid.world, reducer ? &*reducer : nullptr,
+      run.scaler, run.shared};
   check_replicas(*grid.data, *run.model, start_step);
   // Right after a collective, so that the ranks' timelines share their origin.
   trace::enable(c.trace);

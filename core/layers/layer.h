@@ -101,6 +101,10 @@ class Layer {
   // embedding) names it here; Model::add then hands it over with tie().
   virtual std::string tied_param() const { return ""; }
   virtual void tie(Param*) {}
+  // When the owner is on another pipeline stage: the layer keeps `copy` (the owner's parameter
+  // as initialised, under the owner's name) as its own parameter, which the training step keeps
+  // equal to the owner's by summing their gradients every step.
+  virtual void tie_to_copy(Param copy) { (void)copy; }
   virtual void set_needs_input_grad(bool v) { needs_input_grad_ = v; }
 
  protected:

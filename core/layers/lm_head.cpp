@@ -20,6 +20,11 @@ void LmHead::tie(Param* wte) {
   wte_ = wte;
 }
 
+void LmHead::tie_to_copy(Param copy) {
+  copy_ = std::move(copy);
+  tie(&copy_);
+}
+
 Tensor LmHead::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
   const int64_t rows = x.dim(0) * input_shape()[0];
   Tensor logits = Tensor::empty({rows, vocab()}, x.dtype(), x.device());

@@ -19,6 +19,11 @@ class LmHead : public Layer {
   Tensor backward(const Tensor& dy, Stash& saved) override;
   std::string tied_param() const override { return "embedding.wte"; }
   void tie(Param* wte) override;
+  void tie_to_copy(Param copy) override;
+  // Only a copy is this layer's own (a later pipeline stage's); the shared one is the embedding's.
+  std::vector<Param*> params() override {
+    return copy_.value.defined() ? std::vector<Param*>{&copy_} : std::vector<Param*>{};
+  }
   int64_t flops_per_sample() const override { return 2 * shape_numel(output_shape()) * channels(); }
   int64_t stash_bytes_per_sample() const override { return shape_numel(input_shape()) * 4; }
 
@@ -26,6 +31,7 @@ class LmHead : public Layer {
   int64_t channels() const { return input_shape()[1]; }
   int64_t vocab() const { return output_shape()[1]; }
   Param* wte_ = nullptr;
+  Param copy_;
 };
 
 }  // namespace trainer

@@ -119,7 +119,9 @@ TEST(TransformerGradTest, RecomputedBlocksGiveTheSameGradientsBitForBit) {
     const Tensor logits = model->forward(x, s, kCtx);
     for (size_t i = 0; i < recompute.size(); ++i) {  // a recomputed block kept its input alone
       EXPECT_EQ(s[i].replay.has_value(), recompute[i]) << i;
-      if (recompute[i]) EXPECT_EQ(s[i].tensors.size(), 1u) << i;
+      if (recompute[i]) {
+        EXPECT_EQ(s[i].tensors.size(), 1u) << i;
+      }
     }
     Tensor d = Tensor::empty({15, 11});
     ops::cross_entropy(logits.reshape({15, 11}), y.reshape({15}), 1.0f / 15, d);

@@ -1,0 +1,130 @@
+// Run under mpirun -np 2 and -np 4 (see tests/CMakeLists.txt): the small GPT trained under data
+// parallelism, a pipeline, and (4 ranks) both, with activation recompute off and on, ends at the
+// weights of one process; and the output head's copy of the token embedding on the last stage
+// stays bit for bit equal to the first stage's.
+//
+// Tolerance: as in DataParallelTest (1e-5 absolute + 1e-4 relative after the steps): the layouts
+// sum the same gradients in another order; a lost micro-batch, shard or tied-gradient half moves
+// weights by ~1e-3 from the first step. One thing needs care: the attention's key bias has a zero
+// gradient in exact arithmetic (softmax ignores a score shift shared by a row), so its gradient
+// is rounding noise (~1e-10) that differs between layouts, and Adam divides it by its own size:
+// with eps 1e-8 that moves those weights by ~1e-4 per step in any direction. The test's Adam has
+// eps 1e-4, which bounds that to 1e-7 a step and leaves the real gradients (~1e-3) normalised.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <tuple>
+
+#include "launcher/config.h"
+#include "launcher/run_setup.h"
+#include "launcher/training.h"
+#include "parallel/mpi_communicator.h"
+#include "tests/test_support.h"
+
+namespace trainer {
+namespace {
+
+struct Trained {
+  RunSetup run;
+  ProcessGrid grid;
+};
+
+// Trains the small GPT under `overrides` on every rank of the world (pipeline stages of
+// consecutive ranks, as ProcessGrid::split makes them).
+Trained train_layout(const std::string& dir, int pipeline, std::vector<std::string> overrides) {
+  std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
+  const int rank = world->rank(), size = world->size();
+  overrides.push_back("optimizer.eps=1e-4");
+  overrides.push_back("parallel.pipeline=" + std::to_string(pipeline));
+  overrides.push_back("parallel.microbatches=" + std::to_string(pipeline > 1 ? 2 : 1));
+  Trained t{build_run(load_config(dir + "/cfg.yaml", overrides, size), rank % pipeline), {}};
+  t.grid = ProcessGrid::split(std::move(world), pipeline);
+  FILE* sink = std::fopen("/dev/null", "w");
+  train(t.run, 0, sink, std::chrono::steady_clock::now(), &t.grid);
+  std::fclose(sink);
+  return t;
+}
+
+std::string write_gpt(Communicator& world) {
+  const std::string dir = test::shared_temp_dir(world);
+  if (world.rank() == 0) {
+    test::write_tokens(dir + "/tokens.bin", 600, 19);
+    test::write_file(dir + "/cfg.yaml", test::small_gpt_config(dir + "/tokens.bin"));
+  }
+  world.barrier();
+  return dir;
+}
+
+class GptLayoutTest : public ::testing::TestWithParam<std::tuple<int, const char*>> {};
+
+TEST_P(GptLayoutTest, TrainsToTheWeightsOfOneProcess) {
+  const auto [pipeline, recompute] = GetParam();
+  std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
+  const int rank = world->rank(), size = world->size();
+  if (size % pipeline != 0) GTEST_SKIP() << pipeline << " stages need a multiple of their ranks";
+  const std::string dir = write_gpt(*world);
+  world.reset();
+  const std::string layout = "p" + std::to_string(pipeline) + "-" + recompute;
+  Trained t = train_layout(dir, pipeline,
+                           {"train.max_steps=8", std::string("train.recompute=") + recompute,
+                            "run.out_dir=" + dir + "/" + layout});
+  // The reference: one process, the whole batch, recompute off.
+  RunSetup whole = build_run(load_config(
+      dir + "/cfg.yaml",
+      {"train.max_steps=8", "optimizer.eps=1e-4", "run.out_dir=" + dir + "/whole-" + std::to_string(rank)},
+      1));
+  FILE* sink = std::fopen("/dev/null", "w");
+  train(whole, 0, sink);
+  std::fclose(sink);
+
+  const auto mine = test::parameters_by_name(*t.run.model);
+  const auto all = test::parameters_by_name(*whole.model);
+  // The stages together hold every parameter once, the tied copy aside.
+  int64_t held = static_cast<int64_t>(mine.size() - t.run.shared.size());
+  for (const SharedParam& s : t.run.shared) held += s.counted_here;
+  t.grid.pipeline->all_reduce(&held, 1, ReduceOp::Sum);
+  EXPECT_EQ(held, static_cast<int64_t>(all.size()));
+  EXPECT_EQ(t.grid.data_size, size / pipeline);
+  for (const auto& [name, values] : mine) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(all.count(name));
+    test::expect_close(values, all.at(name));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, GptLayoutTest,
+                         ::testing::Combine(::testing::Values(1, 2),
+                                            ::testing::Values("none", "blocks")),
+                         [](const auto& info) {
+                           return "P" + std::to_string(std::get<0>(info.param)) + "_recompute_" +
+                                  std::get<1>(info.param);
+                         });
+
+// After every step (runs of 1 to 6 steps from the same start), the last stage's copy of the
+// tied embedding equals the first stage's bit for bit.
+TEST(GptPipelineTest, TiedEmbeddingCopiesAreEqualAfterEveryStep) {
+  std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
+  const std::string dir = write_gpt(*world);
+  world.reset();
+  for (int steps = 1; steps <= 6; ++steps) {
+    SCOPED_TRACE("after step " + std::to_string(steps));
+    Trained t = train_layout(dir, 2,
+                             {"train.max_steps=" + std::to_string(steps),
+                              "run.out_dir=" + dir + "/tied-" + std::to_string(steps)});
+    ASSERT_EQ(t.run.shared.size(), 1u);
+    const SharedParam& s = t.run.shared[0];
+    EXPECT_EQ(s.param->name, "0.embedding.wte");
+    const Tensor mine = s.param->value.to(Device::cpu());
+    Tensor theirs = Tensor::empty(mine.shape());
+    std::unique_ptr<Work> sent =
+        t.grid.pipeline->send_async(mine.raw(), static_cast<int64_t>(mine.bytes()), s.peer_stage, 7);
+    t.grid.pipeline->recv(theirs.raw(), static_cast<int64_t>(theirs.bytes()), s.peer_stage, 7);
+    sent->wait();
+    EXPECT_EQ(std::memcmp(mine.raw(), theirs.raw(), mine.bytes()), 0);
+    // The copies moved: the comparison is not of two untouched initialisations.
+    EXPECT_GT(t.run.optimizer->steps_taken(), 0);
+  }
+}
+
+}  // namespace
+}  // namespace trainer
