@@ -122,6 +122,7 @@ void Model::to(Device device) {
     p->grad = g;
   }
   grads_ = grads;
+  values_ = values;
   device_ = device;
   refresh_compute_weights();
 }

@@ -57,6 +57,8 @@ class Model {
   // is a range of these buffers, and nobody re-points a Param. Alignment gaps hold zeros. The
   // gradient buffer, placed on the model's device first if it is not yet:
   const Tensor& flat_grads();
+  // The flat buffer of master values (placed by to()).
+  const Tensor& flat_values() const { return values_; }
   Device device() const { return device_; }
   // The precision forward and backward compute in (F32, F16 or BF16): activations and the
   // weights' compute copies are stored in it; master weights and gradients stay f32.
@@ -78,6 +80,7 @@ class Model {
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<bool> recompute_;  // by layer; empty: none
   Tensor grads_;                 // the flat gradients; undefined until placed, or after an add()
+  Tensor values_;                // the flat master values
 };
 
 }  // namespace trainer

@@ -74,6 +74,19 @@ static void sum_shared_grads(const StageContext& stage) {
   }
 }
 
+// The squares of the gradients in `range` (held in `grads`), a shared parameter counted on one
+// stage only: the stages' and data ranks' sums add up to the whole model's.
+static double owned_sum_squares(const StageContext& stage, const Tensor& grads, FlatRange range) {
+  double sq = grad_sum_squares(grads);
+  for (const SharedParam& s : stage.shared) {
+    if (s.counted_here) continue;
+    const int64_t begin = std::max(range.begin, s.param->offset);
+    const int64_t end = std::min(range.end, s.param->offset + s.param->grad.numel());
+    if (begin < end) sq -= grad_sum_squares(grads.view(begin - range.begin, {end - begin}));
+  }
+  return std::max(sq, 0.0);  // rounding aside; a NaN stays NaN
+}
+
 StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
                       const StepPlan& plan) {
   stage.model.zero_grad();
@@ -115,14 +128,20 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
                             communicate ? [reducer](size_t i) { reducer->layer_done(i); }
                                         : std::function<void(size_t)>());
   }
-  if (stage.reducer) stage.reducer->finish();
-  sum_shared_grads(stage);
+  if (stage.reducer)
+    stage.reducer->finish([&] { sum_shared_grads(stage); });
+  else
+    sum_shared_grads(stage);
   // As an fp16 overflow would make one.
   if (plan.inf_gradient) set_first_element(stage.model.params().at(0)->grad, INFINITY);
   // Every step checks its gradients in one pass (a non-finite gradient with a finite loss must
   // not reach the weights in any precision); clipping uses the same sum.
-  Tensor grads = stage.model.flat_grads();  // a handle on the flat buffer
-  const double sq = grad_sum_squares(grads);
+  const Tensor& all_grads = stage.model.flat_grads();
+  // The gradients this rank checks, unscales, clips and updates: all of them, or its ZeRO range.
+  const bool zero = !stage.shards.empty();
+  const FlatRange mine = zero ? stage.shards[stage.data.rank()] : FlatRange{0, all_grads.numel()};
+  Tensor grads = all_grads.view(mine.begin, {mine.size()});
+  const double sq = owned_sum_squares(stage, grads, mine);
   // One small all-reduce tells every rank, before any weight changes, whether some rank's loss
   // or gradients are not finite (the lowest such rank wins the MAX) and whether a stop was
   // asked: data and pipeline ranks alike then skip the same step.
@@ -149,13 +168,18 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   if (scaler.active()) ops::scale(grads, static_cast<float>(unscale));
   if (plan.clip_grad_norm > 0.0) {
     double total = sq;
-    for (const SharedParam& s : stage.shared)  // a shared parameter counts once in the norm
-      if (!s.counted_here) total -= grad_sum_squares(s.param->grad);
+    if (zero) stage.data.all_reduce(&total, 1, ReduceOp::Sum);
     stage.pipeline.all_reduce(&total, 1, ReduceOp::Sum);
     r.grad_norm = std::sqrt(total) * unscale;
     clip_to_norm(grads, r.grad_norm, plan.clip_grad_norm);
   }
   opt.step(plan.lr);
+  if (zero) {  // every rank's updated range, into every rank's full copy
+    trace::Scope gather("gather updated parameters", trace::Track::Communication);
+    std::vector<int64_t> counts;
+    for (const FlatRange& s : stage.shards) counts.push_back(s.size());
+    stage.data.all_gather_in_place(stage.model.flat_values().f32(), counts);
+  }
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include "core/optim/optimizer.h"
 #include "parallel/grad_reducer.h"
 #include "parallel/pipeline_executor.h"
+#include "parallel/zero_shard.h"
 
 namespace trainer {
 
@@ -66,15 +67,19 @@ struct StageContext {
   GradReducer* reducer;    // null without data parallelism
   LossScaler& scaler;      // scales the loss, unscales gradients, skips overflowed steps
   const std::vector<SharedParam>& shared;  // this stage's ends of cross-stage ties
+  // ZeRO: the data-parallel ranks' ranges of the flat buffers (empty without), and their group.
+  const std::vector<FlatRange>& shards;
+  Communicator& data;
 };
 
 // Zeroes gradients; runs grad_accum rounds of the pipeline schedule over the rows cut into
 // grad_accum x microbatches pieces (each sample's loss divided by the global batch, so the
 // gradients are the global mean); sums gradients over the data-parallel ranks during the last
-// round's last backward; agrees with every rank on the flags of StepResult (a non-finite loss or
-// gradient anywhere skips the update everywhere; under loss scaling a non-finite gradient is an
-// overflow, which also halves the scale); unscales; clips by the norm of the whole model;
-// updates.
+// round's last backward (and tied ones with the other stage); agrees with every rank on the
+// flags of StepResult (a non-finite loss or gradient anywhere skips the update everywhere; under
+// loss scaling a non-finite gradient is an overflow, which also halves the scale); unscales;
+// clips by the norm of the whole model; updates. Under ZeRO each data rank does the last three
+// on its own range and the updated values are then gathered from every rank.
 StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
                       const StepPlan& plan);
 

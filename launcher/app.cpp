@@ -171,8 +171,8 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     // A dry run outside mpirun plans the layout the config asks for.
     const int ranks = opts.dry_run && !mpi ? 0 : world.size();
     Config cfg = load_config(opts.config, opts.overrides, ranks);
-    const int stage = world.rank() % static_cast<int>(cfg.pipeline);  // as ProcessGrid splits
-    run.emplace(build_run(std::move(cfg), stage, opts.dry_run));
+    const GridPlace place = place_of(world.rank(), static_cast<int>(cfg.pipeline));
+    run.emplace(build_run(std::move(cfg), place.stage, opts.dry_run, place.data_rank));
     if (mpi) mpi->set_timeout(run->cfg.timeout_s);
     cpu::set_threads(threads_for(run->cfg, env));
     if (opts.dry_run) return;

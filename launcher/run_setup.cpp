@@ -228,7 +228,7 @@ DType compute_dtype(const std::string& precision) {
   return precision == "fp16" ? DType::F16 : precision == "bf16" ? DType::BF16 : DType::F32;
 }
 
-RunSetup build_run(Config cfg, int stage, bool plan_only) {
+RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank) {
   RunSetup r;
   r.cfg = std::move(cfg);
   r.stage = stage;
@@ -276,7 +276,14 @@ RunSetup build_run(Config cfg, int stage, bool plan_only) {
   r.model->set_compute_dtype(compute_dtype(c.compute));
   r.scaler = LossScaler(c.loss_scaler);
   ConfigSection opt(*c.source, c.optimizer_node, "optimizer");
-  r.optimizer = make_optimizer(c.optimizer, opt, r.model->params());
+  std::vector<Param*> updated = r.model->params();
+  if (c.zero > 0 && c.data_parallel > 1) {
+    r.shards = shard_ranges(r.model->flat_values().numel(), static_cast<int>(c.data_parallel));
+    r.shard_params = shard_params(*r.model, r.shards.at(data_rank));
+    updated.clear();
+    for (Param& p : r.shard_params) updated.push_back(&p);
+  }
+  r.optimizer = make_optimizer(c.optimizer, opt, std::move(updated));
   r.steps_per_epoch = r.train->size() / c.batch_size;
   r.total_steps = c.max_steps > 0 ? c.max_steps : c.epochs * r.steps_per_epoch;
   c.lr.total_steps = r.total_steps;

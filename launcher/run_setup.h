@@ -23,6 +23,10 @@ struct RunSetup {
   std::unique_ptr<Model> model;          // this stage's layers only
   std::unique_ptr<Optimizer> optimizer;
   std::vector<SharedParam> shared;  // parameters this stage shares with another stage
+  // ZeRO (parallel.zero 1, data ranks > 1): every data rank's range of this stage's flat
+  // buffers, and the pieces of the parameters in this rank's, which the optimizer updates.
+  std::vector<FlatRange> shards;
+  std::vector<Param> shard_params;
   LossScaler scaler;  // precision.loss_scale; its state is checkpointed
   int64_t steps_per_epoch = 0;
   int64_t total_steps = 0;
@@ -31,7 +35,8 @@ struct RunSetup {
 // Builds pipeline stage `stage` (of cfg.pipeline): only its layers are kept. Throws ConfigError
 // naming the key (a data file that cannot be read is reported at its key).
 // A plan (--dry-run) skips the memory check: it may be made for a larger device than this one.
-RunSetup build_run(Config cfg, int stage = 0, bool plan_only = false);
+// `data_rank`: this rank's place on the data axis (its ZeRO shard).
+RunSetup build_run(Config cfg, int stage = 0, bool plan_only = false, int data_rank = 0);
 
 // Layers [first, end) of the model (all of it by default); `input` is layer `first`'s input
 // shape (per sample). Layers keep their global index: initial weights do not depend on the split.

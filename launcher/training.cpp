@@ -67,12 +67,14 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   std::optional<RunFiles> files;
   if (root) files.emplace(c, start_step);
   std::optional<GradReducer> reducer;
-  if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb);
+  std::vector<Param*> held;  // tied parameters, whose gradients wait for the other stage's
+  for (const SharedParam& s : run.shared) held.push_back(s.param);
+  if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb, held, run.shards);
   PipelineExecutor executor(*run.model, *grid.pipeline, grid.stage, grid.pipeline_size,
                             schedule_kind(c.schedule));
   const StageContext stage{
       *run.model, executor,   *grid.pipeline, *grid.world, reducer ? &*reducer : nullptr,
-      run.scaler, run.shared};
+      run.scaler, run.shared, run.shards, *grid.data};
   check_replicas(*grid.data, *run.model, start_step);
   // Right after a collective, so that the ranks' timelines share their origin.
   trace::enable(c.trace);

@@ -268,6 +268,52 @@ void MpiCommunicator::broadcast(void* data, int64_t bytes, int root) {
   run("broadcast", [&] { MPI_CHECK(MPI_Bcast(data, count(bytes), MPI_BYTE, root, comm_->comm)); });
 }
 
+// MPI's int counts and displacements of `counts` (shares back to back), and their sum.
+static std::pair<std::vector<int>, std::vector<int>> counts_and_displacements(
+    const std::vector<int64_t>& counts, int64_t* total) {
+  std::vector<int> c, d;
+  *total = 0;
+  for (int64_t n : counts) {
+    d.push_back(count(*total));
+    c.push_back(count(n));
+    *total += n;
+  }
+  return {c, d};
+}
+
+std::unique_ptr<Work> MpiCommunicator::reduce_scatter_async(const float* send, float* recv,
+                                                            const std::vector<int64_t>& counts) {
+  int64_t total = 0;
+  std::vector<int> c = counts_and_displacements(counts, &total).first;
+  if (HostStaging::needed(send)) {
+    auto in = std::make_shared<HostStaging>(send, sizeof(float) * total, true);
+    auto out = std::make_shared<HostStaging>(recv, sizeof(float) * counts.at(rank_), false);
+    std::unique_ptr<Work> inner = reduce_scatter_async(static_cast<const float*>(in->data()),
+                                                       static_cast<float*>(out->data()), counts);
+    return staged_work(staged_work(std::move(inner), in, nullptr), out, recv);
+  }
+  return submit(
+      "reduce_scatter",
+      [=, c = std::move(c), comm = comm_->comm] {
+        MPI_CHECK(MPI_Reduce_scatter(send, recv, c.data(), MPI_FLOAT, MPI_SUM, comm));
+      },
+      4 * total);
+}
+
+void MpiCommunicator::all_gather_in_place(float* data, const std::vector<int64_t>& counts) {
+  int64_t total = 0;
+  const auto [c, d] = counts_and_displacements(counts, &total);
+  if (HostStaging::needed(data)) {
+    HostStaging host(data, sizeof(float) * total, true);
+    all_gather_in_place(static_cast<float*>(host.data()), counts);
+    return host.copy_out(data);
+  }
+  run("all_gather", [&] {
+    MPI_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, c.data(), d.data(),
+                             MPI_FLOAT, comm_->comm));
+  });
+}
+
 void MpiCommunicator::all_gather(const void* send, int64_t bytes, void* recv) {
   run("all_gather", [&] {
     MPI_CHECK(

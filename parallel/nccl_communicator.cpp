@@ -124,21 +124,58 @@ NcclCommunicator::~NcclCommunicator() {
 int NcclCommunicator::rank() const { return host_->rank(); }
 int NcclCommunicator::size() const { return host_->size(); }
 
-std::unique_ptr<Work> NcclCommunicator::all_reduce_async(float* data, int64_t n, ReduceOp op) {
-  if (!cuda::is_device_pointer(data)) return host_->all_reduce_async(data, n, op);
-  if (!nccl_->comm) throw DeviceError("the NCCL communicator was aborted");
-  // NCCL's stream starts once the compute stream has produced the gradients.
+// Issues `launch` (NCCL calls on `stream`) once the compute stream has produced its inputs; the
+// Work completes when NCCL's stream is done with them.
+template <class Launch>
+static std::unique_ptr<Work> on_nccl_stream(NcclState& nccl, const char* what, Launch&& launch) {
+  if (!nccl.comm) throw DeviceError("the NCCL communicator was aborted");
   cudaEvent_t ready = nullptr, done = nullptr;
   CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
   CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
   CUDA_CHECK(cudaEventRecord(ready, static_cast<cudaStream_t>(cuda::compute_stream())));
-  CUDA_CHECK(cudaStreamWaitEvent(nccl_->stream, ready, 0));
+  CUDA_CHECK(cudaStreamWaitEvent(nccl.stream, ready, 0));
   CUDA_CHECK(cudaEventDestroy(ready));  // released once the wait is done, as CUDA allows
-  nccl_->settle(ncclAllReduce(data, data, static_cast<size_t>(n), ncclFloat,
-                              op == ReduceOp::Sum ? ncclSum : ncclMax, nccl_->comm, nccl_->stream),
-                "all-reduce");
-  CUDA_CHECK(cudaEventRecord(done, nccl_->stream));
-  return std::make_unique<NcclWork>(*nccl_, done);
+  nccl.settle(launch(), what);
+  CUDA_CHECK(cudaEventRecord(done, nccl.stream));
+  return std::make_unique<NcclWork>(nccl, done);
+}
+
+std::unique_ptr<Work> NcclCommunicator::all_reduce_async(float* data, int64_t n, ReduceOp op) {
+  if (!cuda::is_device_pointer(data)) return host_->all_reduce_async(data, n, op);
+  return on_nccl_stream(*nccl_, "all-reduce", [&] {
+    return ncclAllReduce(data, data, static_cast<size_t>(n), ncclFloat,
+                         op == ReduceOp::Sum ? ncclSum : ncclMax, nccl_->comm, nccl_->stream);
+  });
+}
+
+// Shares of unequal size: one reduce (or broadcast) rooted at each rank, in one NCCL group.
+std::unique_ptr<Work> NcclCommunicator::reduce_scatter_async(const float* send, float* recv,
+                                                             const std::vector<int64_t>& counts) {
+  if (!cuda::is_device_pointer(send)) return host_->reduce_scatter_async(send, recv, counts);
+  return on_nccl_stream(*nccl_, "reduce-scatter", [&] {
+    ncclGroupStart();
+    int64_t offset = 0;
+    for (int r = 0; r < size(); ++r) {
+      ncclReduce(send + offset, r == rank() ? recv : nullptr, static_cast<size_t>(counts.at(r)),
+                 ncclFloat, ncclSum, r, nccl_->comm, nccl_->stream);
+      offset += counts[r];
+    }
+    return ncclGroupEnd();
+  });
+}
+
+void NcclCommunicator::all_gather_in_place(float* data, const std::vector<int64_t>& counts) {
+  if (!cuda::is_device_pointer(data)) return host_->all_gather_in_place(data, counts);
+  on_nccl_stream(*nccl_, "all-gather", [&] {
+    ncclGroupStart();
+    int64_t offset = 0;
+    for (int r = 0; r < size(); ++r) {
+      ncclBroadcast(data + offset, data + offset, static_cast<size_t>(counts.at(r)), ncclFloat, r,
+                    nccl_->comm, nccl_->stream);
+      offset += counts[r];
+    }
+    return ncclGroupEnd();
+  })->wait();
 }
 
 void NcclCommunicator::all_reduce(float* data, int64_t n, ReduceOp op) {

@@ -22,8 +22,9 @@ ProcessGrid ProcessGrid::split(std::unique_ptr<MpiCommunicator> world, int pipel
   ProcessGrid g;
   g.pipeline_size = pipeline;
   g.data_size = world->size() / pipeline;
-  g.stage = world->rank() % pipeline;
-  g.data_rank = world->rank() / pipeline;
+  const GridPlace place = place_of(world->rank(), pipeline);
+  g.stage = place.stage;
+  g.data_rank = place.data_rank;
   std::unique_ptr<MpiCommunicator> data = world->split(g.stage);
 #ifdef TRAINER_HAS_CUDA
   if (nccl && g.data_size > 1)

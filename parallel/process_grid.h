@@ -13,6 +13,12 @@ namespace trainer {
 
 class MpiCommunicator;
 
+// Where world rank `rank` sits in a grid of `pipeline` stages: the one place that says it.
+struct GridPlace {
+  int stage, data_rank;
+};
+inline GridPlace place_of(int rank, int pipeline) { return {rank % pipeline, rank / pipeline}; }
+
 struct ProcessGrid {
   int data_size = 1, pipeline_size = 1;
   int data_rank = 0, stage = 0;

@@ -12,10 +12,8 @@ Adam::Adam(std::vector<Param*> params, float beta1, float beta2, float eps, floa
       eps_(eps),
       weight_decay_(weight_decay),
       decoupled_(decoupled) {
-  for (Param* p : params_) {
-    m_.push_back(Tensor::zeros(p->value.shape(), DType::F32, p->value.device()));
-    v_.push_back(Tensor::zeros(p->value.shape(), DType::F32, p->value.device()));
-  }
+  m_ = make_state("exp_avg");
+  v_ = make_state("exp_avg_sq");
 }
 
 template <bool Decoupled>

@@ -1,6 +1,32 @@
 #include "core/optim/optimizer.h"
 
+#include <algorithm>
+#include <climits>
+
 namespace trainer {
+
+std::vector<Tensor> Optimizer::make_state(const std::string& name) {
+  bool placed = !params_.empty();
+  int64_t begin = INT64_MAX, end = 0, packed = 0;
+  for (const Param* p : params_) {
+    placed = placed && p->offset >= 0;
+    begin = std::min(begin, p->offset);
+    end = std::max(end, p->offset + p->value.numel());
+    packed += p->value.numel();
+  }
+  flat_begin_ = placed ? begin : 0;
+  const Device device = params_.empty() ? Device::cpu() : params_[0]->value.device();
+  Tensor flat = Tensor::zeros({std::max<int64_t>(placed ? end - begin : packed, 1)}, DType::F32,
+                              device);
+  std::vector<Tensor> views;
+  int64_t next = 0;
+  for (const Param* p : params_) {
+    views.push_back(flat.view(placed ? p->offset - begin : next, p->value.shape()));
+    next += p->value.numel();
+  }
+  flat_state_.emplace_back(name, flat);
+  return views;
+}
 
 #ifdef TRAINER_HAS_CUDA
 cuda::ParamGroup Optimizer::param_group(const std::vector<Tensor>& state1,

@@ -24,7 +24,18 @@ class Optimizer {
   int64_t steps_taken() const { return steps_; }
   void set_steps_taken(int64_t s) { steps_ = s; }
 
+  // Note [flat optimizer state]: each kind of state ("exp_avg", ...) is one flat f32 buffer
+  // that mirrors a range of the model's flat parameter buffer, starting at flat_begin(): a
+  // parameter's state sits at its flat offset less flat_begin(), alignment gaps hold zeros. The
+  // optimizer of the whole model covers all of it; a ZeRO shard's covers the shard's range only.
+  // So checkpoints can be read back into any other split of the same model.
+  const std::vector<std::pair<std::string, Tensor>>& flat_state() const { return flat_state_; }
+  int64_t flat_begin() const { return flat_begin_; }
+
  protected:
+  // The per-parameter views of a new zeroed flat state buffer called `name` (see the note; the
+  // parameters are packed in order when they have no flat place yet).
+  std::vector<Tensor> make_state(const std::string& name);
   // Parameters live on one device: the model's.
   bool on_gpu() const { return !params_.empty() && !params_[0]->value.device().is_cpu(); }
 #ifdef TRAINER_HAS_CUDA
@@ -34,6 +45,10 @@ class Optimizer {
 #endif
   std::vector<Param*> params_;
   int64_t steps_ = 0;
+
+ private:
+  std::vector<std::pair<std::string, Tensor>> flat_state_;
+  int64_t flat_begin_ = 0;
 };
 
 // The config's optimizer section, by its `type` key (sgd, adam, adamw). The learning rate is

@@ -9,9 +9,7 @@ Sgd::Sgd(std::vector<Param*> params, float momentum, float weight_decay, bool ne
       momentum_(momentum),
       weight_decay_(weight_decay),
       nesterov_(nesterov) {
-  if (momentum_ != 0.0f)
-    for (Param* p : params_)
-      momentum_buf_.push_back(Tensor::zeros(p->value.shape(), DType::F32, p->value.device()));
+  if (momentum_ != 0.0f) momentum_buf_ = make_state("momentum");
 }
 
 std::unique_ptr<Optimizer> Sgd::create(Args& args, std::vector<Param*> params) {

@@ -1,6 +1,6 @@
 // Run under mpirun -np 2 and -np 4 (see tests/CMakeLists.txt): the small GPT trained under data
-// parallelism, a pipeline, and (4 ranks) both, with activation recompute off and on, ends at the
-// weights of one process; and the output head's copy of the token embedding on the last stage
+// parallelism, a pipeline, and (4 ranks) both, with activation recompute off and on and ZeRO 0
+// and 1, ends at the weights of one process; and the output head's copy of the token embedding on the last stage
 // stays bit for bit equal to the first stage's.
 //
 // Tolerance: as in DataParallelTest (1e-5 absolute + 1e-4 relative after the steps): the layouts
@@ -37,7 +37,10 @@ Trained train_layout(const std::string& dir, int pipeline, std::vector<std::stri
   overrides.push_back("optimizer.eps=1e-4");
   overrides.push_back("parallel.pipeline=" + std::to_string(pipeline));
   overrides.push_back("parallel.microbatches=" + std::to_string(pipeline > 1 ? 2 : 1));
-  Trained t{build_run(load_config(dir + "/cfg.yaml", overrides, size), rank % pipeline), {}};
+  const GridPlace place = place_of(rank, pipeline);
+  Trained t{build_run(load_config(dir + "/cfg.yaml", overrides, size), place.stage, false,
+                      place.data_rank),
+            {}};
   t.grid = ProcessGrid::split(std::move(world), pipeline);
   FILE* sink = std::fopen("/dev/null", "w");
   train(t.run, 0, sink, std::chrono::steady_clock::now(), &t.grid);
@@ -55,19 +58,26 @@ std::string write_gpt(Communicator& world) {
   return dir;
 }
 
-class GptLayoutTest : public ::testing::TestWithParam<std::tuple<int, const char*>> {};
+class GptLayoutTest : public ::testing::TestWithParam<std::tuple<int, const char*, int>> {};
 
 TEST_P(GptLayoutTest, TrainsToTheWeightsOfOneProcess) {
-  const auto [pipeline, recompute] = GetParam();
+  const auto [pipeline, recompute, zero] = GetParam();
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const int rank = world->rank(), size = world->size();
   if (size % pipeline != 0) GTEST_SKIP() << pipeline << " stages need a multiple of their ranks";
   const std::string dir = write_gpt(*world);
   world.reset();
-  const std::string layout = "p" + std::to_string(pipeline) + "-" + recompute;
+  const std::string layout =
+      "p" + std::to_string(pipeline) + "-" + recompute + "-zero" + std::to_string(zero);
   Trained t = train_layout(dir, pipeline,
                            {"train.max_steps=8", std::string("train.recompute=") + recompute,
+                            "parallel.zero=" + std::to_string(zero),
                             "run.out_dir=" + dir + "/" + layout});
+  // ZeRO: the optimizer holds the state of this rank's range only.
+  if (zero && t.grid.data_size > 1) {
+    EXPECT_LT(t.run.optimizer->flat_state().at(0).second.numel(),
+              t.run.model->flat_values().numel() / t.grid.data_size + 64);
+  }
   // The reference: one process, the whole batch, recompute off.
   RunSetup whole = build_run(load_config(
       dir + "/cfg.yaml",
@@ -94,10 +104,12 @@ TEST_P(GptLayoutTest, TrainsToTheWeightsOfOneProcess) {
 
 INSTANTIATE_TEST_SUITE_P(Layouts, GptLayoutTest,
                          ::testing::Combine(::testing::Values(1, 2),
-                                            ::testing::Values("none", "blocks")),
+                                            ::testing::Values("none", "blocks"),
+                                            ::testing::Values(0, 1)),
                          [](const auto& info) {
                            return "P" + std::to_string(std::get<0>(info.param)) + "_recompute_" +
-                                  std::get<1>(info.param);
+                                  std::get<1>(info.param) + "_zero" +
+                                  std::to_string(std::get<2>(info.param));
                          });
 
 // After every step (runs of 1 to 6 steps from the same start), the last stage's copy of the
