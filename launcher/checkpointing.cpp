@@ -14,12 +14,100 @@ static std::string shard_file(const char* what, int64_t pipeline, int64_t stage)
   return what + (pipeline > 1 ? "-stage" + std::to_string(stage) + ".bin" : ".bin");
 }
 
-static std::vector<TensorGroup> tensor_groups(RunSetup& run) {
-  TensorGroup model{shard_file("model", run.cfg.pipeline, run.stage), {}},
-      optim{shard_file("optimizer", run.cfg.pipeline, run.stage), {}};
+// Under ZeRO, one optimizer file per stage and data rank: optimizer[-stage<s>]-shard<d>.bin,
+// holding each kind of flat state over that rank's range (see the note on flat optimizer state).
+static std::string zero_shard_file(int64_t pipeline, int64_t stage, int64_t shard) {
+  return std::string("optimizer") + (pipeline > 1 ? "-stage" + std::to_string(stage) : "") +
+         "-shard" + std::to_string(shard) + ".bin";
+}
+
+static TensorGroup model_group(RunSetup& run) {
+  TensorGroup model{shard_file("model", run.cfg.pipeline, run.stage), {}};
   for (Param* p : run.model->params()) model.tensors.emplace_back(p->name, &p->value);
-  optim.tensors = run.optimizer->state();
-  return {model, optim};
+  return model;
+}
+
+// The optimizer state of the whole stage, by parameter ("<param>.exp_avg"), as a run without
+// ZeRO holds and writes it.
+static TensorGroup optimizer_group(RunSetup& run) {
+  return {shard_file("optimizer", run.cfg.pipeline, run.stage), run.optimizer->state()};
+}
+
+// Copies the elements of flat range [src_begin, src_begin + src.numel()) that lie in
+// [dst_begin, dst_begin + dst.numel()) into dst.
+static void copy_overlap(const Tensor& src, int64_t src_begin, Tensor& dst, int64_t dst_begin) {
+  const int64_t begin = std::max(src_begin, dst_begin);
+  const int64_t end = std::min(src_begin + src.numel(), dst_begin + dst.numel());
+  if (begin < end)
+    dst.view(begin - dst_begin, {end - begin})
+        .copy_from(src.view(begin - src_begin, {end - begin}));
+}
+
+// Flat state tensors over `range`, one per kind the optimizer keeps, in `holder`; the group names
+// them by kind.
+static TensorGroup range_group(const std::string& file, const Optimizer& opt, FlatRange range,
+                               std::vector<Tensor>& holder) {
+  holder.clear();
+  holder.reserve(opt.flat_state().size());
+  TensorGroup g{file, {}};
+  for (const auto& [kind, flat] : opt.flat_state()) {
+    holder.push_back(Tensor::zeros({std::max<int64_t>(range.size(), 1)}, DType::F32, flat.device()));
+    g.tensors.emplace_back(kind, &holder.back());
+  }
+  return g;
+}
+
+// This ZeRO rank's shard file: its state over its whole range (alignment gaps as zeros).
+static TensorGroup zero_shard_group(RunSetup& run, int data_rank, std::vector<Tensor>& holder) {
+  const FlatRange range = run.shards.at(data_rank);
+  TensorGroup g = range_group(zero_shard_file(run.cfg.pipeline, run.stage, data_rank),
+                              *run.optimizer, range, holder);
+  for (size_t k = 0; k < holder.size(); ++k)
+    copy_overlap(run.optimizer->flat_state()[k].second, run.optimizer->flat_begin(), holder[k],
+                 range.begin);
+  return g;
+}
+
+// Fills this run's optimizer state (its range of the flat buffer, all of it without ZeRO) from
+// a checkpoint written with `shards_written` ZeRO shards per stage (0: by parameter), whatever
+// this run's own number: the state is a flat buffer with the same offsets in both.
+static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t shards_written) {
+  Optimizer& opt = *run.optimizer;
+  if (shards_written == 0 && run.shards.empty())
+    return load_checkpoint_tensors(dir, {optimizer_group(run)});
+  const int64_t total = run.model->flat_values().numel();
+  std::vector<Tensor> holder;
+  auto copy_in = [&](FlatRange from) {
+    for (size_t k = 0; k < holder.size(); ++k) {
+      Tensor mine = opt.flat_state()[k].second;
+      copy_overlap(holder[k], from.begin, mine, opt.flat_begin());
+    }
+  };
+  if (shards_written == 0) {  // by parameter: read the whole stage's, keep this rank's range
+    TensorGroup g = range_group(shard_file("optimizer", run.cfg.pipeline, run.stage), opt,
+                                {0, total}, holder);
+    const std::vector<Param*> params = run.model->params();
+    std::vector<Tensor> views;  // each parameter's state in the whole stage's flat buffers
+    views.reserve(holder.size() * params.size());
+    g.tensors.clear();
+    for (size_t k = 0; k < holder.size(); ++k)
+      for (Param* p : params) {
+        views.push_back(holder[k].view(p->offset, p->value.shape()));
+        g.tensors.emplace_back(p->name + "." + opt.flat_state()[k].first, &views.back());
+      }
+    load_checkpoint_tensors(dir, {g});
+    return copy_in({0, total});
+  }
+  const FlatRange want{opt.flat_begin(),
+                       opt.flat_begin() + (opt.flat_state().empty() ? 0 : opt.flat_state()[0].second.numel())};
+  const std::vector<FlatRange> written = shard_ranges(total, static_cast<int>(shards_written));
+  for (int64_t d = 0; d < shards_written; ++d) {
+    const FlatRange from = written[d];
+    if (std::max(from.begin, want.begin) >= std::min(from.end, want.end)) continue;
+    load_checkpoint_tensors(
+        dir, {range_group(zero_shard_file(run.cfg.pipeline, run.stage, d), opt, from, holder)});
+    copy_in(from);
+  }
 }
 
 // The parts of the config a checkpoint must agree with, each digested on its own so a refusal
@@ -42,9 +130,12 @@ static nlohmann::json compatibility(const Config& c) {
 // The layout that wrote a checkpoint. Data-parallel replicas hold the same state, so another
 // data-parallel size may resume it (only summation order changes); the pipeline split may not.
 static nlohmann::json layout(const RunSetup& run) {
-  return {{"data", run.cfg.data_parallel},
-          {"pipeline", run.cfg.pipeline},
-          {"stage_starts", run.stage_starts}};
+  nlohmann::json l = {{"data", run.cfg.data_parallel},
+                      {"pipeline", run.cfg.pipeline},
+                      {"stage_starts", run.stage_starts}};
+  // ZeRO: the optimizer state is in this many shard files per stage; any count resumes.
+  if (!run.shards.empty()) l["zero_shards"] = run.shards.size();
+  return l;
 }
 
 // Each rank's part of a save, exchanged as fixed-size text: its files' records or its error.
@@ -88,10 +179,19 @@ std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid) 
   }
   // The staging directory exists (or its failure is known) before any shard is written.
   const bool staged = !gather_reports(world, report)[0].contains("error");
-  if (staged && grid.data_rank == 0) {
+  // The first replica writes the weights (and the optimizer state); under ZeRO every data rank
+  // writes its shard of the optimizer state.
+  std::vector<Tensor> holder;
+  std::vector<TensorGroup> groups;
+  if (grid.data_rank == 0) groups.push_back(model_group(run));
+  if (!run.shards.empty())
+    groups.push_back(zero_shard_group(run, grid.data_rank, holder));
+  else if (grid.data_rank == 0)
+    groups.push_back(optimizer_group(run));
+  if (staged && !groups.empty()) {
     try {
       staging = staging_dir(c.checkpoint_dir, step);
-      report = {{"files", write_checkpoint_files(staging, tensor_groups(run))}};
+      report = {{"files", write_checkpoint_files(staging, groups)}};
     } catch (const std::exception& e) {
       report = {{"error", e.what()}};
     }
@@ -148,11 +248,17 @@ static std::vector<std::string> check_run_meta(const nlohmann::json& meta, const
       layout["pipeline"].get<uint64_t>() > 4096 || !layout.contains("stage_starts") ||
       !layout["stage_starts"].is_array())
     bad("layout", "{\"pipeline\": stages, \"stage_starts\": [...]}");
+  if (layout.contains("zero_shards") &&
+      (!layout["zero_shards"].is_number_unsigned() || layout["zero_shards"].get<uint64_t>() < 1 ||
+       layout["zero_shards"].get<uint64_t>() > 4096))
+    bad("layout.zero_shards", "a number of shards from 1 to 4096");
   const auto stages = layout["pipeline"].get<int64_t>();
+  const auto shards = layout.value("zero_shards", int64_t{0});
   std::vector<std::string> files;
   for (int64_t s = 0; s < stages; ++s) {
     files.push_back(shard_file("model", stages, s));
-    files.push_back(shard_file("optimizer", stages, s));
+    if (shards == 0) files.push_back(shard_file("optimizer", stages, s));
+    for (int64_t d = 0; d < shards; ++d) files.push_back(zero_shard_file(stages, s, d));
   }
   return files;
 }
@@ -227,7 +333,8 @@ int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint) {
                           std::to_string(run.total_steps) +
                           " steps (train.max_steps or train.epochs); it cannot be resumed by this "
                           "config");
-  load_checkpoint_tensors(dir, tensor_groups(run));
+  load_checkpoint_tensors(dir, {model_group(run)});
+  load_optimizer_state(dir, run, written.value("zero_shards", int64_t{0}));
   run.optimizer->set_steps_taken(meta.at("optimizer_steps").get<int64_t>());
   if (meta.contains("loss_scale") && run.scaler.active())
     run.scaler.restore(meta["loss_scale"].at("scale").get<double>(),

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/test_support.h"
@@ -181,6 +183,47 @@ TEST_F(LaunchTest, PipelineCheckpointsResumeWithTheirLayoutOnly) {
                               "\"stage_starts\":[]}; the pipeline split (pipeline) must match"),
             std::string::npos)
       << other.output;
+}
+
+// The losses of steps `from`..6 in a run's metrics.jsonl.
+std::vector<double> losses(const std::string& out_dir, int from) {
+  std::vector<double> out;
+  std::istringstream lines(test::read_file(out_dir + "/metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json m = nlohmann::json::parse(line);
+    if (m["step"].get<int>() >= from) out.push_back(m["loss"].get<double>());
+  }
+  return out;
+}
+
+// ZeRO's optimizer state is one shard file per data rank; a resume under another number of data
+// ranks, or without ZeRO, reshards it and continues with the losses of one process.
+TEST_F(LaunchTest, ZeroCheckpointsResumeUnderOtherDataSizes) {
+  const std::string adam =
+      " --set optimizer.type=adam --set optimizer.lr=0.01 --set checkpoint.every_steps=3";
+  ASSERT_EQ(mpirun(1, cfg() + adam + " --set run.out_dir=" + dir_.file("one")).exit_code, 0);
+  const test::CommandResult sharded = mpirun(
+      2, cfg() + adam + " --set parallel.zero=1 --set train.max_steps=3 --set run.out_dir=" +
+             dir_.file("zero"));
+  ASSERT_EQ(sharded.exit_code, 0) << sharded.output;
+  const std::string step3 = dir_.file("zero/checkpoints/step_00000003");
+  const nlohmann::json meta = nlohmann::json::parse(test::read_file(step3 + "/meta.json"));
+  EXPECT_EQ(meta["layout"]["zero_shards"], 2);
+  EXPECT_TRUE(meta["files"].contains("optimizer-shard1.bin")) << meta.dump();
+  EXPECT_FALSE(meta["files"].contains("optimizer.bin")) << meta.dump();
+  const std::vector<double> expected = losses(dir_.file("one"), 4);
+  ASSERT_EQ(expected.size(), 3u);
+  for (const auto& [ranks, zero] : std::vector<std::pair<int, int>>{{1, 0}, {4, 1}, {2, 0}}) {
+    const std::string out = dir_.file("resumed-" + std::to_string(ranks) + "-" + std::to_string(zero));
+    const test::CommandResult r =
+        mpirun(ranks, cfg() + adam + " --set parallel.zero=" + std::to_string(zero) +
+                          " --set run.out_dir=" + out + " --resume " + step3);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const std::vector<double> got = losses(out, 4);
+    ASSERT_EQ(got.size(), expected.size()) << out;
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], expected[i], 1e-6 * std::fabs(expected[i])) << out << " step " << i + 4;
+  }
 }
 
 }  // namespace
