@@ -90,8 +90,8 @@ static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t 
     std::vector<Tensor> views;  // each parameter's state in the whole stage's flat buffers
     views.reserve(holder.size() * params.size());
     g.tensors.clear();
-    for (size_t k = 0; k < holder.size(); ++k)
-      for (Param* p : params) {
+    for (Param* p : params)  // in the order Optimizer::state() names them
+      for (size_t k = 0; k < holder.size(); ++k) {
         views.push_back(holder[k].view(p->offset, p->value.shape()));
         g.tensors.emplace_back(p->name + "." + opt.flat_state()[k].first, &views.back());
       }

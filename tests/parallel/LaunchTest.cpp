@@ -197,7 +197,8 @@ std::vector<double> losses(const std::string& out_dir, int from) {
 }
 
 // ZeRO's optimizer state is one shard file per data rank; a resume under another number of data
-// ranks, or without ZeRO, reshards it and continues with the losses of one process.
+// ranks, or without ZeRO, reshards it and continues with the losses of one process (and a
+// checkpoint without ZeRO resumes into shards).
 TEST_F(LaunchTest, ZeroCheckpointsResumeUnderOtherDataSizes) {
   const std::string adam =
       " --set optimizer.type=adam --set optimizer.lr=0.01 --set checkpoint.every_steps=3";
@@ -213,11 +214,19 @@ TEST_F(LaunchTest, ZeroCheckpointsResumeUnderOtherDataSizes) {
   EXPECT_FALSE(meta["files"].contains("optimizer.bin")) << meta.dump();
   const std::vector<double> expected = losses(dir_.file("one"), 4);
   ASSERT_EQ(expected.size(), 3u);
-  for (const auto& [ranks, zero] : std::vector<std::pair<int, int>>{{1, 0}, {4, 1}, {2, 0}}) {
-    const std::string out = dir_.file("resumed-" + std::to_string(ranks) + "-" + std::to_string(zero));
+  // And the one process's own checkpoint (state by parameter) into ZeRO shards.
+  const std::string unsharded = dir_.file("one/checkpoints/step_00000003");
+  struct Resume {
+    int ranks, zero;
+    std::string from;
+  };
+  for (const Resume& c : std::vector<Resume>{
+           {1, 0, step3}, {4, 1, step3}, {2, 0, step3}, {2, 1, unsharded}}) {
+    const std::string out = dir_.file("resumed-" + std::to_string(c.ranks) + "-" +
+                                      std::to_string(c.zero) + (c.from == step3 ? "" : "-full"));
     const test::CommandResult r =
-        mpirun(ranks, cfg() + adam + " --set parallel.zero=" + std::to_string(zero) +
-                          " --set run.out_dir=" + out + " --resume " + step3);
+        mpirun(c.ranks, cfg() + adam + " --set parallel.zero=" + std::to_string(c.zero) +
+                            " --set run.out_dir=" + out + " --resume " + c.from);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const std::vector<double> got = losses(out, 4);
     ASSERT_EQ(got.size(), expected.size()) << out;
