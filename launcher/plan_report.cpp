@@ -1,5 +1,6 @@
 #include "launcher/plan_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -18,6 +19,8 @@ Layout configured_layout(const RunSetup& run) {
   l.schedule = schedule_kind(c.schedule);
   l.bucket_mb = c.bucket_mb;
   l.stage_starts = run.stage_starts;
+  l.zero = static_cast<int>(c.zero);
+  l.half_compute = c.compute != "fp32";
   return l;
 }
 
@@ -47,13 +50,25 @@ std::string prediction_text(const RunSetup& run, const Cluster& cluster) {
     << " + all-reduce " << ms(p.allreduce_s) << " + optimizer " << ms(p.optimizer_s)
     << " (transfers between stages " << ms(p.p2p_s) << " inside compute and bubble); "
     << with_commas(static_cast<int64_t>(p.samples_per_s)) << " samples/s; memory per rank "
-    << mib(p.memory_bytes) << (p.fits ? "" : " (does not fit)") << "\n";
+    << mib(p.memory_bytes) << (p.fits ? "" : " (does not fit)") << " = weights "
+    << mib(p.weight_bytes) << " + gradients " << mib(p.grad_bytes) << " + optimizer state "
+    << mib(p.optimizer_bytes) << " + activations " << mib(p.activation_bytes) << "\n";
   return o.str();
 }
 
+// The layouts --search considers: the config's layers, and with every block recomputed.
+static std::vector<std::pair<Layout, Prediction>> searched(const RunSetup& run,
+                                                           const Cluster& cluster, int devices) {
+  const std::vector<LayerCost> recomputed = recomputed_costs(run);
+  const bool blocks = std::any_of(recomputed.begin(), recomputed.end(),
+                                  [](const LayerCost& l) { return l.recomputed; });
+  return search_layouts(run.layers, devices, run.cfg.batch_size, cluster,
+                        optimizer_state_bytes(run.cfg), run.cfg.compute != "fp32",
+                        blocks ? &recomputed : nullptr);
+}
+
 std::string search_text(const RunSetup& run, const Cluster& cluster, int devices, int rows) {
-  const auto found = search_layouts(run.layers, devices, run.cfg.batch_size, cluster,
-                                    optimizer_state_bytes(run.cfg));
+  const auto found = searched(run, cluster, devices);
   std::ostringstream o;
   o << "layouts of " << devices << " " << cluster.name << " devices for global batch "
     << run.cfg.batch_size << ", fastest first (cost model):\n";
@@ -62,13 +77,14 @@ std::string search_text(const RunSetup& run, const Cluster& cluster, int devices
     return o.str();
   }
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%6s %9s %6s %12s %14s %12s %6s\n", "data", "pipeline", "micro",
-                "step", "samples/s", "memory", "fits");
+  std::snprintf(buf, sizeof buf, "%6s %9s %6s %5s %10s %12s %14s %12s %6s\n", "data", "pipeline",
+                "micro", "zero", "recompute", "step", "samples/s", "memory", "fits");
   o << buf;
   for (int i = 0; i < rows && i < static_cast<int>(found.size()); ++i) {
     const auto& [l, p] = found[static_cast<size_t>(i)];
-    std::snprintf(buf, sizeof buf, "%6d %9d %6d %12s %14s %12s %6s\n", l.data, l.pipeline,
-                  l.microbatches, ms(p.step_s).c_str(),
+    std::snprintf(buf, sizeof buf, "%6d %9d %6d %5d %10s %12s %14s %12s %6s\n", l.data,
+                  l.pipeline, l.microbatches, l.zero, l.recompute ? "blocks" : "none",
+                  ms(p.step_s).c_str(),
                   with_commas(static_cast<int64_t>(p.samples_per_s)).c_str(),
                   mib(p.memory_bytes).c_str(), p.fits ? "yes" : "no");
     o << buf;
@@ -85,6 +101,10 @@ static nlohmann::json prediction_json(const Prediction& p) {
           {"optimizer_s", p.optimizer_s},
           {"samples_per_s", p.samples_per_s},
           {"memory_bytes", p.memory_bytes},
+          {"weight_bytes", p.weight_bytes},
+          {"grad_bytes", p.grad_bytes},
+          {"optimizer_bytes", p.optimizer_bytes},
+          {"activation_bytes", p.activation_bytes},
           {"fits", p.fits}};
 }
 
@@ -106,16 +126,18 @@ nlohmann::json plan_json(const RunSetup& run, const Cluster& cluster, int device
                           {"microbatches", layout.microbatches},
                           {"grad_accum", layout.grad_accum},
                           {"global_batch", layout.global_batch},
+                          {"zero", layout.zero},
                           {"schedule", run.cfg.schedule}}},
                         {"cluster", cluster.name},
                         {"prediction", prediction_json(p)}};
   if (devices > 0) {
     out["search"] = nlohmann::json::array();
-    for (const auto& [l, found] : search_layouts(run.layers, devices, run.cfg.batch_size, cluster,
-                                                 optimizer_state_bytes(run.cfg)))
+    for (const auto& [l, found] : searched(run, cluster, devices))
       out["search"].push_back({{"data", l.data},
                                {"pipeline", l.pipeline},
                                {"microbatches", l.microbatches},
+                               {"zero", l.zero},
+                               {"recompute", l.recompute},
                                {"prediction", prediction_json(found)}});
   }
   return out;

@@ -101,16 +101,16 @@ static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input,
   return out;
 }
 
-// train.recompute: which transformer blocks keep only their input for backward: all, or the
+// train.recompute: which transformer blocks keep only their input for backward: all (-1), or the
 // first N of the model (its activation memory and its time in the cost table follow, so the
 // pipeline partition balances with recompute counted).
-static void mark_recomputed(const Config& c, const Shape& input, std::vector<LayerCost>& layers) {
-  if (c.recompute_blocks == 0) return;
+static void mark_recomputed(int64_t blocks, const Shape& input, std::vector<LayerCost>& layers) {
+  if (blocks == 0) return;
   int64_t marked = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
     LayerCost& l = layers[i];
     if (l.type != "transformer_block") continue;
-    if (c.recompute_blocks > 0 && marked == c.recompute_blocks) break;
+    if (blocks > 0 && marked == blocks) break;
     ++marked;
     l.recomputed = true;
     l.stash_bytes_per_sample = 4 * shape_numel(i ? layers[i - 1].output : input);
@@ -224,6 +224,12 @@ static void find_shared_params(RunSetup& r, const std::vector<Tie>& ties) {
   }
 }
 
+std::vector<LayerCost> recomputed_costs(const RunSetup& run) {
+  std::vector<LayerCost> layers = run.layers;
+  mark_recomputed(-1, run.cfg.input ? *run.cfg.input : run.train->sample_shape(), layers);
+  return layers;
+}
+
 DType compute_dtype(const std::string& precision) {
   return precision == "fp16" ? DType::F16 : precision == "bf16" ? DType::BF16 : DType::F32;
 }
@@ -236,13 +242,28 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank) {
   r.train = load_dataset(c, c.train_data, "data.train", Split::Train);
   if (c.test_data.IsMap()) r.test = load_dataset(c, c.test_data, "data.test", Split::Test);
   const Shape input = c.input ? *c.input : r.train->sample_shape();
-  if (c.pipeline == 1) r.model = build_model(c, input);
+  r.steps_per_epoch = r.train->size() / c.batch_size;
+  r.total_steps = c.max_steps > 0 ? c.max_steps : c.epochs * r.steps_per_epoch;
+  c.lr.total_steps = r.total_steps;
+  // A plan does not hold the model, which may be far larger than this machine (its layers are
+  // built one at a time for their costs; the first alone is kept for the vocabulary check),
+  // unless it must check the model against llm.c weights it starts from.
+  const bool light_plan = plan_only && c.init_from.empty();
+  if (c.pipeline == 1 && !light_plan) r.model = build_model(c, input);
   std::vector<Tie> ties;
   r.layers = model_costs(c, input, r.model.get(), ties);
-  mark_recomputed(c, input, r.layers);
+  mark_recomputed(c.recompute_blocks, input, r.layers);
   r.stage_starts = !c.partition.empty()
                        ? c.partition
                        : balanced_partition(r.layers, static_cast<int>(c.pipeline));
+  if (light_plan) {
+    r.model = build_model(c, input, 0, 1);
+    check_fits(r);
+    check_vocabulary(r);
+    ConfigSection opt(*c.source, c.optimizer_node, "optimizer");
+    make_optimizer(c.optimizer, opt, {});  // its keys are checked
+    return r;
+  }
   int64_t first = 0;  // this stage's first layer
   if (c.pipeline > 1) {
     const StageCost mine = stage_costs(r.layers, r.stage_starts).at(stage);
@@ -284,9 +305,6 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank) {
     for (Param& p : r.shard_params) updated.push_back(&p);
   }
   r.optimizer = make_optimizer(c.optimizer, opt, std::move(updated));
-  r.steps_per_epoch = r.train->size() / c.batch_size;
-  r.total_steps = c.max_steps > 0 ? c.max_steps : c.epochs * r.steps_per_epoch;
-  c.lr.total_steps = r.total_steps;
   return r;
 }
 

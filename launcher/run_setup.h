@@ -34,7 +34,8 @@ struct RunSetup {
 
 // Builds pipeline stage `stage` (of cfg.pipeline): only its layers are kept. Throws ConfigError
 // naming the key (a data file that cannot be read is reported at its key).
-// A plan (--dry-run) skips the memory check: it may be made for a larger device than this one.
+// A plan (--dry-run) holds the layers' costs and only the first layer: it may be made for a
+// model larger than this machine, and skips the memory check.
 // `data_rank`: this rank's place on the data axis (its ZeRO shard).
 RunSetup build_run(Config cfg, int stage = 0, bool plan_only = false, int data_rank = 0);
 
@@ -50,6 +51,9 @@ DType compute_dtype(const std::string& precision);
 
 // The whole model's parameter count (every stage's).
 int64_t total_parameters(const RunSetup& run);
+
+// The whole model's costs with every transformer block recomputed (train.recompute: blocks).
+std::vector<LayerCost> recomputed_costs(const RunSetup& run);
 
 // What the plan knows of a built layer.
 LayerCost layer_cost(Layer& layer);

@@ -143,22 +143,38 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   // Data parallelism: each stage's gradients are summed over its D replicas in buckets, during
   // the last micro-batch's backward (all but the last bucket can hide behind it when the
   // cluster overlaps communication with computation).
+  // Under ZeRO 1 the buckets are reduce-scattered instead (half an all-reduce's traffic), each
+  // rank updates 1/D of the parameters, and the updated values are all-gathered after the update
+  // (the other half, exposed: the next forward needs them).
+  const bool zero = layout.zero > 0 && D > 1;
   double exposed = 0.0, optimizer = 0.0;
   int64_t memory = 0;
   for (int s = 0; s < P; ++s) {
     const double grad_bytes = 4.0 * static_cast<double>(stages[s].params);
     const double buckets = std::max(1.0, std::ceil(grad_bytes / (layout.bucket_mb * (1 << 20))));
     const double all_reduce = ring_allreduce(grad_bytes, D, buckets, bw, lat);
+    const double reduce = zero ? all_reduce / 2 : all_reduce;
     const double hidden = c.overlap ? backward[s] * (1.0 - 1.0 / buckets) : 0.0;
-    exposed = std::max(exposed, std::max(all_reduce - hidden, all_reduce / buckets));
+    exposed = std::max(exposed, std::max(reduce - hidden, reduce / buckets) +
+                                    (zero ? all_reduce / 2 : 0.0));
     // The update reads weight, gradient and state, and writes weight and state.
-    optimizer = std::max(optimizer, static_cast<double>(stages[s].params) *
-                                        (12.0 + 2.0 * optimizer_state_bytes) / c.memory_bandwidth);
+    const double updated = static_cast<double>(stages[s].params) / (zero ? D : 1);
+    optimizer = std::max(optimizer, updated * (12.0 + 2.0 * optimizer_state_bytes) /
+                                        c.memory_bandwidth);
     const int64_t in_flight =
         layout.schedule == ScheduleKind::GPipe ? M : std::min<int64_t>(M, P - s);
-    memory = std::max(
-        memory, stages[s].params * (8 + optimizer_state_bytes) +
-                    in_flight * static_cast<int64_t>(rows) * stages[s].stash_bytes_per_sample);
+    const int64_t params = stages[s].params;
+    const int64_t weights = params * (layout.half_compute ? 6 : 4), grads = params * 4;
+    const int64_t state = params * optimizer_state_bytes / (zero ? D : 1);
+    const int64_t activations =
+        in_flight * static_cast<int64_t>(rows) * stages[s].stash_bytes_per_sample;
+    if (weights + grads + state + activations > memory) {
+      memory = weights + grads + state + activations;
+      out.weight_bytes = weights;
+      out.grad_bytes = grads;
+      out.optimizer_bytes = state;
+      out.activation_bytes = activations;
+    }
   }
   out.allreduce_s = D > 1 ? exposed : 0.0;
   out.optimizer_s = optimizer;
@@ -172,7 +188,9 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
 std::vector<std::pair<Layout, Prediction>> search_layouts(const std::vector<LayerCost>& layers,
                                                           int devices, int64_t global_batch,
                                                           const Cluster& cluster,
-                                                          int64_t optimizer_state_bytes) {
+                                                          int64_t optimizer_state_bytes,
+                                                          bool half_compute,
+                                                          const std::vector<LayerCost>* recomputed) {
   std::vector<std::pair<Layout, Prediction>> out;
   const int max_stages = std::min<int>(devices, static_cast<int>(layers.size()));
   for (int P = 1; P <= max_stages; ++P) {
@@ -182,12 +200,20 @@ std::vector<std::pair<Layout, Prediction>> search_layouts(const std::vector<Laye
       if (P > 1 && M < P) continue;
       if (P == 1 && M > 1) break;  // without a pipeline, micro-batches only save memory
       if (global_batch % (static_cast<int64_t>(D) * M) != 0) continue;
-      Layout l;
-      l.data = D;
-      l.pipeline = P;
-      l.microbatches = M;
-      l.global_batch = global_batch;
-      out.emplace_back(l, predict(layers, l, cluster, optimizer_state_bytes));
+      for (int zero = 0; zero <= (D > 1 ? 1 : 0); ++zero)
+        for (bool recompute : {false, true}) {
+          if (recompute && !recomputed) continue;
+          Layout l;
+          l.data = D;
+          l.pipeline = P;
+          l.microbatches = M;
+          l.global_batch = global_batch;
+          l.zero = zero;
+          l.half_compute = half_compute;
+          l.recompute = recompute;
+          out.emplace_back(l, predict(recompute ? *recomputed : layers, l, cluster,
+                                      optimizer_state_bytes));
+        }
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
