@@ -98,6 +98,12 @@ size_t address_space_left() {
   return limit.rlim_cur > mapped ? limit.rlim_cur - mapped : 0;
 }
 
+int64_t peak_resident_bytes() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux counts kilobytes
+}
+
 std::string human_bytes(double bytes) {
   static const char* const kUnits[] = {"B", "KB", "MB", "GB", "TB", "PB", "EB"};
   int u = 0;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace trainer {
@@ -27,6 +28,9 @@ size_t physical_memory_bytes();
 // Address space this process may still map under its limit (ulimit -v), or SIZE_MAX when
 // unlimited.
 size_t address_space_left();
+
+// The most resident memory this process has had (getrusage's ru_maxrss), in bytes.
+int64_t peak_resident_bytes();
 
 // "3.1 GB": a size for messages.
 std::string human_bytes(double bytes);

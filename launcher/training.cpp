@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "core/allocator.h"
 #include "core/data/loader.h"
 #include "core/trace.h"
 #include "engine/train_step.h"
@@ -46,13 +47,18 @@ struct Window {
 };
 }  // namespace
 
-// Per rank, the most activation bytes it held for backward at once.
-static std::vector<int64_t> peak_activation_bytes(Communicator& world,
-                                                  const PipelineExecutor& executor) {
+// One figure of every rank, in rank order.
+static std::vector<int64_t> per_rank(Communicator& world, int64_t mine) {
   std::vector<int64_t> all(static_cast<size_t>(world.size()));
-  const int64_t mine = executor.peak_stash_bytes();
   world.all_gather(&mine, sizeof mine, all.data());
   return all;
+}
+
+// The bytes of the optimizer's state this rank holds (its ZeRO range only, under ZeRO).
+static int64_t optimizer_state_bytes(const Optimizer& opt) {
+  int64_t bytes = 0;
+  for (const auto& [kind, flat] : opt.flat_state()) bytes += static_cast<int64_t>(flat.bytes());
+  return bytes;
 }
 
 nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_point started,
@@ -241,7 +247,11 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       {"skipped_steps", skipped_steps},
       {"wall_s", seconds_since(started)},
       {"parameters", total_parameters(run)},
-      {"peak_activation_bytes", peak_activation_bytes(*grid.world, executor)},
+      // Per rank: the most activation bytes held for backward at once, the optimizer's state,
+      // and the process's peak resident memory (the operating system's count).
+      {"peak_activation_bytes", per_rank(*grid.world, executor.peak_stash_bytes())},
+      {"optimizer_state_bytes", per_rank(*grid.world, optimizer_state_bytes(*run.optimizer))},
+      {"peak_resident_bytes", per_rank(*grid.world, peak_resident_bytes())},
       {"world", grid.world->size()},
       {"layout", {{"data", grid.data_size}, {"pipeline", grid.pipeline_size}}},
       {"device", c.device},

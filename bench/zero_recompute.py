@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""What ZeRO stage 1 and activation recompute cost and save, measured side by side on this machine.
+
+- Optimizer state per rank: a GPT of 25M parameters (512 channels, 8 blocks, byte vocabulary)
+  under data 2 and 4 ranks, ZeRO 0 and 1, a few AdamW steps each; every rank reports the bytes
+  of optimizer state it holds and its peak resident memory (summary.json).
+- Recompute: configs/tiny_gpt.yaml in one process with train.recompute none and blocks: peak
+  activation bytes and the steady tokens/s (log windows after the first), runs alternating.
+- ZeRO's speed: configs/tiny_gpt.yaml at data 2 with ZeRO 0 and 1, tokens/s, runs alternating.
+
+Writes bench/results/zero_recompute.json and .md. Needs data/fortunes (scripts/setup.sh makes it).
+
+    python3 bench/zero_recompute.py [--repeats 3]
+"""
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from common import ENV, ROOT, cpu_name, git_commit, write_results  # noqa: E402
+
+TRAINER = os.path.join(ROOT, "build", "launcher", "trainer")
+CONFIG = os.path.join(ROOT, "configs", "tiny_gpt.yaml")
+WIDE = ["model.layers[0].channels=512", "model.layers[1].heads=8", "model.layers[1].repeat=8",
+        "data.batch_size=8"]
+
+
+def run(ranks, overrides):
+    """summary.json and the log windows of one run."""
+    with tempfile.TemporaryDirectory() as out:
+        sets = []
+        for o in overrides + [f"run.out_dir={out}", "checkpoint.every_steps=0", "data.test=null",
+                              "log.sample_tokens=0"]:
+            sets += ["--set", o]
+        cmd = [TRAINER, CONFIG] + sets
+        if ranks > 1:
+            cmd = ["mpirun", "--oversubscribe", "-np", str(ranks)] + cmd
+        subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=ENV)
+        with open(os.path.join(out, "summary.json")) as f:
+            summary = json.load(f)
+        with open(os.path.join(out, "metrics.jsonl")) as f:
+            windows = [json.loads(line) for line in f]
+    return summary, windows
+
+
+def steady_tokens_per_s(windows):
+    return statistics.median(w["tokens_per_s"] for w in windows[1:])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    mib = 1 << 20
+
+    memory = []
+    for data in (2, 4):
+        for zero in (0, 1):
+            s, _ = run(data, WIDE + [f"parallel.zero={zero}", "train.max_steps=3"])
+            memory.append({"data": data, "zero": zero, "parameters": s["parameters"],
+                           "optimizer_state_bytes": s["optimizer_state_bytes"],
+                           "peak_resident_bytes": s["peak_resident_bytes"]})
+            print(memory[-1], file=sys.stderr)
+
+    recompute = {"none": [], "blocks": []}
+    activations = {}
+    zero_speed = {0: [], 1: []}
+    steps = ["train.max_steps=60", "log.every_steps=10"]
+    for r in range(args.repeats):  # alternating, so drift on a shared machine hits both sides
+        for mode in ("none", "blocks"):
+            s, w = run(1, steps + [f"train.recompute={mode}", "run.threads=1"])
+            recompute[mode].append(steady_tokens_per_s(w))
+            activations[mode] = s["peak_activation_bytes"][0]
+        for zero in (0, 1):
+            _, w = run(2, steps + [f"parallel.zero={zero}"])
+            zero_speed[zero].append(steady_tokens_per_s(w))
+        print(f"repeat {r + 1}: recompute {recompute}, zero {zero_speed}", file=sys.stderr)
+
+    rc = {m: statistics.median(v) for m, v in recompute.items()}
+    zs = {z: statistics.median(v) for z, v in zero_speed.items()}
+    result = {"date": datetime.date.today().isoformat(), "commit": git_commit(),
+              "machine": cpu_name(), "command": f"python3 bench/zero_recompute.py --repeats {args.repeats}",
+              "optimizer_memory": memory,
+              "recompute": {"peak_activation_bytes": activations, "tokens_per_s": recompute,
+                            "extra_time": rc["none"] / rc["blocks"] - 1.0},
+              "zero_speed": {"tokens_per_s": {str(k): v for k, v in zero_speed.items()},
+                             "zero1_vs_zero0": zs[1] / zs[0]}}
+    lines = ["# ZeRO stage 1 and activation recompute on the CPU", "",
+             f"- date {result['date']}, commit {result['commit']}, {result['machine']} (2 cores)",
+             f"- command: `{result['command']}`", "",
+             "## Optimizer state per rank (a 25M-parameter GPT, AdamW)", "",
+             "| data ranks | ZeRO | optimizer state per rank | of ZeRO 0's | peak resident per rank |",
+             "|---|---|---|---|---|"]
+    for m in memory:
+        base = next(x for x in memory if x["data"] == m["data"] and x["zero"] == 0)
+        share = m["optimizer_state_bytes"][0] / base["optimizer_state_bytes"][0]
+        lines.append(f"| {m['data']} | {m['zero']} | "
+                     + ", ".join(f"{b / mib:.1f}" for b in m["optimizer_state_bytes"]) + " MiB | "
+                     f"{share:.3f} | " + ", ".join(f"{b / mib:.0f}" for b in m["peak_resident_bytes"])
+                     + " MiB |")
+    lines += ["", "## Recompute (configs/tiny_gpt.yaml, one process, one thread)", "",
+              "| train.recompute | peak activation bytes | tokens/s (median of "
+              f"{args.repeats}) |", "|---|---|---|"]
+    for mode in ("none", "blocks"):
+        lines.append(f"| {mode} | {activations[mode]:,} | {rc[mode]:,.0f} |")
+    lines += ["", f"Recompute costs {100 * result['recompute']['extra_time']:.1f}% more time per "
+              f"step (target: under 40%) for {activations['blocks'] / activations['none']:.3f} of "
+              "the activation memory.", "",
+              "## ZeRO 1 against ZeRO 0 (configs/tiny_gpt.yaml, data 2)", "",
+              "| ZeRO | tokens/s (median) |", "|---|---|"]
+    for z in (0, 1):
+        lines.append(f"| {z} | {zs[z]:,.0f} |")
+    lines += ["", f"ZeRO 1 runs at {zs[1] / zs[0]:.3f} of ZeRO 0's speed (target: within 5%)."]
+    write_results("zero_recompute", result, lines)
+
+
+if __name__ == "__main__":
+    main()
