@@ -43,10 +43,11 @@ class Communicator {
   virtual void all_reduce(int64_t* data, int64_t n, ReduceOp op) = 0;
   virtual void broadcast(void* data, int64_t bytes, int root) = 0;
   // ZeRO's halves; `counts` holds every rank's share of a range, back to back in rank order.
-  // Reduce-scatter (sum): `send` holds the whole range; rank r receives the sum over the ranks
-  // of its share into `recv` (counts[r] elements).
-  virtual std::unique_ptr<Work> reduce_scatter_async(const float* send, float* recv,
-                                                     const std::vector<int64_t>& counts) = 0;
+  // Reduce-scatter (sum) in place: `data` holds the whole range; afterwards rank r's share of
+  // it holds the sums over the ranks, and the rest of `data` is undefined (no second buffer:
+  // under ZeRO the point is memory).
+  virtual std::unique_ptr<Work> reduce_scatter_in_place_async(
+      float* data, const std::vector<int64_t>& counts) = 0;
   // All-gather in place: `data` holds the whole range; every rank's own share is copied into
   // the others' `data`.
   virtual void all_gather_in_place(float* data, const std::vector<int64_t>& counts) = 0;
@@ -71,8 +72,8 @@ class SelfCommunicator : public Communicator {
   void all_reduce(double*, int64_t, ReduceOp) override {}
   void all_reduce(int64_t*, int64_t, ReduceOp) override {}
   void broadcast(void*, int64_t, int) override {}
-  std::unique_ptr<Work> reduce_scatter_async(const float* send, float* recv,
-                                             const std::vector<int64_t>& counts) override;
+  std::unique_ptr<Work> reduce_scatter_in_place_async(float*,
+                                                      const std::vector<int64_t>&) override;
   void all_gather_in_place(float*, const std::vector<int64_t>&) override {}
   void all_gather(const void* send, int64_t bytes, void* recv) override;
   void barrier() override {}

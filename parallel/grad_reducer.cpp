@@ -18,12 +18,12 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb,
     for (Param* p : model.layer(i).params()) {
       const int64_t index = model.layer(i).index();
       if (std::find(held.begin(), held.end(), p) != held.end()) {
-        held_.push_back({i, index, p->offset, p->grad.numel(), false, nullptr, {}, {}, false});
+        held_.push_back({i, index, p->offset, p->grad.numel(), false, nullptr, {}, false});
         closed = true;  // no bucket spans a held parameter
         continue;
       }
       if (closed || buckets_.back().count >= bucket_elems)
-        buckets_.push_back({i, index, p->offset, 0, scatter, nullptr, {}, {}, false});
+        buckets_.push_back({i, index, p->offset, 0, scatter, nullptr, {}, false});
       closed = false;
       Bucket& b = buckets_.back();
       b.lowest_layer = i;
@@ -38,10 +38,8 @@ void GradReducer::start(Bucket& b) {
   b.started = trace::Clock::now();
   float* data = flat_.f32() + b.offset;
   if (b.scatter) {
-    const std::vector<int64_t> counts = counts_within({b.offset, b.offset + b.count}, shards_);
-    b.received = Tensor::empty({std::max<int64_t>(counts[comm_.rank()], 1)}, DType::F32,
-                               flat_.device());
-    b.work = comm_.reduce_scatter_async(data, b.received.f32(), counts);
+    b.work = comm_.reduce_scatter_in_place_async(
+        data, counts_within({b.offset, b.offset + b.count}, shards_));
   } else {
     b.work = comm_.all_reduce_async(data, b.count, ReduceOp::Sum);
   }
@@ -64,15 +62,8 @@ void GradReducer::wait_and_trace(std::vector<Bucket>& buckets, const char* name)
     trace::Scope wait("wait for gradient reductions", trace::Track::Wait);
     for (Bucket& b : buckets) b.work->wait();
   }
-  const FlatRange mine = shards_.empty() ? FlatRange{} : shards_[comm_.rank()];
   for (size_t k = 0; k < buckets.size(); ++k) {
     Bucket& b = buckets[k];
-    if (b.scatter) {  // this rank's sums go to their place in the flat buffer
-      const int64_t begin = std::max(b.offset, mine.begin);
-      const int64_t end = std::min(b.offset + b.count, mine.end);
-      if (begin < end) flat_.view(begin, {end - begin}).copy_from(b.received.view(0, {end - begin}));
-      b.received = Tensor();
-    }
     if (trace::enabled())
       trace::span(std::string(b.scatter ? "reduce-scatter " : "all-reduce ") + name + " " +
                       std::to_string(k),

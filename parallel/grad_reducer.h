@@ -59,7 +59,6 @@ class GradReducer {
     int64_t offset, count;  // its range of the flat buffer
     bool scatter;           // reduce-scattered (ZeRO), or all-reduced
     std::unique_ptr<Work> work;
-    Tensor received;  // a scattered bucket's sums for this rank, until they are copied in
     trace::Clock::time_point started;  // when its all-reduce was issued
     bool deferred = false;             // its all-reduce was still running when start() returned
   };

@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -281,21 +282,23 @@ static std::pair<std::vector<int>, std::vector<int>> counts_and_displacements(
   return {c, d};
 }
 
-std::unique_ptr<Work> MpiCommunicator::reduce_scatter_async(const float* send, float* recv,
-                                                            const std::vector<int64_t>& counts) {
+// MPI's in-place reduce-scatter leaves this rank's sums at the start of the buffer; they are
+// moved to the rank's own place there.
+std::unique_ptr<Work> MpiCommunicator::reduce_scatter_in_place_async(
+    float* data, const std::vector<int64_t>& counts) {
   int64_t total = 0;
-  std::vector<int> c = counts_and_displacements(counts, &total).first;
-  if (HostStaging::needed(send)) {
-    auto in = std::make_shared<HostStaging>(send, sizeof(float) * total, true);
-    auto out = std::make_shared<HostStaging>(recv, sizeof(float) * counts.at(rank_), false);
-    std::unique_ptr<Work> inner = reduce_scatter_async(static_cast<const float*>(in->data()),
-                                                       static_cast<float*>(out->data()), counts);
-    return staged_work(staged_work(std::move(inner), in, nullptr), out, recv);
+  auto [c, d] = counts_and_displacements(counts, &total);
+  if (HostStaging::needed(data)) {
+    auto host = std::make_shared<HostStaging>(data, sizeof(float) * total, true);
+    return staged_work(reduce_scatter_in_place_async(static_cast<float*>(host->data()), counts),
+                       host, data);
   }
+  const int me = rank_;
   return submit(
       "reduce_scatter",
-      [=, c = std::move(c), comm = comm_->comm] {
-        MPI_CHECK(MPI_Reduce_scatter(send, recv, c.data(), MPI_FLOAT, MPI_SUM, comm));
+      [=, c = std::move(c), d = std::move(d), comm = comm_->comm] {
+        MPI_CHECK(MPI_Reduce_scatter(MPI_IN_PLACE, data, c.data(), MPI_FLOAT, MPI_SUM, comm));
+        std::memmove(data + d[me], data, sizeof(float) * static_cast<size_t>(c[me]));
       },
       4 * total);
 }

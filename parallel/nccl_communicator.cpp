@@ -148,16 +148,17 @@ std::unique_ptr<Work> NcclCommunicator::all_reduce_async(float* data, int64_t n,
   });
 }
 
-// Shares of unequal size: one reduce (or broadcast) rooted at each rank, in one NCCL group.
-std::unique_ptr<Work> NcclCommunicator::reduce_scatter_async(const float* send, float* recv,
-                                                             const std::vector<int64_t>& counts) {
-  if (!cuda::is_device_pointer(send)) return host_->reduce_scatter_async(send, recv, counts);
+// Shares of unequal size: one reduce (or broadcast) rooted at each rank, each in place at its
+// share, in one NCCL group.
+std::unique_ptr<Work> NcclCommunicator::reduce_scatter_in_place_async(
+    float* data, const std::vector<int64_t>& counts) {
+  if (!cuda::is_device_pointer(data)) return host_->reduce_scatter_in_place_async(data, counts);
   return on_nccl_stream(*nccl_, "reduce-scatter", [&] {
     ncclGroupStart();
     int64_t offset = 0;
     for (int r = 0; r < size(); ++r) {
-      ncclReduce(send + offset, r == rank() ? recv : nullptr, static_cast<size_t>(counts.at(r)),
-                 ncclFloat, ncclSum, r, nccl_->comm, nccl_->stream);
+      ncclReduce(data + offset, data + offset, static_cast<size_t>(counts.at(r)), ncclFloat,
+                 ncclSum, r, nccl_->comm, nccl_->stream);
       offset += counts[r];
     }
     return ncclGroupEnd();

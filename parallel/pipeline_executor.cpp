@@ -18,14 +18,20 @@ Shape PipelineExecutor::batched(const Shape& per_sample, int64_t rows) const {
   return s;
 }
 
-// Bytes of distinct buffers a micro-batch's stash holds (layers often keep the same tensor: one
-// layer's output is the next one's input).
+// Bytes of distinct buffers a stash holds, blocks' inner stashes included (layers often keep the
+// same tensor: one layer's output is the next one's input).
+static int64_t stash_bytes(const Stash& s, std::set<const void*>& seen) {
+  int64_t bytes = 0;
+  for (const Tensor& t : s.tensors)
+    if (t.defined() && seen.insert(t.raw()).second) bytes += static_cast<int64_t>(t.bytes());
+  for (const Stash& child : s.children) bytes += stash_bytes(child, seen);
+  return bytes;
+}
+
 static int64_t stash_bytes(const ModelStash& stash) {
   std::set<const void*> seen;
   int64_t bytes = 0;
-  for (const Stash& layer : stash)
-    for (const Tensor& t : layer.tensors)
-      if (t.defined() && seen.insert(t.raw()).second) bytes += static_cast<int64_t>(t.bytes());
+  for (const Stash& layer : stash) bytes += stash_bytes(layer, seen);
   return bytes;
 }
 

@@ -2,6 +2,8 @@
 // batch is split, it repeats itself exactly, it writes the run files, and it stops on a NaN.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <cmath>
 #include <fstream>
 
@@ -154,6 +156,23 @@ TEST_F(TrainingTest, HalfPrecisionStoresActivationsInSixteenBitsAndLearns) {
   EXPECT_EQ(b["peak_activation_bytes"][0], 32 * 784);
   for (const nlohmann::json* s : {&h, &b})
     EXPECT_NEAR((*s)["test_accuracy"].get<double>(), a["test_accuracy"].get<double>(), 0.03);
+}
+
+// What a GPT holds for backward is what the cost model (and --dry-run) says it holds, with every
+// transformer block recomputed and without; blocks' inner stashes are counted.
+TEST_F(TrainingTest, GptActivationBytesAreTheCostModelsWithAndWithoutRecompute) {
+  test::write_tokens(dir_.file("tokens.bin"), 600, 19);
+  test::write_file(dir_.file("gpt.yaml"), test::small_gpt_config(dir_.file("tokens.bin")));
+  std::map<std::string, int64_t> measured, planned;
+  for (const char* mode : {"none", "blocks"}) {
+    RunSetup r = build_run(load_config(
+        dir_.file("gpt.yaml"), {"run.out_dir=" + dir_.file(mode), "train.max_steps=2",
+                                std::string("train.recompute=") + mode}));
+    for (const LayerCost& l : r.layers) planned[mode] += l.stash_bytes_per_sample;
+    measured[mode] = run(r)["peak_activation_bytes"][0].get<int64_t>();
+    EXPECT_EQ(measured[mode], 4 * planned[mode]) << mode;  // batch 4
+  }
+  EXPECT_LT(measured["blocks"] * 3, measured["none"]);
 }
 
 }  // namespace
