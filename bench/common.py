@@ -4,6 +4,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,6 +33,19 @@ def write_results(name, result, lines, folder=None):
     with open(os.path.join(folder, f"{name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def trainer_outputs(cmd, out_dir, env=None):
+    """Runs a trainer command line that writes into `out_dir`: its summary.json and the records
+    of its metrics.jsonl. Exits naming the failure."""
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env or ENV, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"trainer failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    with open(os.path.join(out_dir, "summary.json")) as f:
+        summary = json.load(f)
+    with open(os.path.join(out_dir, "metrics.jsonl")) as f:
+        windows = [json.loads(line) for line in f]
+    return summary, windows
 
 
 def git_commit():

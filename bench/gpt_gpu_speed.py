@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ROOT, git_commit, write_results  # noqa: E402
+from common import ROOT, git_commit, trainer_outputs, write_results  # noqa: E402
 from gpu_speed import trainer_env  # noqa: E402
 
 SEQ, BATCH, LOG_EVERY = 1024, 8, 10
@@ -32,13 +32,7 @@ def trainer_tokens_per_s(trainer, precision, warmup, steps, tokens):
                "--set", f"train.max_steps={warmup + steps}", "--set", f"run.out_dir={out}",
                "--set", f"data.train.path={tokens}", "--set", "data.test=null",
                "--set", "checkpoint.every_steps=0", "--set", f"log.every_steps={LOG_EVERY}"]
-        done = subprocess.run(cmd, capture_output=True, text=True, env=trainer_env())
-        if done.returncode != 0:
-            sys.exit(f"trainer failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-        with open(os.path.join(out, "summary.json")) as f:
-            s = json.load(f)
-        with open(os.path.join(out, "metrics.jsonl")) as f:
-            windows = [json.loads(line) for line in f]
+        s, windows = trainer_outputs(cmd, out, trainer_env())
     steady = [w["tokens_per_s"] for w in windows if w["step"] > warmup]
     return statistics.median(steady), s.get("gpu", "?")
 

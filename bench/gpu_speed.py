@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ROOT, git_commit, write_results  # noqa: E402
+from common import ROOT, git_commit, trainer_outputs, write_results  # noqa: E402
 
 MODES = ("eager", "compile")
 
@@ -55,13 +55,7 @@ def trainer_run(trainer, model, precision, steps, data):
                "--set", f"log.every_steps={WARMUP_STEPS}",
                "--set", f"data.train.images={data}/train-images-idx3-ubyte.gz",
                "--set", f"data.train.labels={data}/train-labels-idx1-ubyte.gz"]
-        done = subprocess.run(cmd, capture_output=True, text=True, env=trainer_env())
-        if done.returncode != 0:
-            sys.exit(f"trainer failed ({done.returncode}): {done.stderr.strip()}")
-        with open(os.path.join(out, "summary.json")) as f:
-            s = json.load(f)
-        with open(os.path.join(out, "metrics.jsonl")) as f:
-            windows = [json.loads(line) for line in f]
+        s, windows = trainer_outputs(cmd, out, trainer_env())
         steady = [w["samples_per_s"] for w in windows if w["step"] > WARMUP_STEPS]
         return {"steady": statistics.median(steady), "whole": s["train_samples_per_s"],
                 "gpu": s.get("gpu", "?")}

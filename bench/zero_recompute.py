@@ -14,16 +14,14 @@ Writes bench/results/zero_recompute.json and .md. Needs data/fortunes (scripts/s
 """
 import argparse
 import datetime
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import ENV, ROOT, cpu_name, git_commit, write_results  # noqa: E402
+from common import ROOT, cpu_name, git_commit, trainer_outputs, write_results  # noqa: E402
 
 TRAINER = os.path.join(ROOT, "build", "launcher", "trainer")
 CONFIG = os.path.join(ROOT, "configs", "tiny_gpt.yaml")
@@ -41,12 +39,7 @@ def run(ranks, overrides):
         cmd = [TRAINER, CONFIG] + sets
         if ranks > 1:
             cmd = ["mpirun", "--oversubscribe", "-np", str(ranks)] + cmd
-        subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=ENV)
-        with open(os.path.join(out, "summary.json")) as f:
-            summary = json.load(f)
-        with open(os.path.join(out, "metrics.jsonl")) as f:
-            windows = [json.loads(line) for line in f]
-    return summary, windows
+        return trainer_outputs(cmd, out)
 
 
 def steady_tokens_per_s(windows):

@@ -80,6 +80,18 @@ void host_free(void* p, size_t bytes) {
   std::free(p);
 }
 
+void host_cache_trim() {
+  Cache& c = cache();
+  std::unordered_map<size_t, std::vector<void*>> idle;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    idle.swap(c.free_blocks);
+    c.cached = 0;
+  }
+  for (auto& [size, blocks] : idle)
+    for (void* p : blocks) std::free(p);
+}
+
 size_t physical_memory_bytes() {
   static const size_t bytes =
       static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGE_SIZE));

@@ -16,6 +16,10 @@ namespace trainer {
 void* host_allocate(size_t bytes);
 void host_free(void* p, size_t bytes);
 
+// Returns every idle cached block to the OS: for sizes that will not be asked for again (the
+// layers' own parameter tensors once the model has moved them into its flat buffers).
+void host_cache_trim();
+
 struct HostCacheStats {
   size_t cached_bytes;  // idle, kept for reuse
   size_t hits, misses;

@@ -1,5 +1,6 @@
 #include "core/model.h"
 
+#include "core/allocator.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "core/trace.h"
@@ -111,16 +112,31 @@ void Model::to(Device device) {
     p->offset = (total + kParamAlign - 1) / kParamAlign * kParamAlign;
     total = p->offset + p->value.numel();
   }
-  Tensor values = Tensor::zeros({std::max<int64_t>(total, 1)}, DType::F32, device);
-  Tensor grads = Tensor::zeros({std::max<int64_t>(total, 1)}, DType::F32, device);
+  // Each parameter's own tensors are released as soon as they are copied, and their memory
+  // returned to the OS, so placing a model needs little more than the model (not twice it).
+  // The flat buffers are written in order, gaps zeroed, so their pages are touched as they fill.
+  Tensor values = Tensor::empty({std::max<int64_t>(total, 1)}, DType::F32, device);
+  Tensor grads = Tensor::empty({std::max<int64_t>(total, 1)}, DType::F32, device);
+  int64_t filled = 0;
+  auto zero_gap = [&](int64_t end) {
+    if (end > filled) {
+      values.view(filled, {end - filled}).zero();
+      grads.view(filled, {end - filled}).zero();
+    }
+  };
   for (Param* p : order) {
+    zero_gap(p->offset);
     Tensor v = values.view(p->offset, p->value.shape());
     v.copy_from(p->value);
     Tensor g = grads.view(p->offset, p->grad.shape());
     g.copy_from(p->grad);
     p->value = v;
     p->grad = g;
+    p->compute = Tensor();  // it may hold the old value; refresh_compute_weights sets it again
+    filled = p->offset + v.numel();
+    host_cache_trim();
   }
+  zero_gap(std::max<int64_t>(total, 1));
   grads_ = grads;
   values_ = values;
   device_ = device;

@@ -257,6 +257,13 @@ TEST_F(CheckpointAttackTest, MetaOfTheWrongSchemaIsInvalidAndResumeFallsBack) {
       {"files: optimizer.bin is missing; the run needs it",
        [](auto& m) { m["files"].erase("optimizer.bin"); }},
       {"step 13 does not match the directory step_00000012", [](auto& m) { m["step"] = 13; }},
+      {"layout.zero_shards: expected a number of shards from 1 to 4096",
+       [](auto& m) { m["layout"]["zero_shards"] = 100000; }},
+      {"layout.zero_shards: expected a number of shards from 1 to 4096",
+       [](auto& m) { m["layout"]["zero_shards"] = "2"; }},
+      // ZeRO shards the meta names but the files list lacks: refused before any is read.
+      {"files: optimizer-shard0.bin is missing; the run needs it",
+       [](auto& m) { m["layout"]["zero_shards"] = 2; }},
   };
   const nlohmann::json good = meta(12);
   for (const Damage& d : damages) {
