@@ -174,12 +174,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     clip_to_norm(grads, r.grad_norm, plan.clip_grad_norm);
   }
   opt.step(plan.lr);
-  if (zero) {  // every rank's updated range, into every rank's full copy
-    trace::Scope gather("gather updated parameters", trace::Track::Communication);
-    std::vector<int64_t> counts;
-    for (const FlatRange& s : stage.shards) counts.push_back(s.size());
-    stage.data.all_gather_in_place(stage.model.flat_values().f32(), counts);
-  }
+  if (zero) stage.reducer->gather_values(stage.model.flat_values());
   return r;
 }
 

@@ -57,14 +57,28 @@ static TensorGroup range_group(const std::string& file, const Optimizer& opt, Fl
   return g;
 }
 
-// This ZeRO rank's shard file: its state over its whole range (alignment gaps as zeros).
+// This ZeRO rank's shard file: its state over its whole range (alignment gaps as zeros). The
+// optimizer's buffers are written as they are when they cover exactly that range (the usual
+// case); a copy is made only when the range starts or ends in an alignment gap.
 static TensorGroup zero_shard_group(RunSetup& run, int data_rank, std::vector<Tensor>& holder) {
   const FlatRange range = run.shards.at(data_rank);
-  TensorGroup g = range_group(zero_shard_file(run.cfg.pipeline, run.stage, data_rank),
-                              *run.optimizer, range, holder);
+  const std::string file = zero_shard_file(run.cfg.pipeline, run.stage, data_rank);
+  const Optimizer& opt = *run.optimizer;
+  const bool exact = opt.flat_begin() == range.begin && !opt.flat_state().empty() &&
+                     opt.flat_state()[0].second.numel() == range.size();
+  if (exact) {
+    holder.clear();
+    holder.reserve(opt.flat_state().size());  // pointers into it are taken below
+    TensorGroup g{file, {}};
+    for (const auto& [kind, flat] : opt.flat_state()) {
+      holder.push_back(flat);
+      g.tensors.emplace_back(kind, &holder.back());
+    }
+    return g;
+  }
+  TensorGroup g = range_group(file, opt, range, holder);
   for (size_t k = 0; k < holder.size(); ++k)
-    copy_overlap(run.optimizer->flat_state()[k].second, run.optimizer->flat_begin(), holder[k],
-                 range.begin);
+    copy_overlap(opt.flat_state()[k].second, opt.flat_begin(), holder[k], range.begin);
   return g;
 }
 

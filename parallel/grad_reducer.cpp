@@ -74,6 +74,14 @@ void GradReducer::wait_and_trace(std::vector<Bucket>& buckets, const char* name)
   }
 }
 
+void GradReducer::gather_values(const Tensor& values) {
+  trace::Scope gather("gather updated parameters", trace::Track::Communication);
+  for (const std::vector<Bucket>* list : {&buckets_, &held_})
+    for (const Bucket& b : *list)
+      comm_.all_gather_in_place(values.f32() + b.offset,
+                                counts_within({b.offset, b.offset + b.count}, shards_));
+}
+
 void GradReducer::finish(const std::function<void()>& before_held) {
   while (next_ < buckets_.size()) start(buckets_[next_++]);
   if (before_held) before_held();

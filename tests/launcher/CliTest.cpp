@@ -146,6 +146,20 @@ TEST(CliTest, Gpt2SmallDryRunCountsTheTiedPaddedEmbeddingOnce) {
   EXPECT_NE(recomputed.output.find("activation memory per sample (kept for backward): 44,052,480"),
             std::string::npos)
       << recomputed.output;
+  // Memory per GPU with ZeRO 1 over 8 data ranks in bf16: f32 masters and 16-bit copies (6 bytes
+  // per parameter), f32 gradients (4), Adam's moments (8) split 8 ways (1).
+  const std::string eight = kTrainer + " " + kConfigs + "gpt2_124m.yaml --dry-run --set data.train.path=" +
+                            tokens + " --set data.test.path=" + tokens +
+                            " --cluster h100 --set parallel.data=8 --set data.batch_size=8";
+  const test::CommandResult zero = test::run_command(eight + " --set parallel.zero=1");
+  EXPECT_NE(zero.output.find("= weights 712.3 MiB + gradients 474.8 MiB + optimizer state 118.7 MiB"),
+            std::string::npos)
+      << zero.output;
+  const test::CommandResult stage2 = test::run_command(eight + " --set parallel.zero=2");
+  EXPECT_EQ(stage2.exit_code, 2);
+  EXPECT_NE(stage2.output.find("parallel.zero: 2 (sharded gradients) is not available yet"),
+            std::string::npos)
+      << stage2.output;
 }
 
 // Train a few steps of the small GPT, then sample from its checkpoint: the same text twice for
