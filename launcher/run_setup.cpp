@@ -72,30 +72,37 @@ struct Tie {
   std::string param;
 };
 
-// The costs of every layer. One stage holds them all: read them off its model. Otherwise each
-// layer is built alone and dropped, so a rank never holds more than one other stage's layer;
-// then the ties between layers are found too (a stage may hold one end of a tie only).
+// The costs of every layer, and the ties between layers (a stage may hold one end of a tie
+// only). One stage holds the whole model: they are read off it. Otherwise each layer is built
+// alone and dropped, so a rank never holds more than one other stage's layer.
 static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input, Model* whole,
                                           std::vector<Tie>& ties) {
+  struct Earlier {
+    int64_t layer;
+    std::string name;
+    int64_t numel;
+  };
+  std::vector<Earlier> earlier;  // every earlier layer's parameters
   std::vector<LayerCost> out;
-  if (whole) {
-    for (size_t i = 0; i < whole->size(); ++i) out.push_back(layer_cost(whole->layer(i)));
-    return out;
-  }
   Shape shape = input;
-  std::vector<std::pair<int64_t, std::string>> names;  // every earlier parameter, by its layer
   for (int64_t i = 0; i < static_cast<int64_t>(cfg.layers.size()); ++i) {
-    std::unique_ptr<Layer> layer = make_layer(cfg, i, shape, InitContext{cfg.seed, i});
-    if (const std::string tied = layer->tied_param(); !tied.empty()) {
-      std::optional<Tie> tie;  // the latest owner, as Model::add picks it
-      for (const auto& [owner, name] : names)
-        if (name.size() > tied.size() && name.compare(name.size() - tied.size() - 1,
-                                                      std::string::npos, "." + tied) == 0)
-          tie = Tie{owner, i, name};
-      if (tie) ties.push_back(*tie);
+    std::unique_ptr<Layer> alone;
+    if (!whole) alone = make_layer(cfg, i, shape, InitContext{cfg.seed, i});
+    Layer& layer = whole ? whole->layer(static_cast<size_t>(i)) : *alone;
+    out.push_back(layer_cost(layer));
+    if (const std::string tied = layer.tied_param(); !tied.empty()) {
+      const Earlier* owner = nullptr;  // the latest, as Model::add picks it
+      for (const Earlier& e : earlier)
+        if (e.name.size() > tied.size() &&
+            e.name.compare(e.name.size() - tied.size() - 1, std::string::npos, "." + tied) == 0)
+          owner = &e;
+      if (owner) {
+        ties.push_back({owner->layer, i, owner->name});
+        out.back().tied_owner = owner->layer;
+        out.back().tied_params = owner->numel;
+      }
     }
-    for (const Param* p : layer->params()) names.emplace_back(i, p->name);
-    out.push_back(layer_cost(*layer));
+    for (const Param* p : layer.params()) earlier.push_back({i, p->name, p->value.numel()});
     shape = out.back().output;
   }
   return out;

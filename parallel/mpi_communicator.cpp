@@ -305,15 +305,16 @@ std::unique_ptr<Work> MpiCommunicator::reduce_scatter_in_place_async(
 
 void MpiCommunicator::all_gather_in_place(float* data, const std::vector<int64_t>& counts) {
   int64_t total = 0;
-  const auto [c, d] = counts_and_displacements(counts, &total);
+  const std::pair<std::vector<int>, std::vector<int>> cd =
+      counts_and_displacements(counts, &total);
   if (HostStaging::needed(data)) {
     HostStaging host(data, sizeof(float) * total, true);
     all_gather_in_place(static_cast<float*>(host.data()), counts);
     return host.copy_out(data);
   }
   run("all_gather", [&] {
-    MPI_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, c.data(), d.data(),
-                             MPI_FLOAT, comm_->comm));
+    MPI_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, cd.first.data(),
+                             cd.second.data(), MPI_FLOAT, comm_->comm));
   });
 }
 

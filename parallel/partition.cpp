@@ -51,6 +51,8 @@ std::vector<StageCost> stage_costs(const std::vector<LayerCost>& layers,
     c.end = s < starts.size() ? starts[s] : static_cast<int64_t>(layers.size());
     for (int64_t i = c.first; i < c.end; ++i) {
       c.params += layers[i].params;
+      const int64_t owner = layers[i].tied_owner;
+      if (owner >= 0 && (owner < c.first || owner >= c.end)) c.params += layers[i].tied_params;
       c.flops_per_sample += layers[i].flops_per_sample;
       c.stash_bytes_per_sample += layers[i].stash_bytes_per_sample;
     }

@@ -18,6 +18,9 @@ struct LayerCost {
   int64_t flops_per_sample = 0;        // forward
   int64_t stash_bytes_per_sample = 0;  // activations kept for backward
   bool recomputed = false;             // its forward runs again in backward (train.recompute)
+  // A parameter of layer tied_owner this layer uses (the head tied to the embedding), of
+  // tied_params elements: a pipeline stage without the owner holds a copy of it.
+  int64_t tied_owner = -1, tied_params = 0;
 };
 
 struct StageCost {
@@ -34,7 +37,8 @@ double layer_time_estimate(const LayerCost& layer);
 // (dynamic programming over the cut points). Requires 1 <= stages <= layers.
 std::vector<int64_t> balanced_partition(const std::vector<LayerCost>& layers, int stages);
 
-// Per stage totals of a split (starts as balanced_partition returns them).
+// Per stage totals of a split (starts as balanced_partition returns them); a stage's parameters
+// include its copies of tied parameters whose owner is on another stage.
 std::vector<StageCost> stage_costs(const std::vector<LayerCost>& layers,
                                    const std::vector<int64_t>& starts);
 

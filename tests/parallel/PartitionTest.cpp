@@ -88,6 +88,16 @@ TEST(PartitionTest, StageTotalsAddUpTheirLayers) {
   EXPECT_EQ(stages[2].end, 4);
 }
 
+// A head tied to layer 0's parameter holds a copy of it only on a stage without layer 0.
+TEST(PartitionTest, AStageHoldsACopyOfATiedParameterWhoseOwnerIsElsewhere) {
+  std::vector<LayerCost> layers = layers_of({1, 2, 3, 4});
+  layers[3].tied_owner = 0;
+  layers[3].tied_params = 100;
+  EXPECT_EQ(stage_costs(layers, {}).at(0).params, 10);
+  EXPECT_EQ(stage_costs(layers, {2}).at(1).params, 7 + 100);
+  EXPECT_EQ(stage_costs(layers, {2}).at(0).params, 3);
+}
+
 TEST(PartitionTest, MoreStagesThanLayersIsRefused) {
   EXPECT_THROW(balanced_partition(layers_of({1, 2}), 3), std::invalid_argument);
 }
