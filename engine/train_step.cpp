@@ -64,9 +64,8 @@ static void sum_shared_grads(const StageContext& stage) {
     trace::Scope span("sum tied gradient", trace::Track::Communication);
     const Tensor mine = s.param->grad.to(Device::cpu());  // sent from the host (MPI stages)
     Tensor theirs = Tensor::empty(mine.shape());
-    std::unique_ptr<Work> sent =
-        stage.pipeline.send_async(mine.raw(), static_cast<int64_t>(mine.bytes()), s.peer_stage,
-                                  kSharedGradTag);
+    std::unique_ptr<Work> sent = stage.pipeline.send_async(
+        mine.raw(), static_cast<int64_t>(mine.bytes()), s.peer_stage, kSharedGradTag);
     stage.pipeline.recv(theirs.raw(), static_cast<int64_t>(theirs.bytes()), s.peer_stage,
                         kSharedGradTag);
     sent->wait();

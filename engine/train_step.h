@@ -54,8 +54,8 @@ struct EvalResult {
 // to it on the last): each step their gradients are summed, so both copies stay equal.
 struct SharedParam {
   Param* param;
-  int peer_stage;    // the other stage holding it
-  bool counted_here; // in the gradient norm (one end only)
+  int peer_stage;     // the other stage holding it
+  bool counted_here;  // in the gradient norm (one end only)
 };
 
 // What one rank trains: its stage of the model and the communicators around it.

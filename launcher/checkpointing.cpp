@@ -51,7 +51,8 @@ static TensorGroup range_group(const std::string& file, const Optimizer& opt, Fl
   holder.reserve(opt.flat_state().size());
   TensorGroup g{file, {}};
   for (const auto& [kind, flat] : opt.flat_state()) {
-    holder.push_back(Tensor::zeros({std::max<int64_t>(range.size(), 1)}, DType::F32, flat.device()));
+    holder.push_back(
+        Tensor::zeros({std::max<int64_t>(range.size(), 1)}, DType::F32, flat.device()));
     g.tensors.emplace_back(kind, &holder.back());
   }
   return g;
@@ -98,8 +99,8 @@ static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t 
     }
   };
   if (shards_written == 0) {  // by parameter: read the whole stage's, keep this rank's range
-    TensorGroup g = range_group(shard_file("optimizer", run.cfg.pipeline, run.stage), opt,
-                                {0, total}, holder);
+    TensorGroup g =
+        range_group(shard_file("optimizer", run.cfg.pipeline, run.stage), opt, {0, total}, holder);
     const std::vector<Param*> params = run.model->params();
     std::vector<Tensor> views;  // each parameter's state in the whole stage's flat buffers
     views.reserve(holder.size() * params.size());
@@ -112,8 +113,9 @@ static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t 
     load_checkpoint_tensors(dir, {g});
     return copy_in({0, total});
   }
-  const FlatRange want{opt.flat_begin(),
-                       opt.flat_begin() + (opt.flat_state().empty() ? 0 : opt.flat_state()[0].second.numel())};
+  const FlatRange want{
+      opt.flat_begin(),
+      opt.flat_begin() + (opt.flat_state().empty() ? 0 : opt.flat_state()[0].second.numel())};
   const std::vector<FlatRange> written = shard_ranges(total, static_cast<int>(shards_written));
   for (int64_t d = 0; d < shards_written; ++d) {
     const FlatRange from = written[d];

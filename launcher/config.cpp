@@ -222,9 +222,10 @@ static void read_parallel(ConfigSection& root, Config& c) {
   // ZeRO: 1 shards the optimizer state over the data-parallel ranks.
   c.zero = s.integer("zero", 0, 0, 2);
   if (c.zero == 2)
-    s.fail("zero", "2 (sharded gradients) is not available yet: backward writes every gradient "
-                   "into one flat buffer, so sharding them would save no memory; use 1 (the "
-                   "optimizer state sharded)");
+    s.fail("zero",
+           "2 (sharded gradients) is not available yet: backward writes every gradient "
+           "into one flat buffer, so sharding them would save no memory; use 1 (the "
+           "optimizer state sharded)");
   c.timeout_s = s.positive("timeout_s", 300.0);
   // How data-parallel gradients travel: nccl (GPU, one per rank) or mpi; resolved with the device.
   c.communicator = s.choice("communicator", std::string("auto"), {"auto", "mpi", "nccl"});

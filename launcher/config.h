@@ -60,7 +60,7 @@ struct Config {
   // parallel.partition: the first layer of stages 1..P-1; empty = balanced automatically.
   std::vector<int64_t> partition;
   double bucket_mb = 25, timeout_s = 300;
-  int64_t zero = 0;  // parallel.zero: 0, or 1 (optimizer state sharded over the data ranks)
+  int64_t zero = 0;          // parallel.zero: 0, or 1 (optimizer state sharded over the data ranks)
   std::string communicator;  // data-parallel gradients: "mpi" or "nccl" once resolved
   // precision
   std::string compute;  // fp32, fp16 or bf16

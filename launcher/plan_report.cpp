@@ -82,9 +82,8 @@ std::string search_text(const RunSetup& run, const Cluster& cluster, int devices
   o << buf;
   for (int i = 0; i < rows && i < static_cast<int>(found.size()); ++i) {
     const auto& [l, p] = found[static_cast<size_t>(i)];
-    std::snprintf(buf, sizeof buf, "%6d %9d %6d %5d %10s %12s %14s %12s %6s\n", l.data,
-                  l.pipeline, l.microbatches, l.zero, l.recompute ? "blocks" : "none",
-                  ms(p.step_s).c_str(),
+    std::snprintf(buf, sizeof buf, "%6d %9d %6d %5d %10s %12s %14s %12s %6s\n", l.data, l.pipeline,
+                  l.microbatches, l.zero, l.recompute ? "blocks" : "none", ms(p.step_s).c_str(),
                   with_commas(static_cast<int64_t>(p.samples_per_s)).c_str(),
                   mib(p.memory_bytes).c_str(), p.fits ? "yes" : "no");
     o << buf;

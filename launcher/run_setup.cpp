@@ -213,10 +213,12 @@ static void give_tied_copies(const RunSetup& r, const Shape& input, const std::v
                              Layer& user) {
   for (const Tie& t : ties) {
     if (t.user != user.index() || stage_of(r, t.owner) == r.stage) continue;
-    std::unique_ptr<Layer> owner = make_layer(r.cfg, t.owner, t.owner ? r.layers[t.owner - 1].output : input,
-                                              InitContext{r.cfg.seed, t.owner});
+    std::unique_ptr<Layer> owner =
+        make_layer(r.cfg, t.owner, t.owner ? r.layers[t.owner - 1].output : input,
+                   InitContext{r.cfg.seed, t.owner});
     for (const Param* p : owner->params())
-      if (p->name == t.param) user.tie_to_copy({p->name, p->value, Tensor::zeros(p->value.shape()), p->value});
+      if (p->name == t.param)
+        user.tie_to_copy({p->name, p->value, Tensor::zeros(p->value.shape()), p->value});
   }
 }
 
@@ -227,7 +229,8 @@ static void find_shared_params(RunSetup& r, const std::vector<Tie>& ties) {
     const int owner = stage_of(r, t.owner), user = stage_of(r, t.user);
     if (owner == user || (r.stage != owner && r.stage != user)) continue;
     for (Param* p : r.model->params())
-      if (p->name == t.param) r.shared.push_back({p, r.stage == owner ? user : owner, r.stage == owner});
+      if (p->name == t.param)
+        r.shared.push_back({p, r.stage == owner ? user : owner, r.stage == owner});
   }
 }
 

@@ -80,7 +80,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
                             schedule_kind(c.schedule));
   const StageContext stage{
       *run.model, executor,   *grid.pipeline, *grid.world, reducer ? &*reducer : nullptr,
-      run.scaler, run.shared, run.shards, *grid.data};
+      run.scaler, run.shared, run.shards,     *grid.data};
   check_replicas(*grid.data, *run.model, start_step);
   // Right after a collective, so that the ranks' timelines share their origin.
   trace::enable(c.trace);

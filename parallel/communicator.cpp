@@ -24,8 +24,8 @@ std::unique_ptr<Work> SelfCommunicator::all_reduce_async(float*, int64_t, Reduce
   return completed_work();
 }
 
-std::unique_ptr<Work> SelfCommunicator::reduce_scatter_in_place_async(
-    float*, const std::vector<int64_t>&) {
+std::unique_ptr<Work> SelfCommunicator::reduce_scatter_in_place_async(float*,
+                                                                      const std::vector<int64_t>&) {
   return completed_work();
 }
 

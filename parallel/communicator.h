@@ -72,8 +72,7 @@ class SelfCommunicator : public Communicator {
   void all_reduce(double*, int64_t, ReduceOp) override {}
   void all_reduce(int64_t*, int64_t, ReduceOp) override {}
   void broadcast(void*, int64_t, int) override {}
-  std::unique_ptr<Work> reduce_scatter_in_place_async(float*,
-                                                      const std::vector<int64_t>&) override;
+  std::unique_ptr<Work> reduce_scatter_in_place_async(float*, const std::vector<int64_t>&) override;
   void all_gather_in_place(float*, const std::vector<int64_t>&) override {}
   void all_gather(const void* send, int64_t bytes, void* recv) override;
   void barrier() override {}

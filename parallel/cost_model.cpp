@@ -155,12 +155,12 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
     const double all_reduce = ring_allreduce(grad_bytes, D, buckets, bw, lat);
     const double reduce = zero ? all_reduce / 2 : all_reduce;
     const double hidden = c.overlap ? backward[s] * (1.0 - 1.0 / buckets) : 0.0;
-    exposed = std::max(exposed, std::max(reduce - hidden, reduce / buckets) +
-                                    (zero ? all_reduce / 2 : 0.0));
+    exposed = std::max(exposed,
+                       std::max(reduce - hidden, reduce / buckets) + (zero ? all_reduce / 2 : 0.0));
     // The update reads weight, gradient and state, and writes weight and state.
     const double updated = static_cast<double>(stages[s].params) / (zero ? D : 1);
-    optimizer = std::max(optimizer, updated * (12.0 + 2.0 * optimizer_state_bytes) /
-                                        c.memory_bandwidth);
+    optimizer =
+        std::max(optimizer, updated * (12.0 + 2.0 * optimizer_state_bytes) / c.memory_bandwidth);
     const int64_t in_flight =
         layout.schedule == ScheduleKind::GPipe ? M : std::min<int64_t>(M, P - s);
     const int64_t params = stages[s].params;
@@ -185,12 +185,9 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   return out;
 }
 
-std::vector<std::pair<Layout, Prediction>> search_layouts(const std::vector<LayerCost>& layers,
-                                                          int devices, int64_t global_batch,
-                                                          const Cluster& cluster,
-                                                          int64_t optimizer_state_bytes,
-                                                          bool half_compute,
-                                                          const std::vector<LayerCost>* recomputed) {
+std::vector<std::pair<Layout, Prediction>> search_layouts(
+    const std::vector<LayerCost>& layers, int devices, int64_t global_batch, const Cluster& cluster,
+    int64_t optimizer_state_bytes, bool half_compute, const std::vector<LayerCost>* recomputed) {
   std::vector<std::pair<Layout, Prediction>> out;
   const int max_stages = std::min<int>(devices, static_cast<int>(layers.size()));
   for (int P = 1; P <= max_stages; ++P) {
@@ -211,8 +208,8 @@ std::vector<std::pair<Layout, Prediction>> search_layouts(const std::vector<Laye
           l.zero = zero;
           l.half_compute = half_compute;
           l.recompute = recompute;
-          out.emplace_back(l, predict(recompute ? *recomputed : layers, l, cluster,
-                                      optimizer_state_bytes));
+          out.emplace_back(
+              l, predict(recompute ? *recomputed : layers, l, cluster, optimizer_state_bytes));
         }
     }
   }

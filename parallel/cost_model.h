@@ -70,11 +70,9 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout,
 // data ranks, and with `recomputed` given, the layers' costs with activation recompute too) the
 // batch divides into, with its prediction, fastest first; those that do not fit in memory last.
 // `half_compute` as in Layout.
-std::vector<std::pair<Layout, Prediction>> search_layouts(const std::vector<LayerCost>& layers,
-                                                          int devices, int64_t global_batch,
-                                                          const Cluster& cluster,
-                                                          int64_t optimizer_state_bytes = 8,
-                                                          bool half_compute = false,
-                                                          const std::vector<LayerCost>* recomputed = nullptr);
+std::vector<std::pair<Layout, Prediction>> search_layouts(
+    const std::vector<LayerCost>& layers, int devices, int64_t global_batch, const Cluster& cluster,
+    int64_t optimizer_state_bytes = 8, bool half_compute = false,
+    const std::vector<LayerCost>* recomputed = nullptr);
 
 }  // namespace trainer

@@ -71,7 +71,7 @@ class GradReducer {
   void wait_and_trace(std::vector<Bucket>& buckets, const char* name);
 
   Communicator& comm_;
-  Tensor flat_;  // the model's flat gradients
+  Tensor flat_;                    // the model's flat gradients
   std::vector<FlatRange> shards_;  // empty without ZeRO
   std::vector<Bucket> buckets_, held_;
   size_t next_ = 0;

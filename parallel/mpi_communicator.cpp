@@ -305,8 +305,7 @@ std::unique_ptr<Work> MpiCommunicator::reduce_scatter_in_place_async(
 
 void MpiCommunicator::all_gather_in_place(float* data, const std::vector<int64_t>& counts) {
   int64_t total = 0;
-  const std::pair<std::vector<int>, std::vector<int>> cd =
-      counts_and_displacements(counts, &total);
+  const std::pair<std::vector<int>, std::vector<int>> cd = counts_and_displacements(counts, &total);
   if (HostStaging::needed(data)) {
     HostStaging host(data, sizeof(float) * total, true);
     all_gather_in_place(static_cast<float*>(host.data()), counts);

@@ -30,8 +30,8 @@ class NcclCommunicator : public Communicator {
   void all_reduce(double* data, int64_t n, ReduceOp op) override;
   void all_reduce(int64_t* data, int64_t n, ReduceOp op) override;
   void broadcast(void* data, int64_t bytes, int root) override;
-  std::unique_ptr<Work> reduce_scatter_in_place_async(
-      float* data, const std::vector<int64_t>& counts) override;
+  std::unique_ptr<Work> reduce_scatter_in_place_async(float* data,
+                                                      const std::vector<int64_t>& counts) override;
   void all_gather_in_place(float* data, const std::vector<int64_t>& counts) override;
   void all_gather(const void* send, int64_t bytes, void* recv) override;
   void barrier() override;

@@ -34,7 +34,8 @@ std::vector<Param> shard_params(Model& model, FlatRange range) {
 std::vector<int64_t> counts_within(FlatRange range, const std::vector<FlatRange>& shards) {
   std::vector<int64_t> counts;
   for (const FlatRange& s : shards)
-    counts.push_back(std::max<int64_t>(0, std::min(range.end, s.end) - std::max(range.begin, s.begin)));
+    counts.push_back(
+        std::max<int64_t>(0, std::min(range.end, s.end) - std::max(range.begin, s.begin)));
   return counts;
 }
 

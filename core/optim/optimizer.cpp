@@ -16,8 +16,8 @@ std::vector<Tensor> Optimizer::make_state(const std::string& name) {
   }
   flat_begin_ = placed ? begin : 0;
   const Device device = params_.empty() ? Device::cpu() : params_[0]->value.device();
-  Tensor flat = Tensor::zeros({std::max<int64_t>(placed ? end - begin : packed, 1)}, DType::F32,
-                              device);
+  Tensor flat =
+      Tensor::zeros({std::max<int64_t>(placed ? end - begin : packed, 1)}, DType::F32, device);
   std::vector<Tensor> views;
   int64_t next = 0;
   for (const Param* p : params_) {

@@ -95,8 +95,8 @@ TEST_F(GpuTrainingTest, TwoRanksSharingTheGpuMatchOneCpuProcess) {
               summary("cpu")["final_loss"].get<double>(), 1e-4);
   // ZeRO 1 with GPU buffers: reduce-scatter and all-gather staged through the host.
   const test::CommandResult zero = test::run_command(
-      mpirun + dir_.file("cfg.yaml") + " --set device=cuda --set parallel.zero=1 --set run.out_dir=" +
-      dir_.file("cuda-zero"));
+      mpirun + dir_.file("cfg.yaml") +
+      " --set device=cuda --set parallel.zero=1 --set run.out_dir=" + dir_.file("cuda-zero"));
   ASSERT_EQ(zero.exit_code, 0) << zero.output;
   EXPECT_NEAR(summary("cuda-zero")["final_loss"].get<double>(),
               summary("cpu")["final_loss"].get<double>(), 1e-4);

@@ -148,12 +148,14 @@ TEST(CliTest, Gpt2SmallDryRunCountsTheTiedPaddedEmbeddingOnce) {
       << recomputed.output;
   // Memory per GPU with ZeRO 1 over 8 data ranks in bf16: f32 masters and 16-bit copies (6 bytes
   // per parameter), f32 gradients (4), Adam's moments (8) split 8 ways (1).
-  const std::string eight = kTrainer + " " + kConfigs + "gpt2_124m.yaml --dry-run --set data.train.path=" +
-                            tokens + " --set data.test.path=" + tokens +
+  const std::string eight = kTrainer + " " + kConfigs +
+                            "gpt2_124m.yaml --dry-run --set data.train.path=" + tokens +
+                            " --set data.test.path=" + tokens +
                             " --cluster h100 --set parallel.data=8 --set data.batch_size=8";
   const test::CommandResult zero = test::run_command(eight + " --set parallel.zero=1");
-  EXPECT_NE(zero.output.find("= weights 712.3 MiB + gradients 474.8 MiB + optimizer state 118.7 MiB"),
-            std::string::npos)
+  EXPECT_NE(
+      zero.output.find("= weights 712.3 MiB + gradients 474.8 MiB + optimizer state 118.7 MiB"),
+      std::string::npos)
       << zero.output;
   const test::CommandResult stage2 = test::run_command(eight + " --set parallel.zero=2");
   EXPECT_EQ(stage2.exit_code, 2);

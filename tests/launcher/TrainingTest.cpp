@@ -2,10 +2,9 @@
 // batch is split, it repeats itself exactly, it writes the run files, and it stops on a NaN.
 #include <gtest/gtest.h>
 
-#include <map>
-
 #include <cmath>
 #include <fstream>
+#include <map>
 
 #include "launcher/config.h"
 #include "launcher/run_setup.h"
@@ -165,9 +164,9 @@ TEST_F(TrainingTest, GptActivationBytesAreTheCostModelsWithAndWithoutRecompute) 
   test::write_file(dir_.file("gpt.yaml"), test::small_gpt_config(dir_.file("tokens.bin")));
   std::map<std::string, int64_t> measured, planned;
   for (const char* mode : {"none", "blocks"}) {
-    RunSetup r = build_run(load_config(
-        dir_.file("gpt.yaml"), {"run.out_dir=" + dir_.file(mode), "train.max_steps=2",
-                                std::string("train.recompute=") + mode}));
+    RunSetup r = build_run(
+        load_config(dir_.file("gpt.yaml"), {"run.out_dir=" + dir_.file(mode), "train.max_steps=2",
+                                            std::string("train.recompute=") + mode}));
     for (const LayerCost& l : r.layers) planned[mode] += l.stash_bytes_per_sample;
     measured[mode] = run(r)["peak_activation_bytes"][0].get<int64_t>();
     EXPECT_EQ(measured[mode], 4 * planned[mode]) << mode;  // batch 4

@@ -1,7 +1,7 @@
 // Run under mpirun -np 2 and -np 4 (see tests/CMakeLists.txt): the small GPT trained under data
 // parallelism, a pipeline, and (4 ranks) both, with activation recompute off and on and ZeRO 0
-// and 1, ends at the weights of one process; and the output head's copy of the token embedding on the last stage
-// stays bit for bit equal to the first stage's.
+// and 1, ends at the weights of one process; and the output head's copy of the token embedding on
+// the last stage stays bit for bit equal to the first stage's.
 //
 // Tolerance: as in DataParallelTest (1e-5 absolute + 1e-4 relative after the steps): the layouts
 // sum the same gradients in another order; a lost micro-batch, shard or tied-gradient half moves
@@ -69,20 +69,20 @@ TEST_P(GptLayoutTest, TrainsToTheWeightsOfOneProcess) {
   world.reset();
   const std::string layout =
       "p" + std::to_string(pipeline) + "-" + recompute + "-zero" + std::to_string(zero);
-  Trained t = train_layout(dir, pipeline,
-                           {"train.max_steps=8", std::string("train.recompute=") + recompute,
-                            "parallel.zero=" + std::to_string(zero),
-                            "run.out_dir=" + dir + "/" + layout});
+  Trained t =
+      train_layout(dir, pipeline,
+                   {"train.max_steps=8", std::string("train.recompute=") + recompute,
+                    "parallel.zero=" + std::to_string(zero), "run.out_dir=" + dir + "/" + layout});
   // ZeRO: the optimizer holds the state of this rank's range only.
   if (zero && t.grid.data_size > 1) {
     EXPECT_LT(t.run.optimizer->flat_state().at(0).second.numel(),
               t.run.model->flat_values().numel() / t.grid.data_size + 64);
   }
   // The reference: one process, the whole batch, recompute off.
-  RunSetup whole = build_run(load_config(
-      dir + "/cfg.yaml",
-      {"train.max_steps=8", "optimizer.eps=1e-4", "run.out_dir=" + dir + "/whole-" + std::to_string(rank)},
-      1));
+  RunSetup whole = build_run(load_config(dir + "/cfg.yaml",
+                                         {"train.max_steps=8", "optimizer.eps=1e-4",
+                                          "run.out_dir=" + dir + "/whole-" + std::to_string(rank)},
+                                         1));
   FILE* sink = std::fopen("/dev/null", "w");
   train(whole, 0, sink);
   std::fclose(sink);
@@ -162,8 +162,8 @@ TEST(GptPipelineTest, TiedEmbeddingCopiesAreEqualAfterEveryStep) {
     EXPECT_EQ(s.param->name, "0.embedding.wte");
     const Tensor mine = s.param->value.to(Device::cpu());
     Tensor theirs = Tensor::empty(mine.shape());
-    std::unique_ptr<Work> sent =
-        t.grid.pipeline->send_async(mine.raw(), static_cast<int64_t>(mine.bytes()), s.peer_stage, 7);
+    std::unique_ptr<Work> sent = t.grid.pipeline->send_async(
+        mine.raw(), static_cast<int64_t>(mine.bytes()), s.peer_stage, 7);
     t.grid.pipeline->recv(theirs.raw(), static_cast<int64_t>(theirs.bytes()), s.peer_stage, 7);
     sent->wait();
     EXPECT_EQ(std::memcmp(mine.raw(), theirs.raw(), mine.bytes()), 0);

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/test_support.h"
 
@@ -203,9 +203,9 @@ TEST_F(LaunchTest, ZeroCheckpointsResumeUnderOtherDataSizes) {
   const std::string adam =
       " --set optimizer.type=adam --set optimizer.lr=0.01 --set checkpoint.every_steps=3";
   ASSERT_EQ(mpirun(1, cfg() + adam + " --set run.out_dir=" + dir_.file("one")).exit_code, 0);
-  const test::CommandResult sharded = mpirun(
-      2, cfg() + adam + " --set parallel.zero=1 --set train.max_steps=3 --set run.out_dir=" +
-             dir_.file("zero"));
+  const test::CommandResult sharded =
+      mpirun(2, cfg() + adam + " --set parallel.zero=1 --set train.max_steps=3 --set run.out_dir=" +
+                    dir_.file("zero"));
   ASSERT_EQ(sharded.exit_code, 0) << sharded.output;
   const std::string step3 = dir_.file("zero/checkpoints/step_00000003");
   const nlohmann::json meta = nlohmann::json::parse(test::read_file(step3 + "/meta.json"));
@@ -220,8 +220,8 @@ TEST_F(LaunchTest, ZeroCheckpointsResumeUnderOtherDataSizes) {
     int ranks, zero;
     std::string from;
   };
-  for (const Resume& c : std::vector<Resume>{
-           {1, 0, step3}, {4, 1, step3}, {2, 0, step3}, {2, 1, unsharded}}) {
+  for (const Resume& c :
+       std::vector<Resume>{{1, 0, step3}, {4, 1, step3}, {2, 0, step3}, {2, 1, unsharded}}) {
     const std::string out = dir_.file("resumed-" + std::to_string(c.ranks) + "-" +
                                       std::to_string(c.zero) + (c.from == step3 ? "" : "-full"));
     const test::CommandResult r =
