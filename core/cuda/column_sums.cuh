@@ -1,5 +1,5 @@
-// Column sums over rows (bias gradients: db += Σ_rows dy), as a parallel reduction. Device code
-// only, for the .cu files that need it.
+// Column sums over rows (bias gradients: db += Σ_rows dy; a layer norm's weight gradients), as a
+// parallel reduction. Device code only, for the .cu files that need it.
 #pragma once
 
 #include <cstdint>
@@ -10,35 +10,49 @@ namespace trainer::cuda {
 
 constexpr int kColumnTile = 32, kRowGroups = 32;
 
-// A block takes 32 adjacent columns (a warp reads them coalesced from each row) and 32 groups of
-// rows: thread (x, y) sums rows y, y + 32, ... of its column, and the 32 partial sums are then
-// added in a fixed order. The result does not depend on the grid, and no atomics are needed.
-template <class T, float (*Widen)(T)>
-__global__ void column_sums_kernel(int64_t rows, int64_t cols, const T* dy, float* db) {
+// out[c] += Σ_r term(r, c). A block takes 32 adjacent columns (a warp reads them coalesced from
+// each row) and 32 groups of rows: thread (x, y) sums rows y, y + 32, ... of its column, and the
+// 32 partial sums are then added in a fixed order. The result does not depend on the grid, and
+// no atomics are needed.
+template <class Term>
+__global__ void column_reduce_kernel(int64_t rows, int64_t cols, Term term, float* out) {
   __shared__ float part[kRowGroups][kColumnTile + 1];  // +1: no bank conflicts on the sum
   const int64_t c = int64_t{blockIdx.x} * kColumnTile + threadIdx.x;
   float s = 0.0f;
   if (c < cols)
-    for (int64_t r = threadIdx.y; r < rows; r += kRowGroups) s += Widen(dy[r * cols + c]);
+    for (int64_t r = threadIdx.y; r < rows; r += kRowGroups) s += term(r, c);
   part[threadIdx.y][threadIdx.x] = s;
   __syncthreads();
   if (threadIdx.y == 0 && c < cols) {
     float total = 0.0f;
     for (int g = 0; g < kRowGroups; ++g) total += part[g][threadIdx.x];
-    db[c] += total;
+    out[c] += total;
   }
+}
+
+template <class Term>
+void column_reduce(int64_t rows, int64_t cols, const Term& term, float* out) {
+  if (cols == 0) return;
+  const dim3 block(kColumnTile, kRowGroups);
+  const auto blocks = static_cast<unsigned>((cols + kColumnTile - 1) / kColumnTile);
+  column_reduce_kernel<Term><<<blocks, block, 0, stream()>>>(rows, cols, term, out);
+  TRAINER_CHECK_LAUNCH();
 }
 
 __device__ inline float widen_float(float v) { return v; }
 
+// An element of dy(rows, cols) in T, widened to float.
+template <class T, float (*Widen)(T)>
+struct ElementOf {
+  const T* dy;
+  int64_t cols;
+  __device__ float operator()(int64_t r, int64_t c) const { return Widen(dy[r * cols + c]); }
+};
+
 // db(cols) += Σ_r dy(r, cols), dy in T (widened to float by Widen).
 template <class T, float (*Widen)(T)>
 void column_sums(int64_t rows, int64_t cols, const T* dy, float* db) {
-  if (cols == 0) return;
-  const dim3 block(kColumnTile, kRowGroups);
-  const auto blocks = static_cast<unsigned>((cols + kColumnTile - 1) / kColumnTile);
-  column_sums_kernel<T, Widen><<<blocks, block, 0, stream()>>>(rows, cols, dy, db);
-  TRAINER_CHECK_LAUNCH();
+  column_reduce(rows, cols, ElementOf<T, Widen>{dy, cols}, db);
 }
 
 }  // namespace trainer::cuda
