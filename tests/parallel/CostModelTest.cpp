@@ -97,5 +97,37 @@ TEST(CostModelTest, SearchListsFittingLayoutsOfTheDeviceCountFastestFirst) {
   EXPECT_EQ(cluster_preset("h100").devices_per_node, 8);
 }
 
+// ZeRO 1 divides the optimizer state by the data ranks and recompute shrinks the stash, each in
+// the memory figure and its parts; the search finds the layouts that fit only with them.
+TEST(CostModelTest, ZeroAndRecomputeDecideWhatFits) {
+  Cluster c = unit_cluster();
+  const std::vector<LayerCost> model = linears(1, 1, 1000, 300);
+  Layout l;
+  l.data = 4;
+  l.global_batch = 4;  // one sample per rank
+  const Prediction plain = predict(model, l, c);
+  EXPECT_EQ(plain.optimizer_bytes, 8000);
+  EXPECT_EQ(plain.memory_bytes, 4000 + 4000 + 8000 + 300);
+  l.zero = 1;
+  const Prediction zero = predict(model, l, c);
+  EXPECT_EQ(zero.optimizer_bytes, 2000);
+  EXPECT_EQ(zero.weight_bytes + zero.grad_bytes + zero.activation_bytes, 8300);
+  EXPECT_EQ(zero.memory_bytes, 10300);
+
+  c.memory_bytes = 10200;  // fits with ZeRO 1 and a smaller stash only
+  const std::vector<LayerCost> recomputed = linears(1, 1, 1000, 100);
+  const auto found = search_layouts(model, 4, 4, c, 8, false, &recomputed);
+  ASSERT_FALSE(found.empty());
+  EXPECT_TRUE(found[0].second.fits);
+  EXPECT_EQ(found[0].first.data, 4);
+  EXPECT_EQ(found[0].first.zero, 1);
+  EXPECT_TRUE(found[0].first.recompute);
+  for (const auto& [layout, p] : found) {
+    if (!layout.zero || !layout.recompute) {
+      EXPECT_FALSE(p.fits) << layout.data;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace trainer
