@@ -131,8 +131,6 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     stage.reducer->finish([&] { sum_shared_grads(stage); });
   else
     sum_shared_grads(stage);
-  // As an fp16 overflow would make one.
-  if (plan.inf_gradient) set_first_element(stage.model.params().at(0)->grad, INFINITY);
   // Every step checks its gradients in one pass (a non-finite gradient with a finite loss must
   // not reach the weights in any precision); clipping uses the same sum.
   const Tensor& all_grads = stage.model.flat_grads();
@@ -140,6 +138,8 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   const bool zero = !stage.shards.empty();
   const FlatRange mine = zero ? stage.shards[stage.data.rank()] : FlatRange{0, all_grads.numel()};
   Tensor grads = all_grads.view(mine.begin, {mine.size()});
+  // As an fp16 overflow would make one (in this rank's range, which this rank checks).
+  if (plan.inf_gradient) set_first_element(grads, INFINITY);
   const double sq = owned_sum_squares(stage, grads, mine);
   // One small all-reduce tells every rank, before any weight changes, whether some rank's loss
   // or gradients are not finite (the lowest such rank wins the MAX) and whether a stop was

@@ -367,12 +367,15 @@ std::string fp16(const std::string& cfg) {
 }
 
 TEST_F(FaultTest, AnOverflowOnOneRankSkipsTheStepOnEveryRankAndHalvesTheScale) {
-  // Data parallel: rank 1's gradients overflow after the all-reduce (its own copy only). And a
-  // pipeline: the last stage's do, the first stage's are finite.
-  for (const std::string layout :
-       {"", " --set parallel.pipeline=2 --set parallel.microbatches=2"}) {
-    SCOPED_TRACE(layout.empty() ? "data parallel" : "pipeline");
-    const std::string out = layout.empty() ? "data" : "pipeline";
+  // Data parallel: rank 1's gradients overflow after the all-reduce (its own copy only); under
+  // ZeRO 1, in the range it owns. And a pipeline: the last stage's do, the first stage's are
+  // finite.
+  const std::string zero = " --set parallel.zero=1";
+  for (const std::string& layout :
+       {std::string(), zero,
+        std::string(" --set parallel.pipeline=2 --set parallel.microbatches=2")}) {
+    SCOPED_TRACE(layout.empty() ? "data parallel" : layout);
+    const std::string out = layout.empty() ? "data" : layout == zero ? "zero" : "pipeline";
     const test::CommandResult r = run(2, fp16(cfg(out)) + layout, "TRAINER_FAULT_INF_GRAD=1:3");
     ASSERT_EQ(r.exit_code, 0) << r.output;  // the replica check after every step passed
     const auto scale = metric(dir_.file(out), "loss_scale");
@@ -382,10 +385,11 @@ TEST_F(FaultTest, AnOverflowOnOneRankSkipsTheStepOnEveryRankAndHalvesTheScale) {
     EXPECT_EQ(metric(dir_.file(out), "skipped_steps").at(4), 1.0);
     // The skipped step left the weights and the optimizer's state bit-identical, the next one
     // did not (on every stage).
-    for (const std::string& shard :
-         layout.empty() ? std::vector<std::string>{"model.bin", "optimizer.bin"}
-                        : std::vector<std::string>{"model-stage0.bin", "model-stage1.bin",
-                                                   "optimizer-stage0.bin"}) {
+    const std::map<std::string, std::vector<std::string>> shards = {
+        {"data", {"model.bin", "optimizer.bin"}},
+        {"zero", {"model.bin", "optimizer-shard0.bin", "optimizer-shard1.bin"}},
+        {"pipeline", {"model-stage0.bin", "model-stage1.bin", "optimizer-stage0.bin"}}};
+    for (const std::string& shard : shards.at(out)) {
       SCOPED_TRACE(shard);
       const std::string at = checkpoints(out) + "/step_0000000";
       const std::string before = test::read_file(at + "3/" + shard);
