@@ -36,9 +36,7 @@ void Model::add(std::unique_ptr<Layer> layer) {
   if (const std::string tied = layer->tied_param(); !tied.empty() && layer->params().empty()) {
     Param* found = nullptr;
     for (Param* p : params())
-      if (p->name.size() > tied.size() &&
-          p->name.compare(p->name.size() - tied.size() - 1, std::string::npos, "." + tied) == 0)
-        found = p;
+      if (Layer::names_tied(p->name, tied)) found = p;
     if (!found)
       throw ConfigError("layer " + std::to_string(layer->index()) + " (" + layer->type() +
                         ") shares the parameter " + tied +

@@ -79,9 +79,8 @@ static double owned_sum_squares(const StageContext& stage, const Tensor& grads, 
   double sq = grad_sum_squares(grads);
   for (const SharedParam& s : stage.shared) {
     if (s.counted_here) continue;
-    const int64_t begin = std::max(range.begin, s.param->offset);
-    const int64_t end = std::min(range.end, s.param->offset + s.param->grad.numel());
-    if (begin < end) sq -= grad_sum_squares(grads.view(begin - range.begin, {end - begin}));
+    const FlatRange in = overlap(range, {s.param->offset, s.param->offset + s.param->grad.numel()});
+    if (!in.empty()) sq -= grad_sum_squares(grads.view(in.begin - range.begin, {in.size()}));
   }
   return std::max(sq, 0.0);  // rounding aside; a NaN stays NaN
 }

@@ -36,26 +36,37 @@ static TensorGroup optimizer_group(RunSetup& run) {
 // Copies the elements of flat range [src_begin, src_begin + src.numel()) that lie in
 // [dst_begin, dst_begin + dst.numel()) into dst.
 static void copy_overlap(const Tensor& src, int64_t src_begin, Tensor& dst, int64_t dst_begin) {
-  const int64_t begin = std::max(src_begin, dst_begin);
-  const int64_t end = std::min(src_begin + src.numel(), dst_begin + dst.numel());
-  if (begin < end)
-    dst.view(begin - dst_begin, {end - begin})
-        .copy_from(src.view(begin - src_begin, {end - begin}));
+  const FlatRange in =
+      overlap({src_begin, src_begin + src.numel()}, {dst_begin, dst_begin + dst.numel()});
+  if (!in.empty())
+    dst.view(in.begin - dst_begin, {in.size()})
+        .copy_from(src.view(in.begin - src_begin, {in.size()}));
 }
 
-// Flat state tensors over `range`, one per kind the optimizer keeps, in `holder`; the group names
-// them by kind.
+// The range of the flat buffer the optimizer's state covers.
+static FlatRange covered(const Optimizer& opt) {
+  const int64_t n = opt.flat_state().empty() ? 0 : opt.flat_state()[0].second.numel();
+  return {opt.flat_begin(), opt.flat_begin() + n};
+}
+
+// A group of the tensors in `holder` (one per kind of state, in the optimizer's order), named by
+// kind.
+static TensorGroup kinds_group(const std::string& file, const Optimizer& opt,
+                               std::vector<Tensor>& holder) {
+  TensorGroup g{file, {}};
+  for (size_t k = 0; k < holder.size(); ++k)
+    g.tensors.emplace_back(opt.flat_state()[k].first, &holder[k]);
+  return g;
+}
+
+// Zeroed flat state tensors over `range`, one per kind the optimizer keeps, in `holder`.
 static TensorGroup range_group(const std::string& file, const Optimizer& opt, FlatRange range,
                                std::vector<Tensor>& holder) {
   holder.clear();
-  holder.reserve(opt.flat_state().size());
-  TensorGroup g{file, {}};
-  for (const auto& [kind, flat] : opt.flat_state()) {
+  for (const auto& [kind, flat] : opt.flat_state())
     holder.push_back(
         Tensor::zeros({std::max<int64_t>(range.size(), 1)}, DType::F32, flat.device()));
-    g.tensors.emplace_back(kind, &holder.back());
-  }
-  return g;
+  return kinds_group(file, opt, holder);
 }
 
 // This ZeRO rank's shard file: its state over its whole range (alignment gaps as zeros). The
@@ -65,17 +76,11 @@ static TensorGroup zero_shard_group(RunSetup& run, int data_rank, std::vector<Te
   const FlatRange range = run.shards.at(data_rank);
   const std::string file = zero_shard_file(run.cfg.pipeline, run.stage, data_rank);
   const Optimizer& opt = *run.optimizer;
-  const bool exact = opt.flat_begin() == range.begin && !opt.flat_state().empty() &&
-                     opt.flat_state()[0].second.numel() == range.size();
-  if (exact) {
+  const FlatRange have = covered(opt);
+  if (!opt.flat_state().empty() && have.begin == range.begin && have.end == range.end) {
     holder.clear();
-    holder.reserve(opt.flat_state().size());  // pointers into it are taken below
-    TensorGroup g{file, {}};
-    for (const auto& [kind, flat] : opt.flat_state()) {
-      holder.push_back(flat);
-      g.tensors.emplace_back(kind, &holder.back());
-    }
-    return g;
+    for (const auto& [kind, flat] : opt.flat_state()) holder.push_back(flat);
+    return kinds_group(file, opt, holder);
   }
   TensorGroup g = range_group(file, opt, range, holder);
   for (size_t k = 0; k < holder.size(); ++k)
@@ -113,13 +118,11 @@ static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t 
     load_checkpoint_tensors(dir, {g});
     return copy_in({0, total});
   }
-  const FlatRange want{
-      opt.flat_begin(),
-      opt.flat_begin() + (opt.flat_state().empty() ? 0 : opt.flat_state()[0].second.numel())};
+  const FlatRange want = covered(opt);
   const std::vector<FlatRange> written = shard_ranges(total, static_cast<int>(shards_written));
   for (int64_t d = 0; d < shards_written; ++d) {
     const FlatRange from = written[d];
-    if (std::max(from.begin, want.begin) >= std::min(from.end, want.end)) continue;
+    if (overlap(from, want).empty()) continue;
     load_checkpoint_tensors(
         dir, {range_group(zero_shard_file(run.cfg.pipeline, run.stage, d), opt, from, holder)});
     copy_in(from);
@@ -199,12 +202,12 @@ std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid) 
   // writes its shard of the optimizer state.
   std::vector<Tensor> holder;
   std::vector<TensorGroup> groups;
-  if (grid.data_rank == 0) groups.push_back(model_group(run));
-  if (!run.shards.empty())
+  if (staged && grid.data_rank == 0) groups.push_back(model_group(run));
+  if (staged && !run.shards.empty())
     groups.push_back(zero_shard_group(run, grid.data_rank, holder));
-  else if (grid.data_rank == 0)
+  else if (staged && grid.data_rank == 0)
     groups.push_back(optimizer_group(run));
-  if (staged && !groups.empty()) {
+  if (!groups.empty()) {
     try {
       staging = staging_dir(c.checkpoint_dir, step);
       report = {{"files", write_checkpoint_files(staging, groups)}};

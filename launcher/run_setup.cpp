@@ -93,9 +93,7 @@ static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input,
     if (const std::string tied = layer.tied_param(); !tied.empty()) {
       const Earlier* owner = nullptr;  // the latest, as Model::add picks it
       for (const Earlier& e : earlier)
-        if (e.name.size() > tied.size() &&
-            e.name.compare(e.name.size() - tied.size() - 1, std::string::npos, "." + tied) == 0)
-          owner = &e;
+        if (Layer::names_tied(e.name, tied)) owner = &e;
       if (owner) {
         ties.push_back({owner->layer, i, owner->name});
         out.back().tied_owner = owner->layer;

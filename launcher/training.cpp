@@ -55,7 +55,7 @@ static std::vector<int64_t> per_rank(Communicator& world, int64_t mine) {
 }
 
 // The bytes of the optimizer's state this rank holds (its ZeRO range only, under ZeRO).
-static int64_t optimizer_state_bytes(const Optimizer& opt) {
+static int64_t held_state_bytes(const Optimizer& opt) {
   int64_t bytes = 0;
   for (const auto& [kind, flat] : opt.flat_state()) bytes += static_cast<int64_t>(flat.bytes());
   return bytes;
@@ -250,7 +250,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       // Per rank: the most activation bytes held for backward at once, the optimizer's state,
       // and the process's peak resident memory (the operating system's count).
       {"peak_activation_bytes", per_rank(*grid.world, executor.peak_stash_bytes())},
-      {"optimizer_state_bytes", per_rank(*grid.world, optimizer_state_bytes(*run.optimizer))},
+      {"optimizer_state_bytes", per_rank(*grid.world, held_state_bytes(*run.optimizer))},
       {"peak_resident_bytes", per_rank(*grid.world, peak_resident_bytes())},
       {"world", grid.world->size()},
       {"layout", {{"data", grid.data_size}, {"pipeline", grid.pipeline_size}}},

@@ -20,11 +20,10 @@ std::vector<Param> shard_params(Model& model, FlatRange range) {
   const Tensor& grads = model.flat_grads();
   std::vector<Param> out;
   for (Param* p : model.params()) {
-    const int64_t begin = std::max(range.begin, p->offset);
-    const int64_t end = std::min(range.end, p->offset + p->value.numel());
-    if (begin >= end) continue;
-    Param piece{p->name, values.view(begin, {end - begin}), grads.view(begin, {end - begin}),
-                Tensor(), begin};
+    const FlatRange in = overlap(range, {p->offset, p->offset + p->value.numel()});
+    if (in.empty()) continue;
+    Param piece{p->name, values.view(in.begin, {in.size()}), grads.view(in.begin, {in.size()}),
+                Tensor(), in.begin};
     piece.compute = piece.value;
     out.push_back(piece);
   }
@@ -34,8 +33,7 @@ std::vector<Param> shard_params(Model& model, FlatRange range) {
 std::vector<int64_t> counts_within(FlatRange range, const std::vector<FlatRange>& shards) {
   std::vector<int64_t> counts;
   for (const FlatRange& s : shards)
-    counts.push_back(
-        std::max<int64_t>(0, std::min(range.end, s.end) - std::max(range.begin, s.begin)));
+    counts.push_back(std::max<int64_t>(0, overlap(range, s).size()));
   return counts;
 }
 

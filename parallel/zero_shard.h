@@ -15,7 +15,13 @@ namespace trainer {
 struct FlatRange {
   int64_t begin = 0, end = 0;
   int64_t size() const { return end - begin; }
+  bool empty() const { return end <= begin; }
 };
+
+// The elements two ranges share (empty when none).
+inline FlatRange overlap(FlatRange a, FlatRange b) {
+  return {a.begin > b.begin ? a.begin : b.begin, a.end < b.end ? a.end : b.end};
+}
 
 // `total` elements cut into `ranks` contiguous ranges, each starting at a multiple of 64
 // elements (256 bytes, as parameters do); the last ones may be shorter, or empty.

@@ -100,6 +100,12 @@ class Layer {
   // A layer that shares a parameter of an earlier one (the output head tied to the token
   // embedding) names it here; Model::add then hands it over with tie().
   virtual std::string tied_param() const { return ""; }
+  // Whether the parameter called `name` ("0.embedding.wte") is the one `tied` names
+  // ("embedding.wte": its path without the entry).
+  static bool names_tied(const std::string& name, const std::string& tied) {
+    return name.size() > tied.size() &&
+           name.compare(name.size() - tied.size() - 1, std::string::npos, "." + tied) == 0;
+  }
   virtual void tie(Param*) {}
   // When the owner is on another pipeline stage: the layer keeps `copy` (the owner's parameter
   // as initialised, under the owner's name) as its own parameter, which the training step keeps
