@@ -1,5 +1,8 @@
 #include "core/model.h"
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "core/allocator.h"
 #include "core/error.h"
 #include "core/ops.h"
@@ -42,6 +45,7 @@ void Model::add(std::unique_ptr<Layer> layer) {
                         ") shares the parameter " + tied +
                         ", which no earlier layer of this model has");
     layer->tie(found);
+    tied_users_[found] = layers_.size();
   }
   layers_.push_back(std::move(layer));
   grads_ = Tensor();  // placed again when next asked for
@@ -66,10 +70,10 @@ Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& 
 
 void Model::set_recompute(std::vector<bool> layers) { recompute_ = std::move(layers); }
 
-Tensor Model::backward(const Tensor& dy, ModelStash& stash,
-                       const std::function<void(size_t)>& after_layer) {
+Tensor Model::backward(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks) {
   Tensor g = dy;
   for (size_t i = layers_.size(); i-- > 0;) {
+    if (hooks.before) hooks.before(i);
     // Below the first layer with parameters no gradient is needed (g is undefined there).
     if (g.defined() && stash[i].replay) {
       const Tensor input = stash[i].tensors.at(0);
@@ -79,7 +83,7 @@ Tensor Model::backward(const Tensor& dy, ModelStash& stash,
     }
     if (g.defined())
       g = traced("backward", *layers_[i], [&] { return layers_[i]->backward(g, stash[i]); });
-    if (after_layer) after_layer(i);
+    if (hooks.after) hooks.after(i);
   }
   return g;
 }
@@ -89,6 +93,11 @@ std::vector<Param*> Model::params() {
   for (auto& l : layers_)
     for (Param* p : l->params()) out.push_back(p);
   return out;
+}
+
+size_t Model::last_writer(const Param* p, size_t owner) const {
+  const auto user = tied_users_.find(p);
+  return user == tied_users_.end() ? owner : std::max(owner, user->second);
 }
 
 int64_t Model::parameter_count() const {
@@ -102,6 +111,8 @@ int64_t Model::parameter_count() const {
 constexpr int64_t kParamAlign = 256 / sizeof(float);
 
 void Model::to(Device device) {
+  // Bucket buffers hold the gradients' offsets then: the layout must not move.
+  if (grads_released_) throw std::logic_error("Model::to after release_grads");
   std::vector<Param*> order;  // reverse layer order, as backward completes them
   for (size_t i = layers_.size(); i-- > 0;)
     for (Param* p : layers_[i]->params()) order.push_back(p);
@@ -142,8 +153,15 @@ void Model::to(Device device) {
 }
 
 const Tensor& Model::flat_grads() {
-  if (!grads_.defined()) to(device_);
+  if (!grads_.defined() && !grads_released_) to(device_);
   return grads_;
+}
+
+void Model::release_grads() {
+  flat_grads();  // the values are placed first
+  for (Param* p : params()) p->grad = Tensor();
+  grads_ = Tensor();
+  grads_released_ = true;
 }
 
 void Model::set_compute_dtype(DType dtype) {
@@ -165,6 +183,7 @@ void Model::refresh_compute_weights() {
 }
 
 void Model::zero_grad() {
+  if (grads_released_) return;
   if (grads_.defined()) return grads_.zero();  // one pass over the flat buffer
   for (Param* p : params()) p->grad.zero();
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -11,6 +12,13 @@ namespace trainer {
 
 // The activation stashes of one micro-batch: one Stash per layer, owned by the caller.
 using ModelStash = std::vector<Stash>;
+
+// What a gradient reducer hears of one backward pass, for each layer i from the last to the
+// first: `before(i)` ahead of its backward (ZeRO 2 binds gradient storage there), `after(i)`
+// once its gradients are complete (communication starts there). Either may be empty.
+struct BackwardHooks {
+  std::function<void(size_t)> before, after;
+};
 
 class Model {
  public:
@@ -36,15 +44,16 @@ class Model {
 
   // x(N, input...) -> (N, output...)
   Tensor forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx);
-  // dy(N, output...); accumulates every parameter's gradient. `after_layer(i)`, when given, is
-  // called as soon as layer i's gradients are complete (the data-parallel reducer starts
-  // communicating there). Returns d(loss)/d(input): undefined for a model whose first layer is
-  // the whole model's first (its input is data), the gradient to send back for a later stage.
-  Tensor backward(const Tensor& dy, ModelStash& stash,
-                  const std::function<void(size_t)>& after_layer = nullptr);
+  // dy(N, output...); accumulates every parameter's gradient, calling `hooks` around each
+  // layer. Returns d(loss)/d(input): undefined for a model whose first layer is the whole
+  // model's first (its input is data), the gradient to send back for a later stage.
+  Tensor backward(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks = {});
 
   // Every parameter once, in layer order (a shared one under the layer that owns it).
   std::vector<Param*> params();
+  // The last layer whose backward writes the gradient of p, a parameter of layer `owner`: the
+  // owner, or a later layer it is shared with (the head tied to the embedding).
+  size_t last_writer(const Param* p, size_t owner) const;
   int64_t parameter_count() const;
   void zero_grad();
   // Places every parameter and gradient in the model's two flat buffers on `device` (layers are
@@ -54,9 +63,14 @@ class Model {
   // Note [flat parameters]: values and gradients live in two flat f32 buffers, each Param a
   // view at a 256-byte-aligned offset (Param::offset), laid out in reverse layer order (the
   // order backward completes them): a data-parallel bucket, a ZeRO shard or a checkpoint range
-  // is a range of these buffers, and nobody re-points a Param. Alignment gaps hold zeros. The
-  // gradient buffer, placed on the model's device first if it is not yet:
+  // is a range of these buffers, and nobody re-points a Param's value. Alignment gaps hold
+  // zeros. The gradient buffer, placed on the model's device first if it is not yet (undefined
+  // after release_grads):
   const Tensor& flat_grads();
+  // ZeRO 2: frees the flat gradient buffer. Every Param's grad is then unbound until its keeper
+  // (the gradient reducer) binds it, at the same offsets, to a bucket's buffer for a backward
+  // pass; zero_grad() does nothing.
+  void release_grads();
   // The flat buffer of master values (placed by to()).
   const Tensor& flat_values() const { return values_; }
   Device device() const { return device_; }
@@ -78,8 +92,10 @@ class Model {
   Device device_;
   DType compute_ = DType::F32;
   std::vector<std::unique_ptr<Layer>> layers_;
-  std::vector<bool> recompute_;  // by layer; empty: none
+  std::vector<bool> recompute_;                // by layer; empty: none
+  std::map<const Param*, size_t> tied_users_;  // a shared parameter's later user (by position)
   Tensor grads_;                 // the flat gradients; undefined until placed, or after an add()
+  bool grads_released_ = false;  // release_grads(): no flat gradients
   Tensor values_;                // the flat master values
 };
 

@@ -92,6 +92,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   StepResult r;
   const int64_t rows = plan.rows_end - plan.rows_begin;
   const int64_t pieces = plan.grad_accum * plan.microbatches;
+  if (stage.reducer) stage.reducer->begin_step(pieces);
   LossScaler& scaler = stage.scaler;
   const double targets = static_cast<double>(plan.global_batch * plan.targets_per_sample);
   const float grad_scale = static_cast<float>(scaler.scale() / targets);
@@ -120,11 +121,8 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
       r.correct += s.correct;
       return dlogits;
     };
-    const bool communicate = stage.reducer && round + 1 == plan.grad_accum;
-    GradReducer* reducer = stage.reducer;
     stage.executor.run_step(plan.microbatches, source,
-                            communicate ? [reducer](size_t i) { reducer->layer_done(i); }
-                                        : std::function<void(size_t)>());
+                            stage.reducer ? stage.reducer->hooks() : BackwardHooks{});
   }
   if (stage.reducer)
     stage.reducer->finish([&] { sum_shared_grads(stage); });
@@ -132,11 +130,10 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     sum_shared_grads(stage);
   // Every step checks its gradients in one pass (a non-finite gradient with a finite loss must
   // not reach the weights in any precision); clipping uses the same sum.
-  const Tensor& all_grads = stage.model.flat_grads();
   // The gradients this rank checks, unscales, clips and updates: all of them, or its ZeRO range.
-  const bool zero = !stage.shards.empty();
-  const FlatRange mine = zero ? stage.shards[stage.data.rank()] : FlatRange{0, all_grads.numel()};
-  Tensor grads = all_grads.view(mine.begin, {mine.size()});
+  const bool zero = stage.zero.on();
+  Tensor grads = zero ? stage.zero.grads : stage.model.flat_grads();
+  const FlatRange mine = zero ? stage.zero.mine : FlatRange{0, grads.numel()};
   // As an fp16 overflow would make one (in this rank's range, which this rank checks).
   if (plan.inf_gradient) set_first_element(grads, INFINITY);
   const double sq = owned_sum_squares(stage, grads, mine);

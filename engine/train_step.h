@@ -67,8 +67,8 @@ struct StageContext {
   GradReducer* reducer;    // null without data parallelism
   LossScaler& scaler;      // scales the loss, unscales gradients, skips overflowed steps
   const std::vector<SharedParam>& shared;  // this stage's ends of cross-stage ties
-  // ZeRO: the data-parallel ranks' ranges of the flat buffers (empty without), and their group.
-  const std::vector<FlatRange>& shards;
+  // ZeRO: the data-parallel ranks' split of the flat buffers (off without), and their group.
+  const ZeroShards& zero;
   Communicator& data;
 };
 

@@ -73,7 +73,7 @@ static TensorGroup range_group(const std::string& file, const Optimizer& opt, Fl
 // optimizer's buffers are written as they are when they cover exactly that range (the usual
 // case); a copy is made only when the range starts or ends in an alignment gap.
 static TensorGroup zero_shard_group(RunSetup& run, int data_rank, std::vector<Tensor>& holder) {
-  const FlatRange range = run.shards.at(data_rank);
+  const FlatRange range = run.zero.ranges.at(data_rank);
   const std::string file = zero_shard_file(run.cfg.pipeline, run.stage, data_rank);
   const Optimizer& opt = *run.optimizer;
   const FlatRange have = covered(opt);
@@ -93,7 +93,7 @@ static TensorGroup zero_shard_group(RunSetup& run, int data_rank, std::vector<Te
 // this run's own number: the state is a flat buffer with the same offsets in both.
 static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t shards_written) {
   Optimizer& opt = *run.optimizer;
-  if (shards_written == 0 && run.shards.empty())
+  if (shards_written == 0 && !run.zero.on())
     return load_checkpoint_tensors(dir, {optimizer_group(run)});
   const int64_t total = run.model->flat_values().numel();
   std::vector<Tensor> holder;
@@ -153,7 +153,7 @@ static nlohmann::json layout(const RunSetup& run) {
                       {"pipeline", run.cfg.pipeline},
                       {"stage_starts", run.stage_starts}};
   // ZeRO: the optimizer state is in this many shard files per stage; any count resumes.
-  if (!run.shards.empty()) l["zero_shards"] = run.shards.size();
+  if (run.zero.on()) l["zero_shards"] = run.zero.ranges.size();
   return l;
 }
 
@@ -203,7 +203,7 @@ std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid) 
   std::vector<Tensor> holder;
   std::vector<TensorGroup> groups;
   if (staged && grid.data_rank == 0) groups.push_back(model_group(run));
-  if (staged && !run.shards.empty())
+  if (staged && run.zero.on())
     groups.push_back(zero_shard_group(run, grid.data_rank, holder));
   else if (staged && grid.data_rank == 0)
     groups.push_back(optimizer_group(run));

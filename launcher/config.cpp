@@ -219,13 +219,8 @@ static void read_parallel(ConfigSection& root, Config& c) {
   else
     c.partition = s.integers("partition", std::nullopt);
   c.bucket_mb = s.positive("bucket_mb", 25.0);
-  // ZeRO: 1 shards the optimizer state over the data-parallel ranks.
+  // ZeRO: 1 shards the optimizer state over the data-parallel ranks, 2 the gradients too.
   c.zero = s.integer("zero", 0, 0, 2);
-  if (c.zero == 2)
-    s.fail("zero",
-           "2 (sharded gradients) is not available yet: backward writes every gradient "
-           "into one flat buffer, so sharding them would save no memory; use 1 (the "
-           "optimizer state sharded)");
   c.timeout_s = s.positive("timeout_s", 300.0);
   // How data-parallel gradients travel: nccl (GPU, one per rank) or mpi; resolved with the device.
   c.communicator = s.choice("communicator", std::string("auto"), {"auto", "mpi", "nccl"});

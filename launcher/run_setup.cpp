@@ -307,8 +307,9 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank) {
   ConfigSection opt(*c.source, c.optimizer_node, "optimizer");
   std::vector<Param*> updated = r.model->params();
   if (c.zero > 0 && c.data_parallel > 1) {
-    r.shards = shard_ranges(r.model->flat_values().numel(), static_cast<int>(c.data_parallel));
-    r.shard_params = shard_params(*r.model, r.shards.at(data_rank));
+    r.zero = make_zero_shards(*r.model, static_cast<int>(c.zero), static_cast<int>(c.data_parallel),
+                              data_rank);
+    r.shard_params = shard_params(*r.model, r.zero);
     updated.clear();
     for (Param& p : r.shard_params) updated.push_back(&p);
   }

@@ -23,9 +23,9 @@ struct RunSetup {
   std::unique_ptr<Model> model;          // this stage's layers only
   std::unique_ptr<Optimizer> optimizer;
   std::vector<SharedParam> shared;  // parameters this stage shares with another stage
-  // ZeRO (parallel.zero 1, data ranks > 1): every data rank's range of this stage's flat
-  // buffers, and the pieces of the parameters in this rank's, which the optimizer updates.
-  std::vector<FlatRange> shards;
+  // ZeRO (parallel.zero 1 or 2, data ranks > 1): the data ranks' split of this stage's flat
+  // buffers, and the pieces of the parameters in this rank's range, which the optimizer updates.
+  ZeroShards zero;
   std::vector<Param> shard_params;
   LossScaler scaler;  // precision.loss_scale; its state is checkpointed
   int64_t steps_per_epoch = 0;

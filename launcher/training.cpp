@@ -75,12 +75,12 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   std::optional<GradReducer> reducer;
   std::vector<Param*> held;  // tied parameters, whose gradients wait for the other stage's
   for (const SharedParam& s : run.shared) held.push_back(s.param);
-  if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb, held, run.shards);
+  if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb, held, run.zero);
   PipelineExecutor executor(*run.model, *grid.pipeline, grid.stage, grid.pipeline_size,
                             schedule_kind(c.schedule));
   const StageContext stage{
       *run.model, executor,   *grid.pipeline, *grid.world, reducer ? &*reducer : nullptr,
-      run.scaler, run.shared, run.shards,     *grid.data};
+      run.scaler, run.shared, run.zero,       *grid.data};
   check_replicas(*grid.data, *run.model, start_step);
   // Right after a collective, so that the ranks' timelines share their origin.
   trace::enable(c.trace);
@@ -248,9 +248,13 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       {"wall_s", seconds_since(started)},
       {"parameters", total_parameters(run)},
       // Per rank: the most activation bytes held for backward at once, the optimizer's state,
-      // and the process's peak resident memory (the operating system's count).
+      // the most gradient bytes held at once, and the process's peak resident memory (the
+      // operating system's count).
       {"peak_activation_bytes", per_rank(*grid.world, executor.peak_stash_bytes())},
       {"optimizer_state_bytes", per_rank(*grid.world, held_state_bytes(*run.optimizer))},
+      {"gradient_bytes",
+       per_rank(*grid.world, reducer ? reducer->peak_gradient_bytes()
+                                     : static_cast<int64_t>(run.model->flat_grads().bytes()))},
       {"peak_resident_bytes", per_rank(*grid.world, peak_resident_bytes())},
       {"world", grid.world->size()},
       {"layout", {{"data", grid.data_size}, {"pipeline", grid.pipeline_size}}},

@@ -145,8 +145,12 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   // cluster overlaps communication with computation).
   // Under ZeRO 1 the buckets are reduce-scattered instead (half an all-reduce's traffic), each
   // rank updates 1/D of the parameters, and the updated values are all-gathered after the update
-  // (the other half, exposed: the next forward needs them).
+  // (the other half, exposed: the next forward needs them). ZeRO 2 reduce-scatters in every
+  // micro-batch's backward, and keeps 1/D of the gradients, the buckets in flight (two, taken
+  // here) and a parameter shared with another stage, whose gradient waits for that stage's.
   const bool zero = layout.zero > 0 && D > 1;
+  const bool zero2 = layout.zero >= 2 && D > 1;
+  const double passes = zero2 ? layout.grad_accum * M : 1.0;
   double exposed = 0.0, optimizer = 0.0;
   int64_t memory = 0;
   for (int s = 0; s < P; ++s) {
@@ -155,8 +159,8 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
     const double all_reduce = ring_allreduce(grad_bytes, D, buckets, bw, lat);
     const double reduce = zero ? all_reduce / 2 : all_reduce;
     const double hidden = c.overlap ? backward[s] * (1.0 - 1.0 / buckets) : 0.0;
-    exposed = std::max(exposed,
-                       std::max(reduce - hidden, reduce / buckets) + (zero ? all_reduce / 2 : 0.0));
+    exposed = std::max(exposed, passes * std::max(reduce - hidden, reduce / buckets) +
+                                    (zero ? all_reduce / 2 : 0.0));
     // The update reads weight, gradient and state, and writes weight and state.
     const double updated = static_cast<double>(stages[s].params) / (zero ? D : 1);
     optimizer =
@@ -164,7 +168,12 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
     const int64_t in_flight =
         layout.schedule == ScheduleKind::GPipe ? M : std::min<int64_t>(M, P - s);
     const int64_t params = stages[s].params;
-    const int64_t weights = params * (layout.half_compute ? 6 : 4), grads = params * 4;
+    const int64_t weights = params * (layout.half_compute ? 6 : 4);
+    const int64_t bucket = static_cast<int64_t>(layout.bucket_mb * (1 << 20));
+    const int64_t shared = stages[s].shared_params;
+    const int64_t grads =
+        zero2 ? 4 * (params - shared) / D + std::min(4 * params, 2 * bucket) + 4 * shared
+              : 4 * params;
     const int64_t state = params * optimizer_state_bytes / (zero ? D : 1);
     const int64_t activations =
         in_flight * static_cast<int64_t>(rows) * stages[s].stash_bytes_per_sample;
@@ -197,7 +206,7 @@ std::vector<std::pair<Layout, Prediction>> search_layouts(
       if (P > 1 && M < P) continue;
       if (P == 1 && M > 1) break;  // without a pipeline, micro-batches only save memory
       if (global_batch % (static_cast<int64_t>(D) * M) != 0) continue;
-      for (int zero = 0; zero <= (D > 1 ? 1 : 0); ++zero)
+      for (int zero = 0; zero <= (D > 1 ? 2 : 0); ++zero)
         for (bool recompute : {false, true}) {
           if (recompute && !recomputed) continue;
           Layout l;

@@ -40,9 +40,9 @@ struct Layout {
   ScheduleKind schedule = ScheduleKind::OneFOneB;
   double bucket_mb = 25;
   std::vector<int64_t> stage_starts;  // empty: balanced_partition
-  int zero = 0;                       // 1: optimizer state sharded over the data ranks
-  bool half_compute = false;          // fp16/bf16: a 2-byte compute copy of every weight
-  bool recompute = false;             // the layers' costs are those with blocks recomputed
+  int zero = 0;               // 1: optimizer state sharded over the data ranks; 2: gradients too
+  bool half_compute = false;  // fp16/bf16: a 2-byte compute copy of every weight
+  bool recompute = false;     // the layers' costs are those with blocks recomputed
   int ranks() const { return data * pipeline; }
 };
 
@@ -55,8 +55,9 @@ struct Prediction {
   double optimizer_s = 0;
   double samples_per_s = 0;
   int64_t memory_bytes = 0;  // the largest stage: weights, gradients, optimizer state, activations
-  // ... and its parts: f32 master weights (plus 16-bit compute copies), f32 gradients, the
-  // optimizer's state (1/data of it under ZeRO), activations kept for backward.
+  // ... and its parts: f32 master weights (plus 16-bit compute copies), f32 gradients (1/data
+  // of them and the buckets in flight under ZeRO 2), the optimizer's state (1/data of it under
+  // ZeRO), activations kept for backward.
   int64_t weight_bytes = 0, grad_bytes = 0, optimizer_bytes = 0, activation_bytes = 0;
   bool fits = true;
   std::vector<int64_t> stage_starts;
@@ -66,7 +67,7 @@ struct Prediction {
 Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout,
                    const Cluster& cluster, int64_t optimizer_state_bytes = 8);
 
-// Every layout of `devices` ranks (data x pipeline, micro-batches, ZeRO 0 and 1 with several
+// Every layout of `devices` ranks (data x pipeline, micro-batches, ZeRO 0, 1 and 2 with several
 // data ranks, and with `recomputed` given, the layers' costs with activation recompute too) the
 // batch divides into, with its prediction, fastest first; those that do not fit in memory last.
 // `half_compute` as in Layout.

@@ -3,43 +3,88 @@
 #include <algorithm>
 #include <string>
 
+#include "core/ops.h"
+
 namespace trainer {
 
 GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb,
-                         const std::vector<Param*>& held, std::vector<FlatRange> shards)
-    : comm_(data), flat_(model.flat_grads()), shards_(std::move(shards)) {
+                         const std::vector<Param*>& held, ZeroShards zero)
+    : comm_(data), zero_(std::move(zero)) {
   const int64_t bucket_elems =
       std::max<int64_t>(1, static_cast<int64_t>(bucket_mb * (1 << 20) / 4));
-  const bool scatter = !shards_.empty();
+  const Tensor& flat = model.flat_grads();  // places the parameters (undefined under stage 2)
   // The model's flat gradients are laid out in reverse layer order, so a bucket is a range of
   // them that backward completes in one piece (alignment gaps included: they hold zeros).
   bool closed = true;  // the next parameter starts a bucket
   for (size_t i = model.size(); i-- > 0;)
     for (Param* p : model.layer(i).params()) {
       const int64_t index = model.layer(i).index();
+      const size_t writer = model.last_writer(p, i);
       if (std::find(held.begin(), held.end(), p) != held.end()) {
-        held_.push_back({i, index, p->offset, p->grad.numel(), false, nullptr, {}, false});
+        held_.push_back({i, writer, index, p->offset, p->value.numel(), false, true, {p}});
         closed = true;  // no bucket spans a held parameter
         continue;
       }
       if (closed || buckets_.back().count >= bucket_elems)
-        buckets_.push_back({i, index, p->offset, 0, scatter, nullptr, {}, false});
+        buckets_.push_back({i, writer, index, p->offset, 0, zero_.on(), false, {}});
       closed = false;
       Bucket& b = buckets_.back();
       b.lowest_layer = i;
+      b.first_writer = std::max(b.first_writer, writer);
       b.layer_index = index;
-      b.count = p->offset + p->grad.numel() - b.offset;
+      b.count = p->offset + p->value.numel() - b.offset;
+      b.params.push_back(p);
     }
+  if (!own_buffers()) {
+    for (std::vector<Bucket>* list : {&buckets_, &held_})
+      for (Bucket& b : *list) b.buffer = flat.view(b.offset, {b.count});
+    peak_bytes_ = static_cast<int64_t>(flat.bytes());
+    return;
+  }
+  live_bytes_ = peak_bytes_ = static_cast<int64_t>(zero_.grads.bytes());
+  // Stage 2: a held parameter keeps one buffer for the whole step (it waits for the other
+  // stage's copy), its grad bound to it for good.
+  for (Bucket& b : held_) {
+    b.buffer = Tensor::zeros({b.count}, DType::F32, model.device());
+    b.params[0]->grad = b.buffer.view(0, b.params[0]->value.shape());
+    live_bytes_ += static_cast<int64_t>(b.buffer.bytes());
+  }
+  peak_bytes_ = live_bytes_;
+}
+
+void GradReducer::begin_step(int64_t passes) {
+  pass_ = 0;
+  passes_ = std::max<int64_t>(passes, 1);
+  if (!own_buffers()) return;  // Model::zero_grad zeroes the flat buffer
+  zero_.grads.zero();
+  for (Bucket& b : held_) b.buffer.zero();
+}
+
+BackwardHooks GradReducer::hooks() {
+  return {[this](size_t i) { bind(i); }, [this](size_t i) { layer_done(i); }};
+}
+
+void GradReducer::bind(size_t index) {
+  if (!own_buffers()) return;
+  for (Bucket& b : buckets_) {
+    if (b.first_writer != index) continue;
+    // Allocated (from the caching allocator, where the last freed bucket's memory waits) and
+    // zeroed for this pass; the parameters' grads keep their flat offsets relative to it.
+    b.buffer = Tensor::zeros({b.count}, DType::F32, zero_.grads.device());
+    for (Param* p : b.params) p->grad = b.buffer.view(p->offset - b.offset, p->value.shape());
+    live_bytes_ += static_cast<int64_t>(b.buffer.bytes());
+    peak_bytes_ = std::max(peak_bytes_, live_bytes_);
+  }
 }
 
 void GradReducer::start(Bucket& b) {
   // The caller's time spent issuing: all of a small all-reduce, which runs inline.
   trace::Scope issuing(b.scatter ? "issue reduce-scatter" : "issue all-reduce", trace::Track::Wait);
   b.started = trace::Clock::now();
-  float* data = flat_.f32() + b.offset;
+  float* data = b.buffer.f32();
   if (b.scatter) {
     b.work = comm_.reduce_scatter_in_place_async(
-        data, counts_within({b.offset, b.offset + b.count}, shards_));
+        data, counts_within({b.offset, b.offset + b.count}, zero_.ranges));
   } else {
     b.work = comm_.all_reduce_async(data, b.count, ReduceOp::Sum);
   }
@@ -47,31 +92,54 @@ void GradReducer::start(Bucket& b) {
 }
 
 void GradReducer::layer_done(size_t index) {
-  if (index == 0) {  // backward is over: count what communication it already hid
-    overlapped_ = deferred_ = 0;
-    for (const Bucket& b : buckets_) {
-      deferred_ += b.work && b.deferred;
-      overlapped_ += b.work && b.deferred && b.work->done();
-    }
+  if (!reducing()) {
+    pass_ += index == 0;
+    return;
   }
   while (next_ < buckets_.size() && buckets_[next_].lowest_layer >= index) start(buckets_[next_++]);
+  if (own_buffers())  // free the buckets already reduced, without waiting
+    for (size_t k = 0; k < next_; ++k)
+      if (buckets_[k].work && buckets_[k].work->done()) complete(buckets_[k], "bucket", k);
+  if (index != 0) return;
+  // Backward is over: count what communication it already hid (a bucket stage 2 has already
+  // completed was done then too).
+  overlapped_ = deferred_ = 0;
+  for (const Bucket& b : buckets_) {
+    deferred_ += b.deferred;
+    overlapped_ += b.deferred && (!b.work || b.work->done());
+  }
+  // Stage 2 finishes every pass but the last here, so no bucket buffer outlives its pass.
+  if (++pass_ < passes_) {
+    complete_all(buckets_, "bucket");
+    next_ = 0;
+  }
 }
 
-void GradReducer::wait_and_trace(std::vector<Bucket>& buckets, const char* name) {
-  {
-    trace::Scope wait("wait for gradient reductions", trace::Track::Wait);
-    for (Bucket& b : buckets) b.work->wait();
+void GradReducer::complete(Bucket& b, const char* name, size_t k) {
+  b.work->wait();
+  if (trace::enabled())
+    trace::span(
+        std::string(b.scatter ? "reduce-scatter " : "all-reduce ") + name + " " + std::to_string(k),
+        trace::Track::Communication, b.started, b.work->finished_at(),
+        "{\"bytes\": " + std::to_string(4 * b.count) +
+            ", \"first_layer\": " + std::to_string(b.layer_index) + "}");
+  b.work.reset();
+  if (!own_buffers()) return;
+  const FlatRange in = overlap({b.offset, b.offset + b.count}, zero_.mine);
+  if (!in.empty()) {
+    Tensor mine = zero_.grads.view(in.begin - zero_.mine.begin, {in.size()});
+    ops::add(mine, b.buffer.view(in.begin - b.offset, {in.size()}), mine);
   }
-  for (size_t k = 0; k < buckets.size(); ++k) {
-    Bucket& b = buckets[k];
-    if (trace::enabled())
-      trace::span(std::string(b.scatter ? "reduce-scatter " : "all-reduce ") + name + " " +
-                      std::to_string(k),
-                  trace::Track::Communication, b.started, b.work->finished_at(),
-                  "{\"bytes\": " + std::to_string(4 * b.count) +
-                      ", \"first_layer\": " + std::to_string(b.layer_index) + "}");
-    b.work.reset();
-  }
+  if (b.keeps_buffer) return;
+  live_bytes_ -= static_cast<int64_t>(b.buffer.bytes());
+  b.buffer = Tensor();  // back to the allocator for the next bucket
+  for (Param* p : b.params) p->grad = Tensor();
+}
+
+void GradReducer::complete_all(std::vector<Bucket>& buckets, const char* name) {
+  trace::Scope wait("wait for gradient reductions", trace::Track::Wait);
+  for (size_t k = 0; k < buckets.size(); ++k)
+    if (buckets[k].work) complete(buckets[k], name, k);
 }
 
 void GradReducer::gather_values(const Tensor& values) {
@@ -79,16 +147,17 @@ void GradReducer::gather_values(const Tensor& values) {
   for (const std::vector<Bucket>* list : {&buckets_, &held_})
     for (const Bucket& b : *list)
       comm_.all_gather_in_place(values.f32() + b.offset,
-                                counts_within({b.offset, b.offset + b.count}, shards_));
+                                counts_within({b.offset, b.offset + b.count}, zero_.ranges));
 }
 
 void GradReducer::finish(const std::function<void()>& before_held) {
   while (next_ < buckets_.size()) start(buckets_[next_++]);
   if (before_held) before_held();
   for (Bucket& b : held_) start(b);
-  wait_and_trace(buckets_, "bucket");
-  wait_and_trace(held_, "shared parameter");
+  complete_all(buckets_, "bucket");
+  complete_all(held_, "shared parameter");
   next_ = 0;
+  pass_ = 0;
 }
 
 }  // namespace trainer

@@ -9,14 +9,20 @@
 // Each gradient is already divided by the global batch (the loss is the mean over all ranks'
 // samples), so the all-reduce is a plain sum: the result is the global mean gradient.
 //
-// Under ZeRO (`shards` given: the data ranks' ranges of the flat buffer) a bucket is
-// reduce-scattered instead: each rank receives the sums of the bucket's part inside its own
-// range, and only its range holds reduced gradients afterwards.
+// Under ZeRO (`zero` on: the data ranks' ranges of the flat buffer) a bucket is reduce-scattered
+// instead: each rank receives the sums of the bucket's part inside its own range. Stage 1 does
+// it in the step's last backward pass, in the flat buffer, as the all-reduce. Stage 2 keeps no
+// flat gradients: a bucket gets a buffer of its own when backward first writes into it (its
+// parameters' grads are bound to views of it), is reduce-scattered in every backward pass
+// (each micro-batch, as DeepSpeed's stage 2 does), and once that completes its range's part is
+// added into the shard's gradients and the buffer is freed. The gradients held at once are then
+// the shard's plus the buckets in flight, for the price of one reduce-scatter per micro-batch.
 //
 // A parameter another pipeline stage also holds (`held`: the tied embedding) is a bucket of its
 // own, all-reduced whole under every ZeRO stage and only in finish(), after `before_held` has
 // summed it with the other stage's copy: both stages then reduce the same numbers in the same
-// order, and their copies stay equal bit for bit.
+// order, and their copies stay equal bit for bit. (Under stage 2 it keeps a buffer of its own
+// for the whole step.)
 //
 // With tracing on, each bucket's all-reduce is a span on the communication track, from when it
 // was issued to when it completed, beside the per-layer backward spans: the timeline shows which
@@ -36,10 +42,18 @@ namespace trainer {
 
 class GradReducer {
  public:
+  // `zero.grads`, under stage 2, is where each pass's reduced range is added.
   GradReducer(Communicator& data, Model& model, double bucket_mb,
-              const std::vector<Param*>& held = {}, std::vector<FlatRange> shards = {});
+              const std::vector<Param*>& held = {}, ZeroShards zero = {});
 
-  // Model::backward's hook: starts the buckets that layer `index` completed.
+  // Before a step's first backward, which makes `passes` backward passes (micro-batches x
+  // accumulation rounds): stages 0 and 1 reduce in the last one only, stage 2 in each.
+  void begin_step(int64_t passes);
+  // What Model::backward calls around each layer: bind() and layer_done().
+  BackwardHooks hooks();
+  // Stage 2: binds the buckets whose gradients layer `index`'s backward writes first.
+  void bind(size_t index);
+  // Starts the buckets that layer `index` completed (in a pass that reduces).
   void layer_done(size_t index);
   // Starts what is left, waits for every bucket; afterwards all ranks hold the same gradients
   // (their own range of them under ZeRO). `before_held` runs before the held buckets start.
@@ -55,27 +69,38 @@ class GradReducer {
   // completed when backward finished: communication hidden behind computation.
   size_t deferred() const { return deferred_; }
   size_t completed_before_backward_end() const { return overlapped_; }
+  // The most bytes of gradients this rank held at once: the flat buffer, or under stage 2 the
+  // shard's, the held parameters' and the bucket buffers alive together.
+  int64_t peak_gradient_bytes() const { return peak_bytes_; }
 
  private:
   struct Bucket {
     size_t lowest_layer;    // the bucket is complete once backward has done this layer
-    int64_t layer_index;    // that layer's index in the whole model (the timeline names it)
+    size_t first_writer;    // the first layer whose backward writes into it
+    int64_t layer_index;    // lowest_layer's index in the whole model (the timeline names it)
     int64_t offset, count;  // its range of the flat buffer
     bool scatter;           // reduce-scattered (ZeRO), or all-reduced
-    std::unique_ptr<Work> work;
-    trace::Clock::time_point started;  // when its all-reduce was issued
-    bool deferred = false;             // its all-reduce was still running when start() returned
+    bool keeps_buffer;      // stage 2: a held parameter's, kept for the step
+    std::vector<Param*> params;
+    Tensor buffer{};  // its gradients: a view of the flat buffer, or stage 2's own (offset first)
+    std::unique_ptr<Work> work{};
+    trace::Clock::time_point started{};  // when its all-reduce was issued
+    bool deferred = false;               // its all-reduce was still running when start() returned
   };
+  bool own_buffers() const { return zero_.stage >= 2; }
+  bool reducing() const { return own_buffers() || pass_ + 1 >= passes_; }
   void start(Bucket& b);
-
-  void wait_and_trace(std::vector<Bucket>& buckets, const char* name);
+  // Waits for b's reduction; stage 2 then adds its range's part into the shard's gradients.
+  void complete(Bucket& b, const char* name, size_t k);
+  void complete_all(std::vector<Bucket>& buckets, const char* name);
 
   Communicator& comm_;
-  Tensor flat_;                    // the model's flat gradients
-  std::vector<FlatRange> shards_;  // empty without ZeRO
+  ZeroShards zero_;
   std::vector<Bucket> buckets_, held_;
   size_t next_ = 0;
+  int64_t pass_ = 0, passes_ = 1;
   size_t overlapped_ = 0, deferred_ = 0;
+  int64_t live_bytes_ = 0, peak_bytes_ = 0;
 };
 
 }  // namespace trainer

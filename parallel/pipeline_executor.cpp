@@ -36,7 +36,7 @@ static int64_t stash_bytes(const ModelStash& stash) {
 }
 
 void PipelineExecutor::run_step(int microbatches, const MicrobatchSource& source,
-                                const std::function<void(size_t)>& last_backward) {
+                                const BackwardHooks& hooks) {
   const int m = microbatches;
   std::vector<ModelStash> stash(m);
   // Per micro-batch: the activation received (input) and the one to send (output), the gradient
@@ -84,8 +84,7 @@ void PipelineExecutor::run_step(int microbatches, const MicrobatchSource& source
                            tag(mb, true), "recv grad");
         break;
       case Action::Backward: {
-        Tensor dx = model_.backward(grad_in[mb], stash[mb],
-                                    mb == m - 1 ? last_backward : std::function<void(size_t)>());
+        Tensor dx = model_.backward(grad_in[mb], stash[mb], hooks);
         grad_in[mb] = Tensor();
         stash[mb].clear();
         live -= held[mb];

@@ -33,10 +33,8 @@ class PipelineExecutor {
                    ScheduleKind kind);
 
   // Forward and backward of `microbatches` micro-batches; parameter gradients accumulate.
-  // `last_backward(i)` is called after layer i's backward in the step's last micro-batch (the
-  // data-parallel reducer starts its buckets there).
-  void run_step(int microbatches, const MicrobatchSource& source,
-                const std::function<void(size_t)>& last_backward = nullptr);
+  // Every micro-batch's backward calls `hooks` (the data-parallel reducer's).
+  void run_step(int microbatches, const MicrobatchSource& source, const BackwardHooks& hooks = {});
   // Forward only, one micro-batch, evaluation mode: the last stage's source.loss sees the output.
   void run_forward(const MicrobatchSource& source);
 

@@ -15,15 +15,32 @@ std::vector<FlatRange> shard_ranges(int64_t total, int ranks) {
   return out;
 }
 
-std::vector<Param> shard_params(Model& model, FlatRange range) {
+ZeroShards make_zero_shards(Model& model, int stage, int ranks, int rank) {
+  ZeroShards z;
+  z.stage = stage;
   const Tensor& values = model.flat_values();
-  const Tensor& grads = model.flat_grads();
+  z.ranges = shard_ranges(values.numel(), ranks);
+  z.mine = z.ranges.at(static_cast<size_t>(rank));
+  if (stage >= 2) {
+    model.release_grads();
+    const Tensor own = Tensor::zeros({std::max<int64_t>(z.mine.size(), 1)}, DType::F32,
+                                     values.device());  // an empty range still allocates one
+    z.grads = own.view(0, {z.mine.size()});
+  } else {
+    z.grads = model.flat_grads().view(z.mine.begin, {z.mine.size()});
+  }
+  return z;
+}
+
+std::vector<Param> shard_params(Model& model, const ZeroShards& shards) {
+  const Tensor& values = model.flat_values();
+  const FlatRange range = shards.mine;
   std::vector<Param> out;
   for (Param* p : model.params()) {
     const FlatRange in = overlap(range, {p->offset, p->offset + p->value.numel()});
     if (in.empty()) continue;
-    Param piece{p->name, values.view(in.begin, {in.size()}), grads.view(in.begin, {in.size()}),
-                Tensor(), in.begin};
+    Param piece{p->name, values.view(in.begin, {in.size()}),
+                shards.grads.view(in.begin - range.begin, {in.size()}), Tensor(), in.begin};
     piece.compute = piece.value;
     out.push_back(piece);
   }

@@ -157,10 +157,11 @@ TEST(CliTest, Gpt2SmallDryRunCountsTheTiedPaddedEmbeddingOnce) {
       zero.output.find("= weights 712.3 MiB + gradients 474.8 MiB + optimizer state 118.7 MiB"),
       std::string::npos)
       << zero.output;
+  // ZeRO 2: an eighth of the gradients (59.4 MiB) and two 25 MiB buckets in flight.
   const test::CommandResult stage2 = test::run_command(eight + " --set parallel.zero=2");
-  EXPECT_EQ(stage2.exit_code, 2);
-  EXPECT_NE(stage2.output.find("parallel.zero: 2 (sharded gradients) is not available yet"),
-            std::string::npos)
+  EXPECT_NE(
+      stage2.output.find("= weights 712.3 MiB + gradients 109.4 MiB + optimizer state 118.7 MiB"),
+      std::string::npos)
       << stage2.output;
 }
 

@@ -1,6 +1,6 @@
 // Run under mpirun -np 2 and -np 4 (see tests/CMakeLists.txt): the small GPT trained under data
-// parallelism, a pipeline, and (4 ranks) both, with activation recompute off and on and ZeRO 0
-// and 1, ends at the weights of one process; and the output head's copy of the token embedding on
+// parallelism, a pipeline, and (4 ranks) both, with activation recompute off and on and ZeRO 0,
+// 1 and 2, ends at the weights of one process; and the output head's copy of the token embedding on
 // the last stage stays bit for bit equal to the first stage's.
 //
 // Tolerance: as in DataParallelTest (1e-5 absolute + 1e-4 relative after the steps): the layouts
@@ -73,10 +73,13 @@ TEST_P(GptLayoutTest, TrainsToTheWeightsOfOneProcess) {
       train_layout(dir, pipeline,
                    {"train.max_steps=8", std::string("train.recompute=") + recompute,
                     "parallel.zero=" + std::to_string(zero), "run.out_dir=" + dir + "/" + layout});
-  // ZeRO: the optimizer holds the state of this rank's range only.
+  // ZeRO: the optimizer holds the state of this rank's range only; under stage 2 the rank holds
+  // no other gradients than its range's (and the tied copy's, with a pipeline).
   if (zero && t.grid.data_size > 1) {
-    EXPECT_LT(t.run.optimizer->flat_state().at(0).second.numel(),
-              t.run.model->flat_values().numel() / t.grid.data_size + 64);
+    const int64_t share = t.run.model->flat_values().numel() / t.grid.data_size + 64;
+    EXPECT_LT(t.run.optimizer->flat_state().at(0).second.numel(), share);
+    EXPECT_EQ(t.run.model->flat_grads().defined(), zero == 1);
+    EXPECT_LT(t.run.zero.grads.numel(), share);
   }
   // The reference: one process, the whole batch, recompute off.
   RunSetup whole = build_run(load_config(dir + "/cfg.yaml",
@@ -105,7 +108,7 @@ TEST_P(GptLayoutTest, TrainsToTheWeightsOfOneProcess) {
 INSTANTIATE_TEST_SUITE_P(Layouts, GptLayoutTest,
                          ::testing::Combine(::testing::Values(1, 2),
                                             ::testing::Values("none", "blocks"),
-                                            ::testing::Values(0, 1)),
+                                            ::testing::Values(0, 1, 2)),
                          [](const auto& info) {
                            return "P" + std::to_string(std::get<0>(info.param)) + "_recompute_" +
                                   std::get<1>(info.param) + "_zero" +
@@ -124,16 +127,18 @@ TEST(GptLayoutTest, AccumulationAndBf16MatchOneProcess) {
   const int pipeline = size >= 4 ? 2 : 1;
   for (const std::vector<std::string>& config :
        {std::vector<std::string>{"train.grad_accum=2"},
-        std::vector<std::string>{"precision.compute=bf16", "parallel.zero=1"}}) {
-    SCOPED_TRACE(config.front());
+        std::vector<std::string>{"precision.compute=bf16", "parallel.zero=1"},
+        std::vector<std::string>{"parallel.zero=2", "train.grad_accum=2"}}) {
+    SCOPED_TRACE(config.front() + " " + config.back());
     std::vector<std::string> settings = config;
     settings.push_back("train.max_steps=8");
     settings.push_back("data.batch_size=8");  // 2 data ranks x 2 rounds or micro-batches x 2
     std::vector<std::string> layout = settings;
-    layout.push_back("run.out_dir=" + dir + "/" + config.front());
+    layout.push_back("run.out_dir=" + dir + "/" + config.front() + config.back());
     Trained t = train_layout(dir, pipeline, layout);
     settings.push_back("optimizer.eps=1e-4");
-    settings.push_back("run.out_dir=" + dir + "/one-" + config.front() + std::to_string(rank));
+    settings.push_back("run.out_dir=" + dir + "/one-" + config.front() + config.back() +
+                       std::to_string(rank));
     RunSetup whole = build_run(load_config(dir + "/cfg.yaml", settings, 1));
     FILE* sink = std::fopen("/dev/null", "w");
     train(whole, 0, sink);
@@ -147,13 +152,13 @@ TEST(GptLayoutTest, AccumulationAndBf16MatchOneProcess) {
 }
 
 // After every step (runs of 1 to 6 steps from the same start), the last stage's copy of the
-// tied embedding equals the first stage's bit for bit; with 4 ranks (data 2) under ZeRO 0 and 1,
-// where each stage's data ranks update their own ranges of it.
+// tied embedding equals the first stage's bit for bit; with 4 ranks (data 2) under ZeRO 0, 1 and
+// 2, where each stage's data ranks update their own ranges of it.
 TEST(GptPipelineTest, TiedEmbeddingCopiesAreEqualAfterEveryStep) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const std::string dir = write_gpt(*world);
   world.reset();
-  for (int zero : {0, 1})
+  for (int zero : {0, 1, 2})
     for (int steps = 1; steps <= 6; ++steps) {
       SCOPED_TRACE("zero " + std::to_string(zero) + ", after step " + std::to_string(steps));
       Trained t = train_layout(

@@ -2,6 +2,7 @@
 // soon as backward has produced all of its gradients, every gradient reduced exactly once.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -14,12 +15,21 @@ namespace trainer {
 namespace {
 
 // Records every asynchronous all-reduce and, like a sum over two identical ranks, doubles it.
+// As rank 0 of two such ranks, a reduce-scatter doubles rank 0's share and poisons the rest
+// (which the contract leaves undefined).
 class RecordingCommunicator : public SelfCommunicator {
  public:
   std::unique_ptr<Work> all_reduce_async(float* data, int64_t n, ReduceOp op) override {
     calls.push_back({n, events.size()});
     for (int64_t i = 0; i < n; ++i) data[i] *= 2.0f;
     return SelfCommunicator::all_reduce_async(data, n, op);
+  }
+  std::unique_ptr<Work> reduce_scatter_in_place_async(float* data,
+                                                      const std::vector<int64_t>& counts) override {
+    calls.push_back({counts[0] + counts[1], events.size()});
+    for (int64_t i = 0; i < counts[0]; ++i) data[i] *= 2.0f;
+    for (int64_t i = counts[0]; i < counts[0] + counts[1]; ++i) data[i] = std::nanf("");
+    return completed_work();
   }
   struct Call {
     int64_t count;
@@ -56,10 +66,10 @@ TEST(GradReducerTest, BucketsStartInReverseLayerOrderAsSoonAsTheirLayersAreDone)
 
   model.zero_grad();
   model.forward(x, stash, {});
-  model.backward(dy, stash, [&](size_t i) {
-    comm.events.push_back(i);
-    reducer.layer_done(i);
-  });
+  model.backward(dy, stash, {nullptr, [&](size_t i) {
+                               comm.events.push_back(i);
+                               reducer.layer_done(i);
+                             }});
   reducer.finish();
   ASSERT_EQ(comm.calls.size(), 2u);
   EXPECT_EQ(comm.calls[0].count, 64 + 4 + 60 + 256);
@@ -70,6 +80,43 @@ TEST(GradReducerTest, BucketsStartInReverseLayerOrderAsSoonAsTheirLayersAreDone)
   for (Param* p : model.params())
     for (int64_t i = 0; i < p->grad.numel(); ++i, ++k)
       ASSERT_EQ(p->grad.f32()[i], 2.0f * plain[k]) << p->name;
+}
+
+// ZeRO 2 on rank 0 of two: every backward pass reduce-scatters each bucket as it completes and
+// adds the rank's share into the shard's gradients; no bucket buffer outlives its pass.
+TEST(GradReducerTest, ZeroTwoAddsEachPassIntoTheShardAndFreesItsBuckets) {
+  Model model({8}, 1);
+  model.add(std::make_unique<Linear>(8, 16, true, InitScheme::Default, model.next_init()));
+  model.add(std::make_unique<ActivationLayer>(ops::Activation::Tanh, Shape{16}, InitContext{0, 1}));
+  model.add(std::make_unique<Linear>(16, 16, true, InitScheme::Default, model.next_init()));
+  model.add(std::make_unique<Linear>(16, 4, true, InitScheme::Default, model.next_init()));
+  const Tensor x1 = test::random_tensor({5, 8}, 1), x2 = test::random_tensor({3, 8}, 3);
+  ModelStash stash;
+  // Plain gradients of both passes, summed in the flat buffer.
+  model.zero_grad();
+  for (const Tensor& x : {x1, x2}) {
+    const Tensor y = model.forward(x, stash, {});
+    model.backward(test::random_tensor(y.shape(), x.shape()[0]), stash);
+  }
+  const Tensor& flat = model.flat_grads();
+  const std::vector<float> plain(flat.f32(), flat.f32() + flat.numel());
+
+  const ZeroShards zero = make_zero_shards(model, 2, 2, 0);
+  EXPECT_FALSE(model.flat_grads().defined());
+  RecordingCommunicator comm;
+  GradReducer reducer(comm, model, 200 * 4.0 / (1 << 20), {}, zero);
+  reducer.begin_step(2);
+  for (const Tensor& x : {x1, x2}) {
+    const Tensor y = model.forward(x, stash, {});
+    model.backward(test::random_tensor(y.shape(), x.shape()[0]), stash, reducer.hooks());
+    for (Param* p : model.params()) EXPECT_FALSE(p->grad.defined()) << p->name;
+  }
+  reducer.finish();
+  EXPECT_EQ(comm.calls.size(), 4u);  // two buckets, two passes
+  const std::vector<float> shard(zero.grads.f32(), zero.grads.f32() + zero.grads.numel());
+  ASSERT_EQ(shard.size(), static_cast<size_t>(zero.mine.size()));
+  for (size_t i = 0; i < shard.size(); ++i)
+    ASSERT_FLOAT_EQ(shard[i], 2.0f * plain[i]) << "element " << i;
 }
 
 }  // namespace

@@ -197,8 +197,8 @@ std::vector<double> losses(const std::string& out_dir, int from) {
 }
 
 // ZeRO's optimizer state is one shard file per data rank; a resume under another number of data
-// ranks, or without ZeRO, reshards it and continues with the losses of one process (and a
-// checkpoint without ZeRO resumes into shards).
+// ranks, another ZeRO stage (2: gradients sharded too) or without ZeRO reshards it and continues
+// with the losses of one process (and a checkpoint without ZeRO resumes into shards).
 TEST_F(LaunchTest, ZeroCheckpointsResumeUnderOtherDataSizes) {
   const std::string adam =
       " --set optimizer.type=adam --set optimizer.lr=0.01 --set checkpoint.every_steps=3";
@@ -220,8 +220,8 @@ TEST_F(LaunchTest, ZeroCheckpointsResumeUnderOtherDataSizes) {
     int ranks, zero;
     std::string from;
   };
-  for (const Resume& c :
-       std::vector<Resume>{{1, 0, step3}, {4, 1, step3}, {2, 0, step3}, {2, 1, unsharded}}) {
+  for (const Resume& c : std::vector<Resume>{
+           {1, 0, step3}, {4, 1, step3}, {4, 2, step3}, {2, 0, step3}, {2, 1, unsharded}}) {
     const std::string out = dir_.file("resumed-" + std::to_string(c.ranks) + "-" +
                                       std::to_string(c.zero) + (c.from == step3 ? "" : "-full"));
     const test::CommandResult r =
