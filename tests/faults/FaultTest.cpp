@@ -368,14 +368,15 @@ std::string fp16(const std::string& cfg) {
 
 TEST_F(FaultTest, AnOverflowOnOneRankSkipsTheStepOnEveryRankAndHalvesTheScale) {
   // Data parallel: rank 1's gradients overflow after the all-reduce (its own copy only); under
-  // ZeRO 1, in the range it owns. And a pipeline: the last stage's do, the first stage's are
-  // finite.
-  const std::string zero = " --set parallel.zero=1";
-  for (const std::string& layout :
-       {std::string(), zero,
-        std::string(" --set parallel.pipeline=2 --set parallel.microbatches=2")}) {
-    SCOPED_TRACE(layout.empty() ? "data parallel" : layout);
-    const std::string out = layout.empty() ? "data" : layout == zero ? "zero" : "pipeline";
+  // ZeRO 1 and 2, in the range it owns. And a pipeline: the last stage's do, the first stage's
+  // are finite.
+  const std::map<std::string, std::string> layouts = {
+      {"data", ""},
+      {"zero1", " --set parallel.zero=1"},
+      {"zero2", " --set parallel.zero=2"},
+      {"pipeline", " --set parallel.pipeline=2 --set parallel.microbatches=2"}};
+  for (const auto& [out, layout] : layouts) {
+    SCOPED_TRACE(out);
     const test::CommandResult r = run(2, fp16(cfg(out)) + layout, "TRAINER_FAULT_INF_GRAD=1:3");
     ASSERT_EQ(r.exit_code, 0) << r.output;  // the replica check after every step passed
     const auto scale = metric(dir_.file(out), "loss_scale");
@@ -387,7 +388,8 @@ TEST_F(FaultTest, AnOverflowOnOneRankSkipsTheStepOnEveryRankAndHalvesTheScale) {
     // did not (on every stage).
     const std::map<std::string, std::vector<std::string>> shards = {
         {"data", {"model.bin", "optimizer.bin"}},
-        {"zero", {"model.bin", "optimizer-shard0.bin", "optimizer-shard1.bin"}},
+        {"zero1", {"model.bin", "optimizer-shard0.bin", "optimizer-shard1.bin"}},
+        {"zero2", {"model.bin", "optimizer-shard0.bin", "optimizer-shard1.bin"}},
         {"pipeline", {"model-stage0.bin", "model-stage1.bin", "optimizer-stage0.bin"}}};
     for (const std::string& shard : shards.at(out)) {
       SCOPED_TRACE(shard);

@@ -97,8 +97,9 @@ TEST(CostModelTest, SearchListsFittingLayoutsOfTheDeviceCountFastestFirst) {
   EXPECT_EQ(cluster_preset("h100").devices_per_node, 8);
 }
 
-// ZeRO 1 divides the optimizer state by the data ranks and recompute shrinks the stash, each in
-// the memory figure and its parts; the search finds the layouts that fit only with them.
+// ZeRO 1 divides the optimizer state by the data ranks, ZeRO 2 the gradients too, and recompute
+// shrinks the stash, each in the memory figure and its parts; the search finds the layouts that fit
+// only with them.
 TEST(CostModelTest, ZeroAndRecomputeDecideWhatFits) {
   Cluster c = unit_cluster();
   const std::vector<LayerCost> model = linears(1, 1, 1000, 300);
@@ -113,6 +114,13 @@ TEST(CostModelTest, ZeroAndRecomputeDecideWhatFits) {
   EXPECT_EQ(zero.optimizer_bytes, 2000);
   EXPECT_EQ(zero.weight_bytes + zero.grad_bytes + zero.activation_bytes, 8300);
   EXPECT_EQ(zero.memory_bytes, 10300);
+  // ZeRO 2 keeps a quarter of the gradients and two buckets in flight (of 250 floats here).
+  l.zero = 2;
+  l.bucket_mb = 1000.0 / (1 << 20);
+  const Prediction two = predict(model, l, c);
+  EXPECT_EQ(two.grad_bytes, 1000 + 2 * 1000);
+  EXPECT_EQ(two.memory_bytes, 4000 + 3000 + 2000 + 300);
+  EXPECT_GT(two.allreduce_s, 0.0);
 
   c.memory_bytes = 10200;  // fits with ZeRO 1 and a smaller stash only
   const std::vector<LayerCost> recomputed = linears(1, 1, 1000, 100);
