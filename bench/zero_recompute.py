@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""What ZeRO stage 1 and activation recompute cost and save, measured side by side on this machine.
+"""What ZeRO stages 1 and 2 and activation recompute cost and save, measured side by side on this
+machine.
 
-- Optimizer state per rank: a GPT of 25M parameters (512 channels, 8 blocks, byte vocabulary)
-  under data 2 and 4 ranks, ZeRO 0 and 1, a few AdamW steps each; every rank reports the bytes
-  of optimizer state it holds and its peak resident memory (summary.json).
+- Optimizer state and gradients per rank: a GPT of 25M parameters (512 channels, 8 blocks, byte
+  vocabulary) under data 2 and 4 ranks, ZeRO 0, 1 and 2, a few AdamW steps each; every rank
+  reports the bytes of optimizer state it holds, the most gradient bytes it held at once and its
+  peak resident memory (summary.json).
 - Recompute: configs/tiny_gpt.yaml in one process with train.recompute none and blocks: peak
   activation bytes and the steady tokens/s (log windows after the first), runs alternating.
-- ZeRO's speed: configs/tiny_gpt.yaml at data 2 with ZeRO 0 and 1, tokens/s, runs alternating.
+- ZeRO's speed: configs/tiny_gpt.yaml at data 2 with ZeRO 0, 1 and 2, tokens/s, runs alternating.
 
 Writes bench/results/zero_recompute.json and .md. Needs data/fortunes (scripts/setup.sh makes it).
 
@@ -25,6 +27,7 @@ from common import ROOT, cpu_name, git_commit, trainer_outputs, write_results  #
 
 TRAINER = os.path.join(ROOT, "build", "launcher", "trainer")
 CONFIG = os.path.join(ROOT, "configs", "tiny_gpt.yaml")
+STAGES = (0, 1, 2)
 WIDE = ["model.layers[0].channels=512", "model.layers[1].heads=8", "model.layers[1].repeat=8",
         "data.batch_size=8"]
 
@@ -54,23 +57,24 @@ def main():
 
     memory = []
     for data in (2, 4):
-        for zero in (0, 1):
+        for zero in STAGES:
             s, _ = run(data, WIDE + [f"parallel.zero={zero}", "train.max_steps=3"])
             memory.append({"data": data, "zero": zero, "parameters": s["parameters"],
                            "optimizer_state_bytes": s["optimizer_state_bytes"],
+                           "gradient_bytes": s["gradient_bytes"],
                            "peak_resident_bytes": s["peak_resident_bytes"]})
             print(memory[-1], file=sys.stderr)
 
     recompute = {"none": [], "blocks": []}
     activations = {}
-    zero_speed = {0: [], 1: []}
+    zero_speed = {z: [] for z in STAGES}
     steps = ["train.max_steps=60", "log.every_steps=10"]
     for r in range(args.repeats):  # alternating, so drift on a shared machine hits both sides
         for mode in ("none", "blocks"):
             s, w = run(1, steps + [f"train.recompute={mode}", "run.threads=1"])
             recompute[mode].append(steady_tokens_per_s(w))
             activations[mode] = s["peak_activation_bytes"][0]
-        for zero in (0, 1):
+        for zero in STAGES:
             _, w = run(2, steps + [f"parallel.zero={zero}"])
             zero_speed[zero].append(steady_tokens_per_s(w))
         print(f"repeat {r + 1}: recompute {recompute}, zero {zero_speed}", file=sys.stderr)
@@ -83,23 +87,29 @@ def main():
               "recompute": {"peak_activation_bytes": activations, "tokens_per_s": recompute,
                             "extra_time": rc["none"] / rc["blocks"] - 1.0},
               "zero_speed": {"tokens_per_s": {str(k): v for k, v in zero_speed.items()},
-                             "zero1_vs_zero0": zs[1] / zs[0]}}
-    lines = ["# ZeRO stage 1 and activation recompute on the CPU", "",
+                             "zero1_vs_zero0": zs[1] / zs[0], "zero2_vs_zero0": zs[2] / zs[0]}}
+    lines = ["# ZeRO stages 1 and 2 and activation recompute on the CPU", "",
              f"- date {result['date']}, commit {result['commit']}, {result['machine']} (2 cores)",
              f"- command: `{result['command']}`", "",
-             "## Optimizer state per rank (a 25M-parameter GPT, AdamW)", "",
-             "| data ranks | ZeRO | optimizer state per rank | of ZeRO 0's | peak resident per rank |",
-             "|---|---|---|---|---|"]
+             "## Optimizer state and gradients per rank (a 25M-parameter GPT, AdamW)", "",
+             "| data ranks | ZeRO | optimizer state per rank | of ZeRO 0's | gradients held "
+             "(peak) per rank | of ZeRO 0's | peak resident per rank |",
+             "|---|---|---|---|---|---|---|"]
     for m in memory:
         base = next(x for x in memory if x["data"] == m["data"] and x["zero"] == 0)
         share = m["optimizer_state_bytes"][0] / base["optimizer_state_bytes"][0]
+        grad_share = max(m["gradient_bytes"]) / max(base["gradient_bytes"])
         lines.append(f"| {m['data']} | {m['zero']} | "
                      + ", ".join(f"{b / mib:.1f}" for b in m["optimizer_state_bytes"]) + " MiB | "
-                     f"{share:.3f} | " + ", ".join(f"{b / mib:.0f}" for b in m["peak_resident_bytes"])
-                     + " MiB |")
-    lines += ["", "The state held is exactly 1/N. Peak resident memory also counts what ZeRO 1 does "
-              "not shard (the full f32 values and gradients, 97 MiB each here), activations, "
-              "OpenBLAS's buffer and Open MPI's temporaries, so it falls by less than the state.",
+                     f"{share:.3f} | "
+                     + ", ".join(f"{b / mib:.1f}" for b in m["gradient_bytes"]) + " MiB | "
+                     f"{grad_share:.3f} | "
+                     + ", ".join(f"{b / mib:.0f}" for b in m["peak_resident_bytes"]) + " MiB |")
+    lines += ["", "The state held is exactly 1/N. ZeRO 2's gradients are the rank's 1/N plus the "
+              "25 MiB buckets alive at once (the one backward writes and those still being "
+              "reduced). Peak resident memory also counts what neither stage shards (the full f32 "
+              "values, 97 MiB here), activations, OpenBLAS's buffer and Open MPI's temporaries, "
+              "so it falls by less than the state and gradients.",
               "", "## Recompute (configs/tiny_gpt.yaml, one process, one thread)", "",
               "| train.recompute | peak activation bytes | tokens/s (median of "
               f"{args.repeats}) |", "|---|---|---|"]
@@ -108,11 +118,12 @@ def main():
     lines += ["", f"Recompute costs {100 * result['recompute']['extra_time']:.1f}% more time per "
               f"step (target: under 40%) for {activations['blocks'] / activations['none']:.3f} of "
               "the activation memory.", "",
-              "## ZeRO 1 against ZeRO 0 (configs/tiny_gpt.yaml, data 2)", "",
+              "## ZeRO 1 and 2 against ZeRO 0 (configs/tiny_gpt.yaml, data 2)", "",
               "| ZeRO | tokens/s (median) |", "|---|---|"]
-    for z in (0, 1):
+    for z in STAGES:
         lines.append(f"| {z} | {zs[z]:,.0f} |")
-    lines += ["", f"ZeRO 1 runs at {zs[1] / zs[0]:.3f} of ZeRO 0's speed (target: within 5%)."]
+    lines += ["", f"ZeRO 1 runs at {zs[1] / zs[0]:.3f} of ZeRO 0's speed and ZeRO 2 at "
+              f"{zs[2] / zs[0]:.3f} (target: within 5%)."]
     write_results("zero_recompute", result, lines)
 
 
