@@ -162,6 +162,7 @@ void Model::release_grads() {
   for (Param* p : params()) p->grad = Tensor();
   grads_ = Tensor();
   grads_released_ = true;
+  host_cache_trim();  // the buffer's memory goes back to the OS, not to the idle cache
 }
 
 void Model::set_compute_dtype(DType dtype) {

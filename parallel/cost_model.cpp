@@ -146,8 +146,8 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   // Under ZeRO 1 the buckets are reduce-scattered instead (half an all-reduce's traffic), each
   // rank updates 1/D of the parameters, and the updated values are all-gathered after the update
   // (the other half, exposed: the next forward needs them). ZeRO 2 reduce-scatters in every
-  // micro-batch's backward, and keeps 1/D of the gradients, the buckets in flight (two, taken
-  // here) and a parameter shared with another stage, whose gradient waits for that stage's.
+  // micro-batch's backward, and keeps 1/D of the gradients, two buckets (one written, one
+  // reducing) and the whole gradient of a tied parameter (written at both ends of backward).
   const bool zero = layout.zero > 0 && D > 1;
   const bool zero2 = layout.zero >= 2 && D > 1;
   const double passes = zero2 ? layout.grad_accum * M : 1.0;

@@ -25,6 +25,11 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb,
         closed = true;  // no bucket spans a held parameter
         continue;
       }
+      if (writer != i) {  // shared within the stage: written at both ends of backward
+        buckets_.push_back({i, writer, index, p->offset, p->value.numel(), zero_.on(), true, {p}});
+        closed = true;
+        continue;
+      }
       if (closed || buckets_.back().count >= bucket_elems)
         buckets_.push_back({i, writer, index, p->offset, 0, zero_.on(), false, {}});
       closed = false;
@@ -41,15 +46,20 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb,
     peak_bytes_ = static_cast<int64_t>(flat.bytes());
     return;
   }
-  live_bytes_ = peak_bytes_ = static_cast<int64_t>(zero_.grads.bytes());
-  // Stage 2: a held parameter keeps one buffer for the whole step (it waits for the other
-  // stage's copy), its grad bound to it for good.
-  for (Bucket& b : held_) {
-    b.buffer = Tensor::zeros({b.count}, DType::F32, model.device());
-    b.params[0]->grad = b.buffer.view(0, b.params[0]->value.shape());
-    live_bytes_ += static_cast<int64_t>(b.buffer.bytes());
-  }
-  peak_bytes_ = live_bytes_;
+  // Stage 2: a parameter whose gradient outlives a bucket's turn keeps a buffer of its own, its
+  // grad bound to it for good: a held one (it waits for the other stage's copy) and one shared
+  // within the stage (the head writes it first in backward, the embedding last).
+  peak_bytes_ = static_cast<int64_t>(zero_.grads.bytes());
+  for (std::vector<Bucket>* list : {&buckets_, &held_})
+    for (Bucket& b : *list) {
+      if (!b.keeps_buffer) {
+        slot_elems_ = std::max(slot_elems_, b.count);
+        continue;
+      }
+      b.buffer = Tensor::zeros({b.count}, DType::F32, model.device());
+      b.params[0]->grad = b.buffer.view(0, b.params[0]->value.shape());
+      peak_bytes_ += static_cast<int64_t>(b.buffer.bytes());
+    }
 }
 
 void GradReducer::begin_step(int64_t passes) {
@@ -68,12 +78,31 @@ void GradReducer::bind(size_t index) {
   if (!own_buffers()) return;
   for (Bucket& b : buckets_) {
     if (b.first_writer != index) continue;
+    if (b.keeps_buffer) {  // its own, zeroed for this pass
+      b.buffer.zero();
+      continue;
+    }
     // Allocated (from the caching allocator, where the last freed bucket's memory waits) and
     // zeroed for this pass; the parameters' grads keep their flat offsets relative to it.
-    b.buffer = Tensor::zeros({b.count}, DType::F32, zero_.grads.device());
+    // A slot of the pool (every slot holds the largest bucket, so any freed one fits the
+    // next), zeroed for this pass; the parameters' grads keep their flat offsets relative to
+    // it. Two slots let one bucket reduce while backward writes the next (double buffering):
+    // with none free, the oldest bucket still reducing is waited for, and only when every slot
+    // is being written (a layer larger than a bucket) does the pool grow.
+    if (spare_.empty() && slots_ >= 2) {
+      for (size_t k = 0; k < next_ && spare_.empty(); ++k)
+        if (buckets_[k].work) complete(buckets_[k], "bucket", k);
+    }
+    if (spare_.empty()) {
+      spare_.push_back(Tensor::empty({slot_elems_}, DType::F32, zero_.grads.device()));
+      peak_bytes_ += static_cast<int64_t>(spare_.back().bytes());
+      ++slots_;
+    }
+    b.slot = spare_.back();
+    spare_.pop_back();
+    b.buffer = b.slot.view(0, {b.count});
+    b.buffer.zero();
     for (Param* p : b.params) p->grad = b.buffer.view(p->offset - b.offset, p->value.shape());
-    live_bytes_ += static_cast<int64_t>(b.buffer.bytes());
-    peak_bytes_ = std::max(peak_bytes_, live_bytes_);
   }
 }
 
@@ -131,8 +160,8 @@ void GradReducer::complete(Bucket& b, const char* name, size_t k) {
     ops::add(mine, b.buffer.view(in.begin - b.offset, {in.size()}), mine);
   }
   if (b.keeps_buffer) return;
-  live_bytes_ -= static_cast<int64_t>(b.buffer.bytes());
-  b.buffer = Tensor();  // back to the allocator for the next bucket
+  spare_.push_back(b.slot);  // for the next bucket
+  b.slot = b.buffer = Tensor();
   for (Param* p : b.params) p->grad = Tensor();
 }
 

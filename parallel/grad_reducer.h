@@ -12,11 +12,12 @@
 // Under ZeRO (`zero` on: the data ranks' ranges of the flat buffer) a bucket is reduce-scattered
 // instead: each rank receives the sums of the bucket's part inside its own range. Stage 1 does
 // it in the step's last backward pass, in the flat buffer, as the all-reduce. Stage 2 keeps no
-// flat gradients: a bucket gets a buffer of its own when backward first writes into it (its
+// flat gradients: a bucket takes a buffer from a pool when backward first writes into it (its
 // parameters' grads are bound to views of it), is reduce-scattered in every backward pass
 // (each micro-batch, as DeepSpeed's stage 2 does), and once that completes its range's part is
-// added into the shard's gradients and the buffer is freed. The gradients held at once are then
-// the shard's plus the buckets in flight, for the price of one reduce-scatter per micro-batch.
+// added into the shard's gradients and the buffer goes back to the pool. The gradients held
+// are then the shard's plus two buckets (one written, one reducing), for the price of one
+// reduce-scatter per micro-batch.
 //
 // A parameter another pipeline stage also holds (`held`: the tied embedding) is a bucket of its
 // own, all-reduced whole under every ZeRO stage and only in finish(), after `before_held` has
@@ -69,8 +70,8 @@ class GradReducer {
   // completed when backward finished: communication hidden behind computation.
   size_t deferred() const { return deferred_; }
   size_t completed_before_backward_end() const { return overlapped_; }
-  // The most bytes of gradients this rank held at once: the flat buffer, or under stage 2 the
-  // shard's, the held parameters' and the bucket buffers alive together.
+  // The bytes of gradients this rank holds: the flat buffer, or under stage 2 the shard's, the
+  // held parameters' and the pool of bucket buffers (two, unless a layer outgrows them).
   int64_t peak_gradient_bytes() const { return peak_bytes_; }
 
  private:
@@ -80,9 +81,10 @@ class GradReducer {
     int64_t layer_index;    // lowest_layer's index in the whole model (the timeline names it)
     int64_t offset, count;  // its range of the flat buffer
     bool scatter;           // reduce-scattered (ZeRO), or all-reduced
-    bool keeps_buffer;      // stage 2: a held parameter's, kept for the step
+    bool keeps_buffer;      // stage 2: a buffer of its own (a held or shared parameter's)
     std::vector<Param*> params;
-    Tensor buffer{};  // its gradients: a view of the flat buffer, or stage 2's own (offset first)
+    Tensor buffer{};  // its gradients: a view of the flat buffer, or of a stage-2 slot
+    Tensor slot{};    // stage 2: the pooled buffer it holds during a pass
     std::unique_ptr<Work> work{};
     trace::Clock::time_point started{};  // when its all-reduce was issued
     bool deferred = false;               // its all-reduce was still running when start() returned
@@ -100,7 +102,10 @@ class GradReducer {
   size_t next_ = 0;
   int64_t pass_ = 0, passes_ = 1;
   size_t overlapped_ = 0, deferred_ = 0;
-  int64_t live_bytes_ = 0, peak_bytes_ = 0;
+  std::vector<Tensor> spare_;  // stage 2: the pool's free slots
+  int64_t slot_elems_ = 0;     // of the largest bucket
+  int slots_ = 0;              // in the pool, free or not
+  int64_t peak_bytes_ = 0;
 };
 
 }  // namespace trainer

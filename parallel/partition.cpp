@@ -50,16 +50,13 @@ std::vector<StageCost> stage_costs(const std::vector<LayerCost>& layers,
     c.first = s ? starts[s - 1] : 0;
     c.end = s < starts.size() ? starts[s] : static_cast<int64_t>(layers.size());
     auto here = [&](int64_t layer) { return layer >= c.first && layer < c.end; };
-    for (const LayerCost& l : layers)  // this stage's owner of a parameter a later stage copies
-      if (l.tied_owner >= 0 && here(l.tied_owner) && !here(&l - layers.data()))
-        c.shared_params += l.tied_params;
+    for (size_t i = 0; i < layers.size(); ++i)  // either end of a tie here
+      if (layers[i].tied_owner >= 0 && (here(layers[i].tied_owner) || here(i)))
+        c.shared_params += layers[i].tied_params;
     for (int64_t i = c.first; i < c.end; ++i) {
       c.params += layers[i].params;
       const int64_t owner = layers[i].tied_owner;
-      if (owner >= 0 && !here(owner)) {
-        c.params += layers[i].tied_params;
-        c.shared_params += layers[i].tied_params;
-      }
+      if (owner >= 0 && !here(owner)) c.params += layers[i].tied_params;
       c.flops_per_sample += layers[i].flops_per_sample;
       c.stash_bytes_per_sample += layers[i].stash_bytes_per_sample;
     }

@@ -26,7 +26,9 @@ struct LayerCost {
 struct StageCost {
   int64_t first = 0, end = 0;  // layers [first, end)
   int64_t params = 0, flops_per_sample = 0, stash_bytes_per_sample = 0;
-  int64_t shared_params = 0;  // of params, those another stage holds too (a tied parameter)
+  // Of params, those two layers share (a tied parameter with either user here): their
+  // gradients are written at both ends of backward.
+  int64_t shared_params = 0;
 };
 
 // The time a layer is expected to take per sample, in FLOP-equivalents: forward + backward (3x

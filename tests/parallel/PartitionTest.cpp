@@ -88,14 +88,21 @@ TEST(PartitionTest, StageTotalsAddUpTheirLayers) {
   EXPECT_EQ(stages[2].end, 4);
 }
 
-// A head tied to layer 0's parameter holds a copy of it only on a stage without layer 0.
+// A head tied to layer 0's parameter holds a copy of it only on a stage without layer 0; every
+// stage with either end of the tie counts it as shared, once.
 TEST(PartitionTest, AStageHoldsACopyOfATiedParameterWhoseOwnerIsElsewhere) {
-  std::vector<LayerCost> layers = layers_of({1, 2, 3, 4});
+  std::vector<LayerCost> layers = layers_of({1, 2, 3, 4, 5});
   layers[3].tied_owner = 0;
-  layers[3].tied_params = 100;
-  EXPECT_EQ(stage_costs(layers, {}).at(0).params, 10);
-  EXPECT_EQ(stage_costs(layers, {2}).at(1).params, 7 + 100);
-  EXPECT_EQ(stage_costs(layers, {2}).at(0).params, 3);
+  layers[3].tied_params = 1;  // layer 0's own
+  EXPECT_EQ(stage_costs(layers, {}).at(0).params, 15);
+  EXPECT_EQ(stage_costs(layers, {}).at(0).shared_params, 1);
+  const std::vector<StageCost> three = stage_costs(layers, {2, 4});
+  EXPECT_EQ(three.at(0).params, 3);
+  EXPECT_EQ(three.at(1).params, 7 + 1);
+  EXPECT_EQ(three.at(2).params, 5);
+  EXPECT_EQ(three.at(0).shared_params, 1);
+  EXPECT_EQ(three.at(1).shared_params, 1);
+  EXPECT_EQ(three.at(2).shared_params, 0);
 }
 
 TEST(PartitionTest, MoreStagesThanLayersIsRefused) {
