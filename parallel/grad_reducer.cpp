@@ -175,8 +175,9 @@ void GradReducer::gather_values(const Tensor& values) {
   trace::Scope gather("gather updated parameters", trace::Track::Communication);
   for (const std::vector<Bucket>* list : {&buckets_, &held_})
     for (const Bucket& b : *list)
-      comm_.all_gather_in_place(values.f32() + b.offset,
-                                counts_within({b.offset, b.offset + b.count}, zero_.ranges));
+      comm_.all_gather_in_place(
+          static_cast<char*>(values.raw()) + b.offset * dtype_size(values.dtype()),
+          counts_within({b.offset, b.offset + b.count}, zero_.ranges), values.dtype());
 }
 
 void GradReducer::finish(const std::function<void()>& before_held) {

@@ -303,17 +303,21 @@ std::unique_ptr<Work> MpiCommunicator::reduce_scatter_in_place_async(
       4 * total);
 }
 
-void MpiCommunicator::all_gather_in_place(float* data, const std::vector<int64_t>& counts) {
+// Gathering moves bytes, whatever they hold: the counts are taken in bytes.
+void MpiCommunicator::all_gather_in_place(void* data, const std::vector<int64_t>& counts,
+                                          DType dtype) {
+  std::vector<int64_t> bytes;
+  for (int64_t n : counts) bytes.push_back(n * static_cast<int64_t>(dtype_size(dtype)));
   int64_t total = 0;
-  const std::pair<std::vector<int>, std::vector<int>> cd = counts_and_displacements(counts, &total);
+  const std::pair<std::vector<int>, std::vector<int>> cd = counts_and_displacements(bytes, &total);
   if (HostStaging::needed(data)) {
-    HostStaging host(data, sizeof(float) * total, true);
-    all_gather_in_place(static_cast<float*>(host.data()), counts);
+    HostStaging host(data, static_cast<size_t>(total), true);
+    all_gather_in_place(host.data(), counts, dtype);
     return host.copy_out(data);
   }
   run("all_gather", [&] {
     MPI_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, cd.first.data(),
-                             cd.second.data(), MPI_FLOAT, comm_->comm));
+                             cd.second.data(), MPI_BYTE, comm_->comm));
   });
 }
 

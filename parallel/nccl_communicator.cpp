@@ -165,15 +165,20 @@ std::unique_ptr<Work> NcclCommunicator::reduce_scatter_in_place_async(
   });
 }
 
-void NcclCommunicator::all_gather_in_place(float* data, const std::vector<int64_t>& counts) {
-  if (!cuda::is_device_pointer(data)) return host_->all_gather_in_place(data, counts);
+void NcclCommunicator::all_gather_in_place(void* data, const std::vector<int64_t>& counts,
+                                           DType dtype) {
+  if (!cuda::is_device_pointer(data)) return host_->all_gather_in_place(data, counts, dtype);
+  const ncclDataType_t type = dtype == DType::F16    ? ncclHalf
+                              : dtype == DType::BF16 ? ncclBfloat16
+                                                     : ncclFloat;
+  char* bytes = static_cast<char*>(data);
   on_nccl_stream(*nccl_, "all-gather", [&] {
     ncclGroupStart();
-    int64_t offset = 0;
+    size_t offset = 0;  // in bytes
     for (int r = 0; r < size(); ++r) {
-      ncclBroadcast(data + offset, data + offset, static_cast<size_t>(counts.at(r)), ncclFloat, r,
+      ncclBroadcast(bytes + offset, bytes + offset, static_cast<size_t>(counts.at(r)), type, r,
                     nccl_->comm, nccl_->stream);
-      offset += counts[r];
+      offset += static_cast<size_t>(counts[r]) * dtype_size(dtype);
     }
     return ncclGroupEnd();
   })->wait();
