@@ -48,7 +48,7 @@ void Model::add(std::unique_ptr<Layer> layer) {
     tied_users_[found] = layers_.size();
   }
   layers_.push_back(std::move(layer));
-  grads_ = Tensor();  // placed again when next asked for
+  grads_ = values_ = compute_flat_ = Tensor();  // placed again when next asked for
 }
 
 Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx) {
@@ -142,6 +142,7 @@ void Model::to(Device device) {
     p->value = v;
     p->grad = g;
     p->compute = Tensor();  // it may hold the old value; refresh_compute_weights sets it again
+    compute_flat_ = Tensor();
     filled = p->offset + v.numel();
     host_cache_trim();
   }
@@ -165,22 +166,51 @@ void Model::release_grads() {
   host_cache_trim();  // the buffer's memory goes back to the OS, not to the idle cache
 }
 
+void Model::release_values() {
+  if (compute_ == DType::F32) throw std::logic_error("Model::release_values in fp32");
+  refresh_compute_weights();  // the copies take the values' last word
+  for (Param* p : params()) p->value = Tensor();
+  values_ = Tensor();
+  values_released_ = true;
+  host_cache_trim();
+}
+
+const Tensor& Model::restore_values() {
+  values_ = Tensor::zeros({compute_flat_.numel()}, DType::F32, compute_flat_.device());
+  for (Param* p : params()) p->value = values_.view(p->offset, p->compute.shape());
+  values_released_ = false;
+  return values_;
+}
+
 void Model::set_compute_dtype(DType dtype) {
   compute_ = dtype;
   refresh_compute_weights();
 }
 
 void Model::refresh_compute_weights() {
-  for (Param* p : params()) {
-    if (compute_ == DType::F32) {
-      p->compute = p->value;
-    } else {
-      if (!p->compute.defined() || p->compute.dtype() != compute_ ||
-          p->compute.device() != p->value.device())
-        p->compute = Tensor::empty(p->value.shape(), compute_, p->value.device());
-      ops::cast_into(p->value, p->compute);
+  if (values_released_) return;  // the ZeRO gather keeps the compute copies current
+  if (compute_ == DType::F32 || !values_.defined()) {
+    // Unplaced, the copies are the parameters' own (a model used before to(), in tests).
+    for (Param* p : params()) {
+      if (compute_ == DType::F32) {
+        p->compute = p->value;
+      } else {
+        if (!p->compute.defined() || p->compute.dtype() != compute_ ||
+            p->compute.device() != p->value.device())
+          p->compute = Tensor::empty(p->value.shape(), compute_, p->value.device());
+        ops::cast_into(p->value, p->compute);
+      }
     }
+    compute_flat_ = compute_ == DType::F32 ? values_ : Tensor();
+    return;
   }
+  // Placed: the copies are one flat buffer with the values' offsets, cast in one pass.
+  if (!compute_flat_.defined() || compute_flat_.dtype() != compute_ ||
+      compute_flat_.device() != values_.device()) {
+    compute_flat_ = Tensor::empty({values_.numel()}, compute_, values_.device());
+    for (Param* p : params()) p->compute = compute_flat_.view(p->offset, p->value.shape());
+  }
+  ops::cast_into(values_, compute_flat_);
 }
 
 void Model::zero_grad() {

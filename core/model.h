@@ -71,15 +71,26 @@ class Model {
   // (the gradient reducer) binds it, at the same offsets, to a bucket's buffer for a backward
   // pass; zero_grad() does nothing.
   void release_grads();
-  // The flat buffer of master values (placed by to()).
+  // The flat buffer of master values (placed by to(); undefined while released).
   const Tensor& flat_values() const { return values_; }
+  // ZeRO in mixed precision: every data rank keeps the f32 master values of its range only
+  // (ZeroShards::master), and forward and backward read only the compute copies, which the
+  // ZeRO gather keeps current. release_values() casts the values into the copies a last time
+  // and frees them (each Param::value undefined, refresh_compute_weights() a no-op);
+  // restore_values() allocates them again (zeros) and points every Param::value at them,
+  // for the caller to fill (a checkpoint, the replica check, the end of training).
+  void release_values();
+  const Tensor& restore_values();
+  bool values_released() const { return values_released_; }
   Device device() const { return device_; }
   // The precision forward and backward compute in (F32, F16 or BF16): activations and the
   // weights' compute copies are stored in it; master weights and gradients stay f32.
   void set_compute_dtype(DType dtype);
   DType compute_dtype() const { return compute_; }
-  // Casts every master weight into its compute copy: once per step, after the update.
+  // Casts every master weight into its compute copy: once per step, after the update. Placed,
+  // the copies are one flat buffer with the values' offsets (flat_compute()).
   void refresh_compute_weights();
+  const Tensor& flat_compute() const { return compute_flat_; }
   // Activation recompute: layer i with layers[i] set keeps only its input for backward during
   // training, and its forward runs again in backward (train.recompute). Gradients are the same
   // bit for bit; the memory of its activations is held by one layer at a time.
@@ -94,9 +105,11 @@ class Model {
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<bool> recompute_;                // by layer; empty: none
   std::map<const Param*, size_t> tied_users_;  // a shared parameter's later user (by position)
-  Tensor grads_;                 // the flat gradients; undefined until placed, or after an add()
-  bool grads_released_ = false;  // release_grads(): no flat gradients
-  Tensor values_;                // the flat master values
+  Tensor grads_;                  // the flat gradients; undefined until placed, or after an add()
+  bool grads_released_ = false;   // release_grads(): no flat gradients
+  bool values_released_ = false;  // release_values(): no flat master values
+  Tensor values_;                 // the flat master values
+  Tensor compute_flat_;           // the flat compute copies (values_ itself in fp32)
 };
 
 }  // namespace trainer

@@ -7,6 +7,7 @@
 #include "core/ops.h"
 #include "core/optim/clip.h"
 #include "core/trace.h"
+#include "parallel/zero_master.h"
 
 namespace trainer {
 
@@ -169,7 +170,10 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     clip_to_norm(grads, r.grad_norm, plan.clip_grad_norm);
   }
   opt.step(plan.lr);
-  if (zero) stage.reducer->gather_values(stage.model.flat_values());
+  if (zero && stage.zero.master.defined())
+    publish_master_range(stage.model, stage.zero, *stage.reducer);
+  else if (zero)
+    stage.reducer->gather_ranges(stage.model.flat_values());
   return r;
 }
 

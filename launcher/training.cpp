@@ -18,6 +18,7 @@
 #include "launcher/stop_signal.h"
 #include "parallel/pipeline_executor.h"
 #include "parallel/replica_check.h"
+#include "parallel/zero_master.h"
 
 namespace trainer {
 
@@ -46,6 +47,16 @@ struct Window {
   double step_ms() const { return steps ? 1e3 * train_s / static_cast<double>(steps) : 0.0; }
 };
 }  // namespace
+
+// The bytes of weights this rank holds while training: the f32 master values (its ZeRO range
+// only, when sharded in mixed precision) and the 16-bit compute copies.
+static int64_t held_weight_bytes(const RunSetup& run) {
+  const Model& m = *run.model;
+  const int64_t compute =
+      m.compute_dtype() == DType::F32 ? 0 : static_cast<int64_t>(m.flat_compute().bytes());
+  const Tensor& master = run.zero.master.defined() ? run.zero.master : m.flat_values();
+  return static_cast<int64_t>(master.bytes()) + compute;
+}
 
 // One figure of every rank, in rank order.
 static std::vector<int64_t> per_rank(Communicator& world, int64_t mine) {
@@ -82,6 +93,10 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       *run.model, executor,   *grid.pipeline, *grid.world, reducer ? &*reducer : nullptr,
       run.scaler, run.shared, run.zero,       *grid.data};
   check_replicas(*grid.data, *run.model, start_step);
+  // ZeRO in mixed precision: from here each rank keeps the f32 master values of its range only;
+  // the whole values exist again only while a checkpoint is written, and when training ends.
+  const bool master_sharded = run.zero.master.defined();
+  if (master_sharded) keep_master_range(*run.model, run.zero);
   // Right after a collective, so that the ranks' timelines share their origin.
   trace::enable(c.trace);
   const Device device = run.model->device();
@@ -211,7 +226,9 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     std::string saved;
     const bool save_for_stop = r.stop_signal != 0 && c.checkpoint_on_signal;
     if (last || save_for_stop || (c.checkpoint_every > 0 && (step + 1) % c.checkpoint_every == 0)) {
+      if (master_sharded) gather_master(*run.model, run.zero, *reducer);
       saved = save_run_checkpoint(run, step + 1, grid);
+      if (master_sharded && !last) run.model->release_values();
       progress.note("checkpoint " + saved);
     }
     if (r.stop_signal != 0 && !last) {
@@ -227,6 +244,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       check_replicas(*grid.data, *run.model, step + 1);
   }
   progress.finish();
+  if (run.model->values_released()) gather_master(*run.model, run.zero, *reducer);
   if (c.trace) {
     const std::filesystem::path dir = std::filesystem::path(c.out_dir) / "trace";
     std::filesystem::create_directories(dir);
@@ -247,10 +265,11 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       {"skipped_steps", skipped_steps},
       {"wall_s", seconds_since(started)},
       {"parameters", total_parameters(run)},
-      // Per rank: the most activation bytes held for backward at once, the optimizer's state,
-      // the most gradient bytes held at once, and the process's peak resident memory (the
-      // operating system's count).
+      // Per rank: the most activation bytes held for backward at once, the weights, the
+      // optimizer's state and the gradients held while training, and the process's peak
+      // resident memory (the operating system's count).
       {"peak_activation_bytes", per_rank(*grid.world, executor.peak_stash_bytes())},
+      {"weight_bytes", per_rank(*grid.world, held_weight_bytes(run))},
       {"optimizer_state_bytes", per_rank(*grid.world, held_state_bytes(*run.optimizer))},
       {"gradient_bytes",
        per_rank(*grid.world, reducer ? reducer->peak_gradient_bytes()

@@ -21,12 +21,13 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb,
       const int64_t index = model.layer(i).index();
       const size_t writer = model.last_writer(p, i);
       if (std::find(held.begin(), held.end(), p) != held.end()) {
-        held_.push_back({i, writer, index, p->offset, p->value.numel(), false, true, {p}});
+        held_.push_back({i, writer, index, p->offset, p->compute.numel(), false, true, {p}});
         closed = true;  // no bucket spans a held parameter
         continue;
       }
       if (writer != i) {  // shared within the stage: written at both ends of backward
-        buckets_.push_back({i, writer, index, p->offset, p->value.numel(), zero_.on(), true, {p}});
+        buckets_.push_back(
+            {i, writer, index, p->offset, p->compute.numel(), zero_.on(), true, {p}});
         closed = true;
         continue;
       }
@@ -37,7 +38,7 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb,
       b.lowest_layer = i;
       b.first_writer = std::max(b.first_writer, writer);
       b.layer_index = index;
-      b.count = p->offset + p->value.numel() - b.offset;
+      b.count = p->offset + p->compute.numel() - b.offset;
       b.params.push_back(p);
     }
   if (!own_buffers()) {
@@ -57,7 +58,7 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb,
         continue;
       }
       b.buffer = Tensor::zeros({b.count}, DType::F32, model.device());
-      b.params[0]->grad = b.buffer.view(0, b.params[0]->value.shape());
+      b.params[0]->grad = b.buffer.view(0, b.params[0]->compute.shape());
       peak_bytes_ += static_cast<int64_t>(b.buffer.bytes());
     }
 }
@@ -102,7 +103,7 @@ void GradReducer::bind(size_t index) {
     spare_.pop_back();
     b.buffer = b.slot.view(0, {b.count});
     b.buffer.zero();
-    for (Param* p : b.params) p->grad = b.buffer.view(p->offset - b.offset, p->value.shape());
+    for (Param* p : b.params) p->grad = b.buffer.view(p->offset - b.offset, p->compute.shape());
   }
 }
 
@@ -171,13 +172,13 @@ void GradReducer::complete_all(std::vector<Bucket>& buckets, const char* name) {
     if (buckets[k].work) complete(buckets[k], name, k);
 }
 
-void GradReducer::gather_values(const Tensor& values) {
+void GradReducer::gather_ranges(const Tensor& flat) {
   trace::Scope gather("gather updated parameters", trace::Track::Communication);
   for (const std::vector<Bucket>* list : {&buckets_, &held_})
     for (const Bucket& b : *list)
       comm_.all_gather_in_place(
-          static_cast<char*>(values.raw()) + b.offset * dtype_size(values.dtype()),
-          counts_within({b.offset, b.offset + b.count}, zero_.ranges), values.dtype());
+          static_cast<char*>(flat.raw()) + b.offset * dtype_size(flat.dtype()),
+          counts_within({b.offset, b.offset + b.count}, zero_.ranges), flat.dtype());
 }
 
 void GradReducer::finish(const std::function<void()>& before_held) {

@@ -59,10 +59,10 @@ class GradReducer {
   // Starts what is left, waits for every bucket; afterwards all ranks hold the same gradients
   // (their own range of them under ZeRO). `before_held` runs before the held buckets start.
   void finish(const std::function<void()>& before_held = nullptr);
-  // ZeRO, after the update: every rank's updated range of `values` (the model's flat values)
-  // into every rank's copy, bucket by bucket (one buffer-sized gather would make MPI hold a
-  // temporary of the whole model).
-  void gather_values(const Tensor& values);
+  // ZeRO: every rank's range of `flat` (a buffer with the flat layout: the model's values, or
+  // in mixed precision its 16-bit compute copies) into every rank's copy, bucket by bucket
+  // (one buffer-sized gather would make MPI hold a temporary of the whole model).
+  void gather_ranges(const Tensor& flat);
 
   size_t buckets() const { return buckets_.size(); }
   // Of the last step: buckets whose all-reduce went to the communication thread (a small one

@@ -10,7 +10,9 @@ namespace trainer {
 uint32_t parameter_digest(Model& model) {
   uLong crc = crc32(0L, Z_NULL, 0);
   for (const Param* p : model.params()) {
-    const Tensor host = p->value.to(Device::cpu());
+    // With its master values released (ZeRO in mixed precision), a rank holds its compute
+    // copies whole: those are what the replicas must agree on.
+    const Tensor host = (model.values_released() ? p->compute : p->value).to(Device::cpu());
     crc = crc32_z(crc, static_cast<const Bytef*>(host.raw()), host.bytes());
   }
   return static_cast<uint32_t>(crc);

@@ -29,6 +29,11 @@ ZeroShards make_zero_shards(Model& model, int stage, int ranks, int rank) {
   } else {
     z.grads = model.flat_grads().view(z.mine.begin, {z.mine.size()});
   }
+  if (model.compute_dtype() != DType::F32) {
+    z.master = Tensor::empty({std::max<int64_t>(z.mine.size(), 1)}, DType::F32, values.device())
+                   .view(0, {z.mine.size()});
+    z.master.copy_from(values.view(z.mine.begin, {z.mine.size()}));
+  }
   return z;
 }
 
@@ -39,7 +44,9 @@ std::vector<Param> shard_params(Model& model, const ZeroShards& shards) {
   for (Param* p : model.params()) {
     const FlatRange in = overlap(range, {p->offset, p->offset + p->value.numel()});
     if (in.empty()) continue;
-    Param piece{p->name, values.view(in.begin, {in.size()}),
+    Param piece{p->name,
+                shards.master.defined() ? shards.master.view(in.begin - range.begin, {in.size()})
+                                        : values.view(in.begin, {in.size()}),
                 shards.grads.view(in.begin - range.begin, {in.size()}), Tensor(), in.begin};
     piece.compute = piece.value;
     out.push_back(piece);

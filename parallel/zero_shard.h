@@ -32,6 +32,9 @@ struct ZeroShards {
   // The gradients of `mine`: a view of the model's flat gradients (stage 1), or a buffer of its
   // own (stage 2) into which the reducer adds each backward pass's reduced range.
   Tensor grads;
+  // In mixed precision, the f32 master values of `mine`, which the optimizer updates: the
+  // model's own flat values are released while training (see Model::release_values).
+  Tensor master;
   bool on() const { return stage > 0; }
 };
 
@@ -40,7 +43,8 @@ struct ZeroShards {
 std::vector<FlatRange> shard_ranges(int64_t total, int ranks);
 
 // Splits `model`'s flat buffers for ZeRO `stage` (1 or 2) over `ranks` data ranks, for data
-// rank `rank`. Stage 2 releases the model's flat gradients (Model::release_grads).
+// rank `rank`. Stage 2 releases the model's flat gradients (Model::release_grads); in mixed
+// precision the rank's master values are copied into `master`.
 ZeroShards make_zero_shards(Model& model, int stage, int ranks, int rank);
 
 // The pieces of the model's parameters that lie in the shard: views of their values and of

@@ -129,9 +129,10 @@ class Layer {
     Tensor value = Tensor::empty(shape);
     return {param_name(what), value, Tensor::zeros(shape), value};
   }
-  // params() of a layer with a weight and an optional bias (an undefined value when it has none).
+  // params() of a layer with a weight and an optional bias (an unnamed Param when it has none:
+  // a present parameter's value may be released, see Model::release_values).
   static std::vector<Param*> weight_and_bias(Param& weight, Param& bias) {
-    if (bias.value.defined()) return {&weight, &bias};
+    if (!bias.name.empty()) return {&weight, &bias};
     return {&weight};
   }
 

@@ -37,7 +37,7 @@ std::unique_ptr<Layer> Linear::create(Args& args, const Shape& input, const Init
 
 std::string Linear::describe() const {
   return std::to_string(in_) + " -> " + std::to_string(out_) +
-         (bias_.value.defined() ? "" : " no bias");
+         (bias_.name.empty() ? " no bias" : "");
 }
 
 Tensor Linear::forward(const Tensor& x, Stash& saved, const ForwardContext&) {

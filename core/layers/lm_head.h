@@ -22,7 +22,7 @@ class LmHead : public Layer {
   void tie_to_copy(Param copy) override;
   // Only a copy is this layer's own (a later pipeline stage's); the shared one is the embedding's.
   std::vector<Param*> params() override {
-    return copy_.value.defined() ? std::vector<Param*>{&copy_} : std::vector<Param*>{};
+    return copy_.name.empty() ? std::vector<Param*>{} : std::vector<Param*>{&copy_};
   }
   int64_t flops_per_sample() const override { return 2 * shape_numel(output_shape()) * channels(); }
   int64_t stash_bytes_per_sample() const override { return shape_numel(input_shape()) * 4; }

@@ -235,5 +235,25 @@ TEST_F(LaunchTest, ZeroCheckpointsResumeUnderOtherDataSizes) {
   }
 }
 
+// bf16 under ZeRO shards the f32 master values too: a checkpoint gathers them whole, and a run
+// resumed from it continues exactly as the uninterrupted run did, under ZeRO 1 and under 2.
+TEST_F(LaunchTest, MixedPrecisionZeroCheckpointsHoldTheWholeMasterValues) {
+  const std::string bf16 =
+      " --set precision.compute=bf16 --set optimizer.type=adam --set optimizer.lr=0.01"
+      " --set checkpoint.every_steps=3";
+  for (const std::string zero : {"1", "2"}) {
+    const std::string set = bf16 + " --set parallel.zero=" + zero;
+    const std::string whole = dir_.file("whole" + zero), resumed = dir_.file("resumed" + zero);
+    ASSERT_EQ(mpirun(2, cfg() + set + " --set run.out_dir=" + whole).exit_code, 0);
+    const test::CommandResult r =
+        mpirun(2, cfg() + set + " --set run.out_dir=" + resumed + " --resume " + whole +
+                      "/checkpoints/step_00000003");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const std::vector<double> expected = losses(whole, 4), got = losses(resumed, 4);
+    ASSERT_EQ(expected.size(), 3u);
+    EXPECT_EQ(got, expected) << "ZeRO " << zero;
+  }
+}
+
 }  // namespace
 }  // namespace trainer
