@@ -55,9 +55,9 @@ struct Prediction {
   double optimizer_s = 0;
   double samples_per_s = 0;
   int64_t memory_bytes = 0;  // the largest stage: weights, gradients, optimizer state, activations
-  // ... and its parts: f32 master weights (plus 16-bit compute copies), f32 gradients (1/data
-  // of them and the buckets in flight under ZeRO 2), the optimizer's state (1/data of it under
-  // ZeRO), activations kept for backward.
+  // ... and its parts: f32 master weights (1/data of them under ZeRO in mixed precision) plus
+  // 16-bit compute copies, f32 gradients (1/data of them and two buckets under ZeRO 2), the
+  // optimizer's state (1/data of it under ZeRO), activations kept for backward.
   int64_t weight_bytes = 0, grad_bytes = 0, optimizer_bytes = 0, activation_bytes = 0;
   bool fits = true;
   std::vector<int64_t> stage_starts;

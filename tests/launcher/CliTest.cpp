@@ -146,22 +146,22 @@ TEST(CliTest, Gpt2SmallDryRunCountsTheTiedPaddedEmbeddingOnce) {
   EXPECT_NE(recomputed.output.find("activation memory per sample (kept for backward): 44,052,480"),
             std::string::npos)
       << recomputed.output;
-  // Memory per GPU with ZeRO 1 over 8 data ranks in bf16: f32 masters and 16-bit copies (6 bytes
-  // per parameter), f32 gradients (4), Adam's moments (8) split 8 ways (1).
+  // Memory per GPU with ZeRO 1 over 8 data ranks in bf16: 16-bit copies (2 bytes per parameter)
+  // and f32 masters split 8 ways (0.5), f32 gradients (4), Adam's moments (8) split 8 ways (1).
   const std::string eight = kTrainer + " " + kConfigs +
                             "gpt2_124m.yaml --dry-run --set data.train.path=" + tokens +
                             " --set data.test.path=" + tokens +
                             " --cluster h100 --set parallel.data=8 --set data.batch_size=8";
   const test::CommandResult zero = test::run_command(eight + " --set parallel.zero=1");
   EXPECT_NE(
-      zero.output.find("= weights 712.3 MiB + gradients 474.8 MiB + optimizer state 118.7 MiB"),
+      zero.output.find("= weights 296.8 MiB + gradients 474.8 MiB + optimizer state 118.7 MiB"),
       std::string::npos)
       << zero.output;
   // ZeRO 2: an eighth of the gradients but the tied embedding's, which stays whole (50304 x 768
   // floats: 59.4 MiB - 18.4 + 147.4), and two 25 MiB buckets.
   const test::CommandResult stage2 = test::run_command(eight + " --set parallel.zero=2");
   EXPECT_NE(
-      stage2.output.find("= weights 712.3 MiB + gradients 238.3 MiB + optimizer state 118.7 MiB"),
+      stage2.output.find("= weights 296.8 MiB + gradients 238.3 MiB + optimizer state 118.7 MiB"),
       std::string::npos)
       << stage2.output;
 }

@@ -121,6 +121,12 @@ TEST(CostModelTest, ZeroAndRecomputeDecideWhatFits) {
   EXPECT_EQ(two.grad_bytes, 1000 + 2 * 1000);
   EXPECT_EQ(two.memory_bytes, 4000 + 3000 + 2000 + 300);
   EXPECT_GT(two.allreduce_s, 0.0);
+  // In mixed precision ZeRO shards the f32 masters too: 2 bytes of copy + 4 / 4 of master.
+  l.half_compute = true;
+  EXPECT_EQ(predict(model, l, c).weight_bytes, 2000 + 1000);
+  l.zero = 0;
+  EXPECT_EQ(predict(model, l, c).weight_bytes, 6000);
+  l.half_compute = false;
 
   c.memory_bytes = 10200;  // fits with ZeRO 1 and a smaller stash only
   const std::vector<LayerCost> recomputed = linears(1, 1, 1000, 100);
