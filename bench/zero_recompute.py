@@ -2,6 +2,8 @@
 """What ZeRO stages 1 and 2 and activation recompute cost and save, measured side by side on this
 machine.
 
+- Weights per rank in bf16: the same GPT at data 2 and 4, ZeRO 0 and 1 (f32 masters sharded).
+
 - Optimizer state and gradients per rank: a GPT of 25M parameters (512 channels, 8 blocks, byte
   vocabulary) under data 2 and 4 ranks, ZeRO 0, 1 and 2, a few AdamW steps each; every rank
   reports the bytes of optimizer state it holds, the most gradient bytes it held at once and its
@@ -70,6 +72,16 @@ def main():
                            "peak_resident_bytes": s["peak_resident_bytes"]})
             print(memory[-1], file=sys.stderr)
 
+    # Mixed precision: ZeRO shards the f32 master weights as well (16-bit copies stay whole).
+    weights = []
+    for data in (2, 4):
+        for zero in (0, 1):
+            s, _ = run(data, WIDE + ["precision.compute=bf16", f"parallel.zero={zero}",
+                                     "train.max_steps=3"])
+            weights.append({"data": data, "zero": zero, "weight_bytes": s["weight_bytes"],
+                            "peak_resident_bytes": s["peak_resident_bytes"]})
+            print(weights[-1], file=sys.stderr)
+
     recompute = {"none": [], "blocks": []}
     activations = {}
     zero_speed = {z: [] for z in STAGES}
@@ -88,7 +100,7 @@ def main():
     zs = {z: statistics.median(v) for z, v in zero_speed.items()}
     result = {"date": datetime.date.today().isoformat(), "commit": git_commit(),
               "machine": cpu_name(), "command": f"python3 bench/zero_recompute.py --repeats {args.repeats}",
-              "optimizer_memory": memory,
+              "optimizer_memory": memory, "bf16_weights": weights,
               "recompute": {"peak_activation_bytes": activations, "tokens_per_s": recompute,
                             "extra_time": rc["none"] / rc["blocks"] - 1.0},
               "zero_speed": {"tokens_per_s": {str(k): v for k, v in zero_speed.items()},
@@ -117,6 +129,17 @@ def main():
               "ranks. Peak resident memory also counts what neither stage shards (the full f32 "
               "values, 97 MiB here), activations, OpenBLAS's buffer and Open MPI's temporaries, "
               "so it falls by less than the state and gradients.",
+              "", "## Weights per rank in bf16 (the same GPT)", "",
+              "| data ranks | ZeRO | weights per rank (f32 masters + bf16 copies) | of ZeRO 0's | "
+              "peak resident per rank |", "|---|---|---|---|---|"]
+    for m in weights:
+        base = next(x for x in weights if x["data"] == m["data"] and x["zero"] == 0)
+        lines.append(f"| {m['data']} | {m['zero']} | "
+                     + ", ".join(f"{b / mib:.1f}" for b in m["weight_bytes"]) + " MiB | "
+                     f"{max(m['weight_bytes']) / max(base['weight_bytes']):.3f} | "
+                     + ", ".join(f"{b / mib:.0f}" for b in m["peak_resident_bytes"]) + " MiB |")
+    lines += ["", "ZeRO keeps the f32 masters of the rank's range only (4/N bytes per parameter) "
+              "beside the whole bf16 copies (2): (2 + 4/N) / 6 of ZeRO 0's.",
               "", "## Recompute (configs/tiny_gpt.yaml, one process, one thread)", "",
               "| train.recompute | peak activation bytes | tokens/s (median of "
               f"{args.repeats}) |", "|---|---|---|"]
