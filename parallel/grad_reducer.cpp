@@ -83,28 +83,31 @@ void GradReducer::bind(size_t index) {
       b.buffer.zero();
       continue;
     }
-    // Allocated (from the caching allocator, where the last freed bucket's memory waits) and
-    // zeroed for this pass; the parameters' grads keep their flat offsets relative to it.
-    // A slot of the pool (every slot holds the largest bucket, so any freed one fits the
-    // next), zeroed for this pass; the parameters' grads keep their flat offsets relative to
-    // it. Two slots let one bucket reduce while backward writes the next (double buffering):
-    // with none free, the oldest bucket still reducing is waited for, and only when every slot
-    // is being written (a layer larger than a bucket) does the pool grow.
-    if (spare_.empty() && slots_ >= 2) {
-      for (size_t k = 0; k < next_ && spare_.empty(); ++k)
-        if (buckets_[k].work) complete(buckets_[k], "bucket", k);
-    }
-    if (spare_.empty()) {
-      spare_.push_back(Tensor::empty({slot_elems_}, DType::F32, zero_.grads.device()));
-      peak_bytes_ += static_cast<int64_t>(spare_.back().bytes());
-      ++slots_;
-    }
-    b.slot = spare_.back();
-    spare_.pop_back();
+    // A slot of the pool, zeroed for this pass; the parameters' grads keep their flat offsets
+    // relative to it.
+    b.slot = take_slot();
     b.buffer = b.slot.view(0, {b.count});
     b.buffer.zero();
     for (Param* p : b.params) p->grad = b.buffer.view(p->offset - b.offset, p->compute.shape());
   }
+}
+
+// Every slot holds the largest bucket, so any freed one fits the next. Two slots let one bucket
+// reduce while backward writes the next (double buffering): with none free, the oldest bucket
+// still reducing is waited for, and only when every slot is being written (a layer larger than
+// a bucket) does the pool grow.
+Tensor GradReducer::take_slot() {
+  if (spare_.empty() && slots_ >= 2)
+    for (size_t k = 0; k < next_ && spare_.empty(); ++k)
+      if (buckets_[k].work) complete(buckets_[k], "bucket", k);
+  if (spare_.empty()) {
+    spare_.push_back(Tensor::empty({slot_elems_}, DType::F32, zero_.grads.device()));
+    peak_bytes_ += static_cast<int64_t>(spare_.back().bytes());
+    ++slots_;
+  }
+  Tensor slot = spare_.back();
+  spare_.pop_back();
+  return slot;
 }
 
 void GradReducer::start(Bucket& b) {

@@ -91,6 +91,7 @@ class GradReducer {
   };
   bool own_buffers() const { return zero_.stage >= 2; }
   bool reducing() const { return own_buffers() || pass_ + 1 >= passes_; }
+  Tensor take_slot();  // stage 2: a free buffer of the pool
   void start(Bucket& b);
   // Waits for b's reduction; stage 2 then adds its range's part into the shard's gradients.
   void complete(Bucket& b, const char* name, size_t k);
