@@ -57,6 +57,7 @@ Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& 
   // already cast.
   Tensor h = x.dtype() == DType::I32 ? x : ops::cast(x, compute_);
   for (size_t i = 0; i < layers_.size(); ++i) {
+    if (weights_pending_) weights_pending_(i);
     const Tensor input = h;
     h = traced("forward", *layers_[i], [&] { return layers_[i]->forward(h, stash[i], ctx); });
     if (ctx.training && i < recompute_.size() && recompute_[i]) {
@@ -65,7 +66,14 @@ Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& 
       stash[i].replay = ctx;
     }
   }
+  weights_pending_ = nullptr;  // every layer's have arrived
   return h;
+}
+
+void Model::wait_for_weights() {
+  if (!weights_pending_) return;
+  weights_pending_(layers_.size());
+  weights_pending_ = nullptr;
 }
 
 void Model::set_recompute(std::vector<bool> layers) { recompute_ = std::move(layers); }
@@ -189,6 +197,9 @@ void Model::set_compute_dtype(DType dtype) {
 
 void Model::refresh_compute_weights() {
   if (values_released_) return;  // the ZeRO gather keeps the compute copies current
+  // A cast reads the values and writes the copies (fp32 only re-points the copies, so a
+  // gather of the values may go on into the next forward).
+  if (compute_ != DType::F32) wait_for_weights();
   if (compute_ == DType::F32 || !values_.defined()) {
     // Unplaced, the copies are the parameters' own (a model used before to(), in tests).
     for (Param* p : params()) {

@@ -82,6 +82,12 @@ class Model {
   void release_values();
   const Tensor& restore_values();
   bool values_released() const { return values_released_; }
+  // ZeRO: while the gather of updated weights is in flight, `wait(i)` returns once those of
+  // layers 0..i have arrived (GradReducer::start_gather). forward() calls it before each layer,
+  // so the gather overlaps the next forward; wait_for_weights() waits for all of them, and
+  // whatever else reads the weights calls it first.
+  void set_weights_pending(std::function<void(size_t)> wait) { weights_pending_ = std::move(wait); }
+  void wait_for_weights();
   Device device() const { return device_; }
   // The precision forward and backward compute in (F32, F16 or BF16): activations and the
   // weights' compute copies are stored in it; master weights and gradients stay f32.
@@ -103,8 +109,9 @@ class Model {
   Device device_;
   DType compute_ = DType::F32;
   std::vector<std::unique_ptr<Layer>> layers_;
-  std::vector<bool> recompute_;                // by layer; empty: none
-  std::map<const Param*, size_t> tied_users_;  // a shared parameter's later user (by position)
+  std::vector<bool> recompute_;                  // by layer; empty: none
+  std::map<const Param*, size_t> tied_users_;    // a shared parameter's later user (by position)
+  std::function<void(size_t)> weights_pending_;  // see set_weights_pending
   Tensor grads_;                  // the flat gradients; undefined until placed, or after an add()
   bool grads_released_ = false;   // release_grads(): no flat gradients
   bool values_released_ = false;  // release_values(): no flat master values

@@ -173,7 +173,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   if (zero && stage.zero.master.defined())
     publish_master_range(stage.model, stage.zero, *stage.reducer);
   else if (zero)
-    stage.reducer->gather_ranges(stage.model.flat_values());
+    stage.reducer->start_gather(stage.model.flat_values());
   return r;
 }
 

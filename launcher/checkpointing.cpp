@@ -171,6 +171,7 @@ static std::vector<nlohmann::json> gather_reports(Communicator& world, const nlo
 }
 
 std::string save_run_checkpoint(RunSetup& run, int64_t step, ProcessGrid& grid) {
+  run.model->wait_for_weights();  // a ZeRO gather of the last update
   const Config& c = run.cfg;
   nlohmann::json meta = {
       {"format", 1},

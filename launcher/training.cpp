@@ -244,6 +244,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       check_replicas(*grid.data, *run.model, step + 1);
   }
   progress.finish();
+  run.model->wait_for_weights();  // the caller reads them
   if (run.model->values_released()) gather_master(*run.model, run.zero, *reducer);
   if (c.trace) {
     const std::filesystem::path dir = std::filesystem::path(c.out_dir) / "trace";

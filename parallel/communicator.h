@@ -51,7 +51,12 @@ class Communicator {
       float* data, const std::vector<int64_t>& counts) = 0;
   // All-gather in place: `data` holds the whole range of `dtype` elements (f32, or the 16-bit
   // compute copies of ZeRO's gather); every rank's own share is copied into the others' `data`.
-  virtual void all_gather_in_place(void* data, const std::vector<int64_t>& counts, DType dtype) = 0;
+  virtual std::unique_ptr<Work> all_gather_in_place_async(void* data,
+                                                          const std::vector<int64_t>& counts,
+                                                          DType dtype) = 0;
+  void all_gather_in_place(void* data, const std::vector<int64_t>& counts, DType dtype) {
+    all_gather_in_place_async(data, counts, dtype)->wait();
+  }
   // recv holds size() blocks of `bytes`, block r from rank r.
   virtual void all_gather(const void* send, int64_t bytes, void* recv) = 0;
   virtual void barrier() = 0;
@@ -74,7 +79,8 @@ class SelfCommunicator : public Communicator {
   void all_reduce(int64_t*, int64_t, ReduceOp) override {}
   void broadcast(void*, int64_t, int) override {}
   std::unique_ptr<Work> reduce_scatter_in_place_async(float*, const std::vector<int64_t>&) override;
-  void all_gather_in_place(void*, const std::vector<int64_t>&, DType) override {}
+  std::unique_ptr<Work> all_gather_in_place_async(void*, const std::vector<int64_t>&,
+                                                  DType) override;
   void all_gather(const void* send, int64_t bytes, void* recv) override;
   void barrier() override {}
   // A single process has no peer: a call is a bug in the caller.

@@ -169,8 +169,8 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
         layout.schedule == ScheduleKind::GPipe ? M : std::min<int64_t>(M, P - s);
     const int64_t params = stages[s].params;
     // f32 masters (1/D of them under ZeRO in mixed precision) and 16-bit compute copies.
-    const int64_t weights = layout.half_compute ? 2 * params + 4 * params / (zero ? D : 1)
-                                                : 4 * params;
+    const int64_t weights =
+        layout.half_compute ? 2 * params + 4 * params / (zero ? D : 1) : 4 * params;
     const int64_t bucket = static_cast<int64_t>(layout.bucket_mb * (1 << 20));
     const int64_t shared = stages[s].shared_params;
     const int64_t grads =

@@ -9,7 +9,7 @@ namespace trainer {
 
 GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb,
                          const std::vector<Param*>& held, ZeroShards zero)
-    : comm_(data), zero_(std::move(zero)) {
+    : comm_(data), model_(model), zero_(std::move(zero)) {
   const int64_t bucket_elems =
       std::max<int64_t>(1, static_cast<int64_t>(bucket_mb * (1 << 20) / 4));
   const Tensor& flat = model.flat_grads();  // places the parameters (undefined under stage 2)
@@ -175,13 +175,38 @@ void GradReducer::complete_all(std::vector<Bucket>& buckets, const char* name) {
     if (buckets[k].work) complete(buckets[k], name, k);
 }
 
-void GradReducer::gather_ranges(const Tensor& flat) {
-  trace::Scope gather("gather updated parameters", trace::Track::Communication);
+void GradReducer::start_gather(const Tensor& flat) {
+  model_.wait_for_weights();  // the last gather's
+  std::vector<const Bucket*> order;
   for (const std::vector<Bucket>* list : {&buckets_, &held_})
-    for (const Bucket& b : *list)
-      comm_.all_gather_in_place(
-          static_cast<char*>(flat.raw()) + b.offset * dtype_size(flat.dtype()),
-          counts_within({b.offset, b.offset + b.count}, zero_.ranges), flat.dtype());
+    for (const Bucket& b : *list) order.push_back(&b);
+  std::stable_sort(order.begin(), order.end(), [](const Bucket* a, const Bucket* b) {
+    return a->lowest_layer < b->lowest_layer;
+  });
+  trace::Scope issuing("issue gathers of updated parameters", trace::Track::Wait);
+  for (const Bucket* b : order)
+    gathers_.push_back(
+        {b->lowest_layer,
+         comm_.all_gather_in_place_async(
+             static_cast<char*>(flat.raw()) + b->offset * dtype_size(flat.dtype()),
+             counts_within({b->offset, b->offset + b->count}, zero_.ranges), flat.dtype())});
+  model_.set_weights_pending([this](size_t layer) { wait_gathered(layer); });
+}
+
+void GradReducer::wait_gathered(size_t layer) {
+  for (Gather& g : gathers_)
+    if (g.work && g.lowest_layer <= layer) {
+      trace::Scope wait("wait for updated parameters", trace::Track::Wait);
+      g.work->wait();
+      g.work.reset();
+    }
+  if (std::none_of(gathers_.begin(), gathers_.end(), [](const Gather& g) { return g.work != nullptr; }))
+    gathers_.clear();
+}
+
+void GradReducer::gather_ranges(const Tensor& flat) {
+  start_gather(flat);
+  model_.wait_for_weights();
 }
 
 void GradReducer::finish(const std::function<void()>& before_held) {

@@ -59,9 +59,13 @@ class GradReducer {
   // Starts what is left, waits for every bucket; afterwards all ranks hold the same gradients
   // (their own range of them under ZeRO). `before_held` runs before the held buckets start.
   void finish(const std::function<void()>& before_held = nullptr);
-  // ZeRO: every rank's range of `flat` (a buffer with the flat layout: the model's values, or
-  // in mixed precision its 16-bit compute copies) into every rank's copy, bucket by bucket
-  // (one buffer-sized gather would make MPI hold a temporary of the whole model).
+  // ZeRO: starts gathering every rank's range of `flat` (a buffer with the flat layout: the
+  // model's values, or in mixed precision its 16-bit compute copies) into every rank's copy,
+  // bucket by bucket (one buffer-sized gather would make MPI hold a temporary of the whole
+  // model), the lowest layers' first; the model's next forward waits for each layer's before
+  // running it (Model::set_weights_pending), so the gather overlaps it.
+  void start_gather(const Tensor& flat);
+  // The same, waited for at once.
   void gather_ranges(const Tensor& flat);
 
   size_t buckets() const { return buckets_.size(); }
@@ -96,16 +100,24 @@ class GradReducer {
   // Waits for b's reduction; stage 2 then adds its range's part into the shard's gradients.
   void complete(Bucket& b, const char* name, size_t k);
   void complete_all(std::vector<Bucket>& buckets, const char* name);
+  // Waits for the gathers of the buckets holding layers 0..layer.
+  void wait_gathered(size_t layer);
 
   Communicator& comm_;
+  Model& model_;
   ZeroShards zero_;
   std::vector<Bucket> buckets_, held_;
   size_t next_ = 0;
   int64_t pass_ = 0, passes_ = 1;
   size_t overlapped_ = 0, deferred_ = 0;
-  std::vector<Tensor> spare_;  // stage 2: the pool's free slots
-  int64_t slot_elems_ = 0;     // of the largest bucket
-  int slots_ = 0;              // in the pool, free or not
+  struct Gather {
+    size_t lowest_layer;
+    std::unique_ptr<Work> work;
+  };
+  std::vector<Gather> gathers_;  // in flight
+  std::vector<Tensor> spare_;    // stage 2: the pool's free slots
+  int64_t slot_elems_ = 0;       // of the largest bucket
+  int slots_ = 0;                // in the pool, free or not
   int64_t peak_bytes_ = 0;
 };
 

@@ -304,21 +304,24 @@ std::unique_ptr<Work> MpiCommunicator::reduce_scatter_in_place_async(
 }
 
 // Gathering moves bytes, whatever they hold: the counts are taken in bytes.
-void MpiCommunicator::all_gather_in_place(void* data, const std::vector<int64_t>& counts,
-                                          DType dtype) {
+std::unique_ptr<Work> MpiCommunicator::all_gather_in_place_async(void* data,
+                                                                 const std::vector<int64_t>& counts,
+                                                                 DType dtype) {
   std::vector<int64_t> bytes;
   for (int64_t n : counts) bytes.push_back(n * static_cast<int64_t>(dtype_size(dtype)));
   int64_t total = 0;
-  const std::pair<std::vector<int>, std::vector<int>> cd = counts_and_displacements(bytes, &total);
+  auto [c, d] = counts_and_displacements(bytes, &total);
   if (HostStaging::needed(data)) {
-    HostStaging host(data, static_cast<size_t>(total), true);
-    all_gather_in_place(host.data(), counts, dtype);
-    return host.copy_out(data);
+    auto host = std::make_shared<HostStaging>(data, static_cast<size_t>(total), true);
+    return staged_work(all_gather_in_place_async(host->data(), counts, dtype), host, data);
   }
-  run("all_gather", [&] {
-    MPI_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, cd.first.data(),
-                             cd.second.data(), MPI_BYTE, comm_->comm));
-  });
+  return submit(
+      "all_gather",
+      [=, c = std::move(c), d = std::move(d), comm = comm_->comm] {
+        MPI_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, c.data(), d.data(),
+                                 MPI_BYTE, comm));
+      },
+      total);
 }
 
 void MpiCommunicator::all_gather(const void* send, int64_t bytes, void* recv) {

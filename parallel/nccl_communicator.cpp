@@ -165,14 +165,14 @@ std::unique_ptr<Work> NcclCommunicator::reduce_scatter_in_place_async(
   });
 }
 
-void NcclCommunicator::all_gather_in_place(void* data, const std::vector<int64_t>& counts,
-                                           DType dtype) {
-  if (!cuda::is_device_pointer(data)) return host_->all_gather_in_place(data, counts, dtype);
+std::unique_ptr<Work> NcclCommunicator::all_gather_in_place_async(
+    void* data, const std::vector<int64_t>& counts, DType dtype) {
+  if (!cuda::is_device_pointer(data)) return host_->all_gather_in_place_async(data, counts, dtype);
   const ncclDataType_t type = dtype == DType::F16    ? ncclHalf
                               : dtype == DType::BF16 ? ncclBfloat16
                                                      : ncclFloat;
   char* bytes = static_cast<char*>(data);
-  on_nccl_stream(*nccl_, "all-gather", [&] {
+  return on_nccl_stream(*nccl_, "all-gather", [&] {
     ncclGroupStart();
     size_t offset = 0;  // in bytes
     for (int r = 0; r < size(); ++r) {
@@ -181,7 +181,7 @@ void NcclCommunicator::all_gather_in_place(void* data, const std::vector<int64_t
       offset += static_cast<size_t>(counts[r]) * dtype_size(dtype);
     }
     return ncclGroupEnd();
-  })->wait();
+  });
 }
 
 void NcclCommunicator::all_reduce(float* data, int64_t n, ReduceOp op) {

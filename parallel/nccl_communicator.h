@@ -32,7 +32,8 @@ class NcclCommunicator : public Communicator {
   void broadcast(void* data, int64_t bytes, int root) override;
   std::unique_ptr<Work> reduce_scatter_in_place_async(float* data,
                                                       const std::vector<int64_t>& counts) override;
-  void all_gather_in_place(void* data, const std::vector<int64_t>& counts, DType dtype) override;
+  std::unique_ptr<Work> all_gather_in_place_async(void* data, const std::vector<int64_t>& counts,
+                                                  DType dtype) override;
   void all_gather(const void* send, int64_t bytes, void* recv) override;
   void barrier() override;
   std::unique_ptr<Work> send_async(const void* data, int64_t bytes, int peer, int tag) override;

@@ -8,6 +8,7 @@
 namespace trainer {
 
 uint32_t parameter_digest(Model& model) {
+  model.wait_for_weights();
   uLong crc = crc32(0L, Z_NULL, 0);
   for (const Param* p : model.params()) {
     // With its master values released (ZeRO in mixed precision), a rank holds its compute

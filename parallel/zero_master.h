@@ -17,7 +17,8 @@ namespace trainer {
 void keep_master_range(Model& model, const ZeroShards& zero);
 
 // After the optimizer updated `zero.master`: casts it into this rank's range of the compute
-// copies, and gathers every rank's range.
+// copies, and starts gathering every rank's range (the next forward waits for it layer by
+// layer).
 void publish_master_range(Model& model, const ZeroShards& zero, GradReducer& reducer);
 
 // The model's whole f32 values again (for a checkpoint, or when training ends): this rank's

@@ -18,6 +18,7 @@ std::vector<FlatRange> shard_ranges(int64_t total, int ranks) {
 ZeroShards make_zero_shards(Model& model, int stage, int ranks, int rank) {
   ZeroShards z;
   z.stage = stage;
+  model.flat_grads();  // places the model, if it is not yet
   const Tensor& values = model.flat_values();
   z.ranges = shard_ranges(values.numel(), ranks);
   z.mine = z.ranges.at(static_cast<size_t>(rank));

@@ -24,6 +24,28 @@ class RecordingCommunicator : public SelfCommunicator {
     for (int64_t i = 0; i < n; ++i) data[i] *= 2.0f;
     return SelfCommunicator::all_reduce_async(data, n, op);
   }
+  // A gather completes when waited for; the order of both is recorded (by count).
+  std::unique_ptr<Work> all_gather_in_place_async(void*, const std::vector<int64_t>& counts,
+                                                  DType) override {
+    class Waited : public Work {
+     public:
+      Waited(std::vector<int64_t>& log, int64_t count) : log_(log), count_(count) {}
+      void wait() override {
+        if (!done_) log_.push_back(count_);
+        done_ = true;
+      }
+      bool done() const override { return done_; }
+      trace::Clock::time_point finished_at() const override { return {}; }
+
+     private:
+      std::vector<int64_t>& log_;
+      int64_t count_;
+      bool done_ = false;
+    };
+    gathers.push_back(counts[0] + counts[1]);
+    return std::make_unique<Waited>(gathered, counts[0] + counts[1]);
+  }
+  std::vector<int64_t> gathers, gathered;  // issued, waited for
   std::unique_ptr<Work> reduce_scatter_in_place_async(float* data,
                                                       const std::vector<int64_t>& counts) override {
     calls.push_back({counts[0] + counts[1], events.size()});
@@ -117,6 +139,51 @@ TEST(GradReducerTest, ZeroTwoAddsEachPassIntoTheShardAndFreesItsBuckets) {
   ASSERT_EQ(shard.size(), static_cast<size_t>(zero.mine.size()));
   for (size_t i = 0; i < shard.size(); ++i)
     ASSERT_FLOAT_EQ(shard[i], 2.0f * plain[i]) << "element " << i;
+}
+
+// An activation that notes how many gathers had been waited for when its forward ran.
+class Probe : public ActivationLayer {
+ public:
+  Probe(const std::vector<int64_t>& gathered, size_t& seen)
+      : ActivationLayer(ops::Activation::Tanh, Shape{16}, InitContext{0, 1}),
+        gathered_(gathered),
+        seen_(seen) {}
+  Tensor forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) override {
+    seen_ = gathered_.size();
+    return ActivationLayer::forward(x, saved, ctx);
+  }
+
+ private:
+  const std::vector<int64_t>& gathered_;
+  size_t& seen_;
+};
+
+// ZeRO's gather of updated weights is issued lowest layers first, and the next forward waits for
+// each bucket just before the first layer that reads it: layer 1 runs while the gather of the
+// bucket of layers 2 and 3 may still be in flight.
+TEST(GradReducerTest, TheNextForwardWaitsForEachLayersGatheredWeightsOnly) {
+  RecordingCommunicator comm;
+  size_t seen_by_layer_1 = 99;
+  Model model({8}, 1);
+  model.add(std::make_unique<Linear>(8, 16, true, InitScheme::Default, model.next_init()));
+  model.add(std::make_unique<Probe>(comm.gathered, seen_by_layer_1));
+  model.add(std::make_unique<Linear>(16, 16, true, InitScheme::Default, model.next_init()));
+  model.add(std::make_unique<Linear>(16, 4, true, InitScheme::Default, model.next_init()));
+  model.to(Device::cpu());
+  const ZeroShards zero = make_zero_shards(model, 1, 2, 0);
+  GradReducer reducer(comm, model, 200 * 4.0 / (1 << 20), {}, zero);  // buckets as above
+  reducer.start_gather(model.flat_values());
+  const std::vector<int64_t> low = {16 + 48 + 128 + 16}, high = {64 + 4 + 60 + 256};
+  EXPECT_EQ(comm.gathers, (std::vector<int64_t>{low[0], high[0]}));
+  EXPECT_TRUE(comm.gathered.empty());
+  ModelStash stash;
+  model.forward(test::random_tensor({2, 8}, 1), stash, {});
+  EXPECT_EQ(seen_by_layer_1, 1u);  // layer 0's bucket only
+  EXPECT_EQ(comm.gathered, (std::vector<int64_t>{low[0], high[0]}));
+  // A reader outside forward waits for everything first.
+  reducer.start_gather(model.flat_values());
+  model.wait_for_weights();
+  EXPECT_EQ(comm.gathered.size(), 4u);
 }
 
 }  // namespace
