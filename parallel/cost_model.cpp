@@ -107,7 +107,7 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   const double bw = one_node ? c.intra_bandwidth : c.inter_bandwidth;
   const double lat = one_node ? c.intra_latency : c.inter_latency;
 
-  std::vector<double> slot(P, 0.0), backward(P, 0.0);  // per micro-batch, per stage
+  std::vector<double> slot(P, 0.0), forward(P, 0.0), backward(P, 0.0);  // per micro-batch
   double p2p_slot = 0.0;
   bool below_has_params = false;
   for (int s = 0; s < P; ++s) {
@@ -117,6 +117,7 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
       const LayerTime t = layer_time(layers[i], below_has_params || s > 0, c);
       below_has_params = below_has_params || layers[i].params > 0;
       slot[s] += (t.forward + t.backward) * rows + 2.0 * c.layer_overhead;
+      forward[s] += t.forward * rows + c.layer_overhead;
       backward[s] += t.backward * rows + c.layer_overhead;
     }
     if (s == 0) slot[s] += c.load_per_sample * rows;
@@ -145,7 +146,8 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   // cluster overlaps communication with computation).
   // Under ZeRO 1 the buckets are reduce-scattered instead (half an all-reduce's traffic), each
   // rank updates 1/D of the parameters, and the updated values are all-gathered after the update
-  // (the other half, exposed: the next forward needs them). ZeRO 2 reduce-scatters in every
+  // (the other half), hidden behind the next forward as the reduce-scatter is behind backward
+  // (each layer waits for its own bucket). ZeRO 2 reduce-scatters in every
   // micro-batch's backward, and keeps 1/D of the gradients, two buckets (one written, one
   // reducing) and the whole gradient of a tied parameter (written at both ends of backward).
   const bool zero = layout.zero > 0 && D > 1;
@@ -159,8 +161,11 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
     const double all_reduce = ring_allreduce(grad_bytes, D, buckets, bw, lat);
     const double reduce = zero ? all_reduce / 2 : all_reduce;
     const double hidden = c.overlap ? backward[s] * (1.0 - 1.0 / buckets) : 0.0;
+    const double gather = all_reduce / 2;
+    const double gather_hidden = c.overlap ? forward[s] * (1.0 - 1.0 / buckets) : 0.0;
     exposed = std::max(exposed, passes * std::max(reduce - hidden, reduce / buckets) +
-                                    (zero ? all_reduce / 2 : 0.0));
+                                    (zero ? std::max(gather - gather_hidden, gather / buckets)
+                                          : 0.0));
     // The update reads weight, gradient and state, and writes weight and state.
     const double updated = static_cast<double>(stages[s].params) / (zero ? D : 1);
     optimizer =
