@@ -150,11 +150,11 @@ void Model::to(Device device) {
     p->value = v;
     p->grad = g;
     p->compute = Tensor();  // it may hold the old value; refresh_compute_weights sets it again
-    compute_flat_ = Tensor();
     filled = p->offset + v.numel();
     host_cache_trim();
   }
   zero_gap(std::max<int64_t>(total, 1));
+  compute_flat_ = Tensor();  // made again with the new offsets
   grads_ = grads;
   values_ = values;
   device_ = device;
