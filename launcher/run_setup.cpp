@@ -55,11 +55,14 @@ static std::unique_ptr<Layer> make_layer(const Config& cfg, int64_t i, const Sha
 }
 
 std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_t first,
-                                   int64_t end, const std::function<void(Layer&)>& before_add) {
+                                   int64_t end, const std::function<void(Layer&)>& before_add,
+                                   bool shapes_only) {
   if (end < 0) end = static_cast<int64_t>(cfg.layers.size());
   auto model = std::make_unique<Model>(input, cfg.seed, first);
   for (int64_t i = first; i < end; ++i) {
-    std::unique_ptr<Layer> layer = make_layer(cfg, i, model->output_shape(), model->next_init());
+    InitContext ctx = model->next_init();
+    ctx.shapes_only = shapes_only;
+    std::unique_ptr<Layer> layer = make_layer(cfg, i, model->output_shape(), ctx);
     if (before_add) before_add(*layer);
     model->add(std::move(layer));
   }
@@ -87,7 +90,9 @@ static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input,
   Shape shape = input;
   for (int64_t i = 0; i < static_cast<int64_t>(cfg.layers.size()); ++i) {
     std::unique_ptr<Layer> alone;
-    if (!whole) alone = make_layer(cfg, i, shape, InitContext{cfg.seed, i});
+    InitContext costs_only{cfg.seed, i};
+    costs_only.shapes_only = true;  // built for its costs, and dropped
+    if (!whole) alone = make_layer(cfg, i, shape, costs_only);
     Layer& layer = whole ? whole->layer(static_cast<size_t>(i)) : *alone;
     out.push_back(layer_cost(layer));
     if (const std::string tied = layer.tied_param(); !tied.empty()) {
@@ -265,7 +270,7 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank) {
                        ? c.partition
                        : balanced_partition(r.layers, static_cast<int>(c.pipeline));
   if (light_plan) {
-    r.model = build_model(c, input, 0, 1);
+    r.model = build_model(c, input, 0, 1, nullptr, /*shapes_only=*/true);
     check_fits(r);
     check_vocabulary(r);
     ConfigSection opt(*c.source, c.optimizer_node, "optimizer");

@@ -19,6 +19,7 @@ uint64_t InitContext::key() const {
 }
 
 void init_normal(const InitContext& ctx, const char* param, float stddev, Tensor& t) {
+  if (ctx.shapes_only) return;
   const std::string path = ctx.sub + "." + param;
   Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Init), ctx.seed,
                     static_cast<uint64_t>(ctx.layer_index), name_key(path.c_str())}));
@@ -28,6 +29,7 @@ void init_normal(const InitContext& ctx, const char* param, float stddev, Tensor
 
 void init_parameters(InitScheme scheme, const InitContext& ctx, int64_t fan_in, int64_t fan_out,
                      Tensor& weight, Tensor* bias) {
+  if (ctx.shapes_only) return;
   Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Init), ctx.seed, ctx.key()}));
   float* w = weight.f32();
   const int64_t n = weight.numel();

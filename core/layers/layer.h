@@ -57,10 +57,16 @@ struct InitContext {
   uint64_t seed = 0;
   int64_t layer_index = 0;  // the top-level entry
   std::string sub;          // the path inside the entry ("attn.qkv"); empty for the entry itself
+  // A layer built only for its costs (a plan): its parameters are allocated but neither
+  // initialised nor zeroed, so their pages are never touched and a layer the size of GPT-3's
+  // costs no time and no resident memory.
+  bool shapes_only = false;
 
   // The layer `name` inside this one's block.
   InitContext child(const std::string& name) const {
-    return {seed, layer_index, sub.empty() ? name : sub + "." + name};
+    InitContext c{seed, layer_index, sub.empty() ? name : sub + "." + name};
+    c.shapes_only = shapes_only;
+    return c;
   }
   // The layer's random-stream identity: its index alone for a top-level layer (so the models
   // that have no blocks keep the weights they always had), the index and the path otherwise.
@@ -72,7 +78,9 @@ class Layer {
   Layer(Shape input, Shape output, int64_t index)
       : input_(std::move(input)), output_(std::move(output)), id_{0, index, {}} {}
   Layer(Shape input, Shape output, const InitContext& id)
-      : input_(std::move(input)), output_(std::move(output)), id_{0, id.layer_index, id.sub} {}
+      : input_(std::move(input)), output_(std::move(output)), id_{0, id.layer_index, id.sub} {
+    id_.shapes_only = id.shapes_only;
+  }
   virtual ~Layer() = default;
   Layer(const Layer&) = delete;
   Layer& operator=(const Layer&) = delete;
@@ -127,7 +135,8 @@ class Layer {
   // A parameter of this layer, its value to be initialised and its gradient zeroed.
   Param make_param(const char* what, const Shape& shape) const {
     Tensor value = Tensor::empty(shape);
-    return {param_name(what), value, Tensor::zeros(shape), value};
+    return {param_name(what), value, id_.shapes_only ? Tensor::empty(shape) : Tensor::zeros(shape),
+            value};
   }
   // params() of a layer with a weight and an optional bias (an unnamed Param when it has none:
   // a present parameter's value may be released, see Model::release_values).

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "core/allocator.h"
 #include "core/layers/activation.h"
 #include "core/layers/attention.h"
 #include "core/layers/embedding.h"
@@ -64,6 +65,27 @@ std::unique_ptr<Model> tiny_gpt() {
   model->add(std::make_unique<LayerNorm>(Shape{5, 8}, model->next_init()));
   model->add(std::make_unique<LmHead>(5, 8, 11, model->next_init()));
   return model;
+}
+
+// A block built for its costs alone (a --dry-run plan) has the costs of an initialised one, and
+// its parameters are never written: a block of 4096 channels (1.6 GB of weights and gradients)
+// adds almost nothing to the process's resident memory.
+TEST(TransformerGradTest, ABlockBuiltForItsCostsAloneTouchesNoMemory) {
+  InitContext plan{17, 1};
+  plan.shapes_only = true;
+  const auto costs = [](Layer& l) {
+    int64_t params = 0;
+    for (Param* p : l.params()) params += p->value.numel();
+    return std::vector<int64_t>{params, l.flops_per_sample(), l.stash_bytes_per_sample()};
+  };
+  auto real = transformer_block(5, 8, 2, 2, InitContext{17, 1});
+  auto planned = transformer_block(5, 8, 2, 2, plan);
+  EXPECT_EQ(costs(*planned), costs(*real));
+  EXPECT_EQ(planned->output_shape(), real->output_shape());
+  const int64_t before = peak_resident_bytes();
+  auto big = transformer_block(16, 4096, 32, 2, plan);
+  EXPECT_EQ(costs(*big)[0], 12 * 4096 * 4096 + 13 * 4096);
+  EXPECT_LT(peak_resident_bytes() - before, int64_t{100} << 20);
 }
 
 TEST(TransformerGradTest, TiedEmbeddingIsOneParameterWithTwoUsers) {
