@@ -10,11 +10,33 @@ namespace trainer {
 const Cluster& cluster_preset(const std::string& name) {
   static const std::map<std::string, Cluster> presets = [] {
     std::map<std::string, Cluster> p;
+    // The vendors' figures, derated by what well-tuned kernels and NCCL usually reach (the
+    // percentages below are assumptions, not measurements).
+    Cluster a;
+    a.name = "a100";
+    a.description =
+        "A100 80 GB SXM, 8 per node, NVLink within a node, 8x200 Gb/s InfiniBand between";
+    a.devices_per_node = 8;
+    a.gemm_flops = 125e12;        // TF32 dense peak 156 TFLOP/s; large GEMMs reach about 80%
+    a.half_gemm_flops = 250e12;   // bf16/fp16 dense peak 312 TFLOP/s; about 80%
+    a.conv_flops = 78e12;         // cuDNN convolutions: about half of the TF32 peak
+    a.memory_bandwidth = 1.6e12;  // 2.04 TB/s HBM2e peak; streaming kernels reach about 80%
+    a.memory_bytes = 80e9;
+    a.intra_bandwidth = 240e9;  // NVLink 3: 600 GB/s both ways, 300 per direction; NCCL ~80%
+    a.intra_latency = 8e-6;
+    a.inter_bandwidth = 22.5e9;  // one 200 Gb/s HDR NIC per GPU: 25 GB/s; NCCL ~90%
+    a.inter_latency = 15e-6;
+    a.layer_overhead = 6e-6;
+    a.load_per_sample = 0.0;
+    a.overlap = true;
+    p[a.name] = a;
+
     Cluster h;
     h.name = "h100";
     h.description = "H100 SXM, 8 per node, NVLink within a node, 8x400 Gb/s InfiniBand between";
     h.devices_per_node = 8;
     h.gemm_flops = 400e12;        // TF32 dense peak 495 TFLOP/s; large GEMMs reach about 80%
+    h.half_gemm_flops = 740e12;   // bf16/fp16 dense peak 989 TFLOP/s; about 75%
     h.conv_flops = 250e12;        // cuDNN convolutions: about half of peak at these shapes
     h.memory_bandwidth = 2.6e12;  // 3.35 TB/s HBM3 peak; streaming kernels reach about 80%
     h.memory_bytes = 80e9;
@@ -52,7 +74,7 @@ const Cluster& cluster_preset(const std::string& name) {
   return it->second;
 }
 
-std::vector<std::string> cluster_presets() { return {"cpu", "h100"}; }
+std::vector<std::string> cluster_presets() { return {"a100", "cpu", "h100"}; }
 
 namespace {
 
@@ -62,7 +84,8 @@ bool is_gemm(const LayerCost& l) {
          l.type == "attention" || l.type == "lm_head";
 }
 
-// Seconds per sample of one layer's forward and backward. GEMM layers at the cluster's rate;
+// Seconds per sample of one layer's forward and backward. GEMM layers at the cluster's rate (its
+// tensor-core rate when they compute in fp16/bf16);
 // backward is dx and dW (2x forward), or dW alone where no input gradient is needed. Other
 // layers stream memory: forward reads its input (about flops_per_sample elements) and writes
 // its output; backward reads dy and what it stashed and writes dx (1.5x forward).
@@ -70,12 +93,13 @@ struct LayerTime {
   double forward = 0, backward = 0;
 };
 
-LayerTime layer_time(const LayerCost& l, bool needs_input_grad, const Cluster& c) {
+LayerTime layer_time(const LayerCost& l, bool needs_input_grad, bool half, const Cluster& c) {
   if (l.type == "flatten") return {};  // a view
   // A recomputed layer (a transformer block) runs its forward again in backward.
   const double again = l.recomputed ? 1.0 : 0.0;
   if (is_gemm(l)) {
-    const double rate = l.type == "conv2d" ? c.conv_flops : c.gemm_flops;
+    const double gemm = half && c.half_gemm_flops > 0 ? c.half_gemm_flops : c.gemm_flops;
+    const double rate = l.type == "conv2d" ? c.conv_flops : gemm;
     const double f = static_cast<double>(l.flops_per_sample) / rate;
     return {f, (needs_input_grad ? 2.0 : 1.0) * f + again * f};
   }
@@ -84,12 +108,27 @@ LayerTime layer_time(const LayerCost& l, bool needs_input_grad, const Cluster& c
   return {f, (needs_input_grad ? 1.5 * f : 0.0) + again * f};
 }
 
-// Ring all-reduce of `bytes` over n ranks in `buckets` pieces: 2(n-1)/n of the data crosses
-// each rank's link, and each piece pays 2(n-1) latencies.
-double ring_allreduce(double bytes, int n, double buckets, double bandwidth, double latency) {
+// An all-reduce of `bytes` over n ranks on one kind of link, in `buckets` pieces, as NCCL runs
+// it: a ring (2(n-1)/n of the data crosses each link, each piece pays 2(n-1) latencies) or, when
+// that is faster (small pieces, many ranks), a double binary tree (each rank sends and receives
+// the data about twice, each piece pays 2 log2 n latencies).
+double flat_allreduce(double bytes, int n, double buckets, double bandwidth, double latency) {
   if (n <= 1) return 0.0;
-  const double k = 2.0 * (n - 1);
-  return k / n * bytes / bandwidth + k * latency * buckets;
+  const double ring = 2.0 * (n - 1) / n * bytes / bandwidth + 2.0 * (n - 1) * latency * buckets;
+  const double tree = 2.0 * bytes / bandwidth + 2.0 * std::log2(n) * latency * buckets;
+  return std::min(ring, tree);
+}
+
+// An all-reduce over a group of n ranks with `local` of them on each node (n / local nodes),
+// as NCCL does across nodes: reduce-scatter within the node, all-reduce of each rank's 1/local
+// between the nodes (every rank on its own NIC, at once), all-gather within the node.
+double allreduce(double bytes, int n, int local, double buckets, const Cluster& c) {
+  local = std::max(1, std::min(local, n));
+  const int nodes = n / local;
+  if (nodes <= 1) return flat_allreduce(bytes, n, buckets, c.intra_bandwidth, c.intra_latency);
+  // Reduce-scatter and all-gather within the node are half a ring all-reduce each.
+  const double within = flat_allreduce(bytes, local, buckets, c.intra_bandwidth, c.intra_latency);
+  return within + flat_allreduce(bytes / local, nodes, buckets, c.inter_bandwidth, c.inter_latency);
 }
 
 }  // namespace
@@ -102,10 +141,14 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
       layout.stage_starts.empty() ? balanced_partition(layers, P) : layout.stage_starts;
   const std::vector<StageCost> stages = stage_costs(layers, out.stage_starts);
   const double rows = static_cast<double>(layout.global_batch) / (D * layout.grad_accum * M);
-  // Stages on one node talk over its links; a group spread over nodes is as fast as the network.
-  const bool one_node = layout.ranks() <= c.devices_per_node;
-  const double bw = one_node ? c.intra_bandwidth : c.inter_bandwidth;
-  const double lat = one_node ? c.intra_latency : c.inter_latency;
+  // Placement: a replica's P stages are consecutive ranks, nodes hold devices_per_node ranks.
+  // Neighbouring stages talk over the node's links when every replica fits in a node; a data
+  // group (one stage of every replica, P ranks apart) has devices_per_node / P ranks per node.
+  const int per_node = c.devices_per_node;
+  const bool stages_in_node = P <= per_node && per_node % P == 0;
+  const double bw = stages_in_node ? c.intra_bandwidth : c.inter_bandwidth;
+  const double lat = stages_in_node ? c.intra_latency : c.inter_latency;
+  const int data_per_node = stages_in_node ? per_node / P : 1;
 
   std::vector<double> slot(P, 0.0), forward(P, 0.0), backward(P, 0.0);  // per micro-batch
   double p2p_slot = 0.0;
@@ -114,7 +157,7 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
     const StageCost& st = stages[s];
     for (int64_t i = st.first; i < st.end; ++i) {
       // As the model does: a later stage always sends its input gradient back.
-      const LayerTime t = layer_time(layers[i], below_has_params || s > 0, c);
+      const LayerTime t = layer_time(layers[i], below_has_params || s > 0, layout.half_compute, c);
       below_has_params = below_has_params || layers[i].params > 0;
       slot[s] += (t.forward + t.backward) * rows + 2.0 * c.layer_overhead;
       forward[s] += t.forward * rows + c.layer_overhead;
@@ -158,14 +201,14 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   for (int s = 0; s < P; ++s) {
     const double grad_bytes = 4.0 * static_cast<double>(stages[s].params);
     const double buckets = std::max(1.0, std::ceil(grad_bytes / (layout.bucket_mb * (1 << 20))));
-    const double all_reduce = ring_allreduce(grad_bytes, D, buckets, bw, lat);
+    const double all_reduce = allreduce(grad_bytes, D, data_per_node, buckets, c);
     const double reduce = zero ? all_reduce / 2 : all_reduce;
     const double hidden = c.overlap ? backward[s] * (1.0 - 1.0 / buckets) : 0.0;
     const double gather = all_reduce / 2;
     const double gather_hidden = c.overlap ? forward[s] * (1.0 - 1.0 / buckets) : 0.0;
-    exposed = std::max(exposed, passes * std::max(reduce - hidden, reduce / buckets) +
-                                    (zero ? std::max(gather - gather_hidden, gather / buckets)
-                                          : 0.0));
+    exposed =
+        std::max(exposed, passes * std::max(reduce - hidden, reduce / buckets) +
+                              (zero ? std::max(gather - gather_hidden, gather / buckets) : 0.0));
     // The update reads weight, gradient and state, and writes weight and state.
     const double updated = static_cast<double>(stages[s].params) / (zero ? D : 1);
     optimizer =

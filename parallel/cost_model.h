@@ -16,7 +16,8 @@ namespace trainer {
 struct Cluster {
   std::string name, description;
   int devices_per_node = 1;     // GPUs, or cores for a CPU cluster (one rank per core)
-  double gemm_flops = 0;        // FLOP/s per device in linear layers' GEMMs
+  double gemm_flops = 0;        // FLOP/s per device in linear layers' GEMMs (fp32)
+  double half_gemm_flops = 0;   // ... in fp16/bf16 (tensor cores); 0: as in fp32
   double conv_flops = 0;        // FLOP/s per device in convolutions
   double memory_bandwidth = 0;  // bytes/s per device for elementwise layers and the optimizer
   double memory_bytes = 0;      // per device
@@ -29,8 +30,9 @@ struct Cluster {
   bool overlap = true;
 };
 
-// "h100" (8 per node, NVLink in a node, InfiniBand between), "cpu" (this project's 2-core
-// development machine, calibrated by bench/calibrate_cpu.py). Throws std::invalid_argument.
+// "a100", "h100" (8 per node, NVLink in a node, InfiniBand between), "cpu" (this project's
+// 2-core development machine, calibrated by bench/calibrate_cpu.py). Throws
+// std::invalid_argument.
 const Cluster& cluster_preset(const std::string& name);
 std::vector<std::string> cluster_presets();
 

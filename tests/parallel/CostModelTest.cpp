@@ -95,6 +95,47 @@ TEST(CostModelTest, SearchListsFittingLayoutsOfTheDeviceCountFastestFirst) {
   }
   EXPECT_THROW(cluster_preset("tpu"), std::invalid_argument);
   EXPECT_EQ(cluster_preset("h100").devices_per_node, 8);
+  EXPECT_EQ(cluster_preset("a100").half_gemm_flops, 250e12);
+  EXPECT_EQ(cluster_presets(), (std::vector<std::string>{"a100", "cpu", "h100"}));
+}
+
+// In fp16/bf16 the GEMMs run at the cluster's tensor-core rate (where it has one).
+TEST(CostModelTest, HalfPrecisionGemmsRunAtTheTensorCoreRate) {
+  Cluster c = unit_cluster();
+  Layout l;
+  const double fp32 = predict(linears(2, 1000), l, c, 0).compute_s;
+  l.half_compute = true;
+  EXPECT_DOUBLE_EQ(predict(linears(2, 1000), l, c, 0).compute_s, fp32);  // no tensor cores
+  c.half_gemm_flops = 2 * c.gemm_flops;
+  EXPECT_NEAR(predict(linears(2, 1000), l, c, 0).compute_s, fp32 / 2, 1e-12);
+}
+
+// Collectives as NCCL runs them: within the node, then between nodes (each rank's 1/8 on its own
+// link), by ring or, for small pieces over many nodes, by tree, whose latency grows as log2 of
+// the nodes instead of with every rank.
+TEST(CostModelTest, AllReducesAreHierarchicalAndUseTreesWhereFaster) {
+  Cluster c = unit_cluster();
+  c.devices_per_node = 8;
+  c.intra_bandwidth = 1e9;
+  c.inter_bandwidth = 1e8;
+  c.intra_latency = 0.0;
+  c.inter_latency = 1e-5;
+  Layout l;
+  l.data = 16;  // 2 nodes
+  l.global_batch = 16;
+  // 4 MB of gradients: a ring within each node (2 x 7/8 x 4 MB at 1 GB/s) and a ring of the two
+  // nodes for each rank's 0.5 MB (0.5 MB at 100 MB/s), plus two latencies.
+  EXPECT_NEAR(predict(linears(1, 1, 1000000), l, c, 0).allreduce_s, 7e-3 + 5e-3 + 2e-5, 1e-9);
+  // 4 bytes over 128 nodes: a tree's 2 log2(128) latencies, not a ring's 2 x 1023.
+  l.data = l.global_batch = 1024;
+  EXPECT_NEAR(predict(linears(1, 1, 1), l, c, 0).allreduce_s, 14e-5, 1e-6);
+  // A replica of 8 stages fills a node, so a data group's two ranks are on two nodes: each
+  // stage's 0.5 MB goes over the network alone (a ring of two: 0.5 MB at 100 MB/s).
+  l.pipeline = 8;
+  l.microbatches = 8;
+  l.data = 2;
+  l.global_batch = 16;
+  EXPECT_NEAR(predict(linears(8, 1, 125000), l, c, 0).allreduce_s, 0.5e6 / 1e8 + 2e-5, 1e-9);
 }
 
 // ZeRO 1 divides the optimizer state by the data ranks, ZeRO 2 the gradients too, and recompute
