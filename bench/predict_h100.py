@@ -61,11 +61,11 @@ def main():
                      f"{r['step_ms']:.3f} ms | {r['compute_ms']:.3f} ms | {r['allreduce_ms']:.3f} ms | "
                      f"{r['samples_per_s']:,.0f} | {100 * r['efficiency_vs_8']:.0f}% | {r['memory_mib']:.1f} MiB |")
     lines += ["", "Both models are tiny (about 0.1 M parameters): a step computes in tenths of a millisecond, so "
-              "past one node (8 GPUs) the ring all-reduce's latency, 2 (n - 1) network hops of 15 us, dominates "
-              "and efficiency falls. The search answers by trading data-parallel ranks for pipeline stages: a "
-              "smaller ring has fewer hops, worth more than the bubble and transfers a pipeline adds. (NCCL "
-              "switches to tree all-reduces at this scale, whose latency grows as log n; the model's ring is "
-              "pessimistic there.)"]
+              "past one node (8 GPUs) the all-reduce's latency decides. It is hierarchical, as NCCL runs it: "
+              "within the node over NVLink, then between the nodes by a double binary tree, whose latency "
+              "grows as 2 log2(nodes) network hops of 15 us (a ring's would grow as 2 (nodes - 1)). Efficiency "
+              "therefore falls slowly, and the search keeps pure data parallelism: a pipeline's bubble and "
+              "transfers would cost more than the few hops it saves."]
     write_results("h100_predictions", result, lines)
 
 
