@@ -41,6 +41,8 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb,
       b.count = p->offset + p->compute.numel() - b.offset;
       b.params.push_back(p);
     }
+  for (std::vector<Bucket>* list : {&buckets_, &held_})
+    for (Bucket& b : *list) b.shares = counts_within({b.offset, b.offset + b.count}, zero_.ranges);
   if (!own_buffers()) {
     for (std::vector<Bucket>* list : {&buckets_, &held_})
       for (Bucket& b : *list) b.buffer = flat.view(b.offset, {b.count});
@@ -116,8 +118,7 @@ void GradReducer::start(Bucket& b) {
   b.started = trace::Clock::now();
   float* data = b.buffer.f32();
   if (b.scatter) {
-    b.work = comm_.reduce_scatter_in_place_async(
-        data, counts_within({b.offset, b.offset + b.count}, zero_.ranges));
+    b.work = comm_.reduce_scatter_in_place_async(data, b.shares);
   } else {
     b.work = comm_.all_reduce_async(data, b.count, ReduceOp::Sum);
   }
@@ -186,10 +187,9 @@ void GradReducer::start_gather(const Tensor& flat) {
   trace::Scope issuing("issue gathers of updated parameters", trace::Track::Wait);
   for (const Bucket* b : order)
     gathers_.push_back(
-        {b->lowest_layer,
-         comm_.all_gather_in_place_async(
-             static_cast<char*>(flat.raw()) + b->offset * dtype_size(flat.dtype()),
-             counts_within({b->offset, b->offset + b->count}, zero_.ranges), flat.dtype())});
+        {b->lowest_layer, comm_.all_gather_in_place_async(
+                              static_cast<char*>(flat.raw()) + b->offset * dtype_size(flat.dtype()),
+                              b->shares, flat.dtype())});
   model_.set_weights_pending([this](size_t layer) { wait_gathered(layer); });
 }
 
@@ -200,7 +200,8 @@ void GradReducer::wait_gathered(size_t layer) {
       g.work->wait();
       g.work.reset();
     }
-  if (std::none_of(gathers_.begin(), gathers_.end(), [](const Gather& g) { return g.work != nullptr; }))
+  if (std::none_of(gathers_.begin(), gathers_.end(),
+                   [](const Gather& g) { return g.work != nullptr; }))
     gathers_.clear();
 }
 

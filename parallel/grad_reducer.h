@@ -87,6 +87,7 @@ class GradReducer {
     bool scatter;           // reduce-scattered (ZeRO), or all-reduced
     bool keeps_buffer;      // stage 2: a buffer of its own (a held or shared parameter's)
     std::vector<Param*> params;
+    std::vector<int64_t> shares{};  // ZeRO: each data rank's elements of it
     Tensor buffer{};  // its gradients: a view of the flat buffer, or of a stage-2 slot
     Tensor slot{};    // stage 2: the pooled buffer it holds during a pass
     std::unique_ptr<Work> work{};
