@@ -65,6 +65,16 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb,
     }
 }
 
+GradReducer::~GradReducer() {
+  model_.set_weights_pending(nullptr);
+  for (Gather& g : gathers_) {
+    try {
+      if (g.work) g.work->wait();
+    } catch (...) {  // the error that stopped training is already on its way
+    }
+  }
+}
+
 void GradReducer::begin_step(int64_t passes) {
   pass_ = 0;
   passes_ = std::max<int64_t>(passes, 1);

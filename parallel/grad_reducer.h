@@ -46,6 +46,11 @@ class GradReducer {
   // `zero.grads`, under stage 2, is where each pass's reduced range is added.
   GradReducer(Communicator& data, Model& model, double bucket_mb,
               const std::vector<Param*>& held = {}, ZeroShards zero = {});
+  // A gather still in flight (training stopped after a step) is waited for, and the model
+  // forgets the wait it was handed: the model may outlive the reducer.
+  ~GradReducer();
+  GradReducer(const GradReducer&) = delete;
+  GradReducer& operator=(const GradReducer&) = delete;
 
   // Before a step's first backward, which makes `passes` backward passes (micro-batches x
   // accumulation rounds): stages 0 and 1 reduce in the last one only, stage 2 in each.
