@@ -197,22 +197,22 @@ void Model::set_compute_dtype(DType dtype) {
 
 void Model::refresh_compute_weights() {
   if (values_released_) return;  // the ZeRO gather keeps the compute copies current
-  // A cast reads the values and writes the copies (fp32 only re-points the copies, so a
-  // gather of the values may go on into the next forward).
-  if (compute_ != DType::F32) wait_for_weights();
-  if (compute_ == DType::F32 || !values_.defined()) {
-    // Unplaced, the copies are the parameters' own (a model used before to(), in tests).
+  // fp32 computes with the values themselves: the copies are re-pointed, nothing is read, so a
+  // gather of the values may go on into the next forward.
+  if (compute_ == DType::F32) {
+    for (Param* p : params()) p->compute = p->value;
+    compute_flat_ = values_;
+    return;
+  }
+  wait_for_weights();        // a cast reads the values and writes the copies
+  if (!values_.defined()) {  // unplaced (a model used before to(), in tests): copies of their own
     for (Param* p : params()) {
-      if (compute_ == DType::F32) {
-        p->compute = p->value;
-      } else {
-        if (!p->compute.defined() || p->compute.dtype() != compute_ ||
-            p->compute.device() != p->value.device())
-          p->compute = Tensor::empty(p->value.shape(), compute_, p->value.device());
-        ops::cast_into(p->value, p->compute);
-      }
+      if (!p->compute.defined() || p->compute.dtype() != compute_ ||
+          p->compute.device() != p->value.device())
+        p->compute = Tensor::empty(p->value.shape(), compute_, p->value.device());
+      ops::cast_into(p->value, p->compute);
     }
-    compute_flat_ = compute_ == DType::F32 ? values_ : Tensor();
+    compute_flat_ = Tensor();
     return;
   }
   // Placed: the copies are one flat buffer with the values' offsets, cast in one pass.

@@ -90,9 +90,11 @@ static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input,
   Shape shape = input;
   for (int64_t i = 0; i < static_cast<int64_t>(cfg.layers.size()); ++i) {
     std::unique_ptr<Layer> alone;
-    InitContext costs_only{cfg.seed, i};
-    costs_only.shapes_only = true;  // built for its costs, and dropped
-    if (!whole) alone = make_layer(cfg, i, shape, costs_only);
+    if (!whole) {
+      InitContext costs_only{cfg.seed, i};
+      costs_only.shapes_only = true;  // built for its costs, and dropped
+      alone = make_layer(cfg, i, shape, costs_only);
+    }
     Layer& layer = whole ? whole->layer(static_cast<size_t>(i)) : *alone;
     out.push_back(layer_cost(layer));
     if (const std::string tied = layer.tied_param(); !tied.empty()) {

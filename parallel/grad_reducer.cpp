@@ -41,27 +41,23 @@ GradReducer::GradReducer(Communicator& data, Model& model, double bucket_mb,
       b.count = p->offset + p->compute.numel() - b.offset;
       b.params.push_back(p);
     }
-  for (std::vector<Bucket>* list : {&buckets_, &held_})
-    for (Bucket& b : *list) b.shares = counts_within({b.offset, b.offset + b.count}, zero_.ranges);
-  if (!own_buffers()) {
-    for (std::vector<Bucket>* list : {&buckets_, &held_})
-      for (Bucket& b : *list) b.buffer = flat.view(b.offset, {b.count});
-    peak_bytes_ = static_cast<int64_t>(flat.bytes());
-    return;
-  }
   // Stage 2: a parameter whose gradient outlives a bucket's turn keeps a buffer of its own, its
   // grad bound to it for good: a held one (it waits for the other stage's copy) and one shared
-  // within the stage (the head writes it first in backward, the embedding last).
-  peak_bytes_ = static_cast<int64_t>(zero_.grads.bytes());
+  // within the stage (the head writes it first in backward, the embedding last). The others
+  // take slots of the pool, each the size of the largest bucket.
+  peak_bytes_ = static_cast<int64_t>(own_buffers() ? zero_.grads.bytes() : flat.bytes());
   for (std::vector<Bucket>* list : {&buckets_, &held_})
     for (Bucket& b : *list) {
-      if (!b.keeps_buffer) {
+      b.shares = counts_within({b.offset, b.offset + b.count}, zero_.ranges);
+      if (!own_buffers()) {
+        b.buffer = flat.view(b.offset, {b.count});
+      } else if (!b.keeps_buffer) {
         slot_elems_ = std::max(slot_elems_, b.count);
-        continue;
+      } else {
+        b.buffer = Tensor::zeros({b.count}, DType::F32, model.device());
+        b.params[0]->grad = b.buffer.view(0, b.params[0]->compute.shape());
+        peak_bytes_ += static_cast<int64_t>(b.buffer.bytes());
       }
-      b.buffer = Tensor::zeros({b.count}, DType::F32, model.device());
-      b.params[0]->grad = b.buffer.view(0, b.params[0]->compute.shape());
-      peak_bytes_ += static_cast<int64_t>(b.buffer.bytes());
     }
 }
 

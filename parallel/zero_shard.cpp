@@ -15,6 +15,12 @@ std::vector<FlatRange> shard_ranges(int64_t total, int ranks) {
   return out;
 }
 
+// A zeroed f32 buffer of n elements on `device` (one is allocated when n is 0: a rank's range
+// may be empty).
+static Tensor range_buffer(int64_t n, Device device) {
+  return Tensor::zeros({std::max<int64_t>(n, 1)}, DType::F32, device).view(0, {n});
+}
+
 ZeroShards make_zero_shards(Model& model, int stage, int ranks, int rank) {
   ZeroShards z;
   z.stage = stage;
@@ -24,15 +30,12 @@ ZeroShards make_zero_shards(Model& model, int stage, int ranks, int rank) {
   z.mine = z.ranges.at(static_cast<size_t>(rank));
   if (stage >= 2) {
     model.release_grads();
-    const Tensor own = Tensor::zeros({std::max<int64_t>(z.mine.size(), 1)}, DType::F32,
-                                     values.device());  // an empty range still allocates one
-    z.grads = own.view(0, {z.mine.size()});
+    z.grads = range_buffer(z.mine.size(), values.device());
   } else {
     z.grads = model.flat_grads().view(z.mine.begin, {z.mine.size()});
   }
   if (model.compute_dtype() != DType::F32) {
-    z.master = Tensor::empty({std::max<int64_t>(z.mine.size(), 1)}, DType::F32, values.device())
-                   .view(0, {z.mine.size()});
+    z.master = range_buffer(z.mine.size(), values.device());
     z.master.copy_from(values.view(z.mine.begin, {z.mine.size()}));
   }
   return z;
