@@ -245,7 +245,8 @@ void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& att, con
   dqo.done();
 }
 
-void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wpe, Tensor& y) {
+void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wpe, Tensor& y,
+                       int64_t vocab_begin, bool positions) {
   const int64_t N = tokens.dim(0), T = tokens.dim(1), C = wte.dim(1);
   require(
       tokens.dtype() == DType::I32 && wpe.dim(0) >= T && wpe.dim(1) == C && y.numel() == N * T * C,
@@ -253,15 +254,19 @@ void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wp
       "tokens " + shape_str(tokens.shape()) + " wte " + shape_str(wte.shape()) + " wpe " +
           shape_str(wpe.shape()));
   Out yo(y);
+  In p(wpe);
   BACKEND(tokens, embedding_forward)
-  (N, T, C, tokens.i32(), In(wte).get(), In(wpe).get(), yo.get());
+  (N, T, C, tokens.i32(), In(wte).get(), {vocab_begin, wte.dim(0)}, positions ? p.get() : nullptr,
+   yo.get());
   yo.done();
 }
 
-void embedding_backward(const Tensor& tokens, const Tensor& dy, Tensor& dwte, Tensor& dwpe) {
+void embedding_backward(const Tensor& tokens, const Tensor& dy, Tensor& dwte, Tensor& dwpe,
+                        int64_t vocab_begin) {
   const int64_t N = tokens.dim(0), T = tokens.dim(1), C = dwte.dim(1);
   require(dy.numel() == N * T * C, "embedding_backward", "dy " + shape_str(dy.shape()));
-  BACKEND(tokens, embedding_backward)(N, T, C, tokens.i32(), In(dy).get(), dwte.f32(), dwpe.f32());
+  BACKEND(tokens, embedding_backward)
+  (N, T, C, tokens.i32(), In(dy).get(), dwte.f32(), {vocab_begin, dwte.dim(0)}, dwpe.f32());
 }
 
 static void check_loss_args(const Tensor& logits, const Tensor& labels, const char* op) {
@@ -284,6 +289,31 @@ LossSums mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tenso
   Out d(dlogits);
   const LossSums s = BACKEND(logits, mse_onehot)(logits.dim(0), logits.dim(1), In(logits).get(),
                                                  labels.i32(), grad_scale, d.get());
+  d.done();
+  return s;
+}
+
+void split_ce_max_target(const Tensor& logits, const Tensor& labels, int64_t begin,
+                         Tensor& row_max, Tensor& target) {
+  check_loss_args(logits, labels, "split_ce_max_target");
+  BACKEND(logits, split_ce_max_target)
+  (logits.dim(0), logits.dim(1), In(logits).get(), labels.i32(), begin, row_max.f32(),
+   target.f32());
+}
+
+void split_ce_sum_exp(const Tensor& logits, const Tensor& row_max, Tensor& sum_exp) {
+  BACKEND(logits, split_ce_sum_exp)
+  (logits.dim(0), logits.dim(1), In(logits).get(), row_max.f32(), sum_exp.f32());
+}
+
+LossSums split_ce_loss(const Tensor& logits, const Tensor& labels, int64_t begin,
+                       const Tensor& row_max, const Tensor& sum_exp, const Tensor& target,
+                       float grad_scale, Tensor& dlogits) {
+  check_loss_args(logits, labels, "split_ce_loss");
+  Out d(dlogits);
+  const LossSums s = BACKEND(logits, split_ce_loss)(
+      logits.dim(0), logits.dim(1), In(logits).get(), labels.i32(), begin, row_max.f32(),
+      sum_exp.f32(), target.f32(), grad_scale, d.get());
   d.done();
   return s;
 }

@@ -58,14 +58,29 @@ void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& att)
 void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& att, const Tensor& dy,
                         Tensor& dqkv);
 
-// y(N, T, C) = wte[tokens(N, T)] + wpe[t]; backward accumulates into dwte and dwpe.
-void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wpe, Tensor& y);
-void embedding_backward(const Tensor& tokens, const Tensor& dy, Tensor& dwte, Tensor& dwpe);
+// y(N, T, C) = wte[tokens(N, T)] + wpe[t]; backward accumulates into dwte and dwpe. wte holds
+// the vocabulary's rows from `vocab_begin` (all of them by default): a token outside them
+// contributes zeros (a tensor-parallel slice). `positions` false leaves wpe out of forward.
+void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wpe, Tensor& y,
+                       int64_t vocab_begin = 0, bool positions = true);
+void embedding_backward(const Tensor& tokens, const Tensor& dy, Tensor& dwte, Tensor& dwpe,
+                        int64_t vocab_begin = 0);
 
 // Loss over logits(N, C) and labels(N); dlogits (may be undefined) scaled by grad_scale.
 LossSums cross_entropy(const Tensor& logits, const Tensor& labels, float grad_scale,
                        Tensor& dlogits);
 LossSums mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tensor& dlogits);
+// Cross-entropy over a vocabulary split between ranks (tensor parallelism): logits(N, C) are
+// columns [begin, begin + C) of it. Three passes, the group reducing between them: row_max and
+// target (N) f32 get the slice's max and the label's logit (0 where another rank holds it),
+// to be all-reduced by max and by sum; sum_exp (N) f32 gets Σ exp(x - row_max), to be summed;
+// then the loss sums and dlogits (nullable) = (softmax - onehot) x grad_scale of the slice.
+void split_ce_max_target(const Tensor& logits, const Tensor& labels, int64_t begin,
+                         Tensor& row_max, Tensor& target);
+void split_ce_sum_exp(const Tensor& logits, const Tensor& row_max, Tensor& sum_exp);
+LossSums split_ce_loss(const Tensor& logits, const Tensor& labels, int64_t begin,
+                       const Tensor& row_max, const Tensor& sum_exp, const Tensor& target,
+                       float grad_scale, Tensor& dlogits);
 
 // dst(n, ...) = src(idx[i], ...): rows of src picked by idx(n) (i32, on src's device).
 void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst);

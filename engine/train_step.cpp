@@ -7,6 +7,7 @@
 #include "core/ops.h"
 #include "core/optim/clip.h"
 #include "core/trace.h"
+#include "engine/vocab_parallel_loss.h"
 #include "parallel/zero_master.h"
 
 namespace trainer {
@@ -16,14 +17,19 @@ LossKind loss_kind(const std::string& name) {
 }
 
 // The loss over every target: one per sample (labels (n)) or one per position (tokens (n, T),
-// logits (n, T, V)), each target a row of logits.
-static ops::LossSums apply_loss(LossKind kind, const Tensor& logits, const Tensor& labels,
-                                float grad_scale, Tensor& dlogits) {
+// logits (n, T, V)), each target a row of logits. Over a split vocabulary every rank of the
+// tensor group computes the same sums; they are counted on its rank 0 only.
+static ops::LossSums apply_loss(const StageContext& stage, LossKind kind, const Tensor& logits,
+                                const Tensor& labels, float grad_scale, Tensor& dlogits) {
   const int64_t rows = labels.numel(), classes = logits.numel() / std::max<int64_t>(rows, 1);
   const Tensor l = logits.reshape({rows, classes}), y = labels.reshape({rows});
   Tensor d = dlogits.defined() ? dlogits.reshape({rows, classes}) : Tensor();
-  return kind == LossKind::MSE ? ops::mse(l, y, grad_scale, d)
-                               : ops::cross_entropy(l, y, grad_scale, d);
+  const VocabSplit& v = stage.vocab;
+  const ops::LossSums s =
+      v.group             ? vocab_parallel_cross_entropy(l, y, v.begin, *v.group, grad_scale, d)
+      : kind == LossKind::MSE ? ops::mse(l, y, grad_scale, d)
+                              : ops::cross_entropy(l, y, grad_scale, d);
+  return stage.tensor.rank() == 0 ? s : ops::LossSums{};
 }
 
 // The micro-batches' samples, loaded once each: with one stage, forward needs the inputs and
@@ -74,15 +80,21 @@ static void sum_shared_grads(const StageContext& stage) {
   }
 }
 
-// The squares of the gradients in `range` (held in `grads`), a shared parameter counted on one
-// stage only: the stages' and data ranks' sums add up to the whole model's.
+// The squares of the gradients in `range` (held in `grads`), each parameter counted once over
+// the whole job: a shared parameter on one stage only, a parameter the tensor group replicates
+// on its rank 0 only. The stages', data ranks' and tensor ranks' sums add up to the whole
+// model's.
 static double owned_sum_squares(const StageContext& stage, const Tensor& grads, FlatRange range) {
   double sq = grad_sum_squares(grads);
-  for (const SharedParam& s : stage.shared) {
-    if (s.counted_here) continue;
-    const FlatRange in = overlap(range, {s.param->offset, s.param->offset + s.param->grad.numel()});
+  auto uncount = [&](const Param& p) {
+    const FlatRange in = overlap(range, {p.offset, p.offset + p.compute.numel()});
     if (!in.empty()) sq -= grad_sum_squares(grads.view(in.begin - range.begin, {in.size()}));
-  }
+  };
+  for (const SharedParam& s : stage.shared)
+    if (!s.counted_here) uncount(*s.param);
+  if (stage.tensor.rank() > 0)
+    for (const Param* p : stage.model.params())
+      if (!p->split.split()) uncount(*p);
   return std::max(sq, 0.0);  // rounding aside; a NaN stays NaN
 }
 
@@ -116,8 +128,8 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     source.loss = [&](int mb, const Tensor& logits) {
       trace::Scope span("loss");
       Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-      const ops::LossSums s =
-          apply_loss(loss, logits, data.get(begin(mb), begin(mb + 1)).y, grad_scale, dlogits);
+      const ops::LossSums s = apply_loss(stage, loss, logits, data.get(begin(mb), begin(mb + 1)).y,
+                                         grad_scale, dlogits);
       r.loss_sum += s.loss;
       r.correct += s.correct;
       return dlogits;
@@ -166,6 +178,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     double total = sq;
     if (zero) stage.data.all_reduce(&total, 1, ReduceOp::Sum);
     stage.pipeline.all_reduce(&total, 1, ReduceOp::Sum);
+    stage.tensor.all_reduce(&total, 1, ReduceOp::Sum);
     r.grad_norm = std::sqrt(total) * unscale;
     clip_to_norm(grads, r.grad_norm, plan.clip_grad_norm);
   }
@@ -193,10 +206,10 @@ EvalResult evaluate_shard(const StageContext& stage, DataLoader& loader, LossKin
     source.input = [&](int) { return data.get(begin, end).x; };
     source.loss = [&](int, const Tensor& logits) {
       const Batch& batch = data.get(begin, end);
-      const ops::LossSums s = apply_loss(loss, logits, batch.y, 1.0f, no_grad);
+      const ops::LossSums s = apply_loss(stage, loss, logits, batch.y, 1.0f, no_grad);
       r.loss_sum += s.loss;
       r.correct += s.correct;
-      r.samples += batch.y.numel();
+      if (stage.tensor.rank() == 0) r.samples += batch.y.numel();
       return Tensor();
     };
     stage.executor.run_forward(source);

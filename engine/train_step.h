@@ -58,6 +58,13 @@ struct SharedParam {
   bool counted_here;  // in the gradient norm (one end only)
 };
 
+// Tensor parallelism at the output: the head's logits are this rank's slice of the vocabulary,
+// from `begin`, and the loss is computed over the group (`group` null: the whole vocabulary).
+struct VocabSplit {
+  TensorCollectives* group = nullptr;
+  int64_t begin = 0;
+};
+
 // What one rank trains: its stage of the model and the communicators around it.
 struct StageContext {
   Model& model;
@@ -70,6 +77,11 @@ struct StageContext {
   // ZeRO: the data-parallel ranks' split of the flat buffers (off without), and their group.
   const ZeroShards& zero;
   Communicator& data;
+  // The ranks this one splits its layers with (tensor parallelism): split parameters' squared
+  // norms are summed over them, replicated ones counted on rank 0; each rank computes the same
+  // loss, counted on rank 0.
+  Communicator& tensor;
+  VocabSplit vocab;
 };
 
 // Zeroes gradients; runs grad_accum rounds of the pipeline schedule over the rows cut into

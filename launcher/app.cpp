@@ -171,8 +171,10 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     // A dry run outside mpirun plans the layout the config asks for.
     const int ranks = opts.dry_run && !mpi ? 0 : world.size();
     Config cfg = load_config(opts.config, opts.overrides, ranks);
-    const GridPlace place = place_of(world.rank(), static_cast<int>(cfg.pipeline));
-    run.emplace(build_run(std::move(cfg), place.stage, opts.dry_run, place.data_rank));
+    const GridPlace place =
+        place_of(world.rank(), static_cast<int>(cfg.pipeline), static_cast<int>(cfg.tensor));
+    run.emplace(build_run(std::move(cfg), place.stage, opts.dry_run, place.data_rank,
+                          place.tensor_rank));
     if (mpi) mpi->set_timeout(run->cfg.timeout_s);
     cpu::set_threads(threads_for(run->cfg, env));
     if (opts.dry_run) return;
@@ -222,7 +224,8 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   nlohmann::json summary;
   failure = attempt([&] {
     grid = mpi ? ProcessGrid::split(std::move(mpi), static_cast<int>(run->cfg.pipeline),
-                                    run->cfg.communicator == "nccl", run->cfg.timeout_s)
+                                    run->cfg.communicator == "nccl", run->cfg.timeout_s,
+                                    static_cast<int>(run->cfg.tensor))
                : ProcessGrid::single();
     summary = train(*run, start_step, err, started, &grid);
   });

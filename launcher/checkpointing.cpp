@@ -8,21 +8,32 @@
 
 namespace trainer {
 
-// One shard per pipeline stage: model.bin and optimizer.bin, or with stages,
-// model-stage<s>.bin and optimizer-stage<s>.bin.
-static std::string shard_file(const char* what, int64_t pipeline, int64_t stage) {
-  return what + (pipeline > 1 ? "-stage" + std::to_string(stage) + ".bin" : ".bin");
+// Which of a layout's slices a file holds: a pipeline stage, a tensor rank's slices of it.
+struct Slice {
+  int64_t pipeline, stage, tensor, tensor_rank;
+};
+static Slice slice_of(const RunSetup& run) {
+  return {run.cfg.pipeline, run.stage, run.cfg.tensor, run.tensor_rank};
 }
 
-// Under ZeRO, one optimizer file per stage and data rank: optimizer[-stage<s>]-shard<d>.bin,
-// holding each kind of flat state over that rank's range (see the note on flat optimizer state).
-static std::string zero_shard_file(int64_t pipeline, int64_t stage, int64_t shard) {
-  return std::string("optimizer") + (pipeline > 1 ? "-stage" + std::to_string(stage) : "") +
-         "-shard" + std::to_string(shard) + ".bin";
+// One file per pipeline stage and tensor rank: model.bin and optimizer.bin, or with stages
+// model-stage<s>.bin, with tensor ranks model[-stage<s>]-tensor<t>.bin (and the same for
+// optimizer).
+static std::string shard_file(const char* what, const Slice& s) {
+  return what + (s.pipeline > 1 ? "-stage" + std::to_string(s.stage) : "") +
+         (s.tensor > 1 ? "-tensor" + std::to_string(s.tensor_rank) : "") + ".bin";
+}
+
+// Under ZeRO, one optimizer file per stage, tensor rank and data rank:
+// optimizer[-stage<s>][-tensor<t>]-shard<d>.bin, holding each kind of flat state over that
+// rank's range (see the note on flat optimizer state).
+static std::string zero_shard_file(const Slice& s, int64_t shard) {
+  const std::string file = shard_file("optimizer", s);
+  return file.substr(0, file.size() - 4) + "-shard" + std::to_string(shard) + ".bin";
 }
 
 static TensorGroup model_group(RunSetup& run) {
-  TensorGroup model{shard_file("model", run.cfg.pipeline, run.stage), {}};
+  TensorGroup model{shard_file("model", slice_of(run)), {}};
   for (Param* p : run.model->params()) model.tensors.emplace_back(p->name, &p->value);
   return model;
 }
@@ -30,7 +41,57 @@ static TensorGroup model_group(RunSetup& run) {
 // The optimizer state of the whole stage, by parameter ("<param>.exp_avg"), as a run without
 // ZeRO holds and writes it.
 static TensorGroup optimizer_group(RunSetup& run) {
-  return {shard_file("optimizer", run.cfg.pipeline, run.stage), run.optimizer->state()};
+  return {shard_file("optimizer", slice_of(run)), run.optimizer->state()};
+}
+
+// A tensor this rank holds a slice of, under the name files store it by.
+struct SlicedTensor {
+  std::string name;
+  Tensor target;  // this rank's slice (a view to load into)
+  ParamSplit split;
+};
+
+// Loads `mine` from this stage's `what` files ("model", "optimizer") of a checkpoint written by
+// `written` tensor ranks. Under the same tensor size each rank reads its own file; under
+// another, each whole tensor is put together from every written slice (their places are known
+// from the split) and this rank's slice cut from it.
+static void load_sliced(const std::string& dir, const RunSetup& run, const char* what,
+                        const std::vector<SlicedTensor>& mine, int64_t written) {
+  auto file = [&](int64_t t) {
+    return shard_file(what, {run.cfg.pipeline, run.stage, written, t});
+  };
+  if (written == run.cfg.tensor) {
+    std::vector<Tensor> views;
+    views.reserve(mine.size());
+    TensorGroup g{file(run.tensor_rank), {}};
+    for (const SlicedTensor& t : mine) {
+      views.push_back(t.target);
+      g.tensors.emplace_back(t.name, &views.back());
+    }
+    return load_checkpoint_tensors(dir, {g});
+  }
+  std::vector<Tensor> whole, parts;
+  whole.reserve(mine.size());
+  parts.reserve(mine.size());
+  for (const SlicedTensor& t : mine)
+    whole.push_back(Tensor::empty(full_shape(t.target.shape(), t.split)));
+  for (int64_t w = 0; w < written; ++w) {
+    TensorGroup g{file(w), {}};
+    parts.clear();
+    for (size_t i = 0; i < mine.size(); ++i) {
+      const ParamSplit theirs = mine[i].split.as(static_cast<int>(written), static_cast<int>(w));
+      parts.push_back(Tensor::empty(slice_shape(whole[i].shape(), theirs)));
+      g.tensors.emplace_back(mine[i].name, &parts.back());
+    }
+    load_checkpoint_tensors(dir, {g});
+    for (size_t i = 0; i < mine.size(); ++i)
+      put_slice(whole[i], parts[i],
+                mine[i].split.as(static_cast<int>(written), static_cast<int>(w)));
+  }
+  for (size_t i = 0; i < mine.size(); ++i) {
+    Tensor target = mine[i].target;
+    target.copy_from(take_slice(whole[i], mine[i].split));
+  }
 }
 
 // Copies the elements of flat range [src_begin, src_begin + src.numel()) that lie in
@@ -74,7 +135,7 @@ static TensorGroup range_group(const std::string& file, const Optimizer& opt, Fl
 // case); a copy is made only when the range starts or ends in an alignment gap.
 static TensorGroup zero_shard_group(RunSetup& run, int data_rank, std::vector<Tensor>& holder) {
   const FlatRange range = run.zero.ranges.at(data_rank);
-  const std::string file = zero_shard_file(run.cfg.pipeline, run.stage, data_rank);
+  const std::string file = zero_shard_file(slice_of(run), data_rank);
   const Optimizer& opt = *run.optimizer;
   const FlatRange have = covered(opt);
   if (!opt.flat_state().empty() && have.begin == range.begin && have.end == range.end) {
@@ -91,11 +152,13 @@ static TensorGroup zero_shard_group(RunSetup& run, int data_rank, std::vector<Te
 // Fills this run's optimizer state (its range of the flat buffer, all of it without ZeRO) from
 // a checkpoint written with `shards_written` ZeRO shards per stage (0: by parameter), whatever
 // this run's own number: the state is a flat buffer with the same offsets in both.
-static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t shards_written) {
+// `tensor_written`: the tensor size that wrote it (a ZeRO-sharded state is flat, laid out by
+// the writing tensor size's slices: it resumes under that size only, see restore).
+static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t shards_written,
+                                 int64_t tensor_written) {
   Optimizer& opt = *run.optimizer;
-  if (shards_written == 0 && !run.zero.on())
-    return load_checkpoint_tensors(dir, {optimizer_group(run)});
   const int64_t total = run.model->flat_values().numel();
+  const bool whole_stage = !run.zero.on();  // the optimizer's flat state covers all of it
   std::vector<Tensor> holder;
   auto copy_in = [&](FlatRange from) {
     for (size_t k = 0; k < holder.size(); ++k) {
@@ -104,19 +167,20 @@ static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t 
     }
   };
   if (shards_written == 0) {  // by parameter: read the whole stage's, keep this rank's range
-    TensorGroup g =
-        range_group(shard_file("optimizer", run.cfg.pipeline, run.stage), opt, {0, total}, holder);
-    const std::vector<Param*> params = run.model->params();
-    std::vector<Tensor> views;  // each parameter's state in the whole stage's flat buffers
-    views.reserve(holder.size() * params.size());
-    g.tensors.clear();
-    for (Param* p : params)  // in the order Optimizer::state() names them
-      for (size_t k = 0; k < holder.size(); ++k) {
-        views.push_back(holder[k].view(p->offset, p->value.shape()));
-        g.tensors.emplace_back(p->name + "." + opt.flat_state()[k].first, &views.back());
-      }
-    load_checkpoint_tensors(dir, {g});
-    return copy_in({0, total});
+    if (whole_stage) {
+      holder.clear();
+      for (const auto& [kind, flat] : opt.flat_state()) holder.push_back(flat);
+    } else {
+      range_group("", opt, {0, total}, holder);
+    }
+    std::vector<SlicedTensor> state;  // each parameter's state in the whole stage's flat buffers
+    for (Param* p : run.model->params())  // in the order Optimizer::state() names them
+      for (size_t k = 0; k < holder.size(); ++k)
+        state.push_back({p->name + "." + opt.flat_state()[k].first,
+                         holder[k].view(p->offset, p->compute.shape()), p->split});
+    load_sliced(dir, run, "optimizer", state, tensor_written);
+    if (!whole_stage) copy_in({0, total});
+    return;
   }
   const FlatRange want = covered(opt);
   const std::vector<FlatRange> written = shard_ranges(total, static_cast<int>(shards_written));
@@ -124,7 +188,7 @@ static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t 
     const FlatRange from = written[d];
     if (overlap(from, want).empty()) continue;
     load_checkpoint_tensors(
-        dir, {range_group(zero_shard_file(run.cfg.pipeline, run.stage, d), opt, from, holder)});
+        dir, {range_group(zero_shard_file(slice_of(run), d), opt, from, holder)});
     copy_in(from);
   }
 }
@@ -147,10 +211,12 @@ static nlohmann::json compatibility(const Config& c) {
 }
 
 // The layout that wrote a checkpoint. Data-parallel replicas hold the same state, so another
-// data-parallel size may resume it (only summation order changes); the pipeline split may not.
+// data-parallel size may resume it (only summation order changes), and another tensor size
+// (its slices are put together and cut again); the pipeline split may not.
 static nlohmann::json layout(const RunSetup& run) {
   nlohmann::json l = {{"data", run.cfg.data_parallel},
                       {"pipeline", run.cfg.pipeline},
+                      {"tensor", run.cfg.tensor},
                       {"stage_starts", run.stage_starts}};
   // ZeRO: the optimizer state is in this many shard files per stage; any count resumes.
   if (run.zero.on()) l["zero_shards"] = run.zero.ranges.size();
@@ -268,18 +334,25 @@ static std::vector<std::string> check_run_meta(const nlohmann::json& meta, const
       layout["pipeline"].get<uint64_t>() > 4096 || !layout.contains("stage_starts") ||
       !layout["stage_starts"].is_array())
     bad("layout", "{\"pipeline\": stages, \"stage_starts\": [...]}");
+  if (layout.contains("tensor") &&
+      (!layout["tensor"].is_number_unsigned() || layout["tensor"].get<uint64_t>() < 1 ||
+       layout["tensor"].get<uint64_t>() > 4096))
+    bad("layout.tensor", "a number of tensor ranks from 1 to 4096");
   if (layout.contains("zero_shards") &&
       (!layout["zero_shards"].is_number_unsigned() || layout["zero_shards"].get<uint64_t>() < 1 ||
        layout["zero_shards"].get<uint64_t>() > 4096))
     bad("layout.zero_shards", "a number of shards from 1 to 4096");
   const auto stages = layout["pipeline"].get<int64_t>();
+  const auto tensor = layout.value("tensor", int64_t{1});
   const auto shards = layout.value("zero_shards", int64_t{0});
   std::vector<std::string> files;
-  for (int64_t s = 0; s < stages; ++s) {
-    files.push_back(shard_file("model", stages, s));
-    if (shards == 0) files.push_back(shard_file("optimizer", stages, s));
-    for (int64_t d = 0; d < shards; ++d) files.push_back(zero_shard_file(stages, s, d));
-  }
+  for (int64_t s = 0; s < stages; ++s)
+    for (int64_t t = 0; t < tensor; ++t) {
+      const Slice slice{stages, s, tensor, t};
+      files.push_back(shard_file("model", slice));
+      if (shards == 0) files.push_back(shard_file("optimizer", slice));
+      for (int64_t d = 0; d < shards; ++d) files.push_back(zero_shard_file(slice, d));
+    }
   return files;
 }
 
@@ -353,8 +426,18 @@ int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint) {
                           std::to_string(run.total_steps) +
                           " steps (train.max_steps or train.epochs); it cannot be resumed by this "
                           "config");
-  load_checkpoint_tensors(dir, {model_group(run)});
-  load_optimizer_state(dir, run, written.value("zero_shards", int64_t{0}));
+  const auto tensor_written = written.value("tensor", int64_t{1});
+  const auto shards_written = written.value("zero_shards", int64_t{0});
+  if (shards_written > 0 && tensor_written != run.cfg.tensor)
+    throw CheckpointError(dir + ": written with parallel.tensor " +
+                          std::to_string(tensor_written) +
+                          " and its optimizer state in ZeRO shards; it resumes under that tensor "
+                          "size only (this run has " +
+                          std::to_string(run.cfg.tensor) + ")");
+  std::vector<SlicedTensor> weights;
+  for (Param* p : run.model->params()) weights.push_back({p->name, p->value, p->split});
+  load_sliced(dir, run, "model", weights, tensor_written);
+  load_optimizer_state(dir, run, shards_written, tensor_written);
   run.optimizer->set_steps_taken(meta.at("optimizer_steps").get<int64_t>());
   if (meta.contains("loss_scale") && run.scaler.active())
     run.scaler.restore(meta["loss_scale"].at("scale").get<double>(),

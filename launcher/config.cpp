@@ -211,6 +211,7 @@ static void read_parallel(ConfigSection& root, Config& c) {
     c.data_parallel = s.integer("data", std::nullopt, 1);
   }
   c.pipeline = s.integer("pipeline", 1, 1);
+  c.tensor = s.integer("tensor", 1, 1);
   c.microbatches = s.integer("microbatches", 1, 1);
   c.schedule = s.choice("schedule", std::string("1f1b"), {"1f1b", "gpipe"});
   const YAML::Node partition = s.raw("partition");
@@ -285,11 +286,14 @@ static void read_log(ConfigSection& root, Config& c) {
 // The layout must fit the ranks the job was started with, checked before any communication.
 static void check_layout(Config& c, int64_t world) {
   const YAML::Node p = c.tree["parallel"];
-  if (world == 0) world = std::max<int64_t>(c.data_parallel, 1) * c.pipeline;
-  if (world % c.pipeline != 0)
-    throw ConfigError(c.where(p["pipeline"]) +
-                      ": parallel.pipeline: " + std::to_string(c.pipeline) +
-                      " stages do not divide the job's " + std::to_string(world) + " rank(s)");
+  const int64_t split = c.pipeline * c.tensor;  // the ranks of one data-parallel replica
+  if (world == 0) world = std::max<int64_t>(c.data_parallel, 1) * split;
+  if (world % split != 0)
+    throw ConfigError(c.where(p[c.tensor > 1 ? "tensor" : "pipeline"]) + ": parallel." +
+                      (c.tensor > 1 ? "tensor x pipeline: " + std::to_string(c.tensor) + " x "
+                                    : std::string("pipeline: ")) +
+                      std::to_string(c.pipeline) + (c.tensor > 1 ? " ranks" : " stages") +
+                      " do not divide the job's " + std::to_string(world) + " rank(s)");
   const int64_t layers = static_cast<int64_t>(c.layers.size());
   if (c.pipeline > layers)
     throw ConfigError(c.where(p["pipeline"]) + ": parallel.pipeline: " +
@@ -313,12 +317,13 @@ static void check_layout(Config& c, int64_t world) {
     if (!problem.empty())
       throw ConfigError(c.where(p["partition"]) + ": parallel.partition: " + problem + ", or auto");
   }
-  if (c.data_parallel > 0 && c.data_parallel * c.pipeline != world)
+  if (c.data_parallel > 0 && c.data_parallel * split != world)
     throw ConfigError(c.where(p["data"]) + ": parallel.data: " + std::to_string(c.data_parallel) +
-                      " data-parallel x " + std::to_string(c.pipeline) + " pipeline ranks need " +
-                      std::to_string(c.data_parallel * c.pipeline) + " ranks, the job has " +
-                      std::to_string(world) + "; use auto");
-  if (c.data_parallel == 0) c.data_parallel = world / c.pipeline;
+                      " data-parallel x " + std::to_string(c.pipeline) + " pipeline" +
+                      (c.tensor > 1 ? " x " + std::to_string(c.tensor) + " tensor" : "") +
+                      " ranks need " + std::to_string(c.data_parallel * split) +
+                      " ranks, the job has " + std::to_string(world) + "; use auto");
+  if (c.data_parallel == 0) c.data_parallel = world / split;
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides, int world) {

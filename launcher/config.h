@@ -56,6 +56,9 @@ struct Config {
   int64_t data_parallel = 1;  // resolved: `auto` is every rank not taken by the pipeline
   int64_t replica_check_steps = 100;
   int64_t pipeline = 1, microbatches = 1;
+  // parallel.tensor: ranks each layer's weights are split over (Megatron's layout), adjacent
+  // ranks of one node.
+  int64_t tensor = 1;
   std::string schedule;
   // parallel.partition: the first layer of stages 1..P-1; empty = balanced automatically.
   std::vector<int64_t> partition;

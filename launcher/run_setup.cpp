@@ -56,12 +56,13 @@ static std::unique_ptr<Layer> make_layer(const Config& cfg, int64_t i, const Sha
 
 std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_t first,
                                    int64_t end, const std::function<void(Layer&)>& before_add,
-                                   bool shapes_only) {
+                                   bool shapes_only, const TensorSplit& tensor) {
   if (end < 0) end = static_cast<int64_t>(cfg.layers.size());
   auto model = std::make_unique<Model>(input, cfg.seed, first);
   for (int64_t i = first; i < end; ++i) {
     InitContext ctx = model->next_init();
     ctx.shapes_only = shapes_only;
+    ctx.tensor = tensor;
     std::unique_ptr<Layer> layer = make_layer(cfg, i, model->output_shape(), ctx);
     if (before_add) before_add(*layer);
     model->add(std::move(layer));
@@ -212,18 +213,41 @@ static int stage_of(const RunSetup& r, int64_t layer) {
   return s;
 }
 
+// This rank's slices of split layers (parallel.tensor).
+static TensorSplit tensor_split(const RunSetup& r) {
+  return {r.tensor_rank, static_cast<int>(r.cfg.tensor), r.tensor_group.get()};
+}
+
 // A layer tied to a parameter of another stage's layer gets a copy of that parameter as the
-// owner initialises it (the owner is built here alone for it, and dropped).
+// owner initialises it (the owner is built here alone for it, and dropped): this rank's slice.
 static void give_tied_copies(const RunSetup& r, const Shape& input, const std::vector<Tie>& ties,
                              Layer& user) {
   for (const Tie& t : ties) {
     if (t.user != user.index() || stage_of(r, t.owner) == r.stage) continue;
+    InitContext ctx{r.cfg.seed, t.owner};
+    ctx.tensor = tensor_split(r);
     std::unique_ptr<Layer> owner =
-        make_layer(r.cfg, t.owner, t.owner ? r.layers[t.owner - 1].output : input,
-                   InitContext{r.cfg.seed, t.owner});
+        make_layer(r.cfg, t.owner, t.owner ? r.layers[t.owner - 1].output : input, ctx);
     for (const Param* p : owner->params())
       if (p->name == t.param)
-        user.tie_to_copy({p->name, p->value, Tensor::zeros(p->value.shape()), p->value});
+        user.tie_to_copy(
+            {p->name, p->value, Tensor::zeros(p->value.shape()), p->value, -1, p->split});
+  }
+}
+
+// The layers tensor parallelism splits (or, for layer norms and dropout, replicates): any other
+// would only repeat the same work on every rank of the group.
+static void check_tensor_splits(const Config& c, const std::vector<LayerCost>& layers) {
+  if (c.tensor == 1) return;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const std::string& type = layers[i].type;
+    if (type != "embedding" && type != "transformer_block" && type != "layer_norm" &&
+        type != "lm_head" && type != "dropout")
+      throw ConfigError(c.where(c.layers[i]) + ": model.layers[" + std::to_string(i) + "]: a " +
+                        type + " layer cannot be split over parallel.tensor " +
+                        std::to_string(c.tensor) +
+                        " ranks; tensor parallelism splits embedding, transformer_block and "
+                        "lm_head layers (use parallel.tensor: 1)");
   }
 }
 
@@ -249,11 +273,13 @@ DType compute_dtype(const std::string& precision) {
   return precision == "fp16" ? DType::F16 : precision == "bf16" ? DType::BF16 : DType::F32;
 }
 
-RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank) {
+RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank, int tensor_rank) {
   RunSetup r;
   r.cfg = std::move(cfg);
   r.stage = stage;
+  r.tensor_rank = tensor_rank;
   Config& c = r.cfg;
+  if (c.tensor > 1 && !plan_only) r.tensor_group = std::make_shared<GroupCollectives>();
   r.train = load_dataset(c, c.train_data, "data.train", Split::Train);
   if (c.test_data.IsMap()) r.test = load_dataset(c, c.test_data, "data.test", Split::Test);
   const Shape input = c.input ? *c.input : r.train->sample_shape();
@@ -264,15 +290,18 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank) {
   // built one at a time for their costs; the first alone is kept for the vocabulary check),
   // unless it must check the model against llm.c weights it starts from.
   const bool light_plan = plan_only && c.init_from.empty();
-  if (c.pipeline == 1 && !light_plan) r.model = build_model(c, input);
+  if (c.pipeline == 1 && !light_plan)
+    r.model = build_model(c, input, 0, -1, nullptr, false, tensor_split(r));
   std::vector<Tie> ties;
-  r.layers = model_costs(c, input, r.model.get(), ties);
+  // The costs are the whole model's (the cost model splits them over the tensor ranks).
+  r.layers = model_costs(c, input, c.tensor == 1 ? r.model.get() : nullptr, ties);
+  check_tensor_splits(c, r.layers);
   mark_recomputed(c.recompute_blocks, input, r.layers);
   r.stage_starts = !c.partition.empty()
                        ? c.partition
                        : balanced_partition(r.layers, static_cast<int>(c.pipeline));
   if (light_plan) {
-    r.model = build_model(c, input, 0, 1, nullptr, /*shapes_only=*/true);
+    r.model = build_model(c, input, 0, 1, nullptr, /*shapes_only=*/true, tensor_split(r));
     check_fits(r);
     check_vocabulary(r);
     ConfigSection opt(*c.source, c.optimizer_node, "optimizer");
@@ -283,8 +312,9 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank) {
   if (c.pipeline > 1) {
     const StageCost mine = stage_costs(r.layers, r.stage_starts).at(stage);
     first = mine.first;
-    r.model = build_model(c, first ? r.layers[first - 1].output : input, first, mine.end,
-                          [&](Layer& layer) { give_tied_copies(r, input, ties, layer); });
+    r.model = build_model(
+        c, first ? r.layers[first - 1].output : input, first, mine.end,
+        [&](Layer& layer) { give_tied_copies(r, input, ties, layer); }, false, tensor_split(r));
     find_shared_params(r, ties);
   }
   std::vector<bool> recompute;
@@ -294,9 +324,10 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank) {
   check_fits(r);
   check_vocabulary(r);
   if (!c.init_from.empty()) {
-    if (c.pipeline > 1)
+    if (c.pipeline > 1 || c.tensor > 1)
       throw ConfigError(c.where(c.tree["model"]["init_from"]) +
-                        ": model.init_from: needs parallel.pipeline: 1 for now");
+                        ": model.init_from: needs parallel.pipeline: 1 and parallel.tensor: 1 "
+                        "for now");
     const std::string where = c.where(c.tree["model"]["init_from"]) + ": ";
     try {
       load_llmc_weights(c.init_from, *r.model);

@@ -11,6 +11,7 @@
 #include "engine/train_step.h"
 #include "launcher/config.h"
 #include "parallel/partition.h"
+#include "parallel/tensor_collectives.h"
 
 namespace trainer {
 
@@ -20,6 +21,10 @@ struct RunSetup {
   std::vector<LayerCost> layers;         // the whole model's
   std::vector<int64_t> stage_starts;     // first layer of pipeline stages 1..P-1
   int stage = 0;                         // this rank's pipeline stage
+  // parallel.tensor > 1: the collectives this rank's split layers call (bound to the grid's
+  // tensor communicator when training starts), and its rank in that group.
+  std::shared_ptr<GroupCollectives> tensor_group;
+  int tensor_rank = 0;
   std::unique_ptr<Model> model;          // this stage's layers only
   std::unique_ptr<Optimizer> optimizer;
   std::vector<SharedParam> shared;  // parameters this stage shares with another stage
@@ -36,17 +41,20 @@ struct RunSetup {
 // naming the key (a data file that cannot be read is reported at its key).
 // A plan (--dry-run) holds the layers' costs and only the first layer: it may be made for a
 // model larger than this machine, and skips the memory check.
-// `data_rank`: this rank's place on the data axis (its ZeRO shard).
-RunSetup build_run(Config cfg, int stage = 0, bool plan_only = false, int data_rank = 0);
+// `data_rank`: this rank's place on the data axis (its ZeRO shard); `tensor_rank` on the tensor
+// axis (its slices of split layers).
+RunSetup build_run(Config cfg, int stage = 0, bool plan_only = false, int data_rank = 0,
+                   int tensor_rank = 0);
 
 // Layers [first, end) of the model (all of it by default); `input` is layer `first`'s input
 // shape (per sample). Layers keep their global index: initial weights do not depend on the split.
 // `before_add`, when given, sees each layer before the model takes it. `shapes_only`: the
 // layers' weights are allocated but not initialised (InitContext::shapes_only), for a plan.
+// `tensor`: the slices of split layers this rank holds (the whole layers by default).
 std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_t first = 0,
                                    int64_t end = -1,
                                    const std::function<void(Layer&)>& before_add = nullptr,
-                                   bool shapes_only = false);
+                                   bool shapes_only = false, const TensorSplit& tensor = {});
 
 // precision.compute ("fp32", "fp16", "bf16") as a tensor dtype.
 DType compute_dtype(const std::string& precision);

@@ -7,6 +7,7 @@
 
 #include "core/allocator.h"
 #include "core/data/loader.h"
+#include "core/layers/lm_head.h"
 #include "core/trace.h"
 #include "engine/train_step.h"
 #include "launcher/checkpointing.h"
@@ -89,9 +90,20 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb, held, run.zero);
   PipelineExecutor executor(*run.model, *grid.pipeline, grid.stage, grid.pipeline_size,
                             schedule_kind(c.schedule));
-  const StageContext stage{
-      *run.model, executor,   *grid.pipeline, *grid.world, reducer ? &*reducer : nullptr,
-      run.scaler, run.shared, run.zero,       *grid.data};
+  // Tensor parallelism: the split layers' collectives go over the grid's tensor group, and the
+  // last stage's head gives its slice of the vocabulary's logits.
+  VocabSplit vocab;
+  if (run.tensor_group) {
+    run.tensor_group->bind(*grid.tensor);
+    if (auto* head = dynamic_cast<LmHead*>(&run.model->layer(run.model->size() - 1)))
+      vocab = {run.tensor_group.get(), head->vocab_begin()};
+  }
+  const StageContext stage{*run.model, executor,
+                           *grid.pipeline, *grid.world,
+                           reducer ? &*reducer : nullptr, run.scaler,
+                           run.shared, run.zero,
+                           *grid.data, *grid.tensor,
+                           vocab};
   check_replicas(*grid.data, *run.model, start_step);
   // ZeRO in mixed precision: from here each rank keeps the f32 master values of its range only;
   // the whole values exist again only while a checkpoint is written, and when training ends.
@@ -172,11 +184,12 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     }
     if (r.nonfinite_rank >= 0) {
       const int bad = r.nonfinite_rank;
-      const std::string where = "at step " + std::to_string(step + 1) + " (epoch " +
-                                std::to_string(epoch + 1) + ") on rank " + std::to_string(bad) +
-                                " (pipeline stage " + std::to_string(bad % grid.pipeline_size) +
-                                ", data-parallel rank " + std::to_string(bad / grid.pipeline_size) +
-                                ")";
+      const GridPlace at = place_of(bad, grid.pipeline_size, grid.tensor_size);
+      const std::string where =
+          "at step " + std::to_string(step + 1) + " (epoch " + std::to_string(epoch + 1) +
+          ") on rank " + std::to_string(bad) + " (pipeline stage " + std::to_string(at.stage) +
+          ", data-parallel rank " + std::to_string(at.data_rank) +
+          (grid.tensor_size > 1 ? ", tensor rank " + std::to_string(at.tensor_rank) : "") + ")";
       const std::string what = r.nonfinite_gradient ? "a gradient is not finite (the loss is) "
                                                     : "the training loss is not finite ";
       if (c.on_nonfinite == "stop")
@@ -277,7 +290,8 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
                                      : static_cast<int64_t>(run.model->flat_grads().bytes()))},
       {"peak_resident_bytes", per_rank(*grid.world, peak_resident_bytes())},
       {"world", grid.world->size()},
-      {"layout", {{"data", grid.data_size}, {"pipeline", grid.pipeline_size}}},
+      {"layout",
+       {{"data", grid.data_size}, {"pipeline", grid.pipeline_size}, {"tensor", grid.tensor_size}}},
       {"device", c.device},
       {"precision", c.compute},
       {"loss_scale", run.scaler.scale()},

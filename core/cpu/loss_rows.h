@@ -49,4 +49,37 @@ TRAINER_HD inline RowLoss mse_row(int64_t C, const float* row, int32_t label, fl
   return {sq / C, argmax_row(C, row) == label};
 }
 
+// The vocabulary-parallel cross-entropy (Megatron's), a row at a time: the row holds columns
+// [begin, begin + C) of the vocabulary. First this slice's max and the label's logit (0 where
+// another rank holds the label); once the group has the max of the maxima and the sum of the
+// labels' logits, the sum of exp(x - max) over the slice; once summed too, the loss and the
+// gradient (softmax - onehot) x scale of the slice.
+TRAINER_HD inline void split_ce_max_target(int64_t C, const float* row, int32_t label,
+                                           int64_t begin, float* row_max, float* target) {
+  float mx = -INFINITY;
+  for (int64_t c = 0; c < C; ++c) mx = row[c] > mx ? row[c] : mx;
+  *row_max = mx;
+  *target = label >= begin && label < begin + C ? row[label - begin] : 0.0f;
+}
+
+TRAINER_HD inline float split_ce_sum_exp(int64_t C, const float* row, float row_max) {
+  double s = 0.0;
+  for (int64_t c = 0; c < C; ++c) s += exp(static_cast<double>(row[c] - row_max));
+  return static_cast<float>(s);
+}
+
+// `correct`: the label's logit is the largest (a tie counts, where one process's argmax takes
+// the first index).
+TRAINER_HD inline RowLoss split_ce_row(int64_t C, const float* row, int32_t label, int64_t begin,
+                                       float row_max, float sum_exp, float target,
+                                       float grad_scale, float* d) {
+  const double log_denom = log(static_cast<double>(sum_exp));
+  if (d)
+    for (int64_t c = 0; c < C; ++c) {
+      const double p = exp(static_cast<double>(row[c] - row_max) - log_denom);
+      d[c] = static_cast<float>((p - (c + begin == label ? 1.0 : 0.0)) * grad_scale);
+    }
+  return {log_denom - static_cast<double>(target - row_max), target >= row_max};
+}
+
 }  // namespace trainer::cpu

@@ -80,11 +80,10 @@ __global__ void cross_entropy_wide_kernel(int64_t N, int64_t C, const float* log
   }
 }
 
-// Runs one of the kernels above into per-row buffers and adds the rows up on the host.
-template <class Kernel>
-static LossSums run_loss(Kernel kernel, int64_t N, int64_t C, const float* logits,
-                         const int32_t* labels, float grad_scale, float* dlogits,
-                         bool block_per_row = false) {
+// Runs a loss kernel into per-row buffers and adds the rows up on the host: `launch(blocks,
+// loss, correct)` launches it.
+template <class Launch>
+static LossSums run_loss(int64_t N, Launch launch, bool block_per_row = false) {
   LossSums s;
   if (N == 0) return s;
   const size_t bytes = static_cast<size_t>(N) * (sizeof(double) + sizeof(int32_t));
@@ -93,8 +92,7 @@ static LossSums run_loss(Kernel kernel, int64_t N, int64_t C, const float* logit
   int32_t* correct = reinterpret_cast<int32_t*>(rows + N * sizeof(double));
   const unsigned blocks =
       block_per_row ? static_cast<unsigned>(std::min<int64_t>(N, 132 * 16)) : blocks_for(N);
-  kernel<<<blocks, kThreads, 0, stream()>>>(N, C, logits, labels, grad_scale, dlogits, loss,
-                                            correct);
+  launch(blocks, loss, correct);
   TRAINER_CHECK_LAUNCH();
   std::vector<char> host(bytes);
   copy(host.data(), rows, bytes);
@@ -108,16 +106,90 @@ static LossSums run_loss(Kernel kernel, int64_t N, int64_t C, const float* logit
   return s;
 }
 
+// The vocabulary-parallel passes: one thread per row running the CPU twin's row functions.
+// (Correct first; a block per row, as for the whole-vocabulary loss, is the faster form.)
+__global__ void split_ce_max_target_kernel(int64_t N, int64_t C, const float* logits,
+                                           const int32_t* labels, int64_t begin, float* row_max,
+                                           float* target) {
+  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < N;
+       n += int64_t{gridDim.x} * blockDim.x)
+    cpu::split_ce_max_target(C, logits + n * C, labels[n], begin, row_max + n, target + n);
+}
+
+__global__ void split_ce_sum_exp_kernel(int64_t N, int64_t C, const float* logits,
+                                        const float* row_max, float* sum_exp) {
+  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < N;
+       n += int64_t{gridDim.x} * blockDim.x)
+    sum_exp[n] = cpu::split_ce_sum_exp(C, logits + n * C, row_max[n]);
+}
+
+struct SplitRows {
+  int64_t begin;
+  const float *row_max, *sum_exp, *target;
+};
+
+__global__ void split_ce_loss_kernel(int64_t N, int64_t C, const float* logits,
+                                     const int32_t* labels, SplitRows s, float grad_scale,
+                                     float* dlogits, double* loss, int32_t* correct) {
+  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < N;
+       n += int64_t{gridDim.x} * blockDim.x) {
+    const cpu::RowLoss r =
+        cpu::split_ce_row(C, logits + n * C, labels[n], s.begin, s.row_max[n], s.sum_exp[n],
+                          s.target[n], grad_scale, dlogits ? dlogits + n * C : nullptr);
+    loss[n] = r.loss;
+    correct[n] = r.correct;
+  }
+}
+
+void split_ce_max_target(int64_t N, int64_t C, const float* logits, const int32_t* labels,
+                         int64_t begin, float* row_max, float* target) {
+  if (N == 0) return;
+  split_ce_max_target_kernel<<<blocks_for(N), kThreads, 0, stream()>>>(N, C, logits, labels, begin,
+                                                                       row_max, target);
+  TRAINER_CHECK_LAUNCH();
+}
+
+void split_ce_sum_exp(int64_t N, int64_t C, const float* logits, const float* row_max,
+                      float* sum_exp) {
+  if (N == 0) return;
+  split_ce_sum_exp_kernel<<<blocks_for(N), kThreads, 0, stream()>>>(N, C, logits, row_max,
+                                                                    sum_exp);
+  TRAINER_CHECK_LAUNCH();
+}
+
+LossSums split_ce_loss(int64_t N, int64_t C, const float* logits, const int32_t* labels,
+                       int64_t begin, const float* row_max, const float* sum_exp,
+                       const float* target, float grad_scale, float* dlogits) {
+  const SplitRows s{begin, row_max, sum_exp, target};
+  return run_loss(N, [&](unsigned blocks, double* loss, int32_t* correct) {
+    split_ce_loss_kernel<<<blocks, kThreads, 0, stream()>>>(N, C, logits, labels, s, grad_scale,
+                                                            dlogits, loss, correct);
+  });
+}
+
+// A launch of `kernel` over the whole-vocabulary loss's arguments.
+template <class Kernel>
+static auto launcher(Kernel kernel, int64_t N, int64_t C, const float* logits,
+                     const int32_t* labels, float grad_scale, float* dlogits) {
+  return [=](unsigned blocks, double* loss, int32_t* correct) {
+    kernel<<<blocks, kThreads, 0, stream()>>>(N, C, logits, labels, grad_scale, dlogits, loss,
+                                              correct);
+  };
+}
+
 LossSums softmax_cross_entropy(int64_t N, int64_t C, const float* logits, const int32_t* labels,
                                float grad_scale, float* dlogits) {
   if (C >= kWideRow)
-    return run_loss(cross_entropy_wide_kernel, N, C, logits, labels, grad_scale, dlogits, true);
-  return run_loss(loss_kernel<cpu::cross_entropy_row>, N, C, logits, labels, grad_scale, dlogits);
+    return run_loss(
+        N, launcher(cross_entropy_wide_kernel, N, C, logits, labels, grad_scale, dlogits), true);
+  return run_loss(N, launcher(loss_kernel<cpu::cross_entropy_row>, N, C, logits, labels,
+                              grad_scale, dlogits));
 }
 
 LossSums mse_onehot(int64_t N, int64_t C, const float* logits, const int32_t* labels,
                     float grad_scale, float* dlogits) {
-  return run_loss(loss_kernel<cpu::mse_row>, N, C, logits, labels, grad_scale, dlogits);
+  return run_loss(N, launcher(loss_kernel<cpu::mse_row>, N, C, logits, labels, grad_scale,
+                              dlogits));
 }
 
 }  // namespace trainer::cuda

@@ -7,13 +7,20 @@ namespace trainer {
 
 Embedding::Embedding(int64_t positions, int64_t vocab, int64_t padded_vocab, int64_t channels,
                      int64_t max_positions, const InitContext& ctx)
-    : Layer({positions}, {positions, channels}, ctx), vocab_(vocab) {
-  wte_ = make_param("wte", {padded_vocab, channels});
+    : Layer({positions}, {positions, channels}, ctx),
+      vocab_(vocab),
+      padded_(padded_vocab),
+      tensor_(ctx.tensor) {
+  const ParamSplit rows{0, 1, tensor_.size, tensor_.rank};
+  wte_ = make_param("wte", slice_shape({padded_vocab, channels}, rows), rows);
   wpe_ = make_param("wpe", {max_positions, channels});
-  // GPT-2's initialisation: N(0, 0.02²) for both tables.
-  init_normal(ctx, "wte", 0.02f, wte_.value);
+  // GPT-2's initialisation: N(0, 0.02²) for both tables; the padding rows zero.
   init_normal(ctx, "wpe", 0.02f, wpe_.value);
-  wte_.value.view(vocab * channels, {(padded_vocab - vocab) * channels}).zero();
+  if (ctx.shapes_only) return;
+  Tensor whole = rows.split() ? Tensor::empty({padded_vocab, channels}) : wte_.value;
+  init_normal(ctx, "wte", 0.02f, whole);
+  whole.view(vocab * channels, {(padded_vocab - vocab) * channels}).zero();
+  if (rows.split()) wte_.value.copy_from(take_slice(whole, rows));
 }
 
 std::unique_ptr<Layer> Embedding::create(Args& args, const Shape& input, const InitContext& ctx) {
@@ -24,6 +31,11 @@ std::unique_ptr<Layer> Embedding::create(Args& args, const Shape& input, const I
   if (padded < vocab)
     args.fail("padded_vocab_size", "must be at least vocab_size (" + std::to_string(vocab) +
                                        "), got " + std::to_string(padded));
+  if (padded % ctx.tensor.size != 0)
+    args.fail("padded_vocab_size",
+              std::to_string(padded) + " rows do not split over parallel.tensor " +
+                  std::to_string(ctx.tensor.size) +
+                  " ranks; pad the vocabulary to a multiple of it (padded_vocab_size)");
   const int64_t channels = args.integer("channels", std::nullopt, 1);
   const int64_t max_positions = args.integer("max_positions", input[0], 1);
   if (max_positions < input[0])
@@ -33,7 +45,8 @@ std::unique_ptr<Layer> Embedding::create(Args& args, const Shape& input, const I
 }
 
 std::string Embedding::describe() const {
-  return "vocab " + std::to_string(vocab_) + " (" + std::to_string(wte_.value.dim(0)) +
+  return "vocab " + std::to_string(vocab_) + " (" +
+         std::to_string(padded_) +
          " rows) x " + std::to_string(wte_.value.dim(1)) + ", " +
          std::to_string(wpe_.value.dim(0)) + " positions";
 }
@@ -41,13 +54,15 @@ std::string Embedding::describe() const {
 Tensor Embedding::forward(const Tensor& tokens, Stash& saved, const ForwardContext&) {
   Tensor y =
       Tensor::empty(batched(output_shape(), tokens.dim(0)), wte_.compute.dtype(), tokens.device());
-  ops::embedding_forward(tokens, wte_.compute, wpe_.compute, y);
+  ops::embedding_forward(tokens, wte_.compute, wpe_.compute, y, vocab_begin(),
+                         tensor_.rank == 0);
+  tensor_.all_reduce_sum(y);
   saved.tensors = {tokens};
   return y;
 }
 
 Tensor Embedding::backward(const Tensor& dy, Stash& saved) {
-  ops::embedding_backward(saved.tensors.at(0), dy, wte_.grad, wpe_.grad);
+  ops::embedding_backward(saved.tensors.at(0), dy, wte_.grad, wpe_.grad, vocab_begin());
   saved.tensors.clear();
   return Tensor();  // the input is data: tokens have no gradient
 }

@@ -2,6 +2,10 @@
 //
 // wte has `padded_vocab_size` rows (GPT-2 pads 50257 to 50304 so its GEMMs tile well); the
 // padding rows start at zero and no token reads them. The output head ties itself to wte.
+//
+// Under tensor parallelism (Megatron's vocabulary-parallel embedding) each of the T ranks holds
+// padded_vocab_size / T rows of wte: a rank looks up the tokens it holds, rank 0 adds the
+// positions (wpe is whole on every rank), and the group sums the result.
 #pragma once
 
 #include "core/layers/registry.h"
@@ -22,9 +26,12 @@ class Embedding : public Layer {
   int64_t flops_per_sample() const override { return shape_numel(output_shape()); }
   int64_t stash_bytes_per_sample() const override { return input_shape()[0] * 4; }
   int64_t vocab() const { return vocab_; }
+  // The first vocabulary row this rank holds.
+  int64_t vocab_begin() const { return tensor_.begin(padded_); }
 
  private:
-  int64_t vocab_;
+  int64_t vocab_, padded_;
+  TensorSplit tensor_;
   Param wte_, wpe_;
 };
 

@@ -18,8 +18,14 @@ uint64_t InitContext::key() const {
   return sub.empty() ? index : make_key({index, name_key(sub.c_str())});
 }
 
-void init_normal(const InitContext& ctx, const char* param, float stddev, Tensor& t) {
+void init_normal(const InitContext& ctx, const char* param, float stddev, Tensor& t,
+                 const ParamSplit& split) {
   if (ctx.shapes_only) return;
+  if (split.split()) {  // drawn whole (one stream), then sliced
+    Tensor full = Tensor::empty(full_shape(t.shape(), split));
+    init_normal(ctx, param, stddev, full);
+    return t.copy_from(take_slice(full, split));
+  }
   const std::string path = ctx.sub + "." + param;
   Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Init), ctx.seed,
                     static_cast<uint64_t>(ctx.layer_index), name_key(path.c_str())}));

@@ -22,7 +22,9 @@ void init_parameters(InitScheme scheme, const InitContext& ctx, int64_t fan_in, 
                      Tensor& weight, Tensor* bias);
 
 // Fills t with N(0, stddev^2) from a stream keyed by (seed, entry, path of the parameter): one
-// stream per parameter, as GPT-2's initialisation draws them.
-void init_normal(const InitContext& ctx, const char* param, float stddev, Tensor& t);
+// stream per parameter, as GPT-2's initialisation draws them. A tensor-parallel slice (`split`)
+// gets its part of the whole parameter's values, so every layout starts from the same model.
+void init_normal(const InitContext& ctx, const char* param, float stddev, Tensor& t,
+                 const ParamSplit& split = {});
 
 }  // namespace trainer

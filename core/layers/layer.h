@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/layers/tensor_split.h"
 #include "core/tensor.h"
 
 namespace trainer {
@@ -27,6 +28,9 @@ struct Param {
   // Where value and grad sit in the model's flat buffers (elements), once the model has placed
   // them (Model::to): see Model's note on flat parameters.
   int64_t offset = -1;
+  // Under tensor parallelism, which slice of the whole model's parameter this is (replicated
+  // otherwise): the name is the whole parameter's, the shapes the slice's.
+  ParamSplit split{};
 };
 
 // What one layer saved for backward during the forward pass of one micro-batch; a block keeps
@@ -61,11 +65,14 @@ struct InitContext {
   // initialised nor zeroed, so their pages are never touched and a layer the size of GPT-3's
   // costs no time and no resident memory.
   bool shapes_only = false;
+  // The tensor group the layer's weights are split over (parallel.tensor); one rank by default.
+  TensorSplit tensor;
 
   // The layer `name` inside this one's block.
   InitContext child(const std::string& name) const {
     InitContext c{seed, layer_index, sub.empty() ? name : sub + "." + name};
     c.shapes_only = shapes_only;
+    c.tensor = tensor;
     return c;
   }
   // The layer's random-stream identity: its index alone for a top-level layer (so the models
@@ -123,6 +130,8 @@ class Layer {
 
  protected:
   bool needs_input_grad() const { return needs_input_grad_; }
+  // A layer whose output depends on what it is tied to (the head's slice of the vocabulary).
+  void set_output_shape(Shape s) { output_ = std::move(s); }
   Shape batched(const Shape& per_sample, int64_t n) const {
     Shape s{n};
     s.insert(s.end(), per_sample.begin(), per_sample.end());
@@ -132,11 +141,16 @@ class Layer {
     return std::to_string(id_.layer_index) + "." + (id_.sub.empty() ? type() : id_.sub) + "." +
            what;
   }
-  // A parameter of this layer, its value to be initialised and its gradient zeroed.
-  Param make_param(const char* what, const Shape& shape) const {
+  // A parameter of this layer (this rank's `split` of it), its value to be initialised and its
+  // gradient zeroed.
+  Param make_param(const char* what, const Shape& shape, ParamSplit split = {}) const {
     Tensor value = Tensor::empty(shape);
-    return {param_name(what), value, id_.shapes_only ? Tensor::empty(shape) : Tensor::zeros(shape),
-            value};
+    return {param_name(what),
+            value,
+            id_.shapes_only ? Tensor::empty(shape) : Tensor::zeros(shape),
+            value,
+            -1,
+            split};
   }
   // params() of a layer with a weight and an optional bias (an unnamed Param when it has none:
   // a present parameter's value may be released, see Model::release_values).

@@ -4,16 +4,36 @@
 
 namespace trainer {
 
+// This rank's share of `features` under `mode`, when `split` is the mode that splits them.
+static int64_t share(int64_t features, TensorMode mode, TensorMode split, const TensorSplit& t) {
+  return mode == split ? features / t.size : features;
+}
+
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias, InitScheme init,
-               const InitContext& ctx, int64_t positions)
-    : Layer(positions ? Shape{positions, in_features} : Shape{in_features},
-            positions ? Shape{positions, out_features} : Shape{out_features}, ctx),
-      in_(in_features),
-      out_(out_features),
-      rows_(positions ? positions : 1) {
-  weight_ = make_param("weight", {out_, in_});
-  if (bias) bias_ = make_param("bias", {out_});
-  init_parameters(init, ctx, in_, out_, weight_.value, bias ? &bias_.value : nullptr);
+               const InitContext& ctx, int64_t positions, TensorMode mode, int64_t groups)
+    : Layer(positions ? Shape{positions, share(in_features, mode, TensorMode::Row, ctx.tensor)}
+                      : Shape{share(in_features, mode, TensorMode::Row, ctx.tensor)},
+            positions ? Shape{positions, share(out_features, mode, TensorMode::Column, ctx.tensor)}
+                      : Shape{share(out_features, mode, TensorMode::Column, ctx.tensor)},
+            ctx),
+      in_(share(in_features, mode, TensorMode::Row, ctx.tensor)),
+      out_(share(out_features, mode, TensorMode::Column, ctx.tensor)),
+      rows_(positions ? positions : 1),
+      mode_(ctx.tensor.on() ? mode : TensorMode::Replicated),
+      tensor_(ctx.tensor) {
+  const int parts = tensor_.size, part = tensor_.rank;
+  const ParamSplit w = mode == TensorMode::Column ? ParamSplit{0, groups, parts, part}
+                       : mode == TensorMode::Row  ? ParamSplit{1, 1, parts, part}
+                                                  : ParamSplit{};
+  weight_ = make_param("weight", {out_, in_}, w);
+  if (bias)
+    bias_ = make_param("bias", {out_},
+                       mode == TensorMode::Column ? ParamSplit{0, groups, parts, part}
+                                                  : ParamSplit{});
+  // A split layer's initial weights are drawn by its maker, whole and then sliced
+  // (init_normal with the split): the default schemes draw the slice's shape only.
+  if (mode_ == TensorMode::Replicated)
+    init_parameters(init, ctx, in_, out_, weight_.value, bias ? &bias_.value : nullptr);
 }
 
 std::unique_ptr<Layer> Linear::create(Args& args, const Shape& input, const InitContext& ctx) {
@@ -43,7 +63,10 @@ std::string Linear::describe() const {
 Tensor Linear::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
   const int64_t rows = x.dim(0) * rows_;
   Tensor y = Tensor::empty({rows, out_}, x.dtype(), x.device());  // (N x T, out)
-  ops::linear_forward(x.reshape({rows, in_}), weight_.compute, bias_.compute, y);
+  const bool partial = mode_ == TensorMode::Row;  // the group's outputs are summed
+  ops::linear_forward(x.reshape({rows, in_}), weight_.compute,
+                      partial && tensor_.rank != 0 ? Tensor() : bias_.compute, y);
+  if (partial) tensor_.all_reduce_sum(y);
   saved.tensors = {x};
   return y.reshape(batched(output_shape(), x.dim(0)));
 }
@@ -54,6 +77,7 @@ Tensor Linear::backward(const Tensor& dy, Stash& saved) {
   Tensor dx = needs_input_grad() ? Tensor::empty({rows, in_}, x.dtype(), x.device()) : Tensor();
   ops::linear_backward(x.reshape({rows, in_}), weight_.compute, dy.reshape({rows, out_}), dx,
                        weight_.grad, bias_.grad);
+  if (dx.defined() && mode_ == TensorMode::Column) tensor_.all_reduce_sum(dx);
   saved.tensors.clear();
   return dx.defined() ? dx.reshape(x.shape()) : dx;
 }

@@ -1,5 +1,7 @@
 #include "core/layers/lm_head.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/ops.h"
 
@@ -13,11 +15,16 @@ std::unique_ptr<Layer> LmHead::create(Args& args, const Shape& input, const Init
 }
 
 void LmHead::tie(Param* wte) {
-  if (wte->value.dim(1) != channels() || wte->value.dim(0) < vocab())
-    throw ConfigError("lm_head: the token embedding " + wte->name + " is " +
-                      shape_str(wte->value.shape()) + "; the head needs at least " +
-                      std::to_string(vocab()) + " rows of " + std::to_string(channels()));
+  const Shape whole = full_shape(wte->value.shape(), wte->split);
+  if (whole[1] != channels() || whole[0] < vocab_)
+    throw ConfigError("lm_head: the token embedding " + wte->name + " is " + shape_str(whole) +
+                      "; the head needs at least " + std::to_string(vocab_) + " rows of " +
+                      std::to_string(channels()));
   wte_ = wte;
+  // This rank's rows of wte that are vocabulary (the padding rows past it have no logit).
+  const int64_t rows = wte->value.dim(0);
+  begin_ = rows * wte->split.part;
+  set_output_shape({input_shape()[0], std::clamp<int64_t>(vocab_ - begin_, 0, rows)});
 }
 
 void LmHead::tie_to_copy(Param copy) {
@@ -27,9 +34,9 @@ void LmHead::tie_to_copy(Param copy) {
 
 Tensor LmHead::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
   const int64_t rows = x.dim(0) * input_shape()[0];
-  Tensor logits = Tensor::empty({rows, vocab()}, x.dtype(), x.device());
-  ops::linear_forward(x.reshape({rows, channels()}), wte_->compute.view(0, {vocab(), channels()}),
-                      Tensor(), logits);
+  Tensor logits = Tensor::empty({rows, columns()}, x.dtype(), x.device());
+  ops::linear_forward(x.reshape({rows, channels()}),
+                      wte_->compute.view(0, {columns(), channels()}), Tensor(), logits);
   saved.tensors = {x};
   return logits.reshape(batched(output_shape(), x.dim(0)));
 }
@@ -38,10 +45,12 @@ Tensor LmHead::backward(const Tensor& dy, Stash& saved) {
   const Tensor x = saved.tensors.at(0);  // a handle that outlives the stash
   const int64_t rows = x.dim(0) * input_shape()[0];
   Tensor dx = Tensor::empty({rows, channels()}, x.dtype(), x.device());
-  Tensor dw = wte_->grad.view(0, {vocab(), channels()});
+  Tensor dw = wte_->grad.view(0, {columns(), channels()});
   Tensor no_bias;
-  ops::linear_backward(x.reshape({rows, channels()}), wte_->compute.view(0, {vocab(), channels()}),
-                       dy.reshape({rows, vocab()}), dx, dw, no_bias);
+  ops::linear_backward(x.reshape({rows, channels()}),
+                       wte_->compute.view(0, {columns(), channels()}),
+                       dy.reshape({rows, columns()}), dx, dw, no_bias);
+  tensor_.all_reduce_sum(dx);
   saved.tensors.clear();
   return dx.reshape(x.shape());
 }

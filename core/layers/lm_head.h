@@ -1,6 +1,11 @@
 // The output head tied to the token embedding (GPT-2): logits (T, V) = x (T, C) wteᵀ over the
 // first V rows of wte. It owns no parameter: Model::add hands it the embedding's wte, and its
 // backward adds into that parameter's gradient beside the embedding's own.
+//
+// Under tensor parallelism wte is split by vocabulary rows (Megatron's vocabulary-parallel
+// head): each rank computes the logits of the rows it holds, columns [vocab_begin(),
+// vocab_begin() + its output width) of the whole (T, V), and the loss is computed over the split
+// vocabulary without gathering them; the ranks' partial input gradients are summed.
 #pragma once
 
 #include "core/layers/registry.h"
@@ -10,7 +15,7 @@ namespace trainer {
 class LmHead : public Layer {
  public:
   LmHead(int64_t positions, int64_t channels, int64_t vocab, const InitContext& ctx)
-      : Layer({positions, channels}, {positions, vocab}, ctx) {}
+      : Layer({positions, channels}, {positions, vocab}, ctx), vocab_(vocab), tensor_(ctx.tensor) {}
   static std::unique_ptr<Layer> create(Args& args, const Shape& input, const InitContext& ctx);
 
   const char* type() const override { return "lm_head"; }
@@ -26,10 +31,15 @@ class LmHead : public Layer {
   }
   int64_t flops_per_sample() const override { return 2 * shape_numel(output_shape()) * channels(); }
   int64_t stash_bytes_per_sample() const override { return shape_numel(input_shape()) * 4; }
+  // The first vocabulary entry of this rank's logits (0 without tensor parallelism).
+  int64_t vocab_begin() const { return begin_; }
 
  private:
   int64_t channels() const { return input_shape()[1]; }
-  int64_t vocab() const { return output_shape()[1]; }
+  int64_t columns() const { return output_shape()[1]; }  // this rank's logits per position
+  int64_t vocab_;                                          // the whole vocabulary's
+  int64_t begin_ = 0;
+  TensorSplit tensor_;
   Param* wte_ = nullptr;
   Param copy_;
 };

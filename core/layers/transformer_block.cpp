@@ -11,11 +11,13 @@
 
 namespace trainer {
 
-// A linear layer over the T positions with GPT-2's initial weights.
+// A linear layer over the T positions with GPT-2's initial weights (this rank's slice of them
+// under tensor parallelism).
 static std::unique_ptr<Layer> gpt_linear(int64_t T, int64_t in, int64_t out, float stddev,
-                                         const InitContext& ctx) {
-  auto l = std::make_unique<Linear>(in, out, true, InitScheme::Default, ctx, T);
-  init_normal(ctx, "weight", stddev, l->weight().value);
+                                         const InitContext& ctx, TensorMode mode,
+                                         int64_t groups = 1) {
+  auto l = std::make_unique<Linear>(in, out, true, InitScheme::Default, ctx, T, mode, groups);
+  init_normal(ctx, "weight", stddev, l->weight().value, l->weight().split);
   l->bias().value.zero();
   return l;
 }
@@ -29,6 +31,10 @@ std::unique_ptr<Layer> make_transformer_block(Args& args, const Shape& input,
   if (input[1] % heads != 0)
     args.fail("heads", std::to_string(heads) + " heads do not divide the " +
                            std::to_string(input[1]) + " channels");
+  const int64_t tensor = ctx.tensor.size;
+  if (heads % tensor != 0)
+    args.fail("heads", std::to_string(heads) + " heads do not split over parallel.tensor " +
+                           std::to_string(tensor) + " ranks; use a tensor size dividing them");
   const int64_t layers = args.integer("layers", args.integer("repeat", 1, 1), 1);
   return transformer_block(input[0], input[1], heads, layers, ctx);
 }
@@ -36,19 +42,24 @@ std::unique_ptr<Layer> make_transformer_block(Args& args, const Shape& input,
 std::unique_ptr<Layer> transformer_block(int64_t T, int64_t C, int64_t heads, int64_t layers,
                                          const InitContext& ctx) {
   const float proj_std = 0.02f / std::sqrt(2.0f * static_cast<float>(layers));
+  // Under tensor parallelism each rank holds heads / T heads (their q, k and v rows of qkv, their
+  // columns of the projection) and 4C / T of the MLP's hidden units; the layer norms are whole.
+  using M = TensorMode;
+  const int64_t t = ctx.tensor.size;
 
   const InitContext a = ctx.child("attn"), m = ctx.child("mlp");
   std::vector<Block::Child> attn;
   attn.emplace_back("ln", std::make_unique<LayerNorm>(Shape{T, C}, a.child("ln")));
-  attn.emplace_back("qkv", gpt_linear(T, C, 3 * C, 0.02f, a.child("qkv")));
-  attn.emplace_back("core", std::make_unique<CausalSelfAttention>(T, C, heads, a.child("core")));
-  attn.emplace_back("proj", gpt_linear(T, C, C, proj_std, a.child("proj")));
+  attn.emplace_back("qkv", gpt_linear(T, C, 3 * C, 0.02f, a.child("qkv"), M::Column, 3));
+  attn.emplace_back("core", std::make_unique<CausalSelfAttention>(T, C / t, heads / t,
+                                                                  a.child("core")));
+  attn.emplace_back("proj", gpt_linear(T, C, C, proj_std, a.child("proj"), M::Row));
   std::vector<Block::Child> mlp;
   mlp.emplace_back("ln", std::make_unique<LayerNorm>(Shape{T, C}, m.child("ln")));
-  mlp.emplace_back("fc", gpt_linear(T, C, 4 * C, 0.02f, m.child("fc")));
+  mlp.emplace_back("fc", gpt_linear(T, C, 4 * C, 0.02f, m.child("fc"), M::Column));
   mlp.emplace_back("gelu", std::make_unique<ActivationLayer>(ops::Activation::GELUTanh,
-                                                             Shape{T, 4 * C}, m.child("gelu")));
-  mlp.emplace_back("proj", gpt_linear(T, 4 * C, C, proj_std, m.child("proj")));
+                                                             Shape{T, 4 * C / t}, m.child("gelu")));
+  mlp.emplace_back("proj", gpt_linear(T, 4 * C, C, proj_std, m.child("proj"), M::Row));
 
   std::vector<Block::Child> block;
   block.emplace_back("attn", std::make_unique<Block>("attention", std::move(attn), true, a));

@@ -1,0 +1,26 @@
+// The tensor group's collectives as tensor-parallel layers call them (core's TensorCollectives),
+// over the grid's tensor communicator.
+//
+// A run's layers are built, and every rank has checked its config, before the ranks first
+// communicate (the grid is split after that), so the layers get this object unbound and the
+// training loop binds it to the grid's tensor communicator before the first step.
+#pragma once
+
+#include "core/layers/tensor_split.h"
+#include "parallel/communicator.h"
+
+namespace trainer {
+
+class GroupCollectives : public TensorCollectives {
+ public:
+  void bind(Communicator& group) { group_ = &group; }
+  // Sums in place; a 16-bit tensor is summed through an f32 copy (the communicators reduce f32).
+  void all_reduce_sum(Tensor& t) override;
+  void all_reduce_max(Tensor& t) override;
+
+ private:
+  Communicator& group() const;
+  Communicator* group_ = nullptr;
+};
+
+}  // namespace trainer
