@@ -13,6 +13,7 @@ Layout configured_layout(const RunSetup& run) {
   Layout l;
   l.data = static_cast<int>(c.data_parallel);
   l.pipeline = static_cast<int>(c.pipeline);
+  l.tensor = static_cast<int>(c.tensor);
   l.microbatches = static_cast<int>(c.microbatches);
   l.grad_accum = static_cast<int>(c.grad_accum);
   l.global_batch = c.batch_size;
@@ -21,6 +22,7 @@ Layout configured_layout(const RunSetup& run) {
   l.stage_starts = run.stage_starts;
   l.zero = static_cast<int>(c.zero);
   l.half_compute = c.compute != "fp32";
+  l.recompute = c.recompute_blocks != 0;
   return l;
 }
 
@@ -48,7 +50,9 @@ std::string prediction_text(const RunSetup& run, const Cluster& cluster) {
   o << "predicted on " << cluster.name << " (" << cluster.description << "): step " << ms(p.step_s)
     << " = compute " << ms(p.compute_s) << " + pipeline bubble " << ms(p.bubble_s)
     << " + all-reduce " << ms(p.allreduce_s) << " + optimizer " << ms(p.optimizer_s)
-    << " (transfers between stages " << ms(p.p2p_s) << " inside compute and bubble); "
+    << " (transfers between stages " << ms(p.p2p_s)
+    << (p.tensor_s > 0 ? ", tensor all-reduces " + ms(p.tensor_s) : std::string())
+    << " inside compute and bubble); "
     << with_commas(static_cast<int64_t>(p.samples_per_s)) << " samples/s; memory per rank "
     << mib(p.memory_bytes) << (p.fits ? "" : " (does not fit)") << " = weights "
     << mib(p.weight_bytes) << " + gradients " << mib(p.grad_bytes) << " + optimizer state "
@@ -77,13 +81,14 @@ std::string search_text(const RunSetup& run, const Cluster& cluster, int devices
     return o.str();
   }
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%6s %9s %6s %5s %10s %12s %14s %12s %6s\n", "data", "pipeline",
-                "micro", "zero", "recompute", "step", "samples/s", "memory", "fits");
+  std::snprintf(buf, sizeof buf, "%6s %9s %7s %6s %5s %10s %12s %14s %12s %6s\n", "data",
+                "pipeline", "tensor", "micro", "zero", "recompute", "step", "samples/s", "memory",
+                "fits");
   o << buf;
   for (int i = 0; i < rows && i < static_cast<int>(found.size()); ++i) {
     const auto& [l, p] = found[static_cast<size_t>(i)];
-    std::snprintf(buf, sizeof buf, "%6d %9d %6d %5d %10s %12s %14s %12s %6s\n", l.data, l.pipeline,
-                  l.microbatches, l.zero, l.recompute ? "blocks" : "none", ms(p.step_s).c_str(),
+    std::snprintf(buf, sizeof buf, "%6d %9d %7d %6d %5d %10s %12s %14s %12s %6s\n", l.data,
+                  l.pipeline, l.tensor, l.microbatches, l.zero, l.recompute ? "blocks" : "none", ms(p.step_s).c_str(),
                   with_commas(static_cast<int64_t>(p.samples_per_s)).c_str(),
                   mib(p.memory_bytes).c_str(), p.fits ? "yes" : "no");
     o << buf;
@@ -97,6 +102,7 @@ static nlohmann::json prediction_json(const Prediction& p) {
           {"bubble_s", p.bubble_s},
           {"p2p_s", p.p2p_s},
           {"allreduce_s", p.allreduce_s},
+          {"tensor_s", p.tensor_s},
           {"optimizer_s", p.optimizer_s},
           {"samples_per_s", p.samples_per_s},
           {"memory_bytes", p.memory_bytes},
@@ -122,6 +128,7 @@ nlohmann::json plan_json(const RunSetup& run, const Cluster& cluster, int device
                         {"layout",
                          {{"data", layout.data},
                           {"pipeline", layout.pipeline},
+                          {"tensor", layout.tensor},
                           {"microbatches", layout.microbatches},
                           {"grad_accum", layout.grad_accum},
                           {"global_batch", layout.global_batch},
@@ -134,6 +141,7 @@ nlohmann::json plan_json(const RunSetup& run, const Cluster& cluster, int device
     for (const auto& [l, found] : searched(run, cluster, devices))
       out["search"].push_back({{"data", l.data},
                                {"pipeline", l.pipeline},
+                               {"tensor", l.tensor},
                                {"microbatches", l.microbatches},
                                {"zero", l.zero},
                                {"recompute", l.recompute},

@@ -29,8 +29,11 @@ static std::unique_ptr<Dataset> load_dataset(const Config& cfg, const YAML::Node
 LayerCost layer_cost(Layer& layer) {
   int64_t params = 0;
   for (const Param* p : layer.params()) params += p->value.numel();
-  return {layer.type(), layer.describe(),         layer.output_shape(),
-          params,       layer.flops_per_sample(), layer.stash_bytes_per_sample()};
+  LayerCost cost{layer.type(), layer.describe(),         layer.output_shape(),
+                 params,       layer.flops_per_sample(), layer.stash_bytes_per_sample()};
+  cost.tensor_units = layer.tensor_units();
+  cost.activation_bytes_per_sample = cost.stash_bytes_per_sample;
+  return cost;
 }
 
 int64_t total_parameters(const RunSetup& run) {

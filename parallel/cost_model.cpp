@@ -84,24 +84,49 @@ bool is_gemm(const LayerCost& l) {
          l.type == "attention" || l.type == "lm_head";
 }
 
-// Seconds per sample of one layer's forward and backward. GEMM layers at the cluster's rate (its
-// tensor-core rate when they compute in fp16/bf16);
-// backward is dx and dW (2x forward), or dW alone where no input gradient is needed. Other
-// layers stream memory: forward reads its input (about flops_per_sample elements) and writes
-// its output; backward reads dy and what it stashed and writes dx (1.5x forward).
+// Layers tensor parallelism splits (Megatron's layout): their GEMMs, weights and most of their
+// activations are divided among the T ranks; the others (layer norms) are replicated.
+bool tensor_split(const LayerCost& l) {
+  return l.type == "transformer_block" || l.type == "embedding" || l.type == "lm_head";
+}
+
+// Activation bytes per sample a transformer block makes under T tensor ranks: four (T, C)
+// tensors whole on every rank (the inputs of its two layer norms and of its two column-parallel
+// linears: 16 bytes per output element) and the rest split (q, k, v, the attention
+// probabilities, the MLP's hidden activations).
+int64_t activations_under(const LayerCost& l, int T) {
+  const int64_t whole = std::min(l.activation_bytes_per_sample, 16 * shape_numel(l.output));
+  return whole + (l.activation_bytes_per_sample - whole) / T;
+}
+
+// Seconds per sample of one layer's forward and backward, on one of T tensor ranks. GEMM layers
+// at the cluster's rate (its tensor-core rate when they compute in fp16/bf16), split by T;
+// backward is dx and dW (2x forward), or dW alone where no input gradient is needed. A
+// transformer block also streams its activations beside its GEMMs (softmax, layer norms, GELU,
+// residual adds: each written and read in forward, read with its gradient in backward, about 2x
+// and 3x their bytes), which at small widths and long sequences (the T x T attention
+// probabilities of every head) takes as long as its GEMMs. Other layers stream memory: forward
+// reads its input (about flops_per_sample elements) and writes its output; backward reads dy and
+// what it stashed and writes dx (1.5x forward).
 struct LayerTime {
   double forward = 0, backward = 0;
 };
 
-LayerTime layer_time(const LayerCost& l, bool needs_input_grad, bool half, const Cluster& c) {
+LayerTime layer_time(const LayerCost& l, bool needs_input_grad, bool half, const Cluster& c,
+                     int T) {
   if (l.type == "flatten") return {};  // a view
   // A recomputed layer (a transformer block) runs its forward again in backward.
   const double again = l.recomputed ? 1.0 : 0.0;
   if (is_gemm(l)) {
     const double gemm = half && c.half_gemm_flops > 0 ? c.half_gemm_flops : c.gemm_flops;
     const double rate = l.type == "conv2d" ? c.conv_flops : gemm;
-    const double f = static_cast<double>(l.flops_per_sample) / rate;
-    return {f, (needs_input_grad ? 2.0 : 1.0) * f + again * f};
+    const double f = static_cast<double>(l.flops_per_sample) / rate / (tensor_split(l) ? T : 1);
+    const double streamed =
+        l.type == "transformer_block"
+            ? static_cast<double>(activations_under(l, T)) / c.memory_bandwidth
+            : 0.0;
+    const double forward = f + 2.0 * streamed;
+    return {forward, (needs_input_grad ? 2.0 : 1.0) * f + 3.0 * streamed + again * forward};
   }
   const double bytes = 4.0 * static_cast<double>(l.flops_per_sample + shape_numel(l.output));
   const double f = bytes / c.memory_bandwidth;
@@ -131,38 +156,80 @@ double allreduce(double bytes, int n, int local, double buckets, const Cluster& 
   return within + flat_allreduce(bytes / local, nodes, buckets, c.inter_bandwidth, c.inter_latency);
 }
 
+// Activation bytes per sample a layer keeps under T tensor ranks: a transformer block's as it
+// makes them (activations_under), or recomputed, its input, whole on every rank.
+int64_t stash_under(const LayerCost& l, int T) {
+  if (T == 1 || l.type != "transformer_block" || l.recomputed) return l.stash_bytes_per_sample;
+  return activations_under(l, T);
+}
+
+// The tensor group's all-reduces of one layer per micro-batch, in forward and in backward: a
+// block sums its attention's and its MLP's outputs in forward and their input gradients in
+// backward (and again when its forward is recomputed), the embedding its output, the head its
+// input gradient. Each all-reduces `rows` x (T, C) f32 values.
+struct TensorCalls {
+  double forward = 0, backward = 0;
+};
+TensorCalls tensor_calls(const LayerCost& l) {
+  if (l.type == "transformer_block") return {2, l.recomputed ? 4.0 : 2.0};
+  if (l.type == "embedding") return {1, 0};
+  if (l.type == "lm_head") return {0, 1};
+  return {};
+}
+
 }  // namespace
 
 Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, const Cluster& c,
                    int64_t optimizer_state_bytes) {
   Prediction out;
-  const int P = layout.pipeline, M = layout.microbatches, D = layout.data;
+  const int P = layout.pipeline, M = layout.microbatches, D = layout.data, T = layout.tensor;
   out.stage_starts =
       layout.stage_starts.empty() ? balanced_partition(layers, P) : layout.stage_starts;
   const std::vector<StageCost> stages = stage_costs(layers, out.stage_starts);
   const double rows = static_cast<double>(layout.global_batch) / (D * layout.grad_accum * M);
-  // Placement: a replica's P stages are consecutive ranks, nodes hold devices_per_node ranks.
-  // Neighbouring stages talk over the node's links when every replica fits in a node; a data
-  // group (one stage of every replica, P ranks apart) has devices_per_node / P ranks per node.
+  // Placement: a replica's P stages of T tensor ranks each are consecutive ranks (tensor ranks
+  // adjacent), nodes hold devices_per_node ranks. A tensor group talks over the node's links
+  // when it fits in one; neighbouring stages too when every replica does; a data group (the
+  // same stage and tensor rank of every replica, P x T ranks apart) has devices_per_node /
+  // (P x T) ranks per node.
   const int per_node = c.devices_per_node;
-  const bool stages_in_node = P <= per_node && per_node % P == 0;
+  const bool tensor_in_node = T <= per_node && per_node % T == 0;
+  const double tensor_bw = tensor_in_node ? c.intra_bandwidth : c.inter_bandwidth;
+  const double tensor_lat = tensor_in_node ? c.intra_latency : c.inter_latency;
+  const int replica = P * T;
+  const bool stages_in_node = replica <= per_node && per_node % replica == 0;
   const double bw = stages_in_node ? c.intra_bandwidth : c.inter_bandwidth;
   const double lat = stages_in_node ? c.intra_latency : c.inter_latency;
-  const int data_per_node = stages_in_node ? per_node / P : 1;
+  const int data_per_node = stages_in_node ? per_node / replica : 1;
 
   std::vector<double> slot(P, 0.0), forward(P, 0.0), backward(P, 0.0);  // per micro-batch
-  double p2p_slot = 0.0;
+  std::vector<int64_t> params(P, 0), stash(P, 0);  // per tensor rank
+  double p2p_slot = 0.0, tensor_slot = 0.0;
   bool below_has_params = false;
   for (int s = 0; s < P; ++s) {
     const StageCost& st = stages[s];
+    int64_t replicated = 0;  // parameters every tensor rank holds whole
     for (int64_t i = st.first; i < st.end; ++i) {
+      const LayerCost& l = layers[i];
       // As the model does: a later stage always sends its input gradient back.
-      const LayerTime t = layer_time(layers[i], below_has_params || s > 0, layout.half_compute, c);
-      below_has_params = below_has_params || layers[i].params > 0;
+      LayerTime t = layer_time(l, below_has_params || s > 0, layout.half_compute, c, T);
+      below_has_params = below_has_params || l.params > 0;
+      if (!tensor_split(l)) replicated += l.params;
+      stash[s] += stash_under(l, T);
+      // The tensor all-reduces run between the layer's GEMMs: nothing hides them.
+      const TensorCalls calls = T > 1 ? tensor_calls(l) : TensorCalls{};
+      const Shape& width = l.type == "lm_head" && i > 0 ? layers[i - 1].output : l.output;
+      const double reduce = flat_allreduce(4.0 * rows * static_cast<double>(shape_numel(width)),
+                                           T, 1.0, tensor_bw, tensor_lat);
+      t.forward += calls.forward * reduce / rows;
+      t.backward += calls.backward * reduce / rows;
+      tensor_slot += (calls.forward + calls.backward) * reduce;
       slot[s] += (t.forward + t.backward) * rows + 2.0 * c.layer_overhead;
       forward[s] += t.forward * rows + c.layer_overhead;
       backward[s] += t.backward * rows + c.layer_overhead;
     }
+    // A tied copy (the head's of the embedding's table) is split as its owner.
+    params[s] = replicated + (st.params - replicated) / T;
     if (s == 0) slot[s] += c.load_per_sample * rows;
     // Each boundary moves the activation forward and its gradient back, once per micro-batch.
     if (s + 1 < P) {
@@ -182,6 +249,7 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   const double round = through + (M - 1) * slowest;
   out.compute_s = layout.grad_accum * M * slowest;
   out.p2p_s = layout.grad_accum * M * 2.0 * p2p_slot;
+  out.tensor_s = layout.grad_accum * M * tensor_slot / P;  // the average stage's
   out.bubble_s = layout.grad_accum * round - out.compute_s;
 
   // Data parallelism: each stage's gradients are summed over its D replicas in buckets, during
@@ -199,7 +267,7 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   double exposed = 0.0, optimizer = 0.0;
   int64_t memory = 0;
   for (int s = 0; s < P; ++s) {
-    const double grad_bytes = 4.0 * static_cast<double>(stages[s].params);
+    const double grad_bytes = 4.0 * static_cast<double>(params[s]);
     const double buckets = std::max(1.0, std::ceil(grad_bytes / (layout.bucket_mb * (1 << 20))));
     const double all_reduce = allreduce(grad_bytes, D, data_per_node, buckets, c);
     const double reduce = zero ? all_reduce / 2 : all_reduce;
@@ -210,23 +278,20 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
         std::max(exposed, passes * std::max(reduce - hidden, reduce / buckets) +
                               (zero ? std::max(gather - gather_hidden, gather / buckets) : 0.0));
     // The update reads weight, gradient and state, and writes weight and state.
-    const double updated = static_cast<double>(stages[s].params) / (zero ? D : 1);
+    const double updated = static_cast<double>(params[s]) / (zero ? D : 1);
     optimizer =
         std::max(optimizer, updated * (12.0 + 2.0 * optimizer_state_bytes) / c.memory_bandwidth);
     const int64_t in_flight =
         layout.schedule == ScheduleKind::GPipe ? M : std::min<int64_t>(M, P - s);
-    const int64_t params = stages[s].params;
+    const int64_t held = params[s];
     // f32 masters (1/D of them under ZeRO in mixed precision) and 16-bit compute copies.
-    const int64_t weights =
-        layout.half_compute ? 2 * params + 4 * params / (zero ? D : 1) : 4 * params;
+    const int64_t weights = layout.half_compute ? 2 * held + 4 * held / (zero ? D : 1) : 4 * held;
     const int64_t bucket = static_cast<int64_t>(layout.bucket_mb * (1 << 20));
-    const int64_t shared = stages[s].shared_params;
+    const int64_t shared = stages[s].shared_params / T;
     const int64_t grads =
-        zero2 ? 4 * (params - shared) / D + std::min(4 * params, 2 * bucket) + 4 * shared
-              : 4 * params;
-    const int64_t state = params * optimizer_state_bytes / (zero ? D : 1);
-    const int64_t activations =
-        in_flight * static_cast<int64_t>(rows) * stages[s].stash_bytes_per_sample;
+        zero2 ? 4 * (held - shared) / D + std::min(4 * held, 2 * bucket) + 4 * shared : 4 * held;
+    const int64_t state = held * optimizer_state_bytes / (zero ? D : 1);
+    const int64_t activations = in_flight * static_cast<int64_t>(rows) * stash[s];
     if (weights + grads + state + activations > memory) {
       memory = weights + grads + state + activations;
       out.weight_bytes = weights;
@@ -244,14 +309,27 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   return out;
 }
 
+// Whether every split layer of the model cuts into T pieces (T = 1: always).
+static bool splits_into(const std::vector<LayerCost>& layers, int T) {
+  bool any = false;
+  for (const LayerCost& l : layers) {
+    if (l.tensor_units > 0 && l.tensor_units % T != 0) return false;
+    any = any || l.tensor_units > 0;
+  }
+  return T == 1 || any;
+}
+
 std::vector<std::pair<Layout, Prediction>> search_layouts(
     const std::vector<LayerCost>& layers, int devices, int64_t global_batch, const Cluster& cluster,
     int64_t optimizer_state_bytes, bool half_compute, const std::vector<LayerCost>* recomputed) {
   std::vector<std::pair<Layout, Prediction>> out;
   const int max_stages = std::min<int>(devices, static_cast<int>(layers.size()));
+  // Tensor groups stay inside a node, as Megatron places them: their all-reduces follow every
+  // layer.
+  for (int T = 1; T <= std::min(devices, cluster.devices_per_node); T *= 2)
   for (int P = 1; P <= max_stages; ++P) {
-    if (devices % P != 0) continue;
-    const int D = devices / P;
+    if (devices % (P * T) != 0 || !splits_into(layers, T)) continue;
+    const int D = devices / (P * T);
     for (int M : {1, 2, 4, 8, 16, 32, 64}) {
       if (P > 1 && M < P) continue;
       if (P == 1 && M > 1) break;  // without a pipeline, micro-batches only save memory
@@ -262,6 +340,7 @@ std::vector<std::pair<Layout, Prediction>> search_layouts(
           Layout l;
           l.data = D;
           l.pipeline = P;
+          l.tensor = T;
           l.microbatches = M;
           l.global_batch = global_batch;
           l.zero = zero;

@@ -38,6 +38,9 @@ std::vector<std::string> cluster_presets();
 
 struct Layout {
   int data = 1, pipeline = 1, microbatches = 1, grad_accum = 1;
+  // Tensor ranks per stage (adjacent ranks of a node): split layers' compute, weights and most
+  // activations by T, at the price of their all-reduces on the node's links.
+  int tensor = 1;
   int64_t global_batch = 1;
   ScheduleKind schedule = ScheduleKind::OneFOneB;
   double bucket_mb = 25;
@@ -45,7 +48,7 @@ struct Layout {
   int zero = 0;               // 1: optimizer state sharded over the data ranks; 2: gradients too
   bool half_compute = false;  // fp16/bf16: a 2-byte compute copy of every weight
   bool recompute = false;     // the layers' costs are those with blocks recomputed
-  int ranks() const { return data * pipeline; }
+  int ranks() const { return data * pipeline * tensor; }
 };
 
 struct Prediction {
@@ -54,6 +57,7 @@ struct Prediction {
   double bubble_s = 0;     // pipeline idle: (P - 1) slots per round
   double p2p_s = 0;        // activation and gradient transfers between stages
   double allreduce_s = 0;  // the data-parallel all-reduce left exposed after overlap
+  double tensor_s = 0;     // of compute_s, the tensor group's all-reduces (none is hidden)
   double optimizer_s = 0;
   double samples_per_s = 0;
   int64_t memory_bytes = 0;  // the largest stage: weights, gradients, optimizer state, activations
@@ -69,7 +73,7 @@ struct Prediction {
 Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout,
                    const Cluster& cluster, int64_t optimizer_state_bytes = 8);
 
-// Every layout of `devices` ranks (data x pipeline, micro-batches, ZeRO 0, 1 and 2 with several
+// Every layout of `devices` ranks (data x pipeline x tensor, micro-batches, ZeRO 0, 1 and 2 with several
 // data ranks, and with `recomputed` given, the layers' costs with activation recompute too) the
 // batch divides into, with its prediction, fastest first; those that do not fit in memory last.
 // `half_compute` as in Layout.

@@ -17,10 +17,16 @@ struct LayerCost {
   int64_t params = 0;                  // parameter count
   int64_t flops_per_sample = 0;        // forward
   int64_t stash_bytes_per_sample = 0;  // activations kept for backward
+  // The activations its forward makes and its backward reads, kept or recomputed (its stash
+  // without recompute): the memory traffic of a transformer block beside its GEMMs.
+  int64_t activation_bytes_per_sample = 0;
   bool recomputed = false;             // its forward runs again in backward (train.recompute)
   // A parameter of layer tied_owner this layer uses (the head tied to the embedding), of
   // tied_params elements: a pipeline stage without the owner holds a copy of it.
   int64_t tied_owner = -1, tied_params = 0;
+  // Into how many equal pieces tensor parallelism may cut the layer (a block's heads, the
+  // embedding's rows); 0: it is not split.
+  int64_t tensor_units = 0;
 };
 
 struct StageCost {

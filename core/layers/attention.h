@@ -13,6 +13,7 @@ class CausalSelfAttention : public Layer {
 
   const char* type() const override { return "attention"; }
   int64_t heads() const { return heads_; }
+  int64_t tensor_units() const override { return heads_; }
   std::string describe() const override { return std::to_string(heads_) + " heads, causal"; }
   Tensor forward(const Tensor& qkv, Stash& saved, const ForwardContext& ctx) override;
   Tensor backward(const Tensor& dy, Stash& saved) override;

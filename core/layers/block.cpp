@@ -79,4 +79,10 @@ int64_t Block::stash_bytes_per_sample() const {
   return n;
 }
 
+int64_t Block::tensor_units() const {
+  for (const auto& [name, layer] : children_)
+    if (const int64_t units = layer->tensor_units()) return units;
+  return 0;
+}
+
 }  // namespace trainer

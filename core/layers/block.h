@@ -26,6 +26,7 @@ class Block : public Layer {
   std::vector<Param*> params() override;
   int64_t flops_per_sample() const override;
   int64_t stash_bytes_per_sample() const override;
+  int64_t tensor_units() const override;  // its first split child's
   void set_needs_input_grad(bool v) override;
 
   Layer& child(size_t i) { return *children_.at(i).second; }

@@ -106,6 +106,9 @@ class Layer {
   virtual int64_t flops_per_sample() const { return 0; }
   // Bytes one sample leaves in the stash between forward and backward.
   virtual int64_t stash_bytes_per_sample() const { return 0; }
+  // Into how many equal pieces tensor parallelism may cut this layer (attention's heads, the
+  // embedding's rows); 0: it is not split.
+  virtual int64_t tensor_units() const { return 0; }
 
   const Shape& input_shape() const { return input_; }    // per sample, without N
   const Shape& output_shape() const { return output_; }  // per sample, without N

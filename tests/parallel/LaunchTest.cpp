@@ -127,7 +127,10 @@ TEST_F(LaunchTest, EveryRankResumesFromRank0sCheckpoint) {
       nlohmann::json::parse(test::read_file(dir_.file("out/checkpoints/step_00000006/meta.json")));
   EXPECT_EQ(
       meta["layout"],
-      nlohmann::json({{"data", 2}, {"pipeline", 1}, {"stage_starts", nlohmann::json::array()}}));
+      nlohmann::json({{"data", 2},
+                      {"pipeline", 1},
+                      {"stage_starts", nlohmann::json::array()},
+                      {"tensor", 1}}));
   EXPECT_EQ(test::read_file(dir_.file("straight/checkpoints/step_00000006/model.bin")),
             test::read_file(dir_.file("out/checkpoints/step_00000006/model.bin")));
 }
@@ -179,8 +182,9 @@ TEST_F(LaunchTest, PipelineCheckpointsResumeWithTheirLayoutOnly) {
   const test::CommandResult other = mpirun(2, cfg() + " --resume auto --set train.max_steps=8");
   EXPECT_EQ(other.exit_code, 2) << other.output;
   EXPECT_NE(other.output.find("step_00000006: written with layout {\"data\":1,\"pipeline\":2,"
-                              "\"stage_starts\":[1]}, this run has {\"data\":2,\"pipeline\":1,"
-                              "\"stage_starts\":[]}; the pipeline split (pipeline) must match"),
+                              "\"stage_starts\":[1],\"tensor\":1}, this run has {\"data\":2,"
+                              "\"pipeline\":1,\"stage_starts\":[],\"tensor\":1}; the pipeline "
+                              "split (pipeline) must match"),
             std::string::npos)
       << other.output;
 }
