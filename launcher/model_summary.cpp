@@ -92,8 +92,9 @@ std::string model_summary(const RunSetup& run) {
                  : std::string(", no test set"))
     << "; global batch " << c.batch_size << ", " << run.steps_per_epoch << " steps per epoch\n";
   o << "plan: " << run.total_steps << " steps, optimizer " << c.optimizer << " lr " << c.lr.base_lr
-    << ", " << c.compute << " on " << c.device << ", " << c.data_parallel * c.pipeline
-    << " rank(s): data " << c.data_parallel << " x pipeline " << c.pipeline << "\n";
+    << ", " << c.compute << " on " << c.device << ", " << c.data_parallel * c.pipeline * c.tensor
+    << " rank(s): data " << c.data_parallel << " x pipeline " << c.pipeline
+    << (c.tensor > 1 ? " x tensor " + std::to_string(c.tensor) : std::string()) << "\n";
   if (c.pipeline > 1) o << pipeline_plan(run);
   return o.str();
 }

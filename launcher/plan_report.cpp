@@ -60,13 +60,13 @@ std::string prediction_text(const RunSetup& run, const Cluster& cluster) {
   return o.str();
 }
 
-// The layouts --search considers: the config's layers, and with every block recomputed.
+// The layouts --search considers: no block recomputed, and every block recomputed.
 static std::vector<std::pair<Layout, Prediction>> searched(const RunSetup& run,
                                                            const Cluster& cluster, int devices) {
   const std::vector<LayerCost> recomputed = recomputed_costs(run);
   const bool blocks = std::any_of(recomputed.begin(), recomputed.end(),
                                   [](const LayerCost& l) { return l.recomputed; });
-  return search_layouts(run.layers, devices, run.cfg.batch_size, cluster,
+  return search_layouts(recomputed_costs(run, false), devices, run.cfg.batch_size, cluster,
                         optimizer_state_bytes(run.cfg), run.cfg.compute != "fp32",
                         blocks ? &recomputed : nullptr);
 }

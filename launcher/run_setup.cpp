@@ -266,9 +266,14 @@ static void find_shared_params(RunSetup& r, const std::vector<Tie>& ties) {
   }
 }
 
-std::vector<LayerCost> recomputed_costs(const RunSetup& run) {
+std::vector<LayerCost> recomputed_costs(const RunSetup& run, bool recompute) {
   std::vector<LayerCost> layers = run.layers;
-  mark_recomputed(-1, run.cfg.input ? *run.cfg.input : run.train->sample_shape(), layers);
+  for (LayerCost& l : layers) {
+    l.recomputed = false;
+    l.stash_bytes_per_sample = l.activation_bytes_per_sample;
+  }
+  if (recompute)
+    mark_recomputed(-1, run.cfg.input ? *run.cfg.input : run.train->sample_shape(), layers);
   return layers;
 }
 

@@ -62,8 +62,9 @@ DType compute_dtype(const std::string& precision);
 // The whole model's parameter count (every stage's).
 int64_t total_parameters(const RunSetup& run);
 
-// The whole model's costs with every transformer block recomputed (train.recompute: blocks).
-std::vector<LayerCost> recomputed_costs(const RunSetup& run);
+// The whole model's costs with every transformer block recomputed (train.recompute: blocks), or
+// with none, whatever the config asks.
+std::vector<LayerCost> recomputed_costs(const RunSetup& run, bool recompute = true);
 
 // What the plan knows of a built layer.
 LayerCost layer_cost(Layer& layer);

@@ -20,6 +20,13 @@ class DoneWork : public Work {
 
 std::unique_ptr<Work> completed_work() { return std::make_unique<DoneWork>(); }
 
+void Communicator::all_reduce(void* data, int64_t n, DType dtype, ReduceOp op) {
+  if (!reduces_in(dtype))
+    throw std::logic_error(std::string("all-reduce in ") + dtype_name(dtype) +
+                           " on a transport that reduces f32 only");
+  all_reduce(static_cast<float*>(data), n, op);
+}
+
 std::unique_ptr<Work> SelfCommunicator::all_reduce_async(float*, int64_t, ReduceOp) {
   return completed_work();
 }

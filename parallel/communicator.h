@@ -42,6 +42,11 @@ class Communicator {
   virtual void all_reduce(float* data, int64_t n, ReduceOp op) = 0;
   virtual void all_reduce(double* data, int64_t n, ReduceOp op) = 0;
   virtual void all_reduce(int64_t* data, int64_t n, ReduceOp op) = 0;
+  // An all-reduce in the buffer's own precision, for the dtypes reduces_in() accepts: f32
+  // everywhere, and f16/bf16 over NCCL (the tensor group's activations, summed in 16 bits as
+  // Megatron does). A caller holding another dtype widens it to f32 first.
+  virtual bool reduces_in(DType dtype) const { return dtype == DType::F32; }
+  virtual void all_reduce(void* data, int64_t n, DType dtype, ReduceOp op);
   virtual void broadcast(void* data, int64_t bytes, int root) = 0;
   // ZeRO's halves; `counts` holds every rank's share of a range, back to back in rank order.
   // Reduce-scatter (sum) in place: `data` holds the whole range; afterwards rank r's share of
@@ -77,6 +82,7 @@ class SelfCommunicator : public Communicator {
   void all_reduce(float*, int64_t, ReduceOp) override {}
   void all_reduce(double*, int64_t, ReduceOp) override {}
   void all_reduce(int64_t*, int64_t, ReduceOp) override {}
+  using Communicator::all_reduce;  // the typed form
   void broadcast(void*, int64_t, int) override {}
   std::unique_ptr<Work> reduce_scatter_in_place_async(float*, const std::vector<int64_t>&) override;
   std::unique_ptr<Work> all_gather_in_place_async(void*, const std::vector<int64_t>&,

@@ -166,7 +166,7 @@ int64_t stash_under(const LayerCost& l, int T) {
 // The tensor group's all-reduces of one layer per micro-batch, in forward and in backward: a
 // block sums its attention's and its MLP's outputs in forward and their input gradients in
 // backward (and again when its forward is recomputed), the embedding its output, the head its
-// input gradient. Each all-reduces `rows` x (T, C) f32 values.
+// input gradient. Each all-reduces `rows` x (T, C) values in the compute precision.
 struct TensorCalls {
   double forward = 0, backward = 0;
 };
@@ -202,6 +202,9 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   const double lat = stages_in_node ? c.intra_latency : c.inter_latency;
   const int data_per_node = stages_in_node ? per_node / replica : 1;
 
+  // Activations travel between stages, and are summed over the tensor group, in the compute
+  // precision.
+  const double element = layout.half_compute ? 2.0 : 4.0;
   std::vector<double> slot(P, 0.0), forward(P, 0.0), backward(P, 0.0);  // per micro-batch
   std::vector<int64_t> params(P, 0), stash(P, 0);  // per tensor rank
   double p2p_slot = 0.0, tensor_slot = 0.0;
@@ -219,7 +222,7 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
       // The tensor all-reduces run between the layer's GEMMs: nothing hides them.
       const TensorCalls calls = T > 1 ? tensor_calls(l) : TensorCalls{};
       const Shape& width = l.type == "lm_head" && i > 0 ? layers[i - 1].output : l.output;
-      const double reduce = flat_allreduce(4.0 * rows * static_cast<double>(shape_numel(width)),
+      const double reduce = flat_allreduce(element * rows * static_cast<double>(shape_numel(width)),
                                            T, 1.0, tensor_bw, tensor_lat);
       t.forward += calls.forward * reduce / rows;
       t.backward += calls.backward * reduce / rows;
@@ -233,7 +236,8 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
     if (s == 0) slot[s] += c.load_per_sample * rows;
     // Each boundary moves the activation forward and its gradient back, once per micro-batch.
     if (s + 1 < P) {
-      const double bytes = 4.0 * rows * static_cast<double>(shape_numel(layers[st.end - 1].output));
+      const double bytes =
+          element * rows * static_cast<double>(shape_numel(layers[st.end - 1].output));
       const double transfer = lat + bytes / bw;
       slot[s] += transfer;
       slot[s + 1] += transfer;

@@ -140,6 +140,23 @@ static std::unique_ptr<Work> on_nccl_stream(NcclState& nccl, const char* what, L
   return std::make_unique<NcclWork>(nccl, done);
 }
 
+static ncclDataType_t nccl_type(DType dtype) {
+  return dtype == DType::F16 ? ncclHalf : dtype == DType::BF16 ? ncclBfloat16 : ncclFloat;
+}
+
+bool NcclCommunicator::reduces_in(DType dtype) const {
+  return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
+}
+
+// Host buffers go through the MPI communicator, which reduces f32 only.
+void NcclCommunicator::all_reduce(void* data, int64_t n, DType dtype, ReduceOp op) {
+  if (!cuda::is_device_pointer(data)) return host_->all_reduce(data, n, dtype, op);
+  on_nccl_stream(*nccl_, "all-reduce", [&] {
+    return ncclAllReduce(data, data, static_cast<size_t>(n), nccl_type(dtype),
+                         op == ReduceOp::Sum ? ncclSum : ncclMax, nccl_->comm, nccl_->stream);
+  })->wait();
+}
+
 std::unique_ptr<Work> NcclCommunicator::all_reduce_async(float* data, int64_t n, ReduceOp op) {
   if (!cuda::is_device_pointer(data)) return host_->all_reduce_async(data, n, op);
   return on_nccl_stream(*nccl_, "all-reduce", [&] {
@@ -168,9 +185,7 @@ std::unique_ptr<Work> NcclCommunicator::reduce_scatter_in_place_async(
 std::unique_ptr<Work> NcclCommunicator::all_gather_in_place_async(
     void* data, const std::vector<int64_t>& counts, DType dtype) {
   if (!cuda::is_device_pointer(data)) return host_->all_gather_in_place_async(data, counts, dtype);
-  const ncclDataType_t type = dtype == DType::F16    ? ncclHalf
-                              : dtype == DType::BF16 ? ncclBfloat16
-                                                     : ncclFloat;
+  const ncclDataType_t type = nccl_type(dtype);
   char* bytes = static_cast<char*>(data);
   return on_nccl_stream(*nccl_, "all-gather", [&] {
     ncclGroupStart();

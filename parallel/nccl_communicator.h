@@ -29,6 +29,8 @@ class NcclCommunicator : public Communicator {
   void all_reduce(float* data, int64_t n, ReduceOp op) override;
   void all_reduce(double* data, int64_t n, ReduceOp op) override;
   void all_reduce(int64_t* data, int64_t n, ReduceOp op) override;
+  bool reduces_in(DType dtype) const override;
+  void all_reduce(void* data, int64_t n, DType dtype, ReduceOp op) override;
   void broadcast(void* data, int64_t bytes, int root) override;
   std::unique_ptr<Work> reduce_scatter_in_place_async(float* data,
                                                       const std::vector<int64_t>& counts) override;

@@ -13,7 +13,8 @@ Communicator& GroupCollectives::group() const {
 
 void GroupCollectives::all_reduce_sum(Tensor& t) {
   trace::Scope span("tensor all-reduce", trace::Track::Communication);
-  if (t.dtype() == DType::F32) return group().all_reduce(t.f32(), t.numel(), ReduceOp::Sum);
+  if (group().reduces_in(t.dtype()))
+    return group().all_reduce(t.raw(), t.numel(), t.dtype(), ReduceOp::Sum);
   Tensor wide = ops::cast(t, DType::F32);
   group().all_reduce(wide.f32(), wide.numel(), ReduceOp::Sum);
   ops::cast_into(wide, t);

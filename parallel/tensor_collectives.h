@@ -14,7 +14,8 @@ namespace trainer {
 class GroupCollectives : public TensorCollectives {
  public:
   void bind(Communicator& group) { group_ = &group; }
-  // Sums in place; a 16-bit tensor is summed through an f32 copy (the communicators reduce f32).
+  // Sums in place, in t's precision where the group's transport can (NCCL), else through an f32
+  // copy (MPI).
   void all_reduce_sum(Tensor& t) override;
   void all_reduce_max(Tensor& t) override;
 
