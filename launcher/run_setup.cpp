@@ -239,18 +239,30 @@ static void give_tied_copies(const RunSetup& r, const Shape& input, const std::v
 }
 
 // The layers tensor parallelism splits (or, for layer norms and dropout, replicates): any other
-// would only repeat the same work on every rank of the group.
+// would only repeat the same work on every rank of the group. A split layer's units (a block's
+// heads, the embedding's rows) must divide evenly. Checked on the whole model's costs, before
+// any layer is built split.
 static void check_tensor_splits(const Config& c, const std::vector<LayerCost>& layers) {
   if (c.tensor == 1) return;
+  const std::string ranks = " over parallel.tensor " + std::to_string(c.tensor) + " ranks";
   for (size_t i = 0; i < layers.size(); ++i) {
-    const std::string& type = layers[i].type;
-    if (type != "embedding" && type != "transformer_block" && type != "layer_norm" &&
-        type != "lm_head" && type != "dropout")
-      throw ConfigError(c.where(c.layers[i]) + ": model.layers[" + std::to_string(i) + "]: a " +
-                        type + " layer cannot be split over parallel.tensor " +
-                        std::to_string(c.tensor) +
-                        " ranks; tensor parallelism splits embedding, transformer_block and "
-                        "lm_head layers (use parallel.tensor: 1)");
+    const LayerCost& l = layers[i];
+    const std::string at = "model.layers[" + std::to_string(i) + "]";
+    if (l.type != "embedding" && l.type != "transformer_block" && l.type != "layer_norm" &&
+        l.type != "lm_head" && l.type != "dropout")
+      throw ConfigError(c.where(c.layers[i]) + ": " + at + ": a " + l.type +
+                        " layer cannot be split" + ranks +
+                        "; tensor parallelism splits embedding, transformer_block and lm_head "
+                        "layers (use parallel.tensor: 1)");
+    if (l.tensor_units % c.tensor == 0) continue;
+    const bool block = l.type == "transformer_block";
+    const char* key = block ? "heads" : "padded_vocab_size";
+    const YAML::Node node = c.layers[i][key] ? c.layers[i][key] : c.layers[i];
+    throw ConfigError(c.where(node) + ": " + at + "." + key + ": " +
+                      std::to_string(l.tensor_units) + (block ? " heads" : " rows") +
+                      " do not split evenly" + ranks +
+                      (block ? "; use a tensor size that divides the heads"
+                             : "; pad the vocabulary to a multiple of it"));
   }
 }
 
@@ -298,12 +310,16 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank, int ten
   // built one at a time for their costs; the first alone is kept for the vocabulary check),
   // unless it must check the model against llm.c weights it starts from.
   const bool light_plan = plan_only && c.init_from.empty();
-  if (c.pipeline == 1 && !light_plan)
-    r.model = build_model(c, input, 0, -1, nullptr, false, tensor_split(r));
+  // The costs are the whole model's (the cost model splits them over the tensor ranks): read off
+  // the model when one process holds all of it, else from each layer built alone, before any
+  // layer is built split.
+  const bool whole = c.pipeline == 1 && c.tensor == 1 && !light_plan;
+  if (whole) r.model = build_model(c, input);
   std::vector<Tie> ties;
-  // The costs are the whole model's (the cost model splits them over the tensor ranks).
-  r.layers = model_costs(c, input, c.tensor == 1 ? r.model.get() : nullptr, ties);
+  r.layers = model_costs(c, input, r.model.get(), ties);
   check_tensor_splits(c, r.layers);
+  if (c.pipeline == 1 && !whole && !light_plan)
+    r.model = build_model(c, input, 0, -1, nullptr, false, tensor_split(r));
   mark_recomputed(c.recompute_blocks, input, r.layers);
   r.stage_starts = !c.partition.empty()
                        ? c.partition

@@ -31,11 +31,6 @@ std::unique_ptr<Layer> Embedding::create(Args& args, const Shape& input, const I
   if (padded < vocab)
     args.fail("padded_vocab_size", "must be at least vocab_size (" + std::to_string(vocab) +
                                        "), got " + std::to_string(padded));
-  if (padded % ctx.tensor.size != 0)
-    args.fail("padded_vocab_size",
-              std::to_string(padded) + " rows do not split over parallel.tensor " +
-                  std::to_string(ctx.tensor.size) +
-                  " ranks; pad the vocabulary to a multiple of it (padded_vocab_size)");
   const int64_t channels = args.integer("channels", std::nullopt, 1);
   const int64_t max_positions = args.integer("max_positions", input[0], 1);
   if (max_positions < input[0])

@@ -26,7 +26,7 @@ class Embedding : public Layer {
   int64_t flops_per_sample() const override { return shape_numel(output_shape()); }
   int64_t stash_bytes_per_sample() const override { return input_shape()[0] * 4; }
   int64_t vocab() const { return vocab_; }
-  int64_t tensor_units() const override { return padded_ / tensor_.size; }
+  int64_t tensor_units() const override { return padded_; }
   // The first vocabulary row this rank holds.
   int64_t vocab_begin() const { return tensor_.begin(padded_); }
 

@@ -31,10 +31,6 @@ std::unique_ptr<Layer> make_transformer_block(Args& args, const Shape& input,
   if (input[1] % heads != 0)
     args.fail("heads", std::to_string(heads) + " heads do not divide the " +
                            std::to_string(input[1]) + " channels");
-  const int64_t tensor = ctx.tensor.size;
-  if (heads % tensor != 0)
-    args.fail("heads", std::to_string(heads) + " heads do not split over parallel.tensor " +
-                           std::to_string(tensor) + " ranks; use a tensor size dividing them");
   const int64_t layers = args.integer("layers", args.integer("repeat", 1, 1), 1);
   return transformer_block(input[0], input[1], heads, layers, ctx);
 }

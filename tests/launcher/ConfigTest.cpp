@@ -141,6 +141,42 @@ TEST_F(ConfigTest, BatchesThatDoNotFit) {
                 "use auto");
 }
 
+// parallel.tensor: the world must hold whole tensor groups, every split layer must split
+// evenly (a block's heads, the embedding's padded rows), and a layer tensor parallelism does not
+// split is refused rather than computed T times over. Checked in a plan too, before any layer is
+// built split.
+TEST_F(ConfigTest, TensorParallelismSplitsOnlyWhatDividesEvenly) {
+  test::write_tokens(dir_.file("tokens.bin"), 600, 19);
+  const std::string gpt = test::small_gpt_config(dir_.file("tokens.bin"));
+  const auto error = [&](const std::string& yaml, int world, bool plan = false) {
+    test::write_file(path(), yaml);
+    try {
+      build_run(load_config(path(), {}, world), 0, plan);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error(gpt + "parallel: {tensor: 2}\n", 2), "no error");
+  for (bool plan : {false, true}) {
+    EXPECT_EQ(error(gpt + "parallel: {tensor: 4}\n", 4, plan),
+              at(8) +
+                  "model.layers[1].heads: 2 heads do not split evenly over parallel.tensor 4 "
+                  "ranks; use a tensor size that divides the heads");
+    EXPECT_EQ(error(gpt + "parallel: {tensor: 16}\n", 16, plan),
+              at(7) +
+                  "model.layers[0].padded_vocab_size: 24 rows do not split evenly over "
+                  "parallel.tensor 16 ranks; pad the vocabulary to a multiple of it");
+  }
+  EXPECT_EQ(error(gpt + "parallel: {tensor: 2}\n", 3),
+            at(14) + "parallel.tensor x pipeline: 2 x 1 ranks do not divide the job's 3 rank(s)");
+  EXPECT_EQ(error(std::string(kBase) + "parallel: {tensor: 2}\n", 2),
+            at(7) +
+                "model.layers[0]: a flatten layer cannot be split over parallel.tensor 2 ranks; "
+                "tensor parallelism splits embedding, transformer_block and lm_head layers (use "
+                "parallel.tensor: 1)");
+}
+
 TEST_F(ConfigTest, PrecisionAndLossScale) {
   const auto scaler = [&](const std::string& precision) {
     test::write_file(dir_.file("p.yaml"), std::string(kBase) + "precision: " + precision + "\n");

@@ -184,5 +184,66 @@ TEST(CostModelTest, ZeroAndRecomputeDecideWhatFits) {
   }
 }
 
+// A transformer block of C channels over S positions, as the model reports it: 12 C² + 13 C
+// parameters, 24 S C² + 4 S² C forward FLOPs, and activations of 16 S C + heads x S² floats.
+LayerCost block(int64_t S, int64_t C, int64_t heads) {
+  LayerCost l{"transformer_block", "", {S, C}, 12 * C * C + 13 * C,
+              24 * S * C * C + 4 * S * S * C, 4 * (16 * S * C + heads * S * S)};
+  l.activation_bytes_per_sample = l.stash_bytes_per_sample;
+  l.tensor_units = heads;
+  return l;
+}
+
+// Tensor parallelism divides a block's GEMMs, weights and split activations by T and adds its
+// four all-reduces of the (S, C) activations (two in forward, two in backward) on the node's
+// links; layers it does not split (a layer norm) stay whole; the search tries only tensor sizes
+// that divide the heads, inside a node.
+TEST(CostModelTest, TensorParallelismSplitsBlocksAndPaysTheirAllReduces) {
+  Cluster c = unit_cluster();
+  c.devices_per_node = 8;
+  c.intra_bandwidth = 1e9;
+  const int64_t S = 4, C = 8, heads = 4;
+  const std::vector<LayerCost> model = {block(S, C, heads),
+                                        LayerCost{"layer_norm", "", {S, C}, 2 * C, 0, 0}};
+  Layout l;
+  l.global_batch = 1;
+  const Prediction one = predict(model, l, c, 8);
+  l.tensor = 2;
+  const Prediction two = predict(model, l, c, 8);
+  // Weights: the block's parameters halved, the layer norm's whole.
+  const int64_t block_params = 12 * C * C + 13 * C;
+  EXPECT_EQ(one.weight_bytes, 4 * (block_params + 2 * C));
+  EXPECT_EQ(two.weight_bytes, 4 * (block_params / 2 + 2 * C));
+  EXPECT_EQ(two.optimizer_bytes, 8 * (block_params / 2 + 2 * C));
+  // Activations: 16 S C bytes whole on each rank, the rest halved.
+  const int64_t stash = 4 * (16 * S * C + heads * S * S);
+  EXPECT_EQ(one.activation_bytes, stash);
+  EXPECT_EQ(two.activation_bytes, 16 * S * C + (stash - 16 * S * C) / 2);
+  // Time: half the GEMMs (forward F, backward F: the model's first layer computes no input
+  // gradient), plus four ring all-reduces of S x C f32 over 2 ranks (each 2 x 1/2 x 128 bytes at
+  // 1 GB/s).
+  const double gemms = 2.0 * static_cast<double>(model[0].flops_per_sample) / c.gemm_flops;
+  EXPECT_NEAR(one.compute_s, gemms, 1e-12);
+  EXPECT_NEAR(two.tensor_s, 4 * 4.0 * S * C / 1e9, 1e-15);
+  EXPECT_NEAR(two.compute_s, gemms / 2 + two.tensor_s, 1e-12);
+  // A tensor group wider than a node talks over the network.
+  c.inter_bandwidth = 1e8;
+  l.tensor = 16;
+  EXPECT_GT(predict(model, l, c, 8).tensor_s, 16 * 4 * 4.0 * S * C / 1e9);
+
+  // 4 heads: the search tries tensor 1, 2 and 4 (not 8, which does not divide them).
+  bool two_seen = false, four_seen = false;
+  for (const auto& [layout, p] : search_layouts(model, 8, 8, c)) {
+    EXPECT_LE(layout.tensor, 4);
+    EXPECT_EQ(layout.ranks(), 8);
+    two_seen = two_seen || layout.tensor == 2;
+    four_seen = four_seen || layout.tensor == 4;
+  }
+  EXPECT_TRUE(two_seen && four_seen);
+  // A model without split layers is never given tensor ranks.
+  for (const auto& [layout, p] : search_layouts(linears(2, 1000), 8, 8, c))
+    EXPECT_EQ(layout.tensor, 1);
+}
+
 }  // namespace
 }  // namespace trainer
