@@ -293,8 +293,8 @@ LossSums mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tenso
   return s;
 }
 
-void split_ce_max_target(const Tensor& logits, const Tensor& labels, int64_t begin,
-                         Tensor& row_max, Tensor& target) {
+void split_ce_max_target(const Tensor& logits, const Tensor& labels, int64_t begin, Tensor& row_max,
+                         Tensor& target) {
   check_loss_args(logits, labels, "split_ce_max_target");
   BACKEND(logits, split_ce_max_target)
   (logits.dim(0), logits.dim(1), In(logits).get(), labels.i32(), begin, row_max.f32(),

@@ -75,8 +75,8 @@ LossSums mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tenso
 // target (N) f32 get the slice's max and the label's logit (0 where another rank holds it),
 // to be all-reduced by max and by sum; sum_exp (N) f32 gets Σ exp(x - row_max), to be summed;
 // then the loss sums and dlogits (nullable) = (softmax - onehot) x grad_scale of the slice.
-void split_ce_max_target(const Tensor& logits, const Tensor& labels, int64_t begin,
-                         Tensor& row_max, Tensor& target);
+void split_ce_max_target(const Tensor& logits, const Tensor& labels, int64_t begin, Tensor& row_max,
+                         Tensor& target);
 void split_ce_sum_exp(const Tensor& logits, const Tensor& row_max, Tensor& sum_exp);
 LossSums split_ce_loss(const Tensor& logits, const Tensor& labels, int64_t begin,
                        const Tensor& row_max, const Tensor& sum_exp, const Tensor& target,

@@ -25,10 +25,10 @@ static ops::LossSums apply_loss(const StageContext& stage, LossKind kind, const 
   const Tensor l = logits.reshape({rows, classes}), y = labels.reshape({rows});
   Tensor d = dlogits.defined() ? dlogits.reshape({rows, classes}) : Tensor();
   const VocabSplit& v = stage.vocab;
-  const ops::LossSums s =
-      v.group             ? vocab_parallel_cross_entropy(l, y, v.begin, *v.group, grad_scale, d)
-      : kind == LossKind::MSE ? ops::mse(l, y, grad_scale, d)
-                              : ops::cross_entropy(l, y, grad_scale, d);
+  const ops::LossSums s = v.group
+                              ? vocab_parallel_cross_entropy(l, y, v.begin, *v.group, grad_scale, d)
+                          : kind == LossKind::MSE ? ops::mse(l, y, grad_scale, d)
+                                                  : ops::cross_entropy(l, y, grad_scale, d);
   return stage.tensor.rank() == 0 ? s : ops::LossSums{};
 }
 

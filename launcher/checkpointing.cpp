@@ -187,8 +187,8 @@ static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t 
   for (int64_t d = 0; d < shards_written; ++d) {
     const FlatRange from = written[d];
     if (overlap(from, want).empty()) continue;
-    load_checkpoint_tensors(
-        dir, {range_group(zero_shard_file(slice_of(run), d), opt, from, holder)});
+    load_checkpoint_tensors(dir,
+                            {range_group(zero_shard_file(slice_of(run), d), opt, from, holder)});
     copy_in(from);
   }
 }
@@ -429,8 +429,7 @@ int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint) {
   const auto tensor_written = written.value("tensor", int64_t{1});
   const auto shards_written = written.value("zero_shards", int64_t{0});
   if (shards_written > 0 && tensor_written != run.cfg.tensor)
-    throw CheckpointError(dir + ": written with parallel.tensor " +
-                          std::to_string(tensor_written) +
+    throw CheckpointError(dir + ": written with parallel.tensor " + std::to_string(tensor_written) +
                           " and its optimizer state in ZeRO shards; it resumes under that tensor "
                           "size only (this run has " +
                           std::to_string(run.cfg.tensor) + ")");

@@ -52,11 +52,11 @@ std::string prediction_text(const RunSetup& run, const Cluster& cluster) {
     << " + all-reduce " << ms(p.allreduce_s) << " + optimizer " << ms(p.optimizer_s)
     << " (transfers between stages " << ms(p.p2p_s)
     << (p.tensor_s > 0 ? ", tensor all-reduces " + ms(p.tensor_s) : std::string())
-    << " inside compute and bubble); "
-    << with_commas(static_cast<int64_t>(p.samples_per_s)) << " samples/s; memory per rank "
-    << mib(p.memory_bytes) << (p.fits ? "" : " (does not fit)") << " = weights "
-    << mib(p.weight_bytes) << " + gradients " << mib(p.grad_bytes) << " + optimizer state "
-    << mib(p.optimizer_bytes) << " + activations " << mib(p.activation_bytes) << "\n";
+    << " inside compute and bubble); " << with_commas(static_cast<int64_t>(p.samples_per_s))
+    << " samples/s; memory per rank " << mib(p.memory_bytes) << (p.fits ? "" : " (does not fit)")
+    << " = weights " << mib(p.weight_bytes) << " + gradients " << mib(p.grad_bytes)
+    << " + optimizer state " << mib(p.optimizer_bytes) << " + activations "
+    << mib(p.activation_bytes) << "\n";
   return o.str();
 }
 
@@ -88,8 +88,8 @@ std::string search_text(const RunSetup& run, const Cluster& cluster, int devices
   for (int i = 0; i < rows && i < static_cast<int>(found.size()); ++i) {
     const auto& [l, p] = found[static_cast<size_t>(i)];
     std::snprintf(buf, sizeof buf, "%6d %9d %7d %6d %5d %10s %12s %14s %12s %6s\n", l.data,
-                  l.pipeline, l.tensor, l.microbatches, l.zero, l.recompute ? "blocks" : "none", ms(p.step_s).c_str(),
-                  with_commas(static_cast<int64_t>(p.samples_per_s)).c_str(),
+                  l.pipeline, l.tensor, l.microbatches, l.zero, l.recompute ? "blocks" : "none",
+                  ms(p.step_s).c_str(), with_commas(static_cast<int64_t>(p.samples_per_s)).c_str(),
                   mib(p.memory_bytes).c_str(), p.fits ? "yes" : "no");
     o << buf;
   }

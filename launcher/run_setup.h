@@ -25,7 +25,7 @@ struct RunSetup {
   // tensor communicator when training starts), and its rank in that group.
   std::shared_ptr<GroupCollectives> tensor_group;
   int tensor_rank = 0;
-  std::unique_ptr<Model> model;          // this stage's layers only
+  std::unique_ptr<Model> model;  // this stage's layers only
   std::unique_ptr<Optimizer> optimizer;
   std::vector<SharedParam> shared;  // parameters this stage shares with another stage
   // ZeRO (parallel.zero 1 or 2, data ranks > 1): the data ranks' split of this stage's flat

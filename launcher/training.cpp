@@ -98,12 +98,10 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     if (auto* head = dynamic_cast<LmHead*>(&run.model->layer(run.model->size() - 1)))
       vocab = {run.tensor_group.get(), head->vocab_begin()};
   }
-  const StageContext stage{*run.model, executor,
-                           *grid.pipeline, *grid.world,
-                           reducer ? &*reducer : nullptr, run.scaler,
-                           run.shared, run.zero,
-                           *grid.data, *grid.tensor,
-                           vocab};
+  const StageContext stage{
+      *run.model, executor,   *grid.pipeline, *grid.world, reducer ? &*reducer : nullptr,
+      run.scaler, run.shared, run.zero,       *grid.data,  *grid.tensor,
+      vocab};
   check_replicas(*grid.data, *run.model, start_step);
   // ZeRO in mixed precision: from here each rank keeps the f32 master values of its range only;
   // the whole values exist again only while a checkpoint is written, and when training ends.

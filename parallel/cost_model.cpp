@@ -121,10 +121,9 @@ LayerTime layer_time(const LayerCost& l, bool needs_input_grad, bool half, const
     const double gemm = half && c.half_gemm_flops > 0 ? c.half_gemm_flops : c.gemm_flops;
     const double rate = l.type == "conv2d" ? c.conv_flops : gemm;
     const double f = static_cast<double>(l.flops_per_sample) / rate / (tensor_split(l) ? T : 1);
-    const double streamed =
-        l.type == "transformer_block"
-            ? static_cast<double>(activations_under(l, T)) / c.memory_bandwidth
-            : 0.0;
+    const double streamed = l.type == "transformer_block"
+                                ? static_cast<double>(activations_under(l, T)) / c.memory_bandwidth
+                                : 0.0;
     const double forward = f + 2.0 * streamed;
     return {forward, (needs_input_grad ? 2.0 : 1.0) * f + 3.0 * streamed + again * forward};
   }
@@ -206,7 +205,7 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   // precision.
   const double element = layout.half_compute ? 2.0 : 4.0;
   std::vector<double> slot(P, 0.0), forward(P, 0.0), backward(P, 0.0);  // per micro-batch
-  std::vector<int64_t> params(P, 0), stash(P, 0);  // per tensor rank
+  std::vector<int64_t> params(P, 0), stash(P, 0);                       // per tensor rank
   double p2p_slot = 0.0, tensor_slot = 0.0;
   bool below_has_params = false;
   for (int s = 0; s < P; ++s) {
@@ -331,30 +330,30 @@ std::vector<std::pair<Layout, Prediction>> search_layouts(
   // Tensor groups stay inside a node, as Megatron places them: their all-reduces follow every
   // layer.
   for (int T = 1; T <= std::min(devices, cluster.devices_per_node); T *= 2)
-  for (int P = 1; P <= max_stages; ++P) {
-    if (devices % (P * T) != 0 || !splits_into(layers, T)) continue;
-    const int D = devices / (P * T);
-    for (int M : {1, 2, 4, 8, 16, 32, 64}) {
-      if (P > 1 && M < P) continue;
-      if (P == 1 && M > 1) break;  // without a pipeline, micro-batches only save memory
-      if (global_batch % (static_cast<int64_t>(D) * M) != 0) continue;
-      for (int zero = 0; zero <= (D > 1 ? 2 : 0); ++zero)
-        for (bool recompute : {false, true}) {
-          if (recompute && !recomputed) continue;
-          Layout l;
-          l.data = D;
-          l.pipeline = P;
-          l.tensor = T;
-          l.microbatches = M;
-          l.global_batch = global_batch;
-          l.zero = zero;
-          l.half_compute = half_compute;
-          l.recompute = recompute;
-          out.emplace_back(
-              l, predict(recompute ? *recomputed : layers, l, cluster, optimizer_state_bytes));
-        }
+    for (int P = 1; P <= max_stages; ++P) {
+      if (devices % (P * T) != 0 || !splits_into(layers, T)) continue;
+      const int D = devices / (P * T);
+      for (int M : {1, 2, 4, 8, 16, 32, 64}) {
+        if (P > 1 && M < P) continue;
+        if (P == 1 && M > 1) break;  // without a pipeline, micro-batches only save memory
+        if (global_batch % (static_cast<int64_t>(D) * M) != 0) continue;
+        for (int zero = 0; zero <= (D > 1 ? 2 : 0); ++zero)
+          for (bool recompute : {false, true}) {
+            if (recompute && !recomputed) continue;
+            Layout l;
+            l.data = D;
+            l.pipeline = P;
+            l.tensor = T;
+            l.microbatches = M;
+            l.global_batch = global_batch;
+            l.zero = zero;
+            l.half_compute = half_compute;
+            l.recompute = recompute;
+            out.emplace_back(
+                l, predict(recompute ? *recomputed : layers, l, cluster, optimizer_state_bytes));
+          }
+      }
     }
-  }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     if (a.second.fits != b.second.fits) return a.second.fits;
     return a.second.step_s < b.second.step_s;

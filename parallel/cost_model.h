@@ -73,9 +73,9 @@ struct Prediction {
 Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout,
                    const Cluster& cluster, int64_t optimizer_state_bytes = 8);
 
-// Every layout of `devices` ranks (data x pipeline x tensor, micro-batches, ZeRO 0, 1 and 2 with several
-// data ranks, and with `recomputed` given, the layers' costs with activation recompute too) the
-// batch divides into, with its prediction, fastest first; those that do not fit in memory last.
+// Every layout of `devices` ranks (data x pipeline x tensor, micro-batches, ZeRO 0, 1 and 2 with
+// several data ranks, and with `recomputed` given, the layers' costs with activation recompute too)
+// the batch divides into, with its prediction, fastest first; those that do not fit in memory last.
 // `half_compute` as in Layout.
 std::vector<std::pair<Layout, Prediction>> search_layouts(
     const std::vector<LayerCost>& layers, int devices, int64_t global_batch, const Cluster& cluster,

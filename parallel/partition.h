@@ -20,7 +20,7 @@ struct LayerCost {
   // The activations its forward makes and its backward reads, kept or recomputed (its stash
   // without recompute): the memory traffic of a transformer block beside its GEMMs.
   int64_t activation_bytes_per_sample = 0;
-  bool recomputed = false;             // its forward runs again in backward (train.recompute)
+  bool recomputed = false;  // its forward runs again in backward (train.recompute)
   // A parameter of layer tied_owner this layer uses (the head tied to the embedding), of
   // tied_params elements: a pipeline stage without the owner holds a copy of it.
   int64_t tied_owner = -1, tied_params = 0;

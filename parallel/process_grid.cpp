@@ -22,7 +22,8 @@ ProcessGrid ProcessGrid::single() {
 static std::unique_ptr<Communicator> axis(std::unique_ptr<MpiCommunicator> group, bool nccl,
                                           [[maybe_unused]] double timeout_s) {
 #ifdef TRAINER_HAS_CUDA
-  if (nccl && group->size() > 1) return std::make_unique<NcclCommunicator>(std::move(group), timeout_s);
+  if (nccl && group->size() > 1)
+    return std::make_unique<NcclCommunicator>(std::move(group), timeout_s);
 #else
   if (nccl) throw std::logic_error("NCCL asked of a build without CUDA");
 #endif

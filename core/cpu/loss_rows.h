@@ -71,8 +71,8 @@ TRAINER_HD inline float split_ce_sum_exp(int64_t C, const float* row, float row_
 // `correct`: the label's logit is the largest (a tie counts, where one process's argmax takes
 // the first index).
 TRAINER_HD inline RowLoss split_ce_row(int64_t C, const float* row, int32_t label, int64_t begin,
-                                       float row_max, float sum_exp, float target,
-                                       float grad_scale, float* d) {
+                                       float row_max, float sum_exp, float target, float grad_scale,
+                                       float* d) {
   const double log_denom = log(static_cast<double>(sum_exp));
   if (d)
     for (int64_t c = 0; c < C; ++c) {

@@ -4,13 +4,14 @@
 namespace trainer::cuda {
 
 __global__ void embedding_forward_kernel(int64_t N, int64_t T, int64_t C, const int32_t* tokens,
-                                         const float* wte, cpu::VocabRows vocab,
-                                         const float* wpe, float* y) {
+                                         const float* wte, cpu::VocabRows vocab, const float* wpe,
+                                         float* y) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < N * T * C;
        i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t row = i / C, c = i % C, token = tokens[row];
     const bool held = token >= vocab.begin && token < vocab.begin + vocab.rows;
-    y[i] = (held ? wte[(token - vocab.begin) * C + c] : 0.0f) + (wpe ? wpe[(row % T) * C + c] : 0.0f);
+    y[i] =
+        (held ? wte[(token - vocab.begin) * C + c] : 0.0f) + (wpe ? wpe[(row % T) * C + c] : 0.0f);
   }
 }
 

@@ -152,8 +152,7 @@ void split_ce_max_target(int64_t N, int64_t C, const float* logits, const int32_
 void split_ce_sum_exp(int64_t N, int64_t C, const float* logits, const float* row_max,
                       float* sum_exp) {
   if (N == 0) return;
-  split_ce_sum_exp_kernel<<<blocks_for(N), kThreads, 0, stream()>>>(N, C, logits, row_max,
-                                                                    sum_exp);
+  split_ce_sum_exp_kernel<<<blocks_for(N), kThreads, 0, stream()>>>(N, C, logits, row_max, sum_exp);
   TRAINER_CHECK_LAUNCH();
 }
 
@@ -182,14 +181,14 @@ LossSums softmax_cross_entropy(int64_t N, int64_t C, const float* logits, const 
   if (C >= kWideRow)
     return run_loss(
         N, launcher(cross_entropy_wide_kernel, N, C, logits, labels, grad_scale, dlogits), true);
-  return run_loss(N, launcher(loss_kernel<cpu::cross_entropy_row>, N, C, logits, labels,
-                              grad_scale, dlogits));
+  return run_loss(
+      N, launcher(loss_kernel<cpu::cross_entropy_row>, N, C, logits, labels, grad_scale, dlogits));
 }
 
 LossSums mse_onehot(int64_t N, int64_t C, const float* logits, const int32_t* labels,
                     float grad_scale, float* dlogits) {
-  return run_loss(N, launcher(loss_kernel<cpu::mse_row>, N, C, logits, labels, grad_scale,
-                              dlogits));
+  return run_loss(N,
+                  launcher(loss_kernel<cpu::mse_row>, N, C, logits, labels, grad_scale, dlogits));
 }
 
 }  // namespace trainer::cuda

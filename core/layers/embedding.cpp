@@ -40,17 +40,15 @@ std::unique_ptr<Layer> Embedding::create(Args& args, const Shape& input, const I
 }
 
 std::string Embedding::describe() const {
-  return "vocab " + std::to_string(vocab_) + " (" +
-         std::to_string(padded_) +
-         " rows) x " + std::to_string(wte_.value.dim(1)) + ", " +
-         std::to_string(wpe_.value.dim(0)) + " positions";
+  return "vocab " + std::to_string(vocab_) + " (" + std::to_string(padded_) + " rows) x " +
+         std::to_string(wte_.value.dim(1)) + ", " + std::to_string(wpe_.value.dim(0)) +
+         " positions";
 }
 
 Tensor Embedding::forward(const Tensor& tokens, Stash& saved, const ForwardContext&) {
   Tensor y =
       Tensor::empty(batched(output_shape(), tokens.dim(0)), wte_.compute.dtype(), tokens.device());
-  ops::embedding_forward(tokens, wte_.compute, wpe_.compute, y, vocab_begin(),
-                         tensor_.rank == 0);
+  ops::embedding_forward(tokens, wte_.compute, wpe_.compute, y, vocab_begin(), tensor_.rank == 0);
   tensor_.all_reduce_sum(y);
   saved.tensors = {tokens};
   return y;

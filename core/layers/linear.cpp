@@ -27,9 +27,9 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias, InitScheme 
                                                   : ParamSplit{};
   weight_ = make_param("weight", {out_, in_}, w);
   if (bias)
-    bias_ = make_param("bias", {out_},
-                       mode == TensorMode::Column ? ParamSplit{0, groups, parts, part}
-                                                  : ParamSplit{});
+    bias_ =
+        make_param("bias", {out_},
+                   mode == TensorMode::Column ? ParamSplit{0, groups, parts, part} : ParamSplit{});
   // A split layer's initial weights are drawn by its maker, whole and then sliced
   // (init_normal with the split): the default schemes draw the slice's shape only.
   if (mode_ == TensorMode::Replicated)
@@ -63,7 +63,7 @@ std::string Linear::describe() const {
 Tensor Linear::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
   const int64_t rows = x.dim(0) * rows_;
   Tensor y = Tensor::empty({rows, out_}, x.dtype(), x.device());  // (N x T, out)
-  const bool partial = mode_ == TensorMode::Row;  // the group's outputs are summed
+  const bool partial = mode_ == TensorMode::Row;                  // the group's outputs are summed
   ops::linear_forward(x.reshape({rows, in_}), weight_.compute,
                       partial && tensor_.rank != 0 ? Tensor() : bias_.compute, y);
   if (partial) tensor_.all_reduce_sum(y);

@@ -35,8 +35,8 @@ void LmHead::tie_to_copy(Param copy) {
 Tensor LmHead::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
   const int64_t rows = x.dim(0) * input_shape()[0];
   Tensor logits = Tensor::empty({rows, columns()}, x.dtype(), x.device());
-  ops::linear_forward(x.reshape({rows, channels()}),
-                      wte_->compute.view(0, {columns(), channels()}), Tensor(), logits);
+  ops::linear_forward(x.reshape({rows, channels()}), wte_->compute.view(0, {columns(), channels()}),
+                      Tensor(), logits);
   saved.tensors = {x};
   return logits.reshape(batched(output_shape(), x.dim(0)));
 }

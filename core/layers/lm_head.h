@@ -37,7 +37,7 @@ class LmHead : public Layer {
  private:
   int64_t channels() const { return input_shape()[1]; }
   int64_t columns() const { return output_shape()[1]; }  // this rank's logits per position
-  int64_t vocab_;                                          // the whole vocabulary's
+  int64_t vocab_;                                        // the whole vocabulary's
   int64_t begin_ = 0;
   TensorSplit tensor_;
   Param* wte_ = nullptr;

@@ -47,8 +47,8 @@ std::unique_ptr<Layer> transformer_block(int64_t T, int64_t C, int64_t heads, in
   std::vector<Block::Child> attn;
   attn.emplace_back("ln", std::make_unique<LayerNorm>(Shape{T, C}, a.child("ln")));
   attn.emplace_back("qkv", gpt_linear(T, C, 3 * C, 0.02f, a.child("qkv"), M::Column, 3));
-  attn.emplace_back("core", std::make_unique<CausalSelfAttention>(T, C / t, heads / t,
-                                                                  a.child("core")));
+  attn.emplace_back("core",
+                    std::make_unique<CausalSelfAttention>(T, C / t, heads / t, a.child("core")));
   attn.emplace_back("proj", gpt_linear(T, C, C, proj_std, a.child("proj"), M::Row));
   std::vector<Block::Child> mlp;
   mlp.emplace_back("ln", std::make_unique<LayerNorm>(Shape{T, C}, m.child("ln")));

@@ -187,8 +187,12 @@ TEST(CostModelTest, ZeroAndRecomputeDecideWhatFits) {
 // A transformer block of C channels over S positions, as the model reports it: 12 C² + 13 C
 // parameters, 24 S C² + 4 S² C forward FLOPs, and activations of 16 S C + heads x S² floats.
 LayerCost block(int64_t S, int64_t C, int64_t heads) {
-  LayerCost l{"transformer_block", "", {S, C}, 12 * C * C + 13 * C,
-              24 * S * C * C + 4 * S * S * C, 4 * (16 * S * C + heads * S * S)};
+  LayerCost l{"transformer_block",
+              "",
+              {S, C},
+              12 * C * C + 13 * C,
+              24 * S * C * C + 4 * S * S * C,
+              4 * (16 * S * C + heads * S * S)};
   l.activation_bytes_per_sample = l.stash_bytes_per_sample;
   l.tensor_units = heads;
   return l;

@@ -125,12 +125,10 @@ TEST_F(LaunchTest, EveryRankResumesFromRank0sCheckpoint) {
   EXPECT_NE(resumed.output.find("at step 3"), std::string::npos) << resumed.output;
   const nlohmann::json meta =
       nlohmann::json::parse(test::read_file(dir_.file("out/checkpoints/step_00000006/meta.json")));
-  EXPECT_EQ(
-      meta["layout"],
-      nlohmann::json({{"data", 2},
-                      {"pipeline", 1},
-                      {"stage_starts", nlohmann::json::array()},
-                      {"tensor", 1}}));
+  EXPECT_EQ(meta["layout"], nlohmann::json({{"data", 2},
+                                            {"pipeline", 1},
+                                            {"stage_starts", nlohmann::json::array()},
+                                            {"tensor", 1}}));
   EXPECT_EQ(test::read_file(dir_.file("straight/checkpoints/step_00000006/model.bin")),
             test::read_file(dir_.file("out/checkpoints/step_00000006/model.bin")));
 }

@@ -138,8 +138,7 @@ TEST(TensorParallelTest, EveryLayoutTrainsToTheWeightsAndLossesOfOneProcess) {
       SCOPED_TRACE(param);
       test::expect_close(values, want.at(param));
     }
-    if (rank == 0)
-      expect_same_steps(step_metrics(dir + "/" + name), step_metrics(whole_dir));
+    if (rank == 0) expect_same_steps(step_metrics(dir + "/" + name), step_metrics(whole_dir));
   }
 }
 
