@@ -96,6 +96,16 @@ parallel: {bucket_mb: 0.0005}
 log: {every_steps: 100}
 )";
 
+std::string write_small_gpt(Communicator& world) {
+  const std::string dir = shared_temp_dir(world);
+  if (world.rank() == 0) {
+    write_tokens(dir + "/tokens.bin", 600, 19);
+    write_file(dir + "/cfg.yaml", small_gpt_config(dir + "/tokens.bin"));
+  }
+  world.barrier();
+  return dir;
+}
+
 std::map<std::string, std::vector<float>> parameters_by_name(Model& model) {
   std::map<std::string, std::vector<float>> out;
   for (Param* p : model.params()) {

@@ -68,6 +68,10 @@ void write_tokens(const std::string& path, int32_t count, int32_t vocab);
 // the token file at `tokens`, 24 steps of AdamW with clipping.
 std::string small_gpt_config(const std::string& tokens);
 
+// Under mpirun: a shared temp dir holding small_gpt_config's cfg.yaml and its tokens.bin (600
+// tokens below 19), written by rank 0; its path on every rank.
+std::string write_small_gpt(Communicator& world);
+
 // Every parameter of a model by name (a pipeline stage holds some of the whole model's).
 std::map<std::string, std::vector<float>> parameters_by_name(Model& model);
 

@@ -48,16 +48,6 @@ Trained train_layout(const std::string& dir, int pipeline, std::vector<std::stri
   return t;
 }
 
-std::string write_gpt(Communicator& world) {
-  const std::string dir = test::shared_temp_dir(world);
-  if (world.rank() == 0) {
-    test::write_tokens(dir + "/tokens.bin", 600, 19);
-    test::write_file(dir + "/cfg.yaml", test::small_gpt_config(dir + "/tokens.bin"));
-  }
-  world.barrier();
-  return dir;
-}
-
 class GptLayoutTest : public ::testing::TestWithParam<std::tuple<int, const char*, int>> {};
 
 TEST_P(GptLayoutTest, TrainsToTheWeightsOfOneProcess) {
@@ -65,7 +55,7 @@ TEST_P(GptLayoutTest, TrainsToTheWeightsOfOneProcess) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const int rank = world->rank(), size = world->size();
   if (size % pipeline != 0) GTEST_SKIP() << pipeline << " stages need a multiple of their ranks";
-  const std::string dir = write_gpt(*world);
+  const std::string dir = test::write_small_gpt(*world);
   world.reset();
   const std::string layout =
       "p" + std::to_string(pipeline) + "-" + recompute + "-zero" + std::to_string(zero);
@@ -122,7 +112,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, GptLayoutTest,
 TEST(GptLayoutTest, AccumulationAndBf16MatchOneProcess) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const int rank = world->rank(), size = world->size();
-  const std::string dir = write_gpt(*world);
+  const std::string dir = test::write_small_gpt(*world);
   world.reset();
   const int pipeline = size >= 4 ? 2 : 1;
   for (const std::vector<std::string>& config :
@@ -165,7 +155,7 @@ TEST(GptLayoutTest, AccumulationAndBf16MatchOneProcess) {
 // 2, where each stage's data ranks update their own ranges of it.
 TEST(GptPipelineTest, TiedEmbeddingCopiesAreEqualAfterEveryStep) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
-  const std::string dir = write_gpt(*world);
+  const std::string dir = test::write_small_gpt(*world);
   world.reset();
   for (int zero : {0, 1, 2})
     for (int steps = 1; steps <= 6; ++steps) {

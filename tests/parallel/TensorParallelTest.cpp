@@ -26,16 +26,6 @@
 namespace trainer {
 namespace {
 
-std::string write_gpt(Communicator& world) {
-  const std::string dir = test::shared_temp_dir(world);
-  if (world.rank() == 0) {
-    test::write_tokens(dir + "/tokens.bin", 600, 19);
-    test::write_file(dir + "/cfg.yaml", test::small_gpt_config(dir + "/tokens.bin"));
-  }
-  world.barrier();
-  return dir;
-}
-
 // Trains under `overrides` on every rank of the world, in `pipeline` stages of `tensor` ranks.
 struct Trained {
   RunSetup run;
@@ -115,7 +105,7 @@ std::vector<std::pair<int, std::string>> layouts(int size) {
 TEST(TensorParallelTest, EveryLayoutTrainsToTheWeightsAndLossesOfOneProcess) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const int rank = world->rank(), size = world->size();
-  const std::string dir = write_gpt(*world);
+  const std::string dir = test::write_small_gpt(*world);
   world.reset();
   const std::vector<std::string> settings = {"train.max_steps=8", "optimizer.eps=1e-4"};
   const std::string whole_dir = dir + "/whole-" + std::to_string(rank);
@@ -174,7 +164,7 @@ TEST(TensorParallelTest, ATensor2CheckpointResumesInOneProcessWithTheSameLosses)
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const int rank = world->rank(), size = world->size();
   if (size != 2) GTEST_SKIP() << "run with 2 ranks";
-  const std::string dir = write_gpt(*world);
+  const std::string dir = test::write_small_gpt(*world);
   world.reset();
   const std::vector<std::string> settings = {"train.max_steps=8", "optimizer.eps=1e-4"};
   std::vector<std::string> split = settings;
