@@ -80,6 +80,25 @@ static void sum_shared_grads(const StageContext& stage) {
   }
 }
 
+// Sequence parallelism: a layer norm's gradient on each tensor rank covers that rank's rows; the
+// group sums them (after the data ranks' reduction, a sum too: the order does not matter), in
+// this rank's range of the gradients (under ZeRO the tensor ranks' ranges are alike: their flat
+// layouts are).
+static void sum_partial_grads(const StageContext& stage) {
+  if (stage.tensor.size() == 1) return;
+  const bool zero = stage.zero.on();
+  Tensor grads = zero ? stage.zero.grads : stage.model.flat_grads();
+  const FlatRange mine = zero ? stage.zero.mine : FlatRange{0, grads.numel()};
+  for (const Param* p : stage.model.params()) {
+    if (!p->grad_partial) continue;
+    const FlatRange in = overlap(mine, {p->offset, p->offset + p->compute.numel()});
+    if (in.empty()) continue;
+    trace::Scope span("sum layer norm gradient", trace::Track::Communication);
+    Tensor part = grads.view(in.begin - mine.begin, {in.size()});
+    stage.tensor.all_reduce(part.f32(), part.numel(), ReduceOp::Sum);
+  }
+}
+
 // The squares of the gradients in `range` (held in `grads`), each parameter counted once over
 // the whole job: a shared parameter on one stage only, a parameter the tensor group replicates
 // on its rank 0 only. The stages', data ranks' and tensor ranks' sums add up to the whole
@@ -141,6 +160,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     stage.reducer->finish([&] { sum_shared_grads(stage); });
   else
     sum_shared_grads(stage);
+  sum_partial_grads(stage);
   // Every step checks its gradients in one pass (a non-finite gradient with a finite loss must
   // not reach the weights in any precision); clipping uses the same sum.
   // The gradients this rank checks, unscales, clips and updates: all of them, or its ZeRO range.

@@ -212,6 +212,7 @@ static void read_parallel(ConfigSection& root, Config& c) {
   }
   c.pipeline = s.integer("pipeline", 1, 1);
   c.tensor = s.integer("tensor", 1, 1);
+  c.sequence_parallel = s.boolean("sequence_parallel", false);
   c.microbatches = s.integer("microbatches", 1, 1);
   c.schedule = s.choice("schedule", std::string("1f1b"), {"1f1b", "gpipe"});
   const YAML::Node partition = s.raw("partition");
@@ -286,6 +287,10 @@ static void read_log(ConfigSection& root, Config& c) {
 // The layout must fit the ranks the job was started with, checked before any communication.
 static void check_layout(Config& c, int64_t world) {
   const YAML::Node p = c.tree["parallel"];
+  if (c.sequence_parallel && c.tensor == 1)
+    throw ConfigError(c.where(p["sequence_parallel"]) +
+                      ": parallel.sequence_parallel: splits the activations of a tensor group; "
+                      "it needs parallel.tensor > 1");
   const int64_t split = c.pipeline * c.tensor;  // the ranks of one data-parallel replica
   if (world == 0) world = std::max<int64_t>(c.data_parallel, 1) * split;
   if (world % split != 0)

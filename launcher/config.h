@@ -59,6 +59,9 @@ struct Config {
   // parallel.tensor: ranks each layer's weights are split over (Megatron's layout), adjacent
   // ranks of one node.
   int64_t tensor = 1;
+  // parallel.sequence_parallel: the tensor group also splits the activations between its
+  // layers' split regions (layer norms, the residual stream) by rows.
+  bool sequence_parallel = false;
   std::string schedule;
   // parallel.partition: the first layer of stages 1..P-1; empty = balanced automatically.
   std::vector<int64_t> partition;

@@ -218,7 +218,8 @@ static int stage_of(const RunSetup& r, int64_t layer) {
 
 // This rank's slices of split layers (parallel.tensor).
 static TensorSplit tensor_split(const RunSetup& r) {
-  return {r.tensor_rank, static_cast<int>(r.cfg.tensor), r.tensor_group.get()};
+  return {r.tensor_rank, static_cast<int>(r.cfg.tensor), r.tensor_group.get(),
+          r.cfg.sequence_parallel};
 }
 
 // A layer tied to a parameter of another stage's layer gets a copy of that parameter as the
@@ -254,6 +255,16 @@ static void check_tensor_splits(const Config& c, const std::vector<LayerCost>& l
                         " layer cannot be split" + ranks +
                         "; tensor parallelism splits embedding, transformer_block and lm_head "
                         "layers (use parallel.tensor: 1)");
+    // A dropout mask is keyed by sample and position; sequence parallelism's rows are neither.
+    if (c.sequence_parallel && l.type == "dropout")
+      throw ConfigError(c.where(c.layers[i]) + ": " + at +
+                        ": a dropout layer cannot run under parallel.sequence_parallel (its "
+                        "rows are split between ranks); remove it or the option");
+    if (c.sequence_parallel && l.type == "embedding" && l.output.at(0) % c.tensor != 0)
+      throw ConfigError(c.where(c.tree["parallel"]["sequence_parallel"]) +
+                        ": parallel.sequence_parallel: the sequence of " +
+                        std::to_string(l.output.at(0)) + " positions does not split evenly" +
+                        ranks);
     if (l.tensor_units % c.tensor == 0) continue;
     const bool block = l.type == "transformer_block";
     const char* key = block ? "heads" : "padded_vocab_size";
@@ -337,7 +348,9 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank, int ten
     const StageCost mine = stage_costs(r.layers, r.stage_starts).at(stage);
     first = mine.first;
     r.model = build_model(
-        c, first ? r.layers[first - 1].output : input, first, mine.end,
+        // Under sequence parallelism a stage's input is its rows of the residual stream.
+        c, first ? tensor_split(r).rows_shape(r.layers[first - 1].output) : input, first,
+        mine.end,
         [&](Layer& layer) { give_tied_copies(r, input, ties, layer); }, false, tensor_split(r));
     find_shared_params(r, ties);
   }

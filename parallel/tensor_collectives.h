@@ -18,6 +18,10 @@ class GroupCollectives : public TensorCollectives {
   // copy (MPI).
   void all_reduce_sum(Tensor& t) override;
   void all_reduce_max(Tensor& t) override;
+  // In place in `whole` (all-gather of the ranks' blocks; reduce-scatter in f32, through an f32
+  // copy for 16-bit tensors).
+  void all_gather(const Tensor& part, Tensor& whole) override;
+  void reduce_scatter(Tensor& whole, Tensor& part) override;
 
  private:
   Communicator& group() const;

@@ -7,7 +7,7 @@ namespace trainer {
 
 Embedding::Embedding(int64_t positions, int64_t vocab, int64_t padded_vocab, int64_t channels,
                      int64_t max_positions, const InitContext& ctx)
-    : Layer({positions}, {positions, channels}, ctx),
+    : Layer({positions}, ctx.tensor.rows_shape({positions, channels}), ctx),
       vocab_(vocab),
       padded_(padded_vocab),
       tensor_(ctx.tensor) {
@@ -45,17 +45,20 @@ std::string Embedding::describe() const {
          " positions";
 }
 
+// Under sequence parallelism the group's sum is reduce-scattered: each rank keeps its rows.
 Tensor Embedding::forward(const Tensor& tokens, Stash& saved, const ForwardContext&) {
-  Tensor y =
-      Tensor::empty(batched(output_shape(), tokens.dim(0)), wte_.compute.dtype(), tokens.device());
+  const int64_t N = tokens.dim(0), T = tokens.dim(1);
+  Tensor y = Tensor::empty({N, T, wte_.compute.dim(1)}, wte_.compute.dtype(), tokens.device());
   ops::embedding_forward(tokens, wte_.compute, wpe_.compute, y, vocab_begin(), tensor_.rank == 0);
-  tensor_.all_reduce_sum(y);
   saved.tensors = {tokens};
+  if (tensor_.sequence_split()) return tensor_.scatter_sum_rows(y);
+  tensor_.all_reduce_sum(y);
   return y;
 }
 
 Tensor Embedding::backward(const Tensor& dy, Stash& saved) {
-  ops::embedding_backward(saved.tensors.at(0), dy, wte_.grad, wpe_.grad, vocab_begin());
+  const Tensor grad = tensor_.sequence_split() ? tensor_.gather_rows(dy) : dy;
+  ops::embedding_backward(saved.tensors.at(0), grad, wte_.grad, wpe_.grad, vocab_begin());
   saved.tensors.clear();
   return Tensor();  // the input is data: tokens have no gradient
 }

@@ -31,6 +31,10 @@ struct Param {
   // Under tensor parallelism, which slice of the whole model's parameter this is (replicated
   // otherwise): the name is the whole parameter's, the shapes the slice's.
   ParamSplit split{};
+  // Under sequence parallelism, a parameter whole on every rank but used on this rank's rows
+  // only (a layer norm's): its gradient is this rank's part, summed over the tensor group by the
+  // training step.
+  bool grad_partial = false;
 };
 
 // What one layer saved for backward during the forward pass of one micro-batch; a block keeps

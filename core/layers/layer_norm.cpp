@@ -9,6 +9,7 @@ LayerNorm::LayerNorm(const Shape& shape, const InitContext& ctx) : Layer(shape, 
   bias_ = make_param("bias", {shape.back()});
   weight_.value.fill(1.0f);
   bias_.value.zero();
+  weight_.grad_partial = bias_.grad_partial = ctx.tensor.sequence_split();
 }
 
 std::unique_ptr<Layer> LayerNorm::create(Args&, const Shape& input, const InitContext& ctx) {

@@ -9,12 +9,21 @@ static int64_t share(int64_t features, TensorMode mode, TensorMode split, const 
   return mode == split ? features / t.size : features;
 }
 
+// The per-sample shape of `features` over `positions` (none: flat); under sequence parallelism
+// the side of a column-parallel linear's input and a row-parallel one's output (`rows_side`)
+// holds this rank's rows only.
+static Shape sample_shape(int64_t positions, int64_t features, bool rows_side,
+                          const TensorSplit& t) {
+  if (!positions) return {features};
+  return rows_side ? t.rows_shape({positions, features}) : Shape{positions, features};
+}
+
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias, InitScheme init,
                const InitContext& ctx, int64_t positions, TensorMode mode, int64_t groups)
-    : Layer(positions ? Shape{positions, share(in_features, mode, TensorMode::Row, ctx.tensor)}
-                      : Shape{share(in_features, mode, TensorMode::Row, ctx.tensor)},
-            positions ? Shape{positions, share(out_features, mode, TensorMode::Column, ctx.tensor)}
-                      : Shape{share(out_features, mode, TensorMode::Column, ctx.tensor)},
+    : Layer(sample_shape(positions, share(in_features, mode, TensorMode::Row, ctx.tensor),
+                         mode == TensorMode::Column, ctx.tensor),
+            sample_shape(positions, share(out_features, mode, TensorMode::Column, ctx.tensor),
+                         mode == TensorMode::Row, ctx.tensor),
             ctx),
       in_(share(in_features, mode, TensorMode::Row, ctx.tensor)),
       out_(share(out_features, mode, TensorMode::Column, ctx.tensor)),
@@ -60,26 +69,45 @@ std::string Linear::describe() const {
          (bias_.name.empty() ? " no bias" : "");
 }
 
+// Under sequence parallelism a column-parallel linear gathers its input's rows from the group
+// (and keeps only its own for backward, where it gathers them again, as Megatron does), and a
+// row-parallel one reduce-scatters its output instead of all-reducing it.
 Tensor Linear::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
-  const int64_t rows = x.dim(0) * rows_;
+  const bool sequence = tensor_.sequence_split();
+  const Tensor input = sequence && mode_ == TensorMode::Column ? tensor_.gather_rows(x) : x;
+  const int64_t N = x.dim(0), rows = N * rows_;
   Tensor y = Tensor::empty({rows, out_}, x.dtype(), x.device());  // (N x T, out)
   const bool partial = mode_ == TensorMode::Row;                  // the group's outputs are summed
-  ops::linear_forward(x.reshape({rows, in_}), weight_.compute,
+  ops::linear_forward(input.reshape({rows, in_}), weight_.compute,
                       partial && tensor_.rank != 0 ? Tensor() : bias_.compute, y);
-  if (partial) tensor_.all_reduce_sum(y);
   saved.tensors = {x};
-  return y.reshape(batched(output_shape(), x.dim(0)));
+  if (partial && sequence) {
+    Tensor whole = y.reshape({N, rows_, out_});
+    return tensor_.scatter_sum_rows(whole);
+  }
+  if (partial) tensor_.all_reduce_sum(y);
+  return y.reshape(batched(output_shape(), N));
 }
 
 Tensor Linear::backward(const Tensor& dy, Stash& saved) {
-  const Tensor x = saved.tensors.at(0);  // (N, [T,] in): a copy, as the stash is cleared below
-  const int64_t rows = x.dim(0) * rows_;
-  Tensor dx = needs_input_grad() ? Tensor::empty({rows, in_}, x.dtype(), x.device()) : Tensor();
-  ops::linear_backward(x.reshape({rows, in_}), weight_.compute, dy.reshape({rows, out_}), dx,
-                       weight_.grad, bias_.grad);
-  if (dx.defined() && mode_ == TensorMode::Column) tensor_.all_reduce_sum(dx);
+  const bool sequence = tensor_.sequence_split();
+  Tensor x = saved.tensors.at(0);  // (N, [T,] in): a copy, as the stash is cleared below
   saved.tensors.clear();
-  return dx.defined() ? dx.reshape(x.shape()) : dx;
+  const int64_t N = x.dim(0), rows = N * rows_;
+  if (sequence && mode_ == TensorMode::Column) x = tensor_.gather_rows(x);
+  // A row-parallel layer's output gradient comes as this rank's rows: every rank needs all of
+  // them (and computes the same whole bias gradient from them).
+  const Tensor grad = sequence && mode_ == TensorMode::Row ? tensor_.gather_rows(dy) : dy;
+  Tensor dx = needs_input_grad() ? Tensor::empty({rows, in_}, x.dtype(), x.device()) : Tensor();
+  ops::linear_backward(x.reshape({rows, in_}), weight_.compute, grad.reshape({rows, out_}), dx,
+                       weight_.grad, bias_.grad);
+  if (!dx.defined()) return dx;
+  if (mode_ == TensorMode::Column && sequence) {
+    Tensor whole = dx.reshape({N, rows_, in_});
+    return tensor_.scatter_sum_rows(whole);
+  }
+  if (mode_ == TensorMode::Column) tensor_.all_reduce_sum(dx);
+  return dx.reshape(x.shape());
 }
 
 std::vector<Param*> Linear::params() { return weight_and_bias(weight_, bias_); }

@@ -11,7 +11,7 @@ std::unique_ptr<Layer> LmHead::create(Args& args, const Shape& input, const Init
   if (input.size() != 2)
     args.fail("type", "lm_head expects (positions, channels) as input, got " + shape_str(input));
   const int64_t vocab = args.integer("vocab_size", std::nullopt, 1);
-  return std::make_unique<LmHead>(input[0], input[1], vocab, ctx);
+  return std::make_unique<LmHead>(ctx.tensor.positions(input), input[1], vocab, ctx);
 }
 
 void LmHead::tie(Param* wte) {
@@ -24,7 +24,7 @@ void LmHead::tie(Param* wte) {
   // This rank's rows of wte that are vocabulary (the padding rows past it have no logit).
   const int64_t rows = wte->value.dim(0);
   begin_ = rows * wte->split.part;
-  set_output_shape({input_shape()[0], std::clamp<int64_t>(vocab_ - begin_, 0, rows)});
+  set_output_shape({output_shape()[0], std::clamp<int64_t>(vocab_ - begin_, 0, rows)});
 }
 
 void LmHead::tie_to_copy(Param copy) {
@@ -32,26 +32,35 @@ void LmHead::tie_to_copy(Param copy) {
   tie(&copy_);
 }
 
+// Under sequence parallelism the input's rows are gathered from the group (again in backward:
+// only this rank's are kept), and the input gradient is reduce-scattered back to them.
 Tensor LmHead::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
-  const int64_t rows = x.dim(0) * input_shape()[0];
+  const Tensor input = tensor_.sequence_split() ? tensor_.gather_rows(x) : x;
+  const int64_t rows = x.dim(0) * output_shape()[0];
   Tensor logits = Tensor::empty({rows, columns()}, x.dtype(), x.device());
-  ops::linear_forward(x.reshape({rows, channels()}), wte_->compute.view(0, {columns(), channels()}),
-                      Tensor(), logits);
+  ops::linear_forward(input.reshape({rows, channels()}),
+                      wte_->compute.view(0, {columns(), channels()}), Tensor(), logits);
   saved.tensors = {x};
   return logits.reshape(batched(output_shape(), x.dim(0)));
 }
 
 Tensor LmHead::backward(const Tensor& dy, Stash& saved) {
-  const Tensor x = saved.tensors.at(0);  // a handle that outlives the stash
-  const int64_t rows = x.dim(0) * input_shape()[0];
+  const bool sequence = tensor_.sequence_split();
+  Tensor x = saved.tensors.at(0);  // a handle that outlives the stash
+  saved.tensors.clear();
+  if (sequence) x = tensor_.gather_rows(x);
+  const int64_t N = x.dim(0), rows = N * output_shape()[0];
   Tensor dx = Tensor::empty({rows, channels()}, x.dtype(), x.device());
   Tensor dw = wte_->grad.view(0, {columns(), channels()});
   Tensor no_bias;
   ops::linear_backward(x.reshape({rows, channels()}),
                        wte_->compute.view(0, {columns(), channels()}),
                        dy.reshape({rows, columns()}), dx, dw, no_bias);
+  if (sequence) {
+    Tensor whole = dx.reshape({N, output_shape()[0], channels()});
+    return tensor_.scatter_sum_rows(whole);
+  }
   tensor_.all_reduce_sum(dx);
-  saved.tensors.clear();
   return dx.reshape(x.shape());
 }
 

@@ -14,8 +14,11 @@ namespace trainer {
 
 class LmHead : public Layer {
  public:
+  // Under sequence parallelism its input is this rank's rows of the positions.
   LmHead(int64_t positions, int64_t channels, int64_t vocab, const InitContext& ctx)
-      : Layer({positions, channels}, {positions, vocab}, ctx), vocab_(vocab), tensor_(ctx.tensor) {}
+      : Layer(ctx.tensor.rows_shape({positions, channels}), {positions, vocab}, ctx),
+        vocab_(vocab),
+        tensor_(ctx.tensor) {}
   static std::unique_ptr<Layer> create(Args& args, const Shape& input, const InitContext& ctx);
 
   const char* type() const override { return "lm_head"; }

@@ -6,10 +6,29 @@
 
 namespace trainer {
 
+static TensorCollectives& collectives(const TensorSplit& t) {
+  if (!t.comm) throw InternalError("a tensor-parallel layer built for its costs was run");
+  return *t.comm;
+}
+
 void TensorSplit::all_reduce_sum(Tensor& t) const {
-  if (!on()) return;
-  if (!comm) throw InternalError("a tensor-parallel layer built for its costs was run");
-  comm->all_reduce_sum(t);
+  if (on()) collectives(*this).all_reduce_sum(t);
+}
+
+Tensor TensorSplit::gather_rows(const Tensor& part) const {
+  Shape s = part.shape();
+  s.at(1) *= size;
+  Tensor whole = Tensor::empty(s, part.dtype(), part.device());
+  collectives(*this).all_gather(part, whole);
+  return whole;
+}
+
+Tensor TensorSplit::scatter_sum_rows(Tensor& whole) const {
+  Shape s = whole.shape();
+  s.at(1) /= size;
+  Tensor part = Tensor::empty(s, whole.dtype(), whole.device());
+  collectives(*this).reduce_scatter(whole, part);
+  return part;
 }
 
 Shape full_shape(const Shape& slice, const ParamSplit& s) {

@@ -2,6 +2,13 @@
 // each hold a slice of a layer's weights and compute that slice's share, and the layer calls one
 // collective where the shares meet (after a row-parallel linear in forward, before a
 // column-parallel one's input gradient in backward).
+//
+// Sequence parallelism (Korthikanti et al. 2022) also splits the activations between those
+// regions (the residual stream, layer norms): each rank holds 1/T of the rows of a (N x S, C)
+// activation, rank r the r-th contiguous block of them. The all-reduces become an all-gather
+// (entering a column-parallel linear) and a reduce-scatter (leaving a row-parallel one). Layer
+// norms then see only their rows: their gradients are summed over the group by the training
+// step (Param::grad_partial).
 #pragma once
 
 #include "core/tensor.h"
@@ -17,6 +24,10 @@ class TensorCollectives {
   virtual void all_reduce_sum(Tensor& t) = 0;
   // f32 only (the vocabulary-parallel loss's row maxima).
   virtual void all_reduce_max(Tensor& t) = 0;
+  // Sequence parallelism: `whole` gets every rank's `part` in rank order; `part` gets its block
+  // of the sum of every rank's `whole` (which it may overwrite).
+  virtual void all_gather(const Tensor& part, Tensor& whole) = 0;
+  virtual void reduce_scatter(Tensor& whole, Tensor& part) = 0;
 };
 
 // This rank's place in the tensor group its layers are split over.
@@ -25,9 +36,25 @@ struct TensorSplit {
   // The group's collectives; null for one rank, and for layers built only for their costs
   // (which never run).
   TensorCollectives* comm = nullptr;
+  bool sequence = false;  // sequence parallelism (parallel.sequence_parallel)
 
   bool on() const { return size > 1; }
+  bool sequence_split() const { return on() && sequence; }
   void all_reduce_sum(Tensor& t) const;
+  // Sequence parallelism: this rank's rows -> all rows (N, S / T, ...) -> (N, S, ...), and the
+  // group's sum of all rows -> this rank's block of it.
+  Tensor gather_rows(const Tensor& part) const;
+  Tensor scatter_sum_rows(Tensor& whole) const;
+  // A per-sample shape ((positions, channels)) as this rank holds it under sequence parallelism.
+  Shape rows_shape(Shape s) const {
+    if (sequence_split()) s.at(0) /= size;
+    return s;
+  }
+  // The whole sequence's positions, from a layer input's (this rank's rows under sequence
+  // parallelism).
+  int64_t positions(const Shape& input) const {
+    return input.at(0) * (sequence_split() ? size : 1);
+  }
   // Rows [begin, end) of `n` split evenly (n divisible by size).
   int64_t begin(int64_t n) const { return n / size * rank; }
 };

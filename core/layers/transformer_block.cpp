@@ -32,7 +32,7 @@ std::unique_ptr<Layer> make_transformer_block(Args& args, const Shape& input,
     args.fail("heads", std::to_string(heads) + " heads do not divide the " +
                            std::to_string(input[1]) + " channels");
   const int64_t layers = args.integer("layers", args.integer("repeat", 1, 1), 1);
-  return transformer_block(input[0], input[1], heads, layers, ctx);
+  return transformer_block(ctx.tensor.positions(input), input[1], heads, layers, ctx);
 }
 
 std::unique_ptr<Layer> transformer_block(int64_t T, int64_t C, int64_t heads, int64_t layers,
@@ -45,13 +45,15 @@ std::unique_ptr<Layer> transformer_block(int64_t T, int64_t C, int64_t heads, in
 
   const InitContext a = ctx.child("attn"), m = ctx.child("mlp");
   std::vector<Block::Child> attn;
-  attn.emplace_back("ln", std::make_unique<LayerNorm>(Shape{T, C}, a.child("ln")));
+  // Under sequence parallelism the residual stream and the layer norms hold this rank's rows.
+  const Shape rows = ctx.tensor.rows_shape({T, C});
+  attn.emplace_back("ln", std::make_unique<LayerNorm>(rows, a.child("ln")));
   attn.emplace_back("qkv", gpt_linear(T, C, 3 * C, 0.02f, a.child("qkv"), M::Column, 3));
   attn.emplace_back("core",
                     std::make_unique<CausalSelfAttention>(T, C / t, heads / t, a.child("core")));
   attn.emplace_back("proj", gpt_linear(T, C, C, proj_std, a.child("proj"), M::Row));
   std::vector<Block::Child> mlp;
-  mlp.emplace_back("ln", std::make_unique<LayerNorm>(Shape{T, C}, m.child("ln")));
+  mlp.emplace_back("ln", std::make_unique<LayerNorm>(rows, m.child("ln")));
   mlp.emplace_back("fc", gpt_linear(T, C, 4 * C, 0.02f, m.child("fc"), M::Column));
   mlp.emplace_back("gelu", std::make_unique<ActivationLayer>(ops::Activation::GELUTanh,
                                                              Shape{T, 4 * C / t}, m.child("gelu")));

@@ -3,9 +3,11 @@
 // (12 and 7 columns).
 //
 // - Under tensor 2 (np 2), tensor 2 x data 2 and tensor 2 x pipeline 2 (np 4), and tensor 2 x
-//   pipeline 2 x data 2 (np 8), each rank's slices end where one process's weights are, cut the
-//   same way, and every step's loss and gradient norm (clipping counts each parameter once)
-//   match one process's. Tolerances as in GptLayoutTest, whose note on the Adam eps applies.
+//   pipeline 2 x data 2 (np 8), each without and with sequence parallelism, each rank's slices
+//   end where one process's weights are, cut the same way, and every step's loss and gradient
+//   norm (clipping counts each parameter once) match one process's. Tolerances as in
+//   GptLayoutTest, whose note on the Adam eps applies. Sequence parallelism holds fewer
+//   activation bytes.
 // - The vocabulary-parallel cross-entropy gives the whole-vocabulary loss and its gradient's
 //   columns, without gathering logits.
 // - A checkpoint written under tensor 2 resumes in one process and continues with the losses of
@@ -30,6 +32,7 @@ namespace {
 struct Trained {
   RunSetup run;
   ProcessGrid grid;
+  nlohmann::json summary;
 };
 Trained train_layout(const std::string& dir, int pipeline, int tensor,
                      std::vector<std::string> overrides) {
@@ -44,7 +47,7 @@ Trained train_layout(const std::string& dir, int pipeline, int tensor,
             {}};
   t.grid = ProcessGrid::split(std::move(world), pipeline, false, 300, tensor);
   FILE* sink = std::fopen("/dev/null", "w");
-  train(t.run, 0, sink, std::chrono::steady_clock::now(), &t.grid);
+  t.summary = train(t.run, 0, sink, std::chrono::steady_clock::now(), &t.grid);
   std::fclose(sink);
   return t;
 }
@@ -112,23 +115,30 @@ TEST(TensorParallelTest, EveryLayoutTrainsToTheWeightsAndLossesOfOneProcess) {
   std::vector<std::string> alone = settings;
   alone.push_back("run.out_dir=" + whole_dir);
   RunSetup whole = train_alone(dir, alone);
-  for (const auto& [pipeline, name] : layouts(size)) {
-    SCOPED_TRACE(name);
-    std::vector<std::string> layout = settings;
-    layout.push_back("run.out_dir=" + dir + "/" + name);
-    Trained t = train_layout(dir, pipeline, 2, layout);
-    EXPECT_EQ(t.grid.tensor_size, 2);
-    EXPECT_EQ(t.grid.data_size, size / (2 * pipeline));
-    // The split layers hold half of the whole model's values on each rank.
-    bool some_split = false;
-    for (Param* p : t.run.model->params()) some_split = some_split || p->split.split();
-    EXPECT_TRUE(some_split);
-    const auto want = sliced_like(*t.run.model, *whole.model);
-    for (const auto& [param, values] : test::parameters_by_name(*t.run.model)) {
-      SCOPED_TRACE(param);
-      test::expect_close(values, want.at(param));
+  for (const auto& [pipeline, layout_name] : layouts(size)) {
+    int64_t activations[2] = {};  // this rank's peak, without and with sequence parallelism
+    for (bool sequence : {false, true}) {
+      const std::string name = layout_name + (sequence ? "-sequence" : "");
+      SCOPED_TRACE(name);
+      std::vector<std::string> layout = settings;
+      layout.push_back("run.out_dir=" + dir + "/" + name);
+      layout.push_back(std::string("parallel.sequence_parallel=") + (sequence ? "true" : "false"));
+      Trained t = train_layout(dir, pipeline, 2, layout);
+      activations[sequence] = t.summary["peak_activation_bytes"][rank].get<int64_t>();
+      EXPECT_EQ(t.grid.tensor_size, 2);
+      EXPECT_EQ(t.grid.data_size, size / (2 * pipeline));
+      // The split layers hold half of the whole model's values on each rank.
+      bool some_split = false;
+      for (Param* p : t.run.model->params()) some_split = some_split || p->split.split();
+      EXPECT_TRUE(some_split);
+      const auto want = sliced_like(*t.run.model, *whole.model);
+      for (const auto& [param, values] : test::parameters_by_name(*t.run.model)) {
+        SCOPED_TRACE(param);
+        test::expect_close(values, want.at(param));
+      }
+      if (rank == 0) expect_same_steps(step_metrics(dir + "/" + name), step_metrics(whole_dir));
     }
-    if (rank == 0) expect_same_steps(step_metrics(dir + "/" + name), step_metrics(whole_dir));
+    EXPECT_LT(activations[1], activations[0]);
   }
 }
 
