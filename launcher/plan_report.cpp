@@ -14,6 +14,7 @@ Layout configured_layout(const RunSetup& run) {
   l.data = static_cast<int>(c.data_parallel);
   l.pipeline = static_cast<int>(c.pipeline);
   l.tensor = static_cast<int>(c.tensor);
+  l.sequence_parallel = c.sequence_parallel;
   l.microbatches = static_cast<int>(c.microbatches);
   l.grad_accum = static_cast<int>(c.grad_accum);
   l.global_batch = c.batch_size;
@@ -81,15 +82,16 @@ std::string search_text(const RunSetup& run, const Cluster& cluster, int devices
     return o.str();
   }
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%6s %9s %7s %6s %5s %10s %12s %14s %12s %6s\n", "data",
-                "pipeline", "tensor", "micro", "zero", "recompute", "step", "samples/s", "memory",
-                "fits");
+  std::snprintf(buf, sizeof buf, "%6s %9s %7s %9s %6s %5s %10s %12s %14s %12s %6s\n", "data",
+                "pipeline", "tensor", "sequence", "micro", "zero", "recompute", "step", "samples/s",
+                "memory", "fits");
   o << buf;
   for (int i = 0; i < rows && i < static_cast<int>(found.size()); ++i) {
     const auto& [l, p] = found[static_cast<size_t>(i)];
-    std::snprintf(buf, sizeof buf, "%6d %9d %7d %6d %5d %10s %12s %14s %12s %6s\n", l.data,
-                  l.pipeline, l.tensor, l.microbatches, l.zero, l.recompute ? "blocks" : "none",
-                  ms(p.step_s).c_str(), with_commas(static_cast<int64_t>(p.samples_per_s)).c_str(),
+    std::snprintf(buf, sizeof buf, "%6d %9d %7d %9s %6d %5d %10s %12s %14s %12s %6s\n", l.data,
+                  l.pipeline, l.tensor, l.sequence_parallel ? "split" : "-", l.microbatches, l.zero,
+                  l.recompute ? "blocks" : "none", ms(p.step_s).c_str(),
+                  with_commas(static_cast<int64_t>(p.samples_per_s)).c_str(),
                   mib(p.memory_bytes).c_str(), p.fits ? "yes" : "no");
     o << buf;
   }
@@ -129,6 +131,7 @@ nlohmann::json plan_json(const RunSetup& run, const Cluster& cluster, int device
                          {{"data", layout.data},
                           {"pipeline", layout.pipeline},
                           {"tensor", layout.tensor},
+                          {"sequence_parallel", layout.sequence_parallel},
                           {"microbatches", layout.microbatches},
                           {"grad_accum", layout.grad_accum},
                           {"global_batch", layout.global_batch},
@@ -142,6 +145,7 @@ nlohmann::json plan_json(const RunSetup& run, const Cluster& cluster, int device
       out["search"].push_back({{"data", l.data},
                                {"pipeline", l.pipeline},
                                {"tensor", l.tensor},
+                               {"sequence_parallel", l.sequence_parallel},
                                {"microbatches", l.microbatches},
                                {"zero", l.zero},
                                {"recompute", l.recompute},

@@ -90,13 +90,21 @@ bool tensor_split(const LayerCost& l) {
   return l.type == "transformer_block" || l.type == "embedding" || l.type == "lm_head";
 }
 
+// The tensor axis of a layout: T ranks, and whether they split the sequence too.
+struct TensorAxis {
+  int T = 1;
+  bool sequence = false;
+  // Under sequence parallelism the layers between the split regions hold 1/T of the rows.
+  int rows_split() const { return sequence ? T : 1; }
+};
+
 // Activation bytes per sample a transformer block makes under T tensor ranks: four (T, C)
 // tensors whole on every rank (the inputs of its two layer norms and of its two column-parallel
-// linears: 16 bytes per output element) and the rest split (q, k, v, the attention
-// probabilities, the MLP's hidden activations).
-int64_t activations_under(const LayerCost& l, int T) {
+// linears: 16 bytes per output element; 1/T of them each under sequence parallelism) and the
+// rest split (q, k, v, the attention probabilities, the MLP's hidden activations).
+int64_t activations_under(const LayerCost& l, TensorAxis tp) {
   const int64_t whole = std::min(l.activation_bytes_per_sample, 16 * shape_numel(l.output));
-  return whole + (l.activation_bytes_per_sample - whole) / T;
+  return whole / tp.rows_split() + (l.activation_bytes_per_sample - whole) / tp.T;
 }
 
 // Seconds per sample of one layer's forward and backward, on one of T tensor ranks. GEMM layers
@@ -107,28 +115,28 @@ int64_t activations_under(const LayerCost& l, int T) {
 // and 3x their bytes), which at small widths and long sequences (the T x T attention
 // probabilities of every head) takes as long as its GEMMs. Other layers stream memory: forward
 // reads its input (about flops_per_sample elements) and writes its output; backward reads dy and
-// what it stashed and writes dx (1.5x forward).
+// what it stashed and writes dx (1.5x forward), on 1/T of the rows under sequence parallelism.
 struct LayerTime {
   double forward = 0, backward = 0;
 };
 
 LayerTime layer_time(const LayerCost& l, bool needs_input_grad, bool half, const Cluster& c,
-                     int T) {
+                     TensorAxis tp) {
   if (l.type == "flatten") return {};  // a view
   // A recomputed layer (a transformer block) runs its forward again in backward.
   const double again = l.recomputed ? 1.0 : 0.0;
   if (is_gemm(l)) {
     const double gemm = half && c.half_gemm_flops > 0 ? c.half_gemm_flops : c.gemm_flops;
     const double rate = l.type == "conv2d" ? c.conv_flops : gemm;
-    const double f = static_cast<double>(l.flops_per_sample) / rate / (tensor_split(l) ? T : 1);
+    const double f = static_cast<double>(l.flops_per_sample) / rate / (tensor_split(l) ? tp.T : 1);
     const double streamed = l.type == "transformer_block"
-                                ? static_cast<double>(activations_under(l, T)) / c.memory_bandwidth
+                                ? static_cast<double>(activations_under(l, tp)) / c.memory_bandwidth
                                 : 0.0;
     const double forward = f + 2.0 * streamed;
     return {forward, (needs_input_grad ? 2.0 : 1.0) * f + 3.0 * streamed + again * forward};
   }
   const double bytes = 4.0 * static_cast<double>(l.flops_per_sample + shape_numel(l.output));
-  const double f = bytes / c.memory_bandwidth;
+  const double f = bytes / c.memory_bandwidth / tp.rows_split();
   return {f, (needs_input_grad ? 1.5 * f : 0.0) + again * f};
 }
 
@@ -156,23 +164,29 @@ double allreduce(double bytes, int n, int local, double buckets, const Cluster& 
 }
 
 // Activation bytes per sample a layer keeps under T tensor ranks: a transformer block's as it
-// makes them (activations_under), or recomputed, its input, whole on every rank.
-int64_t stash_under(const LayerCost& l, int T) {
-  if (T == 1 || l.type != "transformer_block" || l.recomputed) return l.stash_bytes_per_sample;
-  return activations_under(l, T);
+// makes them (activations_under), or recomputed, its input; whole on every rank, or 1/T of the
+// rows under sequence parallelism (the embedding keeps its tokens whole).
+int64_t stash_under(const LayerCost& l, TensorAxis tp) {
+  if (tp.T > 1 && l.type == "transformer_block" && !l.recomputed) return activations_under(l, tp);
+  return l.type == "embedding" ? l.stash_bytes_per_sample
+                               : l.stash_bytes_per_sample / tp.rows_split();
 }
 
 // The tensor group's all-reduces of one layer per micro-batch, in forward and in backward: a
 // block sums its attention's and its MLP's outputs in forward and their input gradients in
 // backward (and again when its forward is recomputed), the embedding its output, the head its
-// input gradient. Each all-reduces `rows` x (T, C) values in the compute precision.
+// input gradient. Each all-reduces `rows` x (T, C) values in the compute precision. Under
+// sequence parallelism each all-reduce is an all-gather and a reduce-scatter (the same bytes),
+// and a column-parallel linear gathers its input's rows again in backward (half an all-reduce
+// each: one more all-reduce's worth per block, half of one for the head).
 struct TensorCalls {
   double forward = 0, backward = 0;
 };
-TensorCalls tensor_calls(const LayerCost& l) {
-  if (l.type == "transformer_block") return {2, l.recomputed ? 4.0 : 2.0};
+TensorCalls tensor_calls(const LayerCost& l, TensorAxis tp) {
+  const double again = tp.sequence ? 1.0 : 0.0;
+  if (l.type == "transformer_block") return {2, (l.recomputed ? 4.0 : 2.0) + again};
   if (l.type == "embedding") return {1, 0};
-  if (l.type == "lm_head") return {0, 1};
+  if (l.type == "lm_head") return {0, 1 + again / 2};
   return {};
 }
 
@@ -182,6 +196,7 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
                    int64_t optimizer_state_bytes) {
   Prediction out;
   const int P = layout.pipeline, M = layout.microbatches, D = layout.data, T = layout.tensor;
+  const TensorAxis tp{T, layout.sequence_parallel && T > 1};
   out.stage_starts =
       layout.stage_starts.empty() ? balanced_partition(layers, P) : layout.stage_starts;
   const std::vector<StageCost> stages = stage_costs(layers, out.stage_starts);
@@ -214,12 +229,12 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
     for (int64_t i = st.first; i < st.end; ++i) {
       const LayerCost& l = layers[i];
       // As the model does: a later stage always sends its input gradient back.
-      LayerTime t = layer_time(l, below_has_params || s > 0, layout.half_compute, c, T);
+      LayerTime t = layer_time(l, below_has_params || s > 0, layout.half_compute, c, tp);
       below_has_params = below_has_params || l.params > 0;
       if (!tensor_split(l)) replicated += l.params;
-      stash[s] += stash_under(l, T);
+      stash[s] += stash_under(l, tp);
       // The tensor all-reduces run between the layer's GEMMs: nothing hides them.
-      const TensorCalls calls = T > 1 ? tensor_calls(l) : TensorCalls{};
+      const TensorCalls calls = T > 1 ? tensor_calls(l, tp) : TensorCalls{};
       const Shape& width = l.type == "lm_head" && i > 0 ? layers[i - 1].output : l.output;
       const double reduce = flat_allreduce(element * rows * static_cast<double>(shape_numel(width)),
                                            T, 1.0, tensor_bw, tensor_lat);
@@ -235,8 +250,9 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
     if (s == 0) slot[s] += c.load_per_sample * rows;
     // Each boundary moves the activation forward and its gradient back, once per micro-batch.
     if (s + 1 < P) {
-      const double bytes =
-          element * rows * static_cast<double>(shape_numel(layers[st.end - 1].output));
+      const double bytes = element * rows *
+                           static_cast<double>(shape_numel(layers[st.end - 1].output)) /
+                           tp.rows_split();
       const double transfer = lat + bytes / bw;
       slot[s] += transfer;
       slot[s + 1] += transfer;
@@ -322,13 +338,13 @@ static bool splits_into(const std::vector<LayerCost>& layers, int T) {
   return T == 1 || any;
 }
 
-std::vector<std::pair<Layout, Prediction>> search_layouts(
-    const std::vector<LayerCost>& layers, int devices, int64_t global_batch, const Cluster& cluster,
-    int64_t optimizer_state_bytes, bool half_compute, const std::vector<LayerCost>* recomputed) {
-  std::vector<std::pair<Layout, Prediction>> out;
+// The ways to split `devices` ranks the batch divides into: tensor x pipeline x data, and
+// micro-batches. Tensor groups stay inside a node, as Megatron places them (their all-reduces
+// follow every layer).
+static std::vector<Layout> device_splits(const std::vector<LayerCost>& layers, int devices,
+                                         int64_t global_batch, const Cluster& cluster) {
+  std::vector<Layout> out;
   const int max_stages = std::min<int>(devices, static_cast<int>(layers.size()));
-  // Tensor groups stay inside a node, as Megatron places them: their all-reduces follow every
-  // layer.
   for (int T = 1; T <= std::min(devices, cluster.devices_per_node); T *= 2)
     for (int P = 1; P <= max_stages; ++P) {
       if (devices % (P * T) != 0 || !splits_into(layers, T)) continue;
@@ -337,23 +353,36 @@ std::vector<std::pair<Layout, Prediction>> search_layouts(
         if (P > 1 && M < P) continue;
         if (P == 1 && M > 1) break;  // without a pipeline, micro-batches only save memory
         if (global_batch % (static_cast<int64_t>(D) * M) != 0) continue;
-        for (int zero = 0; zero <= (D > 1 ? 2 : 0); ++zero)
-          for (bool recompute : {false, true}) {
-            if (recompute && !recomputed) continue;
-            Layout l;
-            l.data = D;
-            l.pipeline = P;
-            l.tensor = T;
-            l.microbatches = M;
-            l.global_batch = global_batch;
-            l.zero = zero;
-            l.half_compute = half_compute;
-            l.recompute = recompute;
-            out.emplace_back(
-                l, predict(recompute ? *recomputed : layers, l, cluster, optimizer_state_bytes));
-          }
+        Layout l;
+        l.data = D;
+        l.pipeline = P;
+        l.tensor = T;
+        l.microbatches = M;
+        l.global_batch = global_batch;
+        out.push_back(l);
       }
     }
+  return out;
+}
+
+std::vector<std::pair<Layout, Prediction>> search_layouts(
+    const std::vector<LayerCost>& layers, int devices, int64_t global_batch, const Cluster& cluster,
+    int64_t optimizer_state_bytes, bool half_compute, const std::vector<LayerCost>* recomputed) {
+  std::vector<std::pair<Layout, Prediction>> out;
+  for (Layout l : device_splits(layers, devices, global_batch, cluster)) {
+    l.half_compute = half_compute;
+    // ZeRO 0, 1 and 2 with several data ranks; recompute off and on; sequence parallelism off
+    // and (with tensor ranks) on.
+    for (l.zero = 0; l.zero <= (l.data > 1 ? 2 : 0); ++l.zero)
+      for (bool recompute : {false, true})
+        for (bool sequence : {false, true}) {
+          if ((recompute && !recomputed) || (sequence && l.tensor == 1)) continue;
+          l.recompute = recompute;
+          l.sequence_parallel = sequence;
+          out.emplace_back(
+              l, predict(recompute ? *recomputed : layers, l, cluster, optimizer_state_bytes));
+        }
+  }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     if (a.second.fits != b.second.fits) return a.second.fits;
     return a.second.step_s < b.second.step_s;

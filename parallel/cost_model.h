@@ -41,6 +41,9 @@ struct Layout {
   // Tensor ranks per stage (adjacent ranks of a node): split layers' compute, weights and most
   // activations by T, at the price of their all-reduces on the node's links.
   int tensor = 1;
+  // Sequence parallelism: the tensor group also splits the activations between its split
+  // regions (layer norms, the residual stream, the stage boundaries) by T.
+  bool sequence_parallel = false;
   int64_t global_batch = 1;
   ScheduleKind schedule = ScheduleKind::OneFOneB;
   double bucket_mb = 25;

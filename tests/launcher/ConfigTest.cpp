@@ -170,6 +170,24 @@ TEST_F(ConfigTest, TensorParallelismSplitsOnlyWhatDividesEvenly) {
   }
   EXPECT_EQ(error(gpt + "parallel: {tensor: 2}\n", 3),
             at(14) + "parallel.tensor x pipeline: 2 x 1 ranks do not divide the job's 3 rank(s)");
+  // Sequence parallelism needs tensor ranks, whole blocks of positions per rank, no dropout.
+  EXPECT_EQ(error(gpt + "parallel: {sequence_parallel: true}\n", 1),
+            at(14) +
+                "parallel.sequence_parallel: splits the activations of a tensor group; it needs "
+                "parallel.tensor > 1");
+  std::string odd = gpt;
+  odd.replace(odd.find("sequence_length: 8"), 18, "sequence_length: 7");
+  EXPECT_EQ(error(odd + "parallel: {tensor: 2, sequence_parallel: true}\n", 2),
+            at(14) +
+                "parallel.sequence_parallel: the sequence of 7 positions does not split evenly "
+                "over parallel.tensor 2 ranks");
+  EXPECT_EQ(error(gpt + "parallel: {tensor: 2, sequence_parallel: false}\n", 2), "no error");
+  std::string dropout = gpt;
+  dropout.insert(dropout.find("    - {type: transformer_block"), "    - {type: dropout, p: 0.1}\n");
+  EXPECT_EQ(error(dropout + "parallel: {tensor: 2, sequence_parallel: true}\n", 2),
+            at(8) +
+                "model.layers[1]: a dropout layer cannot run under parallel.sequence_parallel "
+                "(its rows are split between ranks); remove it or the option");
   EXPECT_EQ(error(std::string(kBase) + "parallel: {tensor: 2}\n", 2),
             at(7) +
                 "model.layers[0]: a flatten layer cannot be split over parallel.tensor 2 ranks; "

@@ -230,6 +230,13 @@ TEST(CostModelTest, TensorParallelismSplitsBlocksAndPaysTheirAllReduces) {
   EXPECT_NEAR(one.compute_s, gemms, 1e-12);
   EXPECT_NEAR(two.tensor_s, 4 * 4.0 * S * C / 1e9, 1e-15);
   EXPECT_NEAR(two.compute_s, gemms / 2 + two.tensor_s, 1e-12);
+  // Sequence parallelism: every activation byte halved, and each block's column-parallel inputs
+  // gathered again in backward (one more all-reduce's worth).
+  l.sequence_parallel = true;
+  const Prediction sequence = predict(model, l, c, 8);
+  EXPECT_EQ(sequence.activation_bytes, stash / 2);
+  EXPECT_NEAR(sequence.tensor_s, 5 * 4.0 * S * C / 1e9, 1e-15);
+  l.sequence_parallel = false;
   // A tensor group wider than a node talks over the network.
   c.inter_bandwidth = 1e8;
   l.tensor = 16;
