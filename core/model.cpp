@@ -118,17 +118,29 @@ int64_t Model::parameter_count() const {
 // 256 bytes: the alignment cuBLAS and vector loads like, and what ZeRO shards round to.
 constexpr int64_t kParamAlign = 256 / sizeof(float);
 
+std::vector<int64_t> Model::flat_offsets(const std::vector<int64_t>& sizes, int64_t& total) {
+  std::vector<int64_t> offsets;
+  total = 0;
+  for (int64_t n : sizes) {
+    offsets.push_back((total + kParamAlign - 1) / kParamAlign * kParamAlign);
+    total = offsets.back() + n;
+  }
+  return offsets;
+}
+
 void Model::to(Device device) {
   // Bucket buffers hold the gradients' offsets then: the layout must not move.
   if (grads_released_) throw std::logic_error("Model::to after release_grads");
   std::vector<Param*> order;  // reverse layer order, as backward completes them
+  std::vector<int64_t> sizes;
   for (size_t i = layers_.size(); i-- > 0;)
-    for (Param* p : layers_[i]->params()) order.push_back(p);
+    for (Param* p : layers_[i]->params()) {
+      order.push_back(p);
+      sizes.push_back(p->value.numel());
+    }
   int64_t total = 0;
-  for (Param* p : order) {
-    p->offset = (total + kParamAlign - 1) / kParamAlign * kParamAlign;
-    total = p->offset + p->value.numel();
-  }
+  const std::vector<int64_t> offsets = flat_offsets(sizes, total);
+  for (size_t i = 0; i < order.size(); ++i) order[i]->offset = offsets[i];
   // Each parameter's own tensors are released as soon as they are copied, and their memory
   // returned to the OS, so placing a model needs little more than the model (not twice it).
   // The flat buffers are written in order, gaps zeroed, so their pages are touched as they fill.

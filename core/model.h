@@ -67,6 +67,10 @@ class Model {
   // zeros. The gradient buffer, placed on the model's device first if it is not yet (undefined
   // after release_grads):
   const Tensor& flat_grads();
+  // The offsets to() gives parameters of `sizes` elements laid out in that order, and in `total`
+  // the buffer's length: another layout's flat buffers (a checkpoint written under another
+  // tensor size) can be read with them.
+  static std::vector<int64_t> flat_offsets(const std::vector<int64_t>& sizes, int64_t& total);
   // ZeRO 2: frees the flat gradient buffer. Every Param's grad is then unbound until its keeper
   // (the gradient reducer) binds it, at the same offsets, to a bucket's buffer for a backward
   // pass; zero_grad() does nothing.

@@ -149,13 +149,62 @@ static TensorGroup zero_shard_group(RunSetup& run, int data_rank, std::vector<Te
   return g;
 }
 
+// ZeRO shards written under another tensor size. Each writing tensor rank's flat state is laid
+// out as this rank's (the same parameters in the same order) with its slices' sizes: its
+// offsets are computed, its whole flat state read from its shards, each parameter's state put
+// together from every writer's slice, and this rank's slice copied into its range.
+static void load_resliced_shards(const std::string& dir, RunSetup& run, int64_t shards_written,
+                                 int64_t written) {
+  Optimizer& opt = *run.optimizer;
+  std::vector<Param*> order = run.model->params();  // in flat order
+  std::sort(order.begin(), order.end(),
+            [](const Param* a, const Param* b) { return a->offset < b->offset; });
+  const size_t kinds = opt.flat_state().size();
+  std::vector<Tensor> whole;  // parameter i's state of kind k at i x kinds + k
+  for (const Param* p : order)
+    for (size_t k = 0; k < kinds; ++k)
+      whole.push_back(Tensor::empty(full_shape(p->compute.shape(), p->split)));
+  std::vector<Tensor> holder;
+  for (int64_t w = 0; w < written; ++w) {
+    std::vector<ParamSplit> theirs;
+    std::vector<int64_t> sizes;
+    for (const Param* p : order) {
+      theirs.push_back(p->split.as(static_cast<int>(written), static_cast<int>(w)));
+      sizes.push_back(shape_numel(slice_shape(whole[sizes.size() * kinds].shape(), theirs.back())));
+    }
+    int64_t total = 0;
+    const std::vector<int64_t> offsets = Model::flat_offsets(sizes, total);
+    std::vector<Tensor> flat(kinds);
+    for (Tensor& f : flat) f = Tensor::zeros({std::max<int64_t>(total, 1)});
+    const std::vector<FlatRange> ranges = shard_ranges(total, static_cast<int>(shards_written));
+    for (int64_t d = 0; d < shards_written; ++d) {
+      const Slice file{run.cfg.pipeline, run.stage, written, w};
+      load_checkpoint_tensors(dir, {range_group(zero_shard_file(file, d), opt, ranges[d], holder)});
+      for (size_t k = 0; k < kinds; ++k) copy_overlap(holder[k], ranges[d].begin, flat[k], 0);
+    }
+    for (size_t i = 0; i < order.size(); ++i)
+      for (size_t k = 0; k < kinds; ++k) {
+        Tensor& full = whole[i * kinds + k];
+        put_slice(full, flat[k].view(offsets[i], slice_shape(full.shape(), theirs[i])), theirs[i]);
+      }
+  }
+  for (size_t i = 0; i < order.size(); ++i)
+    for (size_t k = 0; k < kinds; ++k) {
+      const Tensor mine = take_slice(whole[i * kinds + k], order[i]->split);
+      Tensor state = opt.flat_state()[k].second;
+      copy_overlap(mine.reshape({mine.numel()}), order[i]->offset, state, opt.flat_begin());
+    }
+}
+
 // Fills this run's optimizer state (its range of the flat buffer, all of it without ZeRO) from
 // a checkpoint written with `shards_written` ZeRO shards per stage (0: by parameter), whatever
 // this run's own number: the state is a flat buffer with the same offsets in both.
-// `tensor_written`: the tensor size that wrote it (a ZeRO-sharded state is flat, laid out by
-// the writing tensor size's slices: it resumes under that size only, see restore).
+// `tensor_written`: the tensor size that wrote it; under another, slices are put together and
+// cut again.
 static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t shards_written,
                                  int64_t tensor_written) {
+  if (shards_written > 0 && tensor_written != run.cfg.tensor)
+    return load_resliced_shards(dir, run, shards_written, tensor_written);
   Optimizer& opt = *run.optimizer;
   const int64_t total = run.model->flat_values().numel();
   const bool whole_stage = !run.zero.on();  // the optimizer's flat state covers all of it
@@ -428,11 +477,6 @@ int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint) {
                           "config");
   const auto tensor_written = written.value("tensor", int64_t{1});
   const auto shards_written = written.value("zero_shards", int64_t{0});
-  if (shards_written > 0 && tensor_written != run.cfg.tensor)
-    throw CheckpointError(dir + ": written with parallel.tensor " + std::to_string(tensor_written) +
-                          " and its optimizer state in ZeRO shards; it resumes under that tensor "
-                          "size only (this run has " +
-                          std::to_string(run.cfg.tensor) + ")");
   std::vector<SlicedTensor> weights;
   for (Param* p : run.model->params()) weights.push_back({p->name, p->value, p->split});
   load_sliced(dir, run, "model", weights, tensor_written);
