@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include "core/error.h"
 
@@ -51,47 +52,51 @@ struct SlicedTensor {
   ParamSplit split;
 };
 
-// Loads `mine` from this stage's `what` files ("model", "optimizer") of a checkpoint written by
-// `written` tensor ranks. Under the same tensor size each rank reads its own file; under
-// another, each whole tensor is put together from every written slice (their places are known
-// from the split) and this rank's slice cut from it.
-static void load_sliced(const std::string& dir, const RunSetup& run, const char* what,
-                        const std::vector<SlicedTensor>& mine, int64_t written) {
-  auto file = [&](int64_t t) {
-    return shard_file(what, {run.cfg.pipeline, run.stage, written, t});
-  };
-  if (written == run.cfg.tensor) {
-    std::vector<Tensor> views;
-    views.reserve(mine.size());
-    TensorGroup g{file(run.tensor_rank), {}};
-    for (const SlicedTensor& t : mine) {
-      views.push_back(t.target);
-      g.tensors.emplace_back(t.name, &views.back());
-    }
-    return load_checkpoint_tensors(dir, {g});
-  }
-  std::vector<Tensor> whole, parts;
+// Writer w's slices of each of `mine`, given the splits and shapes they have there.
+using ReadSlices = std::function<std::vector<Tensor>(int64_t w, const std::vector<Shape>& shapes)>;
+
+// Each of `mine` put together whole from the slices of the `written` tensor ranks that wrote it
+// (their places are known from the split), and this rank's slice cut from it into its target.
+static void reslice(const std::vector<SlicedTensor>& mine, int64_t written,
+                    const ReadSlices& read) {
+  std::vector<Tensor> whole;
   whole.reserve(mine.size());
-  parts.reserve(mine.size());
   for (const SlicedTensor& t : mine)
     whole.push_back(Tensor::empty(full_shape(t.target.shape(), t.split)));
   for (int64_t w = 0; w < written; ++w) {
-    TensorGroup g{file(w), {}};
-    parts.clear();
+    std::vector<ParamSplit> theirs;
+    std::vector<Shape> shapes;
     for (size_t i = 0; i < mine.size(); ++i) {
-      const ParamSplit theirs = mine[i].split.as(static_cast<int>(written), static_cast<int>(w));
-      parts.push_back(Tensor::empty(slice_shape(whole[i].shape(), theirs)));
-      g.tensors.emplace_back(mine[i].name, &parts.back());
+      theirs.push_back(mine[i].split.as(static_cast<int>(written), static_cast<int>(w)));
+      shapes.push_back(slice_shape(whole[i].shape(), theirs.back()));
     }
-    load_checkpoint_tensors(dir, {g});
-    for (size_t i = 0; i < mine.size(); ++i)
-      put_slice(whole[i], parts[i],
-                mine[i].split.as(static_cast<int>(written), static_cast<int>(w)));
+    const std::vector<Tensor> parts = read(w, shapes);
+    for (size_t i = 0; i < mine.size(); ++i) put_slice(whole[i], parts[i], theirs[i]);
   }
   for (size_t i = 0; i < mine.size(); ++i) {
     Tensor target = mine[i].target;
     target.copy_from(take_slice(whole[i], mine[i].split));
   }
+}
+
+// Loads `mine` from this stage's `what` files ("model", "optimizer" by parameter) of a
+// checkpoint written by `written` tensor ranks: under the same tensor size each rank reads its
+// own file; under another, every written file, resliced.
+static void load_sliced(const std::string& dir, const RunSetup& run, const char* what,
+                        const std::vector<SlicedTensor>& mine, int64_t written) {
+  auto read = [&](int64_t w, const std::vector<Shape>& shapes) {
+    std::vector<Tensor> parts;
+    parts.reserve(mine.size());
+    TensorGroup g{shard_file(what, {run.cfg.pipeline, run.stage, written, w}), {}};
+    for (size_t i = 0; i < mine.size(); ++i) {
+      parts.push_back(written == run.cfg.tensor ? mine[i].target : Tensor::empty(shapes[i]));
+      g.tensors.emplace_back(mine[i].name, &parts.back());
+    }
+    load_checkpoint_tensors(dir, {g});
+    return parts;
+  };
+  if (written == run.cfg.tensor) return (void)read(run.tensor_rank, {});
+  reslice(mine, written, read);
 }
 
 // Copies the elements of flat range [src_begin, src_begin + src.numel()) that lie in
@@ -149,62 +154,41 @@ static TensorGroup zero_shard_group(RunSetup& run, int data_rank, std::vector<Te
   return g;
 }
 
-// ZeRO shards written under another tensor size. Each writing tensor rank's flat state is laid
-// out as this rank's (the same parameters in the same order) with its slices' sizes: its
-// offsets are computed, its whole flat state read from its shards, each parameter's state put
-// together from every writer's slice, and this rank's slice copied into its range.
-static void load_resliced_shards(const std::string& dir, RunSetup& run, int64_t shards_written,
-                                 int64_t written) {
-  Optimizer& opt = *run.optimizer;
-  std::vector<Param*> order = run.model->params();  // in flat order
-  std::sort(order.begin(), order.end(),
-            [](const Param* a, const Param* b) { return a->offset < b->offset; });
-  const size_t kinds = opt.flat_state().size();
-  std::vector<Tensor> whole;  // parameter i's state of kind k at i x kinds + k
-  for (const Param* p : order)
-    for (size_t k = 0; k < kinds; ++k)
-      whole.push_back(Tensor::empty(full_shape(p->compute.shape(), p->split)));
-  std::vector<Tensor> holder;
-  for (int64_t w = 0; w < written; ++w) {
-    std::vector<ParamSplit> theirs;
-    std::vector<int64_t> sizes;
-    for (const Param* p : order) {
-      theirs.push_back(p->split.as(static_cast<int>(written), static_cast<int>(w)));
-      sizes.push_back(shape_numel(slice_shape(whole[sizes.size() * kinds].shape(), theirs.back())));
-    }
-    int64_t total = 0;
-    const std::vector<int64_t> offsets = Model::flat_offsets(sizes, total);
-    std::vector<Tensor> flat(kinds);
-    for (Tensor& f : flat) f = Tensor::zeros({std::max<int64_t>(total, 1)});
-    const std::vector<FlatRange> ranges = shard_ranges(total, static_cast<int>(shards_written));
-    for (int64_t d = 0; d < shards_written; ++d) {
-      const Slice file{run.cfg.pipeline, run.stage, written, w};
-      load_checkpoint_tensors(dir, {range_group(zero_shard_file(file, d), opt, ranges[d], holder)});
-      for (size_t k = 0; k < kinds; ++k) copy_overlap(holder[k], ranges[d].begin, flat[k], 0);
-    }
-    for (size_t i = 0; i < order.size(); ++i)
-      for (size_t k = 0; k < kinds; ++k) {
-        Tensor& full = whole[i * kinds + k];
-        put_slice(full, flat[k].view(offsets[i], slice_shape(full.shape(), theirs[i])), theirs[i]);
-      }
+// Writer w's slices (`shapes`) of `state` from the ZeRO shards of a checkpoint written by
+// `written` tensor ranks: writer w's flat buffer holds the same parameters in the same order as
+// this rank's, each at its slice's size, so its offsets follow (Model::flat_offsets); its whole
+// flat state is read from its shards.
+static std::vector<Tensor> shard_slices(const std::string& dir, RunSetup& run,
+                                        int64_t shards_written, int64_t written, int64_t w,
+                                        const std::vector<Shape>& shapes) {
+  const Optimizer& opt = *run.optimizer;
+  const size_t kinds = opt.flat_state().size();  // shapes: parameter i's kind k at i x kinds + k
+  std::vector<int64_t> sizes;
+  for (size_t i = 0; i < shapes.size(); i += kinds) sizes.push_back(shape_numel(shapes[i]));
+  int64_t total = 0;
+  const std::vector<int64_t> offsets = Model::flat_offsets(sizes, total);
+  std::vector<Tensor> flat(kinds), holder;
+  for (Tensor& f : flat) f = Tensor::zeros({std::max<int64_t>(total, 1)});
+  const std::vector<FlatRange> ranges = shard_ranges(total, static_cast<int>(shards_written));
+  for (int64_t d = 0; d < shards_written; ++d) {
+    const Slice file{run.cfg.pipeline, run.stage, written, w};
+    load_checkpoint_tensors(dir, {range_group(zero_shard_file(file, d), opt, ranges[d], holder)});
+    for (size_t k = 0; k < kinds; ++k) copy_overlap(holder[k], ranges[d].begin, flat[k], 0);
   }
-  for (size_t i = 0; i < order.size(); ++i)
-    for (size_t k = 0; k < kinds; ++k) {
-      const Tensor mine = take_slice(whole[i * kinds + k], order[i]->split);
-      Tensor state = opt.flat_state()[k].second;
-      copy_overlap(mine.reshape({mine.numel()}), order[i]->offset, state, opt.flat_begin());
-    }
+  std::vector<Tensor> parts;
+  for (size_t i = 0; i < shapes.size(); ++i)
+    parts.push_back(flat[i % kinds].view(offsets[i / kinds], shapes[i]));
+  return parts;
 }
 
 // Fills this run's optimizer state (its range of the flat buffer, all of it without ZeRO) from
-// a checkpoint written with `shards_written` ZeRO shards per stage (0: by parameter), whatever
-// this run's own number: the state is a flat buffer with the same offsets in both.
-// `tensor_written`: the tensor size that wrote it; under another, slices are put together and
-// cut again.
+// a checkpoint written with `shards_written` ZeRO shards per stage (0: by parameter) by
+// `tensor_written` tensor ranks, whatever this run's own numbers. Under the same tensor size the
+// state is a flat buffer with the same offsets in both: the shards' ranges are copied. Otherwise
+// (or by parameter) each parameter's state is read into the whole stage's flat buffers, resliced
+// where the tensor size differs, and this rank's range kept.
 static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t shards_written,
                                  int64_t tensor_written) {
-  if (shards_written > 0 && tensor_written != run.cfg.tensor)
-    return load_resliced_shards(dir, run, shards_written, tensor_written);
   Optimizer& opt = *run.optimizer;
   const int64_t total = run.model->flat_values().numel();
   const bool whole_stage = !run.zero.on();  // the optimizer's flat state covers all of it
@@ -215,19 +199,28 @@ static void load_optimizer_state(const std::string& dir, RunSetup& run, int64_t 
       copy_overlap(holder[k], from.begin, mine, opt.flat_begin());
     }
   };
-  if (shards_written == 0) {  // by parameter: read the whole stage's, keep this rank's range
+  if (shards_written == 0 || tensor_written != run.cfg.tensor) {
     if (whole_stage) {
       holder.clear();
       for (const auto& [kind, flat] : opt.flat_state()) holder.push_back(flat);
     } else {
       range_group("", opt, {0, total}, holder);
     }
+    std::vector<Param*> params = run.model->params();  // the order Optimizer::state() names them
+    if (shards_written > 0)                            // the flat order, as shard_slices reads them
+      std::sort(params.begin(), params.end(),
+                [](const Param* a, const Param* b) { return a->offset < b->offset; });
     std::vector<SlicedTensor> state;  // each parameter's state in the whole stage's flat buffers
-    for (Param* p : run.model->params())  // in the order Optimizer::state() names them
+    for (Param* p : params)
       for (size_t k = 0; k < holder.size(); ++k)
         state.push_back({p->name + "." + opt.flat_state()[k].first,
                          holder[k].view(p->offset, p->compute.shape()), p->split});
-    load_sliced(dir, run, "optimizer", state, tensor_written);
+    if (shards_written == 0)
+      load_sliced(dir, run, "optimizer", state, tensor_written);
+    else
+      reslice(state, tensor_written, [&](int64_t w, const std::vector<Shape>& shapes) {
+        return shard_slices(dir, run, shards_written, tensor_written, w, shapes);
+      });
     if (!whole_stage) copy_in({0, total});
     return;
   }
