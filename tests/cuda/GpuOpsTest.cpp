@@ -226,6 +226,47 @@ TEST_F(GpuOpsTest, LossesMatchTheCpu) {
 
 // The fused multi-tensor updates against the per-parameter CPU loop, over more parameters than
 // one launch takes (48), for both optimizers and two steps (momentum and moments in play).
+// Tensor parallelism's kernels: the embedding over a slice of the vocabulary (rows 8..15 of 24;
+// tokens outside contribute zeros, positions added or not) and the vocabulary-parallel
+// cross-entropy's three passes over columns 12..18 of 19.
+TEST_F(GpuOpsTest, VocabularySlicesMatchTheCpu) {
+  const int64_t N = 3, T = 5, C = 4;
+  const Tensor tokens = test::random_tokens({N, T}, 24, 2);
+  const Tensor wte = random({8, C}, 3), wpe = random({T, C}, 4), dy = random({N, T, C}, 5);
+  for (bool positions : {false, true}) {
+    Tensor y = Tensor::empty({N, T, C}), gy = Tensor::empty({N, T, C}, DType::F32, kGpu);
+    ops::embedding_forward(tokens, wte, wpe, y, 8, positions);
+    ops::embedding_forward(tokens.to(kGpu), wte.to(kGpu), wpe.to(kGpu), gy, 8, positions);
+    expect_twins(gy, y, 0, 0);
+  }
+  Tensor dwte = Tensor::zeros({8, C}), dwpe = Tensor::zeros({T, C});
+  Tensor gdwte = dwte.to(kGpu), gdwpe = dwpe.to(kGpu);
+  ops::embedding_backward(tokens, dy, dwte, dwpe, 8);
+  ops::embedding_backward(tokens.to(kGpu), dy.to(kGpu), gdwte, gdwpe, 8);
+  expect_twins(gdwte, dwte, 1e-6, 1e-6);
+  expect_twins(gdwpe, dwpe, 1e-6, 1e-6);
+
+  const int64_t rows = 6, columns = 7, begin = 12;
+  const Tensor logits = test::random_tensor({rows, columns}, 6, -3.0f, 3.0f);
+  const Tensor labels = test::random_tokens({rows}, 19, 7);
+  Tensor mx = Tensor::empty({rows}), target = Tensor::empty({rows}), sum = Tensor::empty({rows});
+  Tensor gmx = mx.to(kGpu), gtarget = target.to(kGpu), gsum = sum.to(kGpu);
+  ops::split_ce_max_target(logits, labels, begin, mx, target);
+  ops::split_ce_max_target(logits.to(kGpu), labels.to(kGpu), begin, gmx, gtarget);
+  expect_twins(gmx, mx, 0, 0);
+  expect_twins(gtarget, target, 0, 0);
+  ops::split_ce_sum_exp(logits, mx, sum);
+  ops::split_ce_sum_exp(logits.to(kGpu), mx.to(kGpu), gsum);
+  expect_twins(gsum, sum, 0, 1e-6);
+  Tensor d = Tensor::empty({rows, columns}), gd = Tensor::empty({rows, columns}, DType::F32, kGpu);
+  const ops::LossSums want = ops::split_ce_loss(logits, labels, begin, mx, sum, target, 0.5f, d);
+  const ops::LossSums got = ops::split_ce_loss(logits.to(kGpu), labels.to(kGpu), begin, mx.to(kGpu),
+                                               sum.to(kGpu), target.to(kGpu), 0.5f, gd);
+  EXPECT_NEAR(got.loss, want.loss, 1e-9 * std::abs(want.loss));
+  EXPECT_EQ(got.correct, want.correct);
+  expect_twins(gd, d, 1e-7, 1e-6);
+}
+
 TEST_F(GpuOpsTest, FusedOptimizerUpdatesMatchTheCpu) {
   for (const char* kind : {"sgd", "adamw"}) {
     std::vector<Param> cpu_params, gpu_params;
