@@ -122,6 +122,24 @@ std::string trained_tiny_gpt(const test::TempDir& dir, int blocks) {
   return run;
 }
 
+// A 1024-GPU plan of GPT-3 175B (data 16 x pipeline 8 x tensor 8, sequence parallel): every
+// layer is built alone at shapes only, so it runs here. The first stage (the embedding and 12
+// blocks, each split 8 ways: 2.795e9 parameters per rank) holds bf16 copies and a sixteenth of
+// the f32 masters, 2 + 4/16 bytes per parameter: 6005.1 MiB.
+TEST(CliTest, Gpt3PlanSplitsEachStageOverItsTensorRanks) {
+  test::TempDir dir;
+  const std::string tokens = write_tokens(dir, 1024 * 2048 + 1, 50257);
+  const test::CommandResult r =
+      test::run_command(kTrainer + " " + kConfigs +
+                        "gpt3_175b.yaml --dry-run --cluster h100 --set data.train.path=" + tokens +
+                        " --set data.test.path=" + tokens);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1024 rank(s): data 16 x pipeline 8 x tensor 8"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("= weights 6005.1 MiB"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("does not fit"), std::string::npos) << r.output;
+}
+
 TEST(CliTest, Gpt2SmallDryRunCountsTheTiedPaddedEmbeddingOnce) {
   test::TempDir dir;
   const std::string tokens = write_tokens(dir, 20000, 50257);
