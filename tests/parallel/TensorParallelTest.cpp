@@ -6,14 +6,15 @@
 //   pipeline 2 x data 2 (np 8), each without and with sequence parallelism, each rank's slices
 //   end where one process's weights are, cut the same way, and every step's loss and gradient
 //   norm (clipping counts each parameter once) match one process's. Tolerances as in
-//   GptLayoutTest, whose note on the Adam eps applies. Sequence parallelism holds fewer
-//   activation bytes.
+//   GptLayoutTest, whose note on the Adam eps applies. Parameters the group holds whole stay
+//   equal bit for bit on its ranks; sequence parallelism holds fewer activation bytes.
 // - The vocabulary-parallel cross-entropy gives the whole-vocabulary loss and its gradient's
 //   columns, without gathering logits.
 // - A checkpoint written under tensor 2 resumes in one process and continues with the losses of
 //   a run that never stopped.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -138,6 +139,16 @@ TEST(TensorParallelTest, EveryLayoutTrainsToTheWeightsAndLossesOfOneProcess) {
         test::expect_close(values, want.at(param));
       }
       if (rank == 0) expect_same_steps(step_metrics(dir + "/" + name), step_metrics(whole_dir));
+      // What the group holds whole (layer norms, the position table, row-parallel biases) is
+      // equal bit for bit on every tensor rank.
+      for (Param* p : t.run.model->params()) {
+        if (p->split.split()) continue;
+        SCOPED_TRACE(p->name);
+        const Tensor mine = p->value.to(Device::cpu());
+        std::vector<float> all(static_cast<size_t>(mine.numel() * t.grid.tensor_size));
+        t.grid.tensor->all_gather(mine.raw(), static_cast<int64_t>(mine.bytes()), all.data());
+        EXPECT_EQ(std::memcmp(all.data(), all.data() + mine.numel(), mine.bytes()), 0);
+      }
     }
     EXPECT_LT(activations[1], activations[0]);
   }
