@@ -53,6 +53,9 @@ class Tensor {
   Tensor() = default;
   static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+  // A shape with no storage (undefined, its elements never accessible): the parameters of a
+  // layer built only for its costs, so that planning a model of any size allocates nothing.
+  static Tensor shape_only(const Shape& shape, DType dtype = DType::F32);
 
   bool defined() const { return storage_ != nullptr; }
   const Shape& shape() const { return shape_; }

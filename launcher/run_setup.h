@@ -49,7 +49,7 @@ RunSetup build_run(Config cfg, int stage = 0, bool plan_only = false, int data_r
 // Layers [first, end) of the model (all of it by default); `input` is layer `first`'s input
 // shape (per sample). Layers keep their global index: initial weights do not depend on the split.
 // `before_add`, when given, sees each layer before the model takes it. `shapes_only`: the
-// layers' weights are allocated but not initialised (InitContext::shapes_only), for a plan.
+// layers' weights have shapes and no storage (InitContext::shapes_only), for a plan.
 // `tensor`: the slices of split layers this rank holds (the whole layers by default).
 std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_t first = 0,
                                    int64_t end = -1,

@@ -65,9 +65,8 @@ struct InitContext {
   uint64_t seed = 0;
   int64_t layer_index = 0;  // the top-level entry
   std::string sub;          // the path inside the entry ("attn.qkv"); empty for the entry itself
-  // A layer built only for its costs (a plan): its parameters are allocated but neither
-  // initialised nor zeroed, so their pages are never touched and a layer the size of GPT-3's
-  // costs no time and no resident memory.
+  // A layer built only for its costs (a plan): its parameters have shapes and no storage
+  // (Tensor::shape_only), so a layer the size of GPT-3's costs no time and no memory.
   bool shapes_only = false;
   // The tensor group the layer's weights are split over (parallel.tensor); one rank by default.
   TensorSplit tensor;
@@ -151,10 +150,10 @@ class Layer {
   // A parameter of this layer (this rank's `split` of it), its value to be initialised and its
   // gradient zeroed.
   Param make_param(const char* what, const Shape& shape, ParamSplit split = {}) const {
-    Tensor value = Tensor::empty(shape);
+    Tensor value = id_.shapes_only ? Tensor::shape_only(shape) : Tensor::empty(shape);
     return {param_name(what),
             value,
-            id_.shapes_only ? Tensor::empty(shape) : Tensor::zeros(shape),
+            id_.shapes_only ? Tensor::shape_only(shape) : Tensor::zeros(shape),
             value,
             -1,
             split};

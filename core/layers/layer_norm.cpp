@@ -7,8 +7,10 @@ namespace trainer {
 LayerNorm::LayerNorm(const Shape& shape, const InitContext& ctx) : Layer(shape, shape, ctx) {
   weight_ = make_param("weight", {shape.back()});
   bias_ = make_param("bias", {shape.back()});
-  weight_.value.fill(1.0f);
-  bias_.value.zero();
+  if (!ctx.shapes_only) {
+    weight_.value.fill(1.0f);
+    bias_.value.zero();
+  }
   weight_.grad_partial = bias_.grad_partial = ctx.tensor.sequence_split();
 }
 

@@ -18,7 +18,7 @@ static std::unique_ptr<Layer> gpt_linear(int64_t T, int64_t in, int64_t out, flo
                                          int64_t groups = 1) {
   auto l = std::make_unique<Linear>(in, out, true, InitScheme::Default, ctx, T, mode, groups);
   init_normal(ctx, "weight", stddev, l->weight().value, l->weight().split);
-  l->bias().value.zero();
+  if (!ctx.shapes_only) l->bias().value.zero();
   return l;
 }
 

@@ -68,8 +68,8 @@ std::unique_ptr<Model> tiny_gpt() {
 }
 
 // A block built for its costs alone (a --dry-run plan) has the costs of an initialised one, and
-// its parameters are never written: a block of 4096 channels (1.6 GB of weights and gradients)
-// adds almost nothing to the process's resident memory.
+// its parameters have no storage: a block of 4096 channels (1.6 GB of weights and gradients)
+// adds almost nothing to the process's memory.
 TEST(TransformerGradTest, ABlockBuiltForItsCostsAloneTouchesNoMemory) {
   InitContext plan{17, 1};
   plan.shapes_only = true;
@@ -85,6 +85,7 @@ TEST(TransformerGradTest, ABlockBuiltForItsCostsAloneTouchesNoMemory) {
   const int64_t before = peak_resident_bytes();
   auto big = transformer_block(16, 4096, 32, 2, plan);
   EXPECT_EQ(costs(*big)[0], 12 * 4096 * 4096 + 13 * 4096);
+  for (Param* p : big->params()) EXPECT_FALSE(p->value.defined() || p->grad.defined()) << p->name;
   EXPECT_LT(peak_resident_bytes() - before, int64_t{100} << 20);
 }
 
