@@ -80,21 +80,23 @@ static void sum_shared_grads(const StageContext& stage) {
   }
 }
 
+// Where p's gradient lies in the gradients of `range` (held in `grads`, which start at
+// range.begin): possibly none or a part of it.
+static Tensor grad_in(const Tensor& grads, FlatRange range, const Param& p) {
+  const FlatRange in = overlap(range, {p.offset, p.offset + p.compute.numel()});
+  return in.empty() ? Tensor() : grads.view(in.begin - range.begin, {in.size()});
+}
+
 // Sequence parallelism: a layer norm's gradient on each tensor rank covers that rank's rows; the
 // group sums them (after the data ranks' reduction, a sum too: the order does not matter), in
 // this rank's range of the gradients (under ZeRO the tensor ranks' ranges are alike: their flat
 // layouts are).
-static void sum_partial_grads(const StageContext& stage) {
+static void sum_partial_grads(const StageContext& stage, const Tensor& grads, FlatRange range) {
   if (stage.tensor.size() == 1) return;
-  const bool zero = stage.zero.on();
-  Tensor grads = zero ? stage.zero.grads : stage.model.flat_grads();
-  const FlatRange mine = zero ? stage.zero.mine : FlatRange{0, grads.numel()};
   for (const Param* p : stage.model.params()) {
-    if (!p->grad_partial) continue;
-    const FlatRange in = overlap(mine, {p->offset, p->offset + p->compute.numel()});
-    if (in.empty()) continue;
+    const Tensor part = p->grad_partial ? grad_in(grads, range, *p) : Tensor();
+    if (!part.defined()) continue;
     trace::Scope span("sum layer norm gradient", trace::Track::Communication);
-    Tensor part = grads.view(in.begin - mine.begin, {in.size()});
     stage.tensor.all_reduce(part.f32(), part.numel(), ReduceOp::Sum);
   }
 }
@@ -106,8 +108,7 @@ static void sum_partial_grads(const StageContext& stage) {
 static double owned_sum_squares(const StageContext& stage, const Tensor& grads, FlatRange range) {
   double sq = grad_sum_squares(grads);
   auto uncount = [&](const Param& p) {
-    const FlatRange in = overlap(range, {p.offset, p.offset + p.compute.numel()});
-    if (!in.empty()) sq -= grad_sum_squares(grads.view(in.begin - range.begin, {in.size()}));
+    if (const Tensor part = grad_in(grads, range, p); part.defined()) sq -= grad_sum_squares(part);
   };
   for (const SharedParam& s : stage.shared)
     if (!s.counted_here) uncount(*s.param);
@@ -160,13 +161,13 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     stage.reducer->finish([&] { sum_shared_grads(stage); });
   else
     sum_shared_grads(stage);
-  sum_partial_grads(stage);
   // Every step checks its gradients in one pass (a non-finite gradient with a finite loss must
   // not reach the weights in any precision); clipping uses the same sum.
   // The gradients this rank checks, unscales, clips and updates: all of them, or its ZeRO range.
   const bool zero = stage.zero.on();
   Tensor grads = zero ? stage.zero.grads : stage.model.flat_grads();
   const FlatRange mine = zero ? stage.zero.mine : FlatRange{0, grads.numel()};
+  sum_partial_grads(stage, grads, mine);
   // As an fp16 overflow would make one (in this rank's range, which this rank checks).
   if (plan.inf_gradient) set_first_element(grads, INFINITY);
   const double sq = owned_sum_squares(stage, grads, mine);

@@ -1,5 +1,7 @@
 #include "core/layers/embedding.h"
 
+#include <algorithm>
+
 #include "core/layers/init.h"
 #include "core/ops.h"
 
@@ -14,13 +16,14 @@ Embedding::Embedding(int64_t positions, int64_t vocab, int64_t padded_vocab, int
   const ParamSplit rows{0, 1, tensor_.size, tensor_.rank};
   wte_ = make_param("wte", slice_shape({padded_vocab, channels}, rows), rows);
   wpe_ = make_param("wpe", {max_positions, channels});
-  // GPT-2's initialisation: N(0, 0.02²) for both tables; the padding rows zero.
+  // GPT-2's initialisation: N(0, 0.02²) for both tables; the padding rows this rank holds zero.
   init_normal(ctx, "wpe", 0.02f, wpe_.value);
+  init_normal(ctx, "wte", 0.02f, wte_.value, rows);
   if (ctx.shapes_only) return;
-  Tensor whole = rows.split() ? Tensor::empty({padded_vocab, channels}) : wte_.value;
-  init_normal(ctx, "wte", 0.02f, whole);
-  whole.view(vocab * channels, {(padded_vocab - vocab) * channels}).zero();
-  if (rows.split()) wte_.value.copy_from(take_slice(whole, rows));
+  const int64_t begin = vocab_begin(), end = begin + wte_.value.dim(0);
+  const int64_t padding = std::max(vocab, begin);
+  if (padding < end)
+    wte_.value.view((padding - begin) * channels, {(end - padding) * channels}).zero();
 }
 
 std::unique_ptr<Layer> Embedding::create(Args& args, const Shape& input, const InitContext& ctx) {
@@ -51,14 +54,12 @@ Tensor Embedding::forward(const Tensor& tokens, Stash& saved, const ForwardConte
   Tensor y = Tensor::empty({N, T, wte_.compute.dim(1)}, wte_.compute.dtype(), tokens.device());
   ops::embedding_forward(tokens, wte_.compute, wpe_.compute, y, vocab_begin(), tensor_.rank == 0);
   saved.tensors = {tokens};
-  if (tensor_.sequence_split()) return tensor_.scatter_sum_rows(y);
-  tensor_.all_reduce_sum(y);
-  return y;
+  return tensor_.sum_partials(y);
 }
 
 Tensor Embedding::backward(const Tensor& dy, Stash& saved) {
-  const Tensor grad = tensor_.sequence_split() ? tensor_.gather_rows(dy) : dy;
-  ops::embedding_backward(saved.tensors.at(0), grad, wte_.grad, wpe_.grad, vocab_begin());
+  ops::embedding_backward(saved.tensors.at(0), tensor_.all_rows(dy), wte_.grad, wpe_.grad,
+                          vocab_begin());
   saved.tensors.clear();
   return Tensor();  // the input is data: tokens have no gradient
 }

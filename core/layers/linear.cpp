@@ -31,14 +31,11 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias, InitScheme 
       mode_(ctx.tensor.on() ? mode : TensorMode::Replicated),
       tensor_(ctx.tensor) {
   const int parts = tensor_.size, part = tensor_.rank;
-  const ParamSplit w = mode == TensorMode::Column ? ParamSplit{0, groups, parts, part}
-                       : mode == TensorMode::Row  ? ParamSplit{1, 1, parts, part}
-                                                  : ParamSplit{};
-  weight_ = make_param("weight", {out_, in_}, w);
-  if (bias)
-    bias_ =
-        make_param("bias", {out_},
-                   mode == TensorMode::Column ? ParamSplit{0, groups, parts, part} : ParamSplit{});
+  const ParamSplit rows = mode == TensorMode::Column ? ParamSplit{0, groups, parts, part}
+                                                     : ParamSplit{};  // of W, and of b
+  weight_ = make_param("weight", {out_, in_},
+                       mode == TensorMode::Row ? ParamSplit{1, 1, parts, part} : rows);
+  if (bias) bias_ = make_param("bias", {out_}, rows);
   // A split layer's initial weights are drawn by its maker, whole and then sliced
   // (init_normal with the split): the default schemes draw the slice's shape only.
   if (mode_ == TensorMode::Replicated)
@@ -73,41 +70,32 @@ std::string Linear::describe() const {
 // (and keeps only its own for backward, where it gathers them again, as Megatron does), and a
 // row-parallel one reduce-scatters its output instead of all-reducing it.
 Tensor Linear::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
-  const bool sequence = tensor_.sequence_split();
-  const Tensor input = sequence && mode_ == TensorMode::Column ? tensor_.gather_rows(x) : x;
+  const bool column = mode_ == TensorMode::Column, row = mode_ == TensorMode::Row;
+  const Tensor input = column ? tensor_.all_rows(x) : x;
   const int64_t N = x.dim(0), rows = N * rows_;
-  Tensor y = Tensor::empty({rows, out_}, x.dtype(), x.device());  // (N x T, out)
-  const bool partial = mode_ == TensorMode::Row;                  // the group's outputs are summed
+  Tensor y = Tensor::empty({N, rows_, out_}, x.dtype(), x.device());
+  // A row-parallel output is summed over the group: rank 0 alone adds the bias.
+  Tensor y_rows = y.reshape({rows, out_});
   ops::linear_forward(input.reshape({rows, in_}), weight_.compute,
-                      partial && tensor_.rank != 0 ? Tensor() : bias_.compute, y);
+                      row && tensor_.rank != 0 ? Tensor() : bias_.compute, y_rows);
   saved.tensors = {x};
-  if (partial && sequence) {
-    Tensor whole = y.reshape({N, rows_, out_});
-    return tensor_.scatter_sum_rows(whole);
-  }
-  if (partial) tensor_.all_reduce_sum(y);
-  return y.reshape(batched(output_shape(), N));
+  return (row ? tensor_.sum_partials(y) : y).reshape(batched(output_shape(), N));
 }
 
 Tensor Linear::backward(const Tensor& dy, Stash& saved) {
-  const bool sequence = tensor_.sequence_split();
-  Tensor x = saved.tensors.at(0);  // (N, [T,] in): a copy, as the stash is cleared below
+  const bool column = mode_ == TensorMode::Column, row = mode_ == TensorMode::Row;
+  const Tensor x = column ? tensor_.all_rows(saved.tensors.at(0)) : saved.tensors.at(0);
   saved.tensors.clear();
   const int64_t N = x.dim(0), rows = N * rows_;
-  if (sequence && mode_ == TensorMode::Column) x = tensor_.gather_rows(x);
-  // A row-parallel layer's output gradient comes as this rank's rows: every rank needs all of
+  // A row-parallel layer's output gradient may come as this rank's rows: every rank needs all of
   // them (and computes the same whole bias gradient from them).
-  const Tensor grad = sequence && mode_ == TensorMode::Row ? tensor_.gather_rows(dy) : dy;
-  Tensor dx = needs_input_grad() ? Tensor::empty({rows, in_}, x.dtype(), x.device()) : Tensor();
-  ops::linear_backward(x.reshape({rows, in_}), weight_.compute, grad.reshape({rows, out_}), dx,
+  const Tensor grad = row ? tensor_.all_rows(dy) : dy;
+  Tensor dx = needs_input_grad() ? Tensor::empty({N, rows_, in_}, x.dtype(), x.device()) : Tensor();
+  Tensor dx_rows = dx.defined() ? dx.reshape({rows, in_}) : dx;
+  ops::linear_backward(x.reshape({rows, in_}), weight_.compute, grad.reshape({rows, out_}), dx_rows,
                        weight_.grad, bias_.grad);
   if (!dx.defined()) return dx;
-  if (mode_ == TensorMode::Column && sequence) {
-    Tensor whole = dx.reshape({N, rows_, in_});
-    return tensor_.scatter_sum_rows(whole);
-  }
-  if (mode_ == TensorMode::Column) tensor_.all_reduce_sum(dx);
-  return dx.reshape(x.shape());
+  return (column ? tensor_.sum_partials(dx) : dx).reshape(batched(input_shape(), N));
 }
 
 std::vector<Param*> Linear::params() { return weight_and_bias(weight_, bias_); }

@@ -35,7 +35,7 @@ void LmHead::tie_to_copy(Param copy) {
 // Under sequence parallelism the input's rows are gathered from the group (again in backward:
 // only this rank's are kept), and the input gradient is reduce-scattered back to them.
 Tensor LmHead::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
-  const Tensor input = tensor_.sequence_split() ? tensor_.gather_rows(x) : x;
+  const Tensor input = tensor_.all_rows(x);
   const int64_t rows = x.dim(0) * output_shape()[0];
   Tensor logits = Tensor::empty({rows, columns()}, x.dtype(), x.device());
   ops::linear_forward(input.reshape({rows, channels()}),
@@ -45,23 +45,17 @@ Tensor LmHead::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
 }
 
 Tensor LmHead::backward(const Tensor& dy, Stash& saved) {
-  const bool sequence = tensor_.sequence_split();
-  Tensor x = saved.tensors.at(0);  // a handle that outlives the stash
+  const Tensor x = tensor_.all_rows(saved.tensors.at(0));  // outlives the stash
   saved.tensors.clear();
-  if (sequence) x = tensor_.gather_rows(x);
   const int64_t N = x.dim(0), rows = N * output_shape()[0];
-  Tensor dx = Tensor::empty({rows, channels()}, x.dtype(), x.device());
+  Tensor dx = Tensor::empty({N, output_shape()[0], channels()}, x.dtype(), x.device());
+  Tensor dx_rows = dx.reshape({rows, channels()});
   Tensor dw = wte_->grad.view(0, {columns(), channels()});
   Tensor no_bias;
   ops::linear_backward(x.reshape({rows, channels()}),
                        wte_->compute.view(0, {columns(), channels()}),
-                       dy.reshape({rows, columns()}), dx, dw, no_bias);
-  if (sequence) {
-    Tensor whole = dx.reshape({N, output_shape()[0], channels()});
-    return tensor_.scatter_sum_rows(whole);
-  }
-  tensor_.all_reduce_sum(dx);
-  return dx.reshape(x.shape());
+                       dy.reshape({rows, columns()}), dx_rows, dw, no_bias);
+  return tensor_.sum_partials(dx);  // the ranks' partial input gradients
 }
 
 }  // namespace trainer

@@ -11,24 +11,26 @@ static TensorCollectives& collectives(const TensorSplit& t) {
   return *t.comm;
 }
 
-void TensorSplit::all_reduce_sum(Tensor& t) const {
-  if (on()) collectives(*this).all_reduce_sum(t);
-}
-
-Tensor TensorSplit::gather_rows(const Tensor& part) const {
-  Shape s = part.shape();
-  s.at(1) *= size;
-  Tensor whole = Tensor::empty(s, part.dtype(), part.device());
-  collectives(*this).all_gather(part, whole);
-  return whole;
-}
-
-Tensor TensorSplit::scatter_sum_rows(Tensor& whole) const {
-  Shape s = whole.shape();
+Tensor TensorSplit::sum_partials(Tensor& partial) const {
+  if (!on()) return partial;
+  if (!sequence) {
+    collectives(*this).all_reduce_sum(partial);
+    return partial;
+  }
+  Shape s = partial.shape();
   s.at(1) /= size;
-  Tensor part = Tensor::empty(s, whole.dtype(), whole.device());
-  collectives(*this).reduce_scatter(whole, part);
-  return part;
+  Tensor mine = Tensor::empty(s, partial.dtype(), partial.device());
+  collectives(*this).reduce_scatter(partial, mine);
+  return mine;
+}
+
+Tensor TensorSplit::all_rows(const Tensor& rows) const {
+  if (!sequence_split()) return rows;
+  Shape s = rows.shape();
+  s.at(1) *= size;
+  Tensor whole = Tensor::empty(s, rows.dtype(), rows.device());
+  collectives(*this).all_gather(rows, whole);
+  return whole;
 }
 
 Shape full_shape(const Shape& slice, const ParamSplit& s) {

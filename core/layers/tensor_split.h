@@ -40,11 +40,14 @@ struct TensorSplit {
 
   bool on() const { return size > 1; }
   bool sequence_split() const { return on() && sequence; }
-  void all_reduce_sum(Tensor& t) const;
-  // Sequence parallelism: this rank's rows -> all rows (N, S / T, ...) -> (N, S, ...), and the
-  // group's sum of all rows -> this rank's block of it.
-  Tensor gather_rows(const Tensor& part) const;
-  Tensor scatter_sum_rows(Tensor& whole) const;
+  // The two meeting points of a split layer, the same under both forms. `partial` (N, S, ...)
+  // holds this rank's share of a sum over the group (a row-parallel output, a column-parallel
+  // input gradient): the sum, all-reduced in place, or under sequence parallelism this rank's
+  // rows of it (N, S / T, ...), reduce-scattered. `rows` is a layer input as this rank holds it:
+  // itself, or under sequence parallelism every rank's rows gathered (N, S / T, ...) ->
+  // (N, S, ...).
+  Tensor sum_partials(Tensor& partial) const;
+  Tensor all_rows(const Tensor& rows) const;
   // A per-sample shape ((positions, channels)) as this rank holds it under sequence parallelism.
   Shape rows_shape(Shape s) const {
     if (sequence_split()) s.at(0) /= size;
