@@ -50,7 +50,7 @@ std::unique_ptr<Work> SelfCommunicator::send_async(const void*, int64_t, int pee
   throw std::logic_error("send to rank " + std::to_string(peer) + " in a one-rank group");
 }
 
-void SelfCommunicator::recv(void*, int64_t, int peer, int) {
+std::unique_ptr<Work> SelfCommunicator::recv_async(void*, int64_t, int peer, int) {
   throw std::logic_error("receive from rank " + std::to_string(peer) + " in a one-rank group");
 }
 

@@ -66,11 +66,16 @@ class Communicator {
   virtual void all_gather(const void* send, int64_t bytes, void* recv) = 0;
   virtual void barrier() = 0;
 
-  // Point to point, between the ranks of this group (pipeline stages). send_async returns at
-  // once and `data` must stay untouched until its Work is done; recv blocks until the message
-  // is in. Messages between two ranks with one tag arrive in the order sent.
+  // Point to point, between the ranks of this group (pipeline stages). Both return at once:
+  // `data` must stay untouched (a send's) or unread (a receive's) until the Work is done, and
+  // the transfer proceeds in the background meanwhile, so a receive posted early costs its
+  // waiter nothing once the message is in. Messages between two ranks with one tag arrive in the
+  // order sent.
   virtual std::unique_ptr<Work> send_async(const void* data, int64_t bytes, int peer, int tag) = 0;
-  virtual void recv(void* data, int64_t bytes, int peer, int tag) = 0;
+  virtual std::unique_ptr<Work> recv_async(void* data, int64_t bytes, int peer, int tag) = 0;
+  void recv(void* data, int64_t bytes, int peer, int tag) {
+    recv_async(data, bytes, peer, tag)->wait();
+  }
 };
 
 // The communicator of a single process: every collective is the identity.
@@ -91,7 +96,7 @@ class SelfCommunicator : public Communicator {
   void barrier() override {}
   // A single process has no peer: a call is a bug in the caller.
   std::unique_ptr<Work> send_async(const void*, int64_t, int peer, int) override;
-  void recv(void*, int64_t, int peer, int) override;
+  std::unique_ptr<Work> recv_async(void*, int64_t, int peer, int) override;
 };
 
 }  // namespace trainer

@@ -2,6 +2,9 @@
 
 #include <mpi.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -66,6 +69,41 @@ class QueuedWork : public Work {
 
 }  // namespace
 
+// A point-to-point request in flight. Every MPI call on it runs where MPI calls may (the MPI
+// thread, or a caller's thread while it holds the runtime's lock), one at a time.
+class PendingRequest {
+ public:
+  MPI_Request request = MPI_REQUEST_NULL;
+  bool complete() const { return complete_.load(); }
+  trace::Clock::time_point finished_at() const { return finished_at_; }
+  void test() {
+    if (complete()) return;
+    int flag = 0;
+    const int code = MPI_Test(&request, &flag, MPI_STATUS_IGNORE);
+    if (code != MPI_SUCCESS) {
+      error_ = std::make_exception_ptr(std::runtime_error("MPI_Test: " + mpi_error_text(code)));
+      flag = 1;
+    }
+    if (flag) finish();
+  }
+  void wait() {
+    if (!complete()) {
+      MPI_CHECK(MPI_Wait(&request, MPI_STATUS_IGNORE));
+      finish();
+    }
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void finish() {
+    finished_at_ = trace::Clock::now();
+    complete_.store(true);
+  }
+  std::atomic<bool> complete_{false};
+  std::exception_ptr error_;
+  trace::Clock::time_point finished_at_;
+};
+
 // The MPI thread: starts MPI, runs queued operations in order, finalises MPI at process exit.
 class MpiRuntime {
  public:
@@ -92,6 +130,15 @@ class MpiRuntime {
     thread_.join();
   }
   CollectiveWatchdog& watchdog() { return watchdog_; }
+
+  // A point-to-point request just posted (on the MPI thread, or inline): the MPI thread tests it
+  // every kPollInterval while it has nothing queued, so the transfer proceeds and completes while
+  // this process computes (Open MPI moves a message only inside an MPI call: a receive posted
+  // early would otherwise make no progress until it is waited on).
+  void watch(std::shared_ptr<PendingRequest> request) {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    watched_.push_back(std::move(request));
+  }
 
   std::shared_ptr<QueuedWork> enqueue(std::function<void()> op) {
     auto work = std::make_shared<QueuedWork>();
@@ -121,7 +168,13 @@ class MpiRuntime {
       std::pair<std::function<void()>, std::shared_ptr<QueuedWork>> item;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        const auto ready = [&] { return stop_ || !queue_.empty(); };
+        if (!watching()) {
+          cv_.wait(lock, ready);
+        } else if (!cv_.wait_for(lock, kPollInterval, ready)) {
+          poll();  // under mu_: no operation runs inline meanwhile
+          continue;
+        }
         if (queue_.empty()) return;
         item = std::move(queue_.front());
         queue_.pop_front();
@@ -140,9 +193,27 @@ class MpiRuntime {
     }
   }
 
+  // Long enough that polling costs the computing threads little (a wake-up is a few us), short
+  // against a pipeline slot (milliseconds); a waiter does not depend on it (RequestWork::wait).
+  static constexpr std::chrono::microseconds kPollInterval{200};
+  bool watching() {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    return !watched_.empty();
+  }
+  // Tests every watched request; forgets the completed ones.
+  void poll() {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    for (auto& r : watched_) r->test();
+    watched_.erase(std::remove_if(watched_.begin(), watched_.end(),
+                                  [](const auto& r) { return r->complete(); }),
+                   watched_.end());
+  }
+
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<std::function<void()>, std::shared_ptr<QueuedWork>>> queue_;
+  std::mutex watch_mu_;  // after mu_ when both are held
+  std::vector<std::shared_ptr<PendingRequest>> watched_;
   bool stop_ = false;
   CollectiveWatchdog watchdog_;  // before thread_: it must exist while the MPI thread runs
   int busy_ = 0;                 // operations queued or running on the MPI thread
@@ -331,46 +402,35 @@ void MpiCommunicator::all_gather(const void* send, int64_t bytes, void* recv) {
   });
 }
 
-// A send in flight: MPI_Isend has returned; completing it is one more MPI call (MPI_Wait on the
-// MPI thread, under the watchdog: a peer that never receives ends the job).
-class SendWork : public Work {
+// A send or receive in flight: MPI_Isend or MPI_Irecv has returned, and the MPI thread tests it
+// in the background. Waiting on it is one more MPI call (MPI_Wait, under the watchdog: a peer
+// that never sends or receives ends the job), run inline when the MPI thread is idle, so a
+// waiter sees the message as soon as it is in.
+class RequestWork : public Work {
  public:
-  SendWork(MpiCommunicator& comm, std::unique_ptr<MPI_Request> request, int world_peer)
-      : comm_(comm), request_(std::move(request)), peer_(world_peer) {}
-  // The buffer must not be released under a send in flight; a failure here is reported by the
-  // operation that failed first.
-  ~SendWork() override {
+  RequestWork(MpiCommunicator& comm, std::shared_ptr<PendingRequest> request, const char* name,
+              int world_peer)
+      : comm_(comm), request_(std::move(request)), name_(name), peer_(world_peer) {}
+  // The buffer must not be released under a transfer in flight; a failure here is reported by
+  // the operation that failed first.
+  ~RequestWork() override {
     try {
       wait();
     } catch (...) {
     }
   }
   void wait() override {
-    if (complete_) return;
-    comm_.run(
-        "send to", [&] { MPI_CHECK(MPI_Wait(request_.get(), MPI_STATUS_IGNORE)); }, peer_);
-    finish();
+    if (request_->complete()) return request_->wait();  // rethrows its error, if any
+    comm_.run(name_, [&] { request_->wait(); }, peer_);
   }
-  bool done() const override {
-    if (complete_) return true;
-    int flag = 0;
-    comm_.run(
-        "send to", [&] { MPI_CHECK(MPI_Test(request_.get(), &flag, MPI_STATUS_IGNORE)); }, peer_);
-    if (flag) const_cast<SendWork*>(this)->finish();
-    return flag != 0;
-  }
-  trace::Clock::time_point finished_at() const override { return finished_at_; }
+  bool done() const override { return request_->complete(); }
+  trace::Clock::time_point finished_at() const override { return request_->finished_at(); }
 
  private:
-  void finish() {
-    complete_ = true;
-    finished_at_ = trace::Clock::now();
-  }
   MpiCommunicator& comm_;
-  std::unique_ptr<MPI_Request> request_;
+  std::shared_ptr<PendingRequest> request_;
+  const char* name_;
   int peer_;
-  bool complete_ = false;
-  trace::Clock::time_point finished_at_;
 };
 
 std::unique_ptr<Work> MpiCommunicator::send_async(const void* data, int64_t bytes, int peer,
@@ -379,30 +439,33 @@ std::unique_ptr<Work> MpiCommunicator::send_async(const void* data, int64_t byte
     auto host = std::make_shared<HostStaging>(data, static_cast<size_t>(bytes), true);
     return staged_work(send_async(host->data(), bytes, peer, tag), host, nullptr);
   }
-  auto request = std::make_unique<MPI_Request>(MPI_REQUEST_NULL);
-  const int world_peer = world_ranks_.at(static_cast<size_t>(peer));
-  run(
-      "send to",
-      [&] {
-        MPI_CHECK(MPI_Isend(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, request.get()));
-      },
-      world_peer);
-  return std::make_unique<SendWork>(*this, std::move(request), world_peer);
+  return post("send to", peer, [&](MPI_Request* request) {
+    MPI_CHECK(MPI_Isend(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, request));
+  });
 }
 
-void MpiCommunicator::recv(void* data, int64_t bytes, int peer, int tag) {
+std::unique_ptr<Work> MpiCommunicator::recv_async(void* data, int64_t bytes, int peer, int tag) {
   if (HostStaging::needed(data)) {
-    HostStaging host(data, static_cast<size_t>(bytes), false);
-    recv(host.data(), bytes, peer, tag);
-    return host.copy_out(data);
+    auto host = std::make_shared<HostStaging>(data, static_cast<size_t>(bytes), false);
+    return staged_work(recv_async(host->data(), bytes, peer, tag), host, data);
   }
+  return post("recv from", peer, [&](MPI_Request* request) {
+    MPI_CHECK(MPI_Irecv(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, request));
+  });
+}
+
+template <class Post>
+std::unique_ptr<Work> MpiCommunicator::post(const char* name, int peer, Post&& issue) {
+  auto request = std::make_shared<PendingRequest>();
+  const int world_peer = world_ranks_.at(static_cast<size_t>(peer));
   run(
-      "recv from",
+      name,
       [&] {
-        MPI_CHECK(
-            MPI_Recv(data, count(bytes), MPI_BYTE, peer, tag, comm_->comm, MPI_STATUS_IGNORE));
+        issue(&request->request);
+        runtime_->watch(request);
       },
-      world_ranks_.at(static_cast<size_t>(peer)));
+      world_peer);
+  return std::make_unique<RequestWork>(*this, std::move(request), name, world_peer);
 }
 
 void MpiCommunicator::barrier() {

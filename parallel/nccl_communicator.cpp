@@ -219,8 +219,8 @@ std::unique_ptr<Work> NcclCommunicator::send_async(const void* data, int64_t byt
                                                    int tag) {
   return host_->send_async(data, bytes, peer, tag);
 }
-void NcclCommunicator::recv(void* data, int64_t bytes, int peer, int tag) {
-  host_->recv(data, bytes, peer, tag);
+std::unique_ptr<Work> NcclCommunicator::recv_async(void* data, int64_t bytes, int peer, int tag) {
+  return host_->recv_async(data, bytes, peer, tag);
 }
 
 }  // namespace trainer

@@ -39,7 +39,7 @@ class NcclCommunicator : public Communicator {
   void all_gather(const void* send, int64_t bytes, void* recv) override;
   void barrier() override;
   std::unique_ptr<Work> send_async(const void* data, int64_t bytes, int peer, int tag) override;
-  void recv(void* data, int64_t bytes, int peer, int tag) override;
+  std::unique_ptr<Work> recv_async(void* data, int64_t bytes, int peer, int tag) override;
 
  private:
   std::unique_ptr<MpiCommunicator> host_;
