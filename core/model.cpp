@@ -79,6 +79,26 @@ void Model::wait_for_weights() {
 void Model::set_recompute(std::vector<bool> layers) { recompute_ = std::move(layers); }
 
 Tensor Model::backward(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks) {
+  return backward_pass(dy, stash, hooks, &Layer::backward);
+}
+
+Tensor Model::backward_input(const Tensor& dy, ModelStash& stash) {
+  return backward_pass(dy, stash, {}, &Layer::backward_input);
+}
+
+void Model::backward_weights(ModelStash& stash, const BackwardHooks& hooks) {
+  for (size_t i = layers_.size(); i-- > 0;) {
+    if (hooks.before) hooks.before(i);
+    traced("weights", *layers_[i], [&] {
+      layers_[i]->backward_weights(stash[i]);
+      return Tensor();
+    });
+    if (hooks.after) hooks.after(i);
+  }
+}
+
+Tensor Model::backward_pass(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks,
+                            Tensor (Layer::*pass)(const Tensor&, Stash&)) {
   Tensor g = dy;
   for (size_t i = layers_.size(); i-- > 0;) {
     if (hooks.before) hooks.before(i);
@@ -90,7 +110,7 @@ Tensor Model::backward(const Tensor& dy, ModelStash& stash, const BackwardHooks&
       traced("recompute", *layers_[i], [&] { return layers_[i]->forward(input, stash[i], ctx); });
     }
     if (g.defined())
-      g = traced("backward", *layers_[i], [&] { return layers_[i]->backward(g, stash[i]); });
+      g = traced("backward", *layers_[i], [&] { return (layers_[i].get()->*pass)(g, stash[i]); });
     if (hooks.after) hooks.after(i);
   }
   return g;

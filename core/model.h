@@ -48,6 +48,12 @@ class Model {
   // layer. Returns d(loss)/d(input): undefined for a model whose first layer is the whole
   // model's first (its input is data), the gradient to send back for a later stage.
   Tensor backward(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks = {});
+  // The same in two halves (zero-bubble schedules, see Layer::backward_input): B returns what
+  // backward returns and computes the gradients only of layers that do not split; W then
+  // computes the rest of the parameters' gradients, calling `hooks` around each layer (a
+  // layer's gradients are complete after its W). The stash is held until W.
+  Tensor backward_input(const Tensor& dy, ModelStash& stash);
+  void backward_weights(ModelStash& stash, const BackwardHooks& hooks = {});
 
   // Every parameter once, in layer order (a shared one under the layer that owns it).
   std::vector<Param*> params();
@@ -107,6 +113,11 @@ class Model {
   void set_recompute(std::vector<bool> layers);
 
  private:
+  // Each layer's `pass` (a whole backward, or B) from the last to the first, a recomputed one's
+  // forward first.
+  Tensor backward_pass(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks,
+                       Tensor (Layer::*pass)(const Tensor&, Stash&));
+
   Shape input_;
   uint64_t seed_;
   int64_t first_index_;

@@ -131,13 +131,30 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
     require(w.dtype() == x.dtype() && dy.dtype() == x.dtype(), "linear_backward",
             "16-bit x needs w and dy of its type");
     return cuda::linear_backward_16(x.dtype() == DType::BF16, N, in, out, x.raw(), w.raw(),
-                                    dy.raw(), dx.defined() ? dx.raw() : nullptr, dw.f32(),
+                                    dy.raw(), dx.defined() ? dx.raw() : nullptr, opt_f32(dw),
                                     opt_f32(db));
   }
 #endif
   Out dxo(dx);
   BACKEND(x, linear_backward)
-  (N, in, out, In(x).get(), In(w).get(), In(dy).get(), dxo.get(), dw.f32(), opt_f32(db));
+  (N, in, out, In(x).get(), In(w).get(), In(dy).get(), dxo.get(), opt_f32(dw), opt_f32(db));
+  dxo.done();
+}
+
+void linear_input_grad(const Tensor& w, const Tensor& dy, Tensor& dx) {
+  const int64_t N = dy.dim(0), in = w.dim(1), out = w.dim(0);
+  require(dy.dim(1) == out && dx.dim(0) == N && dx.dim(1) == in, "linear_input_grad",
+          "dy " + shape_str(dy.shape()) + ", dx " + shape_str(dx.shape()));
+#ifdef TRAINER_HAS_CUDA
+  if (on_gpu(dy, "linear_input_grad") && dy.dtype() != DType::F32) {
+    require(w.dtype() == dy.dtype(), "linear_input_grad", "16-bit dy needs w of its type");
+    return cuda::linear_backward_16(dy.dtype() == DType::BF16, N, in, out, nullptr, w.raw(),
+                                    dy.raw(), dx.raw(), nullptr, nullptr);
+  }
+#endif
+  Out dxo(dx);
+  BACKEND(dy, linear_backward)
+  (N, in, out, nullptr, In(w).get(), In(dy).get(), dxo.get(), nullptr, nullptr);
   dxo.done();
 }
 

@@ -27,9 +27,13 @@ using cpu::PoolGeometry;
 
 // y(N, out) = x(N, in) w(out, in)ᵀ + b(out)
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y);
-// dw += dyᵀ x, db += Σ dy, dx = dy w (dx may be undefined)
+// dw += dyᵀ x, db += Σ dy, dx = dy w (dx and db may be undefined). Each part is computed alike
+// whatever else is asked, so linear_input_grad and then this without dx (a zero-bubble
+// schedule's B and W) give what one call gives, bit for bit.
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
                      Tensor& db);
+// dx = dy w alone.
+void linear_input_grad(const Tensor& w, const Tensor& dy, Tensor& dx);
 
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& b,
                     Tensor& y);

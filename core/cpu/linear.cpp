@@ -42,6 +42,15 @@ void linear_forward(int64_t N, int64_t in, int64_t out, const float* x, const fl
 void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,
                      const float* dy, float* dx, float* dw, float* db) {
   const int64_t block = row_block(N, in, out), blocks = (N + block - 1) / block;
+  auto input_grad = [&](int64_t b, int64_t e) {
+    gemm(false, false, e - b, in, out, 1.0f, dy + b * out, w, 0.0f, dx + b * in);
+  };
+  if (!dw) {  // the input's gradient alone (a zero-bubble schedule's B): the same blocks
+    parallel_ranges(blocks, 1, [&](int, int64_t first, int64_t last) {
+      each_block(N, block, first, last, input_grad);
+    });
+    return;
+  }
   parallel_accumulate(
       blocks, 1, {{dw, out * in}, {db, out}}, [&](int, int64_t first, int64_t last, float* part) {
         // dw and db over all of this thread's rows in one GEMM (their summation order may
@@ -50,10 +59,7 @@ void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const f
         gemm(true, false, out, in, rows, 1.0f, dy + begin * out, x + begin * in, 1.0f,
              part);  // dw += dyᵀ x
         if (db) sum_rows(rows, out, dy + begin * out, part + out * in);
-        if (!dx) return;
-        each_block(N, block, first, last, [&](int64_t b, int64_t e) {
-          gemm(false, false, e - b, in, out, 1.0f, dy + b * out, w, 0.0f, dx + b * in);
-        });
+        if (dx) each_block(N, block, first, last, input_grad);
       });
 }
 

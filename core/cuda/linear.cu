@@ -166,9 +166,10 @@ void matmul_backward(cudaDataType_t type, int64_t N, int64_t in, int64_t out, co
   cublasHandle_t h = handles().blas;
   const float one = 1.0f, zero = 0.0f;
   const int n = static_cast<int>(N), k_in = static_cast<int>(in), k_out = static_cast<int>(out);
-  CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_T, k_in, k_out, n, &one, x, type, k_in, dy,
-                            type, k_out, &one, dw, CUDA_R_32F, k_in, CUBLAS_COMPUTE_32F,
-                            CUBLAS_GEMM_DEFAULT));
+  if (dw)
+    CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_T, k_in, k_out, n, &one, x, type, k_in, dy,
+                              type, k_out, &one, dw, CUDA_R_32F, k_in, CUBLAS_COMPUTE_32F,
+                              CUBLAS_GEMM_DEFAULT));
   if (dx)
     CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, k_in, n, k_out, &one, w, type, k_in, dy,
                               type, k_out, &zero, dx, type, k_in, CUBLAS_COMPUTE_32F,

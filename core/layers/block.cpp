@@ -49,10 +49,26 @@ Tensor Block::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) 
 }
 
 Tensor Block::backward(const Tensor& dy, Stash& saved) {
+  Tensor dx = backward_pass(dy, saved, &Layer::backward);
+  saved.children.clear();
+  return dx;
+}
+
+// B: the children's B's, whose stashes stay for their W's.
+Tensor Block::backward_input(const Tensor& dy, Stash& saved) {
+  return backward_pass(dy, saved, &Layer::backward_input);
+}
+
+void Block::backward_weights(Stash& saved) {
+  for (size_t i = children_.size(); i-- > 0;) children_[i].second->backward_weights(saved.children[i]);
+  saved.children.clear();
+}
+
+Tensor Block::backward_pass(const Tensor& dy, Stash& saved,
+                            Tensor (Layer::*pass)(const Tensor&, Stash&)) {
   Tensor g = dy;
   for (size_t i = children_.size(); i-- > 0;)
-    if (g.defined()) g = children_[i].second->backward(g, saved.children[i]);
-  saved.children.clear();
+    if (g.defined()) g = (children_[i].second.get()->*pass)(g, saved.children[i]);
   if (!residual_ || !needs_input_grad()) return g;
   // The residual path carries dy to the input unchanged, beside the branch's gradient.
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());

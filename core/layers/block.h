@@ -23,6 +23,8 @@ class Block : public Layer {
   std::string describe() const override;
   Tensor forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) override;
   Tensor backward(const Tensor& dy, Stash& saved) override;
+  Tensor backward_input(const Tensor& dy, Stash& saved) override;
+  void backward_weights(Stash& saved) override;
   std::vector<Param*> params() override;
   int64_t flops_per_sample() const override;
   int64_t stash_bytes_per_sample() const override;
@@ -33,6 +35,9 @@ class Block : public Layer {
   size_t size() const { return children_.size(); }
 
  private:
+  // The children's `pass` (a whole backward, or B) from the last to the first, and the residual.
+  Tensor backward_pass(const Tensor& dy, Stash& saved, Tensor (Layer::*pass)(const Tensor&, Stash&));
+
   const char* type_;
   std::vector<Child> children_;
   bool residual_;

@@ -64,4 +64,16 @@ Tensor Embedding::backward(const Tensor& dy, Stash& saved) {
   return Tensor();  // the input is data: tokens have no gradient
 }
 
+// The input is data, so its whole backward is weight gradients: W, after the head's (which
+// shares wte), in the order a whole backward adds them.
+Tensor Embedding::backward_input(const Tensor& dy, Stash& saved) {
+  saved.tensors.push_back(dy);
+  return Tensor();
+}
+
+void Embedding::backward_weights(Stash& saved) {
+  const Tensor dy = saved.tensors.at(1);
+  backward(dy, saved);
+}
+
 }  // namespace trainer

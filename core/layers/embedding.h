@@ -22,6 +22,8 @@ class Embedding : public Layer {
   std::string describe() const override;
   Tensor forward(const Tensor& tokens, Stash& saved, const ForwardContext& ctx) override;
   Tensor backward(const Tensor& dy, Stash& saved) override;
+  Tensor backward_input(const Tensor& dy, Stash& saved) override;
+  void backward_weights(Stash& saved) override;
   std::vector<Param*> params() override { return {&wte_, &wpe_}; }
   int64_t flops_per_sample() const override { return shape_numel(output_shape()); }
   int64_t stash_bytes_per_sample() const override { return input_shape()[0] * 4; }

@@ -103,6 +103,13 @@ class Layer {
   // Accumulates parameter gradients; returns dx, or an undefined tensor when the layer was told
   // its input needs no gradient (the model's first layer).
   virtual Tensor backward(const Tensor& dy, Stash& saved) = 0;
+  // Backward in two halves, for zero-bubble pipeline schedules: backward_input (B) returns dx
+  // (the gradient the stage before waits for) and leaves in `saved` what backward_weights (W)
+  // needs to accumulate the parameters' gradients, which nobody waits for. B then W computes
+  // what backward computes, bit for bit. By default B is the whole backward and W nothing: a
+  // layer whose weight gradients are a small part of its backward (or that has none).
+  virtual Tensor backward_input(const Tensor& dy, Stash& saved) { return backward(dy, saved); }
+  virtual void backward_weights(Stash& saved) { (void)saved; }
 
   virtual std::vector<Param*> params() { return {}; }
   // Forward multiply-adds x2 per sample; backward costs about twice this.

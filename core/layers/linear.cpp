@@ -98,6 +98,33 @@ Tensor Linear::backward(const Tensor& dy, Stash& saved) {
   return (column ? tensor_.sum_partials(dx) : dx).reshape(batched(input_shape(), N));
 }
 
+// B: the input gradient alone; the stash keeps the input and the output gradient (all rows of
+// it, for a row-parallel layer) for W.
+Tensor Linear::backward_input(const Tensor& dy, Stash& saved) {
+  const Tensor grad = mode_ == TensorMode::Row ? tensor_.all_rows(dy) : dy;
+  saved.tensors.push_back(grad);
+  if (!needs_input_grad()) return Tensor();
+  const int64_t N = grad.dim(0), rows = N * rows_;
+  Tensor dx = Tensor::empty({N, rows_, in_}, grad.dtype(), grad.device());
+  Tensor dx_rows = dx.reshape({rows, in_});
+  // x is not read for dx: a column-parallel layer gathers it in W only.
+  ops::linear_input_grad(weight_.compute, grad.reshape({rows, out_}), dx_rows);
+  return (mode_ == TensorMode::Column ? tensor_.sum_partials(dx) : dx)
+      .reshape(batched(input_shape(), N));
+}
+
+// W: the parameters' gradients, from what B kept.
+void Linear::backward_weights(Stash& saved) {
+  const Tensor x = mode_ == TensorMode::Column ? tensor_.all_rows(saved.tensors.at(0))
+                                               : saved.tensors.at(0);
+  const Tensor grad = saved.tensors.at(1);
+  saved.tensors.clear();
+  const int64_t rows = x.dim(0) * rows_;
+  Tensor no_dx;
+  ops::linear_backward(x.reshape({rows, in_}), weight_.compute, grad.reshape({rows, out_}), no_dx,
+                       weight_.grad, bias_.grad);
+}
+
 std::vector<Param*> Linear::params() { return weight_and_bias(weight_, bias_); }
 
 }  // namespace trainer

@@ -31,6 +31,8 @@ class Linear : public Layer {
   std::string describe() const override;
   Tensor forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) override;
   Tensor backward(const Tensor& dy, Stash& saved) override;
+  Tensor backward_input(const Tensor& dy, Stash& saved) override;
+  void backward_weights(Stash& saved) override;
   std::vector<Param*> params() override;
   int64_t flops_per_sample() const override { return 2 * in_ * out_ * rows_; }
   int64_t stash_bytes_per_sample() const override { return in_ * rows_ * 4; }

@@ -58,4 +58,26 @@ Tensor LmHead::backward(const Tensor& dy, Stash& saved) {
   return tensor_.sum_partials(dx);  // the ranks' partial input gradients
 }
 
+// B: the input gradient alone; the stash keeps the input and dy for W.
+Tensor LmHead::backward_input(const Tensor& dy, Stash& saved) {
+  saved.tensors.push_back(dy);
+  const int64_t N = dy.dim(0), rows = N * output_shape()[0];
+  Tensor dx = Tensor::empty({N, output_shape()[0], channels()}, dy.dtype(), dy.device());
+  Tensor dx_rows = dx.reshape({rows, channels()});
+  ops::linear_input_grad(wte_->compute.view(0, {columns(), channels()}),
+                         dy.reshape({rows, columns()}), dx_rows);
+  return tensor_.sum_partials(dx);
+}
+
+// W: the tied weight's gradient from what B kept.
+void LmHead::backward_weights(Stash& saved) {
+  const Tensor x = tensor_.all_rows(saved.tensors.at(0)), dy = saved.tensors.at(1);
+  saved.tensors.clear();
+  const int64_t rows = x.dim(0) * output_shape()[0];
+  Tensor dw = wte_->grad.view(0, {columns(), channels()}), no_dx, no_bias;
+  ops::linear_backward(x.reshape({rows, channels()}),
+                       wte_->compute.view(0, {columns(), channels()}),
+                       dy.reshape({rows, columns()}), no_dx, dw, no_bias);
+}
+
 }  // namespace trainer

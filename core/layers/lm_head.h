@@ -25,6 +25,8 @@ class LmHead : public Layer {
   std::string describe() const override { return "tied to the token embedding"; }
   Tensor forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) override;
   Tensor backward(const Tensor& dy, Stash& saved) override;
+  Tensor backward_input(const Tensor& dy, Stash& saved) override;
+  void backward_weights(Stash& saved) override;
   std::string tied_param() const override { return "embedding.wte"; }
   void tie(Param* wte) override;
   void tie_to_copy(Param copy) override;

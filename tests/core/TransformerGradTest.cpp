@@ -11,6 +11,7 @@
 #include "core/layers/attention.h"
 #include "core/layers/embedding.h"
 #include "core/layers/layer_norm.h"
+#include "core/layers/linear.h"
 #include "core/layers/lm_head.h"
 #include "core/layers/transformer_block.h"
 #include "core/model.h"
@@ -154,6 +155,52 @@ TEST(TransformerGradTest, RecomputedBlocksGiveTheSameGradientsBitForBit) {
   const std::vector<float> kept = gradients({});
   EXPECT_EQ(gradients({false, true, true, false, false}), kept);
   EXPECT_EQ(gradients({false, true, false, false, false}), kept);
+}
+
+// Zero-bubble schedules split backward into B (input gradients) and W (weight gradients), W
+// deferred past later micro-batches' B's. Two micro-batches through B, B, W, W give the same
+// parameter and input gradients, bit for bit, as two fused backwards: on a whole GPT (tied head,
+// a recomputed block) and on a later pipeline stage's layers (whose input gradient is sent back).
+TEST(TransformerGradTest, SplitBackwardGivesTheFusedGradientsBitForBit) {
+  const auto later_stage = [] {
+    auto model = std::make_unique<Model>(Shape{5, 8}, 17, 1);
+    for (int i = 0; i < 2; ++i) model->add(transformer_block(5, 8, 2, 2, model->next_init()));
+    model->add(std::make_unique<Linear>(8, 11, true, InitScheme::Default, model->next_init(), 5));
+    return model;
+  };
+  for (const bool whole : {true, false}) {
+    SCOPED_TRACE(whole ? "whole GPT" : "later stage");
+    const auto inputs = [&](uint64_t seed) {
+      return whole ? test::random_tokens({3, 5}, 11, seed) : test::random_tensor({3, 5, 8}, seed);
+    };
+    const Tensor x[2] = {inputs(41), inputs(42)};
+    const Tensor y[2] = {test::random_tokens({3, 5}, 11, 43), test::random_tokens({3, 5}, 11, 44)};
+    auto run = [&](bool split, std::vector<std::vector<float>>& input_grads) {
+      auto model = whole ? tiny_gpt() : later_stage();
+      if (whole) model->set_recompute({false, true, false, false, false});
+      model->zero_grad();
+      ModelStash s[2];
+      Tensor d[2];
+      for (int mb = 0; mb < 2; ++mb) {
+        const Tensor logits = model->forward(x[mb], s[mb], kCtx);
+        d[mb] = Tensor::empty({15, 11});
+        ops::cross_entropy(logits.reshape({15, 11}), y[mb].reshape({15}), 1.0f / 15, d[mb]);
+        d[mb] = d[mb].reshape(logits.shape());
+      }
+      for (int mb = 0; mb < 2; ++mb) {
+        const Tensor dx = split ? model->backward_input(d[mb], s[mb]) : model->backward(d[mb], s[mb]);
+        EXPECT_EQ(dx.defined(), !whole);
+        if (dx.defined()) input_grads.emplace_back(dx.f32(), dx.f32() + dx.numel());
+      }
+      if (split)
+        for (int mb = 0; mb < 2; ++mb) model->backward_weights(s[mb]);
+      return test::gradient_values(*model);
+    };
+    std::vector<std::vector<float>> fused_dx, split_dx;
+    const std::vector<float> fused = run(false, fused_dx);
+    EXPECT_EQ(run(true, split_dx), fused);
+    EXPECT_EQ(split_dx, fused_dx);
+  }
 }
 
 }  // namespace
