@@ -21,17 +21,26 @@ static Tensor traced(const char* pass, const Layer& layer, Pass&& run) {
   return out;
 }
 
+void Model::start_chunk(Shape input, int64_t first_index) {
+  chunks_.push_back({std::move(input), first_index, layers_.size()});
+}
+
+const Shape& Model::output_shape(int chunk) const {
+  const size_t end = chunk_end(chunk);
+  return end == chunks_.at(chunk).begin ? chunks_[chunk].input : layers_[end - 1]->output_shape();
+}
+
 void Model::add(std::unique_ptr<Layer> layer) {
   if (layer->input_shape() != output_shape())
-    throw ConfigError("layer " +
-                      std::to_string(first_index_ + static_cast<int64_t>(layers_.size())) + " (" +
-                      layer->type() + ") expects input " + shape_str(layer->input_shape()) +
-                      ", got " + shape_str(output_shape()));
+    throw ConfigError("layer " + std::to_string(next_index()) + " (" + layer->type() +
+                      ") expects input " + shape_str(layer->input_shape()) + ", got " +
+                      shape_str(output_shape()));
   // The whole model's input is data: no gradient is wanted for it, nor for any layer's input
   // below the first layer with parameters (a flatten in front of the first linear), which
   // saves that layer's dx. A later pipeline stage's input gradient goes back to the stage before.
-  bool below_has_params = first_index_ > 0;
-  for (const auto& l : layers_) below_has_params = below_has_params || !l->params().empty();
+  bool below_has_params = chunks_.back().first_index > 0;
+  for (size_t i = chunks_.back().begin; i < layers_.size(); ++i)
+    below_has_params = below_has_params || !layers_[i]->params().empty();
   layer->set_needs_input_grad(below_has_params);
   // A shared parameter (the head tied to the token embedding) is one Param with two users: the
   // later layer gets the earlier one's, and both add into its gradient.
@@ -51,12 +60,13 @@ void Model::add(std::unique_ptr<Layer> layer) {
   grads_ = values_ = compute_flat_ = Tensor();  // placed again when next asked for
 }
 
-Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx) {
+Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx, int chunk) {
   stash.resize(layers_.size());
   // Data comes as f32 (cast to the compute precision) or as i32 tokens; a later stage's input is
   // already cast.
   Tensor h = x.dtype() == DType::I32 ? x : ops::cast(x, compute_);
-  for (size_t i = 0; i < layers_.size(); ++i) {
+  const size_t end = chunk_end(chunk);
+  for (size_t i = chunks_.at(chunk).begin; i < end; ++i) {
     if (weights_pending_) weights_pending_(i);
     const Tensor input = h;
     h = traced("forward", *layers_[i], [&] { return layers_[i]->forward(h, stash[i], ctx); });
@@ -66,7 +76,7 @@ Tensor Model::forward(const Tensor& x, ModelStash& stash, const ForwardContext& 
       stash[i].replay = ctx;
     }
   }
-  weights_pending_ = nullptr;  // every layer's have arrived
+  if (end == layers_.size()) weights_pending_ = nullptr;  // every layer's have arrived
   return h;
 }
 
@@ -78,16 +88,17 @@ void Model::wait_for_weights() {
 
 void Model::set_recompute(std::vector<bool> layers) { recompute_ = std::move(layers); }
 
-Tensor Model::backward(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks) {
-  return backward_pass(dy, stash, hooks, &Layer::backward);
+Tensor Model::backward(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks,
+                       int chunk) {
+  return backward_pass(dy, stash, hooks, chunk, &Layer::backward);
 }
 
-Tensor Model::backward_input(const Tensor& dy, ModelStash& stash) {
-  return backward_pass(dy, stash, {}, &Layer::backward_input);
+Tensor Model::backward_input(const Tensor& dy, ModelStash& stash, int chunk) {
+  return backward_pass(dy, stash, {}, chunk, &Layer::backward_input);
 }
 
-void Model::backward_weights(ModelStash& stash, const BackwardHooks& hooks) {
-  for (size_t i = layers_.size(); i-- > 0;) {
+void Model::backward_weights(ModelStash& stash, const BackwardHooks& hooks, int chunk) {
+  for (size_t i = chunk_end(chunk); i-- > chunks_.at(chunk).begin;) {
     if (hooks.before) hooks.before(i);
     traced("weights", *layers_[i], [&] {
       layers_[i]->backward_weights(stash[i]);
@@ -98,9 +109,9 @@ void Model::backward_weights(ModelStash& stash, const BackwardHooks& hooks) {
 }
 
 Tensor Model::backward_pass(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks,
-                            Tensor (Layer::*pass)(const Tensor&, Stash&)) {
+                            int chunk, Tensor (Layer::*pass)(const Tensor&, Stash&)) {
   Tensor g = dy;
-  for (size_t i = layers_.size(); i-- > 0;) {
+  for (size_t i = chunk_end(chunk); i-- > chunks_.at(chunk).begin;) {
     if (hooks.before) hooks.before(i);
     // Below the first layer with parameters no gradient is needed (g is undefined there).
     if (g.defined() && stash[i].replay) {

@@ -24,36 +24,41 @@ class Model {
  public:
   // `first_index`: the global index of this model's first layer, when it is one pipeline
   // stage of a larger model (initial weights and parameter names follow the global index).
-  Model(Shape input, uint64_t seed, int64_t first_index = 0)
-      : input_(std::move(input)), seed_(seed), first_index_(first_index) {}
+  Model(Shape input, uint64_t seed, int64_t first_index = 0) : seed_(seed) {
+    start_chunk(std::move(input), first_index);
+  }
 
   // Appends a layer; throws ConfigError when its input shape is not this model's output shape.
   void add(std::unique_ptr<Layer> layer);
   // What the next layer's initial weights are keyed by: (seed, its global index).
-  InitContext next_init() const {
-    return {seed_, first_index_ + static_cast<int64_t>(layers_.size())};
-  }
+  InitContext next_init() const { return {seed_, next_index()}; }
 
-  const Shape& input_shape() const { return input_; }
-  const Shape& output_shape() const {
-    return layers_.empty() ? input_ : layers_.back()->output_shape();
-  }
+  // Chunks: a pipeline stage under the interleaved schedule holds several non-adjacent pieces of
+  // the whole model. The layers added after start_chunk are the next chunk: its input `input`
+  // (per sample), its first layer the whole model's layer `first_index`. Forward and backward
+  // run one chunk (chunk 0 by default: all of a model that has one).
+  void start_chunk(Shape input, int64_t first_index);
+  int chunks() const { return static_cast<int>(chunks_.size()); }
+  const Shape& input_shape(int chunk = 0) const { return chunks_.at(chunk).input; }
+  const Shape& output_shape() const { return output_shape(chunks() - 1); }
+  const Shape& output_shape(int chunk) const;
   size_t size() const { return layers_.size(); }
   Layer& layer(size_t i) { return *layers_.at(i); }
   const Layer& layer(size_t i) const { return *layers_.at(i); }
 
   // x(N, input...) -> (N, output...)
-  Tensor forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx);
+  Tensor forward(const Tensor& x, ModelStash& stash, const ForwardContext& ctx, int chunk = 0);
   // dy(N, output...); accumulates every parameter's gradient, calling `hooks` around each
   // layer. Returns d(loss)/d(input): undefined for a model whose first layer is the whole
   // model's first (its input is data), the gradient to send back for a later stage.
-  Tensor backward(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks = {});
+  Tensor backward(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks = {},
+                  int chunk = 0);
   // The same in two halves (zero-bubble schedules, see Layer::backward_input): B returns what
   // backward returns and computes the gradients only of layers that do not split; W then
   // computes the rest of the parameters' gradients, calling `hooks` around each layer (a
   // layer's gradients are complete after its W). The stash is held until W.
-  Tensor backward_input(const Tensor& dy, ModelStash& stash);
-  void backward_weights(ModelStash& stash, const BackwardHooks& hooks = {});
+  Tensor backward_input(const Tensor& dy, ModelStash& stash, int chunk = 0);
+  void backward_weights(ModelStash& stash, const BackwardHooks& hooks = {}, int chunk = 0);
 
   // Every parameter once, in layer order (a shared one under the layer that owns it).
   std::vector<Param*> params();
@@ -115,12 +120,23 @@ class Model {
  private:
   // Each layer's `pass` (a whole backward, or B) from the last to the first, a recomputed one's
   // forward first.
-  Tensor backward_pass(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks,
+  Tensor backward_pass(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks, int chunk,
                        Tensor (Layer::*pass)(const Tensor&, Stash&));
+  struct Chunk {
+    Shape input;
+    int64_t first_index;  // in the whole model
+    size_t begin;         // its first layer here
+  };
+  // Chunk c's layers here: [begin, end).
+  size_t chunk_end(int c) const {
+    return c + 1 < chunks() ? chunks_[static_cast<size_t>(c) + 1].begin : layers_.size();
+  }
+  int64_t next_index() const {
+    return chunks_.back().first_index + static_cast<int64_t>(layers_.size() - chunks_.back().begin);
+  }
 
-  Shape input_;
+  std::vector<Chunk> chunks_;
   uint64_t seed_;
-  int64_t first_index_;
   Device device_;
   DType compute_ = DType::F32;
   std::vector<std::unique_ptr<Layer>> layers_;

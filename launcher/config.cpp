@@ -214,7 +214,9 @@ static void read_parallel(ConfigSection& root, Config& c) {
   c.tensor = s.integer("tensor", 1, 1);
   c.sequence_parallel = s.boolean("sequence_parallel", false);
   c.microbatches = s.integer("microbatches", 1, 1);
-  c.schedule = s.choice("schedule", std::string("1f1b"), {"1f1b", "gpipe"});
+  c.schedule = s.choice("schedule", std::string("1f1b"), {"1f1b", "gpipe", "interleaved", "zb-h1"});
+  c.virtual_stages = s.integer("virtual_stages", 1, 1, 64);
+  c.lookahead = s.boolean("lookahead", true);
   const YAML::Node partition = s.raw("partition");
   if (!partition || partition.IsNull() || (partition.IsScalar() && partition.Scalar() == "auto"))
     s.raw("partition") = "auto";
@@ -284,6 +286,39 @@ static void read_log(ConfigSection& root, Config& c) {
   s.finish();
 }
 
+// What each schedule needs of the layout.
+static void check_schedule(const Config& c) {
+  const YAML::Node p = c.tree["parallel"];
+  const bool interleaved = c.schedule == "interleaved";
+  if (c.virtual_stages > 1 && !interleaved)
+    throw ConfigError(c.where(p["virtual_stages"]) + ": parallel.virtual_stages: " +
+                      std::to_string(c.virtual_stages) +
+                      " chunks per stage need parallel.schedule: interleaved");
+  if (interleaved && (c.virtual_stages < 2 || c.pipeline < 2))
+    throw ConfigError(c.where(p["schedule"]) +
+                      ": parallel.schedule: interleaved needs parallel.pipeline >= 2 and "
+                      "parallel.virtual_stages >= 2 (chunks per stage), has " +
+                      std::to_string(c.pipeline) + " and " + std::to_string(c.virtual_stages));
+  if (interleaved && c.microbatches % c.pipeline != 0)
+    throw ConfigError(c.where(p["microbatches"]) + ": parallel.microbatches: " +
+                      std::to_string(c.microbatches) +
+                      " micro-batches; the interleaved schedule takes them in groups of the " +
+                      std::to_string(c.pipeline) + " stages: use a multiple of " +
+                      std::to_string(c.pipeline));
+  if (c.pipeline_pieces() > static_cast<int64_t>(c.layers.size()))
+    throw ConfigError(c.where(p["virtual_stages"]) + ": parallel.virtual_stages: " +
+                      std::to_string(c.pipeline) + " stages x " + std::to_string(c.virtual_stages) +
+                      " chunks for a model of " + std::to_string(c.layers.size()) +
+                      " layers; each chunk needs at least one layer");
+  // Both run several micro-batches' backwards between one's first and last gradient write,
+  // which stage 2's per-micro-batch buffers cannot hold.
+  if (c.zero >= 2 && c.pipeline > 1 && (interleaved || c.schedule == "zb-h1"))
+    throw ConfigError(c.where(p["zero"]) + ": parallel.zero: 2 reduces each micro-batch's "
+                      "gradients as its backward ends, which the " + c.schedule +
+                      " schedule interleaves with other micro-batches'; use zero: 1 or "
+                      "schedule: 1f1b");
+}
+
 // The layout must fit the ranks the job was started with, checked before any communication.
 static void check_layout(Config& c, int64_t world) {
   const YAML::Node p = c.tree["parallel"];
@@ -310,11 +345,14 @@ static void check_layout(Config& c, int64_t world) {
                       " micro-batches for " + std::to_string(c.pipeline) +
                       " stages: every stage would idle most of the step; use at least " +
                       std::to_string(c.pipeline) + " (4 x the stages keeps the bubble near 20%)");
+  check_schedule(c);
+  const int64_t pieces = c.pipeline_pieces();
   if (!c.partition.empty()) {
     std::string problem;
-    if (static_cast<int64_t>(c.partition.size()) != c.pipeline - 1)
-      problem = "expected " + std::to_string(c.pipeline - 1) + " layer indices (where stages 1.." +
-                std::to_string(c.pipeline - 1) + " begin)";
+    if (static_cast<int64_t>(c.partition.size()) != pieces - 1)
+      problem = "expected " + std::to_string(pieces - 1) + " layer indices (where " +
+                (pieces > c.pipeline ? "pieces" : "stages") + " 1.." +
+                std::to_string(pieces - 1) + " begin)";
     for (size_t i = 0; problem.empty() && i < c.partition.size(); ++i)
       if (c.partition[i] <= (i ? c.partition[i - 1] : 0) || c.partition[i] >= layers)
         problem = "expected increasing layer indices between 1 and " + std::to_string(layers - 1) +

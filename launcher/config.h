@@ -62,8 +62,13 @@ struct Config {
   // parallel.sequence_parallel: the tensor group also splits the activations between its
   // layers' split regions (layer norms, the residual stream) by rows.
   bool sequence_parallel = false;
-  std::string schedule;
-  // parallel.partition: the first layer of stages 1..P-1; empty = balanced automatically.
+  std::string schedule;      // parallel.schedule: gpipe, 1f1b, interleaved or zb-h1
+  int64_t virtual_stages = 1;  // parallel.virtual_stages: chunks per stage (interleaved)
+  bool lookahead = true;       // parallel.lookahead: receives posted ahead (off: for comparison)
+  // The pieces the layers are cut into: one per stage, or V per stage under interleaving
+  // (piece k on stage k mod P).
+  int64_t pipeline_pieces() const { return pipeline * virtual_stages; }
+  // parallel.partition: the first layer of pieces 1..pieces-1; empty = balanced automatically.
   std::vector<int64_t> partition;
   double bucket_mb = 25, timeout_s = 300;
   int64_t zero = 0;          // parallel.zero: 0, or 1 (optimizer state sharded over the data ranks)

@@ -57,19 +57,25 @@ static std::unique_ptr<Layer> make_layer(const Config& cfg, int64_t i, const Sha
   }
 }
 
+void add_layers(Model& model, const Config& cfg, int64_t first, int64_t end,
+                const std::function<void(Layer&)>& before_add, bool shapes_only,
+                const TensorSplit& tensor) {
+  for (int64_t i = first; i < end; ++i) {
+    InitContext ctx = model.next_init();
+    ctx.shapes_only = shapes_only;
+    ctx.tensor = tensor;
+    std::unique_ptr<Layer> layer = make_layer(cfg, i, model.output_shape(), ctx);
+    if (before_add) before_add(*layer);
+    model.add(std::move(layer));
+  }
+}
+
 std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_t first,
                                    int64_t end, const std::function<void(Layer&)>& before_add,
                                    bool shapes_only, const TensorSplit& tensor) {
   if (end < 0) end = static_cast<int64_t>(cfg.layers.size());
   auto model = std::make_unique<Model>(input, cfg.seed, first);
-  for (int64_t i = first; i < end; ++i) {
-    InitContext ctx = model->next_init();
-    ctx.shapes_only = shapes_only;
-    ctx.tensor = tensor;
-    std::unique_ptr<Layer> layer = make_layer(cfg, i, model->output_shape(), ctx);
-    if (before_add) before_add(*layer);
-    model->add(std::move(layer));
-  }
+  add_layers(*model, cfg, first, end, before_add, shapes_only, tensor);
   return model;
 }
 
@@ -210,10 +216,11 @@ static void check_memory(const RunSetup& r) {
                       human_bytes(have));
 }
 
+// The stage holding a layer: its piece's (pieces go round the stages, V times under interleaving).
 static int stage_of(const RunSetup& r, int64_t layer) {
-  int s = 0;
-  for (int64_t start : r.stage_starts) s += start <= layer;
-  return s;
+  int piece = 0;
+  for (int64_t start : r.stage_starts) piece += start <= layer;
+  return piece % static_cast<int>(r.cfg.pipeline);
 }
 
 // This rank's slices of split layers (parallel.tensor).
@@ -334,7 +341,7 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank, int ten
   mark_recomputed(c.recompute_blocks, input, r.layers);
   r.stage_starts = !c.partition.empty()
                        ? c.partition
-                       : balanced_partition(r.layers, static_cast<int>(c.pipeline));
+                       : balanced_partition(r.layers, static_cast<int>(c.pipeline_pieces()));
   if (light_plan) {
     r.model = build_model(c, input, 0, 1, nullptr, /*shapes_only=*/true, tensor_split(r));
     check_fits(r);
@@ -343,20 +350,30 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank, int ten
     make_optimizer(c.optimizer, opt, {});  // its keys are checked
     return r;
   }
-  int64_t first = 0;  // this stage's first layer
-  if (c.pipeline > 1) {
-    const StageCost mine = stage_costs(r.layers, r.stage_starts).at(stage);
-    first = mine.first;
-    r.model = build_model(
-        // Under sequence parallelism a stage's input is its rows of the residual stream.
-        c, first ? tensor_split(r).rows_shape(r.layers[first - 1].output) : input, first,
-        mine.end,
-        [&](Layer& layer) { give_tied_copies(r, input, ties, layer); }, false, tensor_split(r));
-    find_shared_params(r, ties);
-  }
   std::vector<bool> recompute;
-  for (size_t i = 0; i < r.model->size(); ++i)
-    recompute.push_back(r.layers[static_cast<size_t>(first) + i].recomputed);
+  if (c.pipeline > 1) {
+    // This stage's pieces (one, or every P-th under interleaving), each a chunk of its model.
+    const std::vector<StageCost> pieces = stage_costs(r.layers, r.stage_starts);
+    for (size_t k = static_cast<size_t>(stage); k < pieces.size();
+         k += static_cast<size_t>(c.pipeline)) {
+      const int64_t first = pieces[k].first;
+      // Under sequence parallelism a stage's input is its rows of the residual stream.
+      const Shape chunk_input = first ? tensor_split(r).rows_shape(r.layers[first - 1].output)
+                                      : input;
+      if (!r.model)
+        r.model = std::make_unique<Model>(chunk_input, c.seed, first);
+      else
+        r.model->start_chunk(chunk_input, first);
+      add_layers(
+          *r.model, c, first, pieces[k].end,
+          [&](Layer& layer) { give_tied_copies(r, input, ties, layer); }, false, tensor_split(r));
+      for (int64_t i = first; i < pieces[k].end; ++i)
+        recompute.push_back(r.layers[static_cast<size_t>(i)].recomputed);
+    }
+    find_shared_params(r, ties);
+  } else {
+    for (const LayerCost& l : r.layers) recompute.push_back(l.recomputed);
+  }
   r.model->set_recompute(std::move(recompute));
   check_fits(r);
   check_vocabulary(r);

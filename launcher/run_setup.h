@@ -19,7 +19,7 @@ struct RunSetup {
   Config cfg;
   std::unique_ptr<Dataset> train, test;  // test may be null
   std::vector<LayerCost> layers;         // the whole model's
-  std::vector<int64_t> stage_starts;     // first layer of pipeline stages 1..P-1
+  std::vector<int64_t> stage_starts;     // first layer of pipeline pieces 1..P V-1 (see Config)
   int stage = 0;                         // this rank's pipeline stage
   // parallel.tensor > 1: the collectives this rank's split layers call (bound to the grid's
   // tensor communicator when training starts), and its rank in that group.
@@ -55,6 +55,11 @@ std::unique_ptr<Model> build_model(const Config& cfg, const Shape& input, int64_
                                    int64_t end = -1,
                                    const std::function<void(Layer&)>& before_add = nullptr,
                                    bool shapes_only = false, const TensorSplit& tensor = {});
+
+// Appends layers [first, end) to `model` (its next chunk's, or its only one), as build_model.
+void add_layers(Model& model, const Config& cfg, int64_t first, int64_t end,
+                const std::function<void(Layer&)>& before_add = nullptr, bool shapes_only = false,
+                const TensorSplit& tensor = {});
 
 // precision.compute ("fp32", "fp16", "bf16") as a tensor dtype.
 DType compute_dtype(const std::string& precision);

@@ -89,7 +89,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   for (const SharedParam& s : run.shared) held.push_back(s.param);
   if (grid.data_size > 1) reducer.emplace(*grid.data, *run.model, c.bucket_mb, held, run.zero);
   PipelineExecutor executor(*run.model, *grid.pipeline, grid.stage, grid.pipeline_size,
-                            schedule_kind(c.schedule));
+                            schedule_kind(c.schedule), c.lookahead);
   // Tensor parallelism: the split layers' collectives go over the grid's tensor group, and the
   // last stage's head gives its slice of the vocabulary's logits.
   VocabSplit vocab;

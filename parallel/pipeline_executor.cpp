@@ -1,5 +1,7 @@
 #include "parallel/pipeline_executor.h"
 
+#include <array>
+#include <deque>
 #include <memory>
 #include <set>
 #include <string>
@@ -9,8 +11,13 @@
 namespace trainer {
 
 PipelineExecutor::PipelineExecutor(Model& stage_model, Communicator& pipeline, int stage,
-                                   int stages, ScheduleKind kind)
-    : model_(stage_model), comm_(pipeline), stage_(stage), stages_(stages), kind_(kind) {}
+                                   int stages, ScheduleKind kind, bool lookahead)
+    : model_(stage_model),
+      comm_(pipeline),
+      stage_(stage),
+      stages_(stages),
+      kind_(kind),
+      lookahead_(lookahead) {}
 
 Shape PipelineExecutor::batched(const Shape& per_sample, int64_t rows) const {
   Shape s{rows};
@@ -35,86 +42,182 @@ static int64_t stash_bytes(const ModelStash& stash) {
   return bytes;
 }
 
+// One step's messages. Chunk c of stage s is virtual stage v = c P + s; the boundary b lies
+// between virtual stages b and b + 1, and each (micro-batch, boundary, direction) has its tag.
+// Activations go to the next rank round the ring, gradients to the previous one.
+class PipelineExecutor::Transfers {
+ public:
+  Transfers(PipelineExecutor& e, const std::vector<Action>& actions,
+            const MicrobatchSource& source)
+      : e_(e), source_(source) {
+    for (const Action& a : actions)
+      if (a.kind == Action::RecvActivation || a.kind == Action::RecvGrad)
+        pending_[grad(a)].push_back(a);
+    if (e_.lookahead_) post_ahead();
+  }
+  // All sends complete (their buffers live until then).
+  ~Transfers() {
+    trace::Scope wait("wait for sends", trace::Track::Wait);
+    for (auto& s : sends_) s->wait();
+  }
+
+  // On the timeline a send is the time it took to issue; it completes in the background.
+  void send(const Action& a, const Tensor& t) {
+    trace::Scope span(grad(a) ? "send grad" : "send activation", trace::Track::Communication);
+    sends_.push_back(e_.comm_.send_async(t.raw(), static_cast<int64_t>(t.bytes()), peer(a),
+                                         tag(a)));
+    kept_.push_back(t);
+  }
+
+  // The message of a receive action: posted ahead and now waited for, or received now.
+  Tensor receive(const Action& a) {
+    const bool g = grad(a);
+    if (!e_.lookahead_) {
+      post(pending_[g].front());
+      pending_[g].pop_front();
+    }
+    Posted p = std::move(posted_[g].front());
+    posted_[g].pop_front();
+    {
+      trace::Scope wait(g ? "recv grad" : "recv activation", trace::Track::Wait);
+      p.work->wait();
+    }
+    if (e_.lookahead_) post_ahead();
+    return p.buffer;
+  }
+
+ private:
+  struct Posted {
+    Tensor buffer;
+    std::unique_ptr<Work> work;
+  };
+  static bool grad(const Action& a) {
+    return a.kind == Action::RecvGrad || a.kind == Action::SendGrad;
+  }
+  int virtual_stage(const Action& a) const { return a.chunk * e_.stages_ + e_.stage_; }
+  int boundary(const Action& a) const {
+    const bool toward_next = a.kind == Action::SendActivation || a.kind == Action::RecvGrad;
+    return virtual_stage(a) - (toward_next ? 0 : 1);
+  }
+  int peer(const Action& a) const {
+    const bool toward_next = a.kind == Action::SendActivation || a.kind == Action::RecvGrad;
+    return (e_.stage_ + (toward_next ? 1 : e_.stages_ - 1)) % e_.stages_;
+  }
+  int tag(const Action& a) const {
+    return (a.microbatch * e_.stages_ * e_.model_.chunks() + boundary(a)) * 2 + grad(a);
+  }
+  void post(const Action& a) {
+    const Shape& shape = a.kind == Action::RecvActivation ? e_.model_.input_shape(a.chunk)
+                                                          : e_.model_.output_shape(a.chunk);
+    Tensor t = Tensor::empty(e_.batched(shape, source_.rows(a.microbatch)),
+                             e_.model_.compute_dtype(), e_.model_.device());
+    posted_[grad(a)].push_back(
+        {t, e_.comm_.recv_async(t.raw(), static_cast<int64_t>(t.bytes()), peer(a), tag(a))});
+  }
+  void post_ahead() {
+    for (int g = 0; g < 2; ++g)
+      while (!pending_[g].empty() && static_cast<int>(posted_[g].size()) < kPostedAhead) {
+        post(pending_[g].front());
+        pending_[g].pop_front();
+      }
+  }
+
+  PipelineExecutor& e_;
+  const MicrobatchSource& source_;
+  std::array<std::deque<Action>, 2> pending_;  // receives not yet posted, activations' and grads'
+  std::array<std::deque<Posted>, 2> posted_;   // posted, in the order they will be waited for
+  std::vector<std::unique_ptr<Work>> sends_;
+  std::vector<Tensor> kept_;  // the buffers of sends in flight
+};
+
 void PipelineExecutor::run_step(int microbatches, const MicrobatchSource& source,
                                 const BackwardHooks& hooks) {
-  const int m = microbatches;
-  std::vector<ModelStash> stash(m);
-  // Per micro-batch: the activation received (input) and the one to send (output), the gradient
-  // received (or the loss's) and the one to send. A sent tensor lives until its send completes.
-  std::vector<Tensor> act_in(m), act_out(m), grad_in(m), grad_out(m);
-  std::vector<int64_t> held(m, 0);
-  std::vector<std::unique_ptr<Work>> sends;
+  const int m = microbatches, chunks = model_.chunks();
+  const std::vector<Action> actions = make_schedule(kind_, stage_, stages_, m, chunks);
+  // Per (micro-batch, chunk): its stash, the activation received (or the data), the one to send,
+  // the gradient received (or the loss's) and the one to send, and the stash's bytes.
+  struct Slot {
+    ModelStash stash;
+    Tensor act_in, act_out, grad_in, grad_out;
+    int64_t held = 0;
+  };
+  std::vector<Slot> slots(static_cast<size_t>(m * chunks));
   int64_t live = 0;
-  // On the timeline a send is the time it took to issue; it completes in the background.
-  auto send = [&](const Tensor& t, int peer, int tag_, const char* what) {
-    trace::Scope span(what, trace::Track::Communication);
-    sends.push_back(comm_.send_async(t.raw(), static_cast<int64_t>(t.bytes()), peer, tag_));
+  auto hold = [&](Slot& s, int64_t bytes) {
+    live += bytes - s.held;
+    s.held = bytes;
+    peak_stash_bytes_ = std::max(peak_stash_bytes_, live);
   };
-  auto recv = [&](const Shape& shape, int peer, int tag_, const char* what) {
-    Tensor t = Tensor::empty(shape, model_.compute_dtype(), model_.device());
-    trace::Scope wait(what, trace::Track::Wait);
-    comm_.recv(t.raw(), static_cast<int64_t>(t.bytes()), peer, tag_);
-    return t;
-  };
-  for (const Action& a : make_schedule(kind_, stage_, stages_, m)) {
-    const int mb = a.microbatch;
+  Transfers transfers(*this, actions, source);
+  for (const Action& a : actions) {
+    Slot& s = slots[static_cast<size_t>(a.microbatch * chunks + a.chunk)];
+    const bool data = first() && a.chunk == 0, loss = last() && a.chunk == chunks - 1;
     switch (a.kind) {
       case Action::RecvActivation:
-        act_in[mb] = recv(batched(model_.input_shape(), source.rows(mb)), stage_ - 1,
-                          tag(mb, false), "recv activation");
+        s.act_in = transfers.receive(a);
         break;
       case Action::Forward: {
-        const Tensor x = first() ? source.input(mb) : act_in[mb];
-        Tensor y = model_.forward(x, stash[mb], source.context(mb));
-        act_in[mb] = Tensor();
-        if (last())
-          grad_in[mb] = source.loss(mb, y);
+        const Tensor x = data ? source.input(a.microbatch) : s.act_in;
+        Tensor y = model_.forward(x, s.stash, source.context(a.microbatch), a.chunk);
+        s.act_in = Tensor();
+        if (loss)
+          s.grad_in = source.loss(a.microbatch, y);
         else
-          act_out[mb] = y;
-        held[mb] = stash_bytes(stash[mb]);
-        live += held[mb];
-        peak_stash_bytes_ = std::max(peak_stash_bytes_, live);
+          s.act_out = y;
+        hold(s, stash_bytes(s.stash));
         break;
       }
       case Action::SendActivation:
-        send(act_out[mb], stage_ + 1, tag(mb, false), "send activation");
+        transfers.send(a, s.act_out);
+        s.act_out = Tensor();
         break;
       case Action::RecvGrad:
-        grad_in[mb] = recv(batched(model_.output_shape(), source.rows(mb)), stage_ + 1,
-                           tag(mb, true), "recv grad");
+        s.grad_in = transfers.receive(a);
         break;
-      case Action::Backward: {
-        Tensor dx = model_.backward(grad_in[mb], stash[mb], hooks);
-        grad_in[mb] = Tensor();
-        stash[mb].clear();
-        live -= held[mb];
-        if (!first()) grad_out[mb] = dx;
+      case Action::Backward:
+        s.grad_out = model_.backward(s.grad_in, s.stash, hooks, a.chunk);
+        s.grad_in = Tensor();
+        s.stash.clear();
+        hold(s, 0);
         break;
-      }
+      case Action::BackwardInput:  // the stash keeps what W needs
+        s.grad_out = model_.backward_input(s.grad_in, s.stash, a.chunk);
+        s.grad_in = Tensor();
+        hold(s, stash_bytes(s.stash));
+        break;
+      case Action::BackwardWeight:
+        model_.backward_weights(s.stash, hooks, a.chunk);
+        s.stash.clear();
+        hold(s, 0);
+        break;
       case Action::SendGrad:
-        send(grad_out[mb], stage_ - 1, tag(mb, true), "send grad");
+        transfers.send(a, s.grad_out);
+        s.grad_out = Tensor();
         break;
     }
   }
-  trace::Scope wait("wait for sends", trace::Track::Wait);
-  for (auto& s : sends) s->wait();
 }
 
 void PipelineExecutor::run_forward(const MicrobatchSource& source) {
-  ModelStash stash;
-  Tensor x;
-  if (first()) {
-    x = source.input(0);
-  } else {
-    x = Tensor::empty(batched(model_.input_shape(), source.rows(0)), model_.compute_dtype(),
-                      model_.device());
-    comm_.recv(x.raw(), static_cast<int64_t>(x.bytes()), stage_ - 1, tag(0, false));
+  // Each chunk in turn: the data's chunk, the others after the rank before, the loss on the last.
+  const int chunks = model_.chunks();
+  std::vector<Action> actions;
+  for (int c = 0; c < chunks; ++c) {
+    if (!(first() && c == 0)) actions.push_back({Action::RecvActivation, 0, c});
+    actions.push_back({Action::Forward, 0, c});
+    if (!(last() && c == chunks - 1)) actions.push_back({Action::SendActivation, 0, c});
   }
-  const Tensor y = model_.forward(x, stash, source.context(0));
-  if (last())
-    source.loss(0, y);
-  else
-    comm_.send_async(y.raw(), static_cast<int64_t>(y.bytes()), stage_ + 1, tag(0, false))->wait();
+  Transfers transfers(*this, actions, source);
+  Tensor h;
+  for (const Action& a : actions) {
+    if (a.kind == Action::RecvActivation) h = transfers.receive(a);
+    if (a.kind == Action::SendActivation) transfers.send(a, h);
+    if (a.kind != Action::Forward) continue;
+    ModelStash stash;
+    h = model_.forward(first() && a.chunk == 0 ? source.input(0) : h, stash, source.context(0),
+                       a.chunk);
+    if (last() && a.chunk == chunks - 1) source.loss(0, h);
+  }
 }
 
 }  // namespace trainer

@@ -48,6 +48,31 @@ Trained train_layout(const std::string& dir, int pipeline, std::vector<std::stri
   return t;
 }
 
+// The reference: one process, the whole batch, recompute off, 8 steps. The stages together hold
+// every parameter once (the tied copy aside), each at the reference's value.
+void expect_weights_of_one_process(Trained& t, const std::string& dir) {
+  RunSetup whole = build_run(load_config(
+      dir + "/cfg.yaml",
+      {"train.max_steps=8", "optimizer.eps=1e-4",
+       "run.out_dir=" + dir + "/whole-" + std::to_string(t.grid.world->rank())},
+      1));
+  FILE* sink = std::fopen("/dev/null", "w");
+  train(whole, 0, sink);
+  std::fclose(sink);
+
+  const auto mine = test::parameters_by_name(*t.run.model);
+  const auto all = test::parameters_by_name(*whole.model);
+  int64_t held = static_cast<int64_t>(mine.size() - t.run.shared.size());
+  for (const SharedParam& s : t.run.shared) held += s.counted_here;
+  t.grid.pipeline->all_reduce(&held, 1, ReduceOp::Sum);
+  EXPECT_EQ(held, static_cast<int64_t>(all.size()));
+  for (const auto& [name, values] : mine) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(all.count(name));
+    test::expect_close(values, all.at(name));
+  }
+}
+
 class GptLayoutTest : public ::testing::TestWithParam<std::tuple<int, const char*, int>> {};
 
 TEST_P(GptLayoutTest, TrainsToTheWeightsOfOneProcess) {
@@ -71,28 +96,8 @@ TEST_P(GptLayoutTest, TrainsToTheWeightsOfOneProcess) {
     EXPECT_EQ(t.run.model->flat_grads().defined(), zero == 1);
     EXPECT_LT(t.run.zero.grads.numel(), share);
   }
-  // The reference: one process, the whole batch, recompute off.
-  RunSetup whole = build_run(load_config(dir + "/cfg.yaml",
-                                         {"train.max_steps=8", "optimizer.eps=1e-4",
-                                          "run.out_dir=" + dir + "/whole-" + std::to_string(rank)},
-                                         1));
-  FILE* sink = std::fopen("/dev/null", "w");
-  train(whole, 0, sink);
-  std::fclose(sink);
-
-  const auto mine = test::parameters_by_name(*t.run.model);
-  const auto all = test::parameters_by_name(*whole.model);
-  // The stages together hold every parameter once, the tied copy aside.
-  int64_t held = static_cast<int64_t>(mine.size() - t.run.shared.size());
-  for (const SharedParam& s : t.run.shared) held += s.counted_here;
-  t.grid.pipeline->all_reduce(&held, 1, ReduceOp::Sum);
-  EXPECT_EQ(held, static_cast<int64_t>(all.size()));
   EXPECT_EQ(t.grid.data_size, size / pipeline);
-  for (const auto& [name, values] : mine) {
-    SCOPED_TRACE(name);
-    ASSERT_TRUE(all.count(name));
-    test::expect_close(values, all.at(name));
-  }
+  expect_weights_of_one_process(t, dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, GptLayoutTest,
@@ -103,6 +108,38 @@ INSTANTIATE_TEST_SUITE_P(Layouts, GptLayoutTest,
                            return "P" + std::to_string(std::get<0>(info.param)) + "_recompute_" +
                                   std::get<1>(info.param) + "_zero" +
                                   std::to_string(std::get<2>(info.param));
+                         });
+
+// Every schedule on 2 stages (and 2 replicas of them with 4 ranks, ZeRO 1, recompute on): the
+// interleaved one with 2 chunks per stage (the embedding's and the head's chunks on different
+// stages, the tied gradient summed across them), zb-h1 with its weight gradients deferred, and
+// 1F1B with look-ahead off.
+class GptScheduleTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(GptScheduleTest, TrainsToTheWeightsOfOneProcess) {
+  std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
+  const std::string dir = test::write_small_gpt(*world);
+  world.reset();
+  const std::string schedule = GetParam();
+  std::vector<std::string> overrides = {"train.max_steps=8", "train.recompute=blocks",
+                                        "parallel.zero=1", "run.out_dir=" + dir + "/" + schedule};
+  if (schedule == "1f1b-no-lookahead")
+    overrides.push_back("parallel.lookahead=false");
+  else
+    overrides.push_back("parallel.schedule=" + schedule);
+  if (schedule == "interleaved") overrides.push_back("parallel.virtual_stages=2");
+  Trained t = train_layout(dir, 2, overrides);
+  EXPECT_EQ(t.run.model->chunks(), schedule == "interleaved" ? 2 : 1);
+  expect_weights_of_one_process(t, dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Schedules, GptScheduleTest,
+                         ::testing::Values("gpipe", "interleaved", "zb-h1", "1f1b-no-lookahead"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& ch : name)
+                             if (ch == '-') ch = '_';
+                           return name;
                          });
 
 // Gradient accumulation, and bf16 compute with ZeRO (the f32 master values sharded too), under
