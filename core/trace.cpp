@@ -38,6 +38,8 @@ const char* track_name(Track t) {
       return "communication";
     case Track::Wait:
       return "wait";
+    case Track::Schedule:
+      return "schedule";
   }
   return "?";
 }
@@ -76,7 +78,7 @@ void write(const std::string& path, int rank) {
                     {"ph", "M"},
                     {"pid", rank},
                     {"args", {{"name", "rank " + std::to_string(rank)}}}});
-  for (Track t : {Track::Compute, Track::Communication, Track::Wait})
+  for (Track t : {Track::Compute, Track::Communication, Track::Wait, Track::Schedule})
     events.push_back({{"name", "thread_name"},
                       {"ph", "M"},
                       {"pid", rank},

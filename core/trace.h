@@ -3,7 +3,9 @@
 // costs one branch.
 //
 // Tracks (Chrome "threads") keep what runs concurrently apart: the caller's compute, and the
-// collectives that run on the communication thread.
+// collectives that run on the communication thread; the schedule track shows a pipeline
+// schedule's compute actions ("F 3", "B 3", "W 3": micro-batch 3), each around its layers'
+// spans.
 #pragma once
 
 #include <chrono>
@@ -13,7 +15,7 @@ namespace trainer::trace {
 
 using Clock = std::chrono::steady_clock;
 
-enum class Track { Compute = 0, Communication = 1, Wait = 2 };
+enum class Track { Compute = 0, Communication = 1, Wait = 2, Schedule = 3 };
 
 // enable(true) starts a new recording: what an earlier one held is dropped.
 void enable(bool on);

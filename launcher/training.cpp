@@ -107,7 +107,9 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   // the whole values exist again only while a checkpoint is written, and when training ends.
   const bool master_sharded = run.zero.master.defined();
   if (master_sharded) keep_master_range(*run.model, run.zero);
-  // Right after a collective, so that the ranks' timelines share their origin.
+  // Right after a barrier, so that the ranks' timelines share their origin (a pipeline of one
+  // replica has had no collective yet: its stages' origins were milliseconds apart).
+  if (c.trace) grid.world->barrier();
   trace::enable(c.trace);
   const Device device = run.model->device();
   DataLoader train_loader(*run.train, c.batch_size, c.shuffle, c.seed, device);

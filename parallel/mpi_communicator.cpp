@@ -138,6 +138,7 @@ class MpiRuntime {
   void watch(std::shared_ptr<PendingRequest> request) {
     std::lock_guard<std::mutex> lock(watch_mu_);
     watched_.push_back(std::move(request));
+    poll_us_ = kPollInterval.count();
   }
 
   std::shared_ptr<QueuedWork> enqueue(std::function<void()> op) {
@@ -171,8 +172,10 @@ class MpiRuntime {
         const auto ready = [&] { return stop_ || !queue_.empty(); };
         if (!watching()) {
           cv_.wait(lock, ready);
-        } else if (!cv_.wait_for(lock, kPollInterval, ready)) {
-          poll();  // under mu_: no operation runs inline meanwhile
+        } else if (!cv_.wait_for(lock, std::chrono::microseconds(poll_us_.load()), ready)) {
+          // Under mu_: no operation runs inline meanwhile. Polls that find nothing back off.
+          poll_us_ =
+              poll() ? kPollInterval.count() : std::min(2 * poll_us_.load(), kPollMax.count());
           continue;
         }
         if (queue_.empty()) return;
@@ -193,20 +196,24 @@ class MpiRuntime {
     }
   }
 
-  // Long enough that polling costs the computing threads little (a wake-up is a few us), short
-  // against a pipeline slot (milliseconds); a waiter does not depend on it (RequestWork::wait).
-  static constexpr std::chrono::microseconds kPollInterval{200};
+  // The MPI thread shares a core with the computing thread, so each poll costs it a context
+  // switch: polls start every kPollInterval after a request is posted or completes, and back off
+  // to kPollMax while none completes, short against a pipeline slot (milliseconds). A waiter
+  // does not depend on them (RequestWork::wait makes its own MPI call).
+  static constexpr std::chrono::microseconds kPollInterval{100}, kPollMax{2000};
   bool watching() {
     std::lock_guard<std::mutex> lock(watch_mu_);
     return !watched_.empty();
   }
-  // Tests every watched request; forgets the completed ones.
-  void poll() {
+  // Tests every watched request; forgets the completed ones. Whether any completed.
+  bool poll() {
     std::lock_guard<std::mutex> lock(watch_mu_);
     for (auto& r : watched_) r->test();
-    watched_.erase(std::remove_if(watched_.begin(), watched_.end(),
-                                  [](const auto& r) { return r->complete(); }),
-                   watched_.end());
+    const auto done = std::remove_if(watched_.begin(), watched_.end(),
+                                     [](const auto& r) { return r->complete(); });
+    const bool any = done != watched_.end();
+    watched_.erase(done, watched_.end());
+    return any;
   }
 
   std::mutex mu_;
@@ -214,6 +221,7 @@ class MpiRuntime {
   std::deque<std::pair<std::function<void()>, std::shared_ptr<QueuedWork>>> queue_;
   std::mutex watch_mu_;  // after mu_ when both are held
   std::vector<std::shared_ptr<PendingRequest>> watched_;
+  std::atomic<int64_t> poll_us_{kPollInterval.count()};  // the next poll's wait
   bool stop_ = false;
   CollectiveWatchdog watchdog_;  // before thread_: it must exist while the MPI thread runs
   int busy_ = 0;                 // operations queued or running on the MPI thread
@@ -421,7 +429,8 @@ class RequestWork : public Work {
   }
   void wait() override {
     if (request_->complete()) return request_->wait();  // rethrows its error, if any
-    comm_.run(name_, [&] { request_->wait(); }, peer_);
+    comm_.run(
+        name_, [&] { request_->wait(); }, peer_);
   }
   bool done() const override { return request_->complete(); }
   trace::Clock::time_point finished_at() const override { return request_->finished_at(); }

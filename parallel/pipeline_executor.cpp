@@ -47,8 +47,7 @@ static int64_t stash_bytes(const ModelStash& stash) {
 // Activations go to the next rank round the ring, gradients to the previous one.
 class PipelineExecutor::Transfers {
  public:
-  Transfers(PipelineExecutor& e, const std::vector<Action>& actions,
-            const MicrobatchSource& source)
+  Transfers(PipelineExecutor& e, const std::vector<Action>& actions, const MicrobatchSource& source)
       : e_(e), source_(source) {
     for (const Action& a : actions)
       if (a.kind == Action::RecvActivation || a.kind == Action::RecvGrad)
@@ -64,8 +63,8 @@ class PipelineExecutor::Transfers {
   // On the timeline a send is the time it took to issue; it completes in the background.
   void send(const Action& a, const Tensor& t) {
     trace::Scope span(grad(a) ? "send grad" : "send activation", trace::Track::Communication);
-    sends_.push_back(e_.comm_.send_async(t.raw(), static_cast<int64_t>(t.bytes()), peer(a),
-                                         tag(a)));
+    sends_.push_back(
+        e_.comm_.send_async(t.raw(), static_cast<int64_t>(t.bytes()), peer(a), tag(a)));
     kept_.push_back(t);
   }
 
@@ -130,6 +129,30 @@ class PipelineExecutor::Transfers {
   std::vector<Tensor> kept_;  // the buffers of sends in flight
 };
 
+// A compute action's span on the schedule track: "F 3" (forward of micro-batch 3), "B 3" (a
+// whole backward, or B under zb-h1), "W 3"; with its chunk, for a tool that replays the schedule
+// with the measured times (bench/pipeline.py).
+class ActionSpan {
+ public:
+  explicit ActionSpan(const Action& a)
+      : a_(a), begin_(trace::enabled() ? trace::Clock::now() : trace::Clock::time_point()) {}
+  ~ActionSpan() {
+    const char* what = a_.kind == Action::Forward                                        ? "F "
+                       : a_.kind == Action::Backward || a_.kind == Action::BackwardInput ? "B "
+                       : a_.kind == Action::BackwardWeight                               ? "W "
+                                                                                         : nullptr;
+    if (what && begin_ != trace::Clock::time_point())
+      trace::span(what + std::to_string(a_.microbatch), trace::Track::Schedule, begin_,
+                  trace::Clock::now(),
+                  "{\"chunk\": " + std::to_string(a_.chunk) +
+                      ", \"whole\": " + (a_.kind == Action::Backward ? "true" : "false") + "}");
+  }
+
+ private:
+  Action a_;
+  trace::Clock::time_point begin_;
+};
+
 void PipelineExecutor::run_step(int microbatches, const MicrobatchSource& source,
                                 const BackwardHooks& hooks) {
   const int m = microbatches, chunks = model_.chunks();
@@ -150,6 +173,7 @@ void PipelineExecutor::run_step(int microbatches, const MicrobatchSource& source
   };
   Transfers transfers(*this, actions, source);
   for (const Action& a : actions) {
+    const ActionSpan span(a);
     Slot& s = slots[static_cast<size_t>(a.microbatch * chunks + a.chunk)];
     const bool data = first() && a.chunk == 0, loss = last() && a.chunk == chunks - 1;
     switch (a.kind) {

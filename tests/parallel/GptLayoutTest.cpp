@@ -78,7 +78,7 @@ class GptLayoutTest : public ::testing::TestWithParam<std::tuple<int, const char
 TEST_P(GptLayoutTest, TrainsToTheWeightsOfOneProcess) {
   const auto [pipeline, recompute, zero] = GetParam();
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
-  const int rank = world->rank(), size = world->size();
+  const int size = world->size();
   if (size % pipeline != 0) GTEST_SKIP() << pipeline << " stages need a multiple of their ranks";
   const std::string dir = test::write_small_gpt(*world);
   world.reset();
