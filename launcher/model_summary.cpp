@@ -28,10 +28,14 @@ static std::string row(const std::string& a, const std::string& b, const std::st
 // The pipeline plan: each stage's layers, parameters, FLOPs and activation memory.
 static std::string pipeline_plan(const RunSetup& run) {
   const Config& c = run.cfg;
-  const std::vector<StageCost> stages = stage_costs(run.layers, run.stage_starts);
+  const std::vector<StageCost> pieces = stage_costs(run.layers, run.stage_starts);
   const int64_t rows = c.batch_size / c.data_parallel / c.grad_accum / c.microbatches;
+  const ScheduleKind kind = schedule_kind(c.schedule);
+  const int P = static_cast<int>(c.pipeline), M = static_cast<int>(c.microbatches),
+            V = static_cast<int>(c.virtual_stages);
   std::ostringstream o;
-  o << "pipeline: " << c.pipeline << " stages ("
+  o << "pipeline: " << c.pipeline << " stages"
+    << (V > 1 ? " of " + std::to_string(V) + " chunks" : std::string()) << " ("
     << (c.partition.empty() ? "balanced by estimated time" : "parallel.partition") << "), "
     << c.microbatches << " micro-batches of " << rows << " samples, schedule " << c.schedule
     << "\n";
@@ -41,25 +45,34 @@ static std::string pipeline_plan(const RunSetup& run) {
   o << buf;
   double total = 0.0;
   for (const LayerCost& l : run.layers) total += layer_time_estimate(l);
-  for (size_t s = 0; s < stages.size(); ++s) {
-    const StageCost& st = stages[s];
+  for (int s = 0; s < P; ++s) {
+    // The stage's pieces (every P-th under interleaving), summed.
+    std::string layers;
+    int64_t params = 0, flops = 0, stash = 0;
     double time = 0.0;
-    for (int64_t i = st.first; i < st.end; ++i) time += layer_time_estimate(run.layers[i]);
-    // Micro-batches a stage holds at once: all of them under GPipe, P - s under 1F1B.
-    const int64_t in_flight =
-        c.schedule == "gpipe"
-            ? c.microbatches
-            : std::min<int64_t>(c.microbatches, c.pipeline - static_cast<int64_t>(s));
-    const std::string layers = std::to_string(st.first) + "-" + std::to_string(st.end - 1);
-    std::snprintf(buf, sizeof buf, "%5zu  %-8s %12s %16s %13.1f%% %18s\n", s, layers.c_str(),
-                  with_commas(st.params).c_str(), with_commas(st.flops_per_sample).c_str(),
-                  100.0 * time / total,
-                  (with_commas(in_flight * rows * st.stash_bytes_per_sample) + " B").c_str());
+    for (size_t k = static_cast<size_t>(s); k < pieces.size(); k += static_cast<size_t>(P)) {
+      const StageCost& st = pieces[k];
+      for (int64_t i = st.first; i < st.end; ++i) time += layer_time_estimate(run.layers[i]);
+      layers +=
+          (layers.empty() ? "" : ",") + std::to_string(st.first) + "-" + std::to_string(st.end - 1);
+      params += st.params;
+      flops += st.flops_per_sample;
+      stash += st.stash_bytes_per_sample;
+    }
+    // Micro-batches a stage holds at once, as its schedule promises.
+    const double in_flight = peak_microbatches_held(kind, s, P, M, V);
+    std::snprintf(
+        buf, sizeof buf, "%5d  %-8s %12s %16s %13.1f%% %18s\n", s, layers.c_str(),
+        with_commas(params).c_str(), with_commas(flops).c_str(), 100.0 * time / total,
+        (with_commas(static_cast<int64_t>(in_flight * static_cast<double>(rows * stash))) + " B")
+            .c_str());
     o << buf;
   }
-  std::snprintf(
-      buf, sizeof buf, "expected bubble (P-1)/(M+P-1): %.1f%% of each step\n",
-      100.0 * ideal_bubble(static_cast<int>(c.pipeline), static_cast<int>(c.microbatches)));
+  std::snprintf(buf, sizeof buf, "expected bubble (%s, equal stages): %.1f%% of each step\n",
+                kind == ScheduleKind::Interleaved    ? "(P-1)/(VM+P-1)"
+                : kind == ScheduleKind::ZeroBubbleH1 ? "(P-1)/(3M+P-1) with F = B = W"
+                                                     : "(P-1)/(M+P-1)",
+                100.0 * ideal_bubble(P, M, kind, V));
   o << buf;
   return o.str();
 }

@@ -19,6 +19,7 @@ Layout configured_layout(const RunSetup& run) {
   l.grad_accum = static_cast<int>(c.grad_accum);
   l.global_batch = c.batch_size;
   l.schedule = schedule_kind(c.schedule);
+  l.virtual_stages = static_cast<int>(c.virtual_stages);
   l.bucket_mb = c.bucket_mb;
   l.stage_starts = run.stage_starts;
   l.zero = static_cast<int>(c.zero);
@@ -72,6 +73,13 @@ static std::vector<std::pair<Layout, Prediction>> searched(const RunSetup& run,
                         blocks ? &recomputed : nullptr);
 }
 
+// "1f1b", "zb-h1", "interleaved x2" (chunks per stage).
+static std::string schedule_text(const Layout& l) {
+  std::string out = schedule_name(l.schedule);
+  if (l.virtual_stages > 1) out += " x" + std::to_string(l.virtual_stages);
+  return out;
+}
+
 std::string search_text(const RunSetup& run, const Cluster& cluster, int devices, int rows) {
   const auto found = searched(run, cluster, devices);
   std::ostringstream o;
@@ -82,14 +90,15 @@ std::string search_text(const RunSetup& run, const Cluster& cluster, int devices
     return o.str();
   }
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%6s %9s %7s %9s %6s %5s %10s %12s %14s %12s %6s\n", "data",
-                "pipeline", "tensor", "sequence", "micro", "zero", "recompute", "step", "samples/s",
-                "memory", "fits");
+  std::snprintf(buf, sizeof buf, "%6s %9s %7s %9s %6s %15s %5s %10s %12s %14s %12s %6s\n", "data",
+                "pipeline", "tensor", "sequence", "micro", "schedule", "zero", "recompute", "step",
+                "samples/s", "memory", "fits");
   o << buf;
   for (int i = 0; i < rows && i < static_cast<int>(found.size()); ++i) {
     const auto& [l, p] = found[static_cast<size_t>(i)];
-    std::snprintf(buf, sizeof buf, "%6d %9d %7d %9s %6d %5d %10s %12s %14s %12s %6s\n", l.data,
-                  l.pipeline, l.tensor, l.sequence_parallel ? "split" : "-", l.microbatches, l.zero,
+    std::snprintf(buf, sizeof buf, "%6d %9d %7d %9s %6d %15s %5d %10s %12s %14s %12s %6s\n", l.data,
+                  l.pipeline, l.tensor, l.sequence_parallel ? "split" : "-", l.microbatches,
+                  l.pipeline == 1 ? "-" : schedule_text(l).c_str(), l.zero,
                   l.recompute ? "blocks" : "none", ms(p.step_s).c_str(),
                   with_commas(static_cast<int64_t>(p.samples_per_s)).c_str(),
                   mib(p.memory_bytes).c_str(), p.fits ? "yes" : "no");
@@ -136,7 +145,8 @@ nlohmann::json plan_json(const RunSetup& run, const Cluster& cluster, int device
                           {"grad_accum", layout.grad_accum},
                           {"global_batch", layout.global_batch},
                           {"zero", layout.zero},
-                          {"schedule", run.cfg.schedule}}},
+                          {"schedule", run.cfg.schedule},
+                          {"virtual_stages", layout.virtual_stages}}},
                         {"cluster", cluster.name},
                         {"prediction", prediction_json(p)}};
   if (devices > 0) {
@@ -147,6 +157,8 @@ nlohmann::json plan_json(const RunSetup& run, const Cluster& cluster, int device
                                {"tensor", l.tensor},
                                {"sequence_parallel", l.sequence_parallel},
                                {"microbatches", l.microbatches},
+                               {"schedule", schedule_name(l.schedule)},
+                               {"virtual_stages", l.virtual_stages},
                                {"zero", l.zero},
                                {"recompute", l.recompute},
                                {"prediction", prediction_json(found)}});

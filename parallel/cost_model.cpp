@@ -118,6 +118,7 @@ int64_t activations_under(const LayerCost& l, TensorAxis tp) {
 // what it stashed and writes dx (1.5x forward), on 1/T of the rows under sequence parallelism.
 struct LayerTime {
   double forward = 0, backward = 0;
+  double weights = 0;  // of backward, the weight gradients' GEMM (a zero-bubble W)
 };
 
 LayerTime layer_time(const LayerCost& l, bool needs_input_grad, bool half, const Cluster& c,
@@ -133,7 +134,7 @@ LayerTime layer_time(const LayerCost& l, bool needs_input_grad, bool half, const
                                 ? static_cast<double>(activations_under(l, tp)) / c.memory_bandwidth
                                 : 0.0;
     const double forward = f + 2.0 * streamed;
-    return {forward, (needs_input_grad ? 2.0 : 1.0) * f + 3.0 * streamed + again * forward};
+    return {forward, (needs_input_grad ? 2.0 : 1.0) * f + 3.0 * streamed + again * forward, f};
   }
   const double bytes = 4.0 * static_cast<double>(l.flops_per_sample + shape_numel(l.output));
   const double f = bytes / c.memory_bandwidth / tp.rows_split();
@@ -196,10 +197,12 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
                    int64_t optimizer_state_bytes) {
   Prediction out;
   const int P = layout.pipeline, M = layout.microbatches, D = layout.data, T = layout.tensor;
+  const int V = layout.virtual_stages;
   const TensorAxis tp{T, layout.sequence_parallel && T > 1};
   out.stage_starts =
-      layout.stage_starts.empty() ? balanced_partition(layers, P) : layout.stage_starts;
-  const std::vector<StageCost> stages = stage_costs(layers, out.stage_starts);
+      layout.stage_starts.empty() ? balanced_partition(layers, P * V) : layout.stage_starts;
+  // The pieces of the model: one per stage, or V per stage (piece k on stage k mod P).
+  const std::vector<StageCost> pieces = stage_costs(layers, out.stage_starts);
   const double rows = static_cast<double>(layout.global_batch) / (D * layout.grad_accum * M);
   // Placement: a replica's P stages of T tensor ranks each are consecutive ranks (tensor ranks
   // adjacent), nodes hold devices_per_node ranks. A tensor group talks over the node's links
@@ -219,17 +222,20 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
   // Activations travel between stages, and are summed over the tensor group, in the compute
   // precision.
   const double element = layout.half_compute ? 2.0 : 4.0;
-  std::vector<double> slot(P, 0.0), forward(P, 0.0), backward(P, 0.0);  // per micro-batch
-  std::vector<int64_t> params(P, 0), stash(P, 0);                       // per tensor rank
+  // Per stage and micro-batch: the time of its pieces' passes, of their forwards, backwards and
+  // weight-gradient GEMMs; per tensor rank, its parameters and stash.
+  std::vector<double> slot(P, 0.0), forward(P, 0.0), backward(P, 0.0), weights(P, 0.0);
+  std::vector<int64_t> params(P, 0), stash(P, 0), shared(P, 0);
   double p2p_slot = 0.0, tensor_slot = 0.0;
   bool below_has_params = false;
-  for (int s = 0; s < P; ++s) {
-    const StageCost& st = stages[s];
+  for (size_t k = 0; k < pieces.size(); ++k) {
+    const int s = static_cast<int>(k % static_cast<size_t>(P));
+    const StageCost& st = pieces[k];
     int64_t replicated = 0;  // parameters every tensor rank holds whole
     for (int64_t i = st.first; i < st.end; ++i) {
       const LayerCost& l = layers[i];
-      // As the model does: a later stage always sends its input gradient back.
-      LayerTime t = layer_time(l, below_has_params || s > 0, layout.half_compute, c, tp);
+      // As the model does: a later piece always sends its input gradient back.
+      LayerTime t = layer_time(l, below_has_params || k > 0, layout.half_compute, c, tp);
       below_has_params = below_has_params || l.params > 0;
       if (!tensor_split(l)) replicated += l.params;
       stash[s] += stash_under(l, tp);
@@ -244,30 +250,42 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
       slot[s] += (t.forward + t.backward) * rows + 2.0 * c.layer_overhead;
       forward[s] += t.forward * rows + c.layer_overhead;
       backward[s] += t.backward * rows + c.layer_overhead;
+      weights[s] += t.weights * rows;
     }
     // A tied copy (the head's of the embedding's table) is split as its owner.
-    params[s] = replicated + (st.params - replicated) / T;
-    if (s == 0) slot[s] += c.load_per_sample * rows;
+    params[s] += replicated + (st.params - replicated) / T;
+    shared[s] += st.shared_params / T;
+    if (k == 0) slot[s] += c.load_per_sample * rows;
     // Each boundary moves the activation forward and its gradient back, once per micro-batch.
-    if (s + 1 < P) {
+    if (k + 1 < pieces.size()) {
       const double bytes = element * rows *
                            static_cast<double>(shape_numel(layers[st.end - 1].output)) /
                            tp.rows_split();
       const double transfer = lat + bytes / bw;
       slot[s] += transfer;
-      slot[s + 1] += transfer;
+      slot[(s + 1) % P] += transfer;
       p2p_slot = std::max(p2p_slot, transfer);
     }
   }
   // The pipeline: every micro-batch passes each stage once (fill and drain), and between them
   // the slowest stage sets the pace: sum_s t_s + (M - 1) max_s t_s. With equal stages this is
-  // (M + P - 1) t, the ideal bubble (P - 1) / (M + P - 1). Both schedules take the same time.
+  // (M + P - 1) t, the ideal bubble (P - 1) / (M + P - 1); GPipe and 1F1B take the same time.
+  // Interleaved, fill and drain pass one chunk (1/V of a stage) at a time: the bubble is divided
+  // by V. zb-h1 (Qi et al.) fills all but (P - 1) (F + B - W) of it with the deferred W's: 2 (P -
+  // 1) W less than 1F1B's (P - 1) (F + B + W), W (each stage's mean) being the weight-gradient
+  // GEMMs; with fewer micro-batches than stages, P - M W's are missing (parallel/schedule.h).
   const double slowest = *std::max_element(slot.begin(), slot.end());
-  double through = 0.0;
-  for (double t : slot) through += t;
-  const double round = through + (M - 1) * slowest;
+  double through = 0.0, w = 0.0;
+  for (int s = 0; s < P; ++s) {
+    through += slot[s];
+    w += weights[s] / P;
+  }
+  double round = through + (M - 1) * slowest;
+  if (layout.schedule == ScheduleKind::Interleaved) round = M * slowest + (through - slowest) / V;
+  if (layout.schedule == ScheduleKind::ZeroBubbleH1)
+    round = std::max(M * slowest, round - 2.0 * (P - 1) * w + std::max(0, P - M) * w);
   out.compute_s = layout.grad_accum * M * slowest;
-  out.p2p_s = layout.grad_accum * M * 2.0 * p2p_slot;
+  out.p2p_s = layout.grad_accum * M * 2.0 * V * p2p_slot;
   out.tensor_s = layout.grad_accum * M * tensor_slot / P;  // the average stage's
   out.bubble_s = layout.grad_accum * round - out.compute_s;
 
@@ -300,17 +318,16 @@ Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout, c
     const double updated = static_cast<double>(params[s]) / (zero ? D : 1);
     optimizer =
         std::max(optimizer, updated * (12.0 + 2.0 * optimizer_state_bytes) / c.memory_bandwidth);
-    const int64_t in_flight =
-        layout.schedule == ScheduleKind::GPipe ? M : std::min<int64_t>(M, P - s);
+    const double in_flight = peak_microbatches_held(layout.schedule, s, P, M, V);
     const int64_t held = params[s];
     // f32 masters (1/D of them under ZeRO in mixed precision) and 16-bit compute copies.
     const int64_t weights = layout.half_compute ? 2 * held + 4 * held / (zero ? D : 1) : 4 * held;
     const int64_t bucket = static_cast<int64_t>(layout.bucket_mb * (1 << 20));
-    const int64_t shared = stages[s].shared_params / T;
     const int64_t grads =
-        zero2 ? 4 * (held - shared) / D + std::min(4 * held, 2 * bucket) + 4 * shared : 4 * held;
+        zero2 ? 4 * (held - shared[s]) / D + std::min(4 * held, 2 * bucket) + 4 * shared[s]
+              : 4 * held;
     const int64_t state = held * optimizer_state_bytes / (zero ? D : 1);
-    const int64_t activations = in_flight * static_cast<int64_t>(rows) * stash[s];
+    const auto activations = static_cast<int64_t>(in_flight * rows * static_cast<double>(stash[s]));
     if (weights + grads + state + activations > memory) {
       memory = weights + grads + state + activations;
       out.weight_bytes = weights;
@@ -365,6 +382,19 @@ static std::vector<Layout> device_splits(const std::vector<LayerCost>& layers, i
   return out;
 }
 
+// The schedules a layout may run, with their chunks per stage: 1F1B, and with a pipeline zb-h1
+// and interleaved over 2 and 4 chunks where the model and the micro-batches allow (ZeRO 2 runs
+// neither: see the config's check).
+static std::vector<std::pair<ScheduleKind, int>> schedules_for(const Layout& l, size_t layers) {
+  std::vector<std::pair<ScheduleKind, int>> out = {{ScheduleKind::OneFOneB, 1}};
+  if (l.pipeline == 1 || (l.zero >= 2 && l.data > 1)) return out;
+  out.push_back({ScheduleKind::ZeroBubbleH1, 1});
+  for (int v : {2, 4})
+    if (l.microbatches % l.pipeline == 0 && static_cast<size_t>(l.pipeline * v) <= layers)
+      out.push_back({ScheduleKind::Interleaved, v});
+  return out;
+}
+
 std::vector<std::pair<Layout, Prediction>> search_layouts(
     const std::vector<LayerCost>& layers, int devices, int64_t global_batch, const Cluster& cluster,
     int64_t optimizer_state_bytes, bool half_compute, const std::vector<LayerCost>* recomputed) {
@@ -372,16 +402,19 @@ std::vector<std::pair<Layout, Prediction>> search_layouts(
   for (Layout l : device_splits(layers, devices, global_batch, cluster)) {
     l.half_compute = half_compute;
     // ZeRO 0, 1 and 2 with several data ranks; recompute off and on; sequence parallelism off
-    // and (with tensor ranks) on.
+    // and (with tensor ranks) on; the schedules (GPipe is 1F1B's time with more memory).
     for (l.zero = 0; l.zero <= (l.data > 1 ? 2 : 0); ++l.zero)
       for (bool recompute : {false, true})
-        for (bool sequence : {false, true}) {
-          if ((recompute && !recomputed) || (sequence && l.tensor == 1)) continue;
-          l.recompute = recompute;
-          l.sequence_parallel = sequence;
-          out.emplace_back(
-              l, predict(recompute ? *recomputed : layers, l, cluster, optimizer_state_bytes));
-        }
+        for (bool sequence : {false, true})
+          for (const auto& [schedule, chunks] : schedules_for(l, layers.size())) {
+            if ((recompute && !recomputed) || (sequence && l.tensor == 1)) continue;
+            l.recompute = recompute;
+            l.sequence_parallel = sequence;
+            l.schedule = schedule;
+            l.virtual_stages = chunks;
+            out.emplace_back(
+                l, predict(recompute ? *recomputed : layers, l, cluster, optimizer_state_bytes));
+          }
   }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     if (a.second.fits != b.second.fits) return a.second.fits;

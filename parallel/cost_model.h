@@ -46,6 +46,7 @@ struct Layout {
   bool sequence_parallel = false;
   int64_t global_batch = 1;
   ScheduleKind schedule = ScheduleKind::OneFOneB;
+  int virtual_stages = 1;  // chunks per stage (the interleaved schedule)
   double bucket_mb = 25;
   std::vector<int64_t> stage_starts;  // empty: balanced_partition
   int zero = 0;               // 1: optimizer state sharded over the data ranks; 2: gradients too
@@ -57,7 +58,7 @@ struct Layout {
 struct Prediction {
   double step_s = 0;
   double compute_s = 0;    // the slowest stage's forward + backward of all its micro-batches
-  double bubble_s = 0;     // pipeline idle: (P - 1) slots per round
+  double bubble_s = 0;     // pipeline idle: the schedule's (P - 1 slots per round for 1F1B)
   double p2p_s = 0;        // activation and gradient transfers between stages
   double allreduce_s = 0;  // the data-parallel all-reduce left exposed after overlap
   double tensor_s = 0;     // of compute_s, the tensor group's all-reduces (none is hidden)
@@ -69,15 +70,16 @@ struct Prediction {
   // optimizer's state (1/data of it under ZeRO), activations kept for backward.
   int64_t weight_bytes = 0, grad_bytes = 0, optimizer_bytes = 0, activation_bytes = 0;
   bool fits = true;
-  std::vector<int64_t> stage_starts;
+  std::vector<int64_t> stage_starts;  // of the pieces (P x virtual stages)
 };
 
 // Optimizer state bytes per parameter beyond the weight and gradient: 8 for Adam (m, v).
 Prediction predict(const std::vector<LayerCost>& layers, const Layout& layout,
                    const Cluster& cluster, int64_t optimizer_state_bytes = 8);
 
-// Every layout of `devices` ranks (data x pipeline x tensor, micro-batches, ZeRO 0, 1 and 2 with
-// several data ranks, and with `recomputed` given, the layers' costs with activation recompute too)
+// Every layout of `devices` ranks (data x pipeline x tensor, micro-batches, with a pipeline the
+// schedules 1F1B, zb-h1 and interleaved over 2 and 4 chunks, ZeRO 0, 1 and 2 with several data
+// ranks, and with `recomputed` given, the layers' costs with activation recompute too)
 // the batch divides into, with its prediction, fastest first; those that do not fit in memory last.
 // `half_compute` as in Layout.
 std::vector<std::pair<Layout, Prediction>> search_layouts(
