@@ -195,6 +195,50 @@ TEST_F(ConfigTest, TensorParallelismSplitsOnlyWhatDividesEvenly) {
                 "parallel.tensor: 1)");
 }
 
+// What each pipeline schedule needs of the layout; the base model has 4 layers. (World 2: one
+// data rank under 2 stages.)
+TEST_F(ConfigTest, SchedulesRefuseTheLayoutsTheyCannotRun) {
+  const auto error = [&](const std::string& parallel, int world = 2) {
+    test::write_file(path(), std::string(kBase) + "parallel: " + parallel + "\n");
+    try {
+      build_run(load_config(path(), {}, world));
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: interleaved, virtual_stages: 2}"),
+            "no error");
+  EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: zb-h1, lookahead: false}"), "no error");
+  EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: zb-v}"),
+            at(12) +
+                "parallel.schedule: expected one of 1f1b, gpipe, interleaved, zb-h1, got 'zb-v'");
+  EXPECT_EQ(error("{pipeline: 2, microbatches: 2, virtual_stages: 2}"),
+            at(12) +
+                "parallel.virtual_stages: 2 chunks per stage need parallel.schedule: interleaved");
+  EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: interleaved}"),
+            at(12) +
+                "parallel.schedule: interleaved needs parallel.pipeline >= 2 and "
+                "parallel.virtual_stages >= 2 (chunks per stage), has 2 and 1");
+  EXPECT_EQ(error("{pipeline: 2, microbatches: 3, schedule: interleaved, virtual_stages: 2}"),
+            at(12) +
+                "parallel.microbatches: 3 micro-batches; the interleaved schedule takes them in "
+                "groups of the 2 stages: use a multiple of 2");
+  EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: interleaved, virtual_stages: 3}"),
+            at(12) +
+                "parallel.virtual_stages: 2 stages x 3 chunks for a model of 4 layers; each chunk "
+                "needs at least one layer");
+  EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: interleaved, virtual_stages: 2, "
+                  "partition: [2]}"),
+            at(12) +
+                "parallel.partition: expected 3 layer indices (where pieces 1..3 begin), or auto");
+  EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: zb-h1, zero: 2}", 4),
+            at(12) +
+                "parallel.zero: 2 reduces each micro-batch's gradients as its backward ends, which "
+                "the zb-h1 schedule interleaves with other micro-batches'; use zero: 1 or "
+                "schedule: 1f1b");
+}
+
 TEST_F(ConfigTest, PrecisionAndLossScale) {
   const auto scaler = [&](const std::string& precision) {
     test::write_file(dir_.file("p.yaml"), std::string(kBase) + "precision: " + precision + "\n");

@@ -44,6 +44,32 @@ TEST(CostModelTest, EqualStagesIdleForTheTextbookBubble) {
   EXPECT_NEAR((p.bubble_s + (t - t0)) / (p.step_s + (t - t0)), 3.0 / 11.0, 1e-12);
 }
 
+TEST(CostModelTest, SchedulesShortenTheBubbleAsTheirFormulasSay) {
+  // The model of the test above: 1F1B's step sum_s t_s + (M - 1) max_s t_s = 260 us.
+  Layout l;
+  l.pipeline = 4;
+  l.microbatches = 8;
+  l.global_batch = 32;
+  const std::vector<LayerCost> layers = linears(8, 1, 1, 100);
+  const Prediction base = predict(layers, l, unit_cluster(), 0);
+  EXPECT_NEAR(base.step_s, 260e-6, 1e-12);
+  // zb-h1: W (each linear's weight-gradient GEMM, 1 us per row: 8 us per micro-batch on every
+  // stage) fills 2 (P - 1) W of it; every stage holds min(M, P) micro-batches.
+  l.schedule = ScheduleKind::ZeroBubbleH1;
+  const Prediction zb = predict(layers, l, unit_cluster(), 0);
+  EXPECT_NEAR(zb.step_s, 260e-6 - 2 * 3 * 8e-6, 1e-12);
+  EXPECT_EQ(zb.activation_bytes, 4 * 4 * 2 * 100);  // the peak stage: 4 held x 4 rows x 200 B
+  // Interleaved over 2 chunks: 8 pieces of one layer, stage s holds pieces s and s + 4 (stage
+  // 0's 20 us per micro-batch, the others' 24): M x 24 + (92 - 24) / V.
+  l.schedule = ScheduleKind::Interleaved;
+  l.virtual_stages = 2;
+  const Prediction inter = predict(layers, l, unit_cluster(), 0);
+  EXPECT_NEAR(inter.step_s, 8 * 24e-6 + (92e-6 - 24e-6) / 2, 1e-12);
+  EXPECT_EQ(inter.stage_starts, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7}));
+  // Stage 0 holds (2 (P - 1) + (V - 1) P + 1) / V = 5.5 micro-batches of its 200 B per row.
+  EXPECT_EQ(inter.activation_bytes, static_cast<int64_t>(5.5 * 4 * 200));
+}
+
 TEST(CostModelTest, RingAllReduceIsAlphaBeta) {
   Cluster c = unit_cluster();
   c.intra_bandwidth = 1e9;
