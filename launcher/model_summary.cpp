@@ -68,11 +68,12 @@ static std::string pipeline_plan(const RunSetup& run) {
             .c_str());
     o << buf;
   }
-  std::snprintf(buf, sizeof buf, "expected bubble (%s, equal stages): %.1f%% of each step\n",
+  std::snprintf(buf, sizeof buf, "expected bubble %s: %.1f%% of each step (equal stages%s)\n",
                 kind == ScheduleKind::Interleaved    ? "(P-1)/(VM+P-1)"
-                : kind == ScheduleKind::ZeroBubbleH1 ? "(P-1)/(3M+P-1) with F = B = W"
+                : kind == ScheduleKind::ZeroBubbleH1 ? "(P-1)/(3M+P-1)"
                                                      : "(P-1)/(M+P-1)",
-                100.0 * ideal_bubble(P, M, kind, V));
+                100.0 * ideal_bubble(P, M, kind, V),
+                kind == ScheduleKind::ZeroBubbleH1 ? "; F, B and W of equal cost" : "");
   o << buf;
   return o.str();
 }
