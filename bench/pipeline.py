@@ -81,6 +81,19 @@ def replay(stages, chunks, per_stage):
     return max(clock)
 
 
+def zero_bubble_formula(trace_files, stages, m, skip_steps):
+    """zb-h1's idle fraction with the measured mean F, B and W (Qi et al.): the bubble is
+    (P - 1)(F + B - W) against the step's M (F + B + W) of work."""
+    kinds = {"F": [], "B": [], "W": []}
+    for f in trace_files:
+        for step in actions_per_step(f, skip_steps):
+            for kind, _, _, _, dur in step:
+                kinds[kind].append(dur)
+    f, b, w = (statistics.mean(kinds[k]) for k in "FBW")
+    bubble = (stages - 1) * (f + b - w)
+    return bubble / (m * (f + b + w) + bubble), {"F_ms": f / 1e3, "B_ms": b / 1e3, "W_ms": w / 1e3}
+
+
 def bubbles(trace_files, chunks, skip_steps):
     """Per stage, the median over steps of 1 - work / window, measured and replayed. Work is the
     time in the stage's compute actions; the window runs from the first action on any stage to
@@ -121,13 +134,17 @@ def run(trainer, config, m, schedule, lookahead=True, steps=30, skip=5):
         with open(os.path.join(out, "summary.json")) as f:
             summary = json.load(f)
         chunks = 2 if schedule == "interleaved" else 1
-        stage_bubbles, replayed = bubbles([os.path.join(out, "trace", f"rank{r}.json")
-                                           for r in range(stages)], chunks, skip)
-    ideal = formula(schedule, stages, m, chunks)
+        traces = [os.path.join(out, "trace", f"rank{r}.json") for r in range(stages)]
+        stage_bubbles, replayed = bubbles(traces, chunks, skip)
+        ideal = formula(schedule, stages, m, chunks)
+        at_costs, costs = ideal, None
+        if schedule == "zb-h1":
+            at_costs, costs = zero_bubble_formula(traces, stages, m, skip)
     bubble = statistics.mean(stage_bubbles)
     return {"config": os.path.relpath(config, ROOT), "stages": stages, "microbatches": m,
             "schedule": schedule, "lookahead": lookahead, "bubble_per_stage": stage_bubbles,
             "bubble": bubble, "replayed": statistics.mean(replayed), "formula": ideal,
+            "formula_at_measured_costs": at_costs, "measured_costs": costs,
             "relative_error": bubble / ideal - 1.0,
             "peak_activation_bytes": summary["peak_activation_bytes"],
             "samples_per_s": summary["train_samples_per_s"],
@@ -182,25 +199,28 @@ def main():
              f"- command: `{result['command']}` (`mpirun -np 2 trainer CONFIG --set parallel.pipeline=2 "
              "--set parallel.microbatches=M --set parallel.schedule=S --set log.trace=true ...`), one "
              "thread per rank",
-             "- bubble: from the ranks' timelines, per step and stage, 1 - (time in the stage's layer "
-             "forward / backward / weight-gradient / recompute, loss and batch-loading spans) / (the first of "
-             "those on any stage to the last on any stage); median over the steps after the 5th, mean over "
-             "the 2 stages (`bubbles()` in the script); each figure below is the median of "
-             f"{args.repeats} runs, the runs alternating",
+             "- bubble: from the ranks' timelines, per step and stage, 1 - (time in the stage's compute "
+             "actions: the executor's F, B and W spans) / (the first action on any stage to the last on any "
+             "stage); median over the steps after the 5th, mean over the 2 stages (`bubbles()` in the "
+             f"script); each figure below is the median of {args.repeats} runs, the runs alternating",
              "- formula: the schedule's idle fraction with equal stages, equal F, B and W and free "
              "transfers: (P-1)/(M+P-1) for GPipe and 1F1B, (P-1)/(VM+P-1) interleaved, (P-1)/(3M+P-1) "
-             "zb-h1",
+             "zb-h1; for zb-h1 also at the measured mean F, B, W: (P-1)(F+B-W) / (M(F+B+W) + (P-1)(F+B-W))",
+             "- replayed: the same steps had every action taken its measured time and every transfer none "
+             "(`replay()`): the bubble that unequal and varying compute alone makes. Measured minus "
+             "replayed is what transfers and waiting cost.",
              "", "## Look-ahead: 1F1B on bench/configs/pipeline_balanced.yaml (30 steps of batch 512)", "",
-             "| M | formula | look-ahead on: bubble | error | off: bubble | error | on: samples/s | off: samples/s "
-             "| stage 0 peak activations, 1F1B / GPipe | P/M |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| M | formula | look-ahead on: bubble | error | replayed | off: bubble | error | replayed | "
+             "on: samples/s | off: samples/s | stage 0 peak activations, 1F1B / GPipe | P/M |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in look:
         on, off, m = row["on"], row["off"], row["microbatches"]
         ideal = on[0]["formula"]
         b_on, b_off = median_of(on, "bubble"), median_of(off, "bubble")
         ratio = on[0]["peak_activation_bytes"][0] / row["gpipe"]["peak_activation_bytes"][0]
-        lines.append(f"| {m} | {ideal:.3f} | {b_on:.3f} | {100 * (b_on / ideal - 1):+.1f}% | {b_off:.3f} | "
-                     f"{100 * (b_off / ideal - 1):+.1f}% | {median_of(on, 'samples_per_s'):.0f} | "
+        lines.append(f"| {m} | {ideal:.3f} | {b_on:.3f} | {100 * (b_on / ideal - 1):+.1f}% | "
+                     f"{median_of(on, 'replayed'):.3f} | {b_off:.3f} | {100 * (b_off / ideal - 1):+.1f}% | "
+                     f"{median_of(off, 'replayed'):.3f} | {median_of(on, 'samples_per_s'):.0f} | "
                      f"{median_of(off, 'samples_per_s'):.0f} | {ratio:.3f} | {2 / m:.3f} |")
     lines += ["", "Every run, bubble (look-ahead on / off): " + "; ".join(
         f"M={row['microbatches']}: " + ", ".join(f"{r['bubble']:.3f}" for r in row["on"]) + " / " +
@@ -209,17 +229,21 @@ def main():
         rate = "tokens/s" if "gpt" in config else "samples/s"
         key = "tokens_per_s" if "gpt" in config else "samples_per_s"
         lines += ["", f"## Schedules at M = 8: {config}", "",
-                  f"| schedule | formula | bubble | error | vs 1F1B's bubble | {rate} | vs 1F1B | "
-                  "peak activations stage 0 / 1 |", "|---|---|---|---|---|---|---|---|"]
+                  f"| schedule | formula | at measured F, B, W | bubble | error | replayed | vs 1F1B's bubble | "
+                  f"{rate} | vs 1F1B | peak activations stage 0 / 1 |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         base_b, base_r = median_of(runs["1f1b"], "bubble"), median_of(runs["1f1b"], key)
         for s, rs in runs.items():
             b, r = median_of(rs, "bubble"), median_of(rs, key)
+            at_costs = median_of(rs, "formula_at_measured_costs")
             peaks = " / ".join(f"{p / 2**20:.2f} MiB" for p in rs[0]["peak_activation_bytes"])
-            lines.append(f"| {s} | {rs[0]['formula']:.3f} | {b:.3f} | {100 * (b / rs[0]['formula'] - 1):+.1f}% | "
+            lines.append(f"| {s} | {rs[0]['formula']:.3f} | {at_costs:.3f} | {b:.3f} | "
+                         f"{100 * (b / at_costs - 1):+.1f}% | {median_of(rs, 'replayed'):.3f} | "
                          f"{b / base_b:.2f} | {r:.0f} | {r / base_r:.3f} | {peaks} |")
-        lines.append("")
-        lines.append("Every run, bubble: " + "; ".join(
-            f"{s}: " + ", ".join(f"{r['bubble']:.3f}" for r in rs) for s, rs in runs.items()))
+        costs = runs["zb-h1"][0]["measured_costs"]
+        lines += ["", "zb-h1's measured mean action times (first run): " +
+                  ", ".join(f"{k[0]} {v:.2f} ms" for k, v in costs.items()) + ". Every run, bubble: " +
+                  "; ".join(f"{s}: " + ", ".join(f"{r['bubble']:.3f}" for r in rs) for s, rs in runs.items())]
     write_results("pipeline", result, lines)
 
 
