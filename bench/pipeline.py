@@ -102,17 +102,23 @@ def bubbles(trace_files, chunks, skip_steps):
     receives and waits inside it are the bubble. The replayed window is replay()'s."""
     ranks = [actions_per_step(f, skip_steps) for f in trace_files]
     stages = len(ranks)
-    measured, replayed = [[] for _ in ranks], [[] for _ in ranks]
+    measured, replayed, equalised = ([[] for _ in ranks] for _ in range(3))
     for step in range(min(len(r) for r in ranks)):
         per_stage = [r[step] for r in ranks]
         begin = min(a[3] for s in per_stage for a in s)
         end = max(a[3] + a[4] for s in per_stage for a in s)
         makespan = replay(stages, chunks, per_stage)
+        # Each action at its stage's mean for its kind: what the stages' imbalance alone makes.
+        means = [{k: statistics.mean(a[4] for a in s if a[0] == k) for k in {a[0] for a in s}}
+                 for s in per_stage]
+        even = [[a[:4] + (means[i][a[0]],) for a in s] for i, s in enumerate(per_stage)]
+        even_makespan = replay(stages, chunks, even)
         for stage, s in enumerate(per_stage):
             work = sum(a[4] for a in s)
             measured[stage].append(1.0 - work / (end - begin))
             replayed[stage].append(1.0 - work / makespan)
-    return ([statistics.median(b) for b in measured], [statistics.median(b) for b in replayed])
+            equalised[stage].append(1.0 - work / even_makespan)
+    return tuple([statistics.median(b) for b in x] for x in (measured, replayed, equalised))
 
 
 def run(trainer, config, m, schedule, lookahead=True, steps=30, skip=5):
@@ -135,7 +141,7 @@ def run(trainer, config, m, schedule, lookahead=True, steps=30, skip=5):
             summary = json.load(f)
         chunks = 2 if schedule == "interleaved" else 1
         traces = [os.path.join(out, "trace", f"rank{r}.json") for r in range(stages)]
-        stage_bubbles, replayed = bubbles(traces, chunks, skip)
+        stage_bubbles, replayed, equalised = bubbles(traces, chunks, skip)
         ideal = formula(schedule, stages, m, chunks)
         at_costs, costs = ideal, None
         if schedule == "zb-h1":
@@ -143,7 +149,8 @@ def run(trainer, config, m, schedule, lookahead=True, steps=30, skip=5):
     bubble = statistics.mean(stage_bubbles)
     return {"config": os.path.relpath(config, ROOT), "stages": stages, "microbatches": m,
             "schedule": schedule, "lookahead": lookahead, "bubble_per_stage": stage_bubbles,
-            "bubble": bubble, "replayed": statistics.mean(replayed), "formula": ideal,
+            "bubble": bubble, "replayed": statistics.mean(replayed),
+            "equalised": statistics.mean(equalised), "formula": ideal,
             "formula_at_measured_costs": at_costs, "measured_costs": costs,
             "relative_error": bubble / ideal - 1.0,
             "peak_activation_bytes": summary["peak_activation_bytes"],
@@ -208,18 +215,21 @@ def main():
              "zb-h1; for zb-h1 also at the measured mean F, B, W: (P-1)(F+B-W) / (M(F+B+W) + (P-1)(F+B-W))",
              "- replayed: the same steps had every action taken its measured time and every transfer none "
              "(`replay()`): the bubble that unequal and varying compute alone makes. Measured minus "
-             "replayed is what transfers and waiting cost.",
+             "replayed is what transfers and waiting cost. Equalised: replayed with each action at its "
+             "stage's mean time for its kind: what the stages' imbalance alone makes (replayed minus "
+             "equalised: the actions' variation, the first micro-batch's after the optimizer above all).",
              "", "## Look-ahead: 1F1B on bench/configs/pipeline_balanced.yaml (30 steps of batch 512)", "",
-             "| M | formula | look-ahead on: bubble | error | replayed | off: bubble | error | replayed | "
-             "on: samples/s | off: samples/s | stage 0 peak activations, 1F1B / GPipe | P/M |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| M | formula | look-ahead on: bubble | error | replayed | equalised | off: bubble | error | "
+             "replayed | on: samples/s | off: samples/s | stage 0 peak activations, 1F1B / GPipe | P/M |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in look:
         on, off, m = row["on"], row["off"], row["microbatches"]
         ideal = on[0]["formula"]
         b_on, b_off = median_of(on, "bubble"), median_of(off, "bubble")
         ratio = on[0]["peak_activation_bytes"][0] / row["gpipe"]["peak_activation_bytes"][0]
         lines.append(f"| {m} | {ideal:.3f} | {b_on:.3f} | {100 * (b_on / ideal - 1):+.1f}% | "
-                     f"{median_of(on, 'replayed'):.3f} | {b_off:.3f} | {100 * (b_off / ideal - 1):+.1f}% | "
+                     f"{median_of(on, 'replayed'):.3f} | {median_of(on, 'equalised'):.3f} | {b_off:.3f} | "
+                     f"{100 * (b_off / ideal - 1):+.1f}% | "
                      f"{median_of(off, 'replayed'):.3f} | {median_of(on, 'samples_per_s'):.0f} | "
                      f"{median_of(off, 'samples_per_s'):.0f} | {ratio:.3f} | {2 / m:.3f} |")
     lines += ["", "Every run, bubble (look-ahead on / off): " + "; ".join(
@@ -229,9 +239,9 @@ def main():
         rate = "tokens/s" if "gpt" in config else "samples/s"
         key = "tokens_per_s" if "gpt" in config else "samples_per_s"
         lines += ["", f"## Schedules at M = 8: {config}", "",
-                  f"| schedule | formula | at measured F, B, W | bubble | error | replayed | vs 1F1B's bubble | "
-                  f"{rate} | vs 1F1B | peak activations stage 0 / 1 |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  f"| schedule | formula | at measured F, B, W | bubble | error | replayed | equalised | "
+                  f"vs 1F1B's bubble | {rate} | vs 1F1B | peak activations stage 0 / 1 |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         base_b, base_r = median_of(runs["1f1b"], "bubble"), median_of(runs["1f1b"], key)
         for s, rs in runs.items():
             b, r = median_of(rs, "bubble"), median_of(rs, key)
@@ -239,6 +249,7 @@ def main():
             peaks = " / ".join(f"{p / 2**20:.2f} MiB" for p in rs[0]["peak_activation_bytes"])
             lines.append(f"| {s} | {rs[0]['formula']:.3f} | {at_costs:.3f} | {b:.3f} | "
                          f"{100 * (b / at_costs - 1):+.1f}% | {median_of(rs, 'replayed'):.3f} | "
+                         f"{median_of(rs, 'equalised'):.3f} | "
                          f"{b / base_b:.2f} | {r:.0f} | {r / base_r:.3f} | {peaks} |")
         costs = runs["zb-h1"][0]["measured_costs"]
         lines += ["", "zb-h1's measured mean action times (first run): " +
