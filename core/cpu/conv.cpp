@@ -90,10 +90,10 @@ void conv2d_backward(const ConvGeometry& g, int64_t N, int64_t OC, const float* 
                      const float* dy, float* dx, float* dw, float* db) {
   const int64_t P = g.out_plane(), R = g.col_rows();
   parallel_accumulate(
-      N, 1, {{dw, OC * R}, {db, OC}}, [&](int, int64_t begin, int64_t end, float* part) {
+      N, 1, {{dw, OC * R}, {db, OC}}, [&](int, int64_t begin, int64_t end, float* const* part) {
         float* col = column_buffer(g);
-        float* dw_t = part;           // (OC, R)
-        float* db_t = part + OC * R;  // (OC), when db is wanted
+        float* dw_t = part[0];  // (OC, R)
+        float* db_t = part[1];  // (OC), when db is wanted
         for (int64_t n = begin; n < end; ++n) {
           const float* dyn = dy + n * OC * P;  // (OC, P)
           if (db)

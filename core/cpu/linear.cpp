@@ -52,13 +52,14 @@ void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const f
     return;
   }
   parallel_accumulate(
-      blocks, 1, {{dw, out * in}, {db, out}}, [&](int, int64_t first, int64_t last, float* part) {
+      blocks, 1, {{dw, out * in}, {db, out}},
+      [&](int, int64_t first, int64_t last, float* const* part) {
         // dw and db over all of this thread's rows in one GEMM (their summation order may
         // follow the thread count); dx block by block, so that it does not.
         const int64_t begin = first * block, rows = std::min(N, last * block) - begin;
         gemm(true, false, out, in, rows, 1.0f, dy + begin * out, x + begin * in, 1.0f,
-             part);  // dw += dyᵀ x
-        if (db) sum_rows(rows, out, dy + begin * out, part + out * in);
+             part[0]);  // dw += dyᵀ x
+        if (part[1]) sum_rows(rows, out, dy + begin * out, part[1]);
         if (dx) each_block(N, block, first, last, input_grad);
       });
 }

@@ -33,32 +33,33 @@ void layer_norm_forward(int64_t R, int64_t C, const float* x, const float* w, co
 
 void layer_norm_backward(int64_t R, int64_t C, const float* x, const float* w, const float* mean,
                          const float* rstd, const float* dy, float* dx, float* dw, float* db) {
-  parallel_accumulate(
-      R, row_grain(C), {{dw, C}, {db, C}}, [&](int, int64_t begin, int64_t end, float* part) {
-        float* pdw = part;
-        float* pdb = part + C;
-        for (int64_t r = begin; r < end; ++r) {
-          const float* xr = x + r * C;
-          const float* dyr = dy + r * C;
-          const float m = mean[r], s = rstd[r];
-          float sum_g = 0.0f, sum_gx = 0.0f;  // Σ dy w and Σ dy w x̂
-          for (int64_t c = 0; c < C; ++c) {
-            const float xhat = (xr[c] - m) * s;
-            const float g = dyr[c] * w[c];
-            sum_g += g;
-            sum_gx += g * xhat;
-            pdw[c] += dyr[c] * xhat;
-            pdb[c] += dyr[c];
-          }
-          if (!dx) continue;
-          const float mg = sum_g / static_cast<float>(C), mgx = sum_gx / static_cast<float>(C);
-          float* dxr = dx + r * C;
-          for (int64_t c = 0; c < C; ++c) {
-            const float xhat = (xr[c] - m) * s;
-            dxr[c] = (dyr[c] * w[c] - mg - xhat * mgx) * s;
-          }
-        }
-      });
+  parallel_accumulate(R, row_grain(C), {{dw, C}, {db, C}},
+                      [&](int, int64_t begin, int64_t end, float* const* part) {
+                        float* pdw = part[0];
+                        float* pdb = part[1];
+                        for (int64_t r = begin; r < end; ++r) {
+                          const float* xr = x + r * C;
+                          const float* dyr = dy + r * C;
+                          const float m = mean[r], s = rstd[r];
+                          float sum_g = 0.0f, sum_gx = 0.0f;  // Σ dy w and Σ dy w x̂
+                          for (int64_t c = 0; c < C; ++c) {
+                            const float xhat = (xr[c] - m) * s;
+                            const float g = dyr[c] * w[c];
+                            sum_g += g;
+                            sum_gx += g * xhat;
+                            pdw[c] += dyr[c] * xhat;
+                            pdb[c] += dyr[c];
+                          }
+                          if (!dx) continue;
+                          const float mg = sum_g / static_cast<float>(C),
+                                      mgx = sum_gx / static_cast<float>(C);
+                          float* dxr = dx + r * C;
+                          for (int64_t c = 0; c < C; ++c) {
+                            const float xhat = (xr[c] - m) * s;
+                            dxr[c] = (dyr[c] * w[c] - mg - xhat * mgx) * s;
+                          }
+                        }
+                      });
 }
 
 }  // namespace trainer::cpu

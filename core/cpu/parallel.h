@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <utility>
@@ -48,20 +49,38 @@ void parallel_ranges(int64_t n, int64_t grain, F&& f) {
   parallel_ranges_on(threads_for(n, grain), n, std::forward<F>(f));
 }
 
-// Like parallel_ranges, giving each thread a zeroed private buffer that is the concatenation of
-// `outputs` (pointer, length); afterwards the buffers are added into the outputs in thread
-// order. f(thread, begin, end, buffer).
+// Like parallel_ranges, for f(thread, begin, end, parts) that adds into `outputs` (pointer,
+// length; a null pointer is an output not wanted): parts[k] is where thread t adds the k-th
+// output (null when it is not wanted). One thread adds into the outputs themselves; several
+// each add into a zeroed private buffer, added into the outputs afterwards in thread order (the
+// sums' order then follows the thread count).
 template <class F>
 void parallel_accumulate(int64_t n, int64_t grain,
                          std::initializer_list<std::pair<float*, int64_t>> outputs, F&& f) {
+  constexpr size_t kMaxOutputs = 4;
+  std::array<float*, kMaxOutputs> parts{};
+  const int T = threads_for(n, grain);
+  if (T == 1) {
+    size_t k = 0;
+    for (const auto& o : outputs) parts.at(k++) = o.first;
+    f(0, int64_t{0}, n, parts.data());
+    return;
+  }
   int64_t len = 0;
   for (const auto& o : outputs) len += o.first ? o.second : 0;
-  const int T = threads_for(n, grain);
   thread_local std::vector<float> buffers;
   buffers.assign(static_cast<size_t>(T * len), 0.0f);
   float* base = buffers.data();
-  parallel_ranges_on(T, n,
-                     [&](int t, int64_t begin, int64_t end) { f(t, begin, end, base + t * len); });
+  parallel_ranges_on(T, n, [&](int t, int64_t begin, int64_t end) {
+    std::array<float*, kMaxOutputs> mine{};
+    float* at = base + t * len;
+    size_t k = 0;
+    for (const auto& [out, count] : outputs) {
+      mine.at(k++) = out ? at : nullptr;
+      if (out) at += count;
+    }
+    f(t, begin, end, mine.data());
+  });
   for (int t = 0; t < T; ++t) {
     const float* part = base + t * len;
     for (const auto& [out, count] : outputs) {
