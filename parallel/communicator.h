@@ -24,6 +24,9 @@ class Work {
   // Blocks until the operation completed; rethrows its error.
   virtual void wait() = 0;
   virtual bool done() const = 0;
+  // Withdraws a posted receive not yet matched (an error is ending the step, and its message may
+  // never come); afterwards the operation is no longer in flight. Nothing to do for others.
+  virtual void cancel() {}
   // When the operation completed; valid once done() or wait() returned (the end of its span on
   // the timeline).
   virtual trace::Clock::time_point finished_at() const = 0;

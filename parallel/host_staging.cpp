@@ -48,6 +48,10 @@ class StagedWork : public Work {
     }
   }
   bool done() const override { return inner_->done(); }
+  void cancel() override {
+    inner_->cancel();
+    result_ = nullptr;  // nothing arrived to copy back
+  }
   trace::Clock::time_point finished_at() const override { return inner_->finished_at(); }
 
  private:

@@ -93,6 +93,13 @@ class PendingRequest {
     }
     if (error_) std::rethrow_exception(error_);
   }
+  // A receive's cancellation completes at once (a send's might not: only receives are cancelled).
+  void cancel() {
+    if (complete()) return;
+    MPI_Cancel(&request);
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+    finish();
+  }
 
  private:
   void finish() {
@@ -136,9 +143,12 @@ class MpiRuntime {
   // this process computes (Open MPI moves a message only inside an MPI call: a receive posted
   // early would otherwise make no progress until it is waited on).
   void watch(std::shared_ptr<PendingRequest> request) {
-    std::lock_guard<std::mutex> lock(watch_mu_);
-    watched_.push_back(std::move(request));
-    poll_us_ = kPollInterval.count();
+    {
+      std::lock_guard<std::mutex> lock(watch_mu_);
+      watched_.push_back(std::move(request));
+      poll_us_ = kPollInterval.count();
+    }
+    cv_.notify_all();  // the MPI thread may be asleep with nothing to poll
   }
 
   std::shared_ptr<QueuedWork> enqueue(std::function<void()> op) {
@@ -170,15 +180,16 @@ class MpiRuntime {
       {
         std::unique_lock<std::mutex> lock(mu_);
         const auto ready = [&] { return stop_ || !queue_.empty(); };
-        if (!watching()) {
-          cv_.wait(lock, ready);
-        } else if (!cv_.wait_for(lock, std::chrono::microseconds(poll_us_.load()), ready)) {
-          // Under mu_: no operation runs inline meanwhile. Polls that find nothing back off.
-          poll_us_ =
-              poll() ? kPollInterval.count() : std::min(2 * poll_us_.load(), kPollMax.count());
-          continue;
+        while (!ready()) {
+          if (!watching()) {  // until an operation is queued or a request posted (watch())
+            cv_.wait(lock, [&] { return ready() || watching(); });
+          } else if (!cv_.wait_for(lock, std::chrono::microseconds(poll_us_.load()), ready)) {
+            // Under mu_: no operation runs inline meanwhile. Polls that find nothing back off.
+            poll_us_ =
+                poll() ? kPollInterval.count() : std::min(2 * poll_us_.load(), kPollMax.count());
+          }
         }
-        if (queue_.empty()) return;
+        if (queue_.empty()) return;  // stopped, nothing left
         item = std::move(queue_.front());
         queue_.pop_front();
       }
@@ -434,6 +445,11 @@ class RequestWork : public Work {
   }
   bool done() const override { return request_->complete(); }
   trace::Clock::time_point finished_at() const override { return request_->finished_at(); }
+  void cancel() override {
+    if (request_->complete()) return;
+    comm_.run(
+        name_, [&] { request_->cancel(); }, peer_);
+  }
 
  private:
   MpiCommunicator& comm_;

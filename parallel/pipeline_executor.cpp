@@ -54,10 +54,27 @@ class PipelineExecutor::Transfers {
         pending_[grad(a)].push_back(a);
     if (e_.lookahead_) post_ahead();
   }
-  // All sends complete (their buffers live until then).
-  ~Transfers() {
+  // Waits for every send (their buffers live until then).
+  void finish() {
     trace::Scope wait("wait for sends", trace::Track::Wait);
     for (auto& s : sends_) s->wait();
+    sends_.clear();
+    kept_.clear();
+  }
+  // Left by an error, before finish(): nothing may keep the error from ending the job (the ranks
+  // this one would wait for are waiting for it), and no buffer may be freed under MPI. Posted
+  // receives are withdrawn; sends still in flight keep their buffers for the rest of the
+  // process, which the error is about to end.
+  ~Transfers() {
+    for (auto& side : posted_)
+      for (Posted& p : side) p.work->cancel();
+    bool in_flight = false;
+    for (auto& s : sends_)
+      if (!s->done()) {
+        (void)s.release();
+        in_flight = true;
+      }
+    if (in_flight) (void)new std::vector<Tensor>(std::move(kept_));
   }
 
   // On the timeline a send is the time it took to issue; it completes in the background.
@@ -220,6 +237,7 @@ void PipelineExecutor::run_step(int microbatches, const MicrobatchSource& source
         break;
     }
   }
+  transfers.finish();
 }
 
 void PipelineExecutor::run_forward(const MicrobatchSource& source) {
@@ -242,6 +260,7 @@ void PipelineExecutor::run_forward(const MicrobatchSource& source) {
                        a.chunk);
     if (last() && a.chunk == chunks - 1) source.loss(0, h);
   }
+  transfers.finish();
 }
 
 }  // namespace trainer

@@ -1,9 +1,12 @@
 // Run under mpirun -np 2 and -np 4 (see tests/CMakeLists.txt): ZeRO's two collectives on MPI
 // against their definitions, with uneven shares and an empty one (the last ranks' ZeRO ranges
-// may be empty), the all-gather in each type it carries.
+// may be empty), the all-gather in each type it carries; posted receives (a pipeline's
+// look-ahead) completing in the background, and withdrawn.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "core/ops.h"
@@ -58,6 +61,33 @@ TEST(CommunicatorTest, AllGatherBringsEveryRanksShareInEachType) {
       for (int64_t k = 0; k < counts[r]; ++k)
         EXPECT_EQ(back.f32()[offset_of(counts, r) + k], expected(r, k)) << "rank " << r;
   }
+}
+
+// A receive posted before its message is sent completes while this rank does something else
+// (the MPI thread tests it: done() turns true without a wait), and a receive whose message never
+// comes is withdrawn at once by cancel(), as an error ending a pipeline step does.
+TEST(CommunicatorTest, PostedReceivesCompleteInTheBackgroundAndCancel) {
+  std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
+  const int n = world->size(), me = world->rank();
+  const int next = (me + 1) % n, previous = (me + n - 1) % n;
+  std::vector<float> in(50000, 0.0f), out(50000, static_cast<float>(me + 1));  // 200 KB
+  std::unique_ptr<Work> received = world->recv_async(in.data(), 200000, previous, 5);
+  std::vector<float> never(4);
+  std::unique_ptr<Work> withdrawn = world->recv_async(never.data(), 16, previous, 6);
+  world->barrier();  // every receive is posted before any send
+  std::unique_ptr<Work> sent = world->send_async(out.data(), 200000, next, 5);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!received->done() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(received->done());
+  received->wait();
+  EXPECT_EQ(in.front(), static_cast<float>(previous + 1));
+  EXPECT_EQ(in.back(), static_cast<float>(previous + 1));
+  sent->wait();
+  withdrawn->cancel();
+  EXPECT_TRUE(withdrawn->done());
+  withdrawn.reset();  // its destructor does not wait for a message that never comes
+  world->barrier();
 }
 
 }  // namespace
