@@ -88,8 +88,7 @@ void Model::wait_for_weights() {
 
 void Model::set_recompute(std::vector<bool> layers) { recompute_ = std::move(layers); }
 
-Tensor Model::backward(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks,
-                       int chunk) {
+Tensor Model::backward(const Tensor& dy, ModelStash& stash, const BackwardHooks& hooks, int chunk) {
   return backward_pass(dy, stash, hooks, chunk, &Layer::backward);
 }
 

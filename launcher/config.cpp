@@ -291,8 +291,8 @@ static void check_schedule(const Config& c) {
   const YAML::Node p = c.tree["parallel"];
   const bool interleaved = c.schedule == "interleaved";
   if (c.virtual_stages > 1 && !interleaved)
-    throw ConfigError(c.where(p["virtual_stages"]) + ": parallel.virtual_stages: " +
-                      std::to_string(c.virtual_stages) +
+    throw ConfigError(c.where(p["virtual_stages"]) +
+                      ": parallel.virtual_stages: " + std::to_string(c.virtual_stages) +
                       " chunks per stage need parallel.schedule: interleaved");
   if (interleaved && (c.virtual_stages < 2 || c.pipeline < 2))
     throw ConfigError(c.where(p["schedule"]) +
@@ -300,21 +300,22 @@ static void check_schedule(const Config& c) {
                       "parallel.virtual_stages >= 2 (chunks per stage), has " +
                       std::to_string(c.pipeline) + " and " + std::to_string(c.virtual_stages));
   if (interleaved && c.microbatches % c.pipeline != 0)
-    throw ConfigError(c.where(p["microbatches"]) + ": parallel.microbatches: " +
-                      std::to_string(c.microbatches) +
-                      " micro-batches; the interleaved schedule takes them in groups of the " +
-                      std::to_string(c.pipeline) + " stages: use a multiple of " +
-                      std::to_string(c.pipeline));
+    throw ConfigError(
+        c.where(p["microbatches"]) + ": parallel.microbatches: " + std::to_string(c.microbatches) +
+        " micro-batches; the interleaved schedule takes them in groups of the " +
+        std::to_string(c.pipeline) + " stages: use a multiple of " + std::to_string(c.pipeline));
   if (c.pipeline_pieces() > static_cast<int64_t>(c.layers.size()))
-    throw ConfigError(c.where(p["virtual_stages"]) + ": parallel.virtual_stages: " +
-                      std::to_string(c.pipeline) + " stages x " + std::to_string(c.virtual_stages) +
-                      " chunks for a model of " + std::to_string(c.layers.size()) +
-                      " layers; each chunk needs at least one layer");
+    throw ConfigError(
+        c.where(p["virtual_stages"]) + ": parallel.virtual_stages: " + std::to_string(c.pipeline) +
+        " stages x " + std::to_string(c.virtual_stages) + " chunks for a model of " +
+        std::to_string(c.layers.size()) + " layers; each chunk needs at least one layer");
   // Both run several micro-batches' backwards between one's first and last gradient write,
   // which stage 2's per-micro-batch buffers cannot hold.
   if (c.zero >= 2 && c.pipeline > 1 && (interleaved || c.schedule == "zb-h1"))
-    throw ConfigError(c.where(p["zero"]) + ": parallel.zero: 2 reduces each micro-batch's "
-                      "gradients as its backward ends, which the " + c.schedule +
+    throw ConfigError(c.where(p["zero"]) +
+                      ": parallel.zero: 2 reduces each micro-batch's "
+                      "gradients as its backward ends, which the " +
+                      c.schedule +
                       " schedule interleaves with other micro-batches'; use zero: 1 or "
                       "schedule: 1f1b");
 }
@@ -351,8 +352,8 @@ static void check_layout(Config& c, int64_t world) {
     std::string problem;
     if (static_cast<int64_t>(c.partition.size()) != pieces - 1)
       problem = "expected " + std::to_string(pieces - 1) + " layer indices (where " +
-                (pieces > c.pipeline ? "pieces" : "stages") + " 1.." +
-                std::to_string(pieces - 1) + " begin)";
+                (pieces > c.pipeline ? "pieces" : "stages") + " 1.." + std::to_string(pieces - 1) +
+                " begin)";
     for (size_t i = 0; problem.empty() && i < c.partition.size(); ++i)
       if (c.partition[i] <= (i ? c.partition[i - 1] : 0) || c.partition[i] >= layers)
         problem = "expected increasing layer indices between 1 and " + std::to_string(layers - 1) +

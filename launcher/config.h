@@ -62,7 +62,7 @@ struct Config {
   // parallel.sequence_parallel: the tensor group also splits the activations between its
   // layers' split regions (layer norms, the residual stream) by rows.
   bool sequence_parallel = false;
-  std::string schedule;      // parallel.schedule: gpipe, 1f1b, interleaved or zb-h1
+  std::string schedule;        // parallel.schedule: gpipe, 1f1b, interleaved or zb-h1
   int64_t virtual_stages = 1;  // parallel.virtual_stages: chunks per stage (interleaved)
   bool lookahead = true;       // parallel.lookahead: receives posted ahead (off: for comparison)
   // The pieces the layers are cut into: one per stage, or V per stage under interleaving

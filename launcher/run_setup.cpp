@@ -358,8 +358,8 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank, int ten
          k += static_cast<size_t>(c.pipeline)) {
       const int64_t first = pieces[k].first;
       // Under sequence parallelism a stage's input is its rows of the residual stream.
-      const Shape chunk_input = first ? tensor_split(r).rows_shape(r.layers[first - 1].output)
-                                      : input;
+      const Shape chunk_input =
+          first ? tensor_split(r).rows_shape(r.layers[first - 1].output) : input;
       if (!r.model)
         r.model = std::make_unique<Model>(chunk_input, c.seed, first);
       else

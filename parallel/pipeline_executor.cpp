@@ -110,14 +110,15 @@ class PipelineExecutor::Transfers {
   static bool grad(const Action& a) {
     return a.kind == Action::RecvGrad || a.kind == Action::SendGrad;
   }
-  int virtual_stage(const Action& a) const { return a.chunk * e_.stages_ + e_.stage_; }
+  // Whether the message goes between this virtual stage and the next (else the previous).
+  static bool toward_next(const Action& a) {
+    return a.kind == Action::SendActivation || a.kind == Action::RecvGrad;
+  }
   int boundary(const Action& a) const {
-    const bool toward_next = a.kind == Action::SendActivation || a.kind == Action::RecvGrad;
-    return virtual_stage(a) - (toward_next ? 0 : 1);
+    return a.chunk * e_.stages_ + e_.stage_ - (toward_next(a) ? 0 : 1);
   }
   int peer(const Action& a) const {
-    const bool toward_next = a.kind == Action::SendActivation || a.kind == Action::RecvGrad;
-    return (e_.stage_ + (toward_next ? 1 : e_.stages_ - 1)) % e_.stages_;
+    return (e_.stage_ + (toward_next(a) ? 1 : e_.stages_ - 1)) % e_.stages_;
   }
   int tag(const Action& a) const {
     return (a.microbatch * e_.stages_ * e_.model_.chunks() + boundary(a)) * 2 + grad(a);

@@ -75,13 +75,16 @@ void one_f_one_b(Builder& b, int stage, int stages, int m) {
   for (; next_backward < m; ++next_backward) b.backward(next_backward);
 }
 
+struct Slot {
+  int microbatch, chunk;
+};
+
 // The k-th chunk-forward (or chunk-backward) of a stage in Megatron's interleaved order: groups
 // of P micro-batches, each through every chunk in turn (backwards from the last chunk).
-Action interleaved_slot(int k, int stages, int chunks, bool forward) {
+Slot interleaved_slot(int k, int stages, int chunks, bool forward) {
   const int in_group = k % (stages * chunks);
   const int chunk = in_group / stages;
-  return {Action::Forward, k / (stages * chunks) * stages + in_group % stages,
-          forward ? chunk : chunks - 1 - chunk};
+  return {k / (stages * chunks) * stages + in_group % stages, forward ? chunk : chunks - 1 - chunk};
 }
 
 void interleaved(Builder& b, int stage, int stages, int m, int chunks) {
@@ -89,12 +92,12 @@ void interleaved(Builder& b, int stage, int stages, int m, int chunks) {
   const int warmup = std::min(2 * (stages - stage - 1) + (chunks - 1) * stages, total);
   int next_forward = 0, next_backward = 0;
   auto forward = [&] {
-    const Action a = interleaved_slot(next_forward++, stages, chunks, true);
-    b.forward(a.microbatch, a.chunk);
+    const Slot at = interleaved_slot(next_forward++, stages, chunks, true);
+    b.forward(at.microbatch, at.chunk);
   };
   auto backward = [&] {
-    const Action a = interleaved_slot(next_backward++, stages, chunks, false);
-    b.backward(a.microbatch, a.chunk);
+    const Slot at = interleaved_slot(next_backward++, stages, chunks, false);
+    b.backward(at.microbatch, at.chunk);
   };
   while (next_forward < warmup) forward();
   while (next_forward < total) {
@@ -132,10 +135,10 @@ std::vector<Action> make_schedule(ScheduleKind kind, int stage, int stages, int 
   const bool chunked = kind == ScheduleKind::Interleaved;
   if (stages < 1 || stage < 0 || stage >= stages || microbatches < 1 || chunks < 1 ||
       (chunks > 1) != chunked || (chunked && microbatches % stages != 0))
-    throw std::invalid_argument(
-        std::string("make_schedule: ") + schedule_name(kind) + ", stage " + std::to_string(stage) +
-        " of " + std::to_string(stages) + ", " + std::to_string(microbatches) +
-        " micro-batches, " + std::to_string(chunks) + " chunks per stage");
+    throw std::invalid_argument(std::string("make_schedule: ") + schedule_name(kind) + ", stage " +
+                                std::to_string(stage) + " of " + std::to_string(stages) + ", " +
+                                std::to_string(microbatches) + " micro-batches, " +
+                                std::to_string(chunks) + " chunks per stage");
   Builder b(stage, stages, chunks);
   switch (kind) {
     case ScheduleKind::GPipe:

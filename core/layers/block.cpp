@@ -60,7 +60,8 @@ Tensor Block::backward_input(const Tensor& dy, Stash& saved) {
 }
 
 void Block::backward_weights(Stash& saved) {
-  for (size_t i = children_.size(); i-- > 0;) children_[i].second->backward_weights(saved.children[i]);
+  for (size_t i = children_.size(); i-- > 0;)
+    children_[i].second->backward_weights(saved.children[i]);
   saved.children.clear();
 }
 

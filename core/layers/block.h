@@ -36,7 +36,8 @@ class Block : public Layer {
 
  private:
   // The children's `pass` (a whole backward, or B) from the last to the first, and the residual.
-  Tensor backward_pass(const Tensor& dy, Stash& saved, Tensor (Layer::*pass)(const Tensor&, Stash&));
+  Tensor backward_pass(const Tensor& dy, Stash& saved,
+                       Tensor (Layer::*pass)(const Tensor&, Stash&));
 
   const char* type_;
   std::vector<Child> children_;

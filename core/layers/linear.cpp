@@ -115,8 +115,8 @@ Tensor Linear::backward_input(const Tensor& dy, Stash& saved) {
 
 // W: the parameters' gradients, from what B kept.
 void Linear::backward_weights(Stash& saved) {
-  const Tensor x = mode_ == TensorMode::Column ? tensor_.all_rows(saved.tensors.at(0))
-                                               : saved.tensors.at(0);
+  const Tensor x =
+      mode_ == TensorMode::Column ? tensor_.all_rows(saved.tensors.at(0)) : saved.tensors.at(0);
   const Tensor grad = saved.tensors.at(1);
   saved.tensors.clear();
   const int64_t rows = x.dim(0) * rows_;

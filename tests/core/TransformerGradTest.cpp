@@ -188,7 +188,8 @@ TEST(TransformerGradTest, SplitBackwardGivesTheFusedGradientsBitForBit) {
         d[mb] = d[mb].reshape(logits.shape());
       }
       for (int mb = 0; mb < 2; ++mb) {
-        const Tensor dx = split ? model->backward_input(d[mb], s[mb]) : model->backward(d[mb], s[mb]);
+        const Tensor dx =
+            split ? model->backward_input(d[mb], s[mb]) : model->backward(d[mb], s[mb]);
         EXPECT_EQ(dx.defined(), !whole);
         if (dx.defined()) input_grads.emplace_back(dx.f32(), dx.f32() + dx.numel());
       }

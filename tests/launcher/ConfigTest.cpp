@@ -210,12 +210,12 @@ TEST_F(ConfigTest, SchedulesRefuseTheLayoutsTheyCannotRun) {
   EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: interleaved, virtual_stages: 2}"),
             "no error");
   EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: zb-h1, lookahead: false}"), "no error");
-  EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: zb-v}"),
-            at(12) +
-                "parallel.schedule: expected one of 1f1b, gpipe, interleaved, zb-h1, got 'zb-v'");
-  EXPECT_EQ(error("{pipeline: 2, microbatches: 2, virtual_stages: 2}"),
-            at(12) +
-                "parallel.virtual_stages: 2 chunks per stage need parallel.schedule: interleaved");
+  EXPECT_EQ(
+      error("{pipeline: 2, microbatches: 2, schedule: zb-v}"),
+      at(12) + "parallel.schedule: expected one of 1f1b, gpipe, interleaved, zb-h1, got 'zb-v'");
+  EXPECT_EQ(
+      error("{pipeline: 2, microbatches: 2, virtual_stages: 2}"),
+      at(12) + "parallel.virtual_stages: 2 chunks per stage need parallel.schedule: interleaved");
   EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: interleaved}"),
             at(12) +
                 "parallel.schedule: interleaved needs parallel.pipeline >= 2 and "
@@ -228,10 +228,10 @@ TEST_F(ConfigTest, SchedulesRefuseTheLayoutsTheyCannotRun) {
             at(12) +
                 "parallel.virtual_stages: 2 stages x 3 chunks for a model of 4 layers; each chunk "
                 "needs at least one layer");
-  EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: interleaved, virtual_stages: 2, "
-                  "partition: [2]}"),
-            at(12) +
-                "parallel.partition: expected 3 layer indices (where pieces 1..3 begin), or auto");
+  EXPECT_EQ(
+      error("{pipeline: 2, microbatches: 2, schedule: interleaved, virtual_stages: 2, "
+            "partition: [2]}"),
+      at(12) + "parallel.partition: expected 3 layer indices (where pieces 1..3 begin), or auto");
   EXPECT_EQ(error("{pipeline: 2, microbatches: 2, schedule: zb-h1, zero: 2}", 4),
             at(12) +
                 "parallel.zero: 2 reduces each micro-batch's gradients as its backward ends, which "

@@ -51,11 +51,11 @@ Trained train_layout(const std::string& dir, int pipeline, std::vector<std::stri
 // The reference: one process, the whole batch, recompute off, 8 steps. The stages together hold
 // every parameter once (the tied copy aside), each at the reference's value.
 void expect_weights_of_one_process(Trained& t, const std::string& dir) {
-  RunSetup whole = build_run(load_config(
-      dir + "/cfg.yaml",
-      {"train.max_steps=8", "optimizer.eps=1e-4",
-       "run.out_dir=" + dir + "/whole-" + std::to_string(t.grid.world->rank())},
-      1));
+  RunSetup whole = build_run(
+      load_config(dir + "/cfg.yaml",
+                  {"train.max_steps=8", "optimizer.eps=1e-4",
+                   "run.out_dir=" + dir + "/whole-" + std::to_string(t.grid.world->rank())},
+                  1));
   FILE* sink = std::fopen("/dev/null", "w");
   train(whole, 0, sink);
   std::fclose(sink);

@@ -62,8 +62,7 @@ double cost(Action::Kind kind) {
 Simulation simulate(const Case& c) {
   const int P = c.stages, V = c.chunks;
   std::vector<std::vector<Action>> lists;
-  for (int s = 0; s < P; ++s)
-    lists.push_back(make_schedule(c.kind, s, P, c.microbatches, V));
+  for (int s = 0; s < P; ++s) lists.push_back(make_schedule(c.kind, s, P, c.microbatches, V));
   struct Message {
     int mb;
     double time;
@@ -172,9 +171,8 @@ TEST_P(EverySchedule, EachMicrobatchGoesForwardOnceThenBackwardOnceOnEveryStage)
         return a.kind == Action::Forward || a.kind == Action::Backward ||
                a.kind == Action::BackwardInput || a.kind == Action::BackwardWeight;
       });
-      const Action::Kind completes = GetParam() == ScheduleKind::ZeroBubbleH1
-                                         ? Action::BackwardWeight
-                                         : Action::Backward;
+      const Action::Kind completes =
+          GetParam() == ScheduleKind::ZeroBubbleH1 ? Action::BackwardWeight : Action::Backward;
       EXPECT_EQ(*last_compute, (Action{completes, c.microbatches - 1, 0}));
     }
 }
