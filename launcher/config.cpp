@@ -277,6 +277,7 @@ static void read_log(ConfigSection& root, Config& c) {
   ConfigSection s = root.section("log", false);
   c.log_every = s.integer("every_steps", 50, 1);
   c.trace = s.boolean("trace", false);
+  c.tensorboard = s.boolean("tensorboard", false);
   c.trace_steps = s.integer("trace_steps", 200, 1);
   // A language model's rank 0 prints a sample after each evaluation (0 tokens: none).
   c.sample_tokens = s.integer("sample_tokens", 0, 0);

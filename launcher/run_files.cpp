@@ -35,12 +35,25 @@ RunFiles::RunFiles(const Config& cfg, int64_t start_step) : dir_(cfg.out_dir) {
   write_file_durably(metrics.string(), start_step > 0 ? records_up_to(metrics, start_step) : "");
   metrics_.open(metrics, std::ios::app);
   if (!metrics_) throw OutputError("cannot write " + metrics.string());
+  if (cfg.tensorboard) {
+    // A new file per start: TensorBoard reads every file of the folder, a resumed run's too.
+    tensorboard_ = std::make_unique<EventFile>((fs::path(dir_) / "tb").string());
+    tensorboard_->text("config", start_step, yaml.c_str());
+  }
 }
 
 void RunFiles::append_metrics(const nlohmann::json& record) {
   metrics_ << record.dump() << '\n';
   metrics_.flush();
   if (!metrics_) throw OutputError("cannot write " + dir_ + "/metrics.jsonl (is the disk full?)");
+  if (!tensorboard_) return;
+  const int64_t step = record.value("step", int64_t{0});
+  for (const auto& [name, value] : record.items())
+    if (value.is_number() && name != "step") tensorboard_->scalar(name, step, value.get<double>());
+}
+
+void RunFiles::append_text(const std::string& tag, int64_t step, const std::string& text) {
+  if (tensorboard_) tensorboard_->text(tag, step, text);
 }
 
 void RunFiles::write_summary(const nlohmann::json& summary) const {

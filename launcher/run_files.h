@@ -2,10 +2,12 @@
 #pragma once
 
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "launcher/config.h"
+#include "launcher/tensorboard.h"
 
 namespace trainer {
 
@@ -15,8 +17,11 @@ class RunFiles {
   // metrics.jsonl records up to that step and appends to them. Throws OutputError.
   RunFiles(const Config& cfg, int64_t start_step);
   // One JSON object per line, flushed (and the error checked), so a crashed run keeps every line
-  // it logged.
+  // it logged. Under log.tensorboard each number in it is also a scalar at its "step", under
+  // its key.
   void append_metrics(const nlohmann::json& record);
+  // A text at a step (a language model's sample): in the TensorBoard file, under log.tensorboard.
+  void append_text(const std::string& tag, int64_t step, const std::string& text);
   // Written whole or not at all (write_file_durably): a reader never sees half a summary.
   void write_summary(const nlohmann::json& summary) const;
   const std::string& dir() const { return dir_; }
@@ -24,6 +29,7 @@ class RunFiles {
  private:
   std::string dir_;
   std::ofstream metrics_;
+  std::unique_ptr<EventFile> tensorboard_;  // <out_dir>/tb, under log.tensorboard
 };
 
 }  // namespace trainer

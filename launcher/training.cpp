@@ -142,9 +142,12 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     progress.note(buf);
     // One process's stage holds the whole model: rank 0 samples alone, the others go on to the
     // next step's collectives and wait there.
-    if (root && tokens && c.sample_tokens > 0 && grid.pipeline_size == 1)
-      progress.note("sample: " +
-                    sample_text(run, {c.sample_prompt, c.sample_tokens, 0.8, c.sample_tokenizer}));
+    if (root && tokens && c.sample_tokens > 0 && grid.pipeline_size == 1) {
+      const std::string sample =
+          sample_text(run, {c.sample_prompt, c.sample_tokens, 0.8, c.sample_tokenizer});
+      progress.note("sample: " + sample);
+      files->append_text("sample", step + 1, sample);
+    }
   };
 
   Window window;
