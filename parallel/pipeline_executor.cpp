@@ -242,14 +242,8 @@ void PipelineExecutor::run_step(int microbatches, const MicrobatchSource& source
 }
 
 void PipelineExecutor::run_forward(const MicrobatchSource& source) {
-  // Each chunk in turn: the data's chunk, the others after the rank before, the loss on the last.
   const int chunks = model_.chunks();
-  std::vector<Action> actions;
-  for (int c = 0; c < chunks; ++c) {
-    if (!(first() && c == 0)) actions.push_back({Action::RecvActivation, 0, c});
-    actions.push_back({Action::Forward, 0, c});
-    if (!(last() && c == chunks - 1)) actions.push_back({Action::SendActivation, 0, c});
-  }
+  const std::vector<Action> actions = make_forward_schedule(stage_, stages_, chunks);
   Transfers transfers(*this, actions, source);
   Tensor h;
   for (const Action& a : actions) {

@@ -158,6 +158,12 @@ std::vector<Action> make_schedule(ScheduleKind kind, int stage, int stages, int 
   return b.take();
 }
 
+std::vector<Action> make_forward_schedule(int stage, int stages, int chunks) {
+  Builder b(stage, stages, chunks);
+  for (int c = 0; c < chunks; ++c) b.forward(0, c);
+  return b.take();
+}
+
 double ideal_bubble(int stages, int microbatches, ScheduleKind kind, int chunks) {
   double idle_slots = stages - 1;
   double work_slots = microbatches;  // per stage, in units of the idle slot

@@ -66,6 +66,10 @@ struct Action {
 std::vector<Action> make_schedule(ScheduleKind kind, int stage, int stages, int microbatches,
                                   int chunks = 1);
 
+// Evaluation: one micro-batch forward through each of the stage's chunks in turn, with the
+// transfers around each (as every schedule has them).
+std::vector<Action> make_forward_schedule(int stage, int stages, int chunks = 1);
+
 // The fraction of a step a stage idles in an ideal pipeline of equal stages, transfers free:
 // (P - 1) / (M + P - 1) for GPipe and 1F1B; (P - 1) / (V M + P - 1) interleaved; with F, B and W
 // of equal cost (P - 1) / (3 M + P - 1) for zb-h1 when M >= P (and (2 P - M - 1) /

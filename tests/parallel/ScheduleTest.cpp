@@ -271,6 +271,28 @@ TEST(ScheduleTest, InterleavedStagesPassActivationsRoundTheRingToTheNextChunk) {
             second.end());  // the loss's virtual stage
 }
 
+// Evaluation's forward-only list is a schedule's forwards with their transfers: GPipe's first
+// half for one micro-batch, and round the ring chunk by chunk when interleaved.
+TEST(ScheduleTest, ForwardOnlyIsEachChunksForwardWithItsTransfers) {
+  using A = Action;
+  for (int stages = 1; stages <= 8; ++stages)
+    for (int s = 0; s < stages; ++s) {
+      std::vector<Action> gpipe = make_schedule(ScheduleKind::GPipe, s, stages, 1);
+      gpipe.resize(static_cast<size_t>(1 + (s > 0) + (s + 1 < stages)));
+      EXPECT_EQ(make_forward_schedule(s, stages), gpipe) << "P=" << stages << " stage " << s;
+    }
+  EXPECT_EQ(make_forward_schedule(0, 2, 2), (std::vector<Action>{{A::Forward, 0, 0},
+                                                                 {A::SendActivation, 0, 0},
+                                                                 {A::RecvActivation, 0, 1},
+                                                                 {A::Forward, 0, 1},
+                                                                 {A::SendActivation, 0, 1}}));
+  EXPECT_EQ(make_forward_schedule(1, 2, 2), (std::vector<Action>{{A::RecvActivation, 0, 0},
+                                                                 {A::Forward, 0, 0},
+                                                                 {A::SendActivation, 0, 0},
+                                                                 {A::RecvActivation, 0, 1},
+                                                                 {A::Forward, 0, 1}}));
+}
+
 TEST(ScheduleTest, UnknownNamesAndBadArgumentsAreRefused) {
   EXPECT_EQ(schedule_kind("1f1b"), ScheduleKind::OneFOneB);
   EXPECT_EQ(schedule_kind("gpipe"), ScheduleKind::GPipe);
