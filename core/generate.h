@@ -20,4 +20,8 @@ struct SampleOptions {
 std::vector<int32_t> generate(Model& model, const std::vector<int32_t>& prompt,
                               const SampleOptions& options);
 
+// The logits (n, V) at each of the prompt's n positions, from one forward pass: what a check
+// against another implementation compares. The prompt must fit the context.
+Tensor prompt_logits(Model& model, const std::vector<int32_t>& prompt);
+
 }  // namespace trainer

@@ -167,6 +167,7 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
   std::optional<ResumePoint> resume;
   std::string resume_note;  // why --resume auto passed over the latest checkpoint
   int64_t start_step = 0;
+  const bool trains = !opts.sample && opts.export_llmc.empty() && opts.safetensors.dir.empty();
   failure = attempt([&] {
     // A dry run outside mpirun plans the layout the config asks for.
     const int ranks = opts.dry_run && !mpi ? 0 : world.size();
@@ -179,7 +180,6 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     cpu::set_threads(threads_for(run->cfg, env));
     if (opts.dry_run) return;
     // Before any collective: an unusable out_dir or a second run in it ends the job here.
-    const bool trains = !opts.sample && opts.export_llmc.empty();
     if (trains && world.rank() == 0) lock.emplace(run->cfg.out_dir);
     resume = resolve_resume(run->cfg, opts.resume, &resume_note);
     if (resume) start_step = restore_run_checkpoint(*run, *resume);  // every rank reads it
@@ -202,15 +202,13 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     if (opts.search > 0) std::fputs(search_text(*run, cluster, opts.search).c_str(), out);
     return kOk;
   }
-  if (!opts.export_llmc.empty() || opts.sample) {
+  if (!trains) {
     failure = attempt([&] {
-      if (world.size() > 1) throw ConfigError("--export-llmc and --sample run in one process");
+      if (world.size() > 1)
+        throw ConfigError("--export-llmc, --export-safetensors and --sample run in one process");
       if (!opts.export_llmc.empty()) export_llmc(*run, opts.export_llmc, err);
-      if (opts.sample)
-        std::fprintf(
-            out, "%s\n",
-            sample_text(*run, {opts.prompt, opts.sample_tokens, opts.temperature, opts.tokenizer})
-                .c_str());
+      if (!opts.safetensors.dir.empty()) export_safetensors(*run, opts.safetensors, err);
+      if (opts.sample) std::fprintf(out, "%s\n", sample_text(*run, opts.request).c_str());
     });
     return agree(world, failure, err);
   }

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "launcher/model_io.h"
+
 namespace trainer {
 
 struct AppOptions {
@@ -16,13 +18,11 @@ struct AppOptions {
   int search = 0;       // --search N: the fastest layouts of N devices
   std::string resume;   // "", "auto" or a path
   // Instead of training (after --resume, if given; one process):
-  std::string export_llmc;  // --export-llmc PATH: write the weights in llm.c's format
-  bool sample = false;      // --sample PROMPT: print a continuation
-  std::string prompt;
-  int64_t sample_tokens = 200;
-  double temperature = 1.0;
-  std::string tokenizer;         // --tokenizer: llm.c's tokenizer file ("" = bytes)
-  bool fault_injection = false;  // --fault-injection: the TRAINER_FAULT_* variables act (tests)
+  std::string export_llmc;        // --export-llmc PATH: write the weights in llm.c's format
+  SafetensorsExport safetensors;  // --export-safetensors DIR (and its options)
+  bool sample = false;            // --sample PROMPT: print a continuation
+  SampleRequest request;          // the prompt and --sample's options
+  bool fault_injection = false;   // --fault-injection: the TRAINER_FAULT_* variables act (tests)
 };
 
 // Exit codes: 0 done; 2 bad input (config, data, a checkpoint that cannot be resumed);

@@ -9,8 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/checkpoint/llmc_weights.h"
+#include "core/checkpoint/safetensors.h"
+#include "core/checkpoint/safetensors_weights.h"
 #include "core/data/dataset.h"
-#include "core/data/llmc_file.h"
 #include "core/error.h"
 #include "core/file_access.h"
 #include "core/layers/registry.h"
@@ -90,34 +92,39 @@ static void read_data(ConfigSection& root, Config& c) {
   s.finish();
 }
 
-// model.init_from: the GPT-2 file's header gives the sizes its entries leave out (vocabulary,
-// padded vocabulary, channels, positions, heads, and the blocks' repeat), so a fine-tuning config
-// names only the layers' types. Sizes the config does give must match the file (checked when
-// the weights load).
-static void sizes_from_llmc_header(const Config& c, YAML::Node layers) {
-  std::array<int32_t, 256> h{};
+// model.init_from: the GPT-2 file's sizes (llm.c's header, or the shapes and config.json of a
+// transformers-named safetensors file) give those its entries leave out (vocabulary, padded
+// vocabulary, channels, positions, heads, and the blocks' repeat), so a fine-tuning config names
+// only the layers' types. Sizes the config does give must match the file (checked when the
+// weights load). A file in trainer's names gives none: its config is the one it was trained with.
+static void sizes_from_init_file(const Config& c, YAML::Node layers) {
+  Gpt2Sizes s;
   try {
-    h = read_llmc_header(c.init_from, kLlmcParamsMagic, {3});
+    if (SafetensorsFile::looks_like(c.init_from)) {
+      const std::optional<Gpt2Sizes> hf = hf_gpt2_sizes(c.init_from);
+      if (!hf) return;
+      s = *hf;
+    } else {
+      s = read_llmc_sizes(c.init_from);
+    }
   } catch (const DataError& e) {
     throw ConfigError(c.where(c.tree["model"]["init_from"]) + ": model.init_from: " + e.what());
   }
-  const int64_t max_t = h[2], vocab = h[3], blocks = h[4], heads = h[5], channels = h[6],
-                padded = h[7];
   auto fill = [](YAML::Node entry, const char* key, int64_t value) {
-    if (!entry[key]) entry[key] = value;
+    if (!entry[key] && value > 0) entry[key] = value;
   };
   for (YAML::Node entry : layers) {
     const std::string type = entry["type"] ? entry["type"].as<std::string>("") : "";
     if (type == "embedding") {
-      fill(entry, "vocab_size", vocab);
-      fill(entry, "padded_vocab_size", padded);
-      fill(entry, "channels", channels);
-      fill(entry, "max_positions", max_t);
+      fill(entry, "vocab_size", s.vocab);
+      fill(entry, "padded_vocab_size", s.padded_vocab);
+      fill(entry, "channels", s.channels);
+      fill(entry, "max_positions", s.max_positions);
     } else if (type == "transformer_block") {
-      fill(entry, "heads", heads);
-      fill(entry, "repeat", blocks);
+      fill(entry, "heads", s.heads);
+      fill(entry, "repeat", s.layers);
     } else if (type == "lm_head") {
-      fill(entry, "vocab_size", vocab);
+      fill(entry, "vocab_size", s.vocab);
     }
   }
 }
@@ -131,12 +138,13 @@ static void read_model(ConfigSection& root, Config& c) {
   if (c.input)
     for (int64_t d : *c.input)
       if (d < 1) s.fail("input", "every dimension must be at least 1, got " + shape_str(*c.input));
-  // GPT-2 weights in llm.c's format to start from (instead of the initialisation).
+  // Weights to start from instead of the initialisation: a GPT-2 in llm.c's format, or
+  // safetensors in transformers' GPT-2 names or trainer's own.
   // Read only when given, so configs without it keep their digest (and their checkpoints).
   if (s.has("init_from")) c.init_from = s.text("init_from", std::nullopt);
   if (!c.init_from.empty()) require_file(s, "init_from", c.init_from);
   const YAML::Node written = s.sequence("layers");
-  if (!c.init_from.empty()) sizes_from_llmc_header(c, written);
+  if (!c.init_from.empty()) sizes_from_init_file(c, written);
   // An entry with `repeat: N` stands for N identical entries (a 12-layer GPT-2 is one
   // transformer_block entry); model.layers[i] in messages and pipeline cuts counts them expanded.
   c.layers = YAML::Node(YAML::NodeType::Sequence);

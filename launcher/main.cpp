@@ -37,18 +37,35 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   cli.add_option("--resume", opts.resume,
                  "'auto' (the newest checkpoint of this run, if any) or a checkpoint directory");
-  auto* sample = cli.add_option("--sample", opts.prompt,
+  auto* sample = cli.add_option("--sample", opts.request.prompt,
                                 "print PROMPT and the model's continuation instead of training");
-  cli.add_option("--sample-tokens", opts.sample_tokens, "with --sample: tokens to generate")
+  cli.add_option("--sample-tokens", opts.request.tokens, "with --sample: tokens to generate")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  cli.add_option("--temperature", opts.temperature,
+  cli.add_option("--temperature", opts.request.temperature,
                  "with --sample: softmax temperature (0: the most likely token)")
       ->check(CLI::Range(0.0, 100.0));
-  cli.add_option("--tokenizer", opts.tokenizer,
+  cli.add_option("--tokenizer", opts.request.tokenizer,
                  "with --sample: llm.c's tokenizer file (gpt2_tokenizer.bin); default: bytes")
       ->check(CLI::ExistingFile);
+  cli.add_option("--logits", opts.request.logits_path,
+                 "with --sample: also write the logits at each prompt position to this "
+                 "safetensors file (tensor 'logits')")
+      ->needs(sample);
   cli.add_option("--export-llmc", opts.export_llmc,
                  "write the model's weights in llm.c's GPT-2 format instead of training");
+  auto* safetensors = cli.add_option(
+      "--export-safetensors", opts.safetensors.dir,
+      "write DIR/model.safetensors instead of training (a GPT-2 in transformers' names, with "
+      "DIR/config.json: GPT2LMHeadModel.from_pretrained(DIR) loads it)");
+  cli.add_option("--export-dtype", opts.safetensors.dtype,
+                 "with --export-safetensors: fp32 (default) or bf16")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->needs(safetensors);
+  cli.add_option("--export-names", opts.safetensors.names,
+                 "with --export-safetensors: hf (transformers' GPT-2), trainer (the parameters' "
+                 "own names), or auto (default: hf for a GPT-2)")
+      ->check(CLI::IsMember({"auto", "hf", "trainer"}))
+      ->needs(safetensors);
   // A test flag, hidden from --help (an empty group): see launcher/fault_injection.h.
   cli.add_flag("--fault-injection", opts.fault_injection)->group("");
   try {

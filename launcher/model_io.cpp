@@ -1,6 +1,8 @@
 #include "launcher/model_io.h"
 
 #include "core/checkpoint/llmc_weights.h"
+#include "core/checkpoint/safetensors.h"
+#include "core/checkpoint/safetensors_weights.h"
 #include "core/data/tokenizer.h"
 #include "core/error.h"
 #include "core/generate.h"
@@ -10,6 +12,15 @@ namespace trainer {
 void export_llmc(RunSetup& run, const std::string& path, FILE* err) {
   save_llmc_weights(path, *run.model);
   std::fprintf(err, "wrote %s (llm.c GPT-2 weights, fp32)\n", path.c_str());
+}
+
+void export_safetensors(RunSetup& run, const SafetensorsExport& e, FILE* err) {
+  const bool hf = e.names == "hf" || (e.names == "auto" && is_gpt2(*run.model));
+  const DType dtype = e.dtype == "bf16" ? DType::BF16 : DType::F32;
+  save_safetensors_weights(e.dir, *run.model, hf ? WeightNames::HuggingFace : WeightNames::Trainer,
+                           dtype);
+  std::fprintf(err, "wrote %s/model.safetensors (%s, %s names)%s\n", e.dir.c_str(), e.dtype.c_str(),
+               hf ? "transformers' GPT-2" : "trainer's", hf ? " and config.json" : "");
 }
 
 std::string sample_text(RunSetup& run, const SampleRequest& request) {
@@ -31,6 +42,15 @@ std::string sample_text(RunSetup& run, const SampleRequest& request) {
     if (t >= vocab)
       throw ConfigError("--sample: the prompt encodes to token " + std::to_string(t) +
                         ", outside the model's vocabulary of " + std::to_string(vocab));
+  if (!request.logits_path.empty()) {
+    Tensor logits;
+    try {
+      logits = prompt_logits(*run.model, prompt);
+    } catch (const ConfigError& e) {
+      throw ConfigError(std::string("--logits: ") + e.what());
+    }
+    write_safetensors(request.logits_path, {{"logits", logits}}, DType::F32, {{"format", "pt"}});
+  }
   SampleOptions o;
   o.tokens = request.tokens;
   o.temperature = static_cast<float>(request.temperature);

@@ -2,6 +2,8 @@
 
 #include "core/allocator.h"
 #include "core/checkpoint/llmc_weights.h"
+#include "core/checkpoint/safetensors.h"
+#include "core/checkpoint/safetensors_weights.h"
 #include "core/cpu/parallel.h"
 #include "core/error.h"
 #include "core/layers/embedding.h"
@@ -384,7 +386,10 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank, int ten
                         "for now");
     const std::string where = c.where(c.tree["model"]["init_from"]) + ": ";
     try {
-      load_llmc_weights(c.init_from, *r.model);
+      if (SafetensorsFile::looks_like(c.init_from))
+        load_safetensors_weights(c.init_from, *r.model);
+      else
+        load_llmc_weights(c.init_from, *r.model);
     } catch (const DataError& e) {
       throw ConfigError(where + "model.init_from: " + e.what());
     } catch (const ConfigError& e) {

@@ -144,7 +144,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     // next step's collectives and wait there.
     if (root && tokens && c.sample_tokens > 0 && grid.pipeline_size == 1) {
       const std::string sample =
-          sample_text(run, {c.sample_prompt, c.sample_tokens, 0.8, c.sample_tokenizer});
+          sample_text(run, {c.sample_prompt, c.sample_tokens, 0.8, c.sample_tokenizer, ""});
       progress.note("sample: " + sample);
       files->append_text("sample", step + 1, sample);
     }

@@ -1,72 +1,57 @@
 #include "core/checkpoint/llmc_weights.h"
 
 #include <array>
-#include <cmath>
 #include <cstring>
 
+#include "core/checkpoint/gpt2_layout.h"
+#include "core/checkpoint/param_values.h"
 #include "core/data/llmc_file.h"
 #include "core/error.h"
-#include "core/layers/attention.h"
-#include "core/layers/block.h"
-#include "core/layers/embedding.h"
 
 namespace trainer {
 namespace {
 
-constexpr int kBlockTensors = 12;  // per transformer block, in llm.c's (and Block::params') order
-
-struct GptLayout {
+struct LlmcLayout {
   std::array<int32_t, 256> header{};  // llm.c's header for this model
   std::vector<Param*> tensors;        // in the file's order
 };
 
-[[noreturn]] void not_gpt2(const Model& model, size_t i, const std::string& expected) {
-  throw ConfigError(
-      "model.init_from: llm.c's GPT-2 format needs embedding, transformer_block "
-      "x L, layer_norm, lm_head; model layer " +
-      std::to_string(i) + " is " +
-      (i < model.size() ? model.layer(i).type() : std::string("missing")) + ", expected " +
-      expected);
-}
-
-GptLayout layout_of(Model& model) {
-  const size_t n = model.size();
-  if (n < 3 || std::string(model.layer(0).type()) != "embedding") not_gpt2(model, 0, "embedding");
-  const size_t L = n - 3;
-  for (size_t i = 1; i <= L; ++i)
-    if (std::string(model.layer(i).type()) != "transformer_block")
-      not_gpt2(model, i, "transformer_block");
-  if (std::string(model.layer(L + 1).type()) != "layer_norm") not_gpt2(model, L + 1, "layer_norm");
-  if (std::string(model.layer(L + 2).type()) != "lm_head") not_gpt2(model, L + 2, "lm_head");
-  if (L == 0) not_gpt2(model, 1, "transformer_block");
-
-  auto& emb = static_cast<Embedding&>(model.layer(0));
-  const Tensor& wte = emb.params()[0]->value;
-  const Tensor& wpe = emb.params()[1]->value;
-  // block > attn block > [ln, qkv, core, proj]
-  auto& attn = static_cast<Block&>(static_cast<Block&>(model.layer(1)).child(0));
-  const int64_t heads = static_cast<CausalSelfAttention&>(attn.child(2)).heads();
-
-  GptLayout g;
-  g.header[0] = kLlmcParamsMagic;
-  g.header[1] = 3;
-  g.header[2] = static_cast<int32_t>(wpe.dim(0));
-  g.header[3] = static_cast<int32_t>(emb.vocab());
-  g.header[4] = static_cast<int32_t>(L);
-  g.header[5] = static_cast<int32_t>(heads);
-  g.header[6] = static_cast<int32_t>(wte.dim(1));
-  g.header[7] = static_cast<int32_t>(wte.dim(0));
-  g.tensors = emb.params();
-  for (int k = 0; k < kBlockTensors; ++k)
-    for (size_t i = 1; i <= L; ++i) g.tensors.push_back(model.layer(i).params().at(k));
-  for (Param* p : model.layer(L + 1).params()) g.tensors.push_back(p);
-  return g;
+LlmcLayout layout_of(Model& model) {
+  const Gpt2Layout g = gpt2_layout(model, "model.init_from: llm.c's GPT-2 format");
+  LlmcLayout f;
+  const Gpt2Sizes& s = g.sizes;
+  f.header[0] = kLlmcParamsMagic;
+  f.header[1] = 3;
+  const int64_t fields[] = {s.max_positions, s.vocab,    s.layers,
+                            s.heads,         s.channels, s.padded_vocab};
+  for (int i = 0; i < 6; ++i)
+    f.header[static_cast<size_t>(i) + 2] = static_cast<int32_t>(fields[i]);
+  f.tensors = {g.wte, g.wpe};
+  // Each of a block's tensors for all L blocks in a row.
+  for (int k = 0; k < kGpt2BlockTensors; ++k)
+    for (const std::vector<Param*>& block : g.blocks)
+      f.tensors.push_back(block.at(static_cast<size_t>(k)));
+  f.tensors.push_back(g.final_norm_weight);
+  f.tensors.push_back(g.final_norm_bias);
+  return f;
 }
 
 }  // namespace
 
+Gpt2Sizes read_llmc_sizes(const std::string& path) {
+  const std::array<int32_t, 256> h = read_llmc_header(path, kLlmcParamsMagic, {3});
+  Gpt2Sizes s;
+  s.max_positions = h[2];
+  s.vocab = h[3];
+  s.layers = h[4];
+  s.heads = h[5];
+  s.channels = h[6];
+  s.padded_vocab = h[7];
+  return s;
+}
+
 void load_llmc_weights(const std::string& path, Model& model) {
-  const GptLayout g = layout_of(model);
+  const LlmcLayout g = layout_of(model);
   const LlmcFile f = read_llmc_file(path, kLlmcParamsMagic, {3});
   static const char* const kFields[] = {
       "max sequence length", "vocabulary", "layers", "heads", "channels", "padded vocabulary"};
@@ -84,18 +69,14 @@ void load_llmc_weights(const std::string& path, Model& model) {
   for (Param* p : g.tensors) {
     Tensor host = Tensor::empty(p->value.shape());
     std::memcpy(host.f32(), src, host.bytes());
-    for (int64_t i = 0; i < host.numel(); ++i)
-      if (!std::isfinite(host.f32()[i]))
-        throw DataError(path + ": " + p->name + " holds a non-finite value at element " +
-                        std::to_string(i));
-    p->value.copy_from(host);
+    set_param_value(*p, host, path);
     src += host.bytes();
   }
   model.refresh_compute_weights();
 }
 
 void save_llmc_weights(const std::string& path, Model& model) {
-  const GptLayout g = layout_of(model);
+  const LlmcLayout g = layout_of(model);
   std::vector<char> payload;
   for (const Param* p : g.tensors) {
     const Tensor host = p->value.to(Device::cpu());

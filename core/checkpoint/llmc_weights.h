@@ -4,15 +4,18 @@
 // w/b, attention projection w/b, ln2 w/b, fc w/b, fc projection w/b) all L layers' copies in a
 // row, then the final layer norm's w and b. Linear weights are (out, in), as here.
 //
-// The model must be a GPT-2: embedding, L transformer_block entries, layer_norm, lm_head.
+// The model must be a GPT-2 (see gpt2_layout.h).
 #pragma once
 
 #include <string>
 
+#include "core/checkpoint/gpt2_layout.h"
 #include "core/model.h"
 
 namespace trainer {
 
+// The sizes in the file's header; throws DataError naming the file when it is not such a file.
+Gpt2Sizes read_llmc_sizes(const std::string& path);
 // Copies the file's weights into the model; throws DataError naming the file when it is not such
 // a file, and ConfigError naming the first size that differs from the model's.
 void load_llmc_weights(const std::string& path, Model& model);

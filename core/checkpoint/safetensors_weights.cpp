@@ -1,0 +1,177 @@
+#include "core/checkpoint/safetensors_weights.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/checkpoint/param_values.h"
+#include "core/checkpoint/safetensors.h"
+#include "core/durable_file.h"
+#include "core/error.h"
+
+namespace trainer {
+namespace {
+
+constexpr const char* kHfPrefix = "transformer.";
+
+// "transformer." or "" when the file names GPT-2's tensors as transformers does; nullopt else.
+std::optional<std::string> hf_prefix(const SafetensorsFile& f) {
+  if (f.has(std::string(kHfPrefix) + "wte.weight")) return std::string(kHfPrefix);
+  if (f.has("wte.weight")) return std::string();
+  return std::nullopt;
+}
+
+// The stored form of a GPT-2 tensor: its first `rows` rows, transposed for Conv1D.
+Tensor to_hf(const HfTensor& t) {
+  const Tensor v = t.param->value.to(Device::cpu());
+  if (!t.transposed) {
+    Shape shape = v.shape();
+    shape[0] = t.rows;
+    Tensor out = Tensor::empty(shape);
+    std::copy(v.f32(), v.f32() + out.numel(), out.f32());
+    return out;
+  }
+  const int64_t rows = v.dim(0), cols = v.dim(1);
+  Tensor out = Tensor::empty({cols, rows});
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out.f32()[c * rows + r] = v.f32()[r * cols + c];
+  return out;
+}
+
+// The inverse of to_hf: the parameter's full shape, padding rows zero.
+Tensor from_hf(const HfTensor& t, const Tensor& stored) {
+  Tensor out = Tensor::zeros(t.param->value.shape());
+  if (!t.transposed) {
+    std::copy(stored.f32(), stored.f32() + stored.numel(), out.f32());
+    return out;
+  }
+  const int64_t rows = out.dim(0), cols = out.dim(1);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out.f32()[r * cols + c] = stored.f32()[c * rows + r];
+  return out;
+}
+
+Shape hf_shape(const HfTensor& t) {
+  Shape s = t.param->value.shape();
+  if (t.transposed) return {s[1], s[0]};
+  s[0] = t.rows;
+  return s;
+}
+
+// Reads tensor `key` of `f` for a parameter whose file shape must be `shape`.
+Tensor read_checked(const SafetensorsFile& f, const std::string& key, const Shape& shape) {
+  const auto it = f.entries().find(key);
+  if (it == f.entries().end())
+    throw DataError(f.path() + ": no tensor '" + key + "', which the config's model needs");
+  if (it->second.shape != shape)
+    throw ConfigError(f.path() + ": tensor '" + key + "' has shape " + shape_str(it->second.shape) +
+                      ", the config's model needs " + shape_str(shape));
+  return f.to_f32(key);
+}
+
+// Throws for the first tensor of `f` outside `used` that `skippable` does not accept.
+template <typename Skip>
+void refuse_leftovers(const SafetensorsFile& f, const std::set<std::string>& used, Skip skippable) {
+  for (const auto& [key, entry] : f.entries())
+    if (!used.count(key) && !skippable(key))
+      throw DataError(f.path() + ": tensor '" + key +
+                      "' has no place in the config's model (it would be dropped)");
+}
+
+void load_hf(const SafetensorsFile& f, const std::string& prefix, Model& model) {
+  const Gpt2Layout g = gpt2_layout(model, "model.init_from: transformers' GPT-2 names");
+  std::set<std::string> used;
+  for (const HfTensor& t : hf_gpt2_tensors(g)) {
+    const std::string key = prefix + t.name;
+    set_param_value(*t.param, from_hf(t, read_checked(f, key, hf_shape(t))), f.path());
+    used.insert(key);
+  }
+  // The head is the embedding (tied); a file whose head differs is another model.
+  if (f.has("lm_head.weight")) {
+    const HfTensor wte = hf_gpt2_tensors(g).front();
+    const Tensor head = read_checked(f, "lm_head.weight", hf_shape(wte));
+    const Tensor emb = f.to_f32(prefix + wte.name);
+    if (!std::equal(head.f32(), head.f32() + head.numel(), emb.f32()))
+      throw DataError(f.path() + ": lm_head.weight differs from " + prefix + wte.name +
+                      "; trainer's GPT-2 ties the head to the token embedding");
+    used.insert("lm_head.weight");
+  }
+  // Older files keep attention's causal mask as a buffer: a constant, not a weight.
+  refuse_leftovers(f, used, [](const std::string& key) {
+    const auto ends = [&](const std::string& tail) {
+      return key.size() >= tail.size() &&
+             key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    return ends(".attn.bias") || ends(".attn.masked_bias");
+  });
+}
+
+void load_trainer_names(const SafetensorsFile& f, Model& model) {
+  std::set<std::string> used;
+  for (Param* p : model.params()) {
+    set_param_value(*p, read_checked(f, p->name, p->value.shape()), f.path());
+    used.insert(p->name);
+  }
+  refuse_leftovers(f, used, [](const std::string&) { return false; });
+}
+
+}  // namespace
+
+void save_safetensors_weights(const std::string& dir, Model& model, WeightNames names,
+                              DType dtype) {
+  std::vector<SafetensorsItem> items;
+  std::optional<Gpt2Layout> gpt2;
+  if (names == WeightNames::HuggingFace) {
+    gpt2 = gpt2_layout(model, "safetensors in transformers' names");
+    for (const HfTensor& t : hf_gpt2_tensors(*gpt2))
+      items.push_back({kHfPrefix + t.name, to_hf(t)});
+  } else {
+    for (Param* p : model.params()) items.push_back({p->name, p->value.to(Device::cpu())});
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw OutputError("cannot write " + dir + ": " + ec.message());
+  // transformers refuses a safetensors file whose metadata names no known format.
+  write_safetensors(dir + "/model.safetensors", items, dtype,
+                    {{"format", "pt"}, {"producer", "trainer"}});
+  if (gpt2) write_file_durably(dir + "/config.json", hf_gpt2_config(gpt2->sizes, dtype));
+}
+
+void load_safetensors_weights(const std::string& path, Model& model) {
+  const SafetensorsFile f(path);
+  if (const auto prefix = hf_prefix(f))
+    load_hf(f, *prefix, model);
+  else
+    load_trainer_names(f, model);
+  model.refresh_compute_weights();
+}
+
+std::optional<Gpt2Sizes> hf_gpt2_sizes(const std::string& path) {
+  const SafetensorsFile f(path);
+  const auto prefix = hf_prefix(f);
+  if (!prefix) return std::nullopt;
+  const auto shape = [&](const std::string& name) {
+    const auto it = f.entries().find(*prefix + name);
+    if (it == f.entries().end() || it->second.shape.size() != 2)
+      throw DataError(path + ": no two-dimensional tensor '" + *prefix + name + "'");
+    return it->second.shape;
+  };
+  Gpt2Sizes s;
+  s.vocab = shape("wte.weight")[0];
+  s.channels = shape("wte.weight")[1];
+  s.max_positions = shape("wpe.weight")[0];
+  while (f.has(*prefix + "h." + std::to_string(s.layers) + ".ln_1.weight")) ++s.layers;
+  const std::filesystem::path config = std::filesystem::path(path).parent_path() / "config.json";
+  std::ifstream in(config);
+  if (!in) return s;
+  try {
+    const nlohmann::json c = nlohmann::json::parse(in);
+    if (c.contains("n_head") && c["n_head"].is_number_unsigned()) s.heads = c["n_head"];
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(config.string() + ": not JSON (" + e.what() + ")");
+  }
+  return s;
+}
+
+}  // namespace trainer
