@@ -31,12 +31,25 @@ std::string Progress::line(int64_t step, int64_t epoch, double loss, double samp
   const int64_t done = step + 1 - first_step_;
   const double eta =
       done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - step - 1) : 0.0;
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "step %lld/%lld  epoch %lld  loss %.4f  %.0f samples/s  eta %s",
+  char rate[80];
+  const double tokens_per_s = samples_per_s * static_cast<double>(tokens_per_sample_);
+  if (tokens_per_sample_ == 0)
+    std::snprintf(rate, sizeof rate, "%.0f samples/s", samples_per_s);
+  else if (mfu_.peak_flops > 0)
+    std::snprintf(rate, sizeof rate, "%.0f tokens/s  MFU %.1f%%", tokens_per_s,
+                  100.0 * mfu_.mfu(tokens_per_s));
+  else
+    std::snprintf(rate, sizeof rate, "%.0f tokens/s", tokens_per_s);
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "step %lld/%lld  epoch %lld  loss %.4f  %s  eta %s",
                 static_cast<long long>(step + 1), static_cast<long long>(total_),
-                static_cast<long long>(epoch + 1), loss, samples_per_s,
-                format_duration(eta).c_str());
+                static_cast<long long>(epoch + 1), loss, rate, format_duration(eta).c_str());
   return buf;
+}
+
+void Progress::count_tokens(int64_t tokens_per_sample, const MfuBasis& basis) {
+  tokens_per_sample_ = tokens_per_sample;
+  mfu_ = basis;
 }
 
 void Progress::update(int64_t step, int64_t epoch, double loss, double samples_per_s) {

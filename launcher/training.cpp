@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/allocator.h"
+#include "core/cpu/parallel.h"
 #include "core/data/loader.h"
 #include "core/layers/lm_head.h"
 #include "core/trace.h"
@@ -13,6 +14,7 @@
 #include "launcher/checkpointing.h"
 #include "launcher/device.h"
 #include "launcher/fault_injection.h"
+#include "launcher/mfu.h"
 #include "launcher/model_io.h"
 #include "launcher/progress.h"
 #include "launcher/run_files.h"
@@ -119,6 +121,12 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   std::optional<DataLoader> test_loader;
   if (run.test) test_loader.emplace(*run.test, c.batch_size, /*shuffle=*/false, c.seed, device);
   Progress progress(run.total_steps, c.log_every, root ? log : nullptr);
+  std::optional<MfuBasis> mfu;
+  if (tokens) {
+    mfu = mfu_basis(run, grid.world->size(), cpu::threads());
+    progress.count_tokens(targets_per_sample, *mfu);
+    progress.note("MFU against " + mfu->peak_source);
+  }
 
   nlohmann::json last_eval = nlohmann::json::object();
   auto run_eval = [&](int64_t step, int64_t epoch) {
@@ -225,8 +233,12 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
           {"lr", c.lr.at(step)},
           {"samples_per_s", window.samples_per_s()},
           {"step_ms", window.step_ms()}};
-      if (tokens)
-        record["tokens_per_s"] = window.samples_per_s() * static_cast<double>(targets_per_sample);
+      if (tokens) {
+        const double tokens_per_s =
+            window.samples_per_s() * static_cast<double>(targets_per_sample);
+        record["tokens_per_s"] = tokens_per_s;
+        if (mfu->peak_flops > 0) record["mfu"] = mfu->mfu(tokens_per_s);
+      }
       if (c.clip_grad_norm > 0.0) record["grad_norm"] = r.grad_norm;
       if (skipped_steps > 0) record["skipped_steps"] = skipped_steps;
       if (run.scaler.active()) record["loss_scale"] = run.scaler.scale();
@@ -301,6 +313,15 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       {"communicator", grid.data_size > 1 ? c.communicator : "none"},
   };
   if (c.device == "cuda") summary["gpu"] = gpu_name(c.gpu);
+  if (mfu) {
+    const double tokens_per_s =
+        summary["train_samples_per_s"].get<double>() * static_cast<double>(targets_per_sample);
+    summary["train_tokens_per_s"] = tokens_per_s;
+    summary["model_flops_per_token"] = mfu->flops_per_token;
+    summary["peak_flops"] = mfu->peak_flops;
+    summary["peak"] = mfu->peak_source;
+    if (mfu->peak_flops > 0) summary["mfu"] = mfu->mfu(tokens_per_s);
+  }
   if (files) files->write_summary(summary);
   return summary;
 }
