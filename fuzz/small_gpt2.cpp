@@ -30,7 +30,7 @@ RunSetup& small_gpt2() {
                             dir + "/run}\n";
     const auto cfg_path =
         write_input("gpt.yaml", reinterpret_cast<const uint8_t*>(cfg.data()), cfg.size());
-    run.emplace(build_run(load_config(cfg_path, {}, 1), 0, true));
+    run.emplace(build_run(load_config(cfg_path, {}, 1)));
   }
   return *run;
 }

@@ -81,15 +81,16 @@ void refuse_leftovers(const SafetensorsFile& f, const std::set<std::string>& use
 
 void load_hf(const SafetensorsFile& f, const std::string& prefix, Model& model) {
   const Gpt2Layout g = gpt2_layout(model, "model.init_from: transformers' GPT-2 names");
+  const std::vector<HfTensor> tensors = hf_gpt2_tensors(g);
   std::set<std::string> used;
-  for (const HfTensor& t : hf_gpt2_tensors(g)) {
+  for (const HfTensor& t : tensors) {
     const std::string key = prefix + t.name;
     set_param_value(*t.param, from_hf(t, read_checked(f, key, hf_shape(t))), f.path());
     used.insert(key);
   }
   // The head is the embedding (tied); a file whose head differs is another model.
   if (f.has("lm_head.weight")) {
-    const HfTensor wte = hf_gpt2_tensors(g).front();
+    const HfTensor& wte = tensors.front();
     const Tensor head = read_checked(f, "lm_head.weight", hf_shape(wte));
     const Tensor emb = f.to_f32(prefix + wte.name);
     if (!std::equal(head.f32(), head.f32() + head.numel(), emb.f32()))
