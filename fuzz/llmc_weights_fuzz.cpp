@@ -10,7 +10,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   trainer::RunSetup& run = trainer::fuzz::small_gpt2();
   const std::string path = trainer::fuzz::write_input("weights.bin", data, size);
   try {
-    trainer::load_llmc_weights(path, *run.model);
+    trainer::WeightTarget target(*run.model, *run.model);
+    trainer::load_llmc_weights(path, target);
   } catch (const trainer::InputError&) {
   }
   return 0;

@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const trainer::InputError&) {
   }
   try {
-    trainer::load_safetensors_weights(path, *run.model);
+    trainer::WeightTarget target(*run.model, *run.model);
+    trainer::load_safetensors_weights(path, target);
   } catch (const trainer::InputError&) {
   }
   return 0;

@@ -380,16 +380,18 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank, int ten
   check_fits(r);
   check_vocabulary(r);
   if (!c.init_from.empty()) {
+    // The file holds the whole model: a stage or a tensor slice maps it through the whole
+    // model's parameters (names and shapes, without storage) and takes its part.
+    std::unique_ptr<Model> whole_shapes;
     if (c.pipeline > 1 || c.tensor > 1)
-      throw ConfigError(c.where(c.tree["model"]["init_from"]) +
-                        ": model.init_from: needs parallel.pipeline: 1 and parallel.tensor: 1 "
-                        "for now");
+      whole_shapes = build_model(c, input, 0, -1, nullptr, /*shapes_only=*/true);
+    WeightTarget target(whole_shapes ? *whole_shapes : *r.model, *r.model);
     const std::string where = c.where(c.tree["model"]["init_from"]) + ": ";
     try {
       if (SafetensorsFile::looks_like(c.init_from))
-        load_safetensors_weights(c.init_from, *r.model);
+        load_safetensors_weights(c.init_from, target);
       else
-        load_llmc_weights(c.init_from, *r.model);
+        load_llmc_weights(c.init_from, target);
     } catch (const DataError& e) {
       throw ConfigError(where + "model.init_from: " + e.what());
     } catch (const ConfigError& e) {

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/layers/tensor_split.h"
 #include "core/rng.h"
 
 namespace trainer::test {
@@ -111,6 +112,17 @@ std::map<std::string, std::vector<float>> parameters_by_name(Model& model) {
   for (Param* p : model.params()) {
     const Tensor host = p->value.to(Device::cpu());
     out[p->name].assign(host.f32(), host.f32() + host.numel());
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<float>> sliced_like(Model& mine, Model& whole) {
+  std::map<std::string, Param*> by_name;
+  for (Param* p : whole.params()) by_name[p->name] = p;
+  std::map<std::string, std::vector<float>> out;
+  for (Param* p : mine.params()) {
+    const Tensor slice = take_slice(by_name.at(p->name)->value.to(Device::cpu()), p->split);
+    out[p->name].assign(slice.f32(), slice.f32() + slice.numel());
   }
   return out;
 }

@@ -74,6 +74,9 @@ std::string write_small_gpt(Communicator& world);
 
 // Every parameter of a model by name (a pipeline stage holds some of the whole model's).
 std::map<std::string, std::vector<float>> parameters_by_name(Model& model);
+// Of each of `mine`'s parameters (a pipeline stage's, a tensor rank's slices), what one process's
+// model `whole` holds of it, cut the same way.
+std::map<std::string, std::vector<float>> sliced_like(Model& mine, Model& whole);
 
 // Under mpirun: a fresh temp dir of rank 0's (kept until the process ends), its path on every
 // rank.

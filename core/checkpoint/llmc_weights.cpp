@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "core/checkpoint/gpt2_layout.h"
-#include "core/checkpoint/param_values.h"
 #include "core/data/llmc_file.h"
 #include "core/error.h"
 
@@ -50,8 +49,8 @@ Gpt2Sizes read_llmc_sizes(const std::string& path) {
   return s;
 }
 
-void load_llmc_weights(const std::string& path, Model& model) {
-  const LlmcLayout g = layout_of(model);
+void load_llmc_weights(const std::string& path, WeightTarget& target) {
+  const LlmcLayout g = layout_of(target.whole());
   const LlmcFile f = read_llmc_file(path, kLlmcParamsMagic, {3});
   static const char* const kFields[] = {
       "max sequence length", "vocabulary", "layers", "heads", "channels", "padded vocabulary"};
@@ -67,12 +66,14 @@ void load_llmc_weights(const std::string& path, Model& model) {
                     "header's sizes need " + std::to_string(bytes));
   const char* src = f.payload.data();
   for (Param* p : g.tensors) {
-    Tensor host = Tensor::empty(p->value.shape());
-    std::memcpy(host.f32(), src, host.bytes());
-    set_param_value(*p, host, path);
-    src += host.bytes();
+    if (target.holds(*p)) {
+      Tensor host = Tensor::empty(p->value.shape());
+      std::memcpy(host.f32(), src, host.bytes());
+      target.set(*p, host, path);
+    }
+    src += p->value.bytes();
   }
-  model.refresh_compute_weights();
+  target.finish();
 }
 
 void save_llmc_weights(const std::string& path, Model& model) {

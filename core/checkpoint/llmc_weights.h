@@ -10,15 +10,16 @@
 #include <string>
 
 #include "core/checkpoint/gpt2_layout.h"
+#include "core/checkpoint/weight_target.h"
 #include "core/model.h"
 
 namespace trainer {
 
 // The sizes in the file's header; throws DataError naming the file when it is not such a file.
 Gpt2Sizes read_llmc_sizes(const std::string& path);
-// Copies the file's weights into the model; throws DataError naming the file when it is not such
-// a file, and ConfigError naming the first size that differs from the model's.
-void load_llmc_weights(const std::string& path, Model& model);
+// Copies the file's weights into the target's model; throws DataError naming the file when it is
+// not such a file, and ConfigError naming the first size that differs from the model's.
+void load_llmc_weights(const std::string& path, WeightTarget& target);
 // Writes the model's weights (master copies, fp32) as such a file, atomically.
 void save_llmc_weights(const std::string& path, Model& model);
 

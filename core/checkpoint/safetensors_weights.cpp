@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "core/checkpoint/param_values.h"
 #include "core/checkpoint/safetensors.h"
 #include "core/durable_file.h"
 #include "core/error.h"
@@ -59,15 +58,14 @@ Shape hf_shape(const HfTensor& t) {
   return s;
 }
 
-// Reads tensor `key` of `f` for a parameter whose file shape must be `shape`.
-Tensor read_checked(const SafetensorsFile& f, const std::string& key, const Shape& shape) {
+// Checks that `f` has tensor `key` of shape `shape` (a parameter's, as the file stores it).
+void check_entry(const SafetensorsFile& f, const std::string& key, const Shape& shape) {
   const auto it = f.entries().find(key);
   if (it == f.entries().end())
     throw DataError(f.path() + ": no tensor '" + key + "', which the config's model needs");
   if (it->second.shape != shape)
     throw ConfigError(f.path() + ": tensor '" + key + "' has shape " + shape_str(it->second.shape) +
                       ", the config's model needs " + shape_str(shape));
-  return f.to_f32(key);
 }
 
 // Throws for the first tensor of `f` outside `used` that `skippable` does not accept.
@@ -79,20 +77,22 @@ void refuse_leftovers(const SafetensorsFile& f, const std::set<std::string>& use
                       "' has no place in the config's model (it would be dropped)");
 }
 
-void load_hf(const SafetensorsFile& f, const std::string& prefix, Model& model) {
-  const Gpt2Layout g = gpt2_layout(model, "model.init_from: transformers' GPT-2 names");
+// Every tensor is checked; only those this rank holds are read.
+void load_hf(const SafetensorsFile& f, const std::string& prefix, WeightTarget& target) {
+  const Gpt2Layout g = gpt2_layout(target.whole(), "model.init_from: transformers' GPT-2 names");
   const std::vector<HfTensor> tensors = hf_gpt2_tensors(g);
   std::set<std::string> used;
   for (const HfTensor& t : tensors) {
     const std::string key = prefix + t.name;
-    set_param_value(*t.param, from_hf(t, read_checked(f, key, hf_shape(t))), f.path());
+    check_entry(f, key, hf_shape(t));
+    if (target.holds(*t.param)) target.set(*t.param, from_hf(t, f.to_f32(key)), f.path());
     used.insert(key);
   }
   // The head is the embedding (tied); a file whose head differs is another model.
   if (f.has("lm_head.weight")) {
     const HfTensor& wte = tensors.front();
-    const Tensor head = read_checked(f, "lm_head.weight", hf_shape(wte));
-    const Tensor emb = f.to_f32(prefix + wte.name);
+    check_entry(f, "lm_head.weight", hf_shape(wte));
+    const Tensor head = f.to_f32("lm_head.weight"), emb = f.to_f32(prefix + wte.name);
     if (!std::equal(head.f32(), head.f32() + head.numel(), emb.f32()))
       throw DataError(f.path() + ": lm_head.weight differs from " + prefix + wte.name +
                       "; trainer's GPT-2 ties the head to the token embedding");
@@ -108,10 +108,11 @@ void load_hf(const SafetensorsFile& f, const std::string& prefix, Model& model) 
   });
 }
 
-void load_trainer_names(const SafetensorsFile& f, Model& model) {
+void load_trainer_names(const SafetensorsFile& f, WeightTarget& target) {
   std::set<std::string> used;
-  for (Param* p : model.params()) {
-    set_param_value(*p, read_checked(f, p->name, p->value.shape()), f.path());
+  for (Param* p : target.whole().params()) {
+    check_entry(f, p->name, p->value.shape());
+    if (target.holds(*p)) target.set(*p, f.to_f32(p->name), f.path());
     used.insert(p->name);
   }
   refuse_leftovers(f, used, [](const std::string&) { return false; });
@@ -139,13 +140,13 @@ void save_safetensors_weights(const std::string& dir, Model& model, WeightNames 
   if (gpt2) write_file_durably(dir + "/config.json", hf_gpt2_config(gpt2->sizes, dtype));
 }
 
-void load_safetensors_weights(const std::string& path, Model& model) {
+void load_safetensors_weights(const std::string& path, WeightTarget& target) {
   const SafetensorsFile f(path);
   if (const auto prefix = hf_prefix(f))
-    load_hf(f, *prefix, model);
+    load_hf(f, *prefix, target);
   else
-    load_trainer_names(f, model);
-  model.refresh_compute_weights();
+    load_trainer_names(f, target);
+  target.finish();
 }
 
 std::optional<Gpt2Sizes> hf_gpt2_sizes(const std::string& path) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/checkpoint/gpt2_layout.h"
+#include "core/checkpoint/weight_target.h"
 #include "core/model.h"
 
 namespace trainer {
@@ -20,13 +21,14 @@ enum class WeightNames { Trainer, HuggingFace };
 // write.
 void save_safetensors_weights(const std::string& dir, Model& model, WeightNames names, DType dtype);
 
-// Copies a safetensors file's weights (F32, BF16 or F16) into the model. The file's names say
-// which naming it uses: transformers' GPT-2 ("transformer.wte.weight", or "wte.weight" as the
+// Copies a safetensors file's weights (F32, BF16 or F16) into the target's model. The file's names
+// say which naming it uses: transformers' GPT-2 ("transformer.wte.weight", or "wte.weight" as the
 // Hub's GPT-2 files have it; the causal-mask buffers of older files are skipped and a
 // "lm_head.weight" must equal the embedding it is tied to), else trainer's. Every tensor the
 // model needs must be there with its shape, and no other: a tensor that would be silently
-// dropped is an error. Throws DataError / ConfigError naming the file and the tensor.
-void load_safetensors_weights(const std::string& path, Model& model);
+// dropped is an error. Throws DataError / ConfigError naming the file and the tensor. Reads only
+// the tensors this rank holds.
+void load_safetensors_weights(const std::string& path, WeightTarget& target);
 
 // The sizes a transformers-named GPT-2 file gives (the head count from the config.json beside
 // it, 0 without one; the padding 0: the file keeps none); nullopt for a file in trainer's names.

@@ -86,10 +86,12 @@ TEST(TokenDataTest, LlmcWeightsRoundTripAndRefuseAnotherShape) {
   save_llmc_weights(p, *a);
   // 1024 header bytes, then every parameter once, in fp32.
   EXPECT_EQ(test::read_file(p).size(), 1024 + 4 * static_cast<size_t>(a->parameter_count()));
-  load_llmc_weights(p, *b);
+  WeightTarget into_b(*b, *b);
+  load_llmc_weights(p, into_b);
   EXPECT_EQ(test::parameter_values(*a), test::parameter_values(*b));
   auto c = gpt(3, 1);
-  EXPECT_EQ(error_of([&] { load_llmc_weights(p, *c); }),
+  WeightTarget into_c(*c, *c);
+  EXPECT_EQ(error_of([&] { load_llmc_weights(p, into_c); }),
             "model.init_from: " + p + ": layers 2 in the file, 3 in the config's model");
 }
 

@@ -87,18 +87,6 @@ void expect_same_steps(const std::vector<std::pair<double, double>>& got,
   }
 }
 
-// This rank's slice of each of one process's parameters.
-std::map<std::string, std::vector<float>> sliced_like(Model& mine, Model& whole) {
-  std::map<std::string, Param*> by_name;
-  for (Param* p : whole.params()) by_name[p->name] = p;
-  std::map<std::string, std::vector<float>> out;
-  for (Param* p : mine.params()) {
-    const Tensor slice = take_slice(by_name.at(p->name)->value.to(Device::cpu()), p->split);
-    out[p->name].assign(slice.f32(), slice.f32() + slice.numel());
-  }
-  return out;
-}
-
 // The layouts of tensor 2 this world size runs: (pipeline stages, name).
 std::vector<std::pair<int, std::string>> layouts(int size) {
   if (size == 2) return {{1, "tensor2"}};
@@ -133,7 +121,7 @@ TEST(TensorParallelTest, EveryLayoutTrainsToTheWeightsAndLossesOfOneProcess) {
       bool some_split = false;
       for (Param* p : t.run.model->params()) some_split = some_split || p->split.split();
       EXPECT_TRUE(some_split);
-      const auto want = sliced_like(*t.run.model, *whole.model);
+      const auto want = test::sliced_like(*t.run.model, *whole.model);
       for (const auto& [param, values] : test::parameters_by_name(*t.run.model)) {
         SCOPED_TRACE(param);
         test::expect_close(values, want.at(param));
