@@ -182,7 +182,8 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     // Before any collective: an unusable out_dir or a second run in it ends the job here.
     if (trains && world.rank() == 0) lock.emplace(run->cfg.out_dir);
     resume = resolve_resume(run->cfg, opts.resume, &resume_note);
-    if (resume) start_step = restore_run_checkpoint(*run, *resume);  // every rank reads it
+    // Every rank reads it; an export or a sample needs only the weights, of any split.
+    if (resume) start_step = restore_run_checkpoint(*run, *resume, !trains);
   });
   if (const int code = agree(world, failure, err)) return code;
   failure = attempt([&] { check_ranks_agree(world, run->cfg); });

@@ -442,7 +442,41 @@ std::optional<ResumePoint> resolve_resume(const Config& cfg, const std::string& 
                         "and no checkpoints root (no latest)");
 }
 
-int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint) {
+// The weights of a checkpoint written under another pipeline split (export and sampling): every
+// stage's model files are read and each parameter this rank holds is taken by name (a tied copy
+// is in two stages' files, equal), its slices from the tensor ranks that wrote them put together
+// and cut as this rank holds it.
+static void load_weights_of_any_split(const std::string& dir, RunSetup& run,
+                                      const nlohmann::json& written) {
+  const auto pipeline = written.value("pipeline", int64_t{1});
+  const auto tensor = written.value("tensor", int64_t{1});
+  std::map<std::string, std::vector<Tensor>> parts;  // by name: each writing tensor rank's slice
+  for (Param* p : run.model->params()) parts[p->name].resize(static_cast<size_t>(tensor));
+  for (int64_t s = 0; s < pipeline; ++s)
+    for (int64_t w = 0; w < tensor; ++w)
+      for (auto& [name, t] :
+           read_all_tensors(dir + "/" + shard_file("model", {pipeline, s, tensor, w})))
+        if (parts.count(name) && !parts[name][static_cast<size_t>(w)].defined())
+          parts[name][static_cast<size_t>(w)] = std::move(t);
+  for (Param* p : run.model->params()) {
+    const std::vector<Tensor>& mine = parts.at(p->name);
+    Tensor whole = Tensor::empty(full_shape(p->value.shape(), p->split));
+    for (int64_t w = 0; w < (p->split.dim >= 0 ? tensor : 1); ++w) {
+      const ParamSplit theirs = p->split.as(static_cast<int>(tensor), static_cast<int>(w));
+      const Tensor& part = mine[static_cast<size_t>(w)];
+      if (!part.defined() || part.dtype() != DType::F32 ||
+          part.shape() != slice_shape(whole.shape(), theirs))
+        throw CheckpointError(dir + ": no " + shape_str(slice_shape(whole.shape(), theirs)) +
+                              " weights named " + p->name + " in tensor rank " + std::to_string(w) +
+                              "'s model files");
+      put_slice(whole, part, theirs);
+    }
+    p->value.copy_from(take_slice(whole, p->split));
+  }
+  run.model->refresh_compute_weights();
+}
+
+int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint, bool weights_only) {
   const std::string& dir = checkpoint.dir;
   const nlohmann::json& meta = checkpoint.meta;
   const nlohmann::json want = compatibility(run.cfg);
@@ -458,11 +492,18 @@ int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint) {
           "; it cannot be resumed by this config");
   const nlohmann::json written = meta.value("layout", nlohmann::json::object());
   const nlohmann::json here = layout(run);
-  for (const char* key : {"pipeline", "stage_starts"})
-    if (written.value(key, nlohmann::json()) != here[key])
-      throw CheckpointError(dir + ": written with layout " + written.dump() + ", this run has " +
-                            here.dump() + "; the pipeline split (" + key + ") must match");
   const int64_t step = meta.at("step").get<int64_t>();
+  for (const char* key : {"pipeline", "stage_starts"}) {
+    if (written.value(key, nlohmann::json()) == here[key]) continue;
+    if (weights_only) {
+      load_weights_of_any_split(dir, run, written);
+      return step;
+    }
+    throw CheckpointError(dir + ": written with layout " + written.dump() + ", this run has " +
+                          here.dump() + "; the pipeline split (" + key +
+                          ") must match to train on (--export-llmc, --export-safetensors and "
+                          "--sample read the weights of any split)");
+  }
   if (step > run.total_steps)
     throw CheckpointError(dir + ": written at step " + std::to_string(step) + ", past this run's " +
                           std::to_string(run.total_steps) +

@@ -43,7 +43,10 @@ std::optional<ResumePoint> resolve_resume(const Config& cfg, const std::string& 
 nlohmann::json verify_run_checkpoint(const std::string& dir);
 
 // Loads a verified checkpoint into the run; returns the number of steps it had taken. Throws
-// CheckpointError when it was written by an incompatible run, saying why.
-int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint);
+// CheckpointError when it was written by an incompatible run, saying why. `weights_only`
+// (exporting, sampling): a checkpoint of another pipeline split gives its weights, the optimizer
+// state left as it is.
+int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint,
+                               bool weights_only = false);
 
 }  // namespace trainer

@@ -98,33 +98,60 @@ uint32_t write_tensor_file(const std::string& path, const NamedTensors& tensors)
   return w.finish();
 }
 
-void read_tensor_file(const std::string& path, const NamedTensors& tensors) {
-  Reader r(path);
+namespace {
+// One tensor's record before its data: name, dtype, shape.
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+};
+
+// Opens `path`, checks its magic and returns its tensor count; the reader is left at the first
+// entry.
+uint64_t open_entries(Reader& r, const std::string& path) {
   char magic[sizeof kMagic];
   r.get(magic, sizeof magic);
   if (std::memcmp(magic, kMagic, sizeof kMagic) != 0)
     throw CheckpointError(path + ": not a tensor file");
-  const uint64_t count = r.get<uint64_t>();
+  return r.get<uint64_t>();
+}
+
+Entry next_entry(Reader& r, const std::string& path) {
+  // The lengths come from the file: bounded before anything is allocated from them.
+  const uint32_t name_bytes = r.get<uint32_t>();
+  if (name_bytes > 4096)
+    throw CheckpointError(path + ": corrupt (a tensor name of " + std::to_string(name_bytes) +
+                          " bytes)");
+  Entry e;
+  e.name.resize(name_bytes);
+  r.get(e.name.data(), e.name.size());
+  const uint32_t dtype = r.get<uint32_t>();
+  if (dtype > static_cast<uint32_t>(DType::I32))
+    throw CheckpointError(path + ": corrupt (dtype " + std::to_string(dtype) + ")");
+  e.dtype = static_cast<DType>(dtype);
+  const uint32_t ndim = r.get<uint32_t>();
+  if (ndim > 8)
+    throw CheckpointError(path + ": corrupt (a tensor of " + std::to_string(ndim) + " dimensions)");
+  e.shape.resize(ndim);
+  for (int64_t& d : e.shape) {
+    d = r.get<int64_t>();
+    if (d < 0 || d > (int64_t{1} << 40))
+      throw CheckpointError(path + ": corrupt (dimension " + std::to_string(d) + ")");
+  }
+  return e;
+}
+}  // namespace
+
+void read_tensor_file(const std::string& path, const NamedTensors& tensors) {
+  Reader r(path);
+  const uint64_t count = open_entries(r, path);
   if (count != tensors.size())
     throw CheckpointError(path + ": holds " + std::to_string(count) + " tensors, the model has " +
                           std::to_string(tensors.size()));
   for (const auto& [name, t] : tensors) {
-    // The lengths come from the file: bounded before anything is allocated from them.
-    const uint32_t name_bytes = r.get<uint32_t>();
-    if (name_bytes > 4096)
-      throw CheckpointError(path + ": corrupt (a tensor name of " + std::to_string(name_bytes) +
-                            " bytes)");
-    std::string stored(name_bytes, '\0');
-    r.get(stored.data(), stored.size());
-    const auto dtype = static_cast<DType>(r.get<uint32_t>());
-    const uint32_t ndim = r.get<uint32_t>();
-    if (ndim > 8)
-      throw CheckpointError(path + ": corrupt (a tensor of " + std::to_string(ndim) +
-                            " dimensions)");
-    Shape shape(ndim);
-    for (int64_t& d : shape) d = r.get<int64_t>();
-    if (stored != name || dtype != t->dtype() || shape != t->shape())
-      throw CheckpointError(path + ": holds " + stored + " " + shape_str(shape) +
+    const Entry e = next_entry(r, path);
+    if (e.name != name || e.dtype != t->dtype() || e.shape != t->shape())
+      throw CheckpointError(path + ": holds " + e.name + " " + shape_str(e.shape) +
                             ", the run expects " + name + " " + shape_str(t->shape()));
     if (t->device().is_cpu()) {
       r.get(t->raw(), t->bytes());
@@ -134,6 +161,19 @@ void read_tensor_file(const std::string& path, const NamedTensors& tensors) {
       t->copy_from(host);
     }
   }
+}
+
+std::vector<std::pair<std::string, Tensor>> read_all_tensors(const std::string& path) {
+  Reader r(path);
+  const uint64_t count = open_entries(r, path);
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (uint64_t i = 0; i < count; ++i) {
+    Entry e = next_entry(r, path);
+    Tensor t = Tensor::empty(e.shape, e.dtype);
+    r.get(t.raw(), t.bytes());
+    out.emplace_back(std::move(e.name), std::move(t));
+  }
+  return out;
 }
 
 std::pair<uint32_t, uint64_t> file_crc32(const std::string& path) {

@@ -19,6 +19,9 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor*>>;
 uint32_t write_tensor_file(const std::string& path, const NamedTensors& tensors);
 // Fills the given tensors in place, in order; names, dtypes and shapes must match exactly.
 void read_tensor_file(const std::string& path, const NamedTensors& tensors);
+// Every tensor of the file, in its order, on the host (whatever the names). Throws
+// CheckpointError.
+std::vector<std::pair<std::string, Tensor>> read_all_tensors(const std::string& path);
 // CRC-32 and size of a whole file. Throws CheckpointError.
 std::pair<uint32_t, uint64_t> file_crc32(const std::string& path);
 

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "engine/vocab_parallel_loss.h"
 #include "launcher/checkpointing.h"
 #include "launcher/config.h"
@@ -173,6 +174,34 @@ TEST(TensorParallelTest, VocabularyParallelCrossEntropyMatchesTheGatheredOne) {
 // With 2 ranks the checkpoint holds each tensor rank's optimizer state by parameter; with 4
 // (tensor 2 x data 2, ZeRO 1) in ZeRO shards of each tensor rank's flat layout, which the
 // resume reads whole, puts together and cuts for one process.
+// Exporting or sampling reads the weights of a checkpoint of any split: one process takes every
+// stage's parameters from a pipeline 2 (np 2) or pipeline 2 x tensor 2 (np 4) checkpoint, each
+// equal bit for bit to what the ranks held; training on from it is refused, naming the split.
+TEST(TensorParallelTest, OneProcessReadsTheWeightsOfACheckpointOfAnotherSplit) {
+  std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
+  const int rank = world->rank(), size = world->size();
+  if (size != 2 && size != 4) GTEST_SKIP() << "run with 2 or 4 ranks";
+  const std::string dir = test::write_small_gpt(*world);
+  world.reset();
+  Trained t = train_layout(dir, 2, size / 2, {"train.max_steps=4", "run.out_dir=" + dir + "/pt"});
+  t.grid.world->barrier();  // every rank's files are written
+  const std::string checkpoint = dir + "/pt/checkpoints/step_00000004";
+  const ResumePoint at{checkpoint, verify_run_checkpoint(checkpoint)};
+  RunSetup alone = build_run(load_config(
+      dir + "/cfg.yaml",
+      {"train.max_steps=4", "run.out_dir=" + dir + "/alone" + std::to_string(rank)}, 1));
+  std::string refused;
+  try {
+    restore_run_checkpoint(alone, at);
+  } catch (const CheckpointError& e) {
+    refused = e.what();
+  }
+  EXPECT_NE(refused.find("the pipeline split (pipeline) must match"), std::string::npos);
+  EXPECT_EQ(restore_run_checkpoint(alone, at, /*weights_only=*/true), 4);
+  EXPECT_EQ(test::parameters_by_name(*t.run.model), test::sliced_like(*t.run.model, *alone.model));
+  EXPECT_GT(t.run.optimizer->steps_taken(), 0);  // the weights moved from their initialisation
+}
+
 TEST(TensorParallelTest, ATensor2CheckpointResumesInOneProcessWithTheSameLosses) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const int rank = world->rank(), size = world->size();
