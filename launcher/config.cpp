@@ -142,7 +142,20 @@ static void read_model(ConfigSection& root, Config& c) {
   // safetensors in transformers' GPT-2 names or trainer's own.
   // Read only when given, so configs without it keep their digest (and their checkpoints).
   if (s.has("init_from")) c.init_from = s.text("init_from", std::nullopt);
-  if (!c.init_from.empty()) require_file(s, "init_from", c.init_from);
+  if (!c.init_from.empty()) {
+    // A directory as transformers writes one (from_pretrained's argument) stands for its
+    // model.safetensors; a model sharded over several files is not read.
+    const std::filesystem::path dir(c.init_from);
+    if (std::filesystem::is_directory(dir)) {
+      if (std::filesystem::exists(dir / "model.safetensors.index.json") &&
+          !std::filesystem::exists(dir / "model.safetensors"))
+        s.fail("init_from", c.init_from +
+                                " holds a model sharded over several safetensors files, which "
+                                "trainer does not read; save it as one model.safetensors");
+      c.init_from = (dir / "model.safetensors").string();
+    }
+    require_file(s, "init_from", c.init_from);
+  }
   const YAML::Node written = s.sequence("layers");
   if (!c.init_from.empty()) sizes_from_init_file(c, written);
   // An entry with `repeat: N` stands for N identical entries (a 12-layer GPT-2 is one

@@ -10,12 +10,13 @@ contiguous byte ranges covering the data exactly) and checks:
     config.json holds the sizes; the bf16 file is the fp32 one rounded to nearest even;
   - GPT-2's forward written here in PyTorch (float64, transformers' Conv1D convention, sizes from
     config.json) on the exported tensors gives trainer's logits (--sample ... --logits) within 1e-5;
-  - model.init_from each file (sizes from the file's shapes and config.json) and exporting to
-    llm.c's format gives back the same weights (bit for bit from fp32, the rounded ones from
+  - model.init_from each file or its directory (sizes from the file's shapes and config.json)
+    and exporting to llm.c's format gives back the same weights (bit for bit from fp32, the rounded ones from
     bf16), and so does a file named as the Hub's GPT-2 files are (no "transformer." prefix, fp16,
     the causal-mask buffers, a tied lm_head.weight);
   - a file whose head is untied, with a tensor the model has no place for, with a wrong shape,
-    or cut short is refused with exit 2 and a one-line error naming the file and the tensor.
+    or cut short is refused with exit 2 and a one-line error naming the file and the tensor, and
+    so is the directory of a model sharded over several files.
 Exit 0 when all hold, 1 when not.
 
     /usr/bin/python3 tests/reference/safetensors_check.py --trainer build/launcher/trainer
@@ -231,9 +232,9 @@ def main():
             return all(np.array_equal(a[k].numpy(), b[k]) for k, _ in S.tensors())
 
         expected = {k: v.numpy() for k, v in llmc.items()}
-        check(same(reexport("from-hf32", "hf32/model.safetensors", False), expected),
-              "init_from the fp32 export (sizes from its shapes and config.json) gives the "
-              "weights back bit for bit")
+        check(same(reexport("from-hf32", "hf32", False), expected),
+              "init_from the fp32 export's directory (sizes from its shapes and config.json) "
+              "gives the weights back bit for bit")
         check(same(reexport("from-names", "names/model.safetensors", True), expected),
               "init_from the trainer-named export gives the weights back bit for bit")
         rounded = {k: bf16_round(v) for k, v in expected.items()}
@@ -275,6 +276,12 @@ def main():
         refused("shape", wrong, "tensor 'transformer.h.1.mlp.c_fc.weight' has shape [32, 32], "
                 "the config's model needs [32, 128]")
         refused("cut", base, "outside the file's", cut=100)
+        os.mkdir(work + "/sharded")
+        with open(work + "/sharded/model.safetensors.index.json", "w") as f:
+            f.write("{}")
+        err = tr.run(tr.config("sharded", "sharded"), "--dry-run", expect=2).stderr.strip()
+        check("sharded over several safetensors files" in err and "\n" not in err,
+              "a sharded model's directory: refused with '%s'" % err)
 
     print("PASS" if not FAILURES else "FAIL: %d checks" % len(FAILURES))
     sys.exit(1 if FAILURES else 0)
