@@ -146,9 +146,10 @@ static void read_model(ConfigSection& root, Config& c) {
     // A directory as transformers writes one (from_pretrained's argument) stands for its
     // model.safetensors; a model sharded over several files is not read.
     const std::filesystem::path dir(c.init_from);
-    if (std::filesystem::is_directory(dir)) {
-      if (std::filesystem::exists(dir / "model.safetensors.index.json") &&
-          !std::filesystem::exists(dir / "model.safetensors"))
+    std::error_code ec;  // a path that cannot be examined is reported by require_file below
+    if (std::filesystem::is_directory(dir, ec)) {
+      if (std::filesystem::exists(dir / "model.safetensors.index.json", ec) &&
+          !std::filesystem::exists(dir / "model.safetensors", ec))
         s.fail("init_from", c.init_from +
                                 " holds a model sharded over several safetensors files, which "
                                 "trainer does not read; save it as one model.safetensors");
