@@ -19,24 +19,49 @@ void fsync_directory(const std::string& dir) {
   ::close(fd);
 }
 
+DurableFile::DurableFile(const std::string& path) : path_(path), tmp_(path + ".tmp") {
+  f_ = std::fopen(tmp_.c_str(), "wb");
+  if (!f_) throw OutputError("cannot write " + path_ + ": " + std::strerror(errno));
+}
+
+DurableFile::~DurableFile() {
+  if (!f_) return;
+  std::fclose(f_);
+  std::remove(tmp_.c_str());
+}
+
+void DurableFile::fail(int err) {
+  if (f_) std::fclose(f_);
+  f_ = nullptr;
+  std::remove(tmp_.c_str());
+  throw OutputError("cannot write " + path_ + ": " + std::strerror(err));
+}
+
+void DurableFile::write(const void* data, size_t bytes) {
+  if (bytes && std::fwrite(data, 1, bytes, f_) != bytes) fail(errno);
+}
+
+void DurableFile::commit() {
+  if (std::fflush(f_) != 0 || ::fsync(fileno(f_)) != 0) fail(errno);
+  FILE* f = f_;
+  f_ = nullptr;
+  if (std::fclose(f) != 0) {
+    const int err = errno;
+    std::remove(tmp_.c_str());
+    throw OutputError("cannot write " + path_ + ": " + std::strerror(err));
+  }
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp_.c_str());
+    throw OutputError("cannot rename " + tmp_ + " to " + path_ + ": " + std::strerror(err));
+  }
+  fsync_directory(std::filesystem::path(path_).parent_path().string());
+}
+
 void write_file_durably(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw OutputError("cannot write " + path + ": " + std::strerror(errno));
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() &&
-                  std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  const int err = errno;
-  const bool closed = std::fclose(f) == 0;
-  if (!ok || !closed) {
-    std::remove(tmp.c_str());
-    throw OutputError("cannot write " + path + ": " + std::strerror(ok ? errno : err));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int rename_err = errno;
-    std::remove(tmp.c_str());
-    throw OutputError("cannot rename " + tmp + " to " + path + ": " + std::strerror(rename_err));
-  }
-  fsync_directory(std::filesystem::path(path).parent_path().string());
+  DurableFile f(path);
+  f.write(text.data(), text.size());
+  f.commit();
 }
 
 }  // namespace trainer

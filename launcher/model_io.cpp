@@ -49,7 +49,8 @@ std::string sample_text(RunSetup& run, const SampleRequest& request) {
     } catch (const ConfigError& e) {
       throw ConfigError(std::string("--logits: ") + e.what());
     }
-    write_safetensors(request.logits_path, {{"logits", logits}}, DType::F32, {{"format", "pt"}});
+    write_safetensors(request.logits_path, {{"logits", logits.shape(), [&] { return logits; }}},
+                      DType::F32, {{"format", "pt"}});
   }
   SampleOptions o;
   o.tokens = request.tokens;

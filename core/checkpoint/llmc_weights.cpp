@@ -5,6 +5,7 @@
 
 #include "core/checkpoint/gpt2_layout.h"
 #include "core/data/llmc_file.h"
+#include "core/durable_file.h"
 #include "core/error.h"
 
 namespace trainer {
@@ -78,13 +79,13 @@ void load_llmc_weights(const std::string& path, WeightTarget& target) {
 
 void save_llmc_weights(const std::string& path, Model& model) {
   const LlmcLayout g = layout_of(model);
-  std::vector<char> payload;
-  for (const Param* p : g.tensors) {
+  DurableFile out(path);
+  out.write(g.header.data(), sizeof g.header);
+  for (const Param* p : g.tensors) {  // one tensor at a time on the host
     const Tensor host = p->value.to(Device::cpu());
-    const char* b = static_cast<const char*>(host.raw());
-    payload.insert(payload.end(), b, b + host.bytes());
+    out.write(host.raw(), host.bytes());
   }
-  write_llmc_file(path, g.header, payload.data(), payload.size());
+  out.commit();
 }
 
 }  // namespace trainer

@@ -20,7 +20,8 @@ Gpt2Sizes read_llmc_sizes(const std::string& path);
 // Copies the file's weights into the target's model; throws DataError naming the file when it is
 // not such a file, and ConfigError naming the first size that differs from the model's.
 void load_llmc_weights(const std::string& path, WeightTarget& target);
-// Writes the model's weights (master copies, fp32) as such a file, atomically.
+// Writes the model's weights (master copies, fp32) as such a file, durably (see DurableFile),
+// one tensor at a time.
 void save_llmc_weights(const std::string& path, Model& model);
 
 }  // namespace trainer

@@ -160,30 +160,34 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsIte
   header["__metadata__"] = metadata;
   size_t offset = 0;
   for (const SafetensorsItem& it : items) {
-    const size_t bytes = static_cast<size_t>(it.value.numel()) * elem;
+    const size_t bytes = static_cast<size_t>(shape_numel(it.shape)) * elem;
     header[it.name] = {{"dtype", dtype == DType::F32 ? "F32" : "BF16"},
-                       {"shape", it.value.shape()},
+                       {"shape", it.shape},
                        {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string text = header.dump();
   text.resize((text.size() + 7) / 8 * 8, ' ');  // the data 8-byte aligned, as the library writes
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(text.size() >> (8 * i) & 0xff);
-  out.reserve(8 + text.size() + offset);
-  out += text;
+  unsigned char length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
+  DurableFile out(path);
+  out.write(length, sizeof length);
+  out.write(text.data(), text.size());
+  std::vector<uint16_t> half;
   for (const SafetensorsItem& it : items) {
-    const float* v = it.value.f32();
+    const Tensor value = it.value();
+    if (value.shape() != it.shape || value.dtype() != DType::F32)
+      throw InternalError("safetensors: " + it.name + " is not the f32 " + shape_str(it.shape) +
+                          " its header entry says");
     if (dtype == DType::F32) {
-      out.append(reinterpret_cast<const char*>(v), it.value.bytes());
+      out.write(value.f32(), value.bytes());
       continue;
     }
-    for (int64_t i = 0; i < it.value.numel(); ++i) {
-      const uint16_t h = float_to_bf16(v[i]);
-      out.append(reinterpret_cast<const char*>(&h), 2);
-    }
+    half.resize(static_cast<size_t>(value.numel()));
+    for (size_t i = 0; i < half.size(); ++i) half[i] = float_to_bf16(value.f32()[i]);
+    out.write(half.data(), half.size() * sizeof(uint16_t));
   }
-  write_file_durably(path, out);
+  out.commit();
 }
 
 }  // namespace trainer

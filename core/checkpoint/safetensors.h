@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -46,12 +47,15 @@ class SafetensorsFile {
 
 struct SafetensorsItem {
   std::string name;
-  Tensor value;  // f32, on the host
+  Shape shape;
+  // The tensor (f32, on the host, `shape`), made when its bytes are written: one at a time, so
+  // that writing a model holds one tensor beside it, not a second copy of all of it.
+  std::function<Tensor()> value;
 };
 
 // Writes `items` in their order, each stored as `dtype` (F32 or BF16: round to nearest even),
-// with `metadata` in the header, durably (the previous file or the whole new one, never half).
-// Throws OutputError.
+// with `metadata` in the header, durably (the previous file or the whole new one, never half)
+// and piece by piece. Throws OutputError.
 void write_safetensors(const std::string& path, const std::vector<SafetensorsItem>& items,
                        DType dtype, const std::map<std::string, std::string>& metadata);
 

@@ -127,9 +127,10 @@ void save_safetensors_weights(const std::string& dir, Model& model, WeightNames 
   if (names == WeightNames::HuggingFace) {
     gpt2 = gpt2_layout(model, "safetensors in transformers' names");
     for (const HfTensor& t : hf_gpt2_tensors(*gpt2))
-      items.push_back({kHfPrefix + t.name, to_hf(t)});
+      items.push_back({kHfPrefix + t.name, hf_shape(t), [t] { return to_hf(t); }});
   } else {
-    for (Param* p : model.params()) items.push_back({p->name, p->value.to(Device::cpu())});
+    for (Param* p : model.params())
+      items.push_back({p->name, p->value.shape(), [p] { return p->value.to(Device::cpu()); }});
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

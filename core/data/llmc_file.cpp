@@ -61,18 +61,4 @@ std::array<int32_t, 256> read_llmc_header(const std::string& path, int32_t magic
   return header;
 }
 
-void write_llmc_file(const std::string& path, const std::array<int32_t, 256>& header,
-                     const char* payload, size_t bytes) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(header.data()), sizeof header);
-    out.write(payload, static_cast<std::streamsize>(bytes));
-    out.flush();
-    if (!out) throw DataError(tmp + ": cannot write: " + std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw DataError(path + ": cannot rename " + tmp + " into place: " + std::strerror(errno));
-}
-
 }  // namespace trainer

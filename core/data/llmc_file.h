@@ -25,9 +25,4 @@ LlmcFile read_llmc_file(const std::string& path, int32_t magic, std::vector<int3
 std::array<int32_t, 256> read_llmc_header(const std::string& path, int32_t magic,
                                           const std::vector<int32_t>& versions);
 
-// Writes header and payload under `path` + ".tmp", then renames it over `path`, so a reader
-// never sees half a file. Throws DataError when the file cannot be written.
-void write_llmc_file(const std::string& path, const std::array<int32_t, 256>& header,
-                     const char* payload, size_t bytes);
-
 }  // namespace trainer

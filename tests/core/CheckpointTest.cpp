@@ -140,5 +140,23 @@ TEST(CheckpointTest, AFullDiskLeavesTheFileItWasReplacing) {
   EXPECT_EQ(test::read_file(path), "{\"old\": 1}\n");
 }
 
+// A file written piece by piece (an export) and abandoned by an error on the way: the file it
+// would have replaced stays, and no temporary is left behind.
+TEST(CheckpointTest, AnUncommittedDurableFileLeavesTheOldOneAndNoTemporary) {
+  test::TempDir dir;
+  const std::string path = dir.file("model.safetensors");
+  write_file_durably(path, "old");
+  {
+    DurableFile f(path);
+    f.write("new and longer", 14);
+  }
+  EXPECT_EQ(test::read_file(path), "old");
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  DurableFile f(path);
+  f.write("new", 3);
+  f.commit();
+  EXPECT_EQ(test::read_file(path), "new");
+}
+
 }  // namespace
 }  // namespace trainer

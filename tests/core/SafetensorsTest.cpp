@@ -39,8 +39,10 @@ TEST(SafetensorsTest, WritesAndReadsBackF32ExactlyAndBf16Rounded) {
   TempDir dir;
   const Tensor a = test::random_tensor({3, 5}, 1), b = test::random_tensor({7}, 2);
   const std::string f32 = dir.file("f32.safetensors"), bf16 = dir.file("bf16.safetensors");
-  write_safetensors(f32, {{"a", a}, {"b.weight", b}}, DType::F32, {{"format", "pt"}});
-  write_safetensors(bf16, {{"a", a}, {"b.weight", b}}, DType::BF16, {});
+  const std::vector<SafetensorsItem> items = {{"a", a.shape(), [&] { return a; }},
+                                              {"b.weight", b.shape(), [&] { return b; }}};
+  write_safetensors(f32, items, DType::F32, {{"format", "pt"}});
+  write_safetensors(bf16, items, DType::BF16, {});
   const SafetensorsFile f(f32);
   EXPECT_EQ(f.metadata().at("format"), "pt");
   EXPECT_EQ(f.entries().at("a").shape, (Shape{3, 5}));
