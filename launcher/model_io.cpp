@@ -17,8 +17,12 @@ void export_llmc(RunSetup& run, const std::string& path, FILE* err) {
 void export_safetensors(RunSetup& run, const SafetensorsExport& e, FILE* err) {
   const bool hf = e.names == "hf" || (e.names == "auto" && is_gpt2(*run.model));
   const DType dtype = e.dtype == "bf16" ? DType::BF16 : DType::F32;
-  save_safetensors_weights(e.dir, *run.model, hf ? WeightNames::HuggingFace : WeightNames::Trainer,
-                           dtype);
+  try {
+    save_safetensors_weights(e.dir, *run.model,
+                             hf ? WeightNames::HuggingFace : WeightNames::Trainer, dtype);
+  } catch (const ConfigError& error) {
+    throw ConfigError("--export-names " + e.names + ": " + error.what());
+  }
   std::fprintf(err, "wrote %s/model.safetensors (%s, %s names)%s\n", e.dir.c_str(), e.dtype.c_str(),
                hf ? "transformers' GPT-2" : "trainer's", hf ? " and config.json" : "");
 }

@@ -64,8 +64,9 @@ void check_entry(const SafetensorsFile& f, const std::string& key, const Shape& 
   if (it == f.entries().end())
     throw DataError(f.path() + ": no tensor '" + key + "', which the config's model needs");
   if (it->second.shape != shape)
-    throw ConfigError(f.path() + ": tensor '" + key + "' has shape " + shape_str(it->second.shape) +
-                      ", the config's model needs " + shape_str(shape));
+    throw ConfigError("model.init_from: " + f.path() + ": tensor '" + key + "' has shape " +
+                      shape_str(it->second.shape) + ", the config's model needs " +
+                      shape_str(shape));
 }
 
 // Throws for the first tensor of `f` outside `used` that `skippable` does not accept.
