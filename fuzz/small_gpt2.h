@@ -1,7 +1,7 @@
 // The model the weight-file fuzz targets load into: a small GPT-2 (2 blocks, 2 heads, 16
 // channels, a vocabulary of 19 padded to 24), built once per process: the whole model with its
-// weights (a plan, build_run's plan_only, holds its first layer only, so a file would never get
-// past the model's shape).
+// weights (a plan, BuildFor::Plan, holds its first layer only, so a file would never get past
+// the model's shape).
 #pragma once
 
 #include "launcher/run_setup.h"

@@ -174,8 +174,11 @@ int run_app(const AppOptions& opts, FILE* out, FILE* err) {
     Config cfg = load_config(opts.config, opts.overrides, ranks);
     const GridPlace place =
         place_of(world.rank(), static_cast<int>(cfg.pipeline), static_cast<int>(cfg.tensor));
-    run.emplace(
-        build_run(std::move(cfg), place.stage, opts.dry_run, place.data_rank, place.tensor_rank));
+    run.emplace(build_run(std::move(cfg), place.stage,
+                          opts.dry_run ? BuildFor::Plan
+                          : trains     ? BuildFor::Training
+                                       : BuildFor::Weights,
+                          place.data_rank, place.tensor_rank));
     if (mpi) mpi->set_timeout(run->cfg.timeout_s);
     cpu::set_threads(threads_for(run->cfg, env));
     if (opts.dry_run) return;

@@ -514,6 +514,7 @@ int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint, boo
   std::vector<SlicedTensor> weights;
   for (Param* p : run.model->params()) weights.push_back({p->name, p->value, p->split});
   load_sliced(dir, run, "model", weights, tensor_written);
+  if (weights_only) return step;
   load_optimizer_state(dir, run, shards_written, tensor_written);
   run.optimizer->set_steps_taken(meta.at("optimizer_steps").get<int64_t>());
   if (meta.contains("loss_scale") && run.scaler.active())

@@ -86,7 +86,7 @@ struct Config {
   std::string sample_prompt;     // log.sample_prompt
   std::string sample_tokenizer;  // log.tokenizer: llm.c's tokenizer file ("" = bytes)
   bool trace = false;
-  bool tensorboard = false;  // log.tensorboard: event files in <out_dir>/tb (rank 0)
+  bool tensorboard = false;   // log.tensorboard: event files in <out_dir>/tb (rank 0)
   int64_t trace_steps = 200;  // a timeline holds the first so many steps of the run
 
   // file:line (or --set) of a node of this config, for errors found after loading.

@@ -313,7 +313,8 @@ DType compute_dtype(const std::string& precision) {
   return precision == "fp16" ? DType::F16 : precision == "bf16" ? DType::BF16 : DType::F32;
 }
 
-RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank, int tensor_rank) {
+RunSetup build_run(Config cfg, int stage, BuildFor purpose, int data_rank, int tensor_rank) {
+  const bool plan_only = purpose == BuildFor::Plan;
   RunSetup r;
   r.cfg = std::move(cfg);
   r.stage = stage;
@@ -398,12 +399,17 @@ RunSetup build_run(Config cfg, int stage, bool plan_only, int data_rank, int ten
       throw ConfigError(where + e.what());
     }
   }
-  if (!plan_only) check_memory(r);
+  if (purpose == BuildFor::Training) check_memory(r);
   // Before the optimizer, whose state is made beside the parameters.
   r.model->to(select_device(c.device, c.gpu));
   r.model->set_compute_dtype(compute_dtype(c.compute));
   r.scaler = LossScaler(c.loss_scaler);
   ConfigSection opt(*c.source, c.optimizer_node, "optimizer");
+  if (purpose == BuildFor::Weights) {
+    r.model->release_grads();
+    r.optimizer = make_optimizer(c.optimizer, opt, {});
+    return r;
+  }
   std::vector<Param*> updated = r.model->params();
   if (c.zero > 0 && c.data_parallel > 1) {
     r.zero = make_zero_shards(*r.model, static_cast<int>(c.zero), static_cast<int>(c.data_parallel),

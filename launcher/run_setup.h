@@ -37,14 +37,18 @@ struct RunSetup {
   int64_t total_steps = 0;
 };
 
+// What a run is built for. Training: everything. Plan (--dry-run): the layers' costs and only
+// the first layer, so it may be made for a model larger than this machine; no memory check.
+// Weights (exporting, sampling): the model's weights alone, without gradients or optimizer state
+// (an optimizer that updates nothing, its keys checked).
+enum class BuildFor { Training, Plan, Weights };
+
 // Builds pipeline stage `stage` (of cfg.pipeline): only its layers are kept. Throws ConfigError
 // naming the key (a data file that cannot be read is reported at its key).
-// A plan (--dry-run) holds the layers' costs and only the first layer: it may be made for a
-// model larger than this machine, and skips the memory check.
 // `data_rank`: this rank's place on the data axis (its ZeRO shard); `tensor_rank` on the tensor
 // axis (its slices of split layers).
-RunSetup build_run(Config cfg, int stage = 0, bool plan_only = false, int data_rank = 0,
-                   int tensor_rank = 0);
+RunSetup build_run(Config cfg, int stage = 0, BuildFor purpose = BuildFor::Training,
+                   int data_rank = 0, int tensor_rank = 0);
 
 // Layers [first, end) of the model (all of it by default); `input` is layer `first`'s input
 // shape (per sample). Layers keep their global index: initial weights do not depend on the split.

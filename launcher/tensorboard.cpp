@@ -115,9 +115,8 @@ void EventFile::write_event(int64_t step, const std::string& summary,
                             const std::string& file_version) {
   // Event { wall_time = 1 (double); step = 2 (int64); file_version = 3; summary = 5 }
   std::string event;
-  const double now = std::chrono::duration<double>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   fixed_field(event, 1, now);
   key(event, 2, 0);
   varint(event, static_cast<uint64_t>(step));

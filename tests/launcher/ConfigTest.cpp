@@ -151,7 +151,7 @@ TEST_F(ConfigTest, TensorParallelismSplitsOnlyWhatDividesEvenly) {
   const auto error = [&](const std::string& yaml, int world, bool plan = false) {
     test::write_file(path(), yaml);
     try {
-      build_run(load_config(path(), {}, world), 0, plan);
+      build_run(load_config(path(), {}, world), 0, plan ? BuildFor::Plan : BuildFor::Training);
     } catch (const ConfigError& e) {
       return std::string(e.what());
     }

@@ -58,7 +58,7 @@ TEST(InitFromLayoutTest, EveryRankLoadsItsPartOfTheWholeFile) {
       for (int rank = 0; rank < l.pipeline * l.tensor; ++rank) {
         const GridPlace at = place_of(rank, l.pipeline, l.tensor);
         RunSetup r = build_run(load_config(dir.file("cfg.yaml"), overrides, l.pipeline * l.tensor),
-                               at.stage, false, 0, at.tensor_rank);
+                               at.stage, BuildFor::Training, 0, at.tensor_rank);
         EXPECT_EQ(test::parameters_by_name(*r.model), test::sliced_like(*r.model, *alone.model))
             << "rank " << rank;
         for (Param* p : r.model->params()) covered.insert(p->name);

@@ -38,8 +38,8 @@ Trained train_layout(const std::string& dir, int pipeline, std::vector<std::stri
   overrides.push_back("parallel.pipeline=" + std::to_string(pipeline));
   overrides.push_back("parallel.microbatches=" + std::to_string(pipeline > 1 ? 2 : 1));
   const GridPlace place = place_of(rank, pipeline);
-  Trained t{build_run(load_config(dir + "/cfg.yaml", overrides, size), place.stage, false,
-                      place.data_rank),
+  Trained t{build_run(load_config(dir + "/cfg.yaml", overrides, size), place.stage,
+                      BuildFor::Training, place.data_rank),
             {}};
   t.grid = ProcessGrid::split(std::move(world), pipeline);
   FILE* sink = std::fopen("/dev/null", "w");

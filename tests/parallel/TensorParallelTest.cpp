@@ -44,8 +44,8 @@ Trained train_layout(const std::string& dir, int pipeline, int tensor,
   overrides.push_back("parallel.tensor=" + std::to_string(tensor));
   overrides.push_back("parallel.microbatches=" + std::to_string(pipeline > 1 ? 2 : 1));
   const GridPlace place = place_of(world->rank(), pipeline, tensor);
-  Trained t{build_run(load_config(dir + "/cfg.yaml", overrides, size), place.stage, false,
-                      place.data_rank, place.tensor_rank),
+  Trained t{build_run(load_config(dir + "/cfg.yaml", overrides, size), place.stage,
+                      BuildFor::Training, place.data_rank, place.tensor_rank),
             {},
             {}};
   t.grid = ProcessGrid::split(std::move(world), pipeline, false, 300, tensor);
@@ -174,9 +174,10 @@ TEST(TensorParallelTest, VocabularyParallelCrossEntropyMatchesTheGatheredOne) {
 // With 2 ranks the checkpoint holds each tensor rank's optimizer state by parameter; with 4
 // (tensor 2 x data 2, ZeRO 1) in ZeRO shards of each tensor rank's flat layout, which the
 // resume reads whole, puts together and cuts for one process.
-// Exporting or sampling reads the weights of a checkpoint of any split: one process takes every
-// stage's parameters from a pipeline 2 (np 2) or pipeline 2 x tensor 2 (np 4) checkpoint, each
-// equal bit for bit to what the ranks held; training on from it is refused, naming the split.
+// Exporting or sampling reads the weights of a checkpoint of any split: one process, built for
+// the weights alone, takes every stage's parameters from a pipeline 2 (np 2) or pipeline 2 x
+// tensor 2 (np 4) checkpoint, each equal bit for bit to what the ranks held; training on from it
+// is refused, naming the split.
 TEST(TensorParallelTest, OneProcessReadsTheWeightsOfACheckpointOfAnotherSplit) {
   std::unique_ptr<MpiCommunicator> world = MpiCommunicator::world();
   const int rank = world->rank(), size = world->size();
@@ -187,9 +188,10 @@ TEST(TensorParallelTest, OneProcessReadsTheWeightsOfACheckpointOfAnotherSplit) {
   t.grid.world->barrier();  // every rank's files are written
   const std::string checkpoint = dir + "/pt/checkpoints/step_00000004";
   const ResumePoint at{checkpoint, verify_run_checkpoint(checkpoint)};
-  RunSetup alone = build_run(load_config(
-      dir + "/cfg.yaml",
-      {"train.max_steps=4", "run.out_dir=" + dir + "/alone" + std::to_string(rank)}, 1));
+  RunSetup alone = build_run(
+      load_config(dir + "/cfg.yaml",
+                  {"train.max_steps=4", "run.out_dir=" + dir + "/alone" + std::to_string(rank)}, 1),
+      0, BuildFor::Weights);
   std::string refused;
   try {
     restore_run_checkpoint(alone, at);
@@ -197,6 +199,11 @@ TEST(TensorParallelTest, OneProcessReadsTheWeightsOfACheckpointOfAnotherSplit) {
     refused = e.what();
   }
   EXPECT_NE(refused.find("the pipeline split (pipeline) must match"), std::string::npos);
+  // Built for its weights: no gradients, no optimizer state (beyond a placeholder element).
+  EXPECT_FALSE(alone.model->flat_grads().defined());
+  int64_t state = 0;
+  for (const auto& [kind, flat] : alone.optimizer->flat_state()) state += flat.numel();
+  EXPECT_LE(state, 2);
   EXPECT_EQ(restore_run_checkpoint(alone, at, /*weights_only=*/true), 4);
   EXPECT_EQ(test::parameters_by_name(*t.run.model), test::sliced_like(*t.run.model, *alone.model));
   EXPECT_GT(t.run.optimizer->steps_taken(), 0);  // the weights moved from their initialisation
