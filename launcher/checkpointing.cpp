@@ -450,29 +450,30 @@ static void load_weights_of_any_split(const std::string& dir, RunSetup& run,
                                       const nlohmann::json& written) {
   const auto pipeline = written.value("pipeline", int64_t{1});
   const auto tensor = written.value("tensor", int64_t{1});
-  std::map<std::string, std::vector<Tensor>> parts;  // by name: each writing tensor rank's slice
-  for (Param* p : run.model->params()) parts[p->name].resize(static_cast<size_t>(tensor));
+  std::vector<SlicedTensor> mine;
+  std::map<std::string, std::vector<Tensor>> found;  // by name: each writing tensor rank's slice
+  for (Param* p : run.model->params()) {
+    mine.push_back({p->name, p->value, p->split});
+    found[p->name].resize(static_cast<size_t>(tensor));
+  }
   for (int64_t s = 0; s < pipeline; ++s)
     for (int64_t w = 0; w < tensor; ++w)
       for (auto& [name, t] :
            read_all_tensors(dir + "/" + shard_file("model", {pipeline, s, tensor, w})))
-        if (parts.count(name) && !parts[name][static_cast<size_t>(w)].defined())
-          parts[name][static_cast<size_t>(w)] = std::move(t);
-  for (Param* p : run.model->params()) {
-    const std::vector<Tensor>& mine = parts.at(p->name);
-    Tensor whole = Tensor::empty(full_shape(p->value.shape(), p->split));
-    for (int64_t w = 0; w < (p->split.dim >= 0 ? tensor : 1); ++w) {
-      const ParamSplit theirs = p->split.as(static_cast<int>(tensor), static_cast<int>(w));
-      const Tensor& part = mine[static_cast<size_t>(w)];
-      if (!part.defined() || part.dtype() != DType::F32 ||
-          part.shape() != slice_shape(whole.shape(), theirs))
-        throw CheckpointError(dir + ": no " + shape_str(slice_shape(whole.shape(), theirs)) +
-                              " weights named " + p->name + " in tensor rank " + std::to_string(w) +
+        if (found.count(name) && !found[name][static_cast<size_t>(w)].defined())
+          found[name][static_cast<size_t>(w)] = std::move(t);
+  reslice(mine, tensor, [&](int64_t w, const std::vector<Shape>& shapes) {
+    std::vector<Tensor> parts;
+    for (size_t i = 0; i < mine.size(); ++i) {
+      const Tensor& part = found.at(mine[i].name)[static_cast<size_t>(w)];
+      if (!part.defined() || part.dtype() != DType::F32 || part.shape() != shapes[i])
+        throw CheckpointError(dir + ": no " + shape_str(shapes[i]) + " weights named " +
+                              mine[i].name + " in tensor rank " + std::to_string(w) +
                               "'s model files");
-      put_slice(whole, part, theirs);
+      parts.push_back(part);
     }
-    p->value.copy_from(take_slice(whole, p->split));
-  }
+    return parts;
+  });
   run.model->refresh_compute_weights();
 }
 
