@@ -21,33 +21,31 @@ std::optional<std::string> hf_prefix(const SafetensorsFile& f) {
   return std::nullopt;
 }
 
+// A (rows, cols) host tensor as (cols, rows).
+Tensor transposed(const Tensor& t) {
+  const int64_t rows = t.dim(0), cols = t.dim(1);
+  Tensor out = Tensor::empty({cols, rows});
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out.f32()[c * rows + r] = t.f32()[r * cols + c];
+  return out;
+}
+
 // The stored form of a GPT-2 tensor: its first `rows` rows, transposed for Conv1D.
 Tensor to_hf(const HfTensor& t) {
   const Tensor v = t.param->value.to(Device::cpu());
-  if (!t.transposed) {
-    Shape shape = v.shape();
-    shape[0] = t.rows;
-    Tensor out = Tensor::empty(shape);
-    std::copy(v.f32(), v.f32() + out.numel(), out.f32());
-    return out;
-  }
-  const int64_t rows = v.dim(0), cols = v.dim(1);
-  Tensor out = Tensor::empty({cols, rows});
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out.f32()[c * rows + r] = v.f32()[r * cols + c];
+  if (t.transposed) return transposed(v);
+  Shape shape = v.shape();
+  shape[0] = t.rows;
+  Tensor out = Tensor::empty(shape);
+  std::copy(v.f32(), v.f32() + out.numel(), out.f32());
   return out;
 }
 
 // The inverse of to_hf: the parameter's full shape, padding rows zero.
 Tensor from_hf(const HfTensor& t, const Tensor& stored) {
+  if (t.transposed) return transposed(stored);
   Tensor out = Tensor::zeros(t.param->value.shape());
-  if (!t.transposed) {
-    std::copy(stored.f32(), stored.f32() + stored.numel(), out.f32());
-    return out;
-  }
-  const int64_t rows = out.dim(0), cols = out.dim(1);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out.f32()[r * cols + c] = stored.f32()[c * rows + r];
+  std::copy(stored.f32(), stored.f32() + stored.numel(), out.f32());
   return out;
 }
 
