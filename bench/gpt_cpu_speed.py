@@ -59,10 +59,26 @@ def torch_worker(work, steps, threads):
     print(json.dumps({"step_s": statistics.median(times[2:])}))
 
 
-def trainer_step_s(trainer, work, steps, threads):
+def prepare(work, steps):
+    """Random llm.c weights (init.bin) and random tokens for `steps` batches (train.bin)."""
+    import torch
+    import gpt2_torch as g
+    s = shape()
+    g.write_weights(f"{work}/init.bin", s, g.random_weights(s))
+    gen = torch.Generator().manual_seed(1)
+    g.write_tokens(f"{work}/train.bin",
+                   torch.randint(0, s.V, (steps * B * s.T + 1,), generator=gen).tolist())
+
+
+def write_config(work, steps, threads):
+    """<work>/cfg.yaml: trainer on this model from init.bin, `steps` steps, no evaluation."""
+    import gpt2_torch as g
     with open(f"{work}/cfg.yaml", "w") as f:
-        import gpt2_torch as g
         f.write(g.trainer_config(work, shape(), B, steps, OPTIMIZER, 0.0, threads))
+
+
+def trainer_step_s(trainer, work, steps, threads):
+    write_config(work, steps, threads)
     env = dict(ENV, OMP_NUM_THREADS=str(threads))
     subprocess.run([trainer, f"{work}/cfg.yaml"], check=True, capture_output=True, env=env)
     with open(f"{work}/run/metrics.jsonl") as f:
@@ -104,14 +120,10 @@ def main():
         return torch_worker(args.torch_worker, args.steps, args.threads)
     ensure_debian_module("torch", "python3-torch")
     import torch
-    import gpt2_torch as g
     s = shape()
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        g.write_weights(f"{work}/init.bin", s, g.random_weights(s))
-        gen = torch.Generator().manual_seed(1)
-        g.write_tokens(f"{work}/train.bin",
-                       torch.randint(0, s.V, (args.steps * B * s.T + 1,), generator=gen).tolist())
+        prepare(work, args.steps)
         trainer_step_s(args.trainer, work, 3, 1)  # writes the config the dry run reads
         fpt = flops_per_token(args.trainer, work)
         for threads in (1, 2):
