@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "reference"))
 from common import ENV, ROOT, cpu_name, git_commit, write_results  # noqa: E402
-from gpt_cpu_speed import B, bench_gflops, prepare, write_config  # noqa: E402
+from gpt_cpu_speed import B, bench_gflops, flops_per_token, prepare, write_config  # noqa: E402
 
 OP = re.compile(r"trainer::(?:ops|cpu)::(\w+)")
 
@@ -84,7 +84,11 @@ def main():
                               capture_output=True, text=True).stdout
         with open(f"{work}/run/summary.json") as f:
             tokens_per_s = json.load(f)["train_tokens_per_s"]
+        fpt = flops_per_token(args.trainer, work)
     total, ops, parts = charge(samples(text))
+    sgemm = bench_gflops("sgemm_peak", 1)
+    share = fpt * tokens_per_s / 1e9 / sgemm
+    blas = sum(parts.values())
     memory = json.loads(subprocess.run([os.path.join(ROOT, "build", "bench", "memory_rate")],
                                        check=True, capture_output=True, text=True).stdout)
     result = {"date": datetime.date.today().isoformat(), "commit": git_commit(),
@@ -92,7 +96,9 @@ def main():
               "command": f"python3 bench/gpt_cpu_profile.py --steps {args.steps}",
               "step_samples": total, "tokens_per_s_while_profiled": tokens_per_s,
               "op_shares": ops, "blas_part_shares": parts,
-              "sgemm_gflops_1_thread": bench_gflops("sgemm_peak", 1), "memory_gb_per_s": memory}
+              "sgemm_gflops_1_thread": sgemm, "memory_gb_per_s": memory,
+              "share_of_sgemm_while_profiled": share, "blas_share": blas,
+              "share_of_sgemm_with_other_ops_free": share / blas}
     lines = ["# Where the small GPT's one-thread training step spends its time", "",
              f"- date {result['date']}, commit {result['commit']}",
              f"- machine: {result['machine']}, {result['cores']} cores (shared)",
@@ -100,10 +106,13 @@ def main():
              "tokens), AdamW, fp32, one thread",
              f"- command: `{result['command']}`: perf at 250 Hz, {total} samples inside training "
              f"steps; {tokens_per_s:.0f} tokens/s while profiled",
-             f"- one core: SGEMM {result['sgemm_gflops_1_thread']:.0f} GFLOP/s; memory "
+             f"- one core: SGEMM {sgemm:.0f} GFLOP/s; memory "
              f"(bench/memory_rate) write {memory['write_memory']:.1f} GB/s and read "
              f"{memory['read_memory']:.1f} GB/s beyond the caches, "
-             f"{memory['write_cached']:.0f} and {memory['read_cached']:.0f} GB/s in them", "",
+             f"{memory['write_cached']:.0f} and {memory['read_cached']:.0f} GB/s in them",
+             f"- the step's share of SGEMM while profiled: {100 * share:.1f}% (FLOPs per token "
+             f"{fpt:,}); {100 * blas:.1f}% of it inside OpenBLAS, where nearly all its FLOPs are, "
+             f"so with every other op taking no time it would reach {100 * share / blas:.0f}%", "",
              "| op | share of the step |", "|---|---|"]
     lines += [f"| {op} | {100 * s:.1f}% |" for op, s in ops.items() if s >= 0.005]
     lines += ["", "| inside OpenBLAS (all ops) | share of the step |", "|---|---|"]
