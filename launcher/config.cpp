@@ -9,9 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/checkpoint/llmc_weights.h"
-#include "core/checkpoint/safetensors.h"
-#include "core/checkpoint/safetensors_weights.h"
+#include "core/checkpoint/weight_file.h"
 #include "core/data/dataset.h"
 #include "core/error.h"
 #include "core/file_access.h"
@@ -98,18 +96,14 @@ static void read_data(ConfigSection& root, Config& c) {
 // only the layers' types. Sizes the config does give must match the file (checked when the
 // weights load). A file in trainer's names gives none: its config is the one it was trained with.
 static void sizes_from_init_file(const Config& c, YAML::Node layers) {
-  Gpt2Sizes s;
+  std::optional<Gpt2Sizes> stated;
   try {
-    if (SafetensorsFile::looks_like(c.init_from)) {
-      const std::optional<Gpt2Sizes> hf = hf_gpt2_sizes(c.init_from);
-      if (!hf) return;
-      s = *hf;
-    } else {
-      s = read_llmc_sizes(c.init_from);
-    }
+    stated = weight_file_sizes(c.init_from);
   } catch (const DataError& e) {
     throw ConfigError(c.where(c.tree["model"]["init_from"]) + ": model.init_from: " + e.what());
   }
+  if (!stated) return;
+  const Gpt2Sizes& s = *stated;
   auto fill = [](YAML::Node entry, const char* key, int64_t value) {
     if (!entry[key] && value > 0) entry[key] = value;
   };

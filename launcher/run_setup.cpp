@@ -1,9 +1,7 @@
 #include "launcher/run_setup.h"
 
 #include "core/allocator.h"
-#include "core/checkpoint/llmc_weights.h"
-#include "core/checkpoint/safetensors.h"
-#include "core/checkpoint/safetensors_weights.h"
+#include "core/checkpoint/weight_file.h"
 #include "core/cpu/parallel.h"
 #include "core/error.h"
 #include "core/layers/embedding.h"
@@ -389,10 +387,7 @@ RunSetup build_run(Config cfg, int stage, BuildFor purpose, int data_rank, int t
     WeightTarget target(whole_shapes ? *whole_shapes : *r.model, *r.model);
     const std::string where = c.where(c.tree["model"]["init_from"]) + ": ";
     try {
-      if (SafetensorsFile::looks_like(c.init_from))
-        load_safetensors_weights(c.init_from, target);
-      else
-        load_llmc_weights(c.init_from, target);
+      load_weight_file(c.init_from, target);
     } catch (const DataError& e) {
       throw ConfigError(where + "model.init_from: " + e.what());
     } catch (const ConfigError& e) {
