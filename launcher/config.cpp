@@ -19,6 +19,7 @@
 #include "launcher/device.h"
 #include "launcher/yaml_guard.h"
 #include "parallel/environment.h"
+#include "parallel/schedule.h"
 
 namespace trainer {
 
@@ -303,38 +304,40 @@ static void read_log(ConfigSection& root, Config& c) {
   s.finish();
 }
 
-// What each schedule needs of the layout.
+// What each schedule needs of the layout (parallel/schedule.h), said with the key to change.
 static void check_schedule(const Config& c) {
   const YAML::Node p = c.tree["parallel"];
-  const bool interleaved = c.schedule == "interleaved";
-  if (c.virtual_stages > 1 && !interleaved)
-    throw ConfigError(c.where(p["virtual_stages"]) +
-                      ": parallel.virtual_stages: " + std::to_string(c.virtual_stages) +
-                      " chunks per stage need parallel.schedule: interleaved");
-  if (interleaved && (c.virtual_stages < 2 || c.pipeline < 2))
-    throw ConfigError(c.where(p["schedule"]) +
-                      ": parallel.schedule: interleaved needs parallel.pipeline >= 2 and "
-                      "parallel.virtual_stages >= 2 (chunks per stage), has " +
-                      std::to_string(c.pipeline) + " and " + std::to_string(c.virtual_stages));
-  if (interleaved && c.microbatches % c.pipeline != 0)
-    throw ConfigError(
-        c.where(p["microbatches"]) + ": parallel.microbatches: " + std::to_string(c.microbatches) +
-        " micro-batches; the interleaved schedule takes them in groups of the " +
-        std::to_string(c.pipeline) + " stages: use a multiple of " + std::to_string(c.pipeline));
-  if (c.pipeline_pieces() > static_cast<int64_t>(c.layers.size()))
-    throw ConfigError(
-        c.where(p["virtual_stages"]) + ": parallel.virtual_stages: " + std::to_string(c.pipeline) +
-        " stages x " + std::to_string(c.virtual_stages) + " chunks for a model of " +
-        std::to_string(c.layers.size()) + " layers; each chunk needs at least one layer");
-  // Both run several micro-batches' backwards between one's first and last gradient write,
-  // which stage 2's per-micro-batch buffers cannot hold.
-  if (c.zero >= 2 && c.pipeline > 1 && (interleaved || c.schedule == "zb-h1"))
-    throw ConfigError(c.where(p["zero"]) +
-                      ": parallel.zero: 2 reduces each micro-batch's "
-                      "gradients as its backward ends, which the " +
-                      c.schedule +
-                      " schedule interleaves with other micro-batches'; use zero: 1 or "
-                      "schedule: 1f1b");
+  const std::string stages = std::to_string(c.pipeline), chunks = std::to_string(c.virtual_stages);
+  switch (schedule_need(schedule_kind(c.schedule), c.virtual_stages, c.pipeline, c.microbatches,
+                        static_cast<int64_t>(c.layers.size()), c.zero)) {
+    case ScheduleNeed::Fits:
+      return;
+    case ScheduleNeed::InterleavedForChunks:
+      throw ConfigError(c.where(p["virtual_stages"]) + ": parallel.virtual_stages: " + chunks +
+                        " chunks per stage need parallel.schedule: interleaved");
+    case ScheduleNeed::StagesAndChunks:
+      throw ConfigError(c.where(p["schedule"]) +
+                        ": parallel.schedule: interleaved needs parallel.pipeline >= 2 and "
+                        "parallel.virtual_stages >= 2 (chunks per stage), has " +
+                        stages + " and " + chunks);
+    case ScheduleNeed::MicrobatchesInStageGroups:
+      throw ConfigError(c.where(p["microbatches"]) +
+                        ": parallel.microbatches: " + std::to_string(c.microbatches) +
+                        " micro-batches; the interleaved schedule takes them in groups of the " +
+                        stages + " stages: use a multiple of " + stages);
+    case ScheduleNeed::LayerPerChunk:
+      throw ConfigError(c.where(p["virtual_stages"]) + ": parallel.virtual_stages: " + stages +
+                        " stages x " + chunks + " chunks for a model of " +
+                        std::to_string(c.layers.size()) +
+                        " layers; each chunk needs at least one layer");
+    case ScheduleNeed::NoStageTwoZero:
+      throw ConfigError(c.where(p["zero"]) +
+                        ": parallel.zero: 2 reduces each micro-batch's gradients as its backward "
+                        "ends, which the " +
+                        c.schedule +
+                        " schedule interleaves with other micro-batches'; use zero: 1 or "
+                        "schedule: 1f1b");
+  }
 }
 
 // The layout must fit the ranks the job was started with, checked before any communication.

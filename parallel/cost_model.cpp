@@ -383,15 +383,16 @@ static std::vector<Layout> device_splits(const std::vector<LayerCost>& layers, i
 }
 
 // The schedules a layout may run, with their chunks per stage: 1F1B, and with a pipeline zb-h1
-// and interleaved over 2 and 4 chunks where the model and the micro-batches allow (ZeRO 2 runs
-// neither: see the config's check).
+// and interleaved over 2 and 4 chunks, each where the layout has what it needs.
 static std::vector<std::pair<ScheduleKind, int>> schedules_for(const Layout& l, size_t layers) {
   std::vector<std::pair<ScheduleKind, int>> out = {{ScheduleKind::OneFOneB, 1}};
-  if (l.pipeline == 1 || (l.zero >= 2 && l.data > 1)) return out;
-  out.push_back({ScheduleKind::ZeroBubbleH1, 1});
-  for (int v : {2, 4})
-    if (l.microbatches % l.pipeline == 0 && static_cast<size_t>(l.pipeline * v) <= layers)
-      out.push_back({ScheduleKind::Interleaved, v});
+  if (l.pipeline == 1) return out;  // without stages, the others are 1F1B
+  for (auto [kind, chunks] : {std::pair{ScheduleKind::ZeroBubbleH1, 1},
+                              {ScheduleKind::Interleaved, 2},
+                              {ScheduleKind::Interleaved, 4}})
+    if (schedule_need(kind, chunks, l.pipeline, l.microbatches, static_cast<int64_t>(layers),
+                      l.zero) == ScheduleNeed::Fits)
+      out.push_back({kind, chunks});
   return out;
 }
 

@@ -28,6 +28,18 @@ const char* schedule_name(ScheduleKind kind) {
   return "?";
 }
 
+ScheduleNeed schedule_need(ScheduleKind kind, int64_t chunks, int64_t stages, int64_t microbatches,
+                           int64_t layers, int64_t zero) {
+  const bool interleaved = kind == ScheduleKind::Interleaved;
+  if (chunks > 1 && !interleaved) return ScheduleNeed::InterleavedForChunks;
+  if (interleaved && (chunks < 2 || stages < 2)) return ScheduleNeed::StagesAndChunks;
+  if (interleaved && microbatches % stages != 0) return ScheduleNeed::MicrobatchesInStageGroups;
+  if (stages * chunks > layers) return ScheduleNeed::LayerPerChunk;
+  if (zero >= 2 && stages > 1 && (interleaved || kind == ScheduleKind::ZeroBubbleH1))
+    return ScheduleNeed::NoStageTwoZero;
+  return ScheduleNeed::Fits;
+}
+
 std::string schedule_names() {
   std::string out;
   const size_t n = std::size(kSchedules);

@@ -26,6 +26,20 @@ const char* schedule_name(ScheduleKind kind);
 // The names above, for messages: "gpipe, 1f1b, interleaved or zb-h1".
 std::string schedule_names();
 
+// The first thing a layout lacks for a schedule with `chunks` model chunks per stage, or Fits:
+// the config names the key to change, the layout search leaves the combination out.
+enum class ScheduleNeed {
+  Fits,
+  InterleavedForChunks,       // chunks > 1 only under the interleaved schedule
+  StagesAndChunks,            // interleaved needs >= 2 stages and >= 2 chunks per stage
+  MicrobatchesInStageGroups,  // interleaved takes micro-batches in groups of the stages
+  LayerPerChunk,              // every chunk of every stage holds at least one layer
+  NoStageTwoZero,             // ZeRO 2 reduces each micro-batch's gradients as its backward
+                              // ends, which zb-h1 and interleaved interleave with others'
+};
+ScheduleNeed schedule_need(ScheduleKind kind, int64_t chunks, int64_t stages, int64_t microbatches,
+                           int64_t layers, int64_t zero);
+
 struct Action {
   // Backward is the whole backward of a chunk; zb-h1 splits it into BackwardInput (B: the
   // gradient of the input, which the previous stage waits for) and BackwardWeight (W: the

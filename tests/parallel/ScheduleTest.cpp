@@ -308,5 +308,28 @@ TEST(ScheduleTest, UnknownNamesAndBadArgumentsAreRefused) {
   EXPECT_THROW(make_schedule(ScheduleKind::OneFOneB, 0, 2, 4, 2), std::invalid_argument);
 }
 
+// The config refuses, and the layout search leaves out, exactly these (arguments: schedule,
+// chunks per stage, stages, micro-batches, layers, ZeRO stage).
+TEST(ScheduleTest, WhatEachScheduleNeedsOfTheLayout) {
+  using K = ScheduleKind;
+  using N = ScheduleNeed;
+  for (K kind : {K::GPipe, K::OneFOneB, K::ZeroBubbleH1}) {
+    EXPECT_EQ(schedule_need(kind, 1, 2, 3, 2, 0), N::Fits);
+    EXPECT_EQ(schedule_need(kind, 2, 2, 4, 8, 0), N::InterleavedForChunks);
+    EXPECT_EQ(schedule_need(kind, 1, 3, 4, 2, 0), N::LayerPerChunk);
+    EXPECT_EQ(schedule_need(kind, 1, 1, 4, 2, 2), N::Fits);  // one stage: ZeRO 2 as without
+  }
+  EXPECT_EQ(schedule_need(K::OneFOneB, 1, 2, 4, 2, 2), N::Fits);
+  EXPECT_EQ(schedule_need(K::GPipe, 1, 2, 4, 2, 2), N::Fits);
+  EXPECT_EQ(schedule_need(K::ZeroBubbleH1, 1, 2, 4, 2, 2), N::NoStageTwoZero);
+  EXPECT_EQ(schedule_need(K::ZeroBubbleH1, 1, 2, 4, 2, 1), N::Fits);
+  EXPECT_EQ(schedule_need(K::Interleaved, 2, 2, 4, 4, 0), N::Fits);
+  EXPECT_EQ(schedule_need(K::Interleaved, 1, 2, 4, 4, 0), N::StagesAndChunks);
+  EXPECT_EQ(schedule_need(K::Interleaved, 2, 1, 4, 4, 0), N::StagesAndChunks);
+  EXPECT_EQ(schedule_need(K::Interleaved, 2, 2, 3, 4, 0), N::MicrobatchesInStageGroups);
+  EXPECT_EQ(schedule_need(K::Interleaved, 2, 2, 4, 3, 0), N::LayerPerChunk);
+  EXPECT_EQ(schedule_need(K::Interleaved, 2, 2, 4, 4, 2), N::NoStageTwoZero);
+}
+
 }  // namespace
 }  // namespace trainer
