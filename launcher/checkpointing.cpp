@@ -483,7 +483,9 @@ int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint, boo
   const nlohmann::json want = compatibility(run.cfg);
   const nlohmann::json have = meta.value("compatibility", nlohmann::json::object());
   for (const auto& [key, value] : want.items())
-    if (have.value(key, nlohmann::json()) != value)
+    // The weights mean what the model section says, whatever the settings of the training
+    // that made them: an export or a sample needs that section alone to match.
+    if ((!weights_only || key == "model") && have.value(key, nlohmann::json()) != value)
       throw CheckpointError(
           dir + ": written by a run with a different " + key +
           (key == "seed" || key == "loss" || key == "precision" || key == "grad_accum"
@@ -505,7 +507,7 @@ int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint, boo
                           ") must match to train on (--export-llmc, --export-safetensors and "
                           "--sample read the weights of any split)");
   }
-  if (step > run.total_steps)
+  if (step > run.total_steps && !weights_only)
     throw CheckpointError(dir + ": written at step " + std::to_string(step) + ", past this run's " +
                           std::to_string(run.total_steps) +
                           " steps (train.max_steps or train.epochs); it cannot be resumed by this "

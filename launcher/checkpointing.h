@@ -44,8 +44,9 @@ nlohmann::json verify_run_checkpoint(const std::string& dir);
 
 // Loads a verified checkpoint into the run; returns the number of steps it had taken. Throws
 // CheckpointError when it was written by an incompatible run, saying why. `weights_only`
-// (exporting, sampling; a run built for its weights): only the weights are read, and a
-// checkpoint of another pipeline split gives them too.
+// (exporting, sampling; a run built for its weights): only the weights are read, only the model
+// section must match (not the optimizer, data, seed or steps of the training that wrote it), and
+// a checkpoint of another pipeline split gives them too.
 int64_t restore_run_checkpoint(RunSetup& run, const ResumePoint& checkpoint,
                                bool weights_only = false);
 

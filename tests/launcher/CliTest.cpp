@@ -235,6 +235,25 @@ model:
       << bad.output;
 }
 
+// An export reads a checkpoint's weights whatever the config now says of the training that
+// wrote them (its steps, optimizer, seed, data): the same file. Another model is still refused.
+TEST(CliTest, AnExportReadsTheWeightsWhateverTheTrainingSettingsNowSay) {
+  test::TempDir dir;
+  const std::string run = trained_tiny_gpt(dir, 1);
+  const std::string as_trained = dir.file("a.bin"), changed = dir.file("b.bin");
+  ASSERT_EQ(test::run_command(run + " --resume auto --export-llmc " + as_trained).exit_code, 0);
+  const test::CommandResult r =
+      test::run_command(run + " --set train.max_steps=1 --set optimizer.lr=0.5 --set run.seed=7" +
+                        " --set data.batch_size=2 --resume auto --export-llmc " + changed);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(test::read_file(as_trained), test::read_file(changed));
+  const test::CommandResult other = test::run_command(
+      run + " --set model.layers[1].heads=2 --resume auto --export-llmc " + changed);
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_NE(other.output.find("written by a run with a different model section"), std::string::npos)
+      << other.output;
+}
+
 // An embedding without a row for some token of the data is refused before anything runs.
 TEST(CliTest, AnEmbeddingSmallerThanTheDataVocabularyIsRefused) {
   test::TempDir dir;
