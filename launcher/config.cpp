@@ -139,16 +139,14 @@ static void read_model(ConfigSection& root, Config& c) {
   if (s.has("init_from")) c.init_from = s.text("init_from", std::nullopt);
   if (!c.init_from.empty()) {
     // A directory as transformers writes one (from_pretrained's argument) stands for its
-    // model.safetensors; a model sharded over several files is not read.
+    // model.safetensors, or for the index of the files a larger model is sharded over.
     const std::filesystem::path dir(c.init_from);
     std::error_code ec;  // a path that cannot be examined is reported by require_file below
     if (std::filesystem::is_directory(dir, ec)) {
-      if (std::filesystem::exists(dir / "model.safetensors.index.json", ec) &&
-          !std::filesystem::exists(dir / "model.safetensors", ec))
-        s.fail("init_from", c.init_from +
-                                " holds a model sharded over several safetensors files, which "
-                                "trainer does not read; save it as one model.safetensors");
-      c.init_from = (dir / "model.safetensors").string();
+      const bool sharded = std::filesystem::exists(dir / "model.safetensors.index.json", ec) &&
+                           !std::filesystem::exists(dir / "model.safetensors", ec);
+      c.init_from =
+          (dir / (sharded ? "model.safetensors.index.json" : "model.safetensors")).string();
     }
     require_file(s, "init_from", c.init_from);
   }

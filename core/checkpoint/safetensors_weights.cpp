@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/checkpoint/safetensors.h"
+#include "core/checkpoint/safetensors_model.h"
 #include "core/durable_file.h"
 #include "core/error.h"
 
@@ -15,7 +16,7 @@ namespace {
 constexpr const char* kHfPrefix = "transformer.";
 
 // "transformer." or "" when the file names GPT-2's tensors as transformers does; nullopt else.
-std::optional<std::string> hf_prefix(const SafetensorsFile& f) {
+std::optional<std::string> hf_prefix(const SafetensorsModel& f) {
   if (f.has(std::string(kHfPrefix) + "wte.weight")) return std::string(kHfPrefix);
   if (f.has("wte.weight")) return std::string();
   return std::nullopt;
@@ -57,27 +58,26 @@ Shape hf_shape(const HfTensor& t) {
 }
 
 // Checks that `f` has tensor `key` of shape `shape` (a parameter's, as the file stores it).
-void check_entry(const SafetensorsFile& f, const std::string& key, const Shape& shape) {
-  const auto it = f.entries().find(key);
-  if (it == f.entries().end())
-    throw DataError(f.path() + ": no tensor '" + key + "', which the config's model needs");
-  if (it->second.shape != shape)
+void check_entry(const SafetensorsModel& f, const std::string& key, const Shape& shape) {
+  const SafetensorsEntry* e = f.find(key);
+  if (!e) throw DataError(f.path() + ": no tensor '" + key + "', which the config's model needs");
+  if (e->shape != shape)
     throw ConfigError("model.init_from: " + f.path() + ": tensor '" + key + "' has shape " +
-                      shape_str(it->second.shape) + ", the config's model needs " +
-                      shape_str(shape));
+                      shape_str(e->shape) + ", the config's model needs " + shape_str(shape));
 }
 
 // Throws for the first tensor of `f` outside `used` that `skippable` does not accept.
 template <typename Skip>
-void refuse_leftovers(const SafetensorsFile& f, const std::set<std::string>& used, Skip skippable) {
-  for (const auto& [key, entry] : f.entries())
+void refuse_leftovers(const SafetensorsModel& f, const std::set<std::string>& used,
+                      Skip skippable) {
+  for (const std::string& key : f.names())
     if (!used.count(key) && !skippable(key))
       throw DataError(f.path() + ": tensor '" + key +
                       "' has no place in the config's model (it would be dropped)");
 }
 
 // Every tensor is checked; only those this rank holds are read.
-void load_hf(const SafetensorsFile& f, const std::string& prefix, WeightTarget& target) {
+void load_hf(const SafetensorsModel& f, const std::string& prefix, WeightTarget& target) {
   const Gpt2Layout g = gpt2_layout(target.whole(), "model.init_from: transformers' GPT-2 names");
   const std::vector<HfTensor> tensors = hf_gpt2_tensors(g);
   std::set<std::string> used;
@@ -107,7 +107,7 @@ void load_hf(const SafetensorsFile& f, const std::string& prefix, WeightTarget& 
   });
 }
 
-void load_trainer_names(const SafetensorsFile& f, WeightTarget& target) {
+void load_trainer_names(const SafetensorsModel& f, WeightTarget& target) {
   std::set<std::string> used;
   for (Param* p : target.whole().params()) {
     check_entry(f, p->name, p->value.shape());
@@ -141,7 +141,7 @@ void save_safetensors_weights(const std::string& dir, Model& model, WeightNames 
 }
 
 void load_safetensors_weights(const std::string& path, WeightTarget& target) {
-  const SafetensorsFile f(path);
+  const SafetensorsModel f(path);
   if (const auto prefix = hf_prefix(f))
     load_hf(f, *prefix, target);
   else
@@ -150,14 +150,14 @@ void load_safetensors_weights(const std::string& path, WeightTarget& target) {
 }
 
 std::optional<Gpt2Sizes> hf_gpt2_sizes(const std::string& path) {
-  const SafetensorsFile f(path);
+  const SafetensorsModel f(path);
   const auto prefix = hf_prefix(f);
   if (!prefix) return std::nullopt;
   const auto shape = [&](const std::string& name) {
-    const auto it = f.entries().find(*prefix + name);
-    if (it == f.entries().end() || it->second.shape.size() != 2)
+    const SafetensorsEntry* e = f.find(*prefix + name);
+    if (!e || e->shape.size() != 2)
       throw DataError(path + ": no two-dimensional tensor '" + *prefix + name + "'");
-    return it->second.shape;
+    return e->shape;
   };
   Gpt2Sizes s;
   s.vocab = shape("wte.weight")[0];

@@ -21,7 +21,8 @@ enum class WeightNames { Trainer, HuggingFace };
 // write.
 void save_safetensors_weights(const std::string& dir, Model& model, WeightNames names, DType dtype);
 
-// Copies a safetensors file's weights (F32, BF16 or F16) into the target's model. The file's names
+// Copies a safetensors file's weights (F32, BF16 or F16) into the target's model; `path` may be
+// the index of a model sharded over several files (see safetensors_model.h). The file's names
 // say which naming it uses: transformers' GPT-2 ("transformer.wte.weight", or "wte.weight" as the
 // Hub's GPT-2 files have it; the causal-mask buffers of older files are skipped and a
 // "lm_head.weight" must equal the embedding it is tied to), else trainer's. Every tensor the

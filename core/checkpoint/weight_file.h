@@ -1,7 +1,8 @@
 // The weights a run starts from (model.init_from): one front for every format trainer reads, so
-// which format a file is gets decided in one place. A safetensors file (by its header), in
-// transformers' GPT-2 names or trainer's; anything else is taken for llm.c's GPT-2 format, whose
-// reader names the file when it is not.
+// which format a file is gets decided in one place. A safetensors file (by its header) or the
+// index of a model sharded over several (a name ending in ".index.json"), in transformers' GPT-2
+// names or trainer's; anything else is taken for llm.c's GPT-2 format, whose reader names the
+// file when it is not.
 #pragma once
 
 #include <optional>

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/checkpoint/safetensors.h"
+#include "core/checkpoint/safetensors_model.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "tests/test_support.h"
@@ -96,6 +97,48 @@ TEST(SafetensorsTest, RefusesMalformedFilesNamingWhatIsWrong) {
   EXPECT_NE(error_of(dir.file("tiny")).find("shorter than a safetensors file's"),
             std::string::npos);
   EXPECT_FALSE(SafetensorsFile::looks_like(dir.file("tiny")));
+}
+
+// A model sharded over two files reads as one; an index that disagrees with its files, or is no
+// index, is refused naming the file and the tensor.
+TEST(SafetensorsTest, AShardedModelReadsAsOneAndItsIndexMustMatchItsFiles) {
+  TempDir dir;
+  const Tensor a = test::random_tensor({2, 3}, 1), b = test::random_tensor({4}, 2);
+  write_safetensors(dir.file("one.safetensors"), {{"a", a.shape(), [&] { return a; }}}, DType::F32,
+                    {});
+  write_safetensors(dir.file("two.safetensors"), {{"b", b.shape(), [&] { return b; }}}, DType::F32,
+                    {});
+  const auto index = [&](const std::string& weight_map) {
+    const std::string path = dir.file("model.safetensors.index.json");
+    test::write_file(path, "{\"metadata\": {}, \"weight_map\": " + weight_map + "}");
+    return path;
+  };
+  const SafetensorsModel m(index(R"({"a": "one.safetensors", "b": "two.safetensors"})"));
+  EXPECT_EQ(m.names(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(m.find("b")->shape, (Shape{4}));
+  EXPECT_EQ(m.find("c"), nullptr);
+  EXPECT_EQ(std::memcmp(m.to_f32("a").f32(), a.f32(), a.bytes()), 0);
+  EXPECT_EQ(std::memcmp(m.to_f32("b").f32(), b.f32(), b.bytes()), 0);
+  const auto refusal = [&](const std::string& weight_map) {
+    const std::string path = index(weight_map);
+    try {
+      SafetensorsModel bad(path);
+    } catch (const DataError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string at = dir.file("model.safetensors.index.json") + ": ";
+  EXPECT_EQ(refusal(R"({"a": "one.safetensors", "b": "one.safetensors"})"),
+            at + "tensor 'b' is not in one.safetensors, where it says");
+  EXPECT_EQ(refusal(R"({"a": "two.safetensors", "b": "one.safetensors"})"),
+            dir.file("one.safetensors") + ": tensor 'a' is not where " +
+                dir.file("model.safetensors.index.json") + " says (it names two.safetensors)");
+  EXPECT_EQ(refusal(R"({"a": "/etc/passwd"})"),
+            at + "tensor 'a' maps to '/etc/passwd', expected a file name beside the index");
+  EXPECT_EQ(refusal(R"({})"), at + "the weight_map names no tensor");
+  EXPECT_EQ(refusal(R"([1])"),
+            at + "expected an object with a \"weight_map\" object (a safetensors index)");
 }
 
 }  // namespace

@@ -15,8 +15,10 @@ contiguous byte ranges covering the data exactly) and checks:
     bf16), and so does a file named as the Hub's GPT-2 files are (no "transformer." prefix, fp16,
     the causal-mask buffers, a tied lm_head.weight);
   - a file whose head is untied, with a tensor the model has no place for, with a wrong shape,
-    or cut short is refused with exit 2 and a one-line error naming the file and the tensor, and
-    so is the directory of a model sharded over several files.
+    or cut short is refused with exit 2 and a one-line error naming the file and the tensor;
+  - the directory of a model sharded over two files (model.safetensors.index.json) loads bit for
+    bit, and an index that puts a tensor in the wrong file or names a file outside its folder is
+    refused the same way.
 Exit 0 when all hold, 1 when not.
 
     /usr/bin/python3 tests/reference/safetensors_check.py --trainer build/launcher/trainer
@@ -276,12 +278,43 @@ def main():
         refused("shape", wrong, "tensor 'transformer.h.1.mlp.c_fc.weight' has shape [32, 32], "
                 "the config's model needs [32, 128]")
         refused("cut", base, "outside the file's", cut=100)
+        # A model sharded over two files, as save_pretrained writes one past max_shard_size:
+        # init_from its directory reads the index and both files.
         os.mkdir(work + "/sharded")
-        with open(work + "/sharded/model.safetensors.index.json", "w") as f:
-            f.write("{}")
-        err = tr.run(tr.config("sharded", "sharded"), "--dry-run", expect=2).stderr.strip()
-        check("sharded over several safetensors files" in err and "\n" not in err,
-              "a sharded model's directory: refused with '%s'" % err)
+        keys = sorted(base)
+        shards = {"model-00001-of-00002.safetensors": keys[:len(keys) // 2],
+                  "model-00002-of-00002.safetensors": keys[len(keys) // 2:]}
+        weight_map = {}
+        for file, part in shards.items():
+            write_safetensors("%s/sharded/%s" % (work, file), {k: base[k] for k in part})
+            weight_map.update({k: file for k in part})
+
+        def write_index(folder, mapping):
+            with open("%s/%s/model.safetensors.index.json" % (work, folder), "w") as f:
+                json.dump({"metadata": {"total_size": 0}, "weight_map": mapping}, f)
+
+        write_index("sharded", weight_map)
+        with open(work + "/sharded/config.json", "w") as f:
+            json.dump(conf, f)
+        check(same(reexport("from-sharded", "sharded", False), expected),
+              "init_from a model sharded over two files (its directory) gives the weights back "
+              "bit for bit")
+
+        # Hostile indexes: a tensor in another file than the map says, a file outside the folder.
+        def refused_index(name, mapping, message):
+            os.mkdir("%s/%s" % (work, name))
+            for file in shards:
+                os.symlink("%s/sharded/%s" % (work, file), "%s/%s/%s" % (work, name, file))
+            write_index(name, mapping)
+            index = "%s/%s/model.safetensors.index.json" % (work, name)
+            err = tr.run(tr.config(name, name), "--dry-run", expect=2).stderr.strip()
+            check(message in err and index in err and "\n" not in err,
+                  "%s: refused with '%s'" % (name, err))
+
+        moved = dict(weight_map, **{keys[0]: "model-00002-of-00002.safetensors"})
+        refused_index("misplaced", moved, "tensor '%s' is not where" % keys[0])
+        outside = dict(weight_map, **{keys[0]: "../sharded/model-00001-of-00002.safetensors"})
+        refused_index("outside", outside, "expected a file name beside the index")
 
     print("PASS" if not FAILURES else "FAIL: %d checks" % len(FAILURES))
     sys.exit(1 if FAILURES else 0)
