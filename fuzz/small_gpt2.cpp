@@ -2,7 +2,9 @@
 
 #include <optional>
 
+#include "core/checkpoint/safetensors_weights.h"
 #include "core/data/llmc_file.h"
+#include "core/error.h"
 #include "fuzz/fuzz_support.h"
 #include "launcher/config.h"
 
@@ -33,6 +35,19 @@ RunSetup& small_gpt2() {
     run.emplace(build_run(load_config(cfg_path, {}, 1)));
   }
   return *run;
+}
+
+void load_safetensors_into_small_gpt2(const std::string& path) {
+  RunSetup& run = small_gpt2();
+  try {
+    hf_gpt2_sizes(path);
+  } catch (const InputError&) {
+  }
+  try {
+    WeightTarget target(*run.model, *run.model);
+    load_safetensors_weights(path, target);
+  } catch (const InputError&) {
+  }
 }
 
 }  // namespace trainer::fuzz

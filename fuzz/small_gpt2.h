@@ -4,10 +4,16 @@
 // the model's shape).
 #pragma once
 
+#include <string>
+
 #include "launcher/run_setup.h"
 
 namespace trainer::fuzz {
 
 RunSetup& small_gpt2();
+
+// What model.init_from does with a safetensors file or index at `path`: the sizes it states, then
+// its weights loaded into small_gpt2(); the InputError either may throw is the expected refusal.
+void load_safetensors_into_small_gpt2(const std::string& path);
 
 }  // namespace trainer::fuzz
