@@ -6,6 +6,8 @@ to its op (the outermost trainer::ops:: or trainer::cpu:: frame), and samples in
 also to their part of a GEMM: the kernel proper, packing the operands, or clearing the output
 for beta = 0. Beside them: the SGEMM rate (bench/sgemm_peak) and one core's memory rates
 (bench/memory_rate), since an op that touches each byte once runs at those, however written.
+--repeats profiled runs, each with the SGEMM rate measured beside it (a shared machine's rates
+move from minute to minute); the op shares pool their samples.
 Writes bench/results/gpt_cpu_profile.json and .md.
 
     python3 bench/gpt_cpu_profile.py        (after scripts/setup.sh; installs linux-perf)
@@ -66,54 +68,70 @@ def charge(frames_list):
     return total, share(ops), share(parts)
 
 
+def profiled_run(trainer, work):
+    """One profiled training run: its step samples, and its tokens/s."""
+    subprocess.run(["perf", "record", "-q", "-F", "250", "--call-graph", "dwarf,16384", "-o",
+                    f"{work}/perf.data", trainer, f"{work}/cfg.yaml"],
+                   check=True, capture_output=True, env=ENV)
+    text = subprocess.run(["perf", "script", "-i", f"{work}/perf.data"], check=True,
+                          capture_output=True, text=True).stdout
+    with open(f"{work}/run/summary.json") as f:
+        return list(samples(text)), json.load(f)["train_tokens_per_s"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--trainer", default=os.path.join(ROOT, "build", "launcher", "trainer"))
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     if not shutil.which("perf"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "linux-perf"],
                        check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    # Each profiled run beside an SGEMM measurement of its own: the machine is shared, and what
+    # its neighbours take moves both from minute to minute.
+    runs, pooled = [], []
     with tempfile.TemporaryDirectory() as work:
         prepare(work, args.steps)
         write_config(work, args.steps, 1)
-        subprocess.run(["perf", "record", "-q", "-F", "250", "--call-graph", "dwarf,16384", "-o",
-                        f"{work}/perf.data", args.trainer, f"{work}/cfg.yaml"],
-                       check=True, capture_output=True, env=ENV)
-        text = subprocess.run(["perf", "script", "-i", f"{work}/perf.data"], check=True,
-                              capture_output=True, text=True).stdout
-        with open(f"{work}/run/summary.json") as f:
-            tokens_per_s = json.load(f)["train_tokens_per_s"]
         fpt = flops_per_token(args.trainer, work)
-    total, ops, parts = charge(samples(text))
-    sgemm = bench_gflops("sgemm_peak", 1)
-    share = fpt * tokens_per_s / 1e9 / sgemm
-    blas = sum(parts.values())
+        for _ in range(args.repeats):
+            frames, tokens_per_s = profiled_run(args.trainer, work)
+            sgemm = bench_gflops("sgemm_peak", 1)
+            total, _, parts = charge(frames)
+            share, blas = fpt * tokens_per_s / 1e9 / sgemm, sum(parts.values())
+            runs.append({"tokens_per_s": tokens_per_s, "sgemm_gflops": sgemm, "step_samples": total,
+                         "share_of_sgemm": share, "blas_share": blas,
+                         "share_with_other_ops_free": share / blas})
+            pooled += frames
+    total, ops, parts = charge(pooled)
     memory = json.loads(subprocess.run([os.path.join(ROOT, "build", "bench", "memory_rate")],
                                        check=True, capture_output=True, text=True).stdout)
     result = {"date": datetime.date.today().isoformat(), "commit": git_commit(),
               "machine": cpu_name(), "cores": os.cpu_count(),
-              "command": f"python3 bench/gpt_cpu_profile.py --steps {args.steps}",
-              "step_samples": total, "tokens_per_s_while_profiled": tokens_per_s,
-              "op_shares": ops, "blas_part_shares": parts,
-              "sgemm_gflops_1_thread": sgemm, "memory_gb_per_s": memory,
-              "share_of_sgemm_while_profiled": share, "blas_share": blas,
-              "share_of_sgemm_with_other_ops_free": share / blas}
+              "command": f"python3 bench/gpt_cpu_profile.py --steps {args.steps} "
+                         f"--repeats {args.repeats}",
+              "flops_per_token": fpt, "runs": runs, "step_samples": total, "op_shares": ops,
+              "blas_part_shares": parts, "memory_gb_per_s": memory}
     lines = ["# Where the small GPT's one-thread training step spends its time", "",
              f"- date {result['date']}, commit {result['commit']}",
              f"- machine: {result['machine']}, {result['cores']} cores (shared)",
              f"- model and batch: bench/gpt_cpu_speed.py's (C 128, 4 blocks, batch {B} x 128 "
-             "tokens), AdamW, fp32, one thread",
-             f"- command: `{result['command']}`: perf at 250 Hz, {total} samples inside training "
-             f"steps; {tokens_per_s:.0f} tokens/s while profiled",
-             f"- one core: SGEMM {sgemm:.0f} GFLOP/s; memory "
-             f"(bench/memory_rate) write {memory['write_memory']:.1f} GB/s and read "
-             f"{memory['read_memory']:.1f} GB/s beyond the caches, "
-             f"{memory['write_cached']:.0f} and {memory['read_cached']:.0f} GB/s in them",
-             f"- the step's share of SGEMM while profiled: {100 * share:.1f}% (FLOPs per token "
-             f"{fpt:,}); {100 * blas:.1f}% of it inside OpenBLAS, where nearly all its FLOPs are, "
-             f"so with every other op taking no time it would reach {100 * share / blas:.0f}%", "",
-             "| op | share of the step |", "|---|---|"]
+             f"tokens), AdamW, fp32, one thread; FLOPs per token {fpt:,}",
+             f"- command: `{result['command']}`: perf at 250 Hz; {total} samples inside training "
+             "steps over all runs",
+             f"- one core's memory (bench/memory_rate): write {memory['write_memory']:.1f} GB/s "
+             f"and read {memory['read_memory']:.1f} GB/s beyond the caches, "
+             f"{memory['write_cached']:.0f} and {memory['read_cached']:.0f} GB/s in them", "",
+             "Each run: the step's share of the SGEMM rate measured beside it, the share of its "
+             "samples inside OpenBLAS (where nearly all its FLOPs are), and so the share the step "
+             "would reach if every other op took no time.", "",
+             "| run | tokens/s (profiled) | SGEMM GFLOP/s | share of SGEMM | inside OpenBLAS "
+             "| with every other op free |", "|---|---|---|---|---|---|"]
+    lines += [f"| {i + 1} | {r['tokens_per_s']:.0f} | {r['sgemm_gflops']:.0f} | "
+              f"{100 * r['share_of_sgemm']:.1f}% | {100 * r['blas_share']:.1f}% | "
+              f"{100 * r['share_with_other_ops_free']:.0f}% |" for i, r in enumerate(runs)]
+    lines += ["", "| op (all runs) | share of the step |", "|---|---|"]
     lines += [f"| {op} | {100 * s:.1f}% |" for op, s in ops.items() if s >= 0.005]
     lines += ["", "| inside OpenBLAS (all ops) | share of the step |", "|---|---|"]
     lines += [f"| {part} | {100 * s:.1f}% |" for part, s in parts.items()]
