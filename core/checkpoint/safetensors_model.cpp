@@ -15,6 +15,13 @@ namespace {
 // that reached outside the model's folder would read whatever file it named).
 std::map<std::string, std::string> read_weight_map(const std::string& path) {
   require_regular_file(path);
+  // The limit safetensors puts on a file's header: an index lists as many names as a header.
+  constexpr uintmax_t kMaxIndexBytes = 100'000'000;
+  std::error_code ec;
+  const uintmax_t bytes = std::filesystem::file_size(path, ec);
+  if (!ec && bytes > kMaxIndexBytes)
+    throw DataError(path + ": " + std::to_string(bytes) +
+                    " bytes, more than a safetensors index holds (100 MB at most)");
   std::ifstream in(path);
   if (!in) throw DataError(path + ": cannot open");
   nlohmann::json index;

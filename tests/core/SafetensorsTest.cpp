@@ -137,6 +137,8 @@ TEST(SafetensorsTest, AShardedModelReadsAsOneAndItsIndexMustMatchItsFiles) {
   EXPECT_EQ(refusal(R"({"a": "/etc/passwd"})"),
             at + "tensor 'a' maps to '/etc/passwd', expected a file name beside the index");
   EXPECT_EQ(refusal(R"({})"), at + "the weight_map names no tensor");
+  EXPECT_EQ(refusal(R"({"a": "one.safetensors"})" + std::string(100'000'000, ' ')),
+            at + "100000056 bytes, more than a safetensors index holds (100 MB at most)");
   EXPECT_EQ(refusal(R"([1])"),
             at + "expected an object with a \"weight_map\" object (a safetensors index)");
 }
