@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "core/cpu/blas.h"
-#include "core/cpu/gelu_tanh.h"
+#include "core/cpu/exp_poly.h"
 #include "core/cpu/parallel.h"
 
 namespace trainer::cpu {

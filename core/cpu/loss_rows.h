@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "core/cpu/exp_poly.h"
 #include "core/host_device.h"
 
 namespace trainer::cpu {
@@ -22,19 +23,23 @@ TRAINER_HD inline int64_t argmax_row(int64_t C, const float* row) {
 }
 
 // Softmax cross-entropy with the row max subtracted; d (nullable) = (softmax - onehot) * scale.
+// The exponentials in float through exp_poly, each once (kept in d, which then becomes the
+// gradient), so the loops vectorise; their sum and the loss in double.
 TRAINER_HD inline RowLoss cross_entropy_row(int64_t C, const float* row, int32_t label,
                                             float grad_scale, float* d) {
   const int64_t best = argmax_row(C, row);
   const float mx = row[best];
   double denom = 0.0;
-  for (int64_t c = 0; c < C; ++c) denom += exp(static_cast<double>(row[c] - mx));
-  const double log_denom = log(denom);
-  if (d)
-    for (int64_t c = 0; c < C; ++c) {
-      const double p = exp(static_cast<double>(row[c] - mx) - log_denom);
-      d[c] = static_cast<float>((p - (c == label ? 1.0 : 0.0)) * grad_scale);
-    }
-  return {log_denom - static_cast<double>(row[label] - mx), best == label};
+  if (d) {
+    for (int64_t c = 0; c < C; ++c) d[c] = exp_poly(row[c] - mx);
+    for (int64_t c = 0; c < C; ++c) denom += d[c];
+    const float inv = static_cast<float>(1.0 / denom);
+    for (int64_t c = 0; c < C; ++c) d[c] = d[c] * inv * grad_scale;
+    d[label] -= grad_scale;
+  } else {
+    for (int64_t c = 0; c < C; ++c) denom += exp_poly(row[c] - mx);
+  }
+  return {log(denom) - static_cast<double>(row[label] - mx), best == label};
 }
 
 // Squared error against the one-hot target, averaged over C; d (nullable) = 2 (x - t) / C * scale.
@@ -64,7 +69,7 @@ TRAINER_HD inline void split_ce_max_target(int64_t C, const float* row, int32_t 
 
 TRAINER_HD inline float split_ce_sum_exp(int64_t C, const float* row, float row_max) {
   double s = 0.0;
-  for (int64_t c = 0; c < C; ++c) s += exp(static_cast<double>(row[c] - row_max));
+  for (int64_t c = 0; c < C; ++c) s += exp_poly(row[c] - row_max);
   return static_cast<float>(s);
 }
 
@@ -73,13 +78,13 @@ TRAINER_HD inline float split_ce_sum_exp(int64_t C, const float* row, float row_
 TRAINER_HD inline RowLoss split_ce_row(int64_t C, const float* row, int32_t label, int64_t begin,
                                        float row_max, float sum_exp, float target, float grad_scale,
                                        float* d) {
-  const double log_denom = log(static_cast<double>(sum_exp));
-  if (d)
-    for (int64_t c = 0; c < C; ++c) {
-      const double p = exp(static_cast<double>(row[c] - row_max) - log_denom);
-      d[c] = static_cast<float>((p - (c + begin == label ? 1.0 : 0.0)) * grad_scale);
-    }
-  return {log_denom - static_cast<double>(target - row_max), target >= row_max};
+  if (d) {
+    const float scale = grad_scale / sum_exp;
+    for (int64_t c = 0; c < C; ++c) d[c] = exp_poly(row[c] - row_max) * scale;
+    if (label >= begin && label < begin + C) d[label - begin] -= grad_scale;
+  }
+  return {log(static_cast<double>(sum_exp)) - static_cast<double>(target - row_max),
+          target >= row_max};
 }
 
 }  // namespace trainer::cpu
