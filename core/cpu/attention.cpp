@@ -6,6 +6,7 @@
 
 #include "core/cpu/blas.h"
 #include "core/cpu/exp_poly.h"
+#include "core/cpu/lanes.h"
 #include "core/cpu/parallel.h"
 
 namespace trainer::cpu {
@@ -18,12 +19,9 @@ constexpr int64_t kRowBlock = 32;
 
 // Softmax of row[0..t] in place (exp_poly: a loop that vectorises), zeros after, up to T.
 static void causal_softmax_row(float* row, int64_t t, int64_t T) {
-  float mx = row[0];
-  for (int64_t s = 1; s <= t; ++s) mx = std::max(mx, row[s]);
+  const float mx = lane_max(t + 1, [&](int64_t s) { return row[s]; });
   for (int64_t s = 0; s <= t; ++s) row[s] = exp_poly(row[s] - mx);
-  float sum = 0.0f;
-  for (int64_t s = 0; s <= t; ++s) sum += row[s];
-  const float inv = 1.0f / sum;
+  const float inv = 1.0f / lane_sum(t + 1, [&](int64_t s) { return row[s]; });
   for (int64_t s = 0; s <= t; ++s) row[s] *= inv;
   std::fill(row + t + 1, row + T, 0.0f);
 }
@@ -83,8 +81,7 @@ void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float*
         for (int64_t t = r0; t < r1; ++t) {
           const float* pr = p + t * T;
           float* dr = dp.data() + (t - r0) * T;
-          float dot = 0.0f;
-          for (int64_t s = 0; s <= t; ++s) dot += pr[s] * dr[s];
+          const float dot = lane_sum(t + 1, [&](int64_t s) { return pr[s] * dr[s]; });
           for (int64_t s = 0; s <= t; ++s) dr[s] = pr[s] * (dr[s] - dot);
           std::fill(dr + t + 1, dr + r1, 0.0f);
         }

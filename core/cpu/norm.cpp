@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/cpu/lanes.h"
 #include "core/cpu/parallel.h"
 
 namespace trainer::cpu {
@@ -17,12 +18,9 @@ void layer_norm_forward(int64_t R, int64_t C, const float* x, const float* w, co
     for (int64_t r = begin; r < end; ++r) {
       const float* xr = x + r * C;
       float* yr = y + r * C;
-      float m = 0.0f;
-      for (int64_t c = 0; c < C; ++c) m += xr[c];
-      m /= static_cast<float>(C);
-      float v = 0.0f;
-      for (int64_t c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
-      v /= static_cast<float>(C);
+      const float m = lane_sum(C, [&](int64_t c) { return xr[c]; }) / static_cast<float>(C);
+      const float v =
+          lane_sum(C, [&](int64_t c) { return (xr[c] - m) * (xr[c] - m); }) / static_cast<float>(C);
       const float s = 1.0f / std::sqrt(v + kLayerNormEps);
       for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * s * w[c] + b[c];
       mean[r] = m;
@@ -33,33 +31,33 @@ void layer_norm_forward(int64_t R, int64_t C, const float* x, const float* w, co
 
 void layer_norm_backward(int64_t R, int64_t C, const float* x, const float* w, const float* mean,
                          const float* rstd, const float* dy, float* dx, float* dw, float* db) {
-  parallel_accumulate(R, row_grain(C), {{dw, C}, {db, C}},
-                      [&](int, int64_t begin, int64_t end, float* const* part) {
-                        float* pdw = part[0];
-                        float* pdb = part[1];
-                        for (int64_t r = begin; r < end; ++r) {
-                          const float* xr = x + r * C;
-                          const float* dyr = dy + r * C;
-                          const float m = mean[r], s = rstd[r];
-                          float sum_g = 0.0f, sum_gx = 0.0f;  // Σ dy w and Σ dy w x̂
-                          for (int64_t c = 0; c < C; ++c) {
-                            const float xhat = (xr[c] - m) * s;
-                            const float g = dyr[c] * w[c];
-                            sum_g += g;
-                            sum_gx += g * xhat;
-                            pdw[c] += dyr[c] * xhat;
-                            pdb[c] += dyr[c];
-                          }
-                          if (!dx) continue;
-                          const float mg = sum_g / static_cast<float>(C),
-                                      mgx = sum_gx / static_cast<float>(C);
-                          float* dxr = dx + r * C;
-                          for (int64_t c = 0; c < C; ++c) {
-                            const float xhat = (xr[c] - m) * s;
-                            dxr[c] = (dyr[c] * w[c] - mg - xhat * mgx) * s;
-                          }
-                        }
-                      });
+  parallel_accumulate(
+      R, row_grain(C), {{dw, C}, {db, C}},
+      [&](int, int64_t begin, int64_t end, float* const* part) {
+        float* pdw = part[0];
+        float* pdb = part[1];
+        for (int64_t r = begin; r < end; ++r) {
+          const float* xr = x + r * C;
+          const float* dyr = dy + r * C;
+          const float m = mean[r], s = rstd[r];
+          for (int64_t c = 0; c < C; ++c) {
+            pdw[c] += dyr[c] * ((xr[c] - m) * s);  // dy x̂
+            pdb[c] += dyr[c];
+          }
+          if (!dx) continue;
+          // Σ dy w and Σ dy w x̂, each over the row.
+          const float mg =
+              lane_sum(C, [&](int64_t c) { return dyr[c] * w[c]; }) / static_cast<float>(C);
+          const float mgx =
+              lane_sum(C, [&](int64_t c) { return dyr[c] * w[c] * ((xr[c] - m) * s); }) /
+              static_cast<float>(C);
+          float* dxr = dx + r * C;
+          for (int64_t c = 0; c < C; ++c) {
+            const float xhat = (xr[c] - m) * s;
+            dxr[c] = (dyr[c] * w[c] - mg - xhat * mgx) * s;
+          }
+        }
+      });
 }
 
 }  // namespace trainer::cpu
