@@ -12,14 +12,18 @@ namespace trainer::cpu {
 
 // e^x for float x, to about 1 ulp: x = n ln2 + r with |r| <= ln2 / 2, e^r from Cephes' expf
 // polynomial, times 2^n built in the exponent bits. Plain arithmetic, so loops vectorise.
-// Below -87.3 the result is 2^-126 scaled down to about 1e-38, above 88.7 about 3e38: the
-// callers need neither underflow to 0 nor overflow to infinity exactly.
+// Below -87.3 the result is about 1e-38 rather than 0, and from about 88.4 it is infinity (2^128
+// does not fit the exponent; e^x itself passes the largest float at 88.72): the callers' arguments
+// are at most 0 (softmax, cross-entropy) or need only 1 / (1 + e^x), which infinity gives right
+// (GELU). A NaN gives a NaN.
 TRAINER_HD inline float exp_poly(float x) {
   x = x < -87.3f ? -87.3f : x;
   x = 88.7f < x ? 88.7f : x;
   // n = x / ln2 rounded to the nearest integer by the 1.5 x 2^23 trick (floorf and rintf do
-  // not vectorise without -ffast-math).
-  const float n = (x * 1.44269504089f + 12582912.0f) - 12582912.0f;
+  // not vectorise without -ffast-math): `shifted` holds n in its low mantissa bits, read from
+  // there rather than by a float-to-int conversion, which a NaN would make undefined.
+  const float shifted = x * 1.44269504089f + 12582912.0f;
+  const float n = shifted - 12582912.0f;
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -28,9 +32,16 @@ TRAINER_HD inline float exp_poly(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float er = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
 #ifdef __CUDA_ARCH__
-  return er * __int_as_float(bits);
+  const uint32_t shifted_bits = static_cast<uint32_t>(__float_as_int(shifted));
+#else
+  uint32_t shifted_bits;
+  std::memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
+#endif
+  // 0x4B400000: the bits of 1.5 x 2^23; unsigned, so a NaN's bits wrap instead of overflowing.
+  const uint32_t bits = (shifted_bits - 0x4B400000u + 127u) << 23;
+#ifdef __CUDA_ARCH__
+  return er * __int_as_float(static_cast<int>(bits));
 #else
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
