@@ -44,12 +44,8 @@ void DurableFile::write(const void* data, size_t bytes) {
 void DurableFile::commit() {
   if (std::fflush(f_) != 0 || ::fsync(fileno(f_)) != 0) fail(errno);
   FILE* f = f_;
-  f_ = nullptr;
-  if (std::fclose(f) != 0) {
-    const int err = errno;
-    std::remove(tmp_.c_str());
-    throw OutputError("cannot write " + path_ + ": " + std::strerror(err));
-  }
+  f_ = nullptr;  // closed here, whatever fclose says
+  if (std::fclose(f) != 0) fail(errno);
   if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
     const int err = errno;
     std::remove(tmp_.c_str());
