@@ -204,9 +204,12 @@ void activation_backward(Activation f, const Tensor& saved, const Tensor& dy, Te
   dxo.done();
 }
 
-void multiply(const Tensor& x, const Tensor& mask, Tensor& y) {
+void dropout(const Tensor& x, const cpu::DropoutMask& mask, Tensor& y) {
+  require(x.ndim() >= 1 && x.numel() == y.numel(), "dropout",
+          shape_str(x.shape()) + " into " + shape_str(y.shape()));
+  const int64_t N = x.dim(0), per = N ? x.numel() / N : 0;
   Out yo(y);
-  BACKEND(x, multiply)(x.numel(), In(x).get(), In(mask).get(), yo.get());
+  BACKEND(x, dropout)(N, per, mask, In(x).get(), yo.get());
   yo.done();
 }
 

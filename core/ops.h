@@ -46,7 +46,8 @@ void maxpool_backward(const PoolGeometry& g, const Tensor& dy, const Tensor& arg
 void activation_forward(Activation f, const Tensor& x, Tensor& y);
 void activation_backward(Activation f, const Tensor& saved, const Tensor& dy, Tensor& dx);
 
-void multiply(const Tensor& x, const Tensor& mask, Tensor& y);
+// y = x with dropout's mask applied (x's first dimension the samples); dy to dx alike.
+void dropout(const Tensor& x, const cpu::DropoutMask& mask, Tensor& y);
 // y = a + b, elementwise (the residual connection)
 void add(const Tensor& a, const Tensor& b, Tensor& y);
 

@@ -8,21 +8,36 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "core/host_device.h"
+
 namespace trainer {
 
 // SplitMix64 finaliser: a bijective 64-bit mix with full avalanche.
-inline uint64_t mix64(uint64_t z) {
+TRAINER_HD inline uint64_t mix64(uint64_t z) {
   z += 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
 
+// One more integer folded into a key: make_key({a, b, c}) is fold_key(make_key({a, b}), c), so a
+// kernel can finish on the device a key the host began (dropout's sample index).
+TRAINER_HD inline uint64_t fold_key(uint64_t key, uint64_t part) { return mix64(key ^ mix64(part)); }
+
 // Folds several integers (seed, layer index, step, ...) into one key.
 inline uint64_t make_key(std::initializer_list<uint64_t> parts) {
   uint64_t k = 0x6a09e667f3bcc909ULL;
-  for (uint64_t p : parts) k = mix64(k ^ mix64(p));
+  for (uint64_t p : parts) k = fold_key(k, p);
   return k;
+}
+
+// The counter-th value (from 1) of the stream `key`, and as a uniform float in [0, 1) with 24
+// bits, exactly representable: what Rng draws, callable where one element is wanted alone.
+TRAINER_HD inline uint64_t stream_u64(uint64_t key, uint64_t counter) {
+  return mix64(key + 0xd1b54a32d192ed03ULL * counter);
+}
+TRAINER_HD inline float stream_uniform(uint64_t key, uint64_t counter) {
+  return static_cast<float>(stream_u64(key, counter) >> 40) * (1.0f / 16777216.0f);
 }
 
 // A name (a parameter's path) as one integer key: FNV-1a, then mixed.
@@ -38,9 +53,8 @@ enum class RngPurpose : uint64_t { Init = 1, Dropout = 2, Shuffle = 3, Synthetic
 class Rng {
  public:
   explicit Rng(uint64_t key) : key_(key) {}
-  uint64_t next_u64() { return mix64(key_ + 0xd1b54a32d192ed03ULL * ++counter_); }
-  // Uniform in [0, 1) with 24 bits, exactly representable in float.
-  float uniform() { return static_cast<float>(next_u64() >> 40) * (1.0f / 16777216.0f); }
+  uint64_t next_u64() { return stream_u64(key_, ++counter_); }
+  float uniform() { return stream_uniform(key_, ++counter_); }
   float uniform(float lo, float hi) { return lo + (hi - lo) * uniform(); }
   // Uniform integer in [0, n); the modulo bias is below n / 2^64, nothing for n < 2^32.
   uint64_t below(uint64_t n) { return next_u64() % n; }

@@ -1,5 +1,6 @@
 #include "core/cpu/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/cpu/gelu_tanh.h"
@@ -85,10 +86,15 @@ void add(int64_t n, const float* a, const float* b, float* y) {
   });
 }
 
-void multiply(int64_t n, const float* x, const float* mask, float* y) {
-  parallel_ranges(n, kGrain, [&](int, int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = x[i] * mask[i];
-  });
+void dropout(int64_t N, int64_t per, const DropoutMask& mask, const float* x, float* y) {
+  parallel_ranges(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(per, 1)),
+                  [&](int, int64_t b, int64_t e) {
+                    for (int64_t n = b; n < e; ++n) {
+                      const uint64_t key = dropout_sample_key(mask, n);
+                      for (int64_t i = 0; i < per; ++i)
+                        y[n * per + i] = x[n * per + i] * dropout_factor(mask, key, i);
+                    }
+                  });
 }
 
 // Every step checks all gradients with this (their norm, and whether any is not finite), so it

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "core/cpu/dropout_mask.h"
+
 namespace trainer::cpu {
 
 // GELU is the exact (erf) form, GELUTanh the tanh approximation of GPT-2.
@@ -22,8 +24,9 @@ void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db);
 // y = a + b (the residual connection)
 void add(int64_t n, const float* a, const float* b, float* y);
 
-// y = x * mask, where mask holds 0 or 1/(1-p)
-void multiply(int64_t n, const float* x, const float* mask, float* y);
+// y = x times the mask (dropout_mask.h) of N samples of `per` elements; forward and backward
+// (dy to dx) alike.
+void dropout(int64_t N, int64_t per, const DropoutMask& mask, const float* x, float* y);
 
 // sum of squares, accumulated in double
 double sum_squares(int64_t n, const float* x);

@@ -102,13 +102,23 @@ void add(int64_t n, const float* a, const float* b, float* y) {
   TRAINER_CHECK_LAUNCH();
 }
 
-__global__ void multiply_kernel(int64_t n, const float* x, const float* mask, float* y) {
-  GRID_STRIDE(i, n) y[i] = x[i] * mask[i];
+// The mask is drawn here, on the device, from the same counter-based streams as on the CPU: rows
+// of the grid are samples (each thread folds its sample's key once), columns their elements.
+__global__ void dropout_kernel(int64_t N, int64_t per, cpu::DropoutMask mask, const float* x,
+                               float* y) {
+  for (int64_t n = blockIdx.y; n < N; n += gridDim.y) {
+    const uint64_t key = cpu::dropout_sample_key(mask, n);
+    GRID_STRIDE(i, per) y[n * per + i] = x[n * per + i] * cpu::dropout_factor(mask, key, i);
+  }
 }
 
-void multiply(int64_t n, const float* x, const float* mask, float* y) {
-  if (n == 0) return;
-  multiply_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(n, x, mask, y);
+void dropout(int64_t N, int64_t per, const cpu::DropoutMask& mask, const float* x, float* y) {
+  if (N * per == 0) return;
+  // About as many blocks in all as blocks_for gives one long loop (H100: 132 SMs x 8).
+  const unsigned rows = static_cast<unsigned>(std::min<int64_t>(N, 65535));
+  const unsigned columns = std::min(blocks_for(per), std::max(1u, 132 * 8 / rows));
+  const dim3 grid(columns, rows);
+  dropout_kernel<<<grid, kThreads, 0, stream()>>>(N, per, mask, x, y);
   TRAINER_CHECK_LAUNCH();
 }
 

@@ -16,7 +16,7 @@ void activation_backward(Activation f, int64_t n, const float* saved, const floa
 // db(cols) += sum over rows of dy(rows, cols)
 void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db);
 void add(int64_t n, const float* a, const float* b, float* y);
-void multiply(int64_t n, const float* x, const float* mask, float* y);
+void dropout(int64_t N, int64_t per, const cpu::DropoutMask& mask, const float* x, float* y);
 double sum_squares(int64_t n, const float* x);
 void scale(int64_t n, float alpha, float* x);
 

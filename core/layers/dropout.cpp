@@ -12,34 +12,27 @@ std::unique_ptr<Layer> Dropout::create(Args& args, const Shape& input, const Ini
 
 std::string Dropout::describe() const { return "p " + std::to_string(p_).substr(0, 4); }
 
+cpu::DropoutMask Dropout::mask(const ForwardContext& ctx) const {
+  return {make_key({static_cast<uint64_t>(RngPurpose::Dropout), ctx.seed, random_key(), ctx.step}),
+          ctx.sample_offset, p_};
+}
+
+// The mask is drawn where it is applied (on the tensors' device) and drawn again in backward from
+// the same context: a sample's mask is a pure function of it, so nothing is kept in between.
 Tensor Dropout::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) {
-  if (!ctx.training || p_ == 0.0f) {
-    saved.tensors.clear();
-    return x;
-  }
-  const int64_t N = x.dim(0), per = x.numel() / N;
-  // Drawn on the host, whatever the device: the mask of a sample is then the same on the CPU
-  // and the GPU, and the two backends give the same model.
-  Tensor mask = Tensor::empty(x.shape());
-  const float keep_scale = 1.0f / (1.0f - p_);
-  float* m = mask.f32();
-  for (int64_t n = 0; n < N; ++n) {
-    Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Dropout), ctx.seed, random_key(), ctx.step,
-                      static_cast<uint64_t>(ctx.sample_offset + n)}));
-    for (int64_t i = 0; i < per; ++i) m[n * per + i] = rng.uniform() < p_ ? 0.0f : keep_scale;
-  }
-  mask = mask.to(x.device());
+  saved.drawn.reset();
+  if (!ctx.training || p_ == 0.0f) return x;
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  ops::multiply(x, mask, y);
-  saved.tensors = {mask};
+  ops::dropout(x, mask(ctx), y);
+  saved.drawn = ctx;
   return y;
 }
 
 Tensor Dropout::backward(const Tensor& dy, Stash& saved) {
-  if (saved.tensors.empty()) return dy;  // evaluation mode or p = 0: identity
+  if (!saved.drawn) return dy;  // evaluation mode or p = 0: identity
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
-  ops::multiply(dy, saved.tensors.at(0), dx);
-  saved.tensors.clear();
+  ops::dropout(dy, mask(*saved.drawn), dx);
+  saved.drawn.reset();
   return dx;
 }
 

@@ -4,6 +4,7 @@
 // drops the same units whatever its layout, and a resumed run the same as an uninterrupted one.
 #pragma once
 
+#include "core/cpu/dropout_mask.h"
 #include "core/layers/registry.h"
 
 namespace trainer {
@@ -18,9 +19,10 @@ class Dropout : public Layer {
   Tensor forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) override;
   Tensor backward(const Tensor& dy, Stash& saved) override;
   int64_t flops_per_sample() const override { return shape_numel(input_shape()); }
-  int64_t stash_bytes_per_sample() const override { return shape_numel(input_shape()) * 4; }
+  int64_t stash_bytes_per_sample() const override { return 0; }  // the mask is drawn again
 
  private:
+  cpu::DropoutMask mask(const ForwardContext& ctx) const;
   float p_;
 };
 

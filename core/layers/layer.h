@@ -53,6 +53,8 @@ struct Stash {
   // tensors[0]; backward first runs the forward again with this context (the same values: every
   // dropout mask is a pure function of it) to rebuild the full stash.
   std::optional<ForwardContext> replay;
+  // Randomness backward draws again rather than keeps (dropout's mask): the forward's context.
+  std::optional<ForwardContext> drawn;
 };
 
 // Where a layer stands in the whole model: its initial weights and dropout masks depend only on

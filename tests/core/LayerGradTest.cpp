@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "core/layers/dropout.h"
+#include "core/rng.h"
 #include "core/layers/linear.h"
 #include "tests/op_cases.h"
 #include "tests/test_support.h"
@@ -92,6 +93,31 @@ TEST(LayerGradTest, DropoutMaskDependsOnGlobalSampleIndexNotOnBatchSplit) {
   second_half.sample_offset = 2;
   Tensor half = layer.forward(x.slice0(2, 4), s, second_half);
   for (int64_t i = 0; i < half.numel(); ++i) ASSERT_EQ(half.f32()[i], whole.f32()[2 * 64 + i]);
+}
+
+// The mask drawn where it is applied is the one the sample's stream gives (what the CPU drew
+// before into a stored mask, so runs keep their masks): element i kept unless the stream's
+// (i + 1)-th uniform is below p. Backward draws the same mask again.
+TEST(LayerGradTest, DropoutDrawsEachSampleFromItsOwnStreamInForwardAndBackward) {
+  Dropout layer({300}, 0.4f, InitContext{0, 5});
+  ForwardContext ctx = kCtx;
+  ctx.seed = 11;
+  ctx.step = 4;
+  ctx.sample_offset = 6;
+  Tensor x = Tensor::empty({3, 300});
+  x.fill(1.0f);
+  Stash s;
+  const Tensor y = layer.forward(x, s, ctx).clone();
+  const Tensor dx = layer.backward(x, s);
+  for (int64_t n = 0; n < 3; ++n) {
+    Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Dropout), 11, layer.random_key(), 4,
+                      static_cast<uint64_t>(6 + n)}));
+    for (int64_t i = 0; i < 300; ++i) {
+      const float want = rng.uniform() < 0.4f ? 0.0f : 1.0f / 0.6f;
+      ASSERT_EQ(y.f32()[n * 300 + i], want) << n << " " << i;
+      ASSERT_EQ(dx.f32()[n * 300 + i], want) << n << " " << i;
+    }
+  }
 }
 
 TEST(LayerGradTest, InitialWeightsDependOnlyOnSeedAndLayerIndex) {

@@ -191,12 +191,19 @@ TEST_F(GpuOpsTest, MaxPoolIsExactIncludingOverlappingWindowsAndNaN) {
   }
 }
 
-TEST_F(GpuOpsTest, MultiplyScaleAndSumOfSquaresMatchTheCpu) {
-  const Tensor x = random({4097}, 18), mask = random({4097}, 19);
-  Tensor y = Tensor::empty({4097}), gy = Tensor::empty({4097}, DType::F32, kGpu);
-  ops::multiply(x, mask, y);
-  ops::multiply(x.to(kGpu), mask.to(kGpu), gy);
-  EXPECT_EQ(host_values(gy), host_values(y));
+// The mask is drawn on the device from the CPU's streams: the same units are dropped, bit for bit,
+// for more samples than the grid has rows and a sample longer than a block.
+TEST_F(GpuOpsTest, DropoutScaleAndSumOfSquaresMatchTheCpu) {
+  for (const Shape& shape : {Shape{70000, 3}, Shape{3, 4097}}) {
+    const Tensor x = random(shape, 18);
+    Tensor y = Tensor::empty(shape), gy = Tensor::empty(shape, DType::F32, kGpu);
+    const cpu::DropoutMask mask{0x5eed, 7, 0.3f};
+    ops::dropout(x, mask, y);
+    ops::dropout(x.to(kGpu), mask, gy);
+    EXPECT_EQ(host_values(gy), host_values(y));
+  }
+  const Tensor x = random({4097}, 18);
+  Tensor y = x.clone(), gy = x.to(kGpu);
   ops::scale(y, 0.37f);
   ops::scale(gy, 0.37f);
   EXPECT_EQ(host_values(gy), host_values(y));
