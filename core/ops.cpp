@@ -294,23 +294,29 @@ static void check_loss_args(const Tensor& logits, const Tensor& labels, const ch
           "logits " + shape_str(logits.shape()) + " labels " + shape_str(labels.shape()));
 }
 
-LossSums cross_entropy(const Tensor& logits, const Tensor& labels, float grad_scale,
-                       Tensor& dlogits) {
-  check_loss_args(logits, labels, "cross_entropy");
-  Out d(dlogits);
-  const LossSums s = BACKEND(logits, softmax_cross_entropy)(
-      logits.dim(0), logits.dim(1), In(logits).get(), labels.i32(), grad_scale, d.get());
-  d.done();
-  return s;
+static double* totals_for(const Tensor& logits, LossTotals& totals, const char* op) {
+  require(totals.device() == logits.device(), op, "the loss totals are on another device");
+  return totals.sums();
 }
 
-LossSums mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tensor& dlogits) {
+void cross_entropy(const Tensor& logits, const Tensor& labels, float grad_scale, Tensor& dlogits,
+                   LossTotals& totals) {
+  check_loss_args(logits, labels, "cross_entropy");
+  Out d(dlogits);
+  BACKEND(logits, softmax_cross_entropy)
+  (logits.dim(0), logits.dim(1), In(logits).get(), labels.i32(), grad_scale, d.get(),
+   totals_for(logits, totals, "cross_entropy"));
+  d.done();
+}
+
+void mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tensor& dlogits,
+         LossTotals& totals) {
   check_loss_args(logits, labels, "mse");
   Out d(dlogits);
-  const LossSums s = BACKEND(logits, mse_onehot)(logits.dim(0), logits.dim(1), In(logits).get(),
-                                                 labels.i32(), grad_scale, d.get());
+  BACKEND(logits, mse_onehot)
+  (logits.dim(0), logits.dim(1), In(logits).get(), labels.i32(), grad_scale, d.get(),
+   totals_for(logits, totals, "mse"));
   d.done();
-  return s;
 }
 
 void split_ce_max_target(const Tensor& logits, const Tensor& labels, int64_t begin, Tensor& row_max,
@@ -326,16 +332,15 @@ void split_ce_sum_exp(const Tensor& logits, const Tensor& row_max, Tensor& sum_e
   (logits.dim(0), logits.dim(1), In(logits).get(), row_max.f32(), sum_exp.f32());
 }
 
-LossSums split_ce_loss(const Tensor& logits, const Tensor& labels, int64_t begin,
-                       const Tensor& row_max, const Tensor& sum_exp, const Tensor& target,
-                       float grad_scale, Tensor& dlogits) {
+void split_ce_loss(const Tensor& logits, const Tensor& labels, int64_t begin, const Tensor& row_max,
+                   const Tensor& sum_exp, const Tensor& target, float grad_scale, Tensor& dlogits,
+                   LossTotals& totals) {
   check_loss_args(logits, labels, "split_ce_loss");
   Out d(dlogits);
-  const LossSums s = BACKEND(logits, split_ce_loss)(
-      logits.dim(0), logits.dim(1), In(logits).get(), labels.i32(), begin, row_max.f32(),
-      sum_exp.f32(), target.f32(), grad_scale, d.get());
+  BACKEND(logits, split_ce_loss)
+  (logits.dim(0), logits.dim(1), In(logits).get(), labels.i32(), begin, row_max.f32(),
+   sum_exp.f32(), target.f32(), grad_scale, d.get(), totals_for(logits, totals, "split_ce_loss"));
   d.done();
-  return s;
 }
 
 void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst) {

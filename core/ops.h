@@ -8,6 +8,7 @@
 #include "core/cpu/elementwise.h"
 #include "core/cpu/loss.h"
 #include "core/cpu/pool.h"
+#include "core/loss_totals.h"
 #include "core/tensor.h"
 
 namespace trainer::ops {
@@ -71,21 +72,24 @@ void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wp
 void embedding_backward(const Tensor& tokens, const Tensor& dy, Tensor& dwte, Tensor& dwpe,
                         int64_t vocab_begin = 0);
 
-// Loss over logits(N, C) and labels(N); dlogits (may be undefined) scaled by grad_scale.
-LossSums cross_entropy(const Tensor& logits, const Tensor& labels, float grad_scale,
-                       Tensor& dlogits);
-LossSums mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tensor& dlogits);
+// Loss over logits(N, C) and labels(N), added into `totals` (on the logits' device); dlogits
+// (may be undefined) scaled by grad_scale.
+void cross_entropy(const Tensor& logits, const Tensor& labels, float grad_scale, Tensor& dlogits,
+                   LossTotals& totals);
+void mse(const Tensor& logits, const Tensor& labels, float grad_scale, Tensor& dlogits,
+         LossTotals& totals);
 // Cross-entropy over a vocabulary split between ranks (tensor parallelism): logits(N, C) are
 // columns [begin, begin + C) of it. Three passes, the group reducing between them: row_max and
 // target (N) f32 get the slice's max and the label's logit (0 where another rank holds it),
 // to be all-reduced by max and by sum; sum_exp (N) f32 gets Σ exp(x - row_max), to be summed;
-// then the loss sums and dlogits (nullable) = (softmax - onehot) x grad_scale of the slice.
+// then the loss (added into totals) and dlogits (nullable) = (softmax - onehot) x grad_scale of
+// the slice.
 void split_ce_max_target(const Tensor& logits, const Tensor& labels, int64_t begin, Tensor& row_max,
                          Tensor& target);
 void split_ce_sum_exp(const Tensor& logits, const Tensor& row_max, Tensor& sum_exp);
-LossSums split_ce_loss(const Tensor& logits, const Tensor& labels, int64_t begin,
-                       const Tensor& row_max, const Tensor& sum_exp, const Tensor& target,
-                       float grad_scale, Tensor& dlogits);
+void split_ce_loss(const Tensor& logits, const Tensor& labels, int64_t begin, const Tensor& row_max,
+                   const Tensor& sum_exp, const Tensor& target, float grad_scale, Tensor& dlogits,
+                   LossTotals& totals);
 
 // dst(n, ...) = src(idx[i], ...): rows of src picked by idx(n) (i32, on src's device).
 void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst);

@@ -22,7 +22,9 @@ TRAINER_HD inline uint64_t mix64(uint64_t z) {
 
 // One more integer folded into a key: make_key({a, b, c}) is fold_key(make_key({a, b}), c), so a
 // kernel can finish on the device a key the host began (dropout's sample index).
-TRAINER_HD inline uint64_t fold_key(uint64_t key, uint64_t part) { return mix64(key ^ mix64(part)); }
+TRAINER_HD inline uint64_t fold_key(uint64_t key, uint64_t part) {
+  return mix64(key ^ mix64(part));
+}
 
 // Folds several integers (seed, layer index, step, ...) into one key.
 inline uint64_t make_key(std::initializer_list<uint64_t> parts) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "core/ops.h"
 #include "core/optim/clip.h"
@@ -17,19 +18,29 @@ LossKind loss_kind(const std::string& name) {
 }
 
 // The loss over every target: one per sample (labels (n)) or one per position (tokens (n, T),
-// logits (n, T, V)), each target a row of logits. Over a split vocabulary every rank of the
-// tensor group computes the same sums; they are counted on its rank 0 only.
-static ops::LossSums apply_loss(const StageContext& stage, LossKind kind, const Tensor& logits,
-                                const Tensor& labels, float grad_scale, Tensor& dlogits) {
+// logits (n, T, V)), each target a row of logits; added into `totals`, made on the logits'
+// device at the first call (on a GPU nothing waits for the device until they are read).
+static void apply_loss(const StageContext& stage, LossKind kind, const Tensor& logits,
+                       const Tensor& labels, float grad_scale, Tensor& dlogits,
+                       std::optional<LossTotals>& totals) {
   const int64_t rows = labels.numel(), classes = logits.numel() / std::max<int64_t>(rows, 1);
   const Tensor l = logits.reshape({rows, classes}), y = labels.reshape({rows});
   Tensor d = dlogits.defined() ? dlogits.reshape({rows, classes}) : Tensor();
+  if (!totals) totals.emplace(logits.device());
   const VocabSplit& v = stage.vocab;
-  const ops::LossSums s = v.group
-                              ? vocab_parallel_cross_entropy(l, y, v.begin, *v.group, grad_scale, d)
-                          : kind == LossKind::MSE ? ops::mse(l, y, grad_scale, d)
-                                                  : ops::cross_entropy(l, y, grad_scale, d);
-  return stage.tensor.rank() == 0 ? s : ops::LossSums{};
+  if (v.group)
+    vocab_parallel_cross_entropy(l, y, v.begin, *v.group, grad_scale, d, *totals);
+  else if (kind == LossKind::MSE)
+    ops::mse(l, y, grad_scale, d, *totals);
+  else
+    ops::cross_entropy(l, y, grad_scale, d, *totals);
+}
+
+// The sums this rank counts (none off the last stage): over a split vocabulary every rank of the
+// tensor group computes the same sums; they are counted on its rank 0 only.
+static ops::LossSums counted_loss(const StageContext& stage,
+                                  const std::optional<LossTotals>& totals) {
+  return totals && stage.tensor.rank() == 0 ? totals->read() : ops::LossSums{};
 }
 
 // The micro-batches' samples, loaded once each: with one stage, forward needs the inputs and
@@ -130,6 +141,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   const double targets = static_cast<double>(plan.global_batch * plan.targets_per_sample);
   const float grad_scale = static_cast<float>(scaler.scale() / targets);
   MicrobatchData data(loader, plan.epoch, plan.batch, stage.executor.first());
+  std::optional<LossTotals> totals;
   for (int64_t round = 0; round < plan.grad_accum; ++round) {
     // Micro-batch mb of this round is piece round x M + mb of this rank's rows.
     auto begin = [&](int mb) {
@@ -148,10 +160,8 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     source.loss = [&](int mb, const Tensor& logits) {
       trace::Scope span("loss");
       Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-      const ops::LossSums s = apply_loss(stage, loss, logits, data.get(begin(mb), begin(mb + 1)).y,
-                                         grad_scale, dlogits);
-      r.loss_sum += s.loss;
-      r.correct += s.correct;
+      apply_loss(stage, loss, logits, data.get(begin(mb), begin(mb + 1)).y, grad_scale, dlogits,
+                 totals);
       return dlogits;
     };
     stage.executor.run_step(plan.microbatches, source,
@@ -171,6 +181,10 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   // As an fp16 overflow would make one (in this rank's range, which this rank checks).
   if (plan.inf_gradient) set_first_element(grads, INFINITY);
   const double sq = owned_sum_squares(stage, grads, mine);
+  // Read once, after backward: the micro-batches' losses were queued without waiting.
+  const ops::LossSums sums = counted_loss(stage, totals);
+  r.loss_sum = sums.loss;
+  r.correct = sums.correct;
   // One small all-reduce tells every rank, before any weight changes, whether some rank's loss
   // or gradients are not finite (the lowest such rank wins the MAX) and whether a stop was
   // asked: data and pipeline ranks alike then skip the same step.
@@ -215,6 +229,7 @@ EvalResult evaluate_shard(const StageContext& stage, DataLoader& loader, LossKin
                           int shards) {
   EvalResult r;
   Tensor no_grad;
+  std::optional<LossTotals> totals;
   stage.model.refresh_compute_weights();
   for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
     const int64_t rows = loader.batch_rows(b);
@@ -227,14 +242,15 @@ EvalResult evaluate_shard(const StageContext& stage, DataLoader& loader, LossKin
     source.input = [&](int) { return data.get(begin, end).x; };
     source.loss = [&](int, const Tensor& logits) {
       const Batch& batch = data.get(begin, end);
-      const ops::LossSums s = apply_loss(stage, loss, logits, batch.y, 1.0f, no_grad);
-      r.loss_sum += s.loss;
-      r.correct += s.correct;
+      apply_loss(stage, loss, logits, batch.y, 1.0f, no_grad, totals);
       if (stage.tensor.rank() == 0) r.samples += batch.y.numel();
       return Tensor();
     };
     stage.executor.run_forward(source);
   }
+  const ops::LossSums sums = counted_loss(stage, totals);
+  r.loss_sum = sums.loss;
+  r.correct = sums.correct;
   return r;
 }
 

@@ -2,9 +2,9 @@
 
 namespace trainer {
 
-ops::LossSums vocab_parallel_cross_entropy(const Tensor& logits, const Tensor& labels,
-                                           int64_t begin, TensorCollectives& group,
-                                           float grad_scale, Tensor& dlogits) {
+void vocab_parallel_cross_entropy(const Tensor& logits, const Tensor& labels, int64_t begin,
+                                  TensorCollectives& group, float grad_scale, Tensor& dlogits,
+                                  LossTotals& totals) {
   const int64_t n = logits.dim(0);
   Tensor row_max = Tensor::empty({n}, DType::F32, logits.device());
   // The label's logit and the sum of exponentials, side by side: one all-reduce sums both.
@@ -14,7 +14,7 @@ ops::LossSums vocab_parallel_cross_entropy(const Tensor& logits, const Tensor& l
   group.all_reduce_max(row_max);
   ops::split_ce_sum_exp(logits, row_max, sum_exp);
   group.all_reduce_sum(sums);
-  return ops::split_ce_loss(logits, labels, begin, row_max, sum_exp, target, grad_scale, dlogits);
+  ops::split_ce_loss(logits, labels, begin, row_max, sum_exp, target, grad_scale, dlogits, totals);
 }
 
 }  // namespace trainer

@@ -10,9 +10,10 @@
 
 namespace trainer {
 
-// logits (N, C): columns [begin, begin + C) of the vocabulary; labels (N) i32.
-ops::LossSums vocab_parallel_cross_entropy(const Tensor& logits, const Tensor& labels,
-                                           int64_t begin, TensorCollectives& group,
-                                           float grad_scale, Tensor& dlogits);
+// logits (N, C): columns [begin, begin + C) of the vocabulary; labels (N) i32. The loss is
+// added into totals.
+void vocab_parallel_cross_entropy(const Tensor& logits, const Tensor& labels, int64_t begin,
+                                  TensorCollectives& group, float grad_scale, Tensor& dlogits,
+                                  LossTotals& totals);
 
 }  // namespace trainer

@@ -60,7 +60,7 @@ int main() {
   DataLoader loader(train, batch, /*shuffle=*/true, seed);
   ModelStash stash;  // activations of the micro-batch in flight, owned here, not by the layers
   for (int64_t epoch = 0; epoch < 3; ++epoch) {
-    double loss = 0.0;
+    LossTotals loss(Device::cpu());  // the ops add their sums here (on a GPU: in its memory)
     for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
       Batch data = loader.load(epoch, b, 0, batch);
       model.zero_grad();
@@ -68,24 +68,24 @@ int main() {
                                static_cast<uint64_t>(epoch * loader.batches_per_epoch() + b), 0};
       Tensor logits = model.forward(data.x, stash, ctx);  // (batch, 5)
       Tensor dlogits = Tensor::empty(logits.shape());
-      loss += ops::cross_entropy(logits, data.y, 1.0f / batch, dlogits).loss / batch;
+      ops::cross_entropy(logits, data.y, 1.0f / batch, dlogits, loss);
       model.backward(dlogits, stash);
       optimizer.step(1e-3f);
     }
     std::printf("epoch %lld: mean training loss %.4f\n", static_cast<long long>(epoch + 1),
-                loss / static_cast<double>(loader.batches_per_epoch()));
+                loss.read().loss / static_cast<double>(loader.batches_per_epoch() * batch));
   }
 
   DataLoader eval(test, 256, /*shuffle=*/false, seed);
-  int64_t correct = 0;
+  LossTotals sums(Device::cpu());
   Tensor no_grad;
   for (int64_t b = 0; b < eval.batches_per_epoch(); ++b) {
     Batch data = eval.load(0, b, 0, eval.batch_rows(b));
-    correct +=
-        ops::cross_entropy(model.forward(data.x, stash, {false, seed, 0, 0}), data.y, 1.0f, no_grad)
-            .correct;
+    ops::cross_entropy(model.forward(data.x, stash, {false, seed, 0, 0}), data.y, 1.0f, no_grad,
+                       sums);
   }
-  const double accuracy = static_cast<double>(correct) / static_cast<double>(test.size());
+  const double accuracy =
+      static_cast<double>(sums.read().correct) / static_cast<double>(test.size());
   std::printf("test accuracy %.2f%%\n", 100.0 * accuracy);
   return accuracy >= 0.9 ? 0 : 1;
 }

@@ -190,6 +190,13 @@ Tensor random_tokens(const Shape& shape, int32_t vocab, uint64_t seed) {
   return t;
 }
 
+ops::LossSums loss_sums(LossOp op, const Tensor& logits, const Tensor& labels, float grad_scale,
+                        Tensor& dlogits) {
+  LossTotals totals(logits.device());
+  op(logits, labels, grad_scale, dlogits, totals);
+  return totals.read();
+}
+
 void expect_gradient_close(double analytic, double numeric, const std::string& what) {
   EXPECT_NEAR(analytic, numeric, 2e-3 + 1e-2 * std::fabs(numeric)) << what;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/model.h"
+#include "core/ops.h"
 #include "core/tensor.h"
 #include "parallel/communicator.h"
 
@@ -32,6 +33,12 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float lo = -1.0f, float 
 
 // Tokens uniform in [0, vocab), as i32, from a fixed seed.
 Tensor random_tokens(const Shape& shape, int32_t vocab, uint64_t seed);
+
+// One call of a loss op (ops::cross_entropy, ops::mse), its sums read back (the ops add into
+// totals on the logits' device).
+using LossOp = void (*)(const Tensor&, const Tensor&, float, Tensor&, LossTotals&);
+ops::LossSums loss_sums(LossOp op, const Tensor& logits, const Tensor& labels, float grad_scale,
+                        Tensor& dlogits);
 
 // d f / d *v by central differences with step eps, perturbing *v in place and restoring it.
 template <class F>

@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <vector>
 
 #include "core/cpu/loss_rows.h"
 #include "core/cuda/launch.cuh"
@@ -8,8 +7,7 @@
 namespace trainer::cuda {
 
 // One thread per row running the CPU twin's row function (core/cpu/loss_rows.h): classifier heads
-// are narrow (C = 10 here), and the rows' results are added on the host in row order, as on the
-// CPU, so the two agree to the last bit but for exp/log's rounding.
+// are narrow (C = 10 here). The rows' results are then added on the device (add_rows_kernel).
 template <cpu::RowLoss (*RowFn)(int64_t, const float*, int32_t, float, float*)>
 __global__ void loss_kernel(int64_t N, int64_t C, const float* logits, const int32_t* labels,
                             float grad_scale, float* dlogits, double* loss, int32_t* correct) {
@@ -80,12 +78,42 @@ __global__ void cross_entropy_wide_kernel(int64_t N, int64_t C, const float* log
   }
 }
 
-// Runs a loss kernel into per-row buffers and adds the rows up on the host: `launch(blocks,
-// loss, correct)` launches it.
+// Adds N rows' losses and correct flags into totals, in one block: each thread sums a fixed
+// stride of rows, then a tree joins the threads. The order depends on N only (deterministic; not
+// the CPU's row order, so the two agree to rounding).
+constexpr int kSumThreads = 1024;
+
+__global__ void add_rows_kernel(int64_t N, const double* loss, const int32_t* correct,
+                                double* totals) {
+  __shared__ double l[kSumThreads];
+  __shared__ int64_t c[kSumThreads];
+  double ls = 0.0;
+  int64_t cs = 0;
+  for (int64_t n = threadIdx.x; n < N; n += kSumThreads) {
+    ls += loss[n];
+    cs += correct[n];
+  }
+  l[threadIdx.x] = ls;
+  c[threadIdx.x] = cs;
+  __syncthreads();
+  for (int k = kSumThreads / 2; k > 0; k /= 2) {
+    if (threadIdx.x < k) {
+      l[threadIdx.x] += l[threadIdx.x + k];
+      c[threadIdx.x] += c[threadIdx.x + k];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    totals[0] += l[0];
+    totals[1] += static_cast<double>(c[0]);
+  }
+}
+
+// Runs a loss kernel into per-row buffers and adds the rows into totals, all queued on the
+// compute stream (nothing waits for the device): `launch(blocks, loss, correct)` launches it.
 template <class Launch>
-static LossSums run_loss(int64_t N, Launch launch, bool block_per_row = false) {
-  LossSums s;
-  if (N == 0) return s;
+static void run_loss(int64_t N, double* totals, Launch launch, bool block_per_row = false) {
+  if (N == 0) return;
   const size_t bytes = static_cast<size_t>(N) * (sizeof(double) + sizeof(int32_t));
   char* rows = static_cast<char*>(device_allocate(bytes));
   double* loss = reinterpret_cast<double*>(rows);
@@ -94,16 +122,9 @@ static LossSums run_loss(int64_t N, Launch launch, bool block_per_row = false) {
       block_per_row ? static_cast<unsigned>(std::min<int64_t>(N, 132 * 16)) : blocks_for(N);
   launch(blocks, loss, correct);
   TRAINER_CHECK_LAUNCH();
-  std::vector<char> host(bytes);
-  copy(host.data(), rows, bytes);
-  device_free(rows, bytes);
-  const double* hl = reinterpret_cast<const double*>(host.data());
-  const int32_t* hc = reinterpret_cast<const int32_t*>(host.data() + N * sizeof(double));
-  for (int64_t n = 0; n < N; ++n) {
-    s.loss += hl[n];
-    s.correct += hc[n];
-  }
-  return s;
+  add_rows_kernel<<<1, kSumThreads, 0, stream()>>>(N, loss, correct, totals);
+  TRAINER_CHECK_LAUNCH();
+  device_free(rows, bytes);  // reused in stream order, after the kernels above
 }
 
 // The vocabulary-parallel passes: one thread per row running the CPU twin's row functions.
@@ -156,11 +177,11 @@ void split_ce_sum_exp(int64_t N, int64_t C, const float* logits, const float* ro
   TRAINER_CHECK_LAUNCH();
 }
 
-LossSums split_ce_loss(int64_t N, int64_t C, const float* logits, const int32_t* labels,
-                       int64_t begin, const float* row_max, const float* sum_exp,
-                       const float* target, float grad_scale, float* dlogits) {
+void split_ce_loss(int64_t N, int64_t C, const float* logits, const int32_t* labels,
+                   int64_t begin, const float* row_max, const float* sum_exp, const float* target,
+                   float grad_scale, float* dlogits, double* totals) {
   const SplitRows s{begin, row_max, sum_exp, target};
-  return run_loss(N, [&](unsigned blocks, double* loss, int32_t* correct) {
+  run_loss(N, totals, [&](unsigned blocks, double* loss, int32_t* correct) {
     split_ce_loss_kernel<<<blocks, kThreads, 0, stream()>>>(N, C, logits, labels, s, grad_scale,
                                                             dlogits, loss, correct);
   });
@@ -176,19 +197,21 @@ static auto launcher(Kernel kernel, int64_t N, int64_t C, const float* logits,
   };
 }
 
-LossSums softmax_cross_entropy(int64_t N, int64_t C, const float* logits, const int32_t* labels,
-                               float grad_scale, float* dlogits) {
+void softmax_cross_entropy(int64_t N, int64_t C, const float* logits, const int32_t* labels,
+                           float grad_scale, float* dlogits, double* totals) {
   if (C >= kWideRow)
-    return run_loss(
-        N, launcher(cross_entropy_wide_kernel, N, C, logits, labels, grad_scale, dlogits), true);
-  return run_loss(
-      N, launcher(loss_kernel<cpu::cross_entropy_row>, N, C, logits, labels, grad_scale, dlogits));
+    run_loss(N, totals,
+             launcher(cross_entropy_wide_kernel, N, C, logits, labels, grad_scale, dlogits), true);
+  else
+    run_loss(N, totals,
+             launcher(loss_kernel<cpu::cross_entropy_row>, N, C, logits, labels, grad_scale,
+                      dlogits));
 }
 
-LossSums mse_onehot(int64_t N, int64_t C, const float* logits, const int32_t* labels,
-                    float grad_scale, float* dlogits) {
-  return run_loss(N,
-                  launcher(loss_kernel<cpu::mse_row>, N, C, logits, labels, grad_scale, dlogits));
+void mse_onehot(int64_t N, int64_t C, const float* logits, const int32_t* labels, float grad_scale,
+                float* dlogits, double* totals) {
+  run_loss(N, totals,
+           launcher(loss_kernel<cpu::mse_row>, N, C, logits, labels, grad_scale, dlogits));
 }
 
 }  // namespace trainer::cuda

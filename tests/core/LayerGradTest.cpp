@@ -10,8 +10,8 @@
 #include <functional>
 
 #include "core/layers/dropout.h"
-#include "core/rng.h"
 #include "core/layers/linear.h"
+#include "core/rng.h"
 #include "tests/op_cases.h"
 #include "tests/test_support.h"
 

@@ -221,9 +221,9 @@ TEST_F(GpuOpsTest, LossesMatchTheCpu) {
     for (int64_t n = 0; n < N; ++n) labels.i32()[n] = static_cast<int32_t>((n * 7) % C);
     for (bool mse : {false, true}) {
       Tensor d = Tensor::empty({N, C}), gd = Tensor::empty({N, C}, DType::F32, kGpu);
-      const auto loss = mse ? ops::mse : ops::cross_entropy;
-      const ops::LossSums c = loss(logits, labels, 1.0f / N, d);
-      const ops::LossSums g = loss(logits.to(kGpu), labels.to(kGpu), 1.0f / N, gd);
+      const test::LossOp loss = mse ? ops::mse : ops::cross_entropy;
+      const ops::LossSums c = test::loss_sums(loss, logits, labels, 1.0f / N, d);
+      const ops::LossSums g = test::loss_sums(loss, logits.to(kGpu), labels.to(kGpu), 1.0f / N, gd);
       EXPECT_NEAR(g.loss, c.loss, 1e-9 * c.loss);
       EXPECT_EQ(g.correct, c.correct);
       expect_twins(gd, d, 1e-7, 1e-6);
@@ -266,9 +266,11 @@ TEST_F(GpuOpsTest, VocabularySlicesMatchTheCpu) {
   ops::split_ce_sum_exp(logits.to(kGpu), mx.to(kGpu), gsum);
   expect_twins(gsum, sum, 0, 1e-6);
   Tensor d = Tensor::empty({rows, columns}), gd = Tensor::empty({rows, columns}, DType::F32, kGpu);
-  const ops::LossSums want = ops::split_ce_loss(logits, labels, begin, mx, sum, target, 0.5f, d);
-  const ops::LossSums got = ops::split_ce_loss(logits.to(kGpu), labels.to(kGpu), begin, mx.to(kGpu),
-                                               sum.to(kGpu), target.to(kGpu), 0.5f, gd);
+  LossTotals want_totals(Device::cpu()), got_totals(kGpu);
+  ops::split_ce_loss(logits, labels, begin, mx, sum, target, 0.5f, d, want_totals);
+  ops::split_ce_loss(logits.to(kGpu), labels.to(kGpu), begin, mx.to(kGpu), sum.to(kGpu),
+                     target.to(kGpu), 0.5f, gd, got_totals);
+  const ops::LossSums want = want_totals.read(), got = got_totals.read();
   EXPECT_NEAR(got.loss, want.loss, 1e-9 * std::abs(want.loss));
   EXPECT_EQ(got.correct, want.correct);
   expect_twins(gd, d, 1e-7, 1e-6);
