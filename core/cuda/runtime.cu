@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -84,10 +85,90 @@ bool is_device_pointer(const void* p) {
   return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
 }
 
+namespace {
+
+// Host memory that is neither device memory nor page-locked (cudaMallocHost): the driver copies
+// from it only after staging it, and may make the host wait for the stream to do so.
+bool is_pageable(const void* p) {
+  if (!device_chosen.load()) return true;
+  cudaPointerAttributes a{};
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    cudaGetLastError();
+    return true;
+  }
+  return a.type == cudaMemoryTypeUnregistered;
+}
+
+// Uploads from pageable memory (a batch's indices, a micro-batch's inputs) go through
+// page-locked blocks of our own: the source is copied into one at once, so the caller may free
+// it, and the upload is queued on the stream like any other copy, with no wait for the device.
+// A block is used again once the event recorded after its copy has passed.
+class UploadStaging {
+ public:
+  void upload(void* dst, const void* src, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    reclaim();
+    void* block = pinned_allocate(bytes);
+    std::memcpy(block, src, bytes);
+    CUDA_CHECK(cudaMemcpyAsync(dst, block, bytes, cudaMemcpyHostToDevice, stream()));
+    cudaEvent_t done = event();
+    CUDA_CHECK(cudaEventRecord(done, stream()));
+    in_flight_.push_back({block, bytes, done});
+  }
+
+ private:
+  struct InFlight {
+    void* block;
+    size_t bytes;
+    cudaEvent_t done;
+  };
+
+  // Gives back the blocks whose copies have finished (copies complete in stream order).
+  void reclaim() {
+    size_t n = 0;
+    while (n < in_flight_.size() && cudaEventQuery(in_flight_[n].done) == cudaSuccess) {
+      pinned_free(in_flight_[n].block, in_flight_[n].bytes);
+      events_.push_back(in_flight_[n].done);
+      ++n;
+    }
+    cudaGetLastError();  // cudaErrorNotReady is an answer, not an error
+    in_flight_.erase(in_flight_.begin(), in_flight_.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+
+  cudaEvent_t event() {
+    if (!events_.empty()) {
+      cudaEvent_t e = events_.back();
+      events_.pop_back();
+      return e;
+    }
+    cudaEvent_t e = nullptr;
+    CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    return e;
+  }
+
+  std::mutex mu_;
+  std::vector<InFlight> in_flight_;
+  std::vector<cudaEvent_t> events_;
+};
+
+// Never destroyed, as the block caches below: uploads may be in flight at static teardown.
+UploadStaging& upload_staging() {
+  static UploadStaging* s = new UploadStaging;
+  return *s;
+}
+
+}  // namespace
+
 void copy(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
+  // A step's uploads are small (indices, a micro-batch); large ones (weights, at setup) go the
+  // driver's way rather than pin and cache their size.
+  constexpr size_t kLargestStaged = size_t{16} << 20;
+  const bool to_device = is_device_pointer(dst);
+  if (to_device && bytes <= kLargestStaged && is_pageable(src))
+    return upload_staging().upload(dst, src, bytes);
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream()));
-  if (!is_device_pointer(dst)) synchronize();
+  if (!to_device) synchronize();
 }
 
 void memset_zero(void* dst, size_t bytes) { CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, stream())); }

@@ -32,7 +32,9 @@ size_t total_memory();
 // false without a CUDA call until set_device has chosen a GPU.
 bool is_device_pointer(const void* p);
 // Copies `bytes` between any two of host and device memory, ordered on the compute stream. Returns
-// once the data is at `dst` when dst is host memory; device-to-device copies return at once.
+// once the data is at `dst` when dst is host memory; copies to the device return at once, and a
+// small one from pageable host memory has been staged in page-locked memory by then (the source
+// may be freed; the host does not wait for the device).
 void copy(void* dst, const void* src, size_t bytes);
 void memset_zero(void* dst, size_t bytes);
 

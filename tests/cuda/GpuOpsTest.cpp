@@ -107,6 +107,28 @@ TEST_F(GpuOpsTest, TensorsRoundTripAndTheAllocatorReusesBlocks) {
   EXPECT_EQ(host_values(z), std::vector<float>(257, 2.5f));
 }
 
+// Small uploads from pageable memory are staged at the call and queued: with the stream busy
+// (copies wait behind the scaling passes), the source is overwritten at once and every tensor
+// still gets what the host held at its call, staging blocks in flight never reused early.
+TEST_F(GpuOpsTest, UploadsFromPageableMemoryHoldWhatTheHostHadAtTheCall) {
+  Tensor busy = Tensor::zeros({int64_t{1} << 26}, DType::F32, kGpu);
+  for (int i = 0; i < 20; ++i) ops::scale(busy, 0.5f);
+  std::vector<Tensor> sent;
+  Tensor host = Tensor::empty({1000});
+  for (int i = 0; i < 100; ++i) {
+    host.fill(static_cast<float>(i));
+    sent.push_back(host.view(0, {1 + i * 9}).to(kGpu));
+  }
+  const Tensor large = random({int64_t{5} << 20}, 30);  // 20 MiB: the driver's path
+  const Tensor large_sent = large.to(kGpu);
+  host.fill(-1.0f);
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(host_values(sent[static_cast<size_t>(i)]),
+              std::vector<float>(static_cast<size_t>(1 + i * 9), static_cast<float>(i)))
+        << i;
+  EXPECT_EQ(host_values(large_sent), host_values(large));
+}
+
 // Both forward paths: cuBLASLt with the bias in its epilogue, and the one taken where cuBLASLt
 // has no algorithm (forced here): cublasGemmEx and a bias kernel.
 TEST_F(GpuOpsTest, LinearMatchesTheCpu) {
