@@ -162,6 +162,15 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& w, con
                     Tensor& y) {
   require(x.ndim() == 4 && x.dim(1) == g.C && x.dim(2) == g.H && x.dim(3) == g.W, "conv2d_forward",
           "x " + shape_str(x.shape()));
+#ifdef TRAINER_HAS_CUDA
+  if (on_gpu(x, "conv2d_forward") && x.dtype() != DType::F32) {  // the tensor cores
+    require(w.dtype() == x.dtype() && y.dtype() == x.dtype() &&
+                (!b.defined() || b.dtype() == x.dtype()),
+            "conv2d_forward", "16-bit x needs w, b and y of its type");
+    return cuda::conv2d_forward_16(x.dtype() == DType::BF16, g, x.dim(0), w.dim(0), x.raw(),
+                                   w.raw(), b.defined() ? b.raw() : nullptr, y.raw());
+  }
+#endif
   Out yo(y);
   BACKEND(x, conv2d_forward)
   (g, x.dim(0), w.dim(0), In(x).get(), In(w).get(), In(b).get(), yo.get());
@@ -172,6 +181,15 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
                      Tensor& dx, Tensor& dw, Tensor& db) {
   require(dy.numel() == x.dim(0) * w.dim(0) * g.out_plane(), "conv2d_backward",
           "dy " + shape_str(dy.shape()));
+#ifdef TRAINER_HAS_CUDA
+  if (on_gpu(x, "conv2d_backward") && x.dtype() != DType::F32) {
+    require(w.dtype() == x.dtype() && dy.dtype() == x.dtype(), "conv2d_backward",
+            "16-bit x needs w and dy of its type");
+    return cuda::conv2d_backward_16(x.dtype() == DType::BF16, g, x.dim(0), w.dim(0), x.raw(),
+                                    w.raw(), dy.raw(), dx.defined() ? dx.raw() : nullptr, dw.f32(),
+                                    opt_f32(db));
+  }
+#endif
   Out dxo(dx);
   BACKEND(x, conv2d_backward)
   (g, x.dim(0), w.dim(0), In(x).get(), In(w).get(), In(dy).get(), dxo.get(), dw.f32(), opt_f32(db));

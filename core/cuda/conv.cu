@@ -4,8 +4,10 @@
 #include <mutex>
 #include <tuple>
 
+#include "core/cuda/column_sums.cuh"
 #include "core/cuda/conv.cuh"
 #include "core/cuda/launch.cuh"
+#include "core/half.h"
 
 namespace trainer::cuda {
 
@@ -19,6 +21,13 @@ cudnnHandle_t handle() {
     return created;
   }();
   return h;
+}
+
+// cuDNN's element type for a convolution's tensors; its arithmetic is float in every case.
+cudnnDataType_t data_type(ConvType t) {
+  return t == ConvType::F16    ? CUDNN_DATA_HALF
+         : t == ConvType::BF16 ? CUDNN_DATA_BFLOAT16
+                               : CUDNN_DATA_FLOAT;
 }
 
 // Descriptors and chosen algorithms of one shape.
@@ -71,25 +80,26 @@ const Perf& choose(const Perf* perf, int count, const char* what) {
   return direct && !(any->time < kTransformedMustWin * direct->time) ? *direct : *any;
 }
 
-ConvPlan make_plan(const ConvGeometry& g, int64_t N, int64_t OC) {
+// fp32 tensors use FMA math (no TF32, as on the CPU); fp16 / bf16 tensors the tensor cores, with
+// float accumulation (the conv descriptor's compute type).
+ConvPlan make_plan(const ConvGeometry& g, int64_t N, int64_t OC, ConvType type) {
   ConvPlan p;
   auto i = [](int64_t v) { return static_cast<int>(v); };
+  const cudnnDataType_t t = data_type(type);
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.x));
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i(N), i(g.C),
-                                         i(g.H), i(g.W)));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NCHW, t, i(N), i(g.C), i(g.H), i(g.W)));
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.y));
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i(N), i(OC),
-                                         i(g.OH), i(g.OW)));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NCHW, t, i(N), i(OC), i(g.OH), i(g.OW)));
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.bias));
-  CUDNN_CHECK(
-      cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, i(OC), 1, 1));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NCHW, t, 1, i(OC), 1, 1));
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&p.w));
-  CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, i(OC), i(g.C),
-                                         i(g.KH), i(g.KW)));
+  CUDNN_CHECK(
+      cudnnSetFilter4dDescriptor(p.w, t, CUDNN_TENSOR_NCHW, i(OC), i(g.C), i(g.KH), i(g.KW)));
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p.conv));
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv, i(g.pad), i(g.pad), i(g.stride), i(g.stride),
                                               1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, CUDNN_FMA_MATH));
+  CUDNN_CHECK(cudnnSetConvolutionMathType(
+      p.conv, type == ConvType::F32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
 
   constexpr int kCandidates = 8;
   int found = 0;
@@ -114,16 +124,16 @@ ConvPlan make_plan(const ConvGeometry& g, int64_t N, int64_t OC) {
   return p;
 }
 
-using PlanKey =
-    std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
+using PlanKey = std::tuple<ConvType, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                           int64_t, int64_t>;
 
-const ConvPlan& plan(const ConvGeometry& g, int64_t N, int64_t OC) {
+const ConvPlan& plan(const ConvGeometry& g, int64_t N, int64_t OC, ConvType type) {
   static std::mutex mu;
   static std::map<PlanKey, ConvPlan>* plans = new std::map<PlanKey, ConvPlan>;
   std::lock_guard<std::mutex> lock(mu);
-  const PlanKey key{N, g.C, g.H, g.W, OC, g.KH, g.KW, g.stride, g.pad};
+  const PlanKey key{type, N, g.C, g.H, g.W, OC, g.KH, g.KW, g.stride, g.pad};
   auto it = plans->find(key);
-  if (it == plans->end()) it = plans->emplace(key, make_plan(g, N, OC)).first;
+  if (it == plans->end()) it = plans->emplace(key, make_plan(g, N, OC, type)).first;
   return it->second;
 }
 
@@ -141,12 +151,30 @@ class Workspace {
   void* p_;
 };
 
-}  // namespace
+// dw(n) += widen(part(n)): a 16-bit weight gradient (cuDNN writes dw in its operands' type)
+// added into the float master gradient.
+template <float (*Widen)(uint16_t)>
+__global__ void add_widened_kernel(int64_t n, const uint16_t* part, float* dw) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x)
+    dw[i] += Widen(part[i]);
+}
 
-void conv2d_forward(const ConvGeometry& g, int64_t N, int64_t OC, const float* x, const float* w,
-                    const float* b, float* y) {
+// An element of dy(N, OC, P) as a (N x P, OC) matrix, widened: the bias gradient of channel c is
+// its column sum.
+template <float (*Widen)(uint16_t)>
+struct ChannelOf {
+  const uint16_t* dy;
+  int64_t OC, P;
+  __device__ float operator()(int64_t r, int64_t c) const {
+    return Widen(dy[(r / P) * OC * P + c * P + r % P]);
+  }
+};
+
+void forward(ConvType type, const ConvGeometry& g, int64_t N, int64_t OC, const void* x,
+             const void* w, const void* b, void* y) {
   if (N == 0) return;
-  const ConvPlan& p = plan(g, N, OC);
+  const ConvPlan& p = plan(g, N, OC, type);
   const float one = 1.0f, zero = 0.0f;
   Workspace ws(p.fwd_ws);
   CUDNN_CHECK(cudnnConvolutionForward(handle(), &one, p.x, x, p.w, w, p.conv, p.fwd, ws.get(),
@@ -154,26 +182,71 @@ void conv2d_forward(const ConvGeometry& g, int64_t N, int64_t OC, const float* x
   if (b) CUDNN_CHECK(cudnnAddTensor(handle(), &one, p.bias, b, &one, p.y, y));
 }
 
+// The input gradient in the operands' type (beta = 0).
+void backward_data(const ConvPlan& p, const void* w, const void* dy, void* dx) {
+  const float one = 1.0f, zero = 0.0f;
+  Workspace ws(p.bwd_data_ws);
+  CUDNN_CHECK(cudnnConvolutionBackwardData(handle(), &one, p.w, w, p.y, dy, p.conv, p.bwd_data,
+                                           ws.get(), ws.bytes(), &zero, p.x, dx));
+}
+
+// dw = beta dw + the weight gradient, in the operands' type.
+void backward_filter(const ConvPlan& p, const void* x, const void* dy, float beta, void* dw) {
+  const float one = 1.0f;
+  Workspace ws(p.bwd_filter_ws);
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle(), &one, p.x, x, p.y, dy, p.conv, p.bwd_filter,
+                                             ws.get(), ws.bytes(), &beta, p.w, dw));
+}
+
+template <float (*Widen)(uint16_t)>
+void backward_16(ConvType type, const ConvGeometry& g, int64_t N, int64_t OC, const void* x,
+                 const void* w, const void* dy, void* dx, float* dw, float* db) {
+  const ConvPlan& p = plan(g, N, OC, type);
+  const int64_t dw_count = OC * g.col_rows();
+  Workspace part(static_cast<size_t>(dw_count) * sizeof(uint16_t));
+  backward_filter(p, x, dy, 0.0f, part.get());
+  add_widened_kernel<Widen><<<blocks_for(dw_count), kThreads, 0, stream()>>>(
+      dw_count, static_cast<const uint16_t*>(part.get()), dw);
+  TRAINER_CHECK_LAUNCH();
+  if (db)
+    column_reduce(N * g.out_plane(), OC,
+                  ChannelOf<Widen>{static_cast<const uint16_t*>(dy), OC, g.out_plane()}, db);
+  if (dx) backward_data(p, w, dy, dx);
+}
+
+}  // namespace
+
+void conv2d_forward(const ConvGeometry& g, int64_t N, int64_t OC, const float* x, const float* w,
+                    const float* b, float* y) {
+  forward(ConvType::F32, g, N, OC, x, w, b, y);
+}
+
+void conv2d_forward_16(bool bf16, const ConvGeometry& g, int64_t N, int64_t OC, const void* x,
+                       const void* w, const void* b, void* y) {
+  forward(bf16 ? ConvType::BF16 : ConvType::F16, g, N, OC, x, w, b, y);
+}
+
 void conv2d_backward(const ConvGeometry& g, int64_t N, int64_t OC, const float* x, const float* w,
                      const float* dy, float* dx, float* dw, float* db) {
   if (N == 0) return;
-  const ConvPlan& p = plan(g, N, OC);
-  const float one = 1.0f, zero = 0.0f;
-  {
-    Workspace ws(p.bwd_filter_ws);
-    CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle(), &one, p.x, x, p.y, dy, p.conv,
-                                               p.bwd_filter, ws.get(), ws.bytes(), &one, p.w, dw));
-  }
+  const ConvPlan& p = plan(g, N, OC, ConvType::F32);
+  const float one = 1.0f;
+  backward_filter(p, x, dy, 1.0f, dw);
   if (db) CUDNN_CHECK(cudnnConvolutionBackwardBias(handle(), &one, p.y, dy, &one, p.bias, db));
-  if (dx) {
-    Workspace ws(p.bwd_data_ws);
-    CUDNN_CHECK(cudnnConvolutionBackwardData(handle(), &one, p.w, w, p.y, dy, p.conv, p.bwd_data,
-                                             ws.get(), ws.bytes(), &zero, p.x, dx));
-  }
+  if (dx) backward_data(p, w, dy, dx);
 }
 
-bool conv2d_uses_transforms(const ConvGeometry& g, int64_t N, int64_t OC) {
-  const ConvPlan& p = plan(g, N, OC);
+void conv2d_backward_16(bool bf16, const ConvGeometry& g, int64_t N, int64_t OC, const void* x,
+                        const void* w, const void* dy, void* dx, float* dw, float* db) {
+  if (N == 0) return;
+  if (bf16)
+    backward_16<bf16_to_float>(ConvType::BF16, g, N, OC, x, w, dy, dx, dw, db);
+  else
+    backward_16<f16_to_float>(ConvType::F16, g, N, OC, x, w, dy, dx, dw, db);
+}
+
+bool conv2d_uses_transforms(const ConvGeometry& g, int64_t N, int64_t OC, ConvType type) {
+  const ConvPlan& p = plan(g, N, OC, type);
   return transformed(p.fwd) || transformed(p.bwd_data) || transformed(p.bwd_filter);
 }
 

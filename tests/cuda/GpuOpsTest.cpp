@@ -189,6 +189,37 @@ TEST_F(GpuOpsTest, Conv2dMatchesTheCpu) {
   }
 }
 
+// fp16 / bf16 convolutions on the tensor cores (16-bit tensors, float accumulation) against the
+// CPU, which computes through float copies and rounds once: y and dx may round to a neighbouring
+// 16-bit value; the weight gradient is rounded to 16 bits before it is added in float.
+TEST_F(GpuOpsTest, SixteenBitConvolutionsMatchTheCpu) {
+  const ops::ConvGeometry g{3, 9, 11, 3, 3, 2, 1, 5, 6};
+  const int64_t N = 4, OC = 8;
+  for (const DType t : {DType::F16, DType::BF16}) {
+    SCOPED_TRACE(t == DType::BF16 ? "bf16" : "fp16");
+    const Tensor x = ops::cast(random({N, 3, 9, 11}, 40), t),
+                 w = ops::cast(random({OC, 3, 3, 3}, 41), t), b = ops::cast(random({OC}, 42), t),
+                 dy = ops::cast(random({N, OC, 5, 6}, 43), t);
+    Tensor y = Tensor::empty({N, OC, 5, 6}, t), gy = Tensor::empty(y.shape(), t, kGpu);
+    Tensor dx = Tensor::empty(x.shape(), t), gdx = Tensor::empty(x.shape(), t, kGpu);
+    Tensor dw = random(w.shape(), 44), db = random({OC}, 45);
+    Tensor gdw = dw.to(kGpu), gdb = db.to(kGpu);
+    ops::conv2d_forward(g, x, w, b, y);
+    ops::conv2d_forward(g, x.to(kGpu), w.to(kGpu), b.to(kGpu), gy);
+    const double scale =
+        cuda::conv2d_uses_transforms(g, N, OC,
+                                     t == DType::BF16 ? cuda::ConvType::BF16 : cuda::ConvType::F16)
+            ? 10.0
+            : 1.0;
+    expect_twins(ops::cast(gy, DType::F32), ops::cast(y, DType::F32), 3e-2 * scale, 1e-2 * scale);
+    ops::conv2d_backward(g, x, w, dy, dx, dw, db);
+    ops::conv2d_backward(g, x.to(kGpu), w.to(kGpu), dy.to(kGpu), gdx, gdw, gdb);
+    expect_twins(ops::cast(gdx, DType::F32), ops::cast(dx, DType::F32), 3e-2 * scale, 1e-2 * scale);
+    expect_twins(gdw, dw, 0.1 * scale, 1e-2 * scale);  // sums of 120 products, rounded to 16 bits
+    expect_twins(gdb, db, 1e-4, 1e-5);                 // float sums of the same 16-bit dy
+  }
+}
+
 TEST_F(GpuOpsTest, MaxPoolIsExactIncludingOverlappingWindowsAndNaN) {
   for (int64_t stride : {2, 1}) {
     const ops::PoolGeometry g{7, 8, 2, stride, (7 - 2) / stride + 1, (8 - 2) / stride + 1};
