@@ -3,6 +3,7 @@
 #include "core/cuda/attention.cuh"
 #include "core/cuda/blas_handle.cuh"
 #include "core/cuda/launch.cuh"
+#include "core/cuda/scratch.cuh"
 
 namespace trainer::cuda {
 namespace {
@@ -98,8 +99,8 @@ void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float*
   if (N * T == 0) return;
   const int64_t C = H * D, C3 = 3 * C;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const size_t scratch_bytes = static_cast<size_t>(H * T * T) * sizeof(float);
-  auto* dp = static_cast<float*>(device_allocate(scratch_bytes));  // one sequence's dP
+  const Scratch scratch(static_cast<size_t>(H * T * T) * sizeof(float));
+  float* dp = scratch.get<float>();  // one sequence's dP
   for (int64_t n = 0; n < N; ++n) {
     const float* q = qkv + n * T * C3;
     const float* k = q + C;
@@ -116,7 +117,6 @@ void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float*
     gemm_batched(false, false, T, D, T, scale, dp, T, T * T, k, C3, D, 0.0f, dq, C3, D, H);  // dq
     gemm_batched(true, false, T, D, T, scale, dp, T, T * T, q, C3, D, 0.0f, dk, C3, D, H);   // dk
   }
-  device_free(dp, scratch_bytes);
 }
 
 }  // namespace trainer::cuda

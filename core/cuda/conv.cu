@@ -7,6 +7,7 @@
 #include "core/cuda/column_sums.cuh"
 #include "core/cuda/conv.cuh"
 #include "core/cuda/launch.cuh"
+#include "core/cuda/scratch.cuh"
 #include "core/half.h"
 
 namespace trainer::cuda {
@@ -137,20 +138,6 @@ const ConvPlan& plan(const ConvGeometry& g, int64_t N, int64_t OC, ConvType type
   return it->second;
 }
 
-// A workspace for one call, returned to the allocator after it is queued: the next user of the
-// block runs later on the same stream.
-class Workspace {
- public:
-  explicit Workspace(size_t bytes) : bytes_(bytes), p_(bytes ? device_allocate(bytes) : nullptr) {}
-  ~Workspace() { device_free(p_, bytes_); }
-  void* get() const { return p_; }
-  size_t bytes() const { return bytes_; }
-
- private:
-  size_t bytes_;
-  void* p_;
-};
-
 // dw(n) += widen(part(n)): a 16-bit weight gradient (cuDNN writes dw in its operands' type)
 // added into the float master gradient.
 template <float (*Widen)(uint16_t)>
@@ -176,7 +163,7 @@ void forward(ConvType type, const ConvGeometry& g, int64_t N, int64_t OC, const 
   if (N == 0) return;
   const ConvPlan& p = plan(g, N, OC, type);
   const float one = 1.0f, zero = 0.0f;
-  Workspace ws(p.fwd_ws);
+  Scratch ws(p.fwd_ws);
   CUDNN_CHECK(cudnnConvolutionForward(handle(), &one, p.x, x, p.w, w, p.conv, p.fwd, ws.get(),
                                       ws.bytes(), &zero, p.y, y));
   if (b) CUDNN_CHECK(cudnnAddTensor(handle(), &one, p.bias, b, &one, p.y, y));
@@ -185,7 +172,7 @@ void forward(ConvType type, const ConvGeometry& g, int64_t N, int64_t OC, const 
 // The input gradient in the operands' type (beta = 0).
 void backward_data(const ConvPlan& p, const void* w, const void* dy, void* dx) {
   const float one = 1.0f, zero = 0.0f;
-  Workspace ws(p.bwd_data_ws);
+  Scratch ws(p.bwd_data_ws);
   CUDNN_CHECK(cudnnConvolutionBackwardData(handle(), &one, p.w, w, p.y, dy, p.conv, p.bwd_data,
                                            ws.get(), ws.bytes(), &zero, p.x, dx));
 }
@@ -193,7 +180,7 @@ void backward_data(const ConvPlan& p, const void* w, const void* dy, void* dx) {
 // dw = beta dw + the weight gradient, in the operands' type.
 void backward_filter(const ConvPlan& p, const void* x, const void* dy, float beta, void* dw) {
   const float one = 1.0f;
-  Workspace ws(p.bwd_filter_ws);
+  Scratch ws(p.bwd_filter_ws);
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle(), &one, p.x, x, p.y, dy, p.conv, p.bwd_filter,
                                              ws.get(), ws.bytes(), &beta, p.w, dw));
 }
@@ -203,10 +190,10 @@ void backward_16(ConvType type, const ConvGeometry& g, int64_t N, int64_t OC, co
                  const void* w, const void* dy, void* dx, float* dw, float* db) {
   const ConvPlan& p = plan(g, N, OC, type);
   const int64_t dw_count = OC * g.col_rows();
-  Workspace part(static_cast<size_t>(dw_count) * sizeof(uint16_t));
+  Scratch part(static_cast<size_t>(dw_count) * sizeof(uint16_t));
   backward_filter(p, x, dy, 0.0f, part.get());
-  add_widened_kernel<Widen><<<blocks_for(dw_count), kThreads, 0, stream()>>>(
-      dw_count, static_cast<const uint16_t*>(part.get()), dw);
+  add_widened_kernel<Widen>
+      <<<blocks_for(dw_count), kThreads, 0, stream()>>>(dw_count, part.get<const uint16_t>(), dw);
   TRAINER_CHECK_LAUNCH();
   if (db)
     column_reduce(N * g.out_plane(), OC,

@@ -2,6 +2,7 @@
 #include "core/cuda/column_sums.cuh"
 #include "core/cuda/elementwise.cuh"
 #include "core/cuda/launch.cuh"
+#include "core/cuda/scratch.cuh"
 
 namespace trainer::cuda {
 
@@ -148,12 +149,11 @@ __global__ void sum_squares_kernel(int64_t n, const float* x, double* partial) {
 double sum_squares(int64_t n, const float* x) {
   if (n == 0) return 0.0;
   const unsigned blocks = blocks_for(n);
-  double* partial = static_cast<double*>(device_allocate(blocks * sizeof(double)));
-  sum_squares_kernel<<<blocks, kThreads, 0, stream()>>>(n, x, partial);
+  const Scratch partial(blocks * sizeof(double));
+  sum_squares_kernel<<<blocks, kThreads, 0, stream()>>>(n, x, partial.get<double>());
   TRAINER_CHECK_LAUNCH();
   double host[132 * 8];
-  copy(host, partial, blocks * sizeof(double));
-  device_free(partial, blocks * sizeof(double));
+  copy(host, partial.get(), partial.bytes());
   double s = 0.0;
   for (unsigned b = 0; b < blocks; ++b) s += host[b];
   return s;

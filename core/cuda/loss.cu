@@ -3,6 +3,7 @@
 #include "core/cpu/loss_rows.h"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/loss.cuh"
+#include "core/cuda/scratch.cuh"
 
 namespace trainer::cuda {
 
@@ -114,17 +115,15 @@ __global__ void add_rows_kernel(int64_t N, const double* loss, const int32_t* co
 template <class Launch>
 static void run_loss(int64_t N, double* totals, Launch launch, bool block_per_row = false) {
   if (N == 0) return;
-  const size_t bytes = static_cast<size_t>(N) * (sizeof(double) + sizeof(int32_t));
-  char* rows = static_cast<char*>(device_allocate(bytes));
-  double* loss = reinterpret_cast<double*>(rows);
-  int32_t* correct = reinterpret_cast<int32_t*>(rows + N * sizeof(double));
+  const Scratch rows(static_cast<size_t>(N) * (sizeof(double) + sizeof(int32_t)));
+  double* loss = rows.get<double>();
+  int32_t* correct = reinterpret_cast<int32_t*>(loss + N);
   const unsigned blocks =
       block_per_row ? static_cast<unsigned>(std::min<int64_t>(N, 132 * 16)) : blocks_for(N);
   launch(blocks, loss, correct);
   TRAINER_CHECK_LAUNCH();
   add_rows_kernel<<<1, kSumThreads, 0, stream()>>>(N, loss, correct, totals);
   TRAINER_CHECK_LAUNCH();
-  device_free(rows, bytes);  // reused in stream order, after the kernels above
 }
 
 // The vocabulary-parallel passes: one thread per row running the CPU twin's row functions.
@@ -177,8 +176,8 @@ void split_ce_sum_exp(int64_t N, int64_t C, const float* logits, const float* ro
   TRAINER_CHECK_LAUNCH();
 }
 
-void split_ce_loss(int64_t N, int64_t C, const float* logits, const int32_t* labels,
-                   int64_t begin, const float* row_max, const float* sum_exp, const float* target,
+void split_ce_loss(int64_t N, int64_t C, const float* logits, const int32_t* labels, int64_t begin,
+                   const float* row_max, const float* sum_exp, const float* target,
                    float grad_scale, float* dlogits, double* totals) {
   const SplitRows s{begin, row_max, sum_exp, target};
   run_loss(N, totals, [&](unsigned blocks, double* loss, int32_t* correct) {
@@ -203,9 +202,9 @@ void softmax_cross_entropy(int64_t N, int64_t C, const float* logits, const int3
     run_loss(N, totals,
              launcher(cross_entropy_wide_kernel, N, C, logits, labels, grad_scale, dlogits), true);
   else
-    run_loss(N, totals,
-             launcher(loss_kernel<cpu::cross_entropy_row>, N, C, logits, labels, grad_scale,
-                      dlogits));
+    run_loss(
+        N, totals,
+        launcher(loss_kernel<cpu::cross_entropy_row>, N, C, logits, labels, grad_scale, dlogits));
 }
 
 void mse_onehot(int64_t N, int64_t C, const float* logits, const int32_t* labels, float grad_scale,
