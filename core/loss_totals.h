@@ -17,6 +17,7 @@ class LossTotals {
   double* sums() const { return static_cast<double*>(storage_.raw()); }
   // The sums so far; waits for the device.
   cpu::LossSums read() const;
+  void zero() { storage_.zero(); }
 
  private:
   Tensor storage_;  // two doubles (a tensor has no f64 type: four i32 words), zeroed

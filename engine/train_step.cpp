@@ -18,58 +18,96 @@ LossKind loss_kind(const std::string& name) {
 }
 
 // The loss over every target: one per sample (labels (n)) or one per position (tokens (n, T),
-// logits (n, T, V)), each target a row of logits; added into `totals`, made on the logits'
-// device at the first call (on a GPU nothing waits for the device until they are read).
+// logits (n, T, V)), each target a row of logits; added into `totals` (on the logits' device:
+// on a GPU nothing waits for the device until they are read).
 static void apply_loss(const StageContext& stage, LossKind kind, const Tensor& logits,
                        const Tensor& labels, float grad_scale, Tensor& dlogits,
-                       std::optional<LossTotals>& totals) {
+                       LossTotals& totals) {
   const int64_t rows = labels.numel(), classes = logits.numel() / std::max<int64_t>(rows, 1);
   const Tensor l = logits.reshape({rows, classes}), y = labels.reshape({rows});
   Tensor d = dlogits.defined() ? dlogits.reshape({rows, classes}) : Tensor();
-  if (!totals) totals.emplace(logits.device());
   const VocabSplit& v = stage.vocab;
   if (v.group)
-    vocab_parallel_cross_entropy(l, y, v.begin, *v.group, grad_scale, d, *totals);
+    vocab_parallel_cross_entropy(l, y, v.begin, *v.group, grad_scale, d, totals);
   else if (kind == LossKind::MSE)
-    ops::mse(l, y, grad_scale, d, *totals);
+    ops::mse(l, y, grad_scale, d, totals);
   else
-    ops::cross_entropy(l, y, grad_scale, d, *totals);
+    ops::cross_entropy(l, y, grad_scale, d, totals);
 }
 
 // The sums this rank counts (none off the last stage): over a split vocabulary every rank of the
 // tensor group computes the same sums; they are counted on its rank 0 only.
-static ops::LossSums counted_loss(const StageContext& stage,
-                                  const std::optional<LossTotals>& totals) {
-  return totals && stage.tensor.rank() == 0 ? totals->read() : ops::LossSums{};
+static ops::LossSums counted_loss(const StageContext& stage, const LossTotals& totals) {
+  return stage.executor.last() && stage.tensor.rank() == 0 ? totals.read() : ops::LossSums{};
 }
 
-// The micro-batches' samples, loaded once each: with one stage, forward needs the inputs and
-// the loss the labels of the same micro-batch. Only the first stage loads inputs.
-class MicrobatchData {
- public:
-  MicrobatchData(DataLoader& loader, int64_t epoch, int64_t batch, bool inputs)
-      : loader_(loader), epoch_(epoch), batch_(batch), inputs_(inputs) {}
-  const Batch& get(int64_t begin, int64_t end) {
-    auto it = loaded_.find(begin);
-    if (it == loaded_.end()) {
-      trace::Scope span("load batch");
-      it = loaded_.emplace(begin, loader_.load(epoch_, batch_, begin, end, inputs_)).first;
-    }
-    return it->second;
-  }
-
- private:
-  DataLoader& loader_;
-  int64_t epoch_, batch_;
-  bool inputs_;
-  std::map<int64_t, Batch> loaded_;
-};
+// Rows [begin, end) of piece k (round x M + micro-batch) of this rank's rows.
+static std::pair<int64_t, int64_t> piece_rows(const StepPlan& plan, int64_t k) {
+  const int64_t rows = plan.rows_end - plan.rows_begin;
+  const int64_t pieces = plan.grad_accum * plan.microbatches;
+  return {plan.rows_begin + rows * k / pieces, plan.rows_begin + rows * (k + 1) / pieces};
+}
 
 // Fault injection: t's first element becomes `value` (on whichever device t is).
 static void set_first_element(const Tensor& t, float value) {
   Tensor one = Tensor::empty({1});
   one.fill(value);
   t.view(0, {1}).copy_from(ops::cast(one, t.dtype()));
+}
+
+// The pieces' samples, loaded once each: with one stage, forward needs the inputs and the loss
+// the labels of the same piece. Only the first stage loads inputs.
+class MicrobatchData {
+ public:
+  MicrobatchData(DataLoader& loader, const StepPlan& plan, bool inputs)
+      : loader_(loader), plan_(plan), inputs_(inputs) {}
+  const Batch& get(int64_t k) {
+    auto it = loaded_.find(k);
+    if (it == loaded_.end()) {
+      trace::Scope span("load batch");
+      const auto [begin, end] = piece_rows(plan_, k);
+      it = loaded_.emplace(k, loader_.load(plan_.epoch, plan_.batch, begin, end, inputs_)).first;
+      if (plan_.poison_inputs && k == 0 && inputs_) set_first_element(it->second.x, std::nanf(""));
+    }
+    return it->second;
+  }
+
+ private:
+  DataLoader& loader_;
+  const StepPlan& plan_;
+  bool inputs_;
+  std::map<int64_t, Batch> loaded_;
+};
+
+using PieceData = std::function<const Batch&(int64_t k)>;
+
+// Zeroes the gradients, then forward and backward of the step's pieces through the pipeline
+// schedule, grad_accum rounds of M micro-batches, each piece's loss added into totals.
+static void compute_gradients(const StageContext& stage, LossKind loss, const StepPlan& plan,
+                              float grad_scale, const PieceData& piece, LossTotals& totals) {
+  stage.model.zero_grad();
+  stage.model.refresh_compute_weights();
+  for (int64_t round = 0; round < plan.grad_accum; ++round) {
+    auto k = [&](int mb) { return round * plan.microbatches + mb; };
+    MicrobatchSource source;
+    source.rows = [&](int mb) {
+      const auto [begin, end] = piece_rows(plan, k(mb));
+      return end - begin;
+    };
+    source.context = [&](int mb) {
+      return ForwardContext{true, plan.seed, static_cast<uint64_t>(plan.step),
+                            piece_rows(plan, k(mb)).first};
+    };
+    source.input = [&](int mb) { return piece(k(mb)).x; };
+    source.loss = [&](int mb, const Tensor& logits) {
+      trace::Scope span("loss");
+      Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
+      apply_loss(stage, loss, logits, piece(k(mb)).y, grad_scale, dlogits, totals);
+      return dlogits;
+    };
+    stage.executor.run_step(plan.microbatches, source,
+                            stage.reducer ? stage.reducer->hooks() : BackwardHooks{});
+  }
 }
 
 // The tag of the tied-gradient exchange: above every micro-batch's (2 x micro-batch + 1).
@@ -131,41 +169,32 @@ static double owned_sum_squares(const StageContext& stage, const Tensor& grads, 
 
 StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
                       const StepPlan& plan) {
-  stage.model.zero_grad();
-  stage.model.refresh_compute_weights();
   StepResult r;
-  const int64_t rows = plan.rows_end - plan.rows_begin;
   const int64_t pieces = plan.grad_accum * plan.microbatches;
   if (stage.reducer) stage.reducer->begin_step(pieces);
   LossScaler& scaler = stage.scaler;
   const double targets = static_cast<double>(plan.global_batch * plan.targets_per_sample);
   const float grad_scale = static_cast<float>(scaler.scale() / targets);
-  MicrobatchData data(loader, plan.epoch, plan.batch, stage.executor.first());
-  std::optional<LossTotals> totals;
-  for (int64_t round = 0; round < plan.grad_accum; ++round) {
-    // Micro-batch mb of this round is piece round x M + mb of this rank's rows.
-    auto begin = [&](int mb) {
-      return plan.rows_begin + rows * (round * plan.microbatches + mb) / pieces;
-    };
-    MicrobatchSource source;
-    source.rows = [&](int mb) { return begin(mb + 1) - begin(mb); };
-    source.context = [&](int mb) {
-      return ForwardContext{true, plan.seed, static_cast<uint64_t>(plan.step), begin(mb)};
-    };
-    source.input = [&](int mb) {
-      Tensor x = data.get(begin(mb), begin(mb + 1)).x;
-      if (plan.poison_inputs && round == 0 && mb == 0) set_first_element(x, std::nanf(""));
-      return x;
-    };
-    source.loss = [&](int mb, const Tensor& logits) {
-      trace::Scope span("loss");
-      Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-      apply_loss(stage, loss, logits, data.get(begin(mb), begin(mb + 1)).y, grad_scale, dlogits,
-                 totals);
-      return dlogits;
-    };
-    stage.executor.run_step(plan.microbatches, source,
-                            stage.reducer ? stage.reducer->hooks() : BackwardHooks{});
+  MicrobatchData data(loader, plan, stage.executor.first());
+  // Through the step's CUDA graph (train.cuda_graph), which reads its own copies of the pieces;
+  // eagerly where it declines (a shape's first step), without one, or with faults injected.
+  const LossTotals* totals = nullptr;
+  if (stage.graph && !plan.poison_inputs) {
+    std::vector<Batch> all;
+    for (int64_t k = 0; k < pieces; ++k) all.push_back(data.get(k));
+    totals = stage.graph->run(all, grad_scale, [&](const std::vector<Batch>& in, LossTotals& t) {
+      compute_gradients(
+          stage, loss, plan, grad_scale,
+          [&](int64_t k) -> const Batch& { return in.at(static_cast<size_t>(k)); }, t);
+    });
+  }
+  std::optional<LossTotals> eager_totals;
+  if (!totals) {
+    eager_totals.emplace(stage.model.device());
+    compute_gradients(
+        stage, loss, plan, grad_scale, [&](int64_t k) -> const Batch& { return data.get(k); },
+        *eager_totals);
+    totals = &*eager_totals;
   }
   if (stage.reducer)
     stage.reducer->finish([&] { sum_shared_grads(stage); });
@@ -182,7 +211,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   if (plan.inf_gradient) set_first_element(grads, INFINITY);
   const double sq = owned_sum_squares(stage, grads, mine);
   // Read once, after backward: the micro-batches' losses were queued without waiting.
-  const ops::LossSums sums = counted_loss(stage, totals);
+  const ops::LossSums sums = counted_loss(stage, *totals);
   r.loss_sum = sums.loss;
   r.correct = sums.correct;
   // One small all-reduce tells every rank, before any weight changes, whether some rank's loss
@@ -229,19 +258,23 @@ EvalResult evaluate_shard(const StageContext& stage, DataLoader& loader, LossKin
                           int shards) {
   EvalResult r;
   Tensor no_grad;
-  std::optional<LossTotals> totals;
+  LossTotals totals(stage.model.device());
   stage.model.refresh_compute_weights();
   for (int64_t b = 0; b < loader.batches_per_epoch(); ++b) {
     const int64_t rows = loader.batch_rows(b);
     const int64_t begin = rows * shard / shards, end = rows * (shard + 1) / shards;
     if (begin == end) continue;
-    MicrobatchData data(loader, 0, b, stage.executor.first());
+    StepPlan shard_rows;  // this shard's rows of batch b, in one piece
+    shard_rows.batch = b;
+    shard_rows.rows_begin = begin;
+    shard_rows.rows_end = end;
+    MicrobatchData data(loader, shard_rows, stage.executor.first());
     MicrobatchSource source;
     source.rows = [&](int) { return end - begin; };
     source.context = [](int) { return ForwardContext{false, 0, 0, 0}; };
-    source.input = [&](int) { return data.get(begin, end).x; };
+    source.input = [&](int) { return data.get(0).x; };
     source.loss = [&](int, const Tensor& logits) {
-      const Batch& batch = data.get(begin, end);
+      const Batch& batch = data.get(0);
       apply_loss(stage, loss, logits, batch.y, 1.0f, no_grad, totals);
       if (stage.tensor.rank() == 0) r.samples += batch.y.numel();
       return Tensor();

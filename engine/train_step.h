@@ -8,6 +8,7 @@
 #include "core/model.h"
 #include "core/optim/loss_scaler.h"
 #include "core/optim/optimizer.h"
+#include "engine/step_graph.h"
 #include "parallel/grad_reducer.h"
 #include "parallel/pipeline_executor.h"
 #include "parallel/zero_shard.h"
@@ -82,6 +83,8 @@ struct StageContext {
   // loss, counted on rank 0.
   Communicator& tensor;
   VocabSplit vocab;
+  // train.cuda_graph: the step's forward and backward replayed as a CUDA graph (null: eager).
+  StepGraph* graph = nullptr;
 };
 
 // Zeroes gradients; runs grad_accum rounds of the pipeline schedule over the rows cut into

@@ -213,7 +213,29 @@ static void read_train(ConfigSection& root, Config& c) {
   else
     c.recompute_blocks =
         s.choice("recompute", std::string("none"), {"none", "blocks"}) == "blocks" ? -1 : 0;
+  c.cuda_graph = s.boolean("cuda_graph", false);
   s.finish();
+}
+
+// A replayed graph repeats the captured step's work exactly: it needs a GPU, one process (no
+// collectives inside the step), and no randomness drawn anew each step.
+static void check_cuda_graph(const Config& c, int world) {
+  if (!c.cuda_graph) return;
+  const std::string at =
+      c.source->where(c.tree["train"]["cuda_graph"], "train.cuda_graph") + ": train.cuda_graph: ";
+  if (world > 1)
+    throw ConfigError(at + "replays one process's step, and this job has " + std::to_string(world) +
+                      " ranks; set it false");
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    const YAML::Node layer = c.layers[i];
+    const YAML::Node p = layer["p"];
+    if (layer["type"].as<std::string>() == "dropout" && !(p && p.as<double>() == 0.0))
+      throw ConfigError(c.where(layer) + ": model.layers[" + std::to_string(i) +
+                        "] (dropout) draws a new mask each step, which a replayed graph would "
+                        "repeat; remove it or set train.cuda_graph: false");
+  }
+  if (c.device != "cuda")
+    throw ConfigError(at + "replays GPU work, and this run trains on the CPU; set it false");
 }
 
 static void read_parallel(ConfigSection& root, Config& c) {
@@ -420,6 +442,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   root.finish();
 
   check_layout(c, world);
+  check_cuda_graph(c, world);
   const int64_t splits = c.data_parallel * c.grad_accum * c.microbatches;
   if (c.batch_size % splits != 0)
     throw ConfigError(c.where(c.tree["data"]["batch_size"]) +

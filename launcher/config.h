@@ -52,6 +52,9 @@ struct Config {
   // train.recompute: transformer blocks whose activations are made again in backward instead of
   // kept: 0 none (`none`), -1 all (`blocks`), N the first N of the model.
   int64_t recompute_blocks = 0;
+  // train.cuda_graph: each step's forward and backward replayed as a CUDA graph (engine/
+  // step_graph.h); one process on a GPU, no dropout.
+  bool cuda_graph = false;
   // parallel
   int64_t data_parallel = 1;  // resolved: `auto` is every rank not taken by the pipeline
   int64_t replica_check_steps = 100;

@@ -395,6 +395,7 @@ RunSetup build_run(Config cfg, int stage, BuildFor purpose, int data_rank, int t
     }
   }
   if (purpose == BuildFor::Training) check_memory(r);
+  if (purpose == BuildFor::Training && c.cuda_graph) r.graph_recorder = cuda_graph_recorder();
   // Before the optimizer, whose state is made beside the parameters.
   r.model->to(select_device(c.device, c.gpu));
   r.model->set_compute_dtype(compute_dtype(c.compute));

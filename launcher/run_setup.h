@@ -33,6 +33,9 @@ struct RunSetup {
   ZeroShards zero;
   std::vector<Param> shard_params;
   LossScaler scaler;  // precision.loss_scale; its state is checkpointed
+  // train.cuda_graph: what records and replays the step (the GPU's stream capture; tests may put
+  // a stand-in here). Null: every step runs eagerly.
+  std::unique_ptr<GraphRecorder> graph_recorder;
   int64_t steps_per_epoch = 0;
   int64_t total_steps = 0;
 };

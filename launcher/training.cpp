@@ -100,10 +100,20 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     if (auto* head = dynamic_cast<LmHead*>(&run.model->layer(run.model->size() - 1)))
       vocab = {run.tensor_group.get(), head->vocab_begin()};
   }
-  const StageContext stage{
-      *run.model, executor,   *grid.pipeline, *grid.world, reducer ? &*reducer : nullptr,
-      run.scaler, run.shared, run.zero,       *grid.data,  *grid.tensor,
-      vocab};
+  std::optional<StepGraph> graph;
+  if (run.graph_recorder) graph.emplace(std::move(run.graph_recorder));
+  const StageContext stage{*run.model,
+                           executor,
+                           *grid.pipeline,
+                           *grid.world,
+                           reducer ? &*reducer : nullptr,
+                           run.scaler,
+                           run.shared,
+                           run.zero,
+                           *grid.data,
+                           *grid.tensor,
+                           vocab,
+                           graph ? &*graph : nullptr};
   check_replicas(*grid.data, *run.model, start_step);
   // ZeRO in mixed precision: from here each rank keeps the f32 master values of its range only;
   // the whole values exist again only while a checkpoint is written, and when training ends.
@@ -313,6 +323,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       {"communicator", grid.data_size > 1 ? c.communicator : "none"},
   };
   if (c.device == "cuda") summary["gpu"] = gpu_name(c.gpu);
+  if (graph) summary["graph"] = {{"captures", graph->captures()}, {"replays", graph->replays()}};
   if (mfu) {
     const double tokens_per_s =
         summary["train_samples_per_s"].get<double>() * static_cast<double>(targets_per_sample);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "core/allocator.h"
@@ -185,10 +186,12 @@ class BlockCache {
 
   void* get(size_t bytes) {
     const size_t size = rounded(bytes);
+    bool for_graph = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       in_use_ += size;
-      auto& blocks = free_blocks_[size];
+      for_graph = capturing_;
+      auto& blocks = (for_graph ? graph_blocks_ : free_blocks_)[size];
       if (!blocks.empty()) {
         void* p = blocks.back();
         blocks.pop_back();
@@ -199,7 +202,7 @@ class BlockCache {
       ++misses_;
     }
     void* p = alloc_(size);
-    if (!p) {  // out of memory: give the idle blocks back and try once more
+    if (!p && !for_graph) {  // out of memory: give the idle blocks back and try once more
       release_idle();
       p = alloc_(size);
     }
@@ -207,6 +210,10 @@ class BlockCache {
       throw MemoryError("cannot allocate " + human_bytes(static_cast<double>(size)) +
                         " on the GPU: " + human_bytes(static_cast<double>(free_memory())) +
                         " of its memory is free");
+    if (for_graph) {
+      std::lock_guard<std::mutex> lock(mu_);
+      graph_owned_.insert(p);
+    }
     return p;
   }
 
@@ -215,8 +222,17 @@ class BlockCache {
     const size_t size = rounded(bytes);
     std::lock_guard<std::mutex> lock(mu_);
     in_use_ -= size;
-    free_blocks_[size].push_back(p);
+    (graph_owned_.count(p) ? graph_blocks_ : free_blocks_)[size].push_back(p);
     cached_ += size;
+  }
+
+  // While a CUDA graph is captured, blocks come from a pool of their own and, once given back,
+  // return to it, never to other users: every replay of the graph writes into the blocks its
+  // capture used, whatever the cache gave out in between. (Replays run on the one compute
+  // stream, in order, so the graphs may share the pool.)
+  void set_capturing(bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    capturing_ = on;
   }
 
   DeviceCacheStats stats() {
@@ -249,6 +265,9 @@ class BlockCache {
   Free free_;
   std::mutex mu_;
   std::map<size_t, std::vector<void*>> free_blocks_;
+  bool capturing_ = false;
+  std::map<size_t, std::vector<void*>> graph_blocks_;  // the graph pool's idle blocks
+  std::set<void*> graph_owned_;                        // every block of the graph pool
   size_t cached_ = 0, in_use_ = 0, hits_ = 0, misses_ = 0;
 };
 
@@ -288,5 +307,42 @@ void device_free(void* p, size_t bytes) { device_cache().put(p, bytes); }
 void* pinned_allocate(size_t bytes) { return pinned_cache().get(bytes); }
 void pinned_free(void* p, size_t bytes) { pinned_cache().put(p, bytes); }
 DeviceCacheStats device_cache_stats() { return device_cache().stats(); }
+
+void begin_capture() {
+  device_cache().set_capturing(true);
+  // Relaxed: a miss of the graph pool may cudaMalloc during the capture (not recorded).
+  const cudaError_t e = cudaStreamBeginCapture(stream(), cudaStreamCaptureModeRelaxed);
+  if (e != cudaSuccess) {
+    device_cache().set_capturing(false);
+    CUDA_CHECK(e);
+  }
+}
+
+void* end_capture() {
+  cudaGraph_t graph = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(stream(), &graph);
+  device_cache().set_capturing(false);
+  CUDA_CHECK(ended);
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  CUDA_CHECK(made);
+  return exec;
+}
+
+void abandon_capture() {
+  cudaGraph_t graph = nullptr;
+  if (cudaStreamEndCapture(stream(), &graph) == cudaSuccess && graph) cudaGraphDestroy(graph);
+  cudaGetLastError();
+  device_cache().set_capturing(false);
+}
+
+void launch_graph(void* graph) {
+  CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(graph), stream()));
+}
+
+void destroy_graph(void* graph) {
+  if (graph) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph));
+}
 
 }  // namespace trainer::cuda

@@ -47,6 +47,16 @@ void device_free(void* p, size_t bytes);
 void* pinned_allocate(size_t bytes);
 void pinned_free(void* p, size_t bytes);
 
+// CUDA graphs of the compute stream. Work queued between begin_capture and end_capture is
+// recorded, not run, and the blocks allocated meanwhile stay with the graphs (see device_allocate);
+// end_capture returns the graph, ready to launch (a cudaGraphExec_t). abandon_capture ends a
+// capture that failed part way, keeping nothing.
+void begin_capture();
+void* end_capture();
+void abandon_capture();
+void launch_graph(void* graph);
+void destroy_graph(void* graph);
+
 struct DeviceCacheStats {
   size_t cached_bytes, in_use_bytes;
   size_t hits, misses;

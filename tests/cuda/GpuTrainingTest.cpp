@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/cuda/runtime.cuh"
@@ -76,6 +77,39 @@ TEST_F(GpuTrainingTest, TenGptStepsOnTheGpuEndWhereTheCpuDoes) {
   for (const std::string precision : {"fp32", "bf16"}) {
     SCOPED_TRACE(precision);
     ten_steps_on_both(precision);
+  }
+}
+
+// train.cuda_graph: the replayed steps end at the eager steps' weights bit for bit (the same
+// kernels with the same arguments), the CNN in every precision (16-bit cuDNN convolutions, fp16's
+// loss scaling) and the small GPT (embedding, attention, the vocabulary-wide loss).
+TEST_F(GpuTrainingTest, GraphReplaysEndAtTheEagerStepsWeights) {
+  test::write_tokens(dir_.file("tokens.bin"), 801, 19);
+  const std::string cnn = dir_.file("cfg.yaml"), gpt = dir_.file("gpt.yaml");
+  test::write_file(gpt, test::small_gpt_config(dir_.file("tokens.bin")));
+  struct Case {
+    std::string config, precision;
+  };
+  for (const Case& k : {Case{cnn, "fp32"}, Case{cnn, "bf16"}, Case{cnn, "fp16"}, Case{gpt, "fp32"},
+                        Case{gpt, "bf16"}}) {
+    SCOPED_TRACE(k.config + " " + k.precision);
+    nlohmann::json summary[2];
+    std::map<std::string, std::vector<float>> weights[2];
+    for (int graph = 0; graph < 2; ++graph) {
+      std::vector<std::string> set{"run.out_dir=" + dir_.file("graph" + std::to_string(graph)),
+                                   "device=cuda", "precision.compute=" + k.precision,
+                                   "train.max_steps=12",
+                                   std::string("train.cuda_graph=") + (graph ? "true" : "false")};
+      if (k.config == cnn) set.push_back("model.layers[4].p=0");  // its dropout off
+      RunSetup r = build_run(load_config(k.config, set));
+      FILE* log = std::fopen("/dev/null", "w");
+      summary[graph] = train(r, 0, log);
+      std::fclose(log);
+      weights[graph] = test::parameters_by_name(*r.model);
+    }
+    EXPECT_GE(summary[1]["graph"]["replays"].get<int64_t>(), 10);  // fp16 may capture again
+    EXPECT_EQ(summary[1]["final_loss"], summary[0]["final_loss"]);
+    EXPECT_EQ(weights[1], weights[0]);
   }
 }
 

@@ -195,6 +195,35 @@ TEST_F(ConfigTest, TensorParallelismSplitsOnlyWhatDividesEvenly) {
                 "parallel.tensor: 1)");
 }
 
+// train.cuda_graph replays one process's GPU step, which must draw nothing anew each step.
+TEST_F(ConfigTest, CudaGraphsNeedOneProcessOnAGpuAndNoDropout) {
+  const std::string graph = std::string(kBase) + "train: {cuda_graph: true}\n";
+  const std::string cpu =
+      "train.cuda_graph: replays GPU work, and this run trains on the CPU; set it false";
+  EXPECT_EQ(error_for(graph), at(12) + cpu);
+  EXPECT_EQ(error_for(kBase, {"train.cuda_graph=true"}), "--set train.cuda_graph=true: " + cpu);
+  test::write_file(path(), graph);
+  try {
+    load_config(path(), {}, 2);
+    ADD_FAILURE() << "two ranks accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              at(12) +
+                  "train.cuda_graph: replays one process's step, and this job has 2 ranks; set "
+                  "it false");
+  }
+  const std::string dropout = "    - {type: relu}\n    - {type: dropout, p: 0.1}\n";
+  EXPECT_EQ(error_for(replaced("    - {type: relu}\n", dropout) + "train: {cuda_graph: true}\n"),
+            at(10) +
+                "model.layers[3] (dropout) draws a new mask each step, which a replayed graph "
+                "would repeat; remove it or set train.cuda_graph: false");
+  // Dropout of p 0 draws nothing: what remains is the CPU.
+  EXPECT_EQ(error_for(replaced("    - {type: relu}\n",
+                               "    - {type: relu}\n    - {type: dropout, p: 0}\n") +
+                      "train: {cuda_graph: true}\n"),
+            at(13) + cpu);
+}
+
 // What each pipeline schedule needs of the layout; the base model has 4 layers. (World 2: one
 // data rank under 2 stages.)
 TEST_F(ConfigTest, SchedulesRefuseTheLayoutsTheyCannotRun) {

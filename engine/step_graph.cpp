@@ -1,0 +1,87 @@
+#include "engine/step_graph.h"
+
+#ifdef TRAINER_HAS_CUDA
+#include "core/cuda/runtime.cuh"
+#endif
+
+namespace trainer {
+
+#ifdef TRAINER_HAS_CUDA
+namespace {
+
+class CudaGraphRecorder : public GraphRecorder {
+ public:
+  ~CudaGraphRecorder() override { cuda::destroy_graph(graph_); }
+  void capture(const std::function<void()>& work) override {
+    cuda::destroy_graph(graph_);
+    graph_ = nullptr;
+    cuda::begin_capture();
+    try {
+      work();
+    } catch (...) {
+      cuda::abandon_capture();
+      throw;
+    }
+    graph_ = cuda::end_capture();
+  }
+  void replay(const std::function<void()>&) override { cuda::launch_graph(graph_); }
+
+ private:
+  void* graph_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<GraphRecorder> cuda_graph_recorder() {
+  return std::make_unique<CudaGraphRecorder>();
+}
+#else
+std::unique_ptr<GraphRecorder> cuda_graph_recorder() { return nullptr; }
+#endif
+
+// A tensor of t's shape, type and device, holding t's values.
+static Tensor buffer_like(const Tensor& t) {
+  Tensor b = Tensor::empty(t.shape(), t.dtype(), t.device());
+  b.copy_from(t);
+  return b;
+}
+
+const LossTotals* StepGraph::run(const std::vector<Batch>& pieces, float grad_scale,
+                                 const Compute& compute) {
+  Key key{{}, grad_scale};
+  for (const Batch& b : pieces) {
+    key.shapes.push_back(b.x.shape());
+    key.shapes.push_back(b.y.shape());
+  }
+  const bool captured = captured_ && *captured_ == key;
+  if (captured) {
+    for (size_t k = 0; k < pieces.size(); ++k) {
+      inputs_[k].x.copy_from(pieces[k].x);
+      inputs_[k].y.copy_from(pieces[k].y);
+    }
+  } else {
+    // A shape's first step runs eagerly: the libraries choose their algorithms there.
+    if (!shapes_seen_ || shapes_seen_->shapes != key.shapes) {
+      shapes_seen_ = key;
+      return nullptr;
+    }
+    // Made before the capture, so they are not the graph pool's.
+    inputs_.clear();
+    for (const Batch& b : pieces) inputs_.push_back({buffer_like(b.x), buffer_like(b.y)});
+    totals_.emplace(pieces.at(0).y.device());
+  }
+  const auto work = [&] {
+    totals_->zero();
+    compute(inputs_, *totals_);
+  };
+  if (!captured) {
+    recorder_->capture(work);
+    captured_ = key;
+    ++captures_;
+  }
+  recorder_->replay(work);
+  ++replays_;
+  return &*totals_;
+}
+
+}  // namespace trainer
