@@ -45,16 +45,18 @@ def trainer_env():
     return env
 
 
-def trainer_run(trainer, model, precision, steps, data):
+def trainer_run(trainer, model, precision, steps, data, graph=False):
     """Steady-state samples/s (the steps after WARMUP_STEPS, from metrics.jsonl) and the whole
-    run's (summary.json, first step included), and the GPU's name."""
+    run's (summary.json, first step included), and the GPU's name; `graph`: each step replayed as
+    a CUDA graph (train.cuda_graph)."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [trainer, os.path.join(ROOT, CONFIGS[model]), "--set", f"precision.compute={precision}",
                "--set", "device=cuda", "--set", f"train.max_steps={steps}",
                "--set", f"run.out_dir={out}", "--set", "data.test=null",
                "--set", f"log.every_steps={WARMUP_STEPS}",
                "--set", f"data.train.images={data}/train-images-idx3-ubyte.gz",
-               "--set", f"data.train.labels={data}/train-labels-idx1-ubyte.gz"]
+               "--set", f"data.train.labels={data}/train-labels-idx1-ubyte.gz",
+               "--set", f"train.cuda_graph={'true' if graph else 'false'}"]
         s, windows = trainer_outputs(cmd, out, trainer_env())
         steady = [w["samples_per_s"] for w in windows if w["step"] > WARMUP_STEPS]
         return {"steady": statistics.median(steady), "whole": s["train_samples_per_s"],
@@ -73,7 +75,7 @@ def report(args, rows, gpu, torch_version):
     """Writes the results so far (after every point: a run cut short keeps what it measured)."""
     command = (f"python3 bench/gpu_speed.py --steps {args.steps} --repeats {args.repeats} "
                f"--models {args.models} --precisions {args.precisions} "
-               f"--compile-models {args.compile_models}")
+               f"--compile-models {args.compile_models} --graph-models {args.graph_models}")
     result = {"date": datetime.date.today().isoformat(), "commit": git_commit(), "gpu": gpu,
               "pytorch": torch_version, "tf32": "off on both sides", "warmup_steps": WARMUP_STEPS,
               "command": command, "results": rows}
@@ -84,13 +86,15 @@ def report(args, rows, gpu, torch_version):
              f"- steady state: samples/s after the first {WARMUP_STEPS} steps on both sides "
              "(trainer's whole run, first step included, beside it)",
              f"- command: `{command}` (medians of {args.repeats} interleaved runs)", "",
-             "| model | precision | trainer steady | trainer whole run | PyTorch eager | "
-             "torch.compile | vs eager | vs compile |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| model | precision | trainer steady | trainer whole run | trainer, CUDA graph | "
+             "PyTorch eager | torch.compile | vs eager | vs compile |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         compiled = "pytorch_compile_samples_per_s" in r
+        graph = r.get("trainer_graph_samples_per_s")
         lines.append(f"| {r['model']} | {r['precision']} | {r['trainer_samples_per_s']:.0f} | "
                      f"{r['trainer_whole_run_samples_per_s']:.0f} | "
+                     + (f"{graph:.0f}" if graph else "not run") + " | "
                      f"{r['pytorch_eager_samples_per_s']:.0f} | "
                      + (f"{r['pytorch_compile_samples_per_s']:.0f}" if compiled else "not run")
                      + f" | {r['ratio_vs_eager']:.2f}x | "
@@ -110,17 +114,23 @@ def main():
     ap.add_argument("--precisions", default="fp32,fp16,bf16")
     ap.add_argument("--compile-models", default="cnn,mlp,wide",
                     help="the models also run under torch.compile (its compilation is slow)")
+    ap.add_argument("--graph-models", default="cnn,mlp",
+                    help="the models trainer also runs with train.cuda_graph (no dropout)")
     args = ap.parse_args()
     rows, gpu, torch_version = [], "?", "?"
     points = [(m, p) for m in args.models.split(",") for p in args.precisions.split(",")]
     for model, precision in points:
         modes = MODES if model in args.compile_models.split(",") else ("eager",)
-        ours, whole, theirs = [], [], {m: [] for m in modes}
+        graphed = model in args.graph_models.split(",")
+        ours, whole, ours_graph, theirs = [], [], [], {m: [] for m in modes}
         for r in range(args.repeats):  # interleaved, so drift hits every side alike
             t = trainer_run(args.trainer, model, precision, args.steps, args.data)
             ours.append(t["steady"])
             whole.append(t["whole"])
             gpu = t["gpu"]
+            if graphed:
+                ours_graph.append(trainer_run(args.trainer, model, precision, args.steps,
+                                              args.data, graph=True)["steady"])
             for mode in modes:
                 p = torch_samples_per_s(args.python, model, precision, mode, args.steps, args.data)
                 theirs[mode].append(p["samples_per_s"])
@@ -132,6 +142,9 @@ def main():
         row = {"model": model, "precision": precision, "batch": 128, "steps": args.steps,
                "trainer_samples_per_s": a, "trainer_runs": ours,
                "trainer_whole_run_samples_per_s": statistics.median(whole)}
+        if graphed:
+            row["trainer_graph_samples_per_s"] = statistics.median(ours_graph)
+            row["trainer_graph_runs"] = ours_graph
         for mode in modes:
             row[f"pytorch_{mode}_samples_per_s"] = statistics.median(theirs[mode])
             row[f"pytorch_{mode}_runs"] = theirs[mode]

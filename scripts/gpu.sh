@@ -14,7 +14,7 @@
 #                               cut off leaves what it wrote. Without a GPU (a stand-in), each stage
 #                               that needs one is reported as not run.
 #
-# The plan: 460 s of limits, within 8 minutes on an H200 with the machine's start (about a
+# The plan: 480 s of limits, within 8 minutes on an H200 with the machine's start (about a
 # minute); the first run on an H200 took 153 s without the GPT stage, its speed stage cut off.
 #
 #   stage        limit  what
@@ -29,8 +29,9 @@
 #                       ranks sharing the GPU
 #   configs        45   the Fashion-MNIST CNN and MLP and the small GPT, 300 steps each, in fp32
 #                       and bf16 (summary.json and metrics.jsonl of each)
-#   speed         170   bench/gpu_speed.py --models cnn,mlp --precisions fp32,bf16 --repeats 1
-#                       --steps 300 --compile-models cnn: steady-state samples/s against PyTorch
+#   speed         190   bench/gpu_speed.py --models cnn,mlp --precisions fp32,bf16 --repeats 1
+#                       --steps 300 --compile-models cnn --graph-models cnn,mlp: steady-state
+#                       samples/s, trainer eager and with train.cuda_graph, against PyTorch
 #                       eager (and torch.compile for the CNN), written after each point
 #   gpt-speed     120   bench/gpt_gpu_speed.py: GPT-2 124M in bf16, 10 warm-up and 30 timed
 #                       steps, tokens/s against PyTorch eager and torch.compile
@@ -197,7 +198,7 @@ stage_gpt_profile() {
 stage_speed() {
   python3 bench/gpu_speed.py --trainer "$TRAINER_BIN" --data "$bundle/data" \
     --results "$OUT_STAGE" --models cnn,mlp --precisions fp32,bf16 --repeats 1 --steps 300 \
-    --compile-models cnn
+    --compile-models cnn --graph-models cnn,mlp
 }
 
 # stage NAME LIMIT gpu|any: runs stage_<NAME> under `timeout`, its output in $OUT/NAME/log.txt.
@@ -242,7 +243,7 @@ run() {
   stage nccl 20 gpu
   stage gpu-vs-cpu 30 gpu
   stage configs 45 gpu
-  stage speed 170 gpu
+  stage speed 190 gpu
   stage gpt-speed 120 gpu
   stage gpt-profile 150 gpu named
   exit $failed
