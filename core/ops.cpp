@@ -267,6 +267,13 @@ void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& att)
   require(qkv.ndim() == 3 && C * 3 == qkv.dim(2) && D * heads == C && y.numel() == N * T * C &&
               att.numel() == N * heads * T * T,
           "attention_forward", "qkv " + shape_str(qkv.shape()) + " heads " + std::to_string(heads));
+#ifdef TRAINER_HAS_CUDA
+  if (on_gpu(qkv, "attention_forward") && qkv.dtype() != DType::F32) {  // the tensor cores
+    require(y.dtype() == qkv.dtype(), "attention_forward", "16-bit qkv needs y of its type");
+    return cuda::attention_forward_16(qkv.dtype() == DType::BF16, N, T, heads, D, qkv.raw(),
+                                      y.raw(), att.f32());
+  }
+#endif
   Out yo(y);
   BACKEND(qkv, attention_forward)(N, T, heads, D, In(qkv).get(), yo.get(), att.f32());
   yo.done();
@@ -277,6 +284,14 @@ void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& att, con
   const int64_t N = qkv.dim(0), T = qkv.dim(1), C = qkv.dim(2) / 3, D = C / heads;
   require(dy.numel() == N * T * C && dqkv.numel() == qkv.numel(), "attention_backward",
           "dy " + shape_str(dy.shape()));
+#ifdef TRAINER_HAS_CUDA
+  if (on_gpu(qkv, "attention_backward") && qkv.dtype() != DType::F32) {
+    require(dy.dtype() == qkv.dtype() && dqkv.dtype() == qkv.dtype(), "attention_backward",
+            "16-bit qkv needs dy and dqkv of its type");
+    return cuda::attention_backward_16(qkv.dtype() == DType::BF16, N, T, heads, D, qkv.raw(),
+                                       att.f32(), dy.raw(), dqkv.raw());
+  }
+#endif
   Out dqo(dqkv);
   BACKEND(qkv, attention_backward)
   (N, T, heads, D, In(qkv).get(), att.f32(), In(dy).get(), dqo.get());

@@ -23,7 +23,8 @@
 #   gpu-ops        30   GpuOpsTest: every op's forward and gradients against its CPU twin; a test
 #                       that reports itself skipped on a GPU machine fails the stage
 #   memcheck       30   compute-sanitizer --tool memcheck on GpuOpsTest's linear, conv2d,
-#                       attention, layer_norm, embedding and loss cases
+#                       attention, layer_norm, embedding and loss cases, the 16-bit convolution
+#                       and attention, and dropout
 #   nccl           20   NcclTest under 2 ranks (this also checks the relocated Open MPI and PMIx)
 #   gpu-vs-cpu     30   GpuTrainingTest: training on the GPU against training on the CPU, and two
 #                       ranks sharing the GPU
@@ -140,7 +141,7 @@ stage_gpu_ops() { gtest GpuOpsTest "$bundle/bin/GpuOpsTest"; }
 
 stage_memcheck() {
   bundled compute-sanitizer --tool memcheck --error-exitcode 1 "$bundle/bin/GpuOpsTest" \
-    --gtest_filter='*/linear*:*/conv2d*:*/attention*:*/layer_norm*:*/embedding*:*loss*'
+    --gtest_filter='*/linear*:*/conv2d*:*/attention*:*/layer_norm*:*/embedding*:*loss*:*SixteenBit*:*Dropout*'
 }
 
 stage_nccl() {

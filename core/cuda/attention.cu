@@ -2,8 +2,10 @@
 
 #include "core/cuda/attention.cuh"
 #include "core/cuda/blas_handle.cuh"
+#include "core/cuda/cast.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/scratch.cuh"
+#include "core/half.h"
 
 namespace trainer::cuda {
 namespace {
@@ -11,17 +13,20 @@ namespace {
 constexpr int kWarp = 32;
 constexpr int kRowsPerBlock = kThreads / kWarp;
 
-// Row-major C(M, N) = alpha op(A) op(B) + beta C for `batch` matrices `stride_*` floats apart,
-// through cuBLAS's column-major view (Cᵀ = op(B)ᵀ op(A)ᵀ). FP32 math, as on the CPU.
-void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                  const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb,
-                  int64_t stride_b, float beta, float* C, int64_t ldc, int64_t stride_c,
-                  int64_t batch) {
-  CUBLAS_CHECK(cublasSgemmStridedBatched(
+// Row-major C(M, N) = alpha op(A) op(B) + beta C for `batch` matrices `stride_*` elements apart,
+// through cuBLAS's column-major view (Cᵀ = op(B)ᵀ op(A)ᵀ). A and B of type `ab`, C of type `c`,
+// float accumulation (no TF32: fp32 operands multiply as on the CPU; 16-bit ones on the tensor
+// cores).
+void gemm_batched(cudaDataType_t ab, cudaDataType_t c, bool trans_a, bool trans_b, int64_t M,
+                  int64_t N, int64_t K, float alpha, const void* A, int64_t lda, int64_t stride_a,
+                  const void* B, int64_t ldb, int64_t stride_b, float beta, void* C, int64_t ldc,
+                  int64_t stride_c, int64_t batch) {
+  CUBLAS_CHECK(cublasGemmStridedBatchedEx(
       blas_handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-      static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha, B,
-      static_cast<int>(ldb), stride_b, A, static_cast<int>(lda), stride_a, &beta, C,
-      static_cast<int>(ldc), stride_c, static_cast<int>(batch)));
+      static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha, B, ab,
+      static_cast<int>(ldb), stride_b, A, ab, static_cast<int>(lda), stride_a, &beta, C, c,
+      static_cast<int>(ldc), stride_c, static_cast<int>(batch), CUBLAS_COMPUTE_32F,
+      CUBLAS_GEMM_DEFAULT));
 }
 
 __device__ float warp_max(float v) {
@@ -34,8 +39,25 @@ __device__ float warp_sum(float v) {
   return v;
 }
 
-// Each of the rows (T per head) of att: softmax over positions 0..t, zero after.
-__global__ void causal_softmax_kernel(int64_t rows, int64_t T, float* att) {
+// Where a kernel's float results go besides (or instead of) att: nowhere, a float array, or a
+// 16-bit copy that a tensor-core product reads.
+struct NoCopy {
+  __device__ void operator()(int64_t, float) const {}
+};
+struct StoreF32 {
+  float* out;
+  __device__ void operator()(int64_t i, float v) const { out[i] = v; }
+};
+template <uint16_t (*Narrow)(float)>
+struct Store16 {
+  uint16_t* out;
+  __device__ void operator()(int64_t i, float v) const { out[i] = Narrow(v); }
+};
+
+// Each of the rows (T per head) of att: softmax over positions 0..t, zero after; each final
+// value also goes to `copy`.
+template <class Copy>
+__global__ void causal_softmax_kernel(int64_t rows, int64_t T, float* att, Copy copy) {
   const int64_t r = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (r >= rows) return;
@@ -51,26 +73,108 @@ __global__ void causal_softmax_kernel(int64_t rows, int64_t T, float* att) {
     sum += e;
   }
   const float inv = 1.0f / warp_sum(sum);
-  for (int64_t s = lane; s < T; s += kWarp) row[s] = s <= t ? row[s] * inv : 0.0f;
+  for (int64_t s = lane; s < T; s += kWarp) {
+    const float p = s <= t ? row[s] * inv : 0.0f;
+    row[s] = p;
+    copy(r * T + s, p);
+  }
 }
 
-// dp := p (dp - Σ_s p dp), row by row, zero where masked.
+// ds = p (dp - Σ_s p dp), row by row, zero where masked, into `store` (dp itself, in float, or a
+// 16-bit array).
+template <class Store>
 __global__ void causal_softmax_backward_kernel(int64_t rows, int64_t T, const float* att,
-                                               float* dp) {
+                                               const float* dp, Store store) {
   const int64_t r = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (r >= rows) return;
   const int64_t t = r % T;
   const float* p = att + r * T;
-  float* d = dp + r * T;
+  const float* d = dp + r * T;
   float dot = 0.0f;
   for (int64_t s = lane; s <= t; s += kWarp) dot += p[s] * d[s];
   dot = warp_sum(dot);
-  for (int64_t s = lane; s < T; s += kWarp) d[s] = s <= t ? p[s] * (d[s] - dot) : 0.0f;
+  for (int64_t s = lane; s < T; s += kWarp) store(r * T + s, s <= t ? p[s] * (d[s] - dot) : 0.0f);
 }
 
 unsigned row_blocks(int64_t rows) {
   return static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+}
+
+// The products of one call in `t` (fp32, or fp16 / bf16 on the tensor cores), over sequence n's
+// heads: a head is a column block of the (T, 3C) qkv matrix, D apart. Pointers are to elements of
+// `Elem` (float or uint16_t); the scores S and P are float, dP too.
+template <class Elem>
+struct Products {
+  cudaDataType_t t;
+  int64_t T, H, D, C, C3;
+  float scale;
+
+  // att(n) = scale Q Kᵀ
+  void scores(const Elem* qkv_n, float* att_n) const {
+    gemm_batched(t, CUDA_R_32F, false, true, T, T, D, scale, qkv_n, C3, D, qkv_n + C, C3, D, 0.0f,
+                 att_n, T, T * T, H);
+  }
+  // y(n) = P V, P in the products' type
+  void values(const Elem* p_n, const Elem* qkv_n, Elem* y_n) const {
+    gemm_batched(t, t, false, false, T, D, T, 1.0f, p_n, T, T * T, qkv_n + 2 * C, C3, D, 0.0f, y_n,
+                 C, D, H);
+  }
+  // dP = dY Vᵀ (float)
+  void grad_probs(const Elem* dy_n, const Elem* qkv_n, float* dp) const {
+    gemm_batched(t, CUDA_R_32F, false, true, T, T, D, 1.0f, dy_n, C, D, qkv_n + 2 * C, C3, D, 0.0f,
+                 dp, T, T * T, H);
+  }
+  // dV = Pᵀ dY; dQ = scale dS K; dK = scale dSᵀ Q (P and dS in the products' type)
+  void grads(const Elem* p_n, const Elem* ds_n, const Elem* qkv_n, const Elem* dy_n,
+             Elem* dqkv_n) const {
+    gemm_batched(t, t, true, false, T, D, T, 1.0f, p_n, T, T * T, dy_n, C, D, 0.0f, dqkv_n + 2 * C,
+                 C3, D, H);
+    gemm_batched(t, t, false, false, T, D, T, scale, ds_n, T, T * T, qkv_n + C, C3, D, 0.0f, dqkv_n,
+                 C3, D, H);
+    gemm_batched(t, t, true, false, T, D, T, scale, ds_n, T, T * T, qkv_n, C3, D, 0.0f, dqkv_n + C,
+                 C3, D, H);
+  }
+};
+
+template <class Elem>
+Products<Elem> products(cudaDataType_t t, int64_t T, int64_t H, int64_t D) {
+  return {t, T, H, D, H * D, 3 * H * D, 1.0f / std::sqrt(static_cast<float>(D))};
+}
+
+// 16-bit attention: P and dS are rounded to 16 bits where they enter a product, as PyTorch's
+// attention under autocast has them; the softmax and its backward are computed in float.
+template <uint16_t (*Narrow)(float)>
+void forward_16(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D, const uint16_t* qkv,
+                uint16_t* y, float* att) {
+  const Products<uint16_t> pr = products<uint16_t>(t, T, H, D);
+  for (int64_t n = 0; n < N; ++n) pr.scores(qkv + n * T * pr.C3, att + n * H * T * T);
+  const Scratch p16(static_cast<size_t>(N * H * T * T) * sizeof(uint16_t));
+  causal_softmax_kernel<<<row_blocks(N * H * T), kThreads, 0, stream()>>>(
+      N * H * T, T, att, Store16<Narrow>{p16.get<uint16_t>()});
+  TRAINER_CHECK_LAUNCH();
+  for (int64_t n = 0; n < N; ++n)
+    pr.values(p16.get<uint16_t>() + n * H * T * T, qkv + n * T * pr.C3, y + n * T * pr.C);
+}
+
+template <uint16_t (*Narrow)(float), void (*NarrowAll)(int64_t, const float*, uint16_t*)>
+void backward_16(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D, const uint16_t* qkv,
+                 const float* att, const uint16_t* dy, uint16_t* dqkv) {
+  const Products<uint16_t> pr = products<uint16_t>(t, T, H, D);
+  const int64_t scores = H * T * T;  // one sequence's
+  const Scratch dp(static_cast<size_t>(scores) * sizeof(float)),
+      p16(static_cast<size_t>(scores) * sizeof(uint16_t)),
+      ds16(static_cast<size_t>(scores) * sizeof(uint16_t));
+  for (int64_t n = 0; n < N; ++n) {
+    const uint16_t* qkv_n = qkv + n * T * pr.C3;
+    const uint16_t* dy_n = dy + n * T * pr.C;
+    pr.grad_probs(dy_n, qkv_n, dp.get<float>());
+    NarrowAll(scores, att + n * scores, p16.get<uint16_t>());
+    causal_softmax_backward_kernel<<<row_blocks(H * T), kThreads, 0, stream()>>>(
+        H * T, T, att + n * scores, dp.get<float>(), Store16<Narrow>{ds16.get<uint16_t>()});
+    TRAINER_CHECK_LAUNCH();
+    pr.grads(p16.get<uint16_t>(), ds16.get<uint16_t>(), qkv_n, dy_n, dqkv + n * T * pr.C3);
+  }
 }
 
 }  // namespace
@@ -78,45 +182,53 @@ unsigned row_blocks(int64_t rows) {
 void attention_forward(int64_t N, int64_t T, int64_t H, int64_t D, const float* qkv, float* y,
                        float* att) {
   if (N * T == 0) return;
-  const int64_t C = H * D, C3 = 3 * C;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  for (int64_t n = 0; n < N; ++n) {
-    const float* q = qkv + n * T * C3;
-    float* p = att + n * H * T * T;
-    gemm_batched(false, true, T, T, D, scale, q, C3, D, q + C, C3, D, 0.0f, p, T, T * T, H);
-  }
-  causal_softmax_kernel<<<row_blocks(N * H * T), kThreads, 0, stream()>>>(N * H * T, T, att);
+  const Products<float> pr = products<float>(CUDA_R_32F, T, H, D);
+  for (int64_t n = 0; n < N; ++n) pr.scores(qkv + n * T * pr.C3, att + n * H * T * T);
+  causal_softmax_kernel<<<row_blocks(N * H * T), kThreads, 0, stream()>>>(N * H * T, T, att,
+                                                                          NoCopy{});
   TRAINER_CHECK_LAUNCH();
-  for (int64_t n = 0; n < N; ++n) {
-    const float* v = qkv + n * T * C3 + 2 * C;
-    gemm_batched(false, false, T, D, T, 1.0f, att + n * H * T * T, T, T * T, v, C3, D, 0.0f,
-                 y + n * T * C, C, D, H);
-  }
+  for (int64_t n = 0; n < N; ++n)
+    pr.values(att + n * H * T * T, qkv + n * T * pr.C3, y + n * T * pr.C);
 }
 
 void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float* qkv,
                         const float* att, const float* dy, float* dqkv) {
   if (N * T == 0) return;
-  const int64_t C = H * D, C3 = 3 * C;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const Scratch scratch(static_cast<size_t>(H * T * T) * sizeof(float));
-  float* dp = scratch.get<float>();  // one sequence's dP
+  const Products<float> pr = products<float>(CUDA_R_32F, T, H, D);
+  const Scratch dp(static_cast<size_t>(H * T * T) * sizeof(float));  // one sequence's dP, then dS
   for (int64_t n = 0; n < N; ++n) {
-    const float* q = qkv + n * T * C3;
-    const float* k = q + C;
-    const float* v = q + 2 * C;
-    float* dq = dqkv + n * T * C3;
-    float* dk = dq + C;
-    float* dv = dq + 2 * C;
+    const float* qkv_n = qkv + n * T * pr.C3;
+    const float* dy_n = dy + n * T * pr.C;
     const float* p = att + n * H * T * T;
-    const float* dyn = dy + n * T * C;
-    gemm_batched(false, true, T, T, D, 1.0f, dyn, C, D, v, C3, D, 0.0f, dp, T, T * T, H);  // dP
-    gemm_batched(true, false, T, D, T, 1.0f, p, T, T * T, dyn, C, D, 0.0f, dv, C3, D, H);  // dv
-    causal_softmax_backward_kernel<<<row_blocks(H * T), kThreads, 0, stream()>>>(H * T, T, p, dp);
+    pr.grad_probs(dy_n, qkv_n, dp.get<float>());
+    causal_softmax_backward_kernel<<<row_blocks(H * T), kThreads, 0, stream()>>>(
+        H * T, T, p, dp.get<float>(), StoreF32{dp.get<float>()});
     TRAINER_CHECK_LAUNCH();
-    gemm_batched(false, false, T, D, T, scale, dp, T, T * T, k, C3, D, 0.0f, dq, C3, D, H);  // dq
-    gemm_batched(true, false, T, D, T, scale, dp, T, T * T, q, C3, D, 0.0f, dk, C3, D, H);   // dk
+    pr.grads(p, dp.get<float>(), qkv_n, dy_n, dqkv + n * T * pr.C3);
   }
+}
+
+void attention_forward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
+                          void* y, float* att) {
+  if (N * T == 0) return;
+  const auto* in = static_cast<const uint16_t*>(qkv);
+  auto* out = static_cast<uint16_t*>(y);
+  if (bf16)
+    forward_16<float_to_bf16>(CUDA_R_16BF, N, T, H, D, in, out, att);
+  else
+    forward_16<float_to_f16>(CUDA_R_16F, N, T, H, D, in, out, att);
+}
+
+void attention_backward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
+                           const float* att, const void* dy, void* dqkv) {
+  if (N * T == 0) return;
+  const auto* in = static_cast<const uint16_t*>(qkv);
+  const auto* d = static_cast<const uint16_t*>(dy);
+  auto* out = static_cast<uint16_t*>(dqkv);
+  if (bf16)
+    backward_16<float_to_bf16, f32_to_bf16>(CUDA_R_16BF, N, T, H, D, in, att, d, out);
+  else
+    backward_16<float_to_f16, f32_to_f16>(CUDA_R_16F, N, T, H, D, in, att, d, out);
 }
 
 }  // namespace trainer::cuda

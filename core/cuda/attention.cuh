@@ -1,4 +1,4 @@
-// Causal self-attention on the GPU: the twin of core/cpu/attention.h. The four products of each
+// Causal self-attention on the GPU: the twin of core/cpu/attention.h. The products of each
 // sequence run as cuBLAS strided-batched GEMMs over its heads (a head is a column block of the
 // (T, 3C) qkv matrix: stride D between heads); the masked softmax and its backward are one
 // kernel each, a warp per row.
@@ -12,5 +12,14 @@ void attention_forward(int64_t N, int64_t T, int64_t H, int64_t D, const float* 
                        float* att);
 void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float* qkv,
                         const float* att, const float* dy, float* dqkv);
+
+// The same on fp16 or bf16 qkv, y, dy and dqkv (`bf16` chooses): every product on the tensor
+// cores with float accumulation, the scores, their softmax (att, f32) and its backward in float;
+// P and dS are rounded to 16 bits where they enter a product, as under PyTorch's autocast. The
+// CPU twin computes through float copies (core/ops.cpp), so the two agree to 16-bit rounding.
+void attention_forward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
+                          void* y, float* att);
+void attention_backward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
+                           const float* att, const void* dy, void* dqkv);
 
 }  // namespace trainer::cuda
