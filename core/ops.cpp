@@ -1,5 +1,7 @@
 #include "core/ops.h"
 
+#include <initializer_list>
+
 #include "core/cpu/attention.h"
 #include "core/cpu/cast.h"
 #include "core/cpu/embedding.h"
@@ -40,6 +42,21 @@ static bool on_gpu(const Tensor& t, [[maybe_unused]] const char* op) {
 static void require(bool ok, const char* op, const std::string& what) {
   if (!ok) throw InternalError(std::string(op) + ": " + what);
 }
+
+#ifdef TRAINER_HAS_CUDA
+// Whether an op's tensors (undefined ones aside) are all of one 16-bit type on the GPU: its CUDA
+// kernel then reads and writes them as they are, without float copies.
+static bool gpu_16(const char* op, std::initializer_list<const Tensor*> tensors) {
+  const Tensor& first = **tensors.begin();
+  if (first.dtype() == DType::F32 || !on_gpu(first, op)) return false;
+  for (const Tensor* t : tensors)
+    if (t->defined() && t->dtype() != first.dtype()) return false;
+  return true;
+}
+
+static bool is_bf16(const Tensor& t) { return t.dtype() == DType::BF16; }
+static void* raw_or_null(const Tensor& t) { return t.defined() ? t.raw() : nullptr; }
+#endif
 
 static float* opt_f32(const Tensor& t) { return t.defined() ? t.f32() : nullptr; }
 
@@ -211,12 +228,21 @@ void maxpool_backward(const PoolGeometry& g, const Tensor& dy, const Tensor& arg
 }
 
 void activation_forward(Activation f, const Tensor& x, Tensor& y) {
+#ifdef TRAINER_HAS_CUDA
+  if (gpu_16("activation_forward", {&x, &y}))
+    return cuda::activation_forward_16(is_bf16(x), f, x.numel(), x.raw(), y.raw());
+#endif
   Out yo(y);
   BACKEND(x, activation_forward)(f, x.numel(), In(x).get(), yo.get());
   yo.done();
 }
 
 void activation_backward(Activation f, const Tensor& saved, const Tensor& dy, Tensor& dx) {
+#ifdef TRAINER_HAS_CUDA
+  if (gpu_16("activation_backward", {&dy, &saved, &dx}))
+    return cuda::activation_backward_16(is_bf16(dy), f, dy.numel(), saved.raw(), dy.raw(),
+                                        dx.raw());
+#endif
   Out dxo(dx);
   BACKEND(dy, activation_backward)(f, dy.numel(), In(saved).get(), In(dy).get(), dxo.get());
   dxo.done();
@@ -234,6 +260,10 @@ void dropout(const Tensor& x, const cpu::DropoutMask& mask, Tensor& y) {
 void add(const Tensor& a, const Tensor& b, Tensor& y) {
   require(a.numel() == b.numel() && a.numel() == y.numel(), "add",
           shape_str(a.shape()) + " + " + shape_str(b.shape()));
+#ifdef TRAINER_HAS_CUDA
+  if (gpu_16("add", {&a, &b, &y}))
+    return cuda::add_16(is_bf16(a), a.numel(), a.raw(), b.raw(), y.raw());
+#endif
   Out yo(y);
   BACKEND(a, add)(a.numel(), In(a).get(), In(b).get(), yo.get());
   yo.done();
@@ -245,6 +275,11 @@ void layer_norm_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tenso
   require(w.numel() == C && b.numel() == C && y.numel() == x.numel() && mean.numel() == R &&
               rstd.numel() == R,
           "layer_norm_forward", "x " + shape_str(x.shape()) + " w " + shape_str(w.shape()));
+#ifdef TRAINER_HAS_CUDA
+  if (gpu_16("layer_norm_forward", {&x, &w, &b, &y}))
+    return cuda::layer_norm_forward_16(is_bf16(x), R, C, x.raw(), w.raw(), b.raw(), y.raw(),
+                                       mean.f32(), rstd.f32());
+#endif
   Out yo(y);
   BACKEND(x, layer_norm_forward)
   (R, C, In(x).get(), In(w).get(), In(b).get(), yo.get(), mean.f32(), rstd.f32());
@@ -255,6 +290,11 @@ void layer_norm_backward(const Tensor& x, const Tensor& w, const Tensor& mean, c
                          const Tensor& dy, Tensor& dx, Tensor& dw, Tensor& db) {
   const int64_t C = x.dim(-1), R = x.numel() / C;
   require(dy.numel() == x.numel(), "layer_norm_backward", "dy " + shape_str(dy.shape()));
+#ifdef TRAINER_HAS_CUDA
+  if (gpu_16("layer_norm_backward", {&x, &w, &dy, &dx}))
+    return cuda::layer_norm_backward_16(is_bf16(x), R, C, x.raw(), w.raw(), mean.f32(), rstd.f32(),
+                                        dy.raw(), raw_or_null(dx), dw.f32(), db.f32());
+#endif
   Out dxo(dx);
   BACKEND(x, layer_norm_backward)
   (R, C, In(x).get(), In(w).get(), mean.f32(), rstd.f32(), In(dy).get(), dxo.get(), dw.f32(),
@@ -335,6 +375,12 @@ static double* totals_for(const Tensor& logits, LossTotals& totals, const char* 
 void cross_entropy(const Tensor& logits, const Tensor& labels, float grad_scale, Tensor& dlogits,
                    LossTotals& totals) {
   check_loss_args(logits, labels, "cross_entropy");
+#ifdef TRAINER_HAS_CUDA
+  if (gpu_16("cross_entropy", {&logits, &dlogits}))
+    return cuda::softmax_cross_entropy_16(
+        is_bf16(logits), logits.dim(0), logits.dim(1), logits.raw(), labels.i32(), grad_scale,
+        raw_or_null(dlogits), totals_for(logits, totals, "cross_entropy"));
+#endif
   Out d(dlogits);
   BACKEND(logits, softmax_cross_entropy)
   (logits.dim(0), logits.dim(1), In(logits).get(), labels.i32(), grad_scale, d.get(),

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "core/cuda/element.cuh"
 #include "core/cuda/launch.cuh"
 
 namespace trainer::cuda {
@@ -39,20 +40,18 @@ void column_reduce(int64_t rows, int64_t cols, const Term& term, float* out) {
   TRAINER_CHECK_LAUNCH();
 }
 
-__device__ inline float widen_float(float v) { return v; }
-
-// An element of dy(rows, cols) in T, widened to float.
-template <class T, float (*Widen)(T)>
+// An element of dy(rows, cols), widened to float (element.cuh).
+template <class E>
 struct ElementOf {
-  const T* dy;
+  const typename E::T* dy;
   int64_t cols;
-  __device__ float operator()(int64_t r, int64_t c) const { return Widen(dy[r * cols + c]); }
+  __device__ float operator()(int64_t r, int64_t c) const { return E::get(dy[r * cols + c]); }
 };
 
-// db(cols) += Σ_r dy(r, cols), dy in T (widened to float by Widen).
-template <class T, float (*Widen)(T)>
-void column_sums(int64_t rows, int64_t cols, const T* dy, float* db) {
-  column_reduce(rows, cols, ElementOf<T, Widen>{dy, cols}, db);
+// db(cols) += Σ_r dy(r, cols), dy's elements of type E.
+template <class E>
+void column_sums(int64_t rows, int64_t cols, const typename E::T* dy, float* db) {
+  column_reduce(rows, cols, ElementOf<E>{dy, cols}, db);
 }
 
 }  // namespace trainer::cuda

@@ -138,23 +138,23 @@ const ConvPlan& plan(const ConvGeometry& g, int64_t N, int64_t OC, ConvType type
   return it->second;
 }
 
-// dw(n) += widen(part(n)): a 16-bit weight gradient (cuDNN writes dw in its operands' type)
+// dw(n) += part(n), widened: a 16-bit weight gradient (cuDNN writes dw in its operands' type)
 // added into the float master gradient.
-template <float (*Widen)(uint16_t)>
-__global__ void add_widened_kernel(int64_t n, const uint16_t* part, float* dw) {
+template <class E>
+__global__ void add_widened_kernel(int64_t n, const typename E::T* part, float* dw) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x)
-    dw[i] += Widen(part[i]);
+    dw[i] += E::get(part[i]);
 }
 
 // An element of dy(N, OC, P) as a (N x P, OC) matrix, widened: the bias gradient of channel c is
 // its column sum.
-template <float (*Widen)(uint16_t)>
+template <class E>
 struct ChannelOf {
-  const uint16_t* dy;
+  const typename E::T* dy;
   int64_t OC, P;
   __device__ float operator()(int64_t r, int64_t c) const {
-    return Widen(dy[(r / P) * OC * P + c * P + r % P]);
+    return E::get(dy[(r / P) * OC * P + c * P + r % P]);
   }
 };
 
@@ -185,19 +185,17 @@ void backward_filter(const ConvPlan& p, const void* x, const void* dy, float bet
                                              ws.get(), ws.bytes(), &beta, p.w, dw));
 }
 
-template <float (*Widen)(uint16_t)>
+template <class E>
 void backward_16(ConvType type, const ConvGeometry& g, int64_t N, int64_t OC, const void* x,
                  const void* w, const void* dy, void* dx, float* dw, float* db) {
   const ConvPlan& p = plan(g, N, OC, type);
   const int64_t dw_count = OC * g.col_rows();
   Scratch part(static_cast<size_t>(dw_count) * sizeof(uint16_t));
   backward_filter(p, x, dy, 0.0f, part.get());
-  add_widened_kernel<Widen>
-      <<<blocks_for(dw_count), kThreads, 0, stream()>>>(dw_count, part.get<const uint16_t>(), dw);
+  add_widened_kernel<E>
+      <<<blocks_for(dw_count), kThreads, 0, stream()>>>(dw_count, part.get<uint16_t>(), dw);
   TRAINER_CHECK_LAUNCH();
-  if (db)
-    column_reduce(N * g.out_plane(), OC,
-                  ChannelOf<Widen>{static_cast<const uint16_t*>(dy), OC, g.out_plane()}, db);
+  if (db) column_reduce(N * g.out_plane(), OC, ChannelOf<E>{as<E>(dy), OC, g.out_plane()}, db);
   if (dx) backward_data(p, w, dy, dx);
 }
 
@@ -227,9 +225,9 @@ void conv2d_backward_16(bool bf16, const ConvGeometry& g, int64_t N, int64_t OC,
                         const void* w, const void* dy, void* dx, float* dw, float* db) {
   if (N == 0) return;
   if (bf16)
-    backward_16<bf16_to_float>(ConvType::BF16, g, N, OC, x, w, dy, dx, dw, db);
+    backward_16<Bf16Elem>(ConvType::BF16, g, N, OC, x, w, dy, dx, dw, db);
   else
-    backward_16<f16_to_float>(ConvType::F16, g, N, OC, x, w, dy, dx, dw, db);
+    backward_16<F16Elem>(ConvType::F16, g, N, OC, x, w, dy, dx, dw, db);
 }
 
 bool conv2d_uses_transforms(const ConvGeometry& g, int64_t N, int64_t OC, ConvType type) {

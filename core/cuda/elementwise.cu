@@ -1,5 +1,6 @@
 #include "core/cpu/gelu_tanh.h"
 #include "core/cuda/column_sums.cuh"
+#include "core/cuda/element.cuh"
 #include "core/cuda/elementwise.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/scratch.cuh"
@@ -18,88 +19,119 @@ void fill(int64_t n, float value, float* x) {
   TRAINER_CHECK_LAUNCH();
 }
 
-// The same formulas as the CPU twin, so the two differ by rounding only.
-template <Activation F>
-__global__ void activation_forward_kernel(int64_t n, const float* x, float* y) {
+// The same formulas as the CPU twin, so the two differ by rounding only; elements of type E.
+template <Activation F, class E>
+__global__ void activation_forward_kernel(int64_t n, const typename E::T* x, typename E::T* y) {
   GRID_STRIDE(i, n) {
-    const float v = x[i];
-    if (F == Activation::ReLU) y[i] = v < 0.0f ? 0.0f : v;  // a NaN passes through
-    if (F == Activation::GELU) y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678f));
-    if (F == Activation::GELUTanh) y[i] = cpu::gelu_tanh(v);
-    if (F == Activation::Tanh) y[i] = tanhf(v);
-    if (F == Activation::Sigmoid) y[i] = 1.0f / (1.0f + expf(-v));
+    const float v = E::get(x[i]);
+    float r = 0.0f;
+    if (F == Activation::ReLU) r = v < 0.0f ? 0.0f : v;  // a NaN passes through
+    if (F == Activation::GELU) r = 0.5f * v * (1.0f + erff(v * 0.70710678f));
+    if (F == Activation::GELUTanh) r = cpu::gelu_tanh(v);
+    if (F == Activation::Tanh) r = tanhf(v);
+    if (F == Activation::Sigmoid) r = 1.0f / (1.0f + expf(-v));
+    y[i] = E::put(r);
   }
 }
 
-template <Activation F>
-__global__ void activation_backward_kernel(int64_t n, const float* saved, const float* dy,
-                                           float* dx) {
+template <Activation F, class E>
+__global__ void activation_backward_kernel(int64_t n, const typename E::T* saved,
+                                           const typename E::T* dy, typename E::T* dx) {
   GRID_STRIDE(i, n) {
-    const float s = saved[i];
-    if (F == Activation::ReLU) dx[i] = s > 0.0f ? dy[i] : 0.0f;
+    const float s = E::get(saved[i]), g = E::get(dy[i]);
+    float r = 0.0f;
+    if (F == Activation::ReLU) r = s > 0.0f ? g : 0.0f;
     if (F == Activation::GELU) {
       const float cdf = 0.5f * (1.0f + erff(s * 0.70710678f));
       const float pdf = 0.39894228f * expf(-0.5f * s * s);
-      dx[i] = dy[i] * (cdf + s * pdf);
+      r = g * (cdf + s * pdf);
     }
-    if (F == Activation::GELUTanh) dx[i] = dy[i] * cpu::gelu_tanh_grad(s);
-    if (F == Activation::Tanh) dx[i] = dy[i] * (1.0f - s * s);
-    if (F == Activation::Sigmoid) dx[i] = dy[i] * s * (1.0f - s);
+    if (F == Activation::GELUTanh) r = g * cpu::gelu_tanh_grad(s);
+    if (F == Activation::Tanh) r = g * (1.0f - s * s);
+    if (F == Activation::Sigmoid) r = g * s * (1.0f - s);
+    dx[i] = E::put(r);
   }
 }
 
-template <template <Activation> class Launch, class... Args>
+template <template <Activation, class> class Launch, class E, class... Args>
 static void dispatch(Activation f, Args... args) {
   switch (f) {
     case Activation::ReLU:
-      return Launch<Activation::ReLU>::run(args...);
+      return Launch<Activation::ReLU, E>::run(args...);
     case Activation::GELU:
-      return Launch<Activation::GELU>::run(args...);
+      return Launch<Activation::GELU, E>::run(args...);
     case Activation::GELUTanh:
-      return Launch<Activation::GELUTanh>::run(args...);
+      return Launch<Activation::GELUTanh, E>::run(args...);
     case Activation::Tanh:
-      return Launch<Activation::Tanh>::run(args...);
+      return Launch<Activation::Tanh, E>::run(args...);
     case Activation::Sigmoid:
-      return Launch<Activation::Sigmoid>::run(args...);
+      return Launch<Activation::Sigmoid, E>::run(args...);
   }
 }
 
-template <Activation F>
+template <Activation F, class E>
 struct Forward {
-  static void run(int64_t n, const float* x, float* y) {
-    activation_forward_kernel<F><<<blocks_for(n), kThreads, 0, stream()>>>(n, x, y);
+  static void run(int64_t n, const void* x, void* y) {
+    activation_forward_kernel<F, E>
+        <<<blocks_for(n), kThreads, 0, stream()>>>(n, as<E>(x), as<E>(y));
   }
 };
-template <Activation F>
+template <Activation F, class E>
 struct Backward {
-  static void run(int64_t n, const float* saved, const float* dy, float* dx) {
-    activation_backward_kernel<F><<<blocks_for(n), kThreads, 0, stream()>>>(n, saved, dy, dx);
+  static void run(int64_t n, const void* saved, const void* dy, void* dx) {
+    activation_backward_kernel<F, E>
+        <<<blocks_for(n), kThreads, 0, stream()>>>(n, as<E>(saved), as<E>(dy), as<E>(dx));
   }
 };
 
 void activation_forward(Activation f, int64_t n, const float* x, float* y) {
   if (n == 0) return;
-  dispatch<Forward>(f, n, x, y);
+  dispatch<Forward, F32Elem>(f, n, static_cast<const void*>(x), static_cast<void*>(y));
   TRAINER_CHECK_LAUNCH();
 }
 
 void activation_backward(Activation f, int64_t n, const float* saved, const float* dy, float* dx) {
   if (n == 0) return;
-  dispatch<Backward>(f, n, saved, dy, dx);
+  dispatch<Backward, F32Elem>(f, n, static_cast<const void*>(saved), static_cast<const void*>(dy),
+                              static_cast<void*>(dx));
+  TRAINER_CHECK_LAUNCH();
+}
+
+void activation_forward_16(bool bf16, Activation f, int64_t n, const void* x, void* y) {
+  if (n == 0) return;
+  with_16(bf16, [&](auto e) { dispatch<Forward, decltype(e)>(f, n, x, y); });
+  TRAINER_CHECK_LAUNCH();
+}
+
+void activation_backward_16(bool bf16, Activation f, int64_t n, const void* saved, const void* dy,
+                            void* dx) {
+  if (n == 0) return;
+  with_16(bf16, [&](auto e) { dispatch<Backward, decltype(e)>(f, n, saved, dy, dx); });
   TRAINER_CHECK_LAUNCH();
 }
 
 void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db) {
-  column_sums<float, widen_float>(rows, cols, dy, db);
+  column_sums<F32Elem>(rows, cols, dy, db);
 }
 
-__global__ void add_kernel(int64_t n, const float* a, const float* b, float* y) {
-  GRID_STRIDE(i, n) y[i] = a[i] + b[i];
+template <class E>
+__global__ void add_kernel(int64_t n, const typename E::T* a, const typename E::T* b,
+                           typename E::T* y) {
+  GRID_STRIDE(i, n) y[i] = E::put(E::get(a[i]) + E::get(b[i]));
 }
 
 void add(int64_t n, const float* a, const float* b, float* y) {
   if (n == 0) return;
-  add_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(n, a, b, y);
+  add_kernel<F32Elem><<<blocks_for(n), kThreads, 0, stream()>>>(n, a, b, y);
+  TRAINER_CHECK_LAUNCH();
+}
+
+void add_16(bool bf16, int64_t n, const void* a, const void* b, void* y) {
+  if (n == 0) return;
+  with_16(bf16, [&](auto e) {
+    using E = decltype(e);
+    add_kernel<E><<<blocks_for(n), kThreads, 0, stream()>>>(n, as<E>(a), as<E>(b), as<E>(y));
+  });
   TRAINER_CHECK_LAUNCH();
 }
 

@@ -17,6 +17,13 @@ void activation_backward(Activation f, int64_t n, const float* saved, const floa
 void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db);
 void add(int64_t n, const float* a, const float* b, float* y);
 void dropout(int64_t N, int64_t per, const cpu::DropoutMask& mask, const float* x, float* y);
+
+// The same on fp16 or bf16 tensors (`bf16` chooses), read and written in 16 bits, computed in
+// float: what the CPU computes through float copies, to one rounding.
+void activation_forward_16(bool bf16, Activation f, int64_t n, const void* x, void* y);
+void activation_backward_16(bool bf16, Activation f, int64_t n, const void* saved, const void* dy,
+                            void* dx);
+void add_16(bool bf16, int64_t n, const void* a, const void* b, void* y);
 double sum_squares(int64_t n, const float* x);
 void scale(int64_t n, float alpha, float* x);
 

@@ -199,11 +199,10 @@ void linear_backward_16(bool bf16, int64_t N, int64_t in, int64_t out, const voi
   if (N == 0) return;
   matmul_backward(type_16(bf16), N, in, out, x, w, dy, dx, dw);
   if (!db) return;
-  const auto* d = static_cast<const uint16_t*>(dy);
-  if (bf16)
-    column_sums<uint16_t, bf16_to_float>(N, out, d, db);
-  else
-    column_sums<uint16_t, f16_to_float>(N, out, d, db);
+  with_16(bf16, [&](auto e) {
+    using E = decltype(e);
+    column_sums<E>(N, out, as<E>(dy), db);
+  });
 }
 
 void linear_backward(int64_t N, int64_t in, int64_t out, const float* x, const float* w,

@@ -1,6 +1,8 @@
 #include <algorithm>
 
 #include "core/cpu/loss_rows.h"
+#include "core/cuda/cast.cuh"
+#include "core/cuda/element.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/loss.cuh"
 #include "core/cuda/scratch.cuh"
@@ -21,23 +23,26 @@ __global__ void loss_kernel(int64_t N, int64_t C, const float* logits, const int
   }
 }
 
-// A language model's vocabulary-wide rows (C in the tens of thousands): one block per row, the
-// max, the sum of exponentials and the gradient split over its threads.
+// A language model's vocabulary-wide rows (C in the tens of thousands): one block per row, in
+// float, the max, the sum of exponentials and the gradient split over its threads.
 constexpr int kWideRow = 1024;
 
-__global__ void cross_entropy_wide_kernel(int64_t N, int64_t C, const float* logits,
-                                          const int32_t* labels, float grad_scale, float* dlogits,
-                                          double* loss, int32_t* correct) {
+// Logits and their gradient of element type E (16-bit ones read and written as such: a
+// vocabulary-wide row is the largest tensor of a language model's step).
+template <class E>
+__global__ void cross_entropy_wide_kernel(int64_t N, int64_t C, const typename E::T* logits,
+                                          const int32_t* labels, float grad_scale,
+                                          typename E::T* dlogits, double* loss, int32_t* correct) {
   __shared__ float best_v[kThreads];
   __shared__ int64_t best_i[kThreads];
   __shared__ double sums[kThreads];
   for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
-    const float* row = logits + n * C;
+    const typename E::T* row = logits + n * C;
     float bv = -INFINITY;
     int64_t bi = 0;
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
-      if (row[c] > bv) {
-        bv = row[c];
+      if (E::get(row[c]) > bv) {
+        bv = E::get(row[c]);
         bi = c;
       }
     best_v[threadIdx.x] = bv;
@@ -55,24 +60,27 @@ __global__ void cross_entropy_wide_kernel(int64_t N, int64_t C, const float* log
       __syncthreads();
     }
     const float mx = best_v[0];
+    // The CPU twin's arithmetic (cross_entropy_row): each exponential in float through
+    // exp_poly, their sum in double, the gradient through the sum's float inverse.
     double s = 0.0;
-    for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
-      s += exp(static_cast<double>(row[c] - mx));
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) s += cpu::exp_poly(E::get(row[c]) - mx);
     sums[threadIdx.x] = s;
     __syncthreads();
     for (int k = blockDim.x / 2; k > 0; k /= 2) {
       if (threadIdx.x < k) sums[threadIdx.x] += sums[threadIdx.x + k];
       __syncthreads();
     }
-    const double log_denom = log(sums[0]);
+    const double denom = sums[0];
     const int32_t label = labels[n];
-    if (dlogits)
+    if (dlogits) {
+      const float inv = static_cast<float>(1.0 / denom);
       for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
-        const double p = exp(static_cast<double>(row[c] - mx) - log_denom);
-        dlogits[n * C + c] = static_cast<float>((p - (c == label ? 1.0 : 0.0)) * grad_scale);
+        const float p = cpu::exp_poly(E::get(row[c]) - mx) * inv * grad_scale;
+        dlogits[n * C + c] = E::put(c == label ? p - grad_scale : p);
       }
+    }
     if (threadIdx.x == 0) {
-      loss[n] = log_denom - static_cast<double>(row[label] - mx);
+      loss[n] = log(denom) - static_cast<double>(E::get(row[label]) - mx);
       correct[n] = best_i[0] == label;
     }
     __syncthreads();  // the shared arrays are reused by the next row
@@ -199,12 +207,40 @@ static auto launcher(Kernel kernel, int64_t N, int64_t C, const float* logits,
 void softmax_cross_entropy(int64_t N, int64_t C, const float* logits, const int32_t* labels,
                            float grad_scale, float* dlogits, double* totals) {
   if (C >= kWideRow)
-    run_loss(N, totals,
-             launcher(cross_entropy_wide_kernel, N, C, logits, labels, grad_scale, dlogits), true);
+    run_loss(
+        N, totals,
+        launcher(cross_entropy_wide_kernel<F32Elem>, N, C, logits, labels, grad_scale, dlogits),
+        true);
   else
     run_loss(
         N, totals,
         launcher(loss_kernel<cpu::cross_entropy_row>, N, C, logits, labels, grad_scale, dlogits));
+}
+
+void softmax_cross_entropy_16(bool bf16, int64_t N, int64_t C, const void* logits,
+                              const int32_t* labels, float grad_scale, void* dlogits,
+                              double* totals) {
+  if (C < kWideRow) {  // a classifier's narrow rows: through float copies, as on the CPU
+    const Scratch wide(static_cast<size_t>(N * C) * sizeof(float));
+    const Scratch grad(dlogits ? wide.bytes() : 0);
+    (bf16 ? bf16_to_f32 : f16_to_f32)(N * C, static_cast<const uint16_t*>(logits),
+                                      wide.get<float>());
+    softmax_cross_entropy(N, C, wide.get<float>(), labels, grad_scale, grad.get<float>(), totals);
+    if (dlogits)
+      (bf16 ? f32_to_bf16 : f32_to_f16)(N * C, grad.get<float>(), static_cast<uint16_t*>(dlogits));
+    return;
+  }
+  with_16(bf16, [&](auto e) {
+    using E = decltype(e);
+    run_loss(
+        N, totals,
+        [&](unsigned blocks, double* loss, int32_t* correct) {
+          cross_entropy_wide_kernel<E><<<blocks, kThreads, 0, stream()>>>(
+              N, C, as<E>(logits), labels, grad_scale, dlogits ? as<E>(dlogits) : nullptr, loss,
+              correct);
+        },
+        true);
+  });
 }
 
 void mse_onehot(int64_t N, int64_t C, const float* logits, const int32_t* labels, float grad_scale,

@@ -10,6 +10,11 @@ namespace trainer::cuda {
 
 void softmax_cross_entropy(int64_t N, int64_t C, const float* logits, const int32_t* labels,
                            float grad_scale, float* dlogits, double* totals);
+// The same with logits and dlogits in fp16 or bf16 (`bf16` chooses), computed in float and
+// double as above; vocabulary-wide rows are read and written in 16 bits.
+void softmax_cross_entropy_16(bool bf16, int64_t N, int64_t C, const void* logits,
+                              const int32_t* labels, float grad_scale, void* dlogits,
+                              double* totals);
 void mse_onehot(int64_t N, int64_t C, const float* logits, const int32_t* labels, float grad_scale,
                 float* dlogits, double* totals);
 void split_ce_max_target(int64_t N, int64_t C, const float* logits, const int32_t* labels,

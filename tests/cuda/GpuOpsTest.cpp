@@ -242,6 +242,64 @@ TEST_F(GpuOpsTest, SixteenBitAttentionMatchesTheCpu) {
   }
 }
 
+// fp16 / bf16 tensors read and written as they are by the activations, the residual add, layer
+// norm and the loss (the CPU computes through float copies): the same float arithmetic, so the
+// results agree to one 16-bit rounding, and the float gradients and loss sums to float rounding.
+TEST_F(GpuOpsTest, SixteenBitElementwiseOpsMatchTheCpu) {
+  auto f32 = [](const Tensor& t) { return ops::cast(t, DType::F32); };
+  for (const DType t : {DType::F16, DType::BF16}) {
+    SCOPED_TRACE(t == DType::BF16 ? "bf16" : "fp16");
+    const double tol = t == DType::BF16 ? 1e-2 : 2e-3;
+    const Tensor x = ops::cast(random({3, 7, 129}, 70), t),
+                 dy = ops::cast(random({3, 7, 129}, 71), t);
+    for (const cpu::Activation f :
+         {cpu::Activation::ReLU, cpu::Activation::GELU, cpu::Activation::GELUTanh,
+          cpu::Activation::Tanh, cpu::Activation::Sigmoid}) {
+      Tensor y = Tensor::empty(x.shape(), t), gy = Tensor::empty(x.shape(), t, kGpu);
+      ops::activation_forward(f, x, y);
+      ops::activation_forward(f, x.to(kGpu), gy);
+      expect_twins(f32(gy), f32(y), tol, tol);
+      Tensor dx = Tensor::empty(x.shape(), t), gdx = Tensor::empty(x.shape(), t, kGpu);
+      ops::activation_backward(f, x, dy, dx);
+      ops::activation_backward(f, x.to(kGpu), dy.to(kGpu), gdx);
+      expect_twins(f32(gdx), f32(dx), tol, tol);
+    }
+    Tensor sum = Tensor::empty(x.shape(), t), gsum = Tensor::empty(x.shape(), t, kGpu);
+    ops::add(x, dy, sum);
+    ops::add(x.to(kGpu), dy.to(kGpu), gsum);
+    EXPECT_EQ(host_values(f32(gsum)), host_values(f32(sum)));  // one rounding of the same sum
+    const int64_t R = 21, C = 129;
+    const Tensor w = ops::cast(random({C}, 72), t), b = ops::cast(random({C}, 73), t);
+    Tensor y = Tensor::empty(x.shape(), t), gy = Tensor::empty(x.shape(), t, kGpu);
+    Tensor mean = Tensor::empty({R}), rstd = Tensor::empty({R});
+    Tensor gmean = mean.to(kGpu), grstd = rstd.to(kGpu);
+    ops::layer_norm_forward(x, w, b, y, mean, rstd);
+    ops::layer_norm_forward(x.to(kGpu), w.to(kGpu), b.to(kGpu), gy, gmean, grstd);
+    expect_twins(f32(gy), f32(y), 3 * tol, tol);
+    expect_twins(grstd, rstd, 1e-5, 1e-5);
+    Tensor dx = Tensor::empty(x.shape(), t), gdx = Tensor::empty(x.shape(), t, kGpu);
+    Tensor dw = random({C}, 74), db = random({C}, 75), gdw = dw.to(kGpu), gdb = db.to(kGpu);
+    ops::layer_norm_backward(x, w, mean, rstd, dy, dx, dw, db);
+    ops::layer_norm_backward(x.to(kGpu), w.to(kGpu), gmean, grstd, dy.to(kGpu), gdx, gdw, gdb);
+    expect_twins(f32(gdx), f32(dx), 3 * tol, tol);
+    expect_twins(gdw, dw, 1e-4, 1e-4);
+    expect_twins(gdb, db, 1e-4, 1e-4);
+    for (const int64_t classes : {int64_t{10}, int64_t{5000}}) {  // narrow rows, and wide
+      SCOPED_TRACE(classes);
+      const int64_t N = 9;
+      const Tensor logits = ops::cast(random({N, classes}, 76), t);
+      const Tensor labels = test::random_tokens({N}, static_cast<int32_t>(classes), 77);
+      Tensor d = Tensor::empty({N, classes}, t), gd = Tensor::empty({N, classes}, t, kGpu);
+      const ops::LossSums c = test::loss_sums(ops::cross_entropy, logits, labels, 0.5f, d);
+      const ops::LossSums g =
+          test::loss_sums(ops::cross_entropy, logits.to(kGpu), labels.to(kGpu), 0.5f, gd);
+      EXPECT_NEAR(g.loss, c.loss, 1e-9 * c.loss);
+      EXPECT_EQ(g.correct, c.correct);
+      expect_twins(f32(gd), f32(d), 1e-6, tol);
+    }
+  }
+}
+
 TEST_F(GpuOpsTest, MaxPoolIsExactIncludingOverlappingWindowsAndNaN) {
   for (int64_t stride : {2, 1}) {
     const ops::PoolGeometry g{7, 8, 2, stride, (7 - 2) / stride + 1, (8 - 2) / stride + 1};
