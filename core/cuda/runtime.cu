@@ -76,29 +76,28 @@ size_t total_memory() {
   return total;
 }
 
-bool is_device_pointer(const void* p) {
-  if (!device_chosen.load()) return false;
+// Where p points: before a GPU is chosen, and for memory CUDA does not know, plain (pageable)
+// host memory.
+static cudaMemoryType memory_type(const void* p) {
+  if (!device_chosen.load()) return cudaMemoryTypeUnregistered;
   cudaPointerAttributes a{};
   if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
     cudaGetLastError();
-    return false;
+    return cudaMemoryTypeUnregistered;
   }
-  return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+  return a.type;
+}
+
+bool is_device_pointer(const void* p) {
+  const cudaMemoryType t = memory_type(p);
+  return t == cudaMemoryTypeDevice || t == cudaMemoryTypeManaged;
 }
 
 namespace {
 
 // Host memory that is neither device memory nor page-locked (cudaMallocHost): the driver copies
 // from it only after staging it, and may make the host wait for the stream to do so.
-bool is_pageable(const void* p) {
-  if (!device_chosen.load()) return true;
-  cudaPointerAttributes a{};
-  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
-    cudaGetLastError();
-    return true;
-  }
-  return a.type == cudaMemoryTypeUnregistered;
-}
+bool is_pageable(const void* p) { return memory_type(p) == cudaMemoryTypeUnregistered; }
 
 // Uploads from pageable memory (a batch's indices, a micro-batch's inputs) go through
 // page-locked blocks of our own: the source is copied into one at once, so the caller may free
