@@ -59,9 +59,12 @@ class TrainingTest : public ::testing::Test {
 // a shape's first step eager, one capture for one shape), which a real graph relies on.
 class RerunRecorder : public GraphRecorder {
  public:
-  void capture(const std::function<void()>&) override { ++captures; }
+  explicit RerunRecorder(int& captures) : captures_(captures) {}  // the run owns the recorder
+  void capture(const std::function<void()>&) override { ++captures_; }
   void replay(const std::function<void()>& work) override { work(); }
-  int captures = 0;
+
+ private:
+  int& captures_;
 };
 
 TEST_F(TrainingTest, AStepGraphTrainsAsTheEagerStepsDo) {
@@ -70,11 +73,10 @@ TEST_F(TrainingTest, AStepGraphTrainsAsTheEagerStepsDo) {
   RunSetup eager = setup(settings);
   const nlohmann::json a = run(eager);
   RunSetup graphed = setup(settings);
-  auto recorder = std::make_unique<RerunRecorder>();
-  const RerunRecorder& rec = *recorder;
-  graphed.graph_recorder = std::move(recorder);
+  int captures = 0;
+  graphed.graph_recorder = std::make_unique<RerunRecorder>(captures);
   const nlohmann::json b = run(graphed);
-  EXPECT_EQ(rec.captures, 1);
+  EXPECT_EQ(captures, 1);
   EXPECT_EQ(b["graph"]["captures"], 1);
   EXPECT_EQ(b["graph"]["replays"], 15);  // 16 steps, the first eager
   EXPECT_FALSE(a.contains("graph"));
