@@ -47,6 +47,7 @@ pack() {
   rm -rf "$bundle" && mkdir -p "$bundle/bin" "$bundle/debs" "$bundle/data"
   cp "$build"/launcher/trainer "$build"/tests/GpuOpsTest "$build"/tests/GpuTrainingTest \
      "$build"/tests/NcclTest "$bundle/bin/"
+  strip --strip-unneeded "$bundle"/bin/*  # symbols a failure's report does not need: ~3 MB
   # The Debian packages of every library the binaries link, except CUDA's (the GPU machine has
   # its own) and the C library's; then Open MPI's programs and plugins, and PMIx.
   local packages=(openmpi-bin openmpi-common libopenmpi3 libpmix2)
@@ -61,8 +62,15 @@ pack() {
   # The commit the binaries were built from, for the results (uncommitted changes marked).
   git describe --always --dirty >"$bundle/COMMIT"
   if [ -f data/fortunes/train.bin ]; then cp -r data/fortunes "$bundle/data/"; fi
-  du -sh "$bundle"
-  echo "carry gpu_bundle (64 MiB at most) and run: bash scripts/gpu.sh run"
+  # The device tool carries at most 64 MiB: find out here, not after a GPU machine has started.
+  local bytes
+  bytes=$(du -sb "$bundle" | cut -f1)
+  echo "gpu_bundle: $((bytes / 1048576)) MiB"
+  if [ "$bytes" -gt $((64 * 1048576)) ]; then
+    echo "gpu_bundle is over the 64 MiB that can be carried to a GPU machine" >&2
+    return 1
+  fi
+  echo "carry gpu_bundle and run: bash scripts/gpu.sh run"
 }
 
 # The bundle's libraries and relocated Open MPI, in variables that only the trainer and test
