@@ -1,5 +1,7 @@
 #include "engine/step_graph.h"
 
+#include "core/check.h"
+
 #ifdef TRAINER_HAS_CUDA
 #include "core/cuda/runtime.cuh"
 #endif
@@ -48,6 +50,7 @@ static Tensor buffer_like(const Tensor& t) {
 
 const LossTotals* StepGraph::run(const std::vector<Batch>& pieces, float grad_scale,
                                  const Compute& compute) {
+  if (!failure_.empty()) return nullptr;
   Key key{{}, grad_scale};
   for (const Batch& b : pieces) {
     key.shapes.push_back(b.x.shape());
@@ -75,7 +78,13 @@ const LossTotals* StepGraph::run(const std::vector<Batch>& pieces, float grad_sc
     compute(inputs_, *totals_);
   };
   if (!captured) {
-    recorder_->capture(work);
+    try {
+      recorder_->capture(work);
+    } catch (const DeviceError& e) {
+      // Nothing ran (a capture only records), so this step and the later ones run eagerly.
+      failure_ = e.what();
+      return nullptr;
+    }
     captured_ = key;
     ++captures_;
   }

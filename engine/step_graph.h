@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/data/loader.h"
@@ -47,11 +48,13 @@ class StepGraph {
 
   // Runs `compute` over `pieces` through the graph (capturing it first where needed) and returns
   // the totals it added into; or returns null, having run nothing, when this step must run
-  // eagerly (the first step of a new shape).
+  // eagerly: the first step of a new shape, and every step once a capture has failed.
   const LossTotals* run(const std::vector<Batch>& pieces, float grad_scale, const Compute& compute);
 
   int64_t captures() const { return captures_; }
   int64_t replays() const { return replays_; }
+  // Why the capture failed (a library call refused while recording), or empty.
+  const std::string& failure() const { return failure_; }
 
  private:
   struct Key {
@@ -65,6 +68,7 @@ class StepGraph {
   std::vector<Batch> inputs_;                  // the buffers the graph reads
   std::optional<LossTotals> totals_;           // and adds into
   int64_t captures_ = 0, replays_ = 0;
+  std::string failure_;
 };
 
 }  // namespace trainer

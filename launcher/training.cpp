@@ -102,6 +102,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   }
   std::optional<StepGraph> graph;
   if (run.graph_recorder) graph.emplace(std::move(run.graph_recorder));
+  bool graph_failure_said = false;
   const StageContext stage{*run.model,
                            executor,
                            *grid.pipeline,
@@ -193,6 +194,11 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
 
     const auto t0 = Clock::now();
     const StepResult r = train_step(stage, *run.optimizer, train_loader, loss, plan);
+    if (graph && !graph->failure().empty() && !graph_failure_said) {
+      progress.note("train.cuda_graph: the step could not be captured (" + graph->failure() +
+                    "); it runs eagerly");
+      graph_failure_said = true;
+    }
     // The loss of the global batch (summed from the last stages): every rank gets it, so every
     // rank stops on the same step.
     double loss_sum = r.loss_sum;
@@ -323,7 +329,10 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       {"communicator", grid.data_size > 1 ? c.communicator : "none"},
   };
   if (c.device == "cuda") summary["gpu"] = gpu_name(c.gpu);
-  if (graph) summary["graph"] = {{"captures", graph->captures()}, {"replays", graph->replays()}};
+  if (graph) {
+    summary["graph"] = {{"captures", graph->captures()}, {"replays", graph->replays()}};
+    if (!graph->failure().empty()) summary["graph"]["failure"] = graph->failure();
+  }
   if (mfu) {
     const double tokens_per_s =
         summary["train_samples_per_s"].get<double>() * static_cast<double>(targets_per_sample);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 
+#include "core/check.h"
 #include "launcher/config.h"
 #include "launcher/run_setup.h"
 #include "launcher/training.h"
@@ -82,6 +83,31 @@ TEST_F(TrainingTest, AStepGraphTrainsAsTheEagerStepsDo) {
   EXPECT_FALSE(a.contains("graph"));
   EXPECT_EQ(b["final_loss"], a["final_loss"]);
   EXPECT_EQ(b["test_accuracy"], a["test_accuracy"]);
+  EXPECT_EQ(test::parameters_by_name(*graphed.model), test::parameters_by_name(*eager.model));
+}
+
+// A library that refuses to be recorded (a DeviceError during the capture) leaves the run eager,
+// saying why, with the eager steps' weights.
+class RefusingRecorder : public GraphRecorder {
+ public:
+  void capture(const std::function<void()>&) override {
+    throw DeviceError("CUDA error 900 (operation not permitted when stream is capturing)");
+  }
+  void replay(const std::function<void()>&) override { ADD_FAILURE() << "nothing was captured"; }
+};
+
+TEST_F(TrainingTest, AStepThatCannotBeCapturedRunsEagerly) {
+  const std::vector<std::string> settings{"model.layers[4].p=0", "train.epochs=1"};
+  RunSetup eager = setup(settings);
+  const nlohmann::json a = run(eager);
+  RunSetup graphed = setup(settings);
+  graphed.graph_recorder = std::make_unique<RefusingRecorder>();
+  const nlohmann::json b = run(graphed);
+  EXPECT_EQ(b["graph"]["captures"], 0);
+  EXPECT_EQ(b["graph"]["replays"], 0);
+  EXPECT_EQ(b["graph"]["failure"],
+            "CUDA error 900 (operation not permitted when stream is capturing)");
+  EXPECT_EQ(b["final_loss"], a["final_loss"]);
   EXPECT_EQ(test::parameters_by_name(*graphed.model), test::parameters_by_name(*eager.model));
 }
 
