@@ -215,6 +215,10 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
 
 void maxpool_forward(const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor& argmax) {
   const int64_t planes = x.numel() / (g.H * g.W);
+#ifdef TRAINER_HAS_CUDA
+  if (gpu_16("maxpool_forward", {&x, &y}))
+    return cuda::maxpool_forward_16(is_bf16(x), g, planes, x.raw(), y.raw(), argmax.i32());
+#endif
   Out yo(y);
   BACKEND(x, maxpool_forward)(g, planes, In(x).get(), yo.get(), argmax.i32());
   yo.done();
@@ -222,6 +226,10 @@ void maxpool_forward(const PoolGeometry& g, const Tensor& x, Tensor& y, Tensor& 
 
 void maxpool_backward(const PoolGeometry& g, const Tensor& dy, const Tensor& argmax, Tensor& dx) {
   const int64_t planes = dy.numel() / (g.OH * g.OW);
+#ifdef TRAINER_HAS_CUDA
+  if (gpu_16("maxpool_backward", {&dy, &dx}))
+    return cuda::maxpool_backward_16(is_bf16(dy), g, planes, dy.raw(), argmax.i32(), dx.raw());
+#endif
   Out dxo(dx);
   BACKEND(dy, maxpool_backward)(g, planes, In(dy).get(), argmax.i32(), dxo.get());
   dxo.done();

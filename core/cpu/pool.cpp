@@ -58,7 +58,8 @@ void maxpool_forward(const PoolGeometry& g, int64_t planes, const float* x, floa
       for (int64_t oh = 0; oh < g.OH; ++oh)
         for (int64_t ow = 0; ow < g.OW; ++ow) {
           int64_t best = 0;
-          out[oh * g.OW + ow] = max_window(g, in, oh, ow, &best);
+          out[oh * g.OW + ow] = max_window(
+              g, [in](int64_t i) { return in[i]; }, oh, ow, &best);
           arg[oh * g.OW + ow] = static_cast<int32_t>(best);
         }
     }

@@ -12,19 +12,20 @@ struct PoolGeometry {
   int64_t H, W, K, stride, OH, OW;
 };
 
-// The max of window (oh, ow) of one plane and where it is (index within the plane). A NaN in the
-// window wins, so it reaches the loss instead of being silently dropped. Shared with the CUDA
-// kernel.
-TRAINER_HD inline float max_window(const PoolGeometry& g, const float* plane, int64_t oh,
+// The max of window (oh, ow) of one plane and where it is (index within the plane); plane(i) is
+// the plane's element i as a float. A NaN in the window wins, so it reaches the loss instead of
+// being silently dropped. Shared with the CUDA kernels.
+template <class Plane>
+TRAINER_HD inline float max_window(const PoolGeometry& g, const Plane& plane, int64_t oh,
                                    int64_t ow, int64_t* where) {
   const int64_t corner = oh * g.stride * g.W + ow * g.stride;
   int64_t best = corner;
-  float m = plane[corner];
+  float m = plane(corner);
   bool nan = false;
   for (int64_t kh = 0; kh < g.K; ++kh)
     for (int64_t kw = 0; kw < g.K; ++kw) {
       const int64_t idx = corner + kh * g.W + kw;
-      const float v = plane[idx];
+      const float v = plane(idx);
       nan |= v != v;
       const bool larger = v > m;  // selects, not a branch: the winner is data-dependent
       best = larger ? idx : best;
