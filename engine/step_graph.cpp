@@ -41,13 +41,6 @@ std::unique_ptr<GraphRecorder> cuda_graph_recorder() {
 std::unique_ptr<GraphRecorder> cuda_graph_recorder() { return nullptr; }
 #endif
 
-// A tensor of t's shape, type and device, holding t's values.
-static Tensor buffer_like(const Tensor& t) {
-  Tensor b = Tensor::empty(t.shape(), t.dtype(), t.device());
-  b.copy_from(t);
-  return b;
-}
-
 const LossTotals* StepGraph::run(const std::vector<Batch>& pieces, float grad_scale,
                                  const Compute& compute) {
   if (!failure_.empty()) return nullptr;
@@ -70,7 +63,7 @@ const LossTotals* StepGraph::run(const std::vector<Batch>& pieces, float grad_sc
     }
     // Made before the capture, so they are not the graph pool's.
     inputs_.clear();
-    for (const Batch& b : pieces) inputs_.push_back({buffer_like(b.x), buffer_like(b.y)});
+    for (const Batch& b : pieces) inputs_.push_back({b.x.clone(), b.y.clone()});
     totals_.emplace(pieces.at(0).y.device());
   }
   const auto work = [&] {
