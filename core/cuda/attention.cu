@@ -2,10 +2,9 @@
 
 #include "core/cuda/attention.cuh"
 #include "core/cuda/blas_handle.cuh"
-#include "core/cuda/cast.cuh"
+#include "core/cuda/element.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/scratch.cuh"
-#include "core/half.h"
 
 namespace trainer::cuda {
 namespace {
@@ -39,19 +38,15 @@ __device__ float warp_sum(float v) {
   return v;
 }
 
-// Where a kernel's float results go besides (or instead of) att: nowhere, a float array, or a
-// 16-bit copy that a tensor-core product reads.
+// Where a kernel's float results go besides (or instead of) att: nowhere, or an array of
+// element type E (element.cuh: float, or a 16-bit copy that a tensor-core product reads).
 struct NoCopy {
   __device__ void operator()(int64_t, float) const {}
 };
-struct StoreF32 {
-  float* out;
-  __device__ void operator()(int64_t i, float v) const { out[i] = v; }
-};
-template <uint16_t (*Narrow)(float)>
-struct Store16 {
-  uint16_t* out;
-  __device__ void operator()(int64_t i, float v) const { out[i] = Narrow(v); }
+template <class E>
+struct Store {
+  typename E::T* out;
+  __device__ void operator()(int64_t i, float v) const { out[i] = E::put(v); }
 };
 
 // Each of the rows (T per head) of att: softmax over positions 0..t, zero after; each final
@@ -81,10 +76,10 @@ __global__ void causal_softmax_kernel(int64_t rows, int64_t T, float* att, Copy 
 }
 
 // ds = p (dp - Σ_s p dp), row by row, zero where masked, into `store` (dp itself, in float, or a
-// 16-bit array).
-template <class Store>
+// 16-bit array); each p read also goes to `copy_p` (the 16-bit P of dV = Pᵀ dY).
+template <class StoreDs, class CopyP>
 __global__ void causal_softmax_backward_kernel(int64_t rows, int64_t T, const float* att,
-                                               const float* dp, Store store) {
+                                               const float* dp, StoreDs store, CopyP copy_p) {
   const int64_t r = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (r >= rows) return;
@@ -94,7 +89,10 @@ __global__ void causal_softmax_backward_kernel(int64_t rows, int64_t T, const fl
   float dot = 0.0f;
   for (int64_t s = lane; s <= t; s += kWarp) dot += p[s] * d[s];
   dot = warp_sum(dot);
-  for (int64_t s = lane; s < T; s += kWarp) store(r * T + s, s <= t ? p[s] * (d[s] - dot) : 0.0f);
+  for (int64_t s = lane; s < T; s += kWarp) {
+    store(r * T + s, s <= t ? p[s] * (d[s] - dot) : 0.0f);
+    copy_p(r * T + s, p[s]);
+  }
 }
 
 unsigned row_blocks(int64_t rows) {
@@ -142,22 +140,23 @@ Products<Elem> products(cudaDataType_t t, int64_t T, int64_t H, int64_t D) {
   return {t, T, H, D, H * D, 3 * H * D, 1.0f / std::sqrt(static_cast<float>(D))};
 }
 
-// 16-bit attention: P and dS are rounded to 16 bits where they enter a product, as PyTorch's
-// attention under autocast has them; the softmax and its backward are computed in float.
-template <uint16_t (*Narrow)(float)>
+// 16-bit attention (E: F16Elem or Bf16Elem, cuBLAS type t): P and dS are rounded to 16 bits where
+// they enter a product, as PyTorch's attention under autocast has them; the softmax and its
+// backward are computed in float.
+template <class E>
 void forward_16(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D, const uint16_t* qkv,
                 uint16_t* y, float* att) {
   const Products<uint16_t> pr = products<uint16_t>(t, T, H, D);
   for (int64_t n = 0; n < N; ++n) pr.scores(qkv + n * T * pr.C3, att + n * H * T * T);
   const Scratch p16(static_cast<size_t>(N * H * T * T) * sizeof(uint16_t));
   causal_softmax_kernel<<<row_blocks(N * H * T), kThreads, 0, stream()>>>(
-      N * H * T, T, att, Store16<Narrow>{p16.get<uint16_t>()});
+      N * H * T, T, att, Store<E>{p16.get<uint16_t>()});
   TRAINER_CHECK_LAUNCH();
   for (int64_t n = 0; n < N; ++n)
     pr.values(p16.get<uint16_t>() + n * H * T * T, qkv + n * T * pr.C3, y + n * T * pr.C);
 }
 
-template <uint16_t (*Narrow)(float), void (*NarrowAll)(int64_t, const float*, uint16_t*)>
+template <class E>
 void backward_16(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D, const uint16_t* qkv,
                  const float* att, const uint16_t* dy, uint16_t* dqkv) {
   const Products<uint16_t> pr = products<uint16_t>(t, T, H, D);
@@ -169,9 +168,9 @@ void backward_16(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D, c
     const uint16_t* qkv_n = qkv + n * T * pr.C3;
     const uint16_t* dy_n = dy + n * T * pr.C;
     pr.grad_probs(dy_n, qkv_n, dp.get<float>());
-    NarrowAll(scores, att + n * scores, p16.get<uint16_t>());
     causal_softmax_backward_kernel<<<row_blocks(H * T), kThreads, 0, stream()>>>(
-        H * T, T, att + n * scores, dp.get<float>(), Store16<Narrow>{ds16.get<uint16_t>()});
+        H * T, T, att + n * scores, dp.get<float>(), Store<E>{ds16.get<uint16_t>()},
+        Store<E>{p16.get<uint16_t>()});
     TRAINER_CHECK_LAUNCH();
     pr.grads(p16.get<uint16_t>(), ds16.get<uint16_t>(), qkv_n, dy_n, dqkv + n * T * pr.C3);
   }
@@ -202,7 +201,7 @@ void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float*
     const float* p = att + n * H * T * T;
     pr.grad_probs(dy_n, qkv_n, dp.get<float>());
     causal_softmax_backward_kernel<<<row_blocks(H * T), kThreads, 0, stream()>>>(
-        H * T, T, p, dp.get<float>(), StoreF32{dp.get<float>()});
+        H * T, T, p, dp.get<float>(), Store<F32Elem>{dp.get<float>()}, NoCopy{});
     TRAINER_CHECK_LAUNCH();
     pr.grads(p, dp.get<float>(), qkv_n, dy_n, dqkv + n * T * pr.C3);
   }
@@ -214,9 +213,9 @@ void attention_forward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D,
   const auto* in = static_cast<const uint16_t*>(qkv);
   auto* out = static_cast<uint16_t*>(y);
   if (bf16)
-    forward_16<float_to_bf16>(CUDA_R_16BF, N, T, H, D, in, out, att);
+    forward_16<Bf16Elem>(CUDA_R_16BF, N, T, H, D, in, out, att);
   else
-    forward_16<float_to_f16>(CUDA_R_16F, N, T, H, D, in, out, att);
+    forward_16<F16Elem>(CUDA_R_16F, N, T, H, D, in, out, att);
 }
 
 void attention_backward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
@@ -226,9 +225,9 @@ void attention_backward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D
   const auto* d = static_cast<const uint16_t*>(dy);
   auto* out = static_cast<uint16_t*>(dqkv);
   if (bf16)
-    backward_16<float_to_bf16, f32_to_bf16>(CUDA_R_16BF, N, T, H, D, in, att, d, out);
+    backward_16<Bf16Elem>(CUDA_R_16BF, N, T, H, D, in, att, d, out);
   else
-    backward_16<float_to_f16, f32_to_f16>(CUDA_R_16F, N, T, H, D, in, att, d, out);
+    backward_16<F16Elem>(CUDA_R_16F, N, T, H, D, in, att, d, out);
 }
 
 }  // namespace trainer::cuda
