@@ -130,8 +130,8 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   if (on_gpu(x, "linear_forward") && x.dtype() != DType::F32) {  // the tensor cores
     require(w.dtype() == x.dtype() && y.dtype() == x.dtype(), "linear_forward",
             "16-bit x needs w and y of its type");
-    return cuda::linear_forward_16(x.dtype() == DType::BF16, N, in, out, x.raw(), w.raw(),
-                                   b.defined() ? b.raw() : nullptr, y.raw());
+    return cuda::linear_forward_16(is_bf16(x), N, in, out, x.raw(), w.raw(), raw_or_null(b),
+                                   y.raw());
   }
 #endif
   Out yo(y);
@@ -147,9 +147,8 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
   if (on_gpu(x, "linear_backward") && x.dtype() != DType::F32) {
     require(w.dtype() == x.dtype() && dy.dtype() == x.dtype(), "linear_backward",
             "16-bit x needs w and dy of its type");
-    return cuda::linear_backward_16(x.dtype() == DType::BF16, N, in, out, x.raw(), w.raw(),
-                                    dy.raw(), dx.defined() ? dx.raw() : nullptr, opt_f32(dw),
-                                    opt_f32(db));
+    return cuda::linear_backward_16(is_bf16(x), N, in, out, x.raw(), w.raw(), dy.raw(),
+                                    raw_or_null(dx), opt_f32(dw), opt_f32(db));
   }
 #endif
   Out dxo(dx);
@@ -165,8 +164,8 @@ void linear_input_grad(const Tensor& w, const Tensor& dy, Tensor& dx) {
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(dy, "linear_input_grad") && dy.dtype() != DType::F32) {
     require(w.dtype() == dy.dtype(), "linear_input_grad", "16-bit dy needs w of its type");
-    return cuda::linear_backward_16(dy.dtype() == DType::BF16, N, in, out, nullptr, w.raw(),
-                                    dy.raw(), dx.raw(), nullptr, nullptr);
+    return cuda::linear_backward_16(is_bf16(dy), N, in, out, nullptr, w.raw(), dy.raw(), dx.raw(),
+                                    nullptr, nullptr);
   }
 #endif
   Out dxo(dx);
@@ -184,8 +183,8 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& w, con
     require(w.dtype() == x.dtype() && y.dtype() == x.dtype() &&
                 (!b.defined() || b.dtype() == x.dtype()),
             "conv2d_forward", "16-bit x needs w, b and y of its type");
-    return cuda::conv2d_forward_16(x.dtype() == DType::BF16, g, x.dim(0), w.dim(0), x.raw(),
-                                   w.raw(), b.defined() ? b.raw() : nullptr, y.raw());
+    return cuda::conv2d_forward_16(is_bf16(x), g, x.dim(0), w.dim(0), x.raw(), w.raw(),
+                                   raw_or_null(b), y.raw());
   }
 #endif
   Out yo(y);
@@ -202,9 +201,8 @@ void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   if (on_gpu(x, "conv2d_backward") && x.dtype() != DType::F32) {
     require(w.dtype() == x.dtype() && dy.dtype() == x.dtype(), "conv2d_backward",
             "16-bit x needs w and dy of its type");
-    return cuda::conv2d_backward_16(x.dtype() == DType::BF16, g, x.dim(0), w.dim(0), x.raw(),
-                                    w.raw(), dy.raw(), dx.defined() ? dx.raw() : nullptr, dw.f32(),
-                                    opt_f32(db));
+    return cuda::conv2d_backward_16(is_bf16(x), g, x.dim(0), w.dim(0), x.raw(), w.raw(), dy.raw(),
+                                    raw_or_null(dx), dw.f32(), opt_f32(db));
   }
 #endif
   Out dxo(dx);
@@ -318,8 +316,7 @@ void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& att)
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(qkv, "attention_forward") && qkv.dtype() != DType::F32) {  // the tensor cores
     require(y.dtype() == qkv.dtype(), "attention_forward", "16-bit qkv needs y of its type");
-    return cuda::attention_forward_16(qkv.dtype() == DType::BF16, N, T, heads, D, qkv.raw(),
-                                      y.raw(), att.f32());
+    return cuda::attention_forward_16(is_bf16(qkv), N, T, heads, D, qkv.raw(), y.raw(), att.f32());
   }
 #endif
   Out yo(y);
@@ -336,8 +333,8 @@ void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& att, con
   if (on_gpu(qkv, "attention_backward") && qkv.dtype() != DType::F32) {
     require(dy.dtype() == qkv.dtype() && dqkv.dtype() == qkv.dtype(), "attention_backward",
             "16-bit qkv needs dy and dqkv of its type");
-    return cuda::attention_backward_16(qkv.dtype() == DType::BF16, N, T, heads, D, qkv.raw(),
-                                       att.f32(), dy.raw(), dqkv.raw());
+    return cuda::attention_backward_16(is_bf16(qkv), N, T, heads, D, qkv.raw(), att.f32(), dy.raw(),
+                                       dqkv.raw());
   }
 #endif
   Out dqo(dqkv);
