@@ -57,8 +57,8 @@ const LossTotals* StepGraph::run(const std::vector<Batch>& pieces, float grad_sc
     }
   } else {
     // A shape's first step runs eagerly: the libraries choose their algorithms there.
-    if (!shapes_seen_ || shapes_seen_->shapes != key.shapes) {
-      shapes_seen_ = key;
+    if (shapes_seen_ != key.shapes) {
+      shapes_seen_ = key.shapes;
       return nullptr;
     }
     // Made before the capture, so they are not the graph pool's.

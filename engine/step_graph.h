@@ -64,9 +64,10 @@ class StepGraph {
   };
 
   std::unique_ptr<GraphRecorder> recorder_;
-  std::optional<Key> captured_, shapes_seen_;  // what the graph holds; the shapes run eagerly
-  std::vector<Batch> inputs_;                  // the buffers the graph reads
-  std::optional<LossTotals> totals_;           // and adds into
+  std::optional<Key> captured_;                    // what the graph holds
+  std::optional<std::vector<Shape>> shapes_seen_;  // the pieces' shapes last run eagerly
+  std::vector<Batch> inputs_;                      // the buffers the graph reads
+  std::optional<LossTotals> totals_;               // and adds into
   int64_t captures_ = 0, replays_ = 0;
   std::string failure_;
 };
