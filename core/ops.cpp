@@ -308,38 +308,40 @@ void layer_norm_backward(const Tensor& x, const Tensor& w, const Tensor& mean, c
   dxo.done();
 }
 
-void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& att) {
+void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& stats) {
   const int64_t N = qkv.dim(0), T = qkv.dim(1), C = qkv.dim(2) / 3, D = C / heads;
   require(qkv.ndim() == 3 && C * 3 == qkv.dim(2) && D * heads == C && y.numel() == N * T * C &&
-              att.numel() == N * heads * T * T,
+              stats.numel() == N * heads * T * 2,
           "attention_forward", "qkv " + shape_str(qkv.shape()) + " heads " + std::to_string(heads));
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(qkv, "attention_forward") && qkv.dtype() != DType::F32) {  // the tensor cores
     require(y.dtype() == qkv.dtype(), "attention_forward", "16-bit qkv needs y of its type");
-    return cuda::attention_forward_16(is_bf16(qkv), N, T, heads, D, qkv.raw(), y.raw(), att.f32());
+    return cuda::attention_forward_16(is_bf16(qkv), N, T, heads, D, qkv.raw(), y.raw(),
+                                      stats.f32());
   }
 #endif
   Out yo(y);
-  BACKEND(qkv, attention_forward)(N, T, heads, D, In(qkv).get(), yo.get(), att.f32());
+  BACKEND(qkv, attention_forward)(N, T, heads, D, In(qkv).get(), yo.get(), stats.f32());
   yo.done();
 }
 
-void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& att, const Tensor& dy,
+void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& stats, const Tensor& dy,
                         Tensor& dqkv) {
   const int64_t N = qkv.dim(0), T = qkv.dim(1), C = qkv.dim(2) / 3, D = C / heads;
-  require(dy.numel() == N * T * C && dqkv.numel() == qkv.numel(), "attention_backward",
-          "dy " + shape_str(dy.shape()));
+  require(
+      dy.numel() == N * T * C && dqkv.numel() == qkv.numel() && stats.numel() == N * heads * T * 2,
+      "attention_backward", "dy " + shape_str(dy.shape()) + " stats " + shape_str(stats.shape()));
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(qkv, "attention_backward") && qkv.dtype() != DType::F32) {
     require(dy.dtype() == qkv.dtype() && dqkv.dtype() == qkv.dtype(), "attention_backward",
             "16-bit qkv needs dy and dqkv of its type");
-    return cuda::attention_backward_16(is_bf16(qkv), N, T, heads, D, qkv.raw(), att.f32(), dy.raw(),
-                                       dqkv.raw());
+    return cuda::attention_backward_16(is_bf16(qkv), N, T, heads, D, qkv.raw(), stats.f32(),
+                                       dy.raw(), dqkv.raw());
   }
 #endif
   Out dqo(dqkv);
   BACKEND(qkv, attention_backward)
-  (N, T, heads, D, In(qkv).get(), att.f32(), In(dy).get(), dqo.get());
+  (N, T, heads, D, In(qkv).get(), stats.f32(), In(dy).get(), dqo.get());
   dqo.done();
 }
 

@@ -59,9 +59,10 @@ void layer_norm_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tenso
 void layer_norm_backward(const Tensor& x, const Tensor& w, const Tensor& mean, const Tensor& rstd,
                          const Tensor& dy, Tensor& dx, Tensor& dw, Tensor& db);
 
-// Causal self-attention of `heads` heads: y(N, T, C) from qkv(N, T, 3C); att(N, H, T, T) f32.
-void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& att);
-void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& att, const Tensor& dy,
+// Causal self-attention of `heads` heads: y(N, T, C) from qkv(N, T, 3C); stats(N, H, T, 2) f32,
+// two floats per row of probabilities, is what backward needs besides qkv (core/cpu/attention.h).
+void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& stats);
+void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& stats, const Tensor& dy,
                         Tensor& dqkv);
 
 // y(N, T, C) = wte[tokens(N, T)] + wpe[t]; backward accumulates into dwte and dwpe. wte holds

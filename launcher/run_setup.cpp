@@ -33,6 +33,7 @@ LayerCost layer_cost(Layer& layer) {
                  params,       layer.flops_per_sample(), layer.stash_bytes_per_sample()};
   cost.tensor_units = layer.tensor_units();
   cost.activation_bytes_per_sample = cost.stash_bytes_per_sample;
+  cost.streamed_bytes_per_sample = layer.streamed_bytes_per_sample();
   return cost;
 }
 

@@ -98,13 +98,14 @@ struct TensorAxis {
   int rows_split() const { return sequence ? T : 1; }
 };
 
-// Activation bytes per sample a transformer block makes under T tensor ranks: four (T, C)
-// tensors whole on every rank (the inputs of its two layer norms and of its two column-parallel
-// linears: 16 bytes per output element; 1/T of them each under sequence parallelism) and the
-// rest split (q, k, v, the attention probabilities, the MLP's hidden activations).
-int64_t activations_under(const LayerCost& l, TensorAxis tp) {
-  const int64_t whole = std::min(l.activation_bytes_per_sample, 16 * shape_numel(l.output));
-  return whole / tp.rows_split() + (l.activation_bytes_per_sample - whole) / tp.T;
+// Of `bytes` of a transformer block's activations per sample, those on one of T tensor ranks:
+// four (T, C) tensors whole on every rank (the inputs of its two layer norms and of its two
+// column-parallel linears: 16 bytes per output element; 1/T of them each under sequence
+// parallelism) and the rest split (q, k, v, the attention's row statistics and scores, the MLP's
+// hidden activations).
+int64_t activations_under(const LayerCost& l, int64_t bytes, TensorAxis tp) {
+  const int64_t whole = std::min(bytes, 16 * shape_numel(l.output));
+  return whole / tp.rows_split() + (bytes - whole) / tp.T;
 }
 
 // Seconds per sample of one layer's forward and backward, on one of T tensor ranks. GEMM layers
@@ -112,10 +113,11 @@ int64_t activations_under(const LayerCost& l, TensorAxis tp) {
 // backward is dx and dW (2x forward), or dW alone where no input gradient is needed. A
 // transformer block also streams its activations beside its GEMMs (softmax, layer norms, GELU,
 // residual adds: each written and read in forward, read with its gradient in backward, about 2x
-// and 3x their bytes), which at small widths and long sequences (the T x T attention
-// probabilities of every head) takes as long as its GEMMs. Other layers stream memory: forward
-// reads its input (about flops_per_sample elements) and writes its output; backward reads dy and
-// what it stashed and writes dx (1.5x forward), on 1/T of the rows under sequence parallelism.
+// and 3x their bytes), which at small widths and long sequences (the T x T attention scores of
+// every head, streamed though not kept) takes as long as its GEMMs. Other layers stream memory:
+// forward reads its input (about flops_per_sample elements) and writes its output; backward reads
+// dy and what it stashed and writes dx (1.5x forward), on 1/T of the rows under sequence
+// parallelism.
 struct LayerTime {
   double forward = 0, backward = 0;
   double weights = 0;  // of backward, the weight gradients' GEMM (a zero-bubble W)
@@ -130,9 +132,11 @@ LayerTime layer_time(const LayerCost& l, bool needs_input_grad, bool half, const
     const double gemm = half && c.half_gemm_flops > 0 ? c.half_gemm_flops : c.gemm_flops;
     const double rate = l.type == "conv2d" ? c.conv_flops : gemm;
     const double f = static_cast<double>(l.flops_per_sample) / rate / (tensor_split(l) ? tp.T : 1);
-    const double streamed = l.type == "transformer_block"
-                                ? static_cast<double>(activations_under(l, tp)) / c.memory_bandwidth
-                                : 0.0;
+    const double streamed =
+        l.type == "transformer_block"
+            ? static_cast<double>(activations_under(l, l.streamed_bytes_per_sample, tp)) /
+                  c.memory_bandwidth
+            : 0.0;
     const double forward = f + 2.0 * streamed;
     return {forward, (needs_input_grad ? 2.0 : 1.0) * f + 3.0 * streamed + again * forward, f};
   }
@@ -168,7 +172,8 @@ double allreduce(double bytes, int n, int local, double buckets, const Cluster& 
 // makes them (activations_under), or recomputed, its input; whole on every rank, or 1/T of the
 // rows under sequence parallelism (the embedding keeps its tokens whole).
 int64_t stash_under(const LayerCost& l, TensorAxis tp) {
-  if (tp.T > 1 && l.type == "transformer_block" && !l.recomputed) return activations_under(l, tp);
+  if (tp.T > 1 && l.type == "transformer_block" && !l.recomputed)
+    return activations_under(l, l.activation_bytes_per_sample, tp);
   return l.type == "embedding" ? l.stash_bytes_per_sample
                                : l.stash_bytes_per_sample / tp.rows_split();
 }

@@ -17,9 +17,12 @@ struct LayerCost {
   int64_t params = 0;                  // parameter count
   int64_t flops_per_sample = 0;        // forward
   int64_t stash_bytes_per_sample = 0;  // activations kept for backward
-  // The activations its forward makes and its backward reads, kept or recomputed (its stash
-  // without recompute): the memory traffic of a transformer block beside its GEMMs.
+  // The activations it keeps without recompute (its stash when nothing is recomputed).
   int64_t activation_bytes_per_sample = 0;
+  // The activations its forward writes and its backward reads again, kept, recomputed or made
+  // again in scratch memory (attention's scores): a transformer block's memory traffic beside
+  // its GEMMs (Layer::streamed_bytes_per_sample).
+  int64_t streamed_bytes_per_sample = 0;
   bool recomputed = false;  // its forward runs again in backward (train.recompute)
   // A parameter of layer tied_owner this layer uses (the head tied to the embedding), of
   // tied_params elements: a pipeline stage without the owner holds a copy of it.

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <type_traits>
 
 #include "core/cuda/attention.cuh"
 #include "core/cuda/blas_handle.cuh"
@@ -38,26 +39,17 @@ __device__ float warp_sum(float v) {
   return v;
 }
 
-// Where a kernel's float results go besides (or instead of) att: nowhere, or an array of
-// element type E (element.cuh: float, or a 16-bit copy that a tensor-core product reads).
-struct NoCopy {
-  __device__ void operator()(int64_t, float) const {}
-};
+// Each of the rows (T per head) of scores S: softmax over positions 0..t, zero after, in place;
+// the row's (max, 1 / sum) into stats, and each probability also to p16 (a 16-bit copy that a
+// tensor-core product reads; E = F32Elem: none, the product reads S).
 template <class E>
-struct Store {
-  typename E::T* out;
-  __device__ void operator()(int64_t i, float v) const { out[i] = E::put(v); }
-};
-
-// Each of the rows (T per head) of att: softmax over positions 0..t, zero after; each final
-// value also goes to `copy`.
-template <class Copy>
-__global__ void causal_softmax_kernel(int64_t rows, int64_t T, float* att, Copy copy) {
+__global__ void causal_softmax_kernel(int64_t rows, int64_t T, float* S, float2* stats,
+                                      typename E::T* p16) {
   const int64_t r = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (r >= rows) return;
   const int64_t t = r % T;
-  float* row = att + r * T;
+  float* row = S + r * T;
   float mx = -INFINITY;
   for (int64_t s = lane; s <= t; s += kWarp) mx = fmaxf(mx, row[s]);
   mx = warp_max(mx);
@@ -71,27 +63,39 @@ __global__ void causal_softmax_kernel(int64_t rows, int64_t T, float* att, Copy 
   for (int64_t s = lane; s < T; s += kWarp) {
     const float p = s <= t ? row[s] * inv : 0.0f;
     row[s] = p;
-    copy(r * T + s, p);
+    if (p16) p16[r * T + s] = E::put(p);
   }
+  if (lane == 0) stats[r] = make_float2(mx, inv);
 }
 
-// ds = p (dp - Σ_s p dp), row by row, zero where masked, into `store` (dp itself, in float, or a
-// 16-bit array); each p read also goes to `copy_p` (the 16-bit P of dV = Pᵀ dY).
-template <class StoreDs, class CopyP>
-__global__ void causal_softmax_backward_kernel(int64_t rows, int64_t T, const float* att,
-                                               const float* dp, StoreDs store, CopyP copy_p) {
+// Backward through the softmax of each row of scores S: P again from S and forward's stats, with
+// forward's operations (in place, and to p16 as above), then dS = P (dP - Σ_s P dP), zero where
+// masked, into ds16 (E = F32Elem: in place of dP).
+template <class E>
+__global__ void causal_softmax_backward_kernel(int64_t rows, int64_t T, float* S,
+                                               const float2* stats, float* dp, typename E::T* p16,
+                                               typename E::T* ds16) {
   const int64_t r = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (r >= rows) return;
   const int64_t t = r % T;
-  const float* p = att + r * T;
-  const float* d = dp + r * T;
+  const float2 st = stats[r];
+  float* p = S + r * T;
+  float* d = dp + r * T;
   float dot = 0.0f;
-  for (int64_t s = lane; s <= t; s += kWarp) dot += p[s] * d[s];
+  for (int64_t s = lane; s < T; s += kWarp) {
+    const float ps = s <= t ? expf(p[s] - st.x) * st.y : 0.0f;
+    p[s] = ps;
+    if (p16) p16[r * T + s] = E::put(ps);
+    if (s <= t) dot += ps * d[s];
+  }
   dot = warp_sum(dot);
   for (int64_t s = lane; s < T; s += kWarp) {
-    store(r * T + s, s <= t ? p[s] * (d[s] - dot) : 0.0f);
-    copy_p(r * T + s, p[s]);
+    const float ds = s <= t ? p[s] * (d[s] - dot) : 0.0f;
+    if (ds16)
+      ds16[r * T + s] = E::put(ds);
+    else
+      d[s] = ds;
   }
 }
 
@@ -108,10 +112,10 @@ struct Products {
   int64_t T, H, D, C, C3;
   float scale;
 
-  // att(n) = scale Q Kᵀ
-  void scores(const Elem* qkv_n, float* att_n) const {
+  // S(n) = scale Q Kᵀ
+  void scores(const Elem* qkv_n, float* s_n) const {
     gemm_batched(t, CUDA_R_32F, false, true, T, T, D, scale, qkv_n, C3, D, qkv_n + C, C3, D, 0.0f,
-                 att_n, T, T * T, H);
+                 s_n, T, T * T, H);
   }
   // y(n) = P V, P in the products' type
   void values(const Elem* p_n, const Elem* qkv_n, Elem* y_n) const {
@@ -140,94 +144,93 @@ Products<Elem> products(cudaDataType_t t, int64_t T, int64_t H, int64_t D) {
   return {t, T, H, D, H * D, 3 * H * D, 1.0f / std::sqrt(static_cast<float>(D))};
 }
 
-// 16-bit attention (E: F16Elem or Bf16Elem, cuBLAS type t): P and dS are rounded to 16 bits where
-// they enter a product, as PyTorch's attention under autocast has them; the softmax and its
+// Attention on elements of E (F32Elem, or F16Elem / Bf16Elem on the tensor cores with float
+// accumulation, cuBLAS type t), one sequence at a time: its scores (H x T x T floats) live in a
+// scratch block for the length of the call, never in the stash. In 16 bits P and dS are rounded
+// where they enter a product, as PyTorch's attention under autocast has them; the softmax and its
 // backward are computed in float.
 template <class E>
-void forward_16(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D, const uint16_t* qkv,
-                uint16_t* y, float* att) {
-  const Products<uint16_t> pr = products<uint16_t>(t, T, H, D);
-  for (int64_t n = 0; n < N; ++n) pr.scores(qkv + n * T * pr.C3, att + n * H * T * T);
-  const Scratch p16(static_cast<size_t>(N * H * T * T) * sizeof(uint16_t));
-  causal_softmax_kernel<<<row_blocks(N * H * T), kThreads, 0, stream()>>>(
-      N * H * T, T, att, Store<E>{p16.get<uint16_t>()});
-  TRAINER_CHECK_LAUNCH();
-  for (int64_t n = 0; n < N; ++n)
-    pr.values(p16.get<uint16_t>() + n * H * T * T, qkv + n * T * pr.C3, y + n * T * pr.C);
+void forward(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D, const typename E::T* qkv,
+             typename E::T* y, float2* stats) {
+  using Elem = typename E::T;
+  constexpr bool narrow = !std::is_same_v<E, F32Elem>;
+  const Products<Elem> pr = products<Elem>(t, T, H, D);
+  const int64_t scores = H * T * T;  // one sequence's
+  const Scratch S(static_cast<size_t>(scores) * sizeof(float)),
+      p16(narrow ? static_cast<size_t>(scores) * sizeof(Elem) : 0);
+  // P V reads P as Elem: the 16-bit copy, or the float probabilities in S themselves.
+  const Elem* p = narrow ? p16.get<Elem>() : reinterpret_cast<const Elem*>(S.get<float>());
+  for (int64_t n = 0; n < N; ++n) {
+    const Elem* qkv_n = qkv + n * T * pr.C3;
+    pr.scores(qkv_n, S.get<float>());
+    causal_softmax_kernel<E><<<row_blocks(H * T), kThreads, 0, stream()>>>(
+        H * T, T, S.get<float>(), stats + n * H * T, p16.get<Elem>());
+    TRAINER_CHECK_LAUNCH();
+    pr.values(p, qkv_n, y + n * T * pr.C);
+  }
 }
 
 template <class E>
-void backward_16(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D, const uint16_t* qkv,
-                 const float* att, const uint16_t* dy, uint16_t* dqkv) {
-  const Products<uint16_t> pr = products<uint16_t>(t, T, H, D);
-  const int64_t scores = H * T * T;  // one sequence's
-  const Scratch dp(static_cast<size_t>(scores) * sizeof(float)),
-      p16(static_cast<size_t>(scores) * sizeof(uint16_t)),
-      ds16(static_cast<size_t>(scores) * sizeof(uint16_t));
+void backward(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D,
+              const typename E::T* qkv, const float2* stats, const typename E::T* dy,
+              typename E::T* dqkv) {
+  using Elem = typename E::T;
+  constexpr bool narrow = !std::is_same_v<E, F32Elem>;
+  const Products<Elem> pr = products<Elem>(t, T, H, D);
+  const int64_t scores = H * T * T;
+  const size_t narrow_bytes = narrow ? static_cast<size_t>(scores) * sizeof(Elem) : 0;
+  const Scratch S(static_cast<size_t>(scores) * sizeof(float)),
+      dp(static_cast<size_t>(scores) * sizeof(float)), p16(narrow_bytes), ds16(narrow_bytes);
+  // The products read P and dS as Elem: the 16-bit copies, or the float S and dP themselves.
+  const Elem* p = narrow ? p16.get<Elem>() : reinterpret_cast<const Elem*>(S.get<float>());
+  const Elem* ds = narrow ? ds16.get<Elem>() : reinterpret_cast<const Elem*>(dp.get<float>());
   for (int64_t n = 0; n < N; ++n) {
-    const uint16_t* qkv_n = qkv + n * T * pr.C3;
-    const uint16_t* dy_n = dy + n * T * pr.C;
+    const Elem* qkv_n = qkv + n * T * pr.C3;
+    const Elem* dy_n = dy + n * T * pr.C;
+    pr.scores(qkv_n, S.get<float>());
     pr.grad_probs(dy_n, qkv_n, dp.get<float>());
-    causal_softmax_backward_kernel<<<row_blocks(H * T), kThreads, 0, stream()>>>(
-        H * T, T, att + n * scores, dp.get<float>(), Store<E>{ds16.get<uint16_t>()},
-        Store<E>{p16.get<uint16_t>()});
+    causal_softmax_backward_kernel<E><<<row_blocks(H * T), kThreads, 0, stream()>>>(
+        H * T, T, S.get<float>(), stats + n * H * T, dp.get<float>(), p16.get<Elem>(),
+        ds16.get<Elem>());
     TRAINER_CHECK_LAUNCH();
-    pr.grads(p16.get<uint16_t>(), ds16.get<uint16_t>(), qkv_n, dy_n, dqkv + n * T * pr.C3);
+    pr.grads(p, ds, qkv_n, dy_n, dqkv + n * T * pr.C3);
   }
 }
+
+float2* as_stats(float* stats) { return reinterpret_cast<float2*>(stats); }
+const float2* as_stats(const float* stats) { return reinterpret_cast<const float2*>(stats); }
 
 }  // namespace
 
 void attention_forward(int64_t N, int64_t T, int64_t H, int64_t D, const float* qkv, float* y,
-                       float* att) {
+                       float* stats) {
   if (N * T == 0) return;
-  const Products<float> pr = products<float>(CUDA_R_32F, T, H, D);
-  for (int64_t n = 0; n < N; ++n) pr.scores(qkv + n * T * pr.C3, att + n * H * T * T);
-  causal_softmax_kernel<<<row_blocks(N * H * T), kThreads, 0, stream()>>>(N * H * T, T, att,
-                                                                          NoCopy{});
-  TRAINER_CHECK_LAUNCH();
-  for (int64_t n = 0; n < N; ++n)
-    pr.values(att + n * H * T * T, qkv + n * T * pr.C3, y + n * T * pr.C);
+  forward<F32Elem>(CUDA_R_32F, N, T, H, D, qkv, y, as_stats(stats));
 }
 
 void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float* qkv,
-                        const float* att, const float* dy, float* dqkv) {
+                        const float* stats, const float* dy, float* dqkv) {
   if (N * T == 0) return;
-  const Products<float> pr = products<float>(CUDA_R_32F, T, H, D);
-  const Scratch dp(static_cast<size_t>(H * T * T) * sizeof(float));  // one sequence's dP, then dS
-  for (int64_t n = 0; n < N; ++n) {
-    const float* qkv_n = qkv + n * T * pr.C3;
-    const float* dy_n = dy + n * T * pr.C;
-    const float* p = att + n * H * T * T;
-    pr.grad_probs(dy_n, qkv_n, dp.get<float>());
-    causal_softmax_backward_kernel<<<row_blocks(H * T), kThreads, 0, stream()>>>(
-        H * T, T, p, dp.get<float>(), Store<F32Elem>{dp.get<float>()}, NoCopy{});
-    TRAINER_CHECK_LAUNCH();
-    pr.grads(p, dp.get<float>(), qkv_n, dy_n, dqkv + n * T * pr.C3);
-  }
+  backward<F32Elem>(CUDA_R_32F, N, T, H, D, qkv, as_stats(stats), dy, dqkv);
 }
 
 void attention_forward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
-                          void* y, float* att) {
+                          void* y, float* stats) {
   if (N * T == 0) return;
-  const auto* in = static_cast<const uint16_t*>(qkv);
-  auto* out = static_cast<uint16_t*>(y);
-  if (bf16)
-    forward_16<Bf16Elem>(CUDA_R_16BF, N, T, H, D, in, out, att);
-  else
-    forward_16<F16Elem>(CUDA_R_16F, N, T, H, D, in, out, att);
+  with_16(bf16, [&](auto e) {
+    using E = decltype(e);
+    forward<E>(bf16 ? CUDA_R_16BF : CUDA_R_16F, N, T, H, D, as<E>(qkv), as<E>(y), as_stats(stats));
+  });
 }
 
 void attention_backward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
-                           const float* att, const void* dy, void* dqkv) {
+                           const float* stats, const void* dy, void* dqkv) {
   if (N * T == 0) return;
-  const auto* in = static_cast<const uint16_t*>(qkv);
-  const auto* d = static_cast<const uint16_t*>(dy);
-  auto* out = static_cast<uint16_t*>(dqkv);
-  if (bf16)
-    backward_16<Bf16Elem>(CUDA_R_16BF, N, T, H, D, in, att, d, out);
-  else
-    backward_16<F16Elem>(CUDA_R_16F, N, T, H, D, in, att, d, out);
+  with_16(bf16, [&](auto e) {
+    using E = decltype(e);
+    backward<E>(bf16 ? CUDA_R_16BF : CUDA_R_16F, N, T, H, D, as<E>(qkv), as_stats(stats), as<E>(dy),
+                as<E>(dqkv));
+  });
 }
 
 }  // namespace trainer::cuda

@@ -1,7 +1,8 @@
-// Causal self-attention on the GPU: the twin of core/cpu/attention.h. The products of each
-// sequence run as cuBLAS strided-batched GEMMs over its heads (a head is a column block of the
-// (T, 3C) qkv matrix: stride D between heads); the masked softmax and its backward are one
-// kernel each, a warp per row.
+// Causal self-attention on the GPU: the twin of core/cpu/attention.h (stats(N, H, T, 2) as
+// there: the T x T probabilities are not kept, backward computes them again). The products of
+// each sequence run as cuBLAS strided-batched GEMMs over its heads (a head is a column block of
+// the (T, 3C) qkv matrix: stride D between heads) into a scratch block of one sequence's scores;
+// the masked softmax and its backward are one kernel each, a warp per row.
 #pragma once
 
 #include <cstdint>
@@ -9,17 +10,17 @@
 namespace trainer::cuda {
 
 void attention_forward(int64_t N, int64_t T, int64_t H, int64_t D, const float* qkv, float* y,
-                       float* att);
+                       float* stats);
 void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float* qkv,
-                        const float* att, const float* dy, float* dqkv);
+                        const float* stats, const float* dy, float* dqkv);
 
 // The same on fp16 or bf16 qkv, y, dy and dqkv (`bf16` chooses): every product on the tensor
-// cores with float accumulation, the scores, their softmax (att, f32) and its backward in float;
+// cores with float accumulation, the scores, their softmax and its backward in float;
 // P and dS are rounded to 16 bits where they enter a product, as under PyTorch's autocast. The
 // CPU twin computes through float copies (core/ops.cpp), so the two agree to 16-bit rounding.
 void attention_forward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
-                          void* y, float* att);
+                          void* y, float* stats);
 void attention_backward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
-                           const float* att, const void* dy, void* dqkv);
+                           const float* stats, const void* dy, void* dqkv);
 
 }  // namespace trainer::cuda

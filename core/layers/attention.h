@@ -22,10 +22,15 @@ class CausalSelfAttention : public Layer {
     const int64_t T = input_shape()[0], C = output_shape()[1];
     return 4 * T * T * C;
   }
-  // The qkv input and the T x T probabilities of every head.
+  // The qkv input and two floats per row of each head's probabilities.
   int64_t stash_bytes_per_sample() const override {
     const int64_t T = input_shape()[0];
-    return 4 * (shape_numel(input_shape()) + heads_ * T * T);
+    return 4 * (shape_numel(input_shape()) + heads_ * T * 2);
+  }
+  // Besides: the T x T scores of every head, written and read again in each pass.
+  int64_t streamed_bytes_per_sample() const override {
+    const int64_t T = input_shape()[0];
+    return stash_bytes_per_sample() + 4 * heads_ * T * T;
   }
 
  private:

@@ -84,16 +84,22 @@ std::vector<Param*> Block::params() {
   return out;
 }
 
-int64_t Block::flops_per_sample() const {
-  int64_t n = residual_ ? shape_numel(output_shape()) : 0;
-  for (const auto& [name, layer] : children_) n += layer->flops_per_sample();
+int64_t Block::children_sum(int64_t (Layer::*cost)() const) const {
+  int64_t n = 0;
+  for (const auto& [name, layer] : children_) n += ((*layer).*cost)();
   return n;
 }
 
+int64_t Block::flops_per_sample() const {
+  return (residual_ ? shape_numel(output_shape()) : 0) + children_sum(&Layer::flops_per_sample);
+}
+
 int64_t Block::stash_bytes_per_sample() const {
-  int64_t n = 0;
-  for (const auto& [name, layer] : children_) n += layer->stash_bytes_per_sample();
-  return n;
+  return children_sum(&Layer::stash_bytes_per_sample);
+}
+
+int64_t Block::streamed_bytes_per_sample() const {
+  return children_sum(&Layer::streamed_bytes_per_sample);
 }
 
 int64_t Block::tensor_units() const {

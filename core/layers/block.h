@@ -28,6 +28,7 @@ class Block : public Layer {
   std::vector<Param*> params() override;
   int64_t flops_per_sample() const override;
   int64_t stash_bytes_per_sample() const override;
+  int64_t streamed_bytes_per_sample() const override;
   int64_t tensor_units() const override;  // its first split child's
   void set_needs_input_grad(bool v) override;
 
@@ -38,6 +39,8 @@ class Block : public Layer {
   // The children's `pass` (a whole backward, or B) from the last to the first, and the residual.
   Tensor backward_pass(const Tensor& dy, Stash& saved,
                        Tensor (Layer::*pass)(const Tensor&, Stash&));
+  // Σ over the children of one of their per-sample costs.
+  int64_t children_sum(int64_t (Layer::*cost)() const) const;
 
   const char* type_;
   std::vector<Child> children_;

@@ -118,6 +118,10 @@ class Layer {
   virtual int64_t flops_per_sample() const { return 0; }
   // Bytes one sample leaves in the stash between forward and backward.
   virtual int64_t stash_bytes_per_sample() const { return 0; }
+  // Bytes of activations one sample's forward writes and its backward reads again, kept in the
+  // stash or made again in a scratch buffer (attention's scores): the memory traffic the cost
+  // model counts beside a block's GEMMs.
+  virtual int64_t streamed_bytes_per_sample() const { return stash_bytes_per_sample(); }
   // Into how many equal pieces tensor parallelism may cut this layer (attention's heads, the
   // embedding's rows); 0: it is not split.
   virtual int64_t tensor_units() const { return 0; }

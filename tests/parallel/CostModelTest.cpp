@@ -211,15 +211,17 @@ TEST(CostModelTest, ZeroAndRecomputeDecideWhatFits) {
 }
 
 // A transformer block of C channels over S positions, as the model reports it: 12 C² + 13 C
-// parameters, 24 S C² + 4 S² C forward FLOPs, and activations of 16 S C + heads x S² floats.
+// parameters, 24 S C² + 4 S² C forward FLOPs, activations of 16 S C + 2 heads x S floats kept
+// (the attention's row statistics) and heads x S² more streamed (its scores).
 LayerCost block(int64_t S, int64_t C, int64_t heads) {
   LayerCost l{"transformer_block",
               "",
               {S, C},
               12 * C * C + 13 * C,
               24 * S * C * C + 4 * S * S * C,
-              4 * (16 * S * C + heads * S * S)};
+              4 * (16 * S * C + 2 * heads * S)};
   l.activation_bytes_per_sample = l.stash_bytes_per_sample;
+  l.streamed_bytes_per_sample = l.stash_bytes_per_sample + 4 * heads * S * S;
   l.tensor_units = heads;
   return l;
 }
@@ -246,7 +248,7 @@ TEST(CostModelTest, TensorParallelismSplitsBlocksAndPaysTheirAllReduces) {
   EXPECT_EQ(two.weight_bytes, 4 * (block_params / 2 + 2 * C));
   EXPECT_EQ(two.optimizer_bytes, 8 * (block_params / 2 + 2 * C));
   // Activations: 16 S C bytes whole on each rank, the rest halved.
-  const int64_t stash = 4 * (16 * S * C + heads * S * S);
+  const int64_t stash = 4 * (16 * S * C + 2 * heads * S);
   EXPECT_EQ(one.activation_bytes, stash);
   EXPECT_EQ(two.activation_bytes, 16 * S * C + (stash - 16 * S * C) / 2);
   // Time: half the GEMMs (forward F, backward F: the model's first layer computes no input
@@ -280,6 +282,30 @@ TEST(CostModelTest, TensorParallelismSplitsBlocksAndPaysTheirAllReduces) {
   // A model without split layers is never given tensor ranks.
   for (const auto& [layout, p] : search_layouts(linears(2, 1000), 8, 8, c))
     EXPECT_EQ(layout.tensor, 1);
+}
+
+// A block's time streams the bytes it writes and reads again beside its GEMMs, the attention's
+// scores among them though backward makes them again rather than keeping them: 2x forward, 3x
+// backward (the model's first layer: its backward has no input gradient, but the same traffic).
+// Its memory is what it keeps alone. Split 2 ways, both are halved beyond the 16 bytes per
+// (position, channel) every tensor rank holds.
+TEST(CostModelTest, ABlocksStreamedScoresCostTimeButNoMemory) {
+  Cluster c = unit_cluster();
+  c.gemm_flops = 1e30;
+  c.memory_bandwidth = 1e9;
+  const int64_t S = 16, C = 8, heads = 2;
+  const LayerCost b = block(S, C, heads);
+  Layout l;
+  l.global_batch = 1;
+  const Prediction one = predict({b}, l, c, 8);
+  EXPECT_EQ(one.activation_bytes, b.stash_bytes_per_sample);
+  EXPECT_NEAR(one.compute_s, 5.0 * static_cast<double>(b.streamed_bytes_per_sample) / 1e9, 1e-15);
+  l.tensor = 2;
+  const Prediction two = predict({b}, l, c, 8);
+  const double whole = 16.0 * S * C;
+  EXPECT_NEAR(two.compute_s,
+              5.0 * (whole + (static_cast<double>(b.streamed_bytes_per_sample) - whole) / 2) / 1e9,
+              1e-15);
 }
 
 }  // namespace
