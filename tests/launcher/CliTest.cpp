@@ -122,10 +122,11 @@ std::string trained_tiny_gpt(const test::TempDir& dir, int blocks) {
   return run;
 }
 
-// A 1024-GPU plan of GPT-3 175B (data 16 x pipeline 8 x tensor 8, sequence parallel): every
-// layer is built alone with shapes and no storage, so it runs here (under the sanitizers too).
-// The first stage (the embedding and 12 blocks, each split 8 ways: 2.795e9 parameters per rank)
-// holds bf16 copies and a sixteenth of the f32 masters, 2 + 4/16 bytes per parameter: 6005.1 MiB.
+// A 1024-GPU plan of GPT-3 175B (data 16 x pipeline 16 of 4 chunks x tensor 4, sequence
+// parallel): every layer is built alone with shapes and no storage, so it runs here (under the
+// sanitizers too). The first stage (the embedding and 6 blocks in its 4 chunks, each split 4 ways:
+// 2.879e9 parameters per rank) holds bf16 copies and a sixteenth of the f32 masters, 2 + 4/16
+// bytes per parameter: 6177.6 MiB.
 TEST(CliTest, Gpt3PlanSplitsEachStageOverItsTensorRanks) {
   test::TempDir dir;
   const std::string tokens = write_tokens(dir, 1024 * 2048 + 1, 50257);
@@ -134,9 +135,9 @@ TEST(CliTest, Gpt3PlanSplitsEachStageOverItsTensorRanks) {
                         "gpt3_175b.yaml --dry-run --cluster h100 --set data.train.path=" + tokens +
                         " --set data.test.path=" + tokens);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("1024 rank(s): data 16 x pipeline 8 x tensor 8"), std::string::npos)
+  EXPECT_NE(r.output.find("1024 rank(s): data 16 x pipeline 16 x tensor 4"), std::string::npos)
       << r.output;
-  EXPECT_NE(r.output.find("= weights 6005.1 MiB"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("= weights 6177.6 MiB"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("does not fit"), std::string::npos) << r.output;
 }
 
