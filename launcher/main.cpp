@@ -26,27 +26,37 @@ int main(int argc, char** argv) {
   cli.add_option("config", opts.config, "the run's YAML config")->required();
   cli.add_option("--set", opts.overrides, "override a config key: --set optimizer.lr=3e-4")
       ->type_name("KEY=VALUE");
-  cli.add_flag("--dry-run", opts.dry_run, "check the config, print the model summary, and exit");
-  cli.add_flag("--json", opts.json, "with --dry-run: print the plan and prediction as JSON");
+  // An option that only means something beside another needs it: without, it would be dropped
+  // silently and the job would train (a 175B config's `--search 1024` without --dry-run would
+  // start allocating its weights).
+  auto* dry_run = cli.add_flag("--dry-run", opts.dry_run,
+                               "check the config, print the model summary, and exit");
+  cli.add_flag("--json", opts.json, "with --dry-run: print the plan and prediction as JSON")
+      ->needs(dry_run);
   cli.add_option("--cluster", opts.cluster,
                  "with --dry-run: the machines the cost model predicts for (default: cpu, or "
                  "h100 with device cuda)")
-      ->check(CLI::IsMember(trainer::cluster_presets()));
+      ->check(CLI::IsMember(trainer::cluster_presets()))
+      ->needs(dry_run);
   cli.add_option("--search", opts.search,
                  "with --dry-run: list the fastest layouts of this many devices")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->needs(dry_run);
   cli.add_option("--resume", opts.resume,
                  "'auto' (the newest checkpoint of this run, if any) or a checkpoint directory");
   auto* sample = cli.add_option("--sample", opts.request.prompt,
                                 "print PROMPT and the model's continuation instead of training");
   cli.add_option("--sample-tokens", opts.request.tokens, "with --sample: tokens to generate")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->needs(sample);
   cli.add_option("--temperature", opts.request.temperature,
                  "with --sample: softmax temperature (0: the most likely token)")
-      ->check(CLI::Range(0.0, 100.0));
+      ->check(CLI::Range(0.0, 100.0))
+      ->needs(sample);
   cli.add_option("--tokenizer", opts.request.tokenizer,
                  "with --sample: llm.c's tokenizer file (gpt2_tokenizer.bin); default: bytes")
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingFile)
+      ->needs(sample);
   cli.add_option("--logits", opts.request.logits_path,
                  "with --sample: also write the logits at each prompt position to this "
                  "safetensors file (tensor 'logits')")

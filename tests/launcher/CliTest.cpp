@@ -77,6 +77,18 @@ TEST(CliTest, UsageErrorsExit2AndHelpExits0) {
   const test::CommandResult help = test::run_command(kTrainer + " --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("--resume"), std::string::npos);
+  // A planning or sampling option without the mode it belongs to is refused, not dropped while
+  // the job trains (the config is never read).
+  for (const auto& [args, needs] : std::vector<std::pair<std::string, std::string>>{
+           {"--search 1024", "--search requires --dry-run"},
+           {"--cluster h100", "--cluster requires --dry-run"},
+           {"--json", "--json requires --dry-run"},
+           {"--sample-tokens 5", "--sample-tokens requires --sample"},
+           {"--temperature 0", "--temperature requires --sample"}}) {
+    const test::CommandResult r = test::run_command(kTrainer + " missing.yaml " + args);
+    EXPECT_EQ(r.exit_code, 2) << args;
+    EXPECT_NE(r.output.find(needs), std::string::npos) << r.output;
+  }
 }
 
 TEST(CliTest, TrainsAndPrintsTheSummary) {
