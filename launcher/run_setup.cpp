@@ -87,9 +87,8 @@ struct Tie {
 };
 
 // The costs of every layer, and the ties between layers (a stage may hold one end of a tie
-// only). One stage holds the whole model: they are read off it. Otherwise each layer is built
-// alone and dropped, so a rank never holds more than one other stage's layer.
-static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input, Model* whole,
+// only). Each layer is built alone with shapes and no storage, and dropped.
+static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input,
                                           std::vector<Tie>& ties) {
   struct Earlier {
     int64_t layer;
@@ -100,13 +99,10 @@ static std::vector<LayerCost> model_costs(const Config& cfg, const Shape& input,
   std::vector<LayerCost> out;
   Shape shape = input;
   for (int64_t i = 0; i < static_cast<int64_t>(cfg.layers.size()); ++i) {
-    std::unique_ptr<Layer> alone;
-    if (!whole) {
-      InitContext costs_only{cfg.seed, i};
-      costs_only.shapes_only = true;  // built for its costs, and dropped
-      alone = make_layer(cfg, i, shape, costs_only);
-    }
-    Layer& layer = whole ? whole->layer(static_cast<size_t>(i)) : *alone;
+    InitContext costs_only{cfg.seed, i};
+    costs_only.shapes_only = true;
+    const std::unique_ptr<Layer> alone = make_layer(cfg, i, shape, costs_only);
+    Layer& layer = *alone;
     out.push_back(layer_cost(layer));
     if (const std::string tied = layer.tied_param(); !tied.empty()) {
       const Earlier* owner = nullptr;  // the latest, as Model::add picks it
@@ -330,20 +326,19 @@ RunSetup build_run(Config cfg, int stage, BuildFor purpose, int data_rank, int t
   // built one at a time for their costs; the first alone is kept for the vocabulary check),
   // unless it must check the model against llm.c weights it starts from.
   const bool light_plan = plan_only && c.init_from.empty();
-  // The costs are the whole model's (the cost model splits them over the tensor ranks): read off
-  // the model when one process holds all of it, else from each layer built alone, before any
-  // layer is built split.
-  const bool whole = c.pipeline == 1 && c.tensor == 1 && !light_plan;
-  if (whole) r.model = build_model(c, input);
+  // The costs are the whole model's (the cost model splits them over the tensor ranks), from
+  // each layer built alone without storage: a run that cannot fit is refused before any of its
+  // parameters are allocated (and initialised, which is when the kernel would kill the process).
   std::vector<Tie> ties;
-  r.layers = model_costs(c, input, r.model.get(), ties);
+  r.layers = model_costs(c, input, ties);
   check_tensor_splits(c, r.layers);
-  if (c.pipeline == 1 && !whole && !light_plan)
-    r.model = build_model(c, input, 0, -1, nullptr, false, tensor_split(r));
   mark_recomputed(c.recompute_blocks, input, r.layers);
   r.stage_starts = !c.partition.empty()
                        ? c.partition
                        : balanced_partition(r.layers, static_cast<int>(c.pipeline_pieces()));
+  if (purpose == BuildFor::Training) check_memory(r);
+  if (c.pipeline == 1 && !light_plan)
+    r.model = build_model(c, input, 0, -1, nullptr, false, tensor_split(r));
   if (light_plan) {
     r.model = build_model(c, input, 0, 1, nullptr, /*shapes_only=*/true, tensor_split(r));
     check_fits(r);
@@ -395,7 +390,6 @@ RunSetup build_run(Config cfg, int stage, BuildFor purpose, int data_rank, int t
       throw ConfigError(where + e.what());
     }
   }
-  if (purpose == BuildFor::Training) check_memory(r);
   if (purpose == BuildFor::Training && c.cuda_graph) r.graph_recorder = cuda_graph_recorder();
   // Before the optimizer, whose state is made beside the parameters.
   r.model->to(select_device(c.device, c.gpu));

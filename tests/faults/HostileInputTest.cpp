@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/allocator.h"
 #include "tests/faults/fault_support.h"
 
 namespace trainer {
@@ -107,10 +108,14 @@ TEST_F(HostileInputTest, ConfigsThatAttackTheLoaderAreRefusedNamingTheKey) {
       {"a size whose product wraps past int64",
        cfg() + " --set 'model.layers[0].out_features=4611686018427387904' --dry-run",
        "model.layers[0].out_features: expected an integer in [1, 2147483647]"},
-      {"a layer larger than the machine (a plan of it is made: it allocates nothing)",
-       cfg() + " --set 'model.layers[0].out_features=2000000000'",
-       "--set model.layers[0].out_features=2000000000: model.layers[0] (linear): cannot "
-       "allocate"},
+      {"a layer larger than the machine (refused from its costs: it allocates nothing)",
+       cfg() + " --set 'model.layers[0].out_features=2000000000'", "model: the run needs"},
+      // Each tensor half the machine at most, the run 2.5 machines: refused before the first
+      // is allocated (initialising them one after another, the kernel would kill the process).
+      {"a model whose every tensor fits the machine but whose whole does not",
+       cfg() + " --set 'model.layers[0].out_features=" +
+           std::to_string(physical_memory_bytes() / 128) + "'",
+       "model: the run needs"},
       {"activations larger than the machine",
        cfg() + " --set data.train.samples=200000 --set data.batch_size=200000 "
                "--set 'model.layers[0].out_features=1000000'",
