@@ -4,7 +4,9 @@ side in one run (configs/gpt2_124m.yaml: batch 8 x 1024 tokens, AdamW, clipping 
 
 Trainer reads a token file (any llm.c token file; the figure is speed only), PyTorch trains on
 random tokens kept on the GPU (bench/torch_gpt_gpu.py, nanoGPT's shape with flash attention).
-Both report steady-state tokens/s after their warm-up steps. Run by scripts/gpu.sh:
+Both report steady-state tokens/s after their warm-up steps. Then, where trainer's step goes: a
+short run with log.layer_times (GPU time of each layer pass, by CUDA events; its own run, so that
+the timing's events do not touch the speed figure). Run by scripts/gpu.sh:
 
     python3 bench/gpt_gpu_speed.py --trainer BIN --tokens FILE --results DIR
 """
@@ -37,6 +39,18 @@ def trainer_tokens_per_s(trainer, precision, warmup, steps, tokens):
     return statistics.median(steady), s.get("gpu", "?")
 
 
+def trainer_layer_times(trainer, precision, steps, tokens):
+    """summary.json's layer_times of a run of `steps` steps (the first is not timed)."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [trainer, os.path.join(ROOT, "configs", "gpt2_124m.yaml"), "--set", "device=cuda",
+               "--set", f"precision.compute={precision}", "--set", f"train.max_steps={steps}",
+               "--set", f"run.out_dir={out}", "--set", f"data.train.path={tokens}",
+               "--set", "data.test=null", "--set", "checkpoint.every_steps=0",
+               "--set", "log.layer_times=true"]
+        s, _ = trainer_outputs(cmd, out, trainer_env())
+    return s["layer_times"]
+
+
 def torch_run(python, mode, warmup, steps):
     cmd = [python, os.path.join(ROOT, "bench", "torch_gpt_gpu.py"), "--mode", mode,
            "--warmup", str(warmup), "--steps", str(steps), "--batch", str(BATCH), "--seq", str(SEQ)]
@@ -55,13 +69,15 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--modes", default="eager,compile")
+    ap.add_argument("--layer-times-steps", type=int, default=6,
+                    help="steps of the layer-times run (0: none)")
     args = ap.parse_args()
     ours, gpu = trainer_tokens_per_s(args.trainer, "bf16", args.warmup, args.steps, args.tokens)
     print(f"trainer bf16: {ours:.0f} tokens/s", file=sys.stderr)
     row = {"model": "gpt2_124m", "precision": "bf16", "batch": BATCH, "sequence": SEQ,
            "trainer_tokens_per_s": ours}
     command = (f"python3 bench/gpt_gpu_speed.py --warmup {args.warmup} --steps {args.steps} "
-               f"--modes {args.modes}")
+               f"--modes {args.modes} --layer-times-steps {args.layer_times_steps}")
     torch_version = "?"
     for mode in args.modes.split(","):
         p = torch_run(args.python, mode, args.warmup, args.steps)
@@ -70,9 +86,11 @@ def main():
         row[f"pytorch_{mode}_peak_memory_bytes"] = p["peak_memory_bytes"]
         row[f"ratio_vs_{mode}"] = ours / p["tokens_per_s"]
         print(f"pytorch {mode}: {p['tokens_per_s']:.0f} tokens/s", file=sys.stderr)
+    times = (trainer_layer_times(args.trainer, "bf16", args.layer_times_steps, args.tokens)
+             if args.layer_times_steps > 0 else None)
     result = {"date": datetime.date.today().isoformat(), "commit": git_commit(), "gpu": gpu,
               "pytorch": torch_version, "warmup_steps": args.warmup, "command": command,
-              "results": [row]}
+              "results": [row], "layer_times": times}
     lines = ["# GPT-2 124M training speed on one GPU, bf16, batch 8 x 1024 tokens", "",
              f"- date {result['date']}, commit {result['commit']}, GPU: {gpu}",
              f"- reference: PyTorch {torch_version} (bench/torch_gpt_gpu.py: flash attention, "
@@ -85,6 +103,17 @@ def main():
     for mode in args.modes.split(","):
         lines.append(f"| PyTorch {mode} | {row[f'pytorch_{mode}_tokens_per_s']:.0f} | "
                      f"{row[f'ratio_vs_{mode}']:.2f}x |")
+    if times:
+        lines += ["", f"Where trainer's step goes (log.layer_times, GPU time by CUDA events, mean of "
+                  f"{times['steps']} steps of {times['step_ms']:.1f} ms; the blocks' copies of "
+                  "a layer together; the rest of the step is the loss, the optimizer, the "
+                  "residual adds and the host):", "",
+                  "| layer pass | calls | ms per step | share of the step |", "|---|---|---|---|"]
+        for layer in times["layers"]:
+            lines.append(f"| {layer['name']} | {layer['calls']} | {layer['ms']:.2f} | "
+                         f"{100 * layer['share']:.1f}% |")
+        covered = sum(layer["share"] for layer in times["layers"])
+        lines.append(f"| (all layer passes) | | | {100 * covered:.1f}% |")
     write_results("gpt_gpu_speed", result, lines, folder=args.results)
 
 

@@ -5,17 +5,19 @@
 
 #include "core/allocator.h"
 #include "core/error.h"
+#include "core/layer_times.h"
 #include "core/ops.h"
 #include "core/trace.h"
 
 namespace trainer {
 
-// Runs one layer's pass, as a span on the compute track when tracing is on.
+// Runs one layer's pass, as a span on the compute track when tracing is on, and timed when
+// log.layer_times is.
 template <class Pass>
 static Tensor traced(const char* pass, const Layer& layer, Pass&& run) {
-  if (!trace::enabled()) return run();
+  if (!trace::enabled()) return layer_times::timed(pass, layer, run);
   const auto begin = trace::Clock::now();
-  Tensor out = run();
+  Tensor out = layer_times::timed(pass, layer, run);
   trace::span(std::string(pass) + " " + std::to_string(layer.index()) + "." + layer.type(),
               trace::Track::Compute, begin, trace::Clock::now());
   return out;

@@ -234,6 +234,10 @@ static void check_cuda_graph(const Config& c, int world) {
                         "] (dropout) draws a new mask each step, which a replayed graph would "
                         "repeat; remove it or set train.cuda_graph: false");
   }
+  if (c.layer_times)
+    throw ConfigError(at +
+                      "a replayed step runs no layer's code, so log.layer_times would time "
+                      "nothing; set one of them false");
   if (c.device != "cuda")
     throw ConfigError(at + "replays GPU work, and this run trains on the CPU; set it false");
 }
@@ -316,6 +320,7 @@ static void read_log(ConfigSection& root, Config& c) {
   c.trace = s.boolean("trace", false);
   c.tensorboard = s.boolean("tensorboard", false);
   c.trace_steps = s.integer("trace_steps", 200, 1);
+  c.layer_times = s.boolean("layer_times", false);
   // A language model's rank 0 prints a sample after each evaluation (0 tokens: none).
   c.sample_tokens = s.integer("sample_tokens", 0, 0);
   c.sample_prompt = s.text("sample_prompt", std::string("\n"));

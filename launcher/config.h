@@ -91,6 +91,7 @@ struct Config {
   bool trace = false;
   bool tensorboard = false;   // log.tensorboard: event files in <out_dir>/tb (rank 0)
   int64_t trace_steps = 200;  // a timeline holds the first so many steps of the run
+  bool layer_times = false;   // log.layer_times: time per layer pass in summary.json
 
   // file:line (or --set) of a node of this config, for errors found after loading.
   std::string where(const YAML::Node& n) const { return source->where(n); }

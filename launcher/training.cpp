@@ -8,6 +8,7 @@
 #include "core/allocator.h"
 #include "core/cpu/parallel.h"
 #include "core/data/loader.h"
+#include "core/layer_times.h"
 #include "core/layers/lm_head.h"
 #include "core/trace.h"
 #include "engine/train_step.h"
@@ -125,6 +126,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   if (c.trace) grid.world->barrier();
   trace::enable(c.trace);
   const Device device = run.model->device();
+  layer_times::enable(c.layer_times, !device.is_cpu());
   DataLoader train_loader(*run.train, c.batch_size, c.shuffle, c.seed, device);
   // Token data: the loss is per token, and throughput is counted in tokens too.
   const int64_t targets_per_sample = shape_numel(run.train->target_shape());
@@ -192,6 +194,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     plan.poison_inputs = poison_inputs(grid.world->rank(), step);
     plan.inf_gradient = inf_gradient(grid.world->rank(), step);
 
+    layer_times::begin_step();
     const auto t0 = Clock::now();
     const StepResult r = train_step(stage, *run.optimizer, train_loader, loss, plan);
     if (graph && !graph->failure().empty() && !graph_failure_said) {
@@ -204,6 +207,7 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
     double loss_sum = r.loss_sum;
     grid.world->all_reduce(&loss_sum, 1, ReduceOp::Sum);
     const double dt = seconds_since(t0);
+    layer_times::step_done(dt);
     if (trace::enabled()) {
       trace::span("step " + std::to_string(step + 1), trace::Track::Compute, t0, Clock::now());
       // A timeline grows with every step: it keeps the first log.trace_steps of them.
@@ -329,6 +333,10 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
       {"communicator", grid.data_size > 1 ? c.communicator : "none"},
   };
   if (c.device == "cuda") summary["gpu"] = gpu_name(c.gpu);
+  if (c.layer_times) {
+    summary["layer_times"] = layer_times::summary();  // rank 0's layers
+    layer_times::enable(false, false);
+  }
   if (graph) {
     summary["graph"] = {{"captures", graph->captures()}, {"replays", graph->replays()}};
     if (!graph->failure().empty()) summary["graph"]["failure"] = graph->failure();

@@ -28,14 +28,15 @@
 #   nccl           20   NcclTest under 2 ranks (this also checks the relocated Open MPI and PMIx)
 #   gpu-vs-cpu     30   GpuTrainingTest: training on the GPU against training on the CPU, and two
 #                       ranks sharing the GPU
-#   configs        45   the Fashion-MNIST CNN and MLP and the small GPT, 300 steps each, in fp32
+#   configs        35   the Fashion-MNIST CNN and MLP and the small GPT, 300 steps each, in fp32
 #                       and bf16 (summary.json and metrics.jsonl of each)
 #   speed         190   bench/gpu_speed.py --models cnn,mlp --precisions fp32,bf16 --repeats 1
 #                       --steps 300 --compile-models cnn --graph-models cnn,mlp: steady-state
 #                       samples/s, trainer eager and with train.cuda_graph, against PyTorch
 #                       eager (and torch.compile for the CNN), written after each point
-#   gpt-speed     120   bench/gpt_gpu_speed.py: GPT-2 124M in bf16, 10 warm-up and 30 timed
-#                       steps, tokens/s against PyTorch eager and torch.compile
+#   gpt-speed     130   bench/gpt_gpu_speed.py: GPT-2 124M in bf16, 10 warm-up and 30 timed
+#                       steps, tokens/s against PyTorch eager and torch.compile; then 6 steps
+#                       with log.layer_times (each layer pass's GPU time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bundle=$PWD/gpu_bundle
@@ -251,9 +252,9 @@ run() {
   stage memcheck 30 gpu
   stage nccl 20 gpu
   stage gpu-vs-cpu 30 gpu
-  stage configs 45 gpu
+  stage configs 35 gpu
   stage speed 190 gpu
-  stage gpt-speed 120 gpu
+  stage gpt-speed 130 gpu
   stage gpt-profile 150 gpu named
   exit $failed
 }

@@ -1,6 +1,7 @@
 #include "core/layers/block.h"
 
 #include "core/error.h"
+#include "core/layer_times.h"
 #include "core/ops.h"
 
 namespace trainer {
@@ -40,8 +41,11 @@ void Block::set_needs_input_grad(bool v) {
 Tensor Block::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) {
   saved.children.resize(children_.size());
   Tensor h = x;
-  for (size_t i = 0; i < children_.size(); ++i)
-    h = children_[i].second->forward(h, saved.children[i], ctx);
+  for (size_t i = 0; i < children_.size(); ++i) {
+    Layer& child = *children_[i].second;
+    h = layer_times::timed("forward", child,
+                           [&] { return child.forward(h, saved.children[i], ctx); });
+  }
   if (!residual_) return h;
   Tensor y = Tensor::empty(h.shape(), h.dtype(), h.device());
   ops::add(x, h, y);
@@ -60,16 +64,25 @@ Tensor Block::backward_input(const Tensor& dy, Stash& saved) {
 }
 
 void Block::backward_weights(Stash& saved) {
-  for (size_t i = children_.size(); i-- > 0;)
-    children_[i].second->backward_weights(saved.children[i]);
+  for (size_t i = children_.size(); i-- > 0;) {
+    Layer& child = *children_[i].second;
+    layer_times::timed("weights", child, [&] {
+      child.backward_weights(saved.children[i]);
+      return 0;
+    });
+  }
   saved.children.clear();
 }
 
 Tensor Block::backward_pass(const Tensor& dy, Stash& saved,
                             Tensor (Layer::*pass)(const Tensor&, Stash&)) {
   Tensor g = dy;
-  for (size_t i = children_.size(); i-- > 0;)
-    if (g.defined()) g = (children_[i].second.get()->*pass)(g, saved.children[i]);
+  for (size_t i = children_.size(); i-- > 0;) {
+    Layer& child = *children_[i].second;
+    if (g.defined())
+      g = layer_times::timed("backward", child,
+                             [&] { return (child.*pass)(g, saved.children[i]); });
+  }
   if (!residual_ || !needs_input_grad()) return g;
   // The residual path carries dy to the input unchanged, beside the branch's gradient.
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());

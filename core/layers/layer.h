@@ -129,6 +129,10 @@ class Layer {
   const Shape& input_shape() const { return input_; }    // per sample, without N
   const Shape& output_shape() const { return output_; }  // per sample, without N
   int64_t index() const { return id_.layer_index; }
+  // Its path inside its top-level entry's block ("attn.core"); empty for the entry itself.
+  const std::string& path() const { return id_.sub; }
+  // A block, whose passes are its children's (which log.layer_times times one by one).
+  virtual bool has_children() const { return false; }
   // Keys this layer's random streams (dropout masks).
   uint64_t random_key() const { return id_.key(); }
   // A layer that shares a parameter of an earlier one (the output head tied to the token

@@ -113,6 +113,29 @@ TEST_F(GpuTrainingTest, GraphReplaysEndAtTheEagerStepsWeights) {
   }
 }
 
+// log.layer_times on the GPU: the passes are timed by events on the compute stream, and each is
+// a disjoint stretch of the step (which waits for the GPU once, at its read-back), so every
+// leaf's time is positive and together they are at most the step.
+TEST_F(GpuTrainingTest, LayerTimesOnTheGpuArePartsOfTheStep) {
+  test::write_tokens(dir_.file("tokens.bin"), 801, 19);
+  test::write_file(dir_.file("gpt.yaml"), test::small_gpt_config(dir_.file("tokens.bin")));
+  RunSetup r =
+      build_run(load_config(dir_.file("gpt.yaml"), {"run.out_dir=" + dir_.file("times"),
+                                                    "device=cuda", "precision.compute=bf16",
+                                                    "train.max_steps=6", "log.layer_times=true"}));
+  FILE* log = std::fopen("/dev/null", "w");
+  const nlohmann::json t = train(r, 0, log)["layer_times"];
+  std::fclose(log);
+  EXPECT_EQ(t["steps"], 5);
+  ASSERT_EQ(t["layers"].size(), 2u * 11u);
+  double ms = 0;
+  for (const auto& l : t["layers"]) {
+    EXPECT_GT(l["ms"].get<double>(), 0.0) << l["name"];
+    ms += l["ms"].get<double>();
+  }
+  EXPECT_LE(ms, t["step_ms"].get<double>());
+}
+
 TEST_F(GpuTrainingTest, TwoRanksSharingTheGpuMatchOneCpuProcess) {
   const std::string mpirun =
       "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 timeout 120 "

@@ -217,6 +217,10 @@ TEST_F(ConfigTest, CudaGraphsNeedOneProcessOnAGpuAndNoDropout) {
             at(10) +
                 "model.layers[3] (dropout) draws a new mask each step, which a replayed graph "
                 "would repeat; remove it or set train.cuda_graph: false");
+  EXPECT_EQ(error_for(std::string(kBase) + "train: {cuda_graph: true}\nlog: {layer_times: true}\n"),
+            at(12) +
+                "train.cuda_graph: a replayed step runs no layer's code, so log.layer_times would "
+                "time nothing; set one of them false");
   // Dropout of p 0 draws nothing: what remains is the CPU.
   EXPECT_EQ(error_for(replaced("    - {type: relu}\n",
                                "    - {type: relu}\n    - {type: dropout, p: 0}\n") +

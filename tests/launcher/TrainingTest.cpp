@@ -198,6 +198,40 @@ TEST_F(TrainingTest, TimelineKeepsTheFirstTraceSteps) {
   EXPECT_EQ(conv_backward, 4);
 }
 
+// log.layer_times: every pass of every leaf layer of the small GPT (2 blocks of 2 micro-batches),
+// the blocks' copies together, over the steps after the first; the evaluation's passes after
+// step 3 (the first epoch's end) are not counted. The passes are disjoint spans of the step on its
+// own thread: their sum is at most the step.
+TEST_F(TrainingTest, LayerTimesCountEveryLeafPassOfTheStepsAfterTheFirst) {
+  test::write_tokens(dir_.file("tokens.bin"), 100, 19);  // 12 samples: 3 steps an epoch
+  test::write_file(dir_.file("gpt.yaml"), test::small_gpt_config(dir_.file("tokens.bin")));
+  RunSetup r = build_run(load_config(dir_.file("gpt.yaml"),
+                                     {"run.out_dir=" + dir_.file("out"), "train.max_steps=5",
+                                      "log.layer_times=true", "parallel.microbatches=2",
+                                      "data.test={type: tokens, path: " + dir_.file("tokens.bin") +
+                                          ", sequence_length: 8, vocab_size: 19}"}));
+  const nlohmann::json t = run(r)["layer_times"];
+  EXPECT_EQ(t["steps"], 4);
+  std::map<std::string, int64_t> calls;
+  double ms = 0;
+  for (const auto& l : t["layers"]) {
+    calls[l["name"]] = l["calls"];
+    ms += l["ms"].get<double>();
+    EXPECT_GE(l["ms"].get<double>(), 0.0);
+  }
+  for (const char* pass : {"forward", "backward"}) {
+    for (const char* leaf :
+         {"layer_norm attn.ln", "linear attn.qkv", "attention attn.core", "linear attn.proj",
+          "layer_norm mlp.ln", "linear mlp.fc", "gelu_tanh mlp.gelu", "linear mlp.proj"})
+      EXPECT_EQ(calls[std::string(pass) + " " + leaf], 2 * 2) << pass << " " << leaf;
+    for (const char* top : {"embedding", "layer_norm", "lm_head"})
+      EXPECT_EQ(calls[std::string(pass) + " " + top], 2) << pass << " " << top;
+  }
+  EXPECT_EQ(calls.size(), 2u * 11u);  // no block is counted beside its children
+  EXPECT_GT(ms, 0.0);
+  EXPECT_LE(ms, t["step_ms"].get<double>());
+}
+
 // fp16 and bf16 store activations in 16 bits and still learn; fp16 scales its loss, bf16 not.
 TEST_F(TrainingTest, HalfPrecisionStoresActivationsInSixteenBitsAndLearns) {
   RunSetup f32 = setup(), f16 = setup({"precision.compute=fp16"});

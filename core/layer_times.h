@@ -1,0 +1,49 @@
+// Where a step's time goes, layer by layer (`log.layer_times: true`): every pass of every layer
+// without children (a block's children are timed one by one), summed over the steps after the
+// first (which pays for handle creation, algorithm searches and first-touch allocations) and
+// grouped by what the layer is: pass, type and path inside its block ("backward attention
+// attn.core"), the copies in every block together.
+//
+// On the GPU a pass is timed by two CUDA events around its kernels, read after the step has
+// ended (the step's own read-back has waited for them): the step never waits for a timing. On
+// the CPU, by the host clock. Called from the compute thread only; off, a pass costs one branch.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "core/layers/layer.h"
+
+namespace trainer::layer_times {
+
+// Starts (or stops) timing; `gpu`: the passes run on the compute stream of a GPU.
+void enable(bool on, bool gpu);
+bool enabled();
+
+// A point in the step in progress (a host clock reading, or an event queued on the compute
+// stream), by its number.
+int mark();
+// The span from mark `begin` to now was `pass` of `layer` (a leaf).
+void add(const char* pass, const Layer& layer, int begin);
+
+// Runs `run`, a pass of `layer`, and times it when timing is on and `layer` is a leaf.
+template <class Run>
+auto timed(const char* pass, const Layer& layer, Run&& run) {
+  if (!enabled() || layer.has_children()) return run();
+  const int begin = mark();
+  auto out = run();
+  add(pass, layer, begin);
+  return out;
+}
+
+// Before each step: drops what was timed since the last one ended (an evaluation's passes).
+void begin_step();
+// After each step, `seconds` long on the host's clock: resolves its spans into times, and adds
+// them unless it is the first.
+void step_done(double seconds);
+
+// {"steps": timed steps, "step_ms": their mean, "layers": [{"name", "calls", "ms", "share"}]},
+// the layers longest first; calls and ms are per timed step, share is of step_ms.
+nlohmann::json summary();
+
+}  // namespace trainer::layer_times
