@@ -27,6 +27,29 @@ __global__ void loss_kernel(int64_t N, int64_t C, const float* logits, const int
 // float, the max, the sum of exponentials and the gradient split over its threads.
 constexpr int kWideRow = 1024;
 
+struct MaxOp {
+  __device__ float operator()(float a, float b) const { return b > a ? b : a; }
+};
+struct AddOp {
+  __device__ double operator()(double a, double b) const { return a + b; }
+};
+
+// The block's threads' values `v` combined by `op` in a tree whose order depends on the block
+// size alone; every thread gets the result. `shared` holds blockDim.x values, free again on
+// return.
+template <class T, class Op>
+__device__ T block_reduce(T v, T* shared, Op op) {
+  shared[threadIdx.x] = v;
+  __syncthreads();
+  for (int k = blockDim.x / 2; k > 0; k /= 2) {
+    if (threadIdx.x < k) shared[threadIdx.x] = op(shared[threadIdx.x], shared[threadIdx.x + k]);
+    __syncthreads();
+  }
+  const T out = shared[0];
+  __syncthreads();
+  return out;
+}
+
 // Logits and their gradient of element type E (16-bit ones read and written as such: a
 // vocabulary-wide row is the largest tensor of a language model's step).
 template <class E>
@@ -64,13 +87,7 @@ __global__ void cross_entropy_wide_kernel(int64_t N, int64_t C, const typename E
     // exp_poly, their sum in double, the gradient through the sum's float inverse.
     double s = 0.0;
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x) s += cpu::exp_poly(E::get(row[c]) - mx);
-    sums[threadIdx.x] = s;
-    __syncthreads();
-    for (int k = blockDim.x / 2; k > 0; k /= 2) {
-      if (threadIdx.x < k) sums[threadIdx.x] += sums[threadIdx.x + k];
-      __syncthreads();
-    }
-    const double denom = sums[0];
+    const double denom = block_reduce(s, sums, AddOp{});
     const int32_t label = labels[n];
     if (dlogits) {
       const float inv = static_cast<float>(1.0 / denom);
@@ -118,6 +135,9 @@ __global__ void add_rows_kernel(int64_t N, const double* loss, const int32_t* co
   }
 }
 
+// Blocks for a kernel of one block per row.
+unsigned row_blocks(int64_t N) { return static_cast<unsigned>(std::min<int64_t>(N, 132 * 16)); }
+
 // Runs a loss kernel into per-row buffers and adds the rows into totals, all queued on the
 // compute stream (nothing waits for the device): `launch(blocks, loss, correct)` launches it.
 template <class Launch>
@@ -126,29 +146,43 @@ static void run_loss(int64_t N, double* totals, Launch launch, bool block_per_ro
   const Scratch rows(static_cast<size_t>(N) * (sizeof(double) + sizeof(int32_t)));
   double* loss = rows.get<double>();
   int32_t* correct = reinterpret_cast<int32_t*>(loss + N);
-  const unsigned blocks =
-      block_per_row ? static_cast<unsigned>(std::min<int64_t>(N, 132 * 16)) : blocks_for(N);
+  const unsigned blocks = block_per_row ? row_blocks(N) : blocks_for(N);
   launch(blocks, loss, correct);
   TRAINER_CHECK_LAUNCH();
   add_rows_kernel<<<1, kSumThreads, 0, stream()>>>(N, loss, correct, totals);
   TRAINER_CHECK_LAUNCH();
 }
 
-// The vocabulary-parallel passes: one thread per row running the CPU twin's row functions.
-// (Correct first; a block per row, as for the whole-vocabulary loss, is the faster form.)
+// The vocabulary-parallel passes over each rank's slice of C columns (C = 50304 / T for GPT-2):
+// one block per row, as the whole-vocabulary loss, with the CPU twin's arithmetic
+// (core/cpu/loss_rows.h): exponentials in float through exp_poly, their sum in double.
 __global__ void split_ce_max_target_kernel(int64_t N, int64_t C, const float* logits,
                                            const int32_t* labels, int64_t begin, float* row_max,
                                            float* target) {
-  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < N;
-       n += int64_t{gridDim.x} * blockDim.x)
-    cpu::split_ce_max_target(C, logits + n * C, labels[n], begin, row_max + n, target + n);
+  __shared__ float shared[kThreads];
+  for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
+    const float* row = logits + n * C;
+    float mx = -INFINITY;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) mx = MaxOp{}(mx, row[c]);
+    mx = block_reduce(mx, shared, MaxOp{});
+    if (threadIdx.x == 0) {
+      const int32_t label = labels[n];
+      row_max[n] = mx;
+      target[n] = label >= begin && label < begin + C ? row[label - begin] : 0.0f;
+    }
+  }
 }
 
 __global__ void split_ce_sum_exp_kernel(int64_t N, int64_t C, const float* logits,
                                         const float* row_max, float* sum_exp) {
-  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < N;
-       n += int64_t{gridDim.x} * blockDim.x)
-    sum_exp[n] = cpu::split_ce_sum_exp(C, logits + n * C, row_max[n]);
+  __shared__ double shared[kThreads];
+  for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
+    const float* row = logits + n * C;
+    double s = 0.0;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) s += cpu::exp_poly(row[c] - row_max[n]);
+    s = block_reduce(s, shared, AddOp{});
+    if (threadIdx.x == 0) sum_exp[n] = static_cast<float>(s);
+  }
 }
 
 struct SplitRows {
@@ -159,20 +193,28 @@ struct SplitRows {
 __global__ void split_ce_loss_kernel(int64_t N, int64_t C, const float* logits,
                                      const int32_t* labels, SplitRows s, float grad_scale,
                                      float* dlogits, double* loss, int32_t* correct) {
-  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < N;
-       n += int64_t{gridDim.x} * blockDim.x) {
-    const cpu::RowLoss r =
-        cpu::split_ce_row(C, logits + n * C, labels[n], s.begin, s.row_max[n], s.sum_exp[n],
-                          s.target[n], grad_scale, dlogits ? dlogits + n * C : nullptr);
-    loss[n] = r.loss;
-    correct[n] = r.correct;
+  for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
+    const float* row = logits + n * C;
+    const int64_t label = labels[n] - s.begin;  // in this slice when in [0, C)
+    const float mx = s.row_max[n];
+    if (dlogits) {
+      const float scale = grad_scale / s.sum_exp[n];
+      for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+        const float p = cpu::exp_poly(row[c] - mx) * scale;
+        dlogits[n * C + c] = c == label ? p - grad_scale : p;
+      }
+    }
+    if (threadIdx.x == 0) {
+      loss[n] = log(static_cast<double>(s.sum_exp[n])) - static_cast<double>(s.target[n] - mx);
+      correct[n] = s.target[n] >= mx;
+    }
   }
 }
 
 void split_ce_max_target(int64_t N, int64_t C, const float* logits, const int32_t* labels,
                          int64_t begin, float* row_max, float* target) {
   if (N == 0) return;
-  split_ce_max_target_kernel<<<blocks_for(N), kThreads, 0, stream()>>>(N, C, logits, labels, begin,
+  split_ce_max_target_kernel<<<row_blocks(N), kThreads, 0, stream()>>>(N, C, logits, labels, begin,
                                                                        row_max, target);
   TRAINER_CHECK_LAUNCH();
 }
@@ -180,7 +222,7 @@ void split_ce_max_target(int64_t N, int64_t C, const float* logits, const int32_
 void split_ce_sum_exp(int64_t N, int64_t C, const float* logits, const float* row_max,
                       float* sum_exp) {
   if (N == 0) return;
-  split_ce_sum_exp_kernel<<<blocks_for(N), kThreads, 0, stream()>>>(N, C, logits, row_max, sum_exp);
+  split_ce_sum_exp_kernel<<<row_blocks(N), kThreads, 0, stream()>>>(N, C, logits, row_max, sum_exp);
   TRAINER_CHECK_LAUNCH();
 }
 
@@ -188,10 +230,13 @@ void split_ce_loss(int64_t N, int64_t C, const float* logits, const int32_t* lab
                    const float* row_max, const float* sum_exp, const float* target,
                    float grad_scale, float* dlogits, double* totals) {
   const SplitRows s{begin, row_max, sum_exp, target};
-  run_loss(N, totals, [&](unsigned blocks, double* loss, int32_t* correct) {
-    split_ce_loss_kernel<<<blocks, kThreads, 0, stream()>>>(N, C, logits, labels, s, grad_scale,
-                                                            dlogits, loss, correct);
-  });
+  run_loss(
+      N, totals,
+      [&](unsigned blocks, double* loss, int32_t* correct) {
+        split_ce_loss_kernel<<<blocks, kThreads, 0, stream()>>>(N, C, logits, labels, s, grad_scale,
+                                                                dlogits, loss, correct);
+      },
+      true);
 }
 
 // A launch of `kernel` over the whole-vocabulary loss's arguments.

@@ -409,27 +409,32 @@ TEST_F(GpuOpsTest, VocabularySlicesMatchTheCpu) {
   expect_twins(gdwte, dwte, 0, 0);
   expect_twins(gdwpe, dwpe, 0, 0);
 
-  const int64_t rows = 6, columns = 7, begin = 12;
-  const Tensor logits = test::random_tensor({rows, columns}, 6, -3.0f, 3.0f);
-  const Tensor labels = test::random_tokens({rows}, 19, 7);
-  Tensor mx = Tensor::empty({rows}), target = Tensor::empty({rows}), sum = Tensor::empty({rows});
-  Tensor gmx = mx.to(kGpu), gtarget = target.to(kGpu), gsum = sum.to(kGpu);
-  ops::split_ce_max_target(logits, labels, begin, mx, target);
-  ops::split_ce_max_target(logits.to(kGpu), labels.to(kGpu), begin, gmx, gtarget);
-  expect_twins(gmx, mx, 0, 0);
-  expect_twins(gtarget, target, 0, 0);
-  ops::split_ce_sum_exp(logits, mx, sum);
-  ops::split_ce_sum_exp(logits.to(kGpu), mx.to(kGpu), gsum);
-  expect_twins(gsum, sum, 0, 1e-6);
-  Tensor d = Tensor::empty({rows, columns}), gd = Tensor::empty({rows, columns}, DType::F32, kGpu);
-  LossTotals want_totals(Device::cpu()), got_totals(kGpu);
-  ops::split_ce_loss(logits, labels, begin, mx, sum, target, 0.5f, d, want_totals);
-  ops::split_ce_loss(logits.to(kGpu), labels.to(kGpu), begin, mx.to(kGpu), sum.to(kGpu),
-                     target.to(kGpu), 0.5f, gd, got_totals);
-  const ops::LossSums want = want_totals.read(), got = got_totals.read();
-  EXPECT_NEAR(got.loss, want.loss, 1e-9 * std::abs(want.loss));
-  EXPECT_EQ(got.correct, want.correct);
-  expect_twins(gd, d, 1e-7, 1e-6);
+  // A vocabulary slice narrower than a block, and one of several columns per thread.
+  for (const int64_t columns : {int64_t{7}, int64_t{3000}}) {
+    SCOPED_TRACE(columns);
+    const int64_t rows = 6, begin = 12;
+    const Tensor logits = test::random_tensor({rows, columns}, 6, -3.0f, 3.0f);
+    const Tensor labels = test::random_tokens({rows}, 19, 7);
+    Tensor mx = Tensor::empty({rows}), target = Tensor::empty({rows}), sum = Tensor::empty({rows});
+    Tensor gmx = mx.to(kGpu), gtarget = target.to(kGpu), gsum = sum.to(kGpu);
+    ops::split_ce_max_target(logits, labels, begin, mx, target);
+    ops::split_ce_max_target(logits.to(kGpu), labels.to(kGpu), begin, gmx, gtarget);
+    expect_twins(gmx, mx, 0, 0);
+    expect_twins(gtarget, target, 0, 0);
+    ops::split_ce_sum_exp(logits, mx, sum);
+    ops::split_ce_sum_exp(logits.to(kGpu), mx.to(kGpu), gsum);
+    expect_twins(gsum, sum, 0, 1e-6);
+    Tensor d = Tensor::empty({rows, columns}),
+           gd = Tensor::empty({rows, columns}, DType::F32, kGpu);
+    LossTotals want_totals(Device::cpu()), got_totals(kGpu);
+    ops::split_ce_loss(logits, labels, begin, mx, sum, target, 0.5f, d, want_totals);
+    ops::split_ce_loss(logits.to(kGpu), labels.to(kGpu), begin, mx.to(kGpu), sum.to(kGpu),
+                       target.to(kGpu), 0.5f, gd, got_totals);
+    const ops::LossSums want = want_totals.read(), got = got_totals.read();
+    EXPECT_NEAR(got.loss, want.loss, 1e-9 * std::abs(want.loss));
+    EXPECT_EQ(got.correct, want.correct);
+    expect_twins(gd, d, 1e-7, 1e-6);
+  }
 }
 
 // The fused multi-tensor updates against the per-parameter CPU loop, over more parameters than
