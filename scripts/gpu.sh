@@ -24,7 +24,7 @@
 #                       that reports itself skipped on a GPU machine fails the stage
 #   memcheck       30   compute-sanitizer --tool memcheck on GpuOpsTest's linear, conv2d,
 #                       attention, layer_norm, embedding and loss cases, the 16-bit convolution
-#                       and attention, and dropout
+#                       and attention, dropout, and the vocabulary-parallel loss
 #   nccl           20   NcclTest under 2 ranks (this also checks the relocated Open MPI and PMIx)
 #   gpu-vs-cpu     30   GpuTrainingTest: training on the GPU against training on the CPU, and two
 #                       ranks sharing the GPU
@@ -150,7 +150,7 @@ stage_gpu_ops() { gtest GpuOpsTest "$bundle/bin/GpuOpsTest"; }
 
 stage_memcheck() {
   bundled compute-sanitizer --tool memcheck --error-exitcode 1 "$bundle/bin/GpuOpsTest" \
-    --gtest_filter='*/linear*:*/conv2d*:*/attention*:*/layer_norm*:*/embedding*:*loss*:*SixteenBit*:*Dropout*'
+    --gtest_filter='*/linear*:*/conv2d*:*/attention*:*/layer_norm*:*/embedding*:*loss*:*SixteenBit*:*Dropout*:*VocabularySlices*'
 }
 
 stage_nccl() {
