@@ -94,6 +94,13 @@ void add(const char* pass, const Layer& layer, int begin) {
   state().spans.push_back({std::move(name), begin, end});
 }
 
+static bool recomputing = false;
+
+Recomputing::Recomputing() { recomputing = true; }
+Recomputing::~Recomputing() { recomputing = false; }
+
+const char* forward_pass() { return recomputing ? "recompute" : "forward"; }
+
 void begin_step() { clear_step(state()); }
 
 void step_done(double seconds) {

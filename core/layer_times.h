@@ -36,6 +36,18 @@ auto timed(const char* pass, const Layer& layer, Run&& run) {
   return out;
 }
 
+// While one lives, the forward passes of a block's children are its recompute in backward
+// (train.recompute), and are timed as "recompute".
+class Recomputing {
+ public:
+  Recomputing();
+  ~Recomputing();
+  Recomputing(const Recomputing&) = delete;
+  Recomputing& operator=(const Recomputing&) = delete;
+};
+// "forward", or "recompute" while a Recomputing lives.
+const char* forward_pass();
+
 // Before each step: drops what was timed since the last one ended (an evaluation's passes).
 void begin_step();
 // After each step, `seconds` long on the host's clock: resolves its spans into times, and adds

@@ -119,6 +119,7 @@ Tensor Model::backward_pass(const Tensor& dy, ModelStash& stash, const BackwardH
       const Tensor input = stash[i].tensors.at(0);
       const ForwardContext ctx = *stash[i].replay;
       stash[i] = Stash{};
+      const layer_times::Recomputing recomputing;
       traced("recompute", *layers_[i], [&] { return layers_[i]->forward(input, stash[i], ctx); });
     }
     if (g.defined())

@@ -43,7 +43,7 @@ Tensor Block::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) 
   Tensor h = x;
   for (size_t i = 0; i < children_.size(); ++i) {
     Layer& child = *children_[i].second;
-    h = layer_times::timed("forward", child,
+    h = layer_times::timed(layer_times::forward_pass(), child,
                            [&] { return child.forward(h, saved.children[i], ctx); });
   }
   if (!residual_) return h;

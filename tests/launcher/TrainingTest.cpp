@@ -198,7 +198,7 @@ TEST_F(TrainingTest, TimelineKeepsTheFirstTraceSteps) {
   EXPECT_EQ(conv_backward, 4);
 }
 
-// log.layer_times: every pass of every leaf layer of the small GPT (2 blocks of 2 micro-batches),
+// log.layer_times: every pass of every leaf layer of the small GPT (2 blocks, 2 micro-batches),
 // the blocks' copies together, over the steps after the first; the evaluation's passes after
 // step 3 (the first epoch's end) are not counted. The passes are disjoint spans of the step on its
 // own thread: their sum is at most the step.
@@ -230,6 +230,17 @@ TEST_F(TrainingTest, LayerTimesCountEveryLeafPassOfTheStepsAfterTheFirst) {
   EXPECT_EQ(calls.size(), 2u * 11u);  // no block is counted beside its children
   EXPECT_GT(ms, 0.0);
   EXPECT_LE(ms, t["step_ms"].get<double>());
+
+  // Recomputed blocks: their children's second forwards, in backward, are recompute passes.
+  RunSetup again = build_run(
+      load_config(dir_.file("gpt.yaml"), {"run.out_dir=" + dir_.file("again"), "train.max_steps=3",
+                                          "log.layer_times=true", "train.recompute=blocks"}));
+  std::map<std::string, int64_t> recomputed;
+  const nlohmann::json timed = run(again)["layer_times"];
+  for (const auto& l : timed["layers"]) recomputed[l["name"]] = l["calls"];
+  EXPECT_EQ(recomputed["forward attention attn.core"], 2);
+  EXPECT_EQ(recomputed["recompute attention attn.core"], 2);
+  EXPECT_EQ(recomputed.count("recompute embedding"), 0u);
 }
 
 // fp16 and bf16 store activations in 16 bits and still learn; fp16 scales its loss, bf16 not.
