@@ -5,13 +5,11 @@
 #include "core/cuda/blas_handle.cuh"
 #include "core/cuda/element.cuh"
 #include "core/cuda/launch.cuh"
+#include "core/cuda/reduce.cuh"
 #include "core/cuda/scratch.cuh"
 
 namespace trainer::cuda {
 namespace {
-
-constexpr int kWarp = 32;
-constexpr int kRowsPerBlock = kThreads / kWarp;
 
 // Row-major C(M, N) = alpha op(A) op(B) + beta C for `batch` matrices `stride_*` elements apart,
 // through cuBLAS's column-major view (Cᵀ = op(B)ᵀ op(A)ᵀ). A and B of type `ab`, C of type `c`,
@@ -27,16 +25,6 @@ void gemm_batched(cudaDataType_t ab, cudaDataType_t c, bool trans_a, bool trans_
       static_cast<int>(ldb), stride_b, A, ab, static_cast<int>(lda), stride_a, &beta, C, c,
       static_cast<int>(ldc), stride_c, static_cast<int>(batch), CUBLAS_COMPUTE_32F,
       CUBLAS_GEMM_DEFAULT));
-}
-
-__device__ float warp_max(float v) {
-  for (int o = kWarp / 2; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
-__device__ float warp_sum(float v) {
-  for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
 }
 
 // Each of the rows (T per head) of scores S: softmax over positions 0..t, zero after, in place;
@@ -99,10 +87,6 @@ __global__ void causal_softmax_backward_kernel(int64_t rows, int64_t T, float* S
   }
 }
 
-unsigned row_blocks(int64_t rows) {
-  return static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock);
-}
-
 // The products of one call in `t` (fp32, or fp16 / bf16 on the tensor cores), over sequence n's
 // heads: a head is a column block of the (T, 3C) qkv matrix, D apart. Pointers are to elements of
 // `Elem` (float or uint16_t); the scores S and P are float, dP too.
@@ -163,7 +147,7 @@ void forward(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D, const
   for (int64_t n = 0; n < N; ++n) {
     const Elem* qkv_n = qkv + n * T * pr.C3;
     pr.scores(qkv_n, S.get<float>());
-    causal_softmax_kernel<E><<<row_blocks(H * T), kThreads, 0, stream()>>>(
+    causal_softmax_kernel<E><<<warp_row_blocks(H * T), kThreads, 0, stream()>>>(
         H * T, T, S.get<float>(), stats + n * H * T, p16.get<Elem>());
     TRAINER_CHECK_LAUNCH();
     pr.values(p, qkv_n, y + n * T * pr.C);
@@ -189,7 +173,7 @@ void backward(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D,
     const Elem* dy_n = dy + n * T * pr.C;
     pr.scores(qkv_n, S.get<float>());
     pr.grad_probs(dy_n, qkv_n, dp.get<float>());
-    causal_softmax_backward_kernel<E><<<row_blocks(H * T), kThreads, 0, stream()>>>(
+    causal_softmax_backward_kernel<E><<<warp_row_blocks(H * T), kThreads, 0, stream()>>>(
         H * T, T, S.get<float>(), stats + n * H * T, dp.get<float>(), p16.get<Elem>(),
         ds16.get<Elem>());
     TRAINER_CHECK_LAUNCH();

@@ -3,6 +3,7 @@
 #include "core/cuda/element.cuh"
 #include "core/cuda/elementwise.cuh"
 #include "core/cuda/launch.cuh"
+#include "core/cuda/reduce.cuh"
 #include "core/cuda/scratch.cuh"
 
 namespace trainer::cuda {
@@ -169,13 +170,8 @@ __global__ void sum_squares_kernel(int64_t n, const float* x, double* partial) {
   __shared__ double shared[kThreads];
   double s = 0.0;
   GRID_STRIDE(i, n) s += static_cast<double>(x[i]) * x[i];
-  shared[threadIdx.x] = s;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) shared[threadIdx.x] += shared[threadIdx.x + half];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) partial[blockIdx.x] = shared[0];
+  s = block_reduce(s, shared, AddOp{});
+  if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 
 double sum_squares(int64_t n, const float* x) {

@@ -5,6 +5,7 @@
 #include "core/cuda/element.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/loss.cuh"
+#include "core/cuda/reduce.cuh"
 #include "core/cuda/scratch.cuh"
 
 namespace trainer::cuda {
@@ -26,29 +27,6 @@ __global__ void loss_kernel(int64_t N, int64_t C, const float* logits, const int
 // A language model's vocabulary-wide rows (C in the tens of thousands): one block per row, in
 // float, the max, the sum of exponentials and the gradient split over its threads.
 constexpr int kWideRow = 1024;
-
-struct MaxOp {
-  __device__ float operator()(float a, float b) const { return b > a ? b : a; }
-};
-struct AddOp {
-  __device__ double operator()(double a, double b) const { return a + b; }
-};
-
-// The block's threads' values `v` combined by `op` in a tree whose order depends on the block
-// size alone; every thread gets the result. `shared` holds blockDim.x values, free again on
-// return.
-template <class T, class Op>
-__device__ T block_reduce(T v, T* shared, Op op) {
-  shared[threadIdx.x] = v;
-  __syncthreads();
-  for (int k = blockDim.x / 2; k > 0; k /= 2) {
-    if (threadIdx.x < k) shared[threadIdx.x] = op(shared[threadIdx.x], shared[threadIdx.x + k]);
-    __syncthreads();
-  }
-  const T out = shared[0];
-  __syncthreads();
-  return out;
-}
 
 // Logits and their gradient of element type E (16-bit ones read and written as such: a
 // vocabulary-wide row is the largest tensor of a language model's step).
@@ -119,24 +97,18 @@ __global__ void add_rows_kernel(int64_t N, const double* loss, const int32_t* co
     ls += loss[n];
     cs += correct[n];
   }
-  l[threadIdx.x] = ls;
-  c[threadIdx.x] = cs;
-  __syncthreads();
-  for (int k = kSumThreads / 2; k > 0; k /= 2) {
-    if (threadIdx.x < k) {
-      l[threadIdx.x] += l[threadIdx.x + k];
-      c[threadIdx.x] += c[threadIdx.x + k];
-    }
-    __syncthreads();
-  }
+  ls = block_reduce(ls, l, AddOp{});
+  cs = block_reduce(cs, c, AddOp{});
   if (threadIdx.x == 0) {
-    totals[0] += l[0];
-    totals[1] += static_cast<double>(c[0]);
+    totals[0] += ls;
+    totals[1] += static_cast<double>(cs);
   }
 }
 
 // Blocks for a kernel of one block per row.
-unsigned row_blocks(int64_t N) { return static_cast<unsigned>(std::min<int64_t>(N, 132 * 16)); }
+unsigned block_row_blocks(int64_t N) {
+  return static_cast<unsigned>(std::min<int64_t>(N, 132 * 16));
+}
 
 // Runs a loss kernel into per-row buffers and adds the rows into totals, all queued on the
 // compute stream (nothing waits for the device): `launch(blocks, loss, correct)` launches it.
@@ -146,7 +118,7 @@ static void run_loss(int64_t N, double* totals, Launch launch, bool block_per_ro
   const Scratch rows(static_cast<size_t>(N) * (sizeof(double) + sizeof(int32_t)));
   double* loss = rows.get<double>();
   int32_t* correct = reinterpret_cast<int32_t*>(loss + N);
-  const unsigned blocks = block_per_row ? row_blocks(N) : blocks_for(N);
+  const unsigned blocks = block_per_row ? block_row_blocks(N) : blocks_for(N);
   launch(blocks, loss, correct);
   TRAINER_CHECK_LAUNCH();
   add_rows_kernel<<<1, kSumThreads, 0, stream()>>>(N, loss, correct, totals);
@@ -214,15 +186,16 @@ __global__ void split_ce_loss_kernel(int64_t N, int64_t C, const float* logits,
 void split_ce_max_target(int64_t N, int64_t C, const float* logits, const int32_t* labels,
                          int64_t begin, float* row_max, float* target) {
   if (N == 0) return;
-  split_ce_max_target_kernel<<<row_blocks(N), kThreads, 0, stream()>>>(N, C, logits, labels, begin,
-                                                                       row_max, target);
+  split_ce_max_target_kernel<<<block_row_blocks(N), kThreads, 0, stream()>>>(
+      N, C, logits, labels, begin, row_max, target);
   TRAINER_CHECK_LAUNCH();
 }
 
 void split_ce_sum_exp(int64_t N, int64_t C, const float* logits, const float* row_max,
                       float* sum_exp) {
   if (N == 0) return;
-  split_ce_sum_exp_kernel<<<row_blocks(N), kThreads, 0, stream()>>>(N, C, logits, row_max, sum_exp);
+  split_ce_sum_exp_kernel<<<block_row_blocks(N), kThreads, 0, stream()>>>(N, C, logits, row_max,
+                                                                          sum_exp);
   TRAINER_CHECK_LAUNCH();
 }
 

@@ -2,16 +2,9 @@
 #include "core/cuda/column_sums.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/norm.cuh"
+#include "core/cuda/reduce.cuh"
 
 namespace trainer::cuda {
-
-constexpr int kWarp = 32;
-constexpr int kRowsPerBlock = kThreads / kWarp;  // one warp per row
-
-__device__ float warp_sum(float v) {
-  for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
 
 // Elements of x, w, b, y, dy and dx of type E; mean, rstd and the gradients dw, db float.
 template <class E>
@@ -74,15 +67,11 @@ struct NormalisedTimesGrad {
   }
 };
 
-static unsigned row_blocks(int64_t R) {
-  return static_cast<unsigned>((R + kRowsPerBlock - 1) / kRowsPerBlock);
-}
-
 template <class E>
 static void forward(int64_t R, int64_t C, const void* x, const void* w, const void* b, void* y,
                     float* mean, float* rstd) {
   if (R == 0) return;
-  layer_norm_forward_kernel<E><<<row_blocks(R), kThreads, 0, stream()>>>(
+  layer_norm_forward_kernel<E><<<warp_row_blocks(R), kThreads, 0, stream()>>>(
       R, C, as<E>(x), as<E>(w), as<E>(b), as<E>(y), mean, rstd);
   TRAINER_CHECK_LAUNCH();
 }
@@ -92,7 +81,7 @@ static void backward(int64_t R, int64_t C, const void* x, const void* w, const f
                      const float* rstd, const void* dy, void* dx, float* dw, float* db) {
   if (R == 0) return;
   if (dx) {
-    layer_norm_dx_kernel<E><<<row_blocks(R), kThreads, 0, stream()>>>(
+    layer_norm_dx_kernel<E><<<warp_row_blocks(R), kThreads, 0, stream()>>>(
         R, C, as<E>(x), as<E>(w), mean, rstd, as<E>(dy), as<E>(dx));
     TRAINER_CHECK_LAUNCH();
   }
