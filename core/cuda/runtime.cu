@@ -10,6 +10,7 @@
 
 #include "core/allocator.h"
 #include "core/check.h"
+#include "core/cuda/event_pool.cuh"
 #include "core/cuda/runtime.cuh"
 #include "core/error.h"
 
@@ -111,7 +112,7 @@ class UploadStaging {
     void* block = pinned_allocate(bytes);
     std::memcpy(block, src, bytes);
     CUDA_CHECK(cudaMemcpyAsync(dst, block, bytes, cudaMemcpyHostToDevice, stream()));
-    cudaEvent_t done = event();
+    cudaEvent_t done = events_.take();
     CUDA_CHECK(cudaEventRecord(done, stream()));
     in_flight_.push_back({block, bytes, done});
   }
@@ -128,27 +129,16 @@ class UploadStaging {
     size_t n = 0;
     while (n < in_flight_.size() && cudaEventQuery(in_flight_[n].done) == cudaSuccess) {
       pinned_free(in_flight_[n].block, in_flight_[n].bytes);
-      events_.push_back(in_flight_[n].done);
+      events_.give(in_flight_[n].done);
       ++n;
     }
     cudaGetLastError();  // cudaErrorNotReady is an answer, not an error
     in_flight_.erase(in_flight_.begin(), in_flight_.begin() + static_cast<std::ptrdiff_t>(n));
   }
 
-  cudaEvent_t event() {
-    if (!events_.empty()) {
-      cudaEvent_t e = events_.back();
-      events_.pop_back();
-      return e;
-    }
-    cudaEvent_t e = nullptr;
-    CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-    return e;
-  }
-
   std::mutex mu_;
   std::vector<InFlight> in_flight_;
-  std::vector<cudaEvent_t> events_;
+  EventPool events_{cudaEventDisableTiming};
 };
 
 // Never destroyed, as the block caches below: uploads may be in flight at static teardown.

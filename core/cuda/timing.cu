@@ -1,38 +1,22 @@
 #include <cuda_runtime.h>
 
-#include <mutex>
-#include <vector>
-
+#include "core/cuda/event_pool.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/timing.cuh"
 
 namespace trainer::cuda {
 namespace {
 
-// Events are created once and reused: creating one per layer pass would cost more than
-// recording it.
-struct MarkPool {
-  std::mutex mu;
-  std::vector<cudaEvent_t> idle;
-};
-
-MarkPool& pool() {
-  static MarkPool* p = new MarkPool;  // never destroyed: marks may be released at teardown
+// Never destroyed: marks may be released at static teardown.
+EventPool& marks() {
+  static EventPool* p = new EventPool(cudaEventDefault);
   return *p;
 }
 
 }  // namespace
 
 void* record_mark() {
-  cudaEvent_t e = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(pool().mu);
-    if (!pool().idle.empty()) {
-      e = pool().idle.back();
-      pool().idle.pop_back();
-    }
-  }
-  if (!e) CUDA_CHECK(cudaEventCreate(&e));
+  cudaEvent_t e = marks().take();
   CUDA_CHECK(cudaEventRecord(e, stream()));
   return e;
 }
@@ -45,9 +29,6 @@ float elapsed_ms(void* begin, void* end) {
   return ms;
 }
 
-void release_mark(void* mark) {
-  std::lock_guard<std::mutex> lock(pool().mu);
-  pool().idle.push_back(static_cast<cudaEvent_t>(mark));
-}
+void release_mark(void* mark) { marks().give(static_cast<cudaEvent_t>(mark)); }
 
 }  // namespace trainer::cuda
