@@ -26,29 +26,28 @@ from gpu_speed import trainer_env  # noqa: E402
 SEQ, BATCH, LOG_EVERY = 1024, 8, 10
 
 
-def trainer_tokens_per_s(trainer, precision, warmup, steps, tokens):
-    """Median tokens/s of the logging windows after `warmup` steps, the GPU's name, peak bytes."""
+def trainer_run(trainer, precision, steps, tokens, setting):
+    """summary.json and metrics.jsonl's records of configs/gpt2_124m.yaml on the GPU for `steps`
+    steps on `tokens`, with one more --set `setting`."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [trainer, os.path.join(ROOT, "configs", "gpt2_124m.yaml"), "--set", "device=cuda",
-               "--set", f"precision.compute={precision}",
-               "--set", f"train.max_steps={warmup + steps}", "--set", f"run.out_dir={out}",
-               "--set", f"data.train.path={tokens}", "--set", "data.test=null",
-               "--set", "checkpoint.every_steps=0", "--set", f"log.every_steps={LOG_EVERY}"]
-        s, windows = trainer_outputs(cmd, out, trainer_env())
+               "--set", f"precision.compute={precision}", "--set", f"train.max_steps={steps}",
+               "--set", f"run.out_dir={out}", "--set", f"data.train.path={tokens}",
+               "--set", "data.test=null", "--set", "checkpoint.every_steps=0", "--set", setting]
+        return trainer_outputs(cmd, out, trainer_env())
+
+
+def trainer_tokens_per_s(trainer, precision, warmup, steps, tokens):
+    """Median tokens/s of the logging windows after `warmup` steps, and the GPU's name."""
+    s, windows = trainer_run(trainer, precision, warmup + steps, tokens,
+                             f"log.every_steps={LOG_EVERY}")
     steady = [w["tokens_per_s"] for w in windows if w["step"] > warmup]
     return statistics.median(steady), s.get("gpu", "?")
 
 
 def trainer_layer_times(trainer, precision, steps, tokens):
     """summary.json's layer_times of a run of `steps` steps (the first is not timed)."""
-    with tempfile.TemporaryDirectory() as out:
-        cmd = [trainer, os.path.join(ROOT, "configs", "gpt2_124m.yaml"), "--set", "device=cuda",
-               "--set", f"precision.compute={precision}", "--set", f"train.max_steps={steps}",
-               "--set", f"run.out_dir={out}", "--set", f"data.train.path={tokens}",
-               "--set", "data.test=null", "--set", "checkpoint.every_steps=0",
-               "--set", "log.layer_times=true"]
-        s, _ = trainer_outputs(cmd, out, trainer_env())
-    return s["layer_times"]
+    return trainer_run(trainer, precision, steps, tokens, "log.layer_times=true")[0]["layer_times"]
 
 
 def torch_run(python, mode, warmup, steps):
