@@ -325,23 +325,25 @@ void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& stat
   yo.done();
 }
 
-void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& stats, const Tensor& dy,
-                        Tensor& dqkv) {
+void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& y, const Tensor& stats,
+                        const Tensor& dy, Tensor& dqkv) {
   const int64_t N = qkv.dim(0), T = qkv.dim(1), C = qkv.dim(2) / 3, D = C / heads;
-  require(
-      dy.numel() == N * T * C && dqkv.numel() == qkv.numel() && stats.numel() == N * heads * T * 2,
-      "attention_backward", "dy " + shape_str(dy.shape()) + " stats " + shape_str(stats.shape()));
+  require(dy.numel() == N * T * C && y.numel() == N * T * C && dqkv.numel() == qkv.numel() &&
+              stats.numel() == N * heads * T * 2,
+          "attention_backward",
+          "dy " + shape_str(dy.shape()) + " y " + shape_str(y.shape()) + " stats " +
+              shape_str(stats.shape()));
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(qkv, "attention_backward") && qkv.dtype() != DType::F32) {
-    require(dy.dtype() == qkv.dtype() && dqkv.dtype() == qkv.dtype(), "attention_backward",
-            "16-bit qkv needs dy and dqkv of its type");
-    return cuda::attention_backward_16(is_bf16(qkv), N, T, heads, D, qkv.raw(), stats.f32(),
-                                       dy.raw(), dqkv.raw());
+    require(dy.dtype() == qkv.dtype() && y.dtype() == qkv.dtype() && dqkv.dtype() == qkv.dtype(),
+            "attention_backward", "16-bit qkv needs y, dy and dqkv of its type");
+    return cuda::attention_backward_16(is_bf16(qkv), N, T, heads, D, qkv.raw(), y.raw(),
+                                       stats.f32(), dy.raw(), dqkv.raw());
   }
 #endif
   Out dqo(dqkv);
   BACKEND(qkv, attention_backward)
-  (N, T, heads, D, In(qkv).get(), stats.f32(), In(dy).get(), dqo.get());
+  (N, T, heads, D, In(qkv).get(), In(y).get(), stats.f32(), In(dy).get(), dqo.get());
   dqo.done();
 }
 

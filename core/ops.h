@@ -60,10 +60,11 @@ void layer_norm_backward(const Tensor& x, const Tensor& w, const Tensor& mean, c
                          const Tensor& dy, Tensor& dx, Tensor& dw, Tensor& db);
 
 // Causal self-attention of `heads` heads: y(N, T, C) from qkv(N, T, 3C); stats(N, H, T, 2) f32,
-// two floats per row of probabilities, is what backward needs besides qkv (core/cpu/attention.h).
+// two floats per row of probabilities, is what backward needs besides qkv and forward's y
+// (core/cpu/attention.h).
 void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& stats);
-void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& stats, const Tensor& dy,
-                        Tensor& dqkv);
+void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& y, const Tensor& stats,
+                        const Tensor& dy, Tensor& dqkv);
 
 // y(N, T, C) = wte[tokens(N, T)] + wpe[t]; backward accumulates into dwte and dwpe. wte holds
 // the vocabulary's rows from `vocab_begin` (all of them by default): a token outside them

@@ -164,7 +164,7 @@ void write_tokens(const std::string& path, int32_t count, int32_t vocab) {
   write_file(path, token_file(tokens));
 }
 
-std::string small_gpt_config(const std::string& tokens) {
+std::string small_gpt_config(const std::string& tokens, int channels) {
   return R"(run: {name: g, seed: 5}
 data:
   train: {type: tokens, path: )" +
@@ -172,7 +172,8 @@ data:
   batch_size: 4
 model:
   layers:
-    - {type: embedding, vocab_size: 19, padded_vocab_size: 24, channels: 16}
+    - {type: embedding, vocab_size: 19, padded_vocab_size: 24, channels: )" +
+         std::to_string(channels) + R"(}
     - {type: transformer_block, heads: 2, repeat: 2}
     - {type: layer_norm}
     - {type: lm_head, vocab_size: 19}

@@ -72,8 +72,8 @@ std::string token_file(const std::vector<uint16_t>& tokens, int32_t magic = 2024
 void write_tokens(const std::string& path, int32_t count, int32_t vocab);
 
 // A small GPT (vocabulary 19 padded to 24, 8 positions, 16 channels, 2 blocks of 2 heads) on
-// the token file at `tokens`, 24 steps of AdamW with clipping.
-std::string small_gpt_config(const std::string& tokens);
+// the token file at `tokens`, 24 steps of AdamW with clipping; `channels` widens it.
+std::string small_gpt_config(const std::string& tokens, int channels = 16);
 
 // Under mpirun: a shared temp dir holding small_gpt_config's cfg.yaml and its tokens.bin (600
 // tokens below 19), written by rank 0; its path on every rank.

@@ -69,7 +69,7 @@ void attention_forward(int64_t N, int64_t T, int64_t H, int64_t D, const float* 
 }
 
 void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float* qkv,
-                        const float* stats, const float* dy, float* dqkv) {
+                        const float* y, const float* stats, const float* dy, float* dqkv) {
   const int64_t C = H * D, C3 = 3 * C;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   parallel_ranges(N * H, 1, [&](int, int64_t begin, int64_t end) {
@@ -84,6 +84,7 @@ void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float*
       float* dv = dq + 2 * C;
       const float* st = stats + task * T * 2;
       const float* dyh = dy + n * T * C + h * D;
+      const float* yh = y + n * T * C + h * D;
       // dk and dv gather from every row block below: they start at zero.
       for (int64_t t = 0; t < T; ++t) {
         std::fill(dk + t * C3, dk + t * C3 + D, 0.0f);
@@ -99,11 +100,13 @@ void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float*
         // dP = dy vᵀ and dv += Pᵀ dy over positions [0, r1).
         gemm_strided(false, true, rows, r1, D, 1.0f, dyb, C, v, C3, 0.0f, dp.data(), T);
         gemm_strided(true, false, r1, D, rows, 1.0f, p.data(), T, dyb, C, 1.0f, dv, C3);
-        // Through the softmax: dS = P (dP - Σ_s P dP), zero where masked.
+        // Through the softmax: dS = P (dP - Σ_s P dP), zero where masked; Σ_s P dP = dy · y.
         for (int64_t t = r0; t < r1; ++t) {
           const float* pr = p.data() + (t - r0) * T;
           float* dr = dp.data() + (t - r0) * T;
-          const float dot = lane_sum(t + 1, [&](int64_t s) { return pr[s] * dr[s]; });
+          const float* dyt = dyh + t * C;
+          const float* yt = yh + t * C;
+          const float dot = lane_sum(D, [&](int64_t d) { return dyt[d] * yt[d]; });
           for (int64_t s = 0; s <= t; ++s) dr[s] = pr[s] * (dr[s] - dot);
           std::fill(dr + t + 1, dr + r1, 0.0f);
         }

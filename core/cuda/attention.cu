@@ -4,6 +4,7 @@
 #include "core/cuda/attention.cuh"
 #include "core/cuda/blas_handle.cuh"
 #include "core/cuda/element.cuh"
+#include "core/cuda/flash_attention.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/reduce.cuh"
 #include "core/cuda/scratch.cuh"
@@ -56,28 +57,30 @@ __global__ void causal_softmax_kernel(int64_t rows, int64_t T, float* S, float2*
   if (lane == 0) stats[r] = make_float2(mx, inv);
 }
 
-// Backward through the softmax of each row of scores S: P again from S and forward's stats, with
-// forward's operations (in place, and to p16 as above), then dS = P (dP - Σ_s P dP), zero where
-// masked, into ds16 (E = F32Elem: in place of dP).
+// Backward through the softmax of each row of scores S (row r: head r / T, position r % T of one
+// sequence, whose dy and forward y are (T, C)): P again from S and forward's stats, with forward's
+// operations (in place, and to p16 as above), then dS = P (dP - Σ_s P dP), zero where masked,
+// into ds16 (E = F32Elem: in place of dP). Σ_s P dP is dy · y, as on the CPU.
 template <class E>
-__global__ void causal_softmax_backward_kernel(int64_t rows, int64_t T, float* S,
-                                               const float2* stats, float* dp, typename E::T* p16,
-                                               typename E::T* ds16) {
+__global__ void causal_softmax_backward_kernel(int64_t rows, int64_t T, int64_t D, float* S,
+                                               const float2* stats, const typename E::T* dy,
+                                               const typename E::T* y, float* dp,
+                                               typename E::T* p16, typename E::T* ds16) {
   const int64_t r = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (r >= rows) return;
-  const int64_t t = r % T;
+  const int64_t t = r % T, C = rows / T * D, at = t * C + r / T * D;
   const float2 st = stats[r];
   float* p = S + r * T;
   float* d = dp + r * T;
   float dot = 0.0f;
+  for (int64_t i = lane; i < D; i += kWarp) dot += E::get(dy[at + i]) * E::get(y[at + i]);
+  dot = warp_sum(dot);
   for (int64_t s = lane; s < T; s += kWarp) {
     const float ps = s <= t ? expf(p[s] - st.x) * st.y : 0.0f;
     p[s] = ps;
     if (p16) p16[r * T + s] = E::put(ps);
-    if (s <= t) dot += ps * d[s];
   }
-  dot = warp_sum(dot);
   for (int64_t s = lane; s < T; s += kWarp) {
     const float ds = s <= t ? p[s] * (d[s] - dot) : 0.0f;
     if (ds16)
@@ -156,8 +159,8 @@ void forward(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D, const
 
 template <class E>
 void backward(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D,
-              const typename E::T* qkv, const float2* stats, const typename E::T* dy,
-              typename E::T* dqkv) {
+              const typename E::T* qkv, const typename E::T* y, const float2* stats,
+              const typename E::T* dy, typename E::T* dqkv) {
   using Elem = typename E::T;
   constexpr bool narrow = !std::is_same_v<E, F32Elem>;
   const Products<Elem> pr = products<Elem>(t, T, H, D);
@@ -174,8 +177,8 @@ void backward(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D,
     pr.scores(qkv_n, S.get<float>());
     pr.grad_probs(dy_n, qkv_n, dp.get<float>());
     causal_softmax_backward_kernel<E><<<warp_row_blocks(H * T), kThreads, 0, stream()>>>(
-        H * T, T, S.get<float>(), stats + n * H * T, dp.get<float>(), p16.get<Elem>(),
-        ds16.get<Elem>());
+        H * T, T, D, S.get<float>(), stats + n * H * T, dy_n, y + n * T * pr.C, dp.get<float>(),
+        p16.get<Elem>(), ds16.get<Elem>());
     TRAINER_CHECK_LAUNCH();
     pr.grads(p, ds, qkv_n, dy_n, dqkv + n * T * pr.C3);
   }
@@ -193,14 +196,16 @@ void attention_forward(int64_t N, int64_t T, int64_t H, int64_t D, const float* 
 }
 
 void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float* qkv,
-                        const float* stats, const float* dy, float* dqkv) {
+                        const float* y, const float* stats, const float* dy, float* dqkv) {
   if (N * T == 0) return;
-  backward<F32Elem>(CUDA_R_32F, N, T, H, D, qkv, as_stats(stats), dy, dqkv);
+  backward<F32Elem>(CUDA_R_32F, N, T, H, D, qkv, y, as_stats(stats), dy, dqkv);
 }
 
 void attention_forward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
                           void* y, float* stats) {
   if (N * T == 0) return;
+  if (flash_attention_fits(N, H, D, qkv, y))
+    return flash_attention_forward(bf16, N, T, H, D, qkv, y, stats);
   with_16(bf16, [&](auto e) {
     using E = decltype(e);
     forward<E>(bf16 ? CUDA_R_16BF : CUDA_R_16F, N, T, H, D, as<E>(qkv), as<E>(y), as_stats(stats));
@@ -208,12 +213,14 @@ void attention_forward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D,
 }
 
 void attention_backward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
-                           const float* stats, const void* dy, void* dqkv) {
+                           const void* y, const float* stats, const void* dy, void* dqkv) {
   if (N * T == 0) return;
+  if (flash_attention_fits(N, H, D, qkv, y, dy, dqkv))
+    return flash_attention_backward(bf16, N, T, H, D, qkv, y, stats, dy, dqkv);
   with_16(bf16, [&](auto e) {
     using E = decltype(e);
-    backward<E>(bf16 ? CUDA_R_16BF : CUDA_R_16F, N, T, H, D, as<E>(qkv), as_stats(stats), as<E>(dy),
-                as<E>(dqkv));
+    backward<E>(bf16 ? CUDA_R_16BF : CUDA_R_16F, N, T, H, D, as<E>(qkv), as<E>(y), as_stats(stats),
+                as<E>(dy), as<E>(dqkv));
   });
 }
 

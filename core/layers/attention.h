@@ -22,7 +22,8 @@ class CausalSelfAttention : public Layer {
     const int64_t T = input_shape()[0], C = output_shape()[1];
     return 4 * T * T * C;
   }
-  // The qkv input and two floats per row of each head's probabilities.
+  // The qkv input and two floats per row of each head's probabilities. Forward's y is kept too,
+  // but the output projection keeps it as its input, the same tensor: it is counted there.
   int64_t stash_bytes_per_sample() const override {
     const int64_t T = input_shape()[0];
     return 4 * (shape_numel(input_shape()) + heads_ * T * 2);

@@ -1,0 +1,31 @@
+// Causal self-attention on fp16 / bf16 fused per tile on the tensor cores: flash attention's
+// algorithm (Dao et al., FlashAttention-2). No scores ever reach device memory: a block holds 64
+// query rows and walks the key tiles up to its diagonal, keeping each row's running maximum and
+// sum; backward computes P again from forward's stats, tile by tile. The same operations as the
+// unfused path of core/cuda/attention.cu (scores and softmax in float, P and dS rounded to 16 bits
+// where they enter a product), the same stats(N, H, T, 2), so the two paths agree to 16-bit
+// rounding, and both with the CPU twin.
+//
+// Deterministic: backward computes dK and dV (a block per key tile, over the query tiles below
+// it) and dQ (a block per query tile, over the key tiles before it) in two kernels that each sum
+// in a fixed order, instead of adding dQ from every key tile with atomics; it costs two more
+// products per tile pair, and a run's weights are the same bits run after run.
+#pragma once
+
+#include <cstdint>
+
+namespace trainer::cuda {
+
+// Whether the fused kernels take this call: a head dimension of 32, 64 or 128 (whole 16 x 16
+// tiles; the accumulators of 128 are the registers' limit), the grid's limits on N and H, and
+// every tensor 16-byte aligned (rows are read and written 16 bytes at a time).
+bool flash_attention_fits(int64_t N, int64_t H, int64_t D, const void* a, const void* b,
+                          const void* c = nullptr, const void* d = nullptr);
+
+void flash_attention_forward(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
+                             void* y, float* stats);
+void flash_attention_backward(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D,
+                              const void* qkv, const void* y, const float* stats, const void* dy,
+                              void* dqkv);
+
+}  // namespace trainer::cuda
