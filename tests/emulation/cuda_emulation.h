@@ -1,0 +1,193 @@
+// Runs a CUDA kernel's source on the host, so that CI, which has no GPU, checks a kernel's
+// indexing, masking, tiling and barriers against its CPU twin. Include it before the kernels'
+// header, compiled as host C++ with the CUDA headers on the include path.
+//
+// A block's threads are host threads (one block at a time), with the block's barrier
+// (__syncthreads), each warp's (__syncwarp), warp shuffles and dynamic shared memory. wmma's
+// 16 x 16 x 16 fragments hold their whole tile in float, and only lane 0 of a warp computes them
+// (on the GPU the lanes share the work; no lane but lane 0 could observe the difference except
+// through a missing __syncwarp, which the real hardware would not forgive either).
+//
+// It checks logic, not speed and not the tensor cores' rounding: products and sums here are in
+// float, in k order.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#ifndef __launch_bounds__
+#define __launch_bounds__(...)
+#endif
+
+namespace emu {
+
+class Barrier {
+ public:
+  explicit Barrier(int parties) : parties_(parties) {}
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    const int generation = generation_;
+    if (++waiting_ == parties_) {
+      waiting_ = 0;
+      ++generation_;
+      cv_.notify_all();
+    } else {
+      cv_.wait(lock, [&] { return generation_ != generation; });
+    }
+  }
+
+ private:
+  const int parties_;
+  int waiting_ = 0, generation_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+constexpr int kWarpSize = 32;
+
+// What the threads of the running block share.
+struct Block {
+  Block(int threads, size_t shared_bytes)
+      : shared(shared_bytes + 128), block(threads), lanes(threads) {
+    for (int w = 0; w < (threads + kWarpSize - 1) / kWarpSize; ++w)
+      warps.push_back(std::make_unique<Barrier>(kWarpSize));
+  }
+  unsigned char* shared_base() {  // 128-byte aligned, as the device's
+    const auto at = reinterpret_cast<uintptr_t>(shared.data());
+    return shared.data() + (128 - at % 128) % 128;
+  }
+  std::vector<unsigned char> shared;
+  Barrier block;
+  std::vector<std::unique_ptr<Barrier>> warps;
+  std::vector<float> lanes;  // each thread's value in a shuffle
+};
+
+inline thread_local Block* current = nullptr;
+
+}  // namespace emu
+
+inline thread_local uint3 threadIdx, blockIdx;
+inline thread_local dim3 blockDim, gridDim;
+
+inline unsigned char* dynamic_shared() { return emu::current->shared_base(); }
+inline void __syncthreads() { emu::current->block.wait(); }
+inline void __syncwarp(unsigned = 0xffffffffu) {
+  emu::current->warps[threadIdx.x / emu::kWarpSize]->wait();
+}
+inline float __shfl_xor_sync(unsigned, float v, int mask) {
+  std::vector<float>& lanes = emu::current->lanes;
+  lanes[threadIdx.x] = v;
+  __syncwarp();
+  const float other = lanes[threadIdx.x ^ static_cast<unsigned>(mask)];
+  __syncwarp();
+  return other;
+}
+
+namespace nvcuda::wmma {
+
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+
+template <class Use, int M, int N, int K, class T, class Layout = void>
+struct fragment {
+  static_assert(M == 16 && N == 16 && K == 16, "the emulation has 16 x 16 x 16 fragments only");
+  float x[16 * 16];  // row-major, the whole tile
+};
+
+namespace detail {
+inline bool computes() { return threadIdx.x % emu::kWarpSize == 0; }
+inline float widen(const __half& v) { return __half2float(v); }
+inline float widen(const __nv_bfloat16& v) { return __bfloat162float(v); }
+inline float widen(float v) { return v; }
+// Element (r, c) of a 16 x 16 tile at p with leading dimension ld.
+template <class T>
+float at(const T* p, unsigned ld, bool row_major, int r, int c) {
+  return widen(row_major ? p[r * ld + c] : p[c * ld + r]);
+}
+}  // namespace detail
+
+template <class Use, class T, class Layout>
+void fill_fragment(fragment<Use, 16, 16, 16, T, Layout>& f, float v) {
+  if (!detail::computes()) return;
+  for (float& e : f.x) e = v;
+}
+
+template <class Use, class T, class Layout>
+void load_matrix_sync(fragment<Use, 16, 16, 16, T, Layout>& f, const T* p, unsigned ld) {
+  if (!detail::computes()) return;
+  for (int r = 0; r < 16; ++r)
+    for (int c = 0; c < 16; ++c)
+      f.x[r * 16 + c] = detail::at(p, ld, std::is_same_v<Layout, row_major>, r, c);
+}
+
+inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const float* p,
+                             unsigned ld, layout_t layout) {
+  if (!detail::computes()) return;
+  for (int r = 0; r < 16; ++r)
+    for (int c = 0; c < 16; ++c) f.x[r * 16 + c] = detail::at(p, ld, layout == mem_row_major, r, c);
+}
+
+inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f,
+                              unsigned ld, layout_t layout) {
+  if (!detail::computes()) return;
+  for (int r = 0; r < 16; ++r)
+    for (int c = 0; c < 16; ++c)
+      (layout == mem_row_major ? p[r * ld + c] : p[c * ld + r]) = f.x[r * 16 + c];
+}
+
+template <class T, class LA, class LB>
+void mma_sync(fragment<accumulator, 16, 16, 16, float>& d,
+              const fragment<matrix_a, 16, 16, 16, T, LA>& a,
+              const fragment<matrix_b, 16, 16, 16, T, LB>& b,
+              const fragment<accumulator, 16, 16, 16, float>& c) {
+  if (!detail::computes()) return;
+  float out[16 * 16];
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j) {
+      float s = c.x[i * 16 + j];
+      for (int k = 0; k < 16; ++k) s += a.x[i * 16 + k] * b.x[k * 16 + j];
+      out[i * 16 + j] = s;
+    }
+  std::memcpy(d.x, out, sizeof out);
+}
+
+}  // namespace nvcuda::wmma
+
+namespace emu {
+
+// kernel<<<grid, threads, shared_bytes>>>(args...), one block after another.
+template <class... Params, class... Args>
+void launch(void (*kernel)(Params...), dim3 grid, int threads, size_t shared_bytes, Args... args) {
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x) {
+        Block block(threads, shared_bytes);
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t)
+          pool.emplace_back([&, t] {
+            current = &block;
+            threadIdx = make_uint3(static_cast<unsigned>(t), 0, 0);
+            blockIdx = make_uint3(x, y, z);
+            blockDim = dim3(static_cast<unsigned>(threads));
+            gridDim = grid;
+            kernel(args...);
+          });
+        for (std::thread& th : pool) th.join();
+      }
+}
+
+}  // namespace emu
