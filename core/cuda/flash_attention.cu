@@ -43,7 +43,7 @@ void flash_attention_forward(bool bf16, int64_t N, int64_t T, int64_t H, int64_t
     using E = decltype(e);
     with_head_dim(D, [&](auto d) {
       constexpr int kD = decltype(d)::value;
-      const size_t bytes = flash::forward_smem<kD>();
+      const size_t bytes = flash::ForwardShared<kD>::bytes;
       static const bool allowed = (allow_shared(flash::forward_kernel<E, kD>, bytes), true);
       (void)allowed;
       flash::forward_kernel<E, kD><<<flash::grid(N, T, H), flash::kFlashThreads, bytes, stream()>>>(
@@ -66,7 +66,7 @@ void flash_attention_backward(bool bf16, int64_t N, int64_t T, int64_t H, int64_
     TRAINER_CHECK_LAUNCH();
     with_head_dim(D, [&](auto d) {
       constexpr int kD = decltype(d)::value;
-      const size_t bytes = flash::backward_smem<kD>();
+      const size_t bytes = flash::BackwardShared<kD>::bytes;
       static const bool allowed = (allow_shared(flash::dkdv_kernel<E, kD>, bytes),
                                    allow_shared(flash::dq_kernel<E, kD>, bytes), true);
       (void)allowed;

@@ -139,20 +139,7 @@ __device__ void store_rows(const Acc (&acc)[kD / kFrag], float* scratch, float m
   __syncwarp();
 }
 
-// Shared memory of a kernel, carved in order: regions each starting 128-byte aligned. The host
-// carves the same list from no base to learn the size.
-struct Carve {
-  unsigned char* base;
-  size_t at = 0;
-  template <class T>
-  __host__ __device__ T* take(size_t count) {
-    T* p = base ? reinterpret_cast<T*>(base + at) : nullptr;
-    at += (count * sizeof(T) + 127) / 128 * 128;
-    return p;
-  }
-};
-
-// The regions of each kernel, from one list, so the host's size is the device's carving.
+// Row lengths and per-warp sizes, in elements, of the kernels' shared memory.
 template <int kD>
 struct Shapes {
   static constexpr int ld16 = kD + kPad16;    // a Q, K, V or dO tile's rows
@@ -167,27 +154,56 @@ struct Shapes {
   static_assert(2 * lds >= ldo, "the epilogue's rows fit in the scores' room");
 };
 
-template <int kD>
-size_t forward_smem() {
-  using S = Shapes<kD>;
-  Carve c{nullptr};
-  c.take<uint16_t>(3 * S::tile16);
-  c.take<float>(kWarps * S::warp_s);
-  c.take<uint16_t>(kWarps * S::warp_p);
-  c.take<float>(kWarps * S::warp_o);
-  return c.at;
+// Bytes of `count` elements of T, rounded up so that the next region starts 128-byte aligned.
+template <class T>
+constexpr size_t region(size_t count) {
+  return (count * sizeof(T) + 127) / 128 * 128;
 }
 
+// Forward's shared memory: the Q, K and V tiles; each warp's float scores, 16-bit P and float O.
+// `bytes` is what the launch asks for; a kernel's view takes its warp's part.
 template <int kD>
-size_t backward_smem() {
+struct ForwardShared {
   using S = Shapes<kD>;
-  Carve c{nullptr};
-  c.take<uint16_t>(4 * S::tile16);
-  c.take<float>(kWarps * 2 * S::warp_s);
-  c.take<uint16_t>(kWarps * 2 * S::warp_p);
-  c.take<float>(3 * kTile);  // the dK, dV kernel's query stats; the dQ kernel stops before
-  return c.at;
-}
+  static constexpr size_t scores = region<uint16_t>(3 * S::tile16);
+  static constexpr size_t probs = scores + region<float>(kWarps * S::warp_s);
+  static constexpr size_t out = probs + region<uint16_t>(kWarps * S::warp_p);
+  static constexpr size_t bytes = out + region<float>(kWarps * S::warp_o);
+
+  uint16_t *Qs, *Ks, *Vs, *Pw;
+  float *Sw, *Ow;
+  __device__ ForwardShared(unsigned char* base, int warp)
+      : Qs(reinterpret_cast<uint16_t*>(base)),
+        Ks(Qs + S::tile16),
+        Vs(Ks + S::tile16),
+        Pw(reinterpret_cast<uint16_t*>(base + probs) + warp * S::warp_p),
+        Sw(reinterpret_cast<float*>(base + scores) + warp * S::warp_s),
+        Ow(reinterpret_cast<float*>(base + out) + warp * S::warp_o) {}
+};
+
+// Backward's, both kernels': the Q, dO, K and V tiles; each warp's float scores and dP (which the
+// epilogue reuses), its 16-bit P and dS; the query tile's (m, 1 / l, Δ) rows (dK, dV only).
+template <int kD>
+struct BackwardShared {
+  using S = Shapes<kD>;
+  static constexpr size_t scores = region<uint16_t>(4 * S::tile16);
+  static constexpr size_t probs = scores + region<float>(kWarps * 2 * S::warp_s);
+  static constexpr size_t stats = probs + region<uint16_t>(kWarps * 2 * S::warp_p);
+  static constexpr size_t bytes = stats + region<float>(3 * kTile);
+
+  uint16_t *Qs, *dOs, *Ks, *Vs, *Pw, *dSw;
+  float *Sw, *dPw, *qstat;
+  __device__ BackwardShared(unsigned char* base, int warp)
+      : Qs(reinterpret_cast<uint16_t*>(base)),
+        dOs(Qs + S::tile16),
+        Ks(dOs + S::tile16),
+        Vs(Ks + S::tile16),
+        Pw(reinterpret_cast<uint16_t*>(base + probs) + warp * 2 * S::warp_p),
+        dSw(Pw + S::warp_p),
+        Sw(reinterpret_cast<float*>(base + scores) + warp * 2 * S::warp_s),
+        dPw(Sw + S::warp_s),
+        qstat(reinterpret_cast<float*>(base + stats)) {}
+};
 
 // Forward: block (query tile, head, sequence). Each warp's 16 rows walk the key tiles up to their
 // diagonal: S = scale Q Kᵀ in float, masked; the row's maximum m and sum l updated; O (float, in
@@ -198,13 +214,10 @@ __global__ void __launch_bounds__(kFlashThreads)
     forward_kernel(int64_t T, int64_t H, float scale, const uint16_t* qkv, uint16_t* y,
                    float2* stats) {
   using S = Shapes<kD>;
-  Carve carve{dynamic_shared()};
-  uint16_t* tiles = carve.take<uint16_t>(3 * S::tile16);
-  uint16_t *Qs = tiles, *Ks = tiles + S::tile16, *Vs = tiles + 2 * S::tile16;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp, r = lane / 2, half = lane % 2;
-  float* Sw = carve.take<float>(kWarps * S::warp_s) + warp * S::warp_s;
-  uint16_t* Pw = carve.take<uint16_t>(kWarps * S::warp_p) + warp * S::warp_p;
-  float* Ow = carve.take<float>(kWarps * S::warp_o) + warp * S::warp_o;
+  const ForwardShared<kD> sh(dynamic_shared(), warp);
+  uint16_t *Qs = sh.Qs, *Ks = sh.Ks, *Vs = sh.Vs, *Pw = sh.Pw;
+  float *Sw = sh.Sw, *Ow = sh.Ow;
 
   const int64_t n = blockIdx.z, h = blockIdx.y, q0 = int64_t{blockIdx.x} * kTile;
   const int64_t C = H * kD, C3 = 3 * C;
@@ -318,14 +331,10 @@ __global__ void __launch_bounds__(kFlashThreads)
     dq_kernel(int64_t T, int64_t H, float scale, const uint16_t* qkv, const uint16_t* dy,
               const float2* stats, const float* delta, uint16_t* dqkv) {
   using S = Shapes<kD>;
-  Carve carve{dynamic_shared()};
-  uint16_t* tiles = carve.take<uint16_t>(4 * S::tile16);
-  uint16_t *Qs = tiles, *dOs = tiles + S::tile16, *Ks = tiles + 2 * S::tile16,
-           *Vs = tiles + 3 * S::tile16;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp, r = lane / 2;
-  float* Sw = carve.take<float>(kWarps * 2 * S::warp_s) + warp * 2 * S::warp_s;
-  float* dPw = Sw + S::warp_s;
-  uint16_t* dSw = carve.take<uint16_t>(kWarps * 2 * S::warp_p) + warp * 2 * S::warp_p;
+  const BackwardShared<kD> sh(dynamic_shared(), warp);
+  uint16_t *Qs = sh.Qs, *dOs = sh.dOs, *Ks = sh.Ks, *Vs = sh.Vs, *dSw = sh.dSw;
+  float *Sw = sh.Sw, *dPw = sh.dPw;
 
   const int64_t n = blockIdx.z, h = blockIdx.y, q0 = int64_t{blockIdx.x} * kTile;
   const int64_t C = H * kD, C3 = 3 * C;
@@ -366,16 +375,10 @@ __global__ void __launch_bounds__(kFlashThreads)
     dkdv_kernel(int64_t T, int64_t H, float scale, const uint16_t* qkv, const uint16_t* dy,
                 const float2* stats, const float* delta, uint16_t* dqkv) {
   using S = Shapes<kD>;
-  Carve carve{dynamic_shared()};
-  uint16_t* tiles = carve.take<uint16_t>(4 * S::tile16);
-  uint16_t *Qs = tiles, *dOs = tiles + S::tile16, *Ks = tiles + 2 * S::tile16,
-           *Vs = tiles + 3 * S::tile16;
   const int warp = threadIdx.x / kWarp;
-  float* Sw = carve.take<float>(kWarps * 2 * S::warp_s) + warp * 2 * S::warp_s;
-  float* dPw = Sw + S::warp_s;
-  uint16_t* Pw = carve.take<uint16_t>(kWarps * 2 * S::warp_p) + warp * 2 * S::warp_p;
-  uint16_t* dSw = Pw + S::warp_p;
-  float* qstat = carve.take<float>(3 * kTile);  // m, 1 / l, Δ of the query tile's rows
+  const BackwardShared<kD> sh(dynamic_shared(), warp);
+  uint16_t *Qs = sh.Qs, *dOs = sh.dOs, *Ks = sh.Ks, *Vs = sh.Vs, *Pw = sh.Pw, *dSw = sh.dSw;
+  float *Sw = sh.Sw, *dPw = sh.dPw, *qstat = sh.qstat;
 
   const int64_t n = blockIdx.z, h = blockIdx.y, k0 = int64_t{blockIdx.x} * kTile;
   const int64_t C = H * kD, C3 = 3 * C;

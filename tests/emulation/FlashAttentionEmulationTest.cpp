@@ -45,17 +45,18 @@ void flash_on_host(const Shape4& s, const Tensor& qkv, const Tensor& dy, Tensor&
   const auto* q = static_cast<const uint16_t*>(qkv.raw());
   const auto* d = static_cast<const uint16_t*>(dy.raw());
   auto* st = reinterpret_cast<float2*>(stats.f32());
-  emu::launch(flash::forward_kernel<E, kD>, grid, flash::kFlashThreads, flash::forward_smem<kD>(),
-              s.T, s.H, scale, q, static_cast<uint16_t*>(y.raw()), st);
+  emu::launch(flash::forward_kernel<E, kD>, grid, flash::kFlashThreads,
+              flash::ForwardShared<kD>::bytes, s.T, s.H, scale, q, static_cast<uint16_t*>(y.raw()),
+              st);
   const int64_t rows = s.N * s.H * s.T;
   std::vector<float> delta(static_cast<size_t>(rows));
   emu::launch(flash::row_dot_kernel<E>, dim3(cuda::warp_row_blocks(rows)), cuda::kThreads, 0, rows,
               s.T, s.H, s.D, d, static_cast<const uint16_t*>(y.raw()), delta.data());
   auto* dq = static_cast<uint16_t*>(dqkv.raw());
-  emu::launch(flash::dkdv_kernel<E, kD>, grid, flash::kFlashThreads, flash::backward_smem<kD>(),
+  emu::launch(flash::dkdv_kernel<E, kD>, grid, flash::kFlashThreads,
+              flash::BackwardShared<kD>::bytes, s.T, s.H, scale, q, d, st, delta.data(), dq);
+  emu::launch(flash::dq_kernel<E, kD>, grid, flash::kFlashThreads, flash::BackwardShared<kD>::bytes,
               s.T, s.H, scale, q, d, st, delta.data(), dq);
-  emu::launch(flash::dq_kernel<E, kD>, grid, flash::kFlashThreads, flash::backward_smem<kD>(), s.T,
-              s.H, scale, q, d, st, delta.data(), dq);
 }
 
 template <class E>
