@@ -34,6 +34,7 @@ LayerCost layer_cost(Layer& layer) {
   cost.tensor_units = layer.tensor_units();
   cost.activation_bytes_per_sample = cost.stash_bytes_per_sample;
   cost.streamed_bytes_per_sample = layer.streamed_bytes_per_sample();
+  cost.fused_bytes_per_sample = layer.fused_bytes_per_sample();
   return cost;
 }
 

@@ -114,7 +114,8 @@ int64_t activations_under(const LayerCost& l, int64_t bytes, TensorAxis tp) {
 // transformer block also streams its activations beside its GEMMs (softmax, layer norms, GELU,
 // residual adds: each written and read in forward, read with its gradient in backward, about 2x
 // and 3x their bytes), which at small widths and long sequences (the T x T attention scores of
-// every head, streamed though not kept) takes as long as its GEMMs. Other layers stream memory:
+// every head, streamed though not kept) takes as long as its GEMMs; on a GPU computing in 16 bits
+// (a tensor-core rate) the flash kernels keep the scores on chip. Other layers stream memory:
 // forward reads its input (about flops_per_sample elements) and writes its output; backward reads
 // dy and what it stashed and writes dx (1.5x forward), on 1/T of the rows under sequence
 // parallelism.
@@ -132,10 +133,11 @@ LayerTime layer_time(const LayerCost& l, bool needs_input_grad, bool half, const
     const double gemm = half && c.half_gemm_flops > 0 ? c.half_gemm_flops : c.gemm_flops;
     const double rate = l.type == "conv2d" ? c.conv_flops : gemm;
     const double f = static_cast<double>(l.flops_per_sample) / rate / (tensor_split(l) ? tp.T : 1);
+    const bool fused = half && c.half_gemm_flops > 0;
+    const int64_t bytes = l.streamed_bytes_per_sample - (fused ? l.fused_bytes_per_sample : 0);
     const double streamed =
         l.type == "transformer_block"
-            ? static_cast<double>(activations_under(l, l.streamed_bytes_per_sample, tp)) /
-                  c.memory_bandwidth
+            ? static_cast<double>(activations_under(l, bytes, tp)) / c.memory_bandwidth
             : 0.0;
     const double forward = f + 2.0 * streamed;
     return {forward, (needs_input_grad ? 2.0 : 1.0) * f + 3.0 * streamed + again * forward, f};

@@ -23,6 +23,8 @@ struct LayerCost {
   // again in scratch memory (attention's scores): a transformer block's memory traffic beside
   // its GEMMs (Layer::streamed_bytes_per_sample).
   int64_t streamed_bytes_per_sample = 0;
+  // Of those, what fused 16-bit GPU kernels keep on chip (Layer::fused_bytes_per_sample).
+  int64_t fused_bytes_per_sample = 0;
   bool recomputed = false;  // its forward runs again in backward (train.recompute)
   // A parameter of layer tied_owner this layer uses (the head tied to the embedding), of
   // tied_params elements: a pipeline stage without the owner holds a copy of it.

@@ -16,7 +16,7 @@ void allow_shared(Kernel kernel, size_t bytes) {
                                   static_cast<int>(bytes)));
 }
 
-// fn(std::integral_constant<int, D>) for D of 32, 64 or 128, all that flash_attention_fits admits.
+// fn(std::integral_constant<int, D>) for D of 32, 64 or 128: flash_attention_head_dim's.
 template <class Fn>
 void with_head_dim(int64_t D, Fn fn) {
   if (D == 32)
@@ -34,7 +34,7 @@ bool flash_attention_fits(int64_t N, int64_t H, int64_t D, const void* a, const 
   constexpr int64_t kGridYZ = 65535;
   for (const void* p : {a, b, c, d})
     if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
-  return (D == 32 || D == 64 || D == 128) && N <= kGridYZ && H <= kGridYZ;
+  return flash_attention_head_dim(D) && N <= kGridYZ && H <= kGridYZ;
 }
 
 void flash_attention_forward(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,

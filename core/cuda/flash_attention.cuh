@@ -14,11 +14,16 @@
 
 #include <cstdint>
 
+// Host code may include this header in any build: the cost model asks which heads the kernels take.
 namespace trainer::cuda {
 
-// Whether the fused kernels take this call: a head dimension of 32, 64 or 128 (whole 16 x 16
-// tiles; the accumulators of 128 are the registers' limit), the grid's limits on N and H, and
-// every tensor 16-byte aligned (rows are read and written 16 bytes at a time).
+// The head dimensions the kernels are built for: whole 16 x 16 tiles, and at 128 the
+// accumulators fill the registers.
+constexpr bool flash_attention_head_dim(int64_t D) { return D == 32 || D == 64 || D == 128; }
+
+// Whether the fused kernels take this call: a head dimension they are built for, the grid's
+// limits on N and H, and every tensor 16-byte aligned (rows are read and written 16 bytes at a
+// time).
 bool flash_attention_fits(int64_t N, int64_t H, int64_t D, const void* a, const void* b,
                           const void* c = nullptr, const void* d = nullptr);
 

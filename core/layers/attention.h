@@ -2,6 +2,7 @@
 // The transformer block puts it between its qkv and output linear layers, as GPT-2 does.
 #pragma once
 
+#include "core/cuda/flash_attention.cuh"
 #include "core/layers/layer.h"
 
 namespace trainer {
@@ -28,13 +29,22 @@ class CausalSelfAttention : public Layer {
     const int64_t T = input_shape()[0];
     return 4 * (shape_numel(input_shape()) + heads_ * T * 2);
   }
-  // Besides: the T x T scores of every head, written and read again in each pass.
+  // Besides: the T x T scores of every head, written and read again in each pass...
   int64_t streamed_bytes_per_sample() const override {
-    const int64_t T = input_shape()[0];
-    return stash_bytes_per_sample() + 4 * heads_ * T * T;
+    return stash_bytes_per_sample() + scores_bytes_per_sample();
+  }
+  // ... except in the GPU's flash kernels (16 bits), where the head dimension is theirs.
+  int64_t fused_bytes_per_sample() const override {
+    return cuda::flash_attention_head_dim(output_shape()[1] / heads_) ? scores_bytes_per_sample()
+                                                                      : 0;
   }
 
  private:
+  int64_t scores_bytes_per_sample() const {
+    const int64_t T = input_shape()[0];
+    return 4 * heads_ * T * T;
+  }
+
   int64_t heads_;
 };
 

@@ -115,6 +115,10 @@ int64_t Block::streamed_bytes_per_sample() const {
   return children_sum(&Layer::streamed_bytes_per_sample);
 }
 
+int64_t Block::fused_bytes_per_sample() const {
+  return children_sum(&Layer::fused_bytes_per_sample);
+}
+
 int64_t Block::tensor_units() const {
   for (const auto& [name, layer] : children_)
     if (const int64_t units = layer->tensor_units()) return units;

@@ -29,6 +29,7 @@ class Block : public Layer {
   int64_t flops_per_sample() const override;
   int64_t stash_bytes_per_sample() const override;
   int64_t streamed_bytes_per_sample() const override;
+  int64_t fused_bytes_per_sample() const override;
   bool has_children() const override { return true; }
   int64_t tensor_units() const override;  // its first split child's
   void set_needs_input_grad(bool v) override;

@@ -122,6 +122,9 @@ class Layer {
   // stash or made again in a scratch buffer (attention's scores): the memory traffic the cost
   // model counts beside a block's GEMMs.
   virtual int64_t streamed_bytes_per_sample() const { return stash_bytes_per_sample(); }
+  // Of those, the bytes that fused 16-bit GPU kernels keep on chip instead (attention's scores,
+  // where the flash kernels take its heads): no traffic on a GPU computing in fp16 or bf16.
+  virtual int64_t fused_bytes_per_sample() const { return 0; }
   // Into how many equal pieces tensor parallelism may cut this layer (attention's heads, the
   // embedding's rows); 0: it is not split.
   virtual int64_t tensor_units() const { return 0; }

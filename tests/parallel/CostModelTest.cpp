@@ -2,6 +2,7 @@
 // all-reduce's alpha-beta cost, memory per schedule, and the layout search.
 #include <gtest/gtest.h>
 
+#include "core/layers/attention.h"
 #include "parallel/cost_model.h"
 
 namespace trainer {
@@ -306,6 +307,33 @@ TEST(CostModelTest, ABlocksStreamedScoresCostTimeButNoMemory) {
   EXPECT_NEAR(two.compute_s,
               5.0 * (whole + (static_cast<double>(b.streamed_bytes_per_sample) - whole) / 2) / 1e9,
               1e-15);
+}
+
+// The flash kernels keep a block's scores on chip on a GPU computing in 16 bits (a cluster with a
+// tensor-core rate): only there its time leaves out fused_bytes_per_sample. The layer says which
+// heads those are: 32-channel heads are the kernels', 4-channel ones are not.
+TEST(CostModelTest, FusedScoresCostNoTimeOnlyInSixteenBitsOnAGpu) {
+  Cluster c = unit_cluster();
+  c.gemm_flops = 1e30;
+  c.memory_bandwidth = 1e9;
+  const int64_t S = 16, C = 8, heads = 2;
+  LayerCost b = block(S, C, heads);
+  b.fused_bytes_per_sample = 4 * heads * S * S;
+  Layout l;
+  l.global_batch = 1;
+  const double all = 5.0 * static_cast<double>(b.streamed_bytes_per_sample) / 1e9;
+  l.half_compute = true;
+  EXPECT_NEAR(predict({b}, l, c, 8).compute_s, all, 1e-15);  // no tensor-core rate: a CPU
+  c.half_gemm_flops = 1e30;
+  EXPECT_NEAR(
+      predict({b}, l, c, 8).compute_s,
+      5.0 * static_cast<double>(b.streamed_bytes_per_sample - b.fused_bytes_per_sample) / 1e9,
+      1e-15);
+  l.half_compute = false;
+  EXPECT_NEAR(predict({b}, l, c, 8).compute_s, all, 1e-15);
+
+  EXPECT_EQ(CausalSelfAttention(S, 64, 2, {}).fused_bytes_per_sample(), 4 * 2 * S * S);
+  EXPECT_EQ(CausalSelfAttention(S, 8, 2, {}).fused_bytes_per_sample(), 0);
 }
 
 }  // namespace
