@@ -150,9 +150,8 @@ void forward(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D, const
   for (int64_t n = 0; n < N; ++n) {
     const Elem* qkv_n = qkv + n * T * pr.C3;
     pr.scores(qkv_n, S.get<float>());
-    causal_softmax_kernel<E><<<warp_row_blocks(H * T), kThreads, 0, stream()>>>(
-        H * T, T, S.get<float>(), stats + n * H * T, p16.get<Elem>());
-    TRAINER_CHECK_LAUNCH();
+    launch(causal_softmax_kernel<E>, warp_row_blocks(H * T), kThreads, 0, H * T, T, S.get<float>(),
+           stats + n * H * T, p16.get<Elem>());
     pr.values(p, qkv_n, y + n * T * pr.C);
   }
 }
@@ -176,10 +175,9 @@ void backward(cudaDataType_t t, int64_t N, int64_t T, int64_t H, int64_t D,
     const Elem* dy_n = dy + n * T * pr.C;
     pr.scores(qkv_n, S.get<float>());
     pr.grad_probs(dy_n, qkv_n, dp.get<float>());
-    causal_softmax_backward_kernel<E><<<warp_row_blocks(H * T), kThreads, 0, stream()>>>(
-        H * T, T, D, S.get<float>(), stats + n * H * T, dy_n, y + n * T * pr.C, dp.get<float>(),
-        p16.get<Elem>(), ds16.get<Elem>());
-    TRAINER_CHECK_LAUNCH();
+    launch(causal_softmax_backward_kernel<E>, warp_row_blocks(H * T), kThreads, 0, H * T, T, D,
+           S.get<float>(), stats + n * H * T, dy_n, y + n * T * pr.C, dp.get<float>(),
+           p16.get<Elem>(), ds16.get<Elem>());
     pr.grads(p, ds, qkv_n, dy_n, dqkv + n * T * pr.C3);
   }
 }

@@ -15,8 +15,7 @@ __global__ void convert_kernel(int64_t n, const From* src, To* dst) {
 template <class From, class To, To (*Convert)(From)>
 static void convert(int64_t n, const From* src, To* dst) {
   if (n == 0) return;
-  convert_kernel<From, To, Convert><<<blocks_for(n), kThreads, 0, stream()>>>(n, src, dst);
-  TRAINER_CHECK_LAUNCH();
+  launch(convert_kernel<From, To, Convert>, blocks_for(n), kThreads, 0, n, src, dst);
 }
 
 void f32_to_f16(int64_t n, const float* src, uint16_t* dst) {

@@ -36,8 +36,7 @@ void column_reduce(int64_t rows, int64_t cols, const Term& term, float* out) {
   if (cols == 0) return;
   const dim3 block(kColumnTile, kRowGroups);
   const auto blocks = static_cast<unsigned>((cols + kColumnTile - 1) / kColumnTile);
-  column_reduce_kernel<Term><<<blocks, block, 0, stream()>>>(rows, cols, term, out);
-  TRAINER_CHECK_LAUNCH();
+  launch(column_reduce_kernel<Term>, blocks, block, 0, rows, cols, term, out);
 }
 
 // An element of dy(rows, cols), widened to float (element.cuh).

@@ -192,9 +192,8 @@ void backward_16(ConvType type, const ConvGeometry& g, int64_t N, int64_t OC, co
   const int64_t dw_count = OC * g.col_rows();
   Scratch part(static_cast<size_t>(dw_count) * sizeof(uint16_t));
   backward_filter(p, x, dy, 0.0f, part.get());
-  add_widened_kernel<E>
-      <<<blocks_for(dw_count), kThreads, 0, stream()>>>(dw_count, part.get<uint16_t>(), dw);
-  TRAINER_CHECK_LAUNCH();
+  launch(add_widened_kernel<E>, blocks_for(dw_count), kThreads, 0, dw_count, part.get<uint16_t>(),
+         dw);
   if (db) column_reduce(N * g.out_plane(), OC, ChannelOf<E>{as<E>(dy), OC, g.out_plane()}, db);
   if (dx) backward_data(p, w, dy, dx);
 }

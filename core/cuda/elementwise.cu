@@ -16,8 +16,7 @@ __global__ void fill_kernel(int64_t n, float value, float* x) { GRID_STRIDE(i, n
 
 void fill(int64_t n, float value, float* x) {
   if (n == 0) return;
-  fill_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(n, value, x);
-  TRAINER_CHECK_LAUNCH();
+  launch(fill_kernel, blocks_for(n), kThreads, 0, n, value, x);
 }
 
 // The same formulas as the CPU twin, so the two differ by rounding only; elements of type E.
@@ -73,42 +72,37 @@ static void dispatch(Activation f, Args... args) {
 template <Activation F, class E>
 struct Forward {
   static void run(int64_t n, const void* x, void* y) {
-    activation_forward_kernel<F, E>
-        <<<blocks_for(n), kThreads, 0, stream()>>>(n, as<E>(x), as<E>(y));
+    launch(activation_forward_kernel<F, E>, blocks_for(n), kThreads, 0, n, as<E>(x), as<E>(y));
   }
 };
 template <Activation F, class E>
 struct Backward {
   static void run(int64_t n, const void* saved, const void* dy, void* dx) {
-    activation_backward_kernel<F, E>
-        <<<blocks_for(n), kThreads, 0, stream()>>>(n, as<E>(saved), as<E>(dy), as<E>(dx));
+    launch(activation_backward_kernel<F, E>, blocks_for(n), kThreads, 0, n, as<E>(saved), as<E>(dy),
+           as<E>(dx));
   }
 };
 
 void activation_forward(Activation f, int64_t n, const float* x, float* y) {
   if (n == 0) return;
   dispatch<Forward, F32Elem>(f, n, static_cast<const void*>(x), static_cast<void*>(y));
-  TRAINER_CHECK_LAUNCH();
 }
 
 void activation_backward(Activation f, int64_t n, const float* saved, const float* dy, float* dx) {
   if (n == 0) return;
   dispatch<Backward, F32Elem>(f, n, static_cast<const void*>(saved), static_cast<const void*>(dy),
                               static_cast<void*>(dx));
-  TRAINER_CHECK_LAUNCH();
 }
 
 void activation_forward_16(bool bf16, Activation f, int64_t n, const void* x, void* y) {
   if (n == 0) return;
   with_16(bf16, [&](auto e) { dispatch<Forward, decltype(e)>(f, n, x, y); });
-  TRAINER_CHECK_LAUNCH();
 }
 
 void activation_backward_16(bool bf16, Activation f, int64_t n, const void* saved, const void* dy,
                             void* dx) {
   if (n == 0) return;
   with_16(bf16, [&](auto e) { dispatch<Backward, decltype(e)>(f, n, saved, dy, dx); });
-  TRAINER_CHECK_LAUNCH();
 }
 
 void sum_rows(int64_t rows, int64_t cols, const float* dy, float* db) {
@@ -123,17 +117,15 @@ __global__ void add_kernel(int64_t n, const typename E::T* a, const typename E::
 
 void add(int64_t n, const float* a, const float* b, float* y) {
   if (n == 0) return;
-  add_kernel<F32Elem><<<blocks_for(n), kThreads, 0, stream()>>>(n, a, b, y);
-  TRAINER_CHECK_LAUNCH();
+  launch(add_kernel<F32Elem>, blocks_for(n), kThreads, 0, n, a, b, y);
 }
 
 void add_16(bool bf16, int64_t n, const void* a, const void* b, void* y) {
   if (n == 0) return;
   with_16(bf16, [&](auto e) {
     using E = decltype(e);
-    add_kernel<E><<<blocks_for(n), kThreads, 0, stream()>>>(n, as<E>(a), as<E>(b), as<E>(y));
+    launch(add_kernel<E>, blocks_for(n), kThreads, 0, n, as<E>(a), as<E>(b), as<E>(y));
   });
-  TRAINER_CHECK_LAUNCH();
 }
 
 // The mask is drawn here, on the device, from the same counter-based streams as on the CPU: rows
@@ -152,16 +144,14 @@ void dropout(int64_t N, int64_t per, const cpu::DropoutMask& mask, const float* 
   const unsigned rows = static_cast<unsigned>(std::min<int64_t>(N, 65535));
   const unsigned columns = std::min(blocks_for(per), std::max(1u, 132 * 8 / rows));
   const dim3 grid(columns, rows);
-  dropout_kernel<<<grid, kThreads, 0, stream()>>>(N, per, mask, x, y);
-  TRAINER_CHECK_LAUNCH();
+  launch(dropout_kernel, grid, kThreads, 0, N, per, mask, x, y);
 }
 
 __global__ void scale_kernel(int64_t n, float alpha, float* x) { GRID_STRIDE(i, n) x[i] *= alpha; }
 
 void scale(int64_t n, float alpha, float* x) {
   if (n == 0) return;
-  scale_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(n, alpha, x);
-  TRAINER_CHECK_LAUNCH();
+  launch(scale_kernel, blocks_for(n), kThreads, 0, n, alpha, x);
 }
 
 // Each block sums its grid-stride share in double and writes one partial; the host adds the
@@ -178,8 +168,7 @@ double sum_squares(int64_t n, const float* x) {
   if (n == 0) return 0.0;
   const unsigned blocks = blocks_for(n);
   const Scratch partial(blocks * sizeof(double));
-  sum_squares_kernel<<<blocks, kThreads, 0, stream()>>>(n, x, partial.get<double>());
-  TRAINER_CHECK_LAUNCH();
+  launch(sum_squares_kernel, blocks, kThreads, 0, n, x, partial.get<double>());
   double host[132 * 8];
   copy(host, partial.get(), partial.bytes());
   double s = 0.0;

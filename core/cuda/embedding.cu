@@ -65,9 +65,8 @@ __global__ void token_grad_kernel(TokenRuns runs, int64_t C, const float* dy, fl
 void embedding_forward(int64_t N, int64_t T, int64_t C, const int32_t* tokens, const float* wte,
                        cpu::VocabRows vocab, const float* wpe, float* y) {
   if (N * T * C == 0) return;
-  embedding_forward_kernel<<<blocks_for(N * T * C), kThreads, 0, stream()>>>(N, T, C, tokens, wte,
-                                                                             vocab, wpe, y);
-  TRAINER_CHECK_LAUNCH();
+  launch(embedding_forward_kernel, blocks_for(N * T * C), kThreads, 0, N, T, C, tokens, wte, vocab,
+         wpe, y);
 }
 
 // Positions grouped by token with a stable radix sort (each token's positions stay in order),
@@ -75,8 +74,7 @@ void embedding_forward(int64_t N, int64_t T, int64_t C, const int32_t* tokens, c
 void embedding_backward(int64_t N, int64_t T, int64_t C, const int32_t* tokens, const float* dy,
                         float* dwte, cpu::VocabRows vocab, float* dwpe) {
   if (N * T * C == 0) return;
-  position_grad_kernel<<<blocks_for(T * C), kThreads, 0, stream()>>>(N, T, C, dy, dwpe);
-  TRAINER_CHECK_LAUNCH();
+  launch(position_grad_kernel, blocks_for(T * C), kThreads, 0, N, T, C, dy, dwpe);
   const int n = static_cast<int>(N * T);
   Scratch ints(sizeof(int32_t) * (6 * static_cast<size_t>(n) + 1));
   int32_t* order = ints.get<int32_t>();  // 0, 1, ..., n - 1
@@ -86,9 +84,8 @@ void embedding_backward(int64_t N, int64_t T, int64_t C, const int32_t* tokens, 
   int32_t* counts = unique + n;
   int32_t* offsets = counts + n;
   int32_t* runs = offsets + n;
-  iota_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(n, order);
+  launch(iota_kernel, blocks_for(n), kThreads, 0, n, order);
   memset_zero(counts, sizeof(int32_t) * static_cast<size_t>(n));  // the scan reads past the runs
-  TRAINER_CHECK_LAUNCH();
   size_t sort_bytes = 0, encode_bytes = 0, scan_bytes = 0;
   CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, tokens, sorted_tokens, order,
                                              positions, n, 0, 32, stream()));
@@ -103,9 +100,7 @@ void embedding_backward(int64_t N, int64_t T, int64_t C, const int32_t* tokens, 
                                                 counts, runs, n, stream()));
   CUDA_CHECK(cub::DeviceScan::ExclusiveSum(temp.get(), temp_bytes, counts, offsets, n, stream()));
   const TokenRuns r{unique, counts, offsets, positions, runs};
-  token_grad_kernel<<<blocks_for(n * int64_t{kThreads}), kThreads, 0, stream()>>>(r, C, dy, dwte,
-                                                                                  vocab);
-  TRAINER_CHECK_LAUNCH();
+  launch(token_grad_kernel, blocks_for(n * int64_t{kThreads}), kThreads, 0, r, C, dy, dwte, vocab);
 }
 
 }  // namespace trainer::cuda

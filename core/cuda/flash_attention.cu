@@ -9,13 +9,6 @@
 namespace trainer::cuda {
 namespace {
 
-// Kernels using more than the default 48 KiB of shared memory say so once.
-template <class Kernel>
-void allow_shared(Kernel kernel, size_t bytes) {
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(bytes)));
-}
-
 // fn(std::integral_constant<int, D>) for D of 32, 64 or 128: flash_attention_head_dim's.
 template <class Fn>
 void with_head_dim(int64_t D, Fn fn) {
@@ -44,12 +37,11 @@ void flash_attention_forward(bool bf16, int64_t N, int64_t T, int64_t H, int64_t
     with_head_dim(D, [&](auto d) {
       constexpr int kD = decltype(d)::value;
       const size_t bytes = flash::ForwardShared<kD>::bytes;
-      static const bool allowed = (allow_shared(flash::forward_kernel<E, kD>, bytes), true);
+      static const bool allowed = (allow_shared_memory(flash::forward_kernel<E, kD>, bytes), true);
       (void)allowed;
-      flash::forward_kernel<E, kD><<<flash::grid(N, T, H), flash::kFlashThreads, bytes, stream()>>>(
-          T, H, flash::scale_of(D), static_cast<const uint16_t*>(qkv), static_cast<uint16_t*>(y),
-          reinterpret_cast<float2*>(stats));
-      TRAINER_CHECK_LAUNCH();
+      launch(flash::forward_kernel<E, kD>, flash::grid(N, T, H), flash::kFlashThreads, bytes, T, H,
+             flash::scale_of(D), static_cast<const uint16_t*>(qkv), static_cast<uint16_t*>(y),
+             reinterpret_cast<float2*>(stats));
     });
   });
 }
@@ -61,24 +53,21 @@ void flash_attention_backward(bool bf16, int64_t N, int64_t T, int64_t H, int64_
   with_16(bf16, [&](auto e) {
     using E = decltype(e);
     const auto* dy16 = static_cast<const uint16_t*>(dy);
-    flash::row_dot_kernel<E><<<warp_row_blocks(N * H * T), kThreads, 0, stream()>>>(
-        N * H * T, T, H, D, dy16, static_cast<const uint16_t*>(y), delta.get<float>());
-    TRAINER_CHECK_LAUNCH();
+    launch(flash::row_dot_kernel<E>, warp_row_blocks(N * H * T), kThreads, 0, N * H * T, T, H, D,
+           dy16, static_cast<const uint16_t*>(y), delta.get<float>());
     with_head_dim(D, [&](auto d) {
       constexpr int kD = decltype(d)::value;
       const size_t bytes = flash::BackwardShared<kD>::bytes;
-      static const bool allowed = (allow_shared(flash::dkdv_kernel<E, kD>, bytes),
-                                   allow_shared(flash::dq_kernel<E, kD>, bytes), true);
+      static const bool allowed = (allow_shared_memory(flash::dkdv_kernel<E, kD>, bytes),
+                                   allow_shared_memory(flash::dq_kernel<E, kD>, bytes), true);
       (void)allowed;
       const auto* q = static_cast<const uint16_t*>(qkv);
       const auto* st = reinterpret_cast<const float2*>(stats);
       auto* dq = static_cast<uint16_t*>(dqkv);
-      flash::dkdv_kernel<E, kD><<<flash::grid(N, T, H), flash::kFlashThreads, bytes, stream()>>>(
-          T, H, flash::scale_of(D), q, dy16, st, delta.get<float>(), dq);
-      TRAINER_CHECK_LAUNCH();
-      flash::dq_kernel<E, kD><<<flash::grid(N, T, H), flash::kFlashThreads, bytes, stream()>>>(
-          T, H, flash::scale_of(D), q, dy16, st, delta.get<float>(), dq);
-      TRAINER_CHECK_LAUNCH();
+      launch(flash::dkdv_kernel<E, kD>, flash::grid(N, T, H), flash::kFlashThreads, bytes, T, H,
+             flash::scale_of(D), q, dy16, st, delta.get<float>(), dq);
+      launch(flash::dq_kernel<E, kD>, flash::grid(N, T, H), flash::kFlashThreads, bytes, T, H,
+             flash::scale_of(D), q, dy16, st, delta.get<float>(), dq);
     });
   });
 }

@@ -17,8 +17,7 @@ void gather_rows(int64_t n, int64_t row_words, const int32_t* idx, const uint32_
                  uint32_t* dst) {
   const int64_t total = n * row_words;
   if (total == 0) return;
-  gather_rows_kernel<<<blocks_for(total), kThreads, 0, stream()>>>(total, row_words, idx, src, dst);
-  TRAINER_CHECK_LAUNCH();
+  launch(gather_rows_kernel, blocks_for(total), kThreads, 0, total, row_words, idx, src, dst);
 }
 
 }  // namespace trainer::cuda

@@ -129,12 +129,11 @@ __global__ void broadcast_bias_kernel(int64_t rows, int64_t cols, const T* b, T*
 void broadcast_bias(cudaDataType_t type, int64_t rows, int64_t cols, const void* b, void* y) {
   const int64_t n = rows * cols;
   if (type == CUDA_R_32F)
-    broadcast_bias_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(
-        rows, cols, static_cast<const float*>(b), static_cast<float*>(y));
+    launch(broadcast_bias_kernel<float>, blocks_for(n), kThreads, 0, rows, cols,
+           static_cast<const float*>(b), static_cast<float*>(y));
   else
-    broadcast_bias_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(
-        rows, cols, static_cast<const uint16_t*>(b), static_cast<uint16_t*>(y));
-  TRAINER_CHECK_LAUNCH();
+    launch(broadcast_bias_kernel<uint16_t>, blocks_for(n), kThreads, 0, rows, cols,
+           static_cast<const uint16_t*>(b), static_cast<uint16_t*>(y));
 }
 
 // Y = Wᵀ X (+ b) with operands of `type`, float accumulation.

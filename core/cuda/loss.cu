@@ -111,18 +111,17 @@ unsigned block_row_blocks(int64_t N) {
 }
 
 // Runs a loss kernel into per-row buffers and adds the rows into totals, all queued on the
-// compute stream (nothing waits for the device): `launch(blocks, loss, correct)` launches it.
-template <class Launch>
-static void run_loss(int64_t N, double* totals, Launch launch, bool block_per_row = false) {
+// compute stream (nothing waits for the device): `rows_kernel(blocks, loss, correct)` launches it.
+template <class RowsKernel>
+static void run_loss(int64_t N, double* totals, RowsKernel rows_kernel,
+                     bool block_per_row = false) {
   if (N == 0) return;
   const Scratch rows(static_cast<size_t>(N) * (sizeof(double) + sizeof(int32_t)));
   double* loss = rows.get<double>();
   int32_t* correct = reinterpret_cast<int32_t*>(loss + N);
   const unsigned blocks = block_per_row ? block_row_blocks(N) : blocks_for(N);
-  launch(blocks, loss, correct);
-  TRAINER_CHECK_LAUNCH();
-  add_rows_kernel<<<1, kSumThreads, 0, stream()>>>(N, loss, correct, totals);
-  TRAINER_CHECK_LAUNCH();
+  rows_kernel(blocks, loss, correct);
+  launch(add_rows_kernel, 1, kSumThreads, 0, N, loss, correct, totals);
 }
 
 // The vocabulary-parallel passes over each rank's slice of C columns (C = 50304 / T for GPT-2):
@@ -186,17 +185,14 @@ __global__ void split_ce_loss_kernel(int64_t N, int64_t C, const float* logits,
 void split_ce_max_target(int64_t N, int64_t C, const float* logits, const int32_t* labels,
                          int64_t begin, float* row_max, float* target) {
   if (N == 0) return;
-  split_ce_max_target_kernel<<<block_row_blocks(N), kThreads, 0, stream()>>>(
-      N, C, logits, labels, begin, row_max, target);
-  TRAINER_CHECK_LAUNCH();
+  launch(split_ce_max_target_kernel, block_row_blocks(N), kThreads, 0, N, C, logits, labels, begin,
+         row_max, target);
 }
 
 void split_ce_sum_exp(int64_t N, int64_t C, const float* logits, const float* row_max,
                       float* sum_exp) {
   if (N == 0) return;
-  split_ce_sum_exp_kernel<<<block_row_blocks(N), kThreads, 0, stream()>>>(N, C, logits, row_max,
-                                                                          sum_exp);
-  TRAINER_CHECK_LAUNCH();
+  launch(split_ce_sum_exp_kernel, block_row_blocks(N), kThreads, 0, N, C, logits, row_max, sum_exp);
 }
 
 void split_ce_loss(int64_t N, int64_t C, const float* logits, const int32_t* labels, int64_t begin,
@@ -206,8 +202,8 @@ void split_ce_loss(int64_t N, int64_t C, const float* logits, const int32_t* lab
   run_loss(
       N, totals,
       [&](unsigned blocks, double* loss, int32_t* correct) {
-        split_ce_loss_kernel<<<blocks, kThreads, 0, stream()>>>(N, C, logits, labels, s, grad_scale,
-                                                                dlogits, loss, correct);
+        launch(split_ce_loss_kernel, blocks, kThreads, 0, N, C, logits, labels, s, grad_scale,
+               dlogits, loss, correct);
       },
       true);
 }
@@ -217,8 +213,7 @@ template <class Kernel>
 static auto launcher(Kernel kernel, int64_t N, int64_t C, const float* logits,
                      const int32_t* labels, float grad_scale, float* dlogits) {
   return [=](unsigned blocks, double* loss, int32_t* correct) {
-    kernel<<<blocks, kThreads, 0, stream()>>>(N, C, logits, labels, grad_scale, dlogits, loss,
-                                              correct);
+    launch(kernel, blocks, kThreads, 0, N, C, logits, labels, grad_scale, dlogits, loss, correct);
   };
 }
 
@@ -253,9 +248,8 @@ void softmax_cross_entropy_16(bool bf16, int64_t N, int64_t C, const void* logit
     run_loss(
         N, totals,
         [&](unsigned blocks, double* loss, int32_t* correct) {
-          cross_entropy_wide_kernel<E><<<blocks, kThreads, 0, stream()>>>(
-              N, C, as<E>(logits), labels, grad_scale, dlogits ? as<E>(dlogits) : nullptr, loss,
-              correct);
+          launch(cross_entropy_wide_kernel<E>, blocks, kThreads, 0, N, C, as<E>(logits), labels,
+                 grad_scale, dlogits ? as<E>(dlogits) : nullptr, loss, correct);
         },
         true);
   });

@@ -71,9 +71,8 @@ template <class E>
 static void forward(int64_t R, int64_t C, const void* x, const void* w, const void* b, void* y,
                     float* mean, float* rstd) {
   if (R == 0) return;
-  layer_norm_forward_kernel<E><<<warp_row_blocks(R), kThreads, 0, stream()>>>(
-      R, C, as<E>(x), as<E>(w), as<E>(b), as<E>(y), mean, rstd);
-  TRAINER_CHECK_LAUNCH();
+  launch(layer_norm_forward_kernel<E>, warp_row_blocks(R), kThreads, 0, R, C, as<E>(x), as<E>(w),
+         as<E>(b), as<E>(y), mean, rstd);
 }
 
 template <class E>
@@ -81,9 +80,8 @@ static void backward(int64_t R, int64_t C, const void* x, const void* w, const f
                      const float* rstd, const void* dy, void* dx, float* dw, float* db) {
   if (R == 0) return;
   if (dx) {
-    layer_norm_dx_kernel<E><<<warp_row_blocks(R), kThreads, 0, stream()>>>(
-        R, C, as<E>(x), as<E>(w), mean, rstd, as<E>(dy), as<E>(dx));
-    TRAINER_CHECK_LAUNCH();
+    launch(layer_norm_dx_kernel<E>, warp_row_blocks(R), kThreads, 0, R, C, as<E>(x), as<E>(w), mean,
+           rstd, as<E>(dy), as<E>(dx));
   }
   column_reduce(R, C, NormalisedTimesGrad<E>{as<E>(x), as<E>(dy), mean, rstd, C}, dw);
   column_sums<E>(R, C, as<E>(dy), db);

@@ -66,8 +66,7 @@ void launch_chunks(Kernel kernel, const ParamGroup& p, const Args& args) {
     if (largest == 0) continue;
     const dim3 grid(std::max(1u, blocks_for(largest) / static_cast<unsigned>(count)),
                     static_cast<unsigned>(count));
-    kernel<<<grid, kThreads, 0, stream()>>>(c, args);
-    TRAINER_CHECK_LAUNCH();
+    launch(kernel, grid, kThreads, 0, c, args);
   }
 }
 

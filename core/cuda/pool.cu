@@ -49,9 +49,8 @@ static void forward(const PoolGeometry& g, int64_t planes, const void* x, void* 
                     int32_t* argmax) {
   const int64_t total = planes * g.OH * g.OW;
   if (total == 0) return;
-  maxpool_forward_kernel<E>
-      <<<blocks_for(total), kThreads, 0, stream()>>>(g, total, as<E>(x), as<E>(y), argmax);
-  TRAINER_CHECK_LAUNCH();
+  launch(maxpool_forward_kernel<E>, blocks_for(total), kThreads, 0, g, total, as<E>(x), as<E>(y),
+         argmax);
 }
 
 template <class E>
@@ -59,9 +58,8 @@ static void backward(const PoolGeometry& g, int64_t planes, const void* dy, cons
                      void* dx) {
   const int64_t total = planes * g.H * g.W;
   if (total == 0) return;
-  maxpool_backward_kernel<E>
-      <<<blocks_for(total), kThreads, 0, stream()>>>(g, total, as<E>(dy), argmax, as<E>(dx));
-  TRAINER_CHECK_LAUNCH();
+  launch(maxpool_backward_kernel<E>, blocks_for(total), kThreads, 0, g, total, as<E>(dy), argmax,
+         as<E>(dx));
 }
 
 void maxpool_forward(const PoolGeometry& g, int64_t planes, const float* x, float* y,
