@@ -49,7 +49,7 @@ __global__ void cross_entropy_wide_kernel(int64_t N, int64_t C, const typename E
     best_v[threadIdx.x] = bv;
     best_i[threadIdx.x] = bi;
     __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s /= 2) {  // the first index of the max, as on the CPU
+    for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {  // the first index of the max, as on the CPU
       if (threadIdx.x < s) {
         const float ov = best_v[threadIdx.x + s];
         const int64_t oi = best_i[threadIdx.x + s];

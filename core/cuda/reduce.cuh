@@ -45,7 +45,7 @@ template <class T, class Op>
 __device__ T block_reduce(T v, T* shared, Op op) {
   shared[threadIdx.x] = v;
   __syncthreads();
-  for (int k = blockDim.x / 2; k > 0; k /= 2) {
+  for (unsigned k = blockDim.x / 2; k > 0; k /= 2) {
     if (threadIdx.x < k) shared[threadIdx.x] = op(shared[threadIdx.x], shared[threadIdx.x + k]);
     __syncthreads();
   }

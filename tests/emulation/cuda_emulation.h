@@ -3,7 +3,8 @@
 // header, compiled as host C++ with the CUDA headers on the include path.
 //
 // A block's threads are host threads (one block at a time), with the block's barrier
-// (__syncthreads), each warp's (__syncwarp), warp shuffles and dynamic shared memory. wmma's
+// (__syncthreads), each warp's (__syncwarp), warp shuffles, static __shared__ arrays (one copy,
+// which the blocks, running one after another, reuse) and dynamic shared memory. wmma's
 // 16 x 16 x 16 fragments hold their whole tile in float, and only lane 0 of a warp computes them
 // (on the GPU the lanes share the work; no lane but lane 0 could observe the difference except
 // through a missing __syncwarp, which the real hardware would not forgive either).
@@ -16,6 +17,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -28,9 +31,14 @@
 #ifndef __launch_bounds__
 #define __launch_bounds__(...)
 #endif
+// A kernel's __shared__ array: one for all the threads of the running block.
+#undef __shared__
+#define __shared__ static
 
 namespace emu {
 
+// A barrier whose parties may leave: a thread that returns from the kernel no longer holds the
+// others back (as on the GPU, where exited threads do not stall __syncthreads).
 class Barrier {
  public:
   explicit Barrier(int parties) : parties_(parties) {}
@@ -38,16 +46,23 @@ class Barrier {
     std::unique_lock<std::mutex> lock(mu_);
     const int generation = generation_;
     if (++waiting_ == parties_) {
-      waiting_ = 0;
-      ++generation_;
-      cv_.notify_all();
+      release();
     } else {
       cv_.wait(lock, [&] { return generation_ != generation; });
     }
   }
+  void leave() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--parties_ > 0 && waiting_ == parties_) release();
+  }
 
  private:
-  const int parties_;
+  void release() {
+    waiting_ = 0;
+    ++generation_;
+    cv_.notify_all();
+  }
+  int parties_;
   int waiting_ = 0, generation_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -59,8 +74,8 @@ constexpr int kWarpSize = 32;
 struct Block {
   Block(int threads, size_t shared_bytes)
       : shared(shared_bytes + 128), block(threads), lanes(threads) {
-    for (int w = 0; w < (threads + kWarpSize - 1) / kWarpSize; ++w)
-      warps.push_back(std::make_unique<Barrier>(kWarpSize));
+    for (int w = 0; w * kWarpSize < threads; ++w)
+      warps.push_back(std::make_unique<Barrier>(std::min(kWarpSize, threads - w * kWarpSize)));
   }
   unsigned char* shared_base() {  // 128-byte aligned, as the device's
     const auto at = reinterpret_cast<uintptr_t>(shared.data());
@@ -69,26 +84,41 @@ struct Block {
   std::vector<unsigned char> shared;
   Barrier block;
   std::vector<std::unique_ptr<Barrier>> warps;
-  std::vector<float> lanes;  // each thread's value in a shuffle
+  std::vector<double> lanes;  // each thread's value in a shuffle
 };
 
 inline thread_local Block* current = nullptr;
+inline thread_local int thread_rank = 0;  // in the block: x fastest, then y, then z
 
 }  // namespace emu
 
 inline thread_local uint3 threadIdx, blockIdx;
 inline thread_local dim3 blockDim, gridDim;
 
+// Device intrinsics the kernels call that the host's libraries do not have.
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+template <class T>
+T min(T a, T b) {
+  return b < a ? b : a;
+}
+template <class T>
+T max(T a, T b) {
+  return a < b ? b : a;
+}
+
 inline unsigned char* dynamic_shared() { return emu::current->shared_base(); }
 inline void __syncthreads() { emu::current->block.wait(); }
 inline void __syncwarp(unsigned = 0xffffffffu) {
-  emu::current->warps[threadIdx.x / emu::kWarpSize]->wait();
+  emu::current->warps[emu::thread_rank / emu::kWarpSize]->wait();
 }
-inline float __shfl_xor_sync(unsigned, float v, int mask) {
-  std::vector<float>& lanes = emu::current->lanes;
-  lanes[threadIdx.x] = v;
+// Every value a kernel shuffles (float, double, int, int64) passes exactly through a double.
+template <class T>
+T __shfl_xor_sync(unsigned, T v, int mask) {
+  static_assert(sizeof(T) <= 4 || std::is_floating_point_v<T>, "exact through a double");
+  std::vector<double>& lanes = emu::current->lanes;
+  lanes[emu::thread_rank] = static_cast<double>(v);
   __syncwarp();
-  const float other = lanes[threadIdx.x ^ static_cast<unsigned>(mask)];
+  const T other = static_cast<T>(lanes[emu::thread_rank ^ mask]);
   __syncwarp();
   return other;
 }
@@ -109,7 +139,7 @@ struct fragment {
 };
 
 namespace detail {
-inline bool computes() { return threadIdx.x % emu::kWarpSize == 0; }
+inline bool computes() { return emu::thread_rank % emu::kWarpSize == 0; }
 inline float widen(const __half& v) { return __half2float(v); }
 inline float widen(const __nv_bfloat16& v) { return __bfloat162float(v); }
 inline float widen(float v) { return v; }
@@ -169,25 +199,38 @@ void mma_sync(fragment<accumulator, 16, 16, 16, float>& d,
 
 namespace emu {
 
-// kernel<<<grid, threads, shared_bytes>>>(args...), one block after another.
+// kernel<<<grid, block, shared_bytes>>>(args...), one block after another: the block's threads
+// are host threads that run every block in turn, waiting for each other between blocks.
 template <class... Params, class... Args>
-void launch(void (*kernel)(Params...), dim3 grid, int threads, size_t shared_bytes, Args... args) {
-  for (unsigned z = 0; z < grid.z; ++z)
-    for (unsigned y = 0; y < grid.y; ++y)
-      for (unsigned x = 0; x < grid.x; ++x) {
-        Block block(threads, shared_bytes);
-        std::vector<std::thread> pool;
-        for (int t = 0; t < threads; ++t)
-          pool.emplace_back([&, t] {
-            current = &block;
-            threadIdx = make_uint3(static_cast<unsigned>(t), 0, 0);
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block_dim, size_t shared_bytes,
+            Args... args) {
+  const int threads = static_cast<int>(block_dim.x * block_dim.y * block_dim.z);
+  Barrier between_blocks(threads);
+  std::unique_ptr<Block> block;
+  auto next_block = [&] { block = std::make_unique<Block>(threads, shared_bytes); };
+  next_block();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      thread_rank = t;
+      threadIdx = make_uint3(t % block_dim.x, t / block_dim.x % block_dim.y,
+                             t / (block_dim.x * block_dim.y));
+      blockDim = block_dim;
+      gridDim = grid;
+      for (unsigned z = 0; z < grid.z; ++z)
+        for (unsigned y = 0; y < grid.y; ++y)
+          for (unsigned x = 0; x < grid.x; ++x) {
+            current = block.get();
             blockIdx = make_uint3(x, y, z);
-            blockDim = dim3(static_cast<unsigned>(threads));
-            gridDim = grid;
             kernel(args...);
-          });
-        for (std::thread& th : pool) th.join();
-      }
+            current->warps[t / kWarpSize]->leave();
+            current->block.leave();
+            between_blocks.wait();  // every thread is done with this block
+            if (t == 0) next_block();
+            between_blocks.wait();  // the next block is ready
+          }
+    });
+  for (std::thread& th : pool) th.join();
 }
 
 }  // namespace emu

@@ -1,0 +1,355 @@
+// The CUDA backend's kernel files run on the host (tests/emulation/emulated_backend.h), each op
+// against its CPU twin with the bounds the GPU tests use: what GpuOpsTest checks on a device,
+// here in CI, which has none. The files run as they are, launches and all, so a wrong index,
+// mask, tile bound, reduction or barrier shows here as it would on the GPU; the hardware's own
+// rounding (expf, the tensor cores) does not. The ops that call cuBLAS, cuDNN or CUB are not
+// here; GpuOpsTest covers them on a GPU.
+#include "tests/emulation/emulated_backend.h"
+// The backend first: it must precede every other include.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/cpu/cast.h"
+#include "core/cpu/elementwise.h"
+#include "core/cpu/gather.h"
+#include "core/cpu/loss.h"
+#include "core/cpu/norm.h"
+#include "core/cpu/optim.h"
+#include "core/cpu/pool.h"
+#include "core/ops.h"
+#include "tests/test_support.h"
+
+namespace trainer {
+namespace {
+
+namespace gpu = ::emulated::trainer::cuda;
+using Floats = std::vector<float>;
+
+Floats uniform(int64_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
+  const Tensor t = test::random_tensor({n}, seed, lo, hi);
+  return Floats(t.f32(), t.f32() + n);
+}
+
+std::vector<int32_t> labels(int64_t n, int32_t classes, uint64_t seed) {
+  const Floats u = uniform(n, seed, 0.0f, static_cast<float>(classes));
+  std::vector<int32_t> out;
+  for (const float v : u) out.push_back(std::min(classes - 1, static_cast<int32_t>(v)));
+  return out;
+}
+
+// 16-bit bits of v (bf16 or fp16), and their values widened back: what the CPU twin computes on.
+std::vector<uint16_t> narrow(const Floats& v, bool bf16) {
+  std::vector<uint16_t> out(v.size());
+  (bf16 ? cpu::f32_to_bf16 : cpu::f32_to_f16)(static_cast<int64_t>(v.size()), v.data(), out.data());
+  return out;
+}
+Floats widen(const std::vector<uint16_t>& v, bool bf16) {
+  Floats out(v.size());
+  (bf16 ? cpu::bf16_to_f32 : cpu::f16_to_f32)(static_cast<int64_t>(v.size()), v.data(), out.data());
+  return out;
+}
+
+double rms(const Floats& v) {
+  double s = 0.0;
+  for (const float x : v) s += double{x} * x;
+  return std::sqrt(s / static_cast<double>(v.size()));
+}
+
+std::string precision(bool bf16) { return bf16 ? "bf16" : "fp16"; }
+
+// Layer norm: a warp per row forward and for dx, column sums for dw and db, which accumulate.
+TEST(EmulatedKernelsTest, LayerNormMatchesTheCpu) {
+  const int64_t R = 37,
+                C = 129;  // more rows than a block's warps; a row longer than a warp's lanes
+  const Floats x = uniform(R * C, 1), w = uniform(C, 2), b = uniform(C, 3), dy = uniform(R * C, 4);
+  Floats y(R * C), mean(R), rstd(R), dx(R * C), dw = uniform(C, 5), db = uniform(C, 6);
+  Floats gy = y, gmean = mean, grstd = rstd, gdx = dx, gdw = dw, gdb = db;
+  cpu::layer_norm_forward(R, C, x.data(), w.data(), b.data(), y.data(), mean.data(), rstd.data());
+  gpu::layer_norm_forward(R, C, x.data(), w.data(), b.data(), gy.data(), gmean.data(),
+                          grstd.data());
+  test::expect_close(gy, y, 1e-5, 1e-5);
+  test::expect_close(gmean, mean, 1e-6, 1e-6);
+  test::expect_close(grstd, rstd, 1e-6, 1e-5);
+  cpu::layer_norm_backward(R, C, x.data(), w.data(), mean.data(), rstd.data(), dy.data(), dx.data(),
+                           dw.data(), db.data());
+  gpu::layer_norm_backward(R, C, x.data(), w.data(), mean.data(), rstd.data(), dy.data(),
+                           gdx.data(), gdw.data(), gdb.data());
+  test::expect_close(gdx, dx, 1e-5, 1e-4);
+  test::expect_close(gdw, dw, 1e-5, 1e-5);
+  test::expect_close(gdb, db, 1e-5, 1e-5);
+
+  for (const bool bf16 : {false, true}) {
+    SCOPED_TRACE(precision(bf16));
+    const auto x16 = narrow(x, bf16), w16 = narrow(w, bf16), b16 = narrow(b, bf16),
+               dy16 = narrow(dy, bf16);
+    const Floats xf = widen(x16, bf16), wf = widen(w16, bf16), bf = widen(b16, bf16),
+                 dyf = widen(dy16, bf16);
+    std::vector<uint16_t> y16(R * C), dx16(R * C);
+    Floats m16(R), r16(R), dw16 = dw, db16 = db, dwf = dw, dbf = db;
+    cpu::layer_norm_forward(R, C, xf.data(), wf.data(), bf.data(), y.data(), mean.data(),
+                            rstd.data());
+    gpu::layer_norm_forward_16(bf16, R, C, x16.data(), w16.data(), b16.data(), y16.data(),
+                               m16.data(), r16.data());
+    test::expect_close(widen(y16, bf16), y, bf16 ? 1e-2 : 2e-3, bf16 ? 1e-2 : 2e-3);
+    test::expect_close(m16, mean, 1e-6, 1e-6);
+    cpu::layer_norm_backward(R, C, xf.data(), wf.data(), mean.data(), rstd.data(), dyf.data(),
+                             dx.data(), dwf.data(), dbf.data());
+    gpu::layer_norm_backward_16(bf16, R, C, x16.data(), w16.data(), m16.data(), r16.data(),
+                                dy16.data(), dx16.data(), dw16.data(), db16.data());
+    test::expect_close(widen(dx16, bf16), dx, bf16 ? 2e-2 : 4e-3, bf16 ? 1e-2 : 2e-3);
+    test::expect_close(dw16, dwf, 1e-4, 1e-5);
+    test::expect_close(db16, dbf, 1e-4, 1e-5);
+  }
+}
+
+// The losses: one thread per row (a classifier's few classes), a block per row (a vocabulary),
+// in 16 bits, and the vocabulary-parallel cross-entropy's three passes; the totals add.
+TEST(EmulatedKernelsTest, LossesMatchTheCpu) {
+  for (const int64_t C : {int64_t{10}, int64_t{1500}}) {
+    SCOPED_TRACE("C " + std::to_string(C));
+    const int64_t N = 9;
+    const Floats logits = uniform(N * C, 10, -4.0f, 4.0f);
+    const std::vector<int32_t> y = labels(N, static_cast<int32_t>(C), 11);
+    Floats d(N * C), gd(N * C);
+    double totals[2] = {1.0, 2.0}, gtotals[2] = {1.0, 2.0};
+    cpu::softmax_cross_entropy(N, C, logits.data(), y.data(), 0.5f, d.data(), totals);
+    gpu::softmax_cross_entropy(N, C, logits.data(), y.data(), 0.5f, gd.data(), gtotals);
+    test::expect_close(gd, d, 1e-7, 1e-5);
+    EXPECT_NEAR(gtotals[0], totals[0], 1e-9 * N);
+    EXPECT_EQ(gtotals[1], totals[1]);
+    if (C < 1024) {
+      cpu::mse_onehot(N, C, logits.data(), y.data(), 0.5f, d.data(), totals);
+      gpu::mse_onehot(N, C, logits.data(), y.data(), 0.5f, gd.data(), gtotals);
+      test::expect_close(gd, d, 1e-7, 1e-6);
+      EXPECT_NEAR(gtotals[0], totals[0], 1e-9 * N);
+      continue;
+    }
+    for (const bool bf16 : {false, true}) {
+      SCOPED_TRACE(precision(bf16));
+      const auto l16 = narrow(logits, bf16);
+      const Floats lf = widen(l16, bf16);
+      std::vector<uint16_t> d16(N * C);
+      double t16[2] = {0.0, 0.0}, tf[2] = {0.0, 0.0};
+      cpu::softmax_cross_entropy(N, C, lf.data(), y.data(), 0.5f, d.data(), tf);
+      gpu::softmax_cross_entropy_16(bf16, N, C, l16.data(), y.data(), 0.5f, d16.data(), t16);
+      test::expect_close(widen(d16, bf16), d, 1e-6, bf16 ? 1e-2 : 2e-3);
+      EXPECT_NEAR(t16[0], tf[0], 1e-6 * N);
+      EXPECT_EQ(t16[1], tf[1]);
+    }
+    // A rank's slice of the vocabulary: columns [300, 300 + C) of a larger one.
+    const int64_t begin = 300;
+    Floats mx(N), target(N), sum(N), gmx(N), gtarget(N), gsum(N);
+    cpu::split_ce_max_target(N, C, logits.data(), y.data(), begin, mx.data(), target.data());
+    gpu::split_ce_max_target(N, C, logits.data(), y.data(), begin, gmx.data(), gtarget.data());
+    EXPECT_EQ(gmx, mx);
+    EXPECT_EQ(gtarget, target);
+    cpu::split_ce_sum_exp(N, C, logits.data(), mx.data(), sum.data());
+    gpu::split_ce_sum_exp(N, C, logits.data(), mx.data(), gsum.data());
+    test::expect_close(gsum, sum, 0.0, 1e-6);
+    cpu::split_ce_loss(N, C, logits.data(), y.data(), begin, mx.data(), sum.data(), target.data(),
+                       0.5f, d.data(), totals);
+    gpu::split_ce_loss(N, C, logits.data(), y.data(), begin, mx.data(), sum.data(), target.data(),
+                       0.5f, gd.data(), gtotals);
+    test::expect_close(gd, d, 1e-7, 1e-5);
+    EXPECT_NEAR(gtotals[0], totals[0], 1e-9 * N);
+    EXPECT_EQ(gtotals[1], totals[1]);
+  }
+}
+
+// Activations, the residual add, column sums, dropout, the squared norm, scaling, filling.
+TEST(EmulatedKernelsTest, ElementwiseOpsMatchTheCpu) {
+  const int64_t n = 3000;
+  const Floats x = uniform(n, 20, -3.0f, 3.0f), dy = uniform(n, 21);
+  Floats y(n), gy(n), dx(n), gdx(n);
+  for (const cpu::Activation f :
+       {cpu::Activation::ReLU, cpu::Activation::GELU, cpu::Activation::GELUTanh,
+        cpu::Activation::Tanh, cpu::Activation::Sigmoid}) {
+    SCOPED_TRACE(static_cast<int>(f));
+    cpu::activation_forward(f, n, x.data(), y.data());
+    gpu::activation_forward(f, n, x.data(), gy.data());
+    test::expect_close(gy, y, 1e-6, 1e-5);
+    cpu::activation_backward(f, n, f == cpu::Activation::ReLU ? x.data() : y.data(), dy.data(),
+                             dx.data());
+    gpu::activation_backward(f, n, f == cpu::Activation::ReLU ? x.data() : y.data(), dy.data(),
+                             gdx.data());
+    test::expect_close(gdx, dx, 1e-6, 1e-5);
+    for (const bool bf16 : {false, true}) {
+      SCOPED_TRACE(precision(bf16));
+      const auto x16 = narrow(x, bf16);
+      std::vector<uint16_t> y16(n);
+      cpu::activation_forward(f, n, widen(x16, bf16).data(), y.data());
+      gpu::activation_forward_16(bf16, f, n, x16.data(), y16.data());
+      test::expect_close(widen(y16, bf16), y, 1e-6, bf16 ? 1e-2 : 2e-3);
+    }
+  }
+  cpu::add(n, x.data(), dy.data(), y.data());
+  gpu::add(n, x.data(), dy.data(), gy.data());
+  EXPECT_EQ(gy, y);
+  for (const bool bf16 : {false, true}) {
+    const auto a = narrow(x, bf16), b = narrow(dy, bf16);
+    std::vector<uint16_t> s(n);
+    gpu::add_16(bf16, n, a.data(), b.data(), s.data());
+    cpu::add(n, widen(a, bf16).data(), widen(b, bf16).data(), y.data());
+    EXPECT_EQ(widen(s, bf16), widen(narrow(y, bf16), bf16)) << precision(bf16);
+  }
+  // Column sums: 300 rows of 70 columns (three column tiles, every row group busy).
+  const int64_t rows = 300, cols = 70;
+  const Floats m = uniform(rows * cols, 22);
+  Floats db(cols), gdb(cols);
+  cpu::sum_rows(rows, cols, m.data(), db.data());
+  gpu::sum_rows(rows, cols, m.data(), gdb.data());
+  test::expect_close(gdb, db, 1e-5, 1e-5);
+
+  const cpu::DropoutMask mask{12345, 3, 0.25f};
+  Floats dropped(n), gdropped(n);
+  cpu::dropout(6, n / 6, mask, x.data(), dropped.data());
+  gpu::dropout(6, n / 6, mask, x.data(), gdropped.data());
+  EXPECT_EQ(gdropped, dropped);
+
+  EXPECT_NEAR(gpu::sum_squares(n, x.data()), cpu::sum_squares(n, x.data()), 1e-9);
+  Floats s = x, gs = x;
+  cpu::scale(n, 0.3f, s.data());
+  gpu::scale(n, 0.3f, gs.data());
+  EXPECT_EQ(gs, s);
+  gpu::fill(n, 2.5f, gs.data());
+  EXPECT_EQ(gs, Floats(n, 2.5f));
+}
+
+// The fused updates over a group of parameters (one launch, a grid row per tensor) against the
+// CPU's update of each.
+TEST(EmulatedKernelsTest, OptimizerUpdatesMatchTheCpu) {
+  const std::vector<int64_t> sizes = {5, 700, 1};
+  for (const bool adam : {false, true}) {
+    SCOPED_TRACE(adam ? "adam" : "sgd");
+    std::vector<Floats> w, g, s1, s2;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      w.push_back(uniform(sizes[i], 30 + i));
+      g.push_back(uniform(sizes[i], 40 + i));
+      s1.push_back(uniform(sizes[i], 50 + i, 0.0f, 0.1f));
+      s2.push_back(uniform(sizes[i], 60 + i, 0.0f, 0.1f));
+    }
+    std::vector<Floats> gw = w, gs1 = s1, gs2 = s2;
+    gpu::ParamGroup p;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      p.n.push_back(sizes[i]);
+      p.w.push_back(gw[i].data());
+      p.g.push_back(g[i].data());
+      p.state1.push_back(gs1[i].data());
+      p.state2.push_back(gs2[i].data());
+    }
+    const cpu::AdamArgs a{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, true, 3};
+    const cpu::SgdArgs sgd{1e-2f, 0.9f, 1e-4f, true, false};
+    if (adam)
+      gpu::adam_update(p, a);
+    else
+      gpu::sgd_update(p, sgd);
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      if (adam)
+        cpu::adam_update(sizes[i], w[i].data(), g[i].data(), s1[i].data(), s2[i].data(), a);
+      else
+        cpu::sgd_update(sizes[i], w[i].data(), g[i].data(), s1[i].data(), sgd);
+      test::expect_close(gw[i], w[i], 1e-7, 1e-6);
+      test::expect_close(gs1[i], s1[i], 1e-7, 1e-6);
+      if (adam) test::expect_close(gs2[i], s2[i], 1e-7, 1e-6);
+    }
+  }
+}
+
+// Max-pooling, overlapping windows (3 wide, stride 2): the same maxima, where they are, and the
+// backward's gathers in the CPU's scatter order, exactly; also in 16 bits.
+TEST(EmulatedKernelsTest, MaxPoolIsExact) {
+  const cpu::PoolGeometry g{9, 7, 3, 2, 4, 3};
+  const int64_t planes = 5, in = planes * g.H * g.W, out = planes * g.OH * g.OW;
+  const Floats x = uniform(in, 70), dy = uniform(out, 71);
+  Floats y(out), gy(out), dx(in), gdx(in);
+  std::vector<int32_t> arg(out), garg(out);
+  cpu::maxpool_forward(g, planes, x.data(), y.data(), arg.data());
+  gpu::maxpool_forward(g, planes, x.data(), gy.data(), garg.data());
+  EXPECT_EQ(gy, y);
+  EXPECT_EQ(garg, arg);
+  cpu::maxpool_backward(g, planes, dy.data(), arg.data(), dx.data());
+  gpu::maxpool_backward(g, planes, dy.data(), arg.data(), gdx.data());
+  EXPECT_EQ(gdx, dx);
+  for (const bool bf16 : {false, true}) {
+    SCOPED_TRACE(precision(bf16));
+    const auto x16 = narrow(x, bf16), dy16 = narrow(dy, bf16);
+    std::vector<uint16_t> y16(out), dx16(in);
+    cpu::maxpool_forward(g, planes, widen(x16, bf16).data(), y.data(), arg.data());
+    gpu::maxpool_forward_16(bf16, g, planes, x16.data(), y16.data(), garg.data());
+    EXPECT_EQ(widen(y16, bf16), y);
+    EXPECT_EQ(garg, arg);
+    cpu::maxpool_backward(g, planes, widen(dy16, bf16).data(), arg.data(), dx.data());
+    gpu::maxpool_backward_16(bf16, g, planes, dy16.data(), arg.data(), dx16.data());
+    EXPECT_EQ(widen(dx16, bf16), widen(narrow(dx, bf16), bf16));
+  }
+}
+
+// Casts and the row gather only move bits: exact.
+TEST(EmulatedKernelsTest, CastsAndGathersAreExact) {
+  const int64_t n = 1000;
+  const Floats x = uniform(n, 80, -70000.0f, 70000.0f);  // past fp16's range too
+  for (const bool bf16 : {false, true}) {
+    std::vector<uint16_t> h(n), gh(n);
+    Floats f(n), gf(n);
+    (bf16 ? cpu::f32_to_bf16 : cpu::f32_to_f16)(n, x.data(), h.data());
+    (bf16 ? gpu::f32_to_bf16 : gpu::f32_to_f16)(n, x.data(), gh.data());
+    EXPECT_EQ(gh, h) << precision(bf16);
+    (bf16 ? cpu::bf16_to_f32 : cpu::f16_to_f32)(n, h.data(), f.data());
+    (bf16 ? gpu::bf16_to_f32 : gpu::f16_to_f32)(n, h.data(), gf.data());
+    EXPECT_EQ(gf, f) << precision(bf16);
+  }
+  const int64_t rows = 7, words = 3;
+  std::vector<uint32_t> src(10 * words), dst(rows * words), gdst(rows * words);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint32_t>(i * 2654435761u);
+  const std::vector<int32_t> idx = {9, 0, 3, 3, 7, 1, 8};
+  cpu::gather_rows(rows, words, idx.data(), src.data(), dst.data());
+  gpu::gather_rows(rows, words, idx.data(), src.data(), gdst.data());
+  EXPECT_EQ(gdst, dst);
+}
+
+struct Shape4 {
+  int64_t N, T, H, D;
+};
+
+// The fused attention kernels (flash_attention.cu's host code and launches too) against the CPU
+// twin on the same 16-bit values, with GpuOpsTest.SixteenBitAttentionMatchesTheCpu's bounds:
+// head dimensions 32, 64 and 128, the last tile of queries and keys cut short (100, 200, 72
+// positions: 36, 8 and 8 rows of 64), two sequences, three heads.
+TEST(EmulatedKernelsTest, FlashAttentionMatchesTheCpu) {
+  for (const Shape4 s : {Shape4{2, 100, 2, 64}, Shape4{1, 200, 3, 32}, Shape4{1, 72, 1, 128}})
+    for (const DType t : {DType::F16, DType::BF16}) {
+      const int64_t C = s.H * s.D;
+      const bool bf16 = t == DType::BF16;
+      SCOPED_TRACE(precision(bf16) + " T " + std::to_string(s.T) + " D " + std::to_string(s.D));
+      const Tensor qkv = ops::cast(test::random_tensor({s.N, s.T, 3 * C}, 60), t),
+                   dy = ops::cast(test::random_tensor({s.N, s.T, C}, 61), t);
+      Tensor y = Tensor::empty({s.N, s.T, C}, t), stats = Tensor::empty({s.N, s.H, s.T, 2}),
+             dqkv = Tensor::empty(qkv.shape(), t);
+      ops::attention_forward(s.H, qkv, y, stats);
+      ops::attention_backward(s.H, qkv, y, stats, dy, dqkv);
+
+      Tensor fy = Tensor::empty(y.shape(), t), fstats = Tensor::empty(stats.shape()),
+             fdqkv = Tensor::empty(qkv.shape(), t);
+      ASSERT_TRUE(
+          gpu::flash_attention_fits(s.N, s.H, s.D, qkv.raw(), fy.raw(), dy.raw(), fdqkv.raw()));
+      gpu::flash_attention_forward(bf16, s.N, s.T, s.H, s.D, qkv.raw(), fy.raw(), fstats.f32());
+      gpu::flash_attention_backward(bf16, s.N, s.T, s.H, s.D, qkv.raw(), fy.raw(), fstats.f32(),
+                                    dy.raw(), fdqkv.raw());
+
+      auto values = [](const Tensor& v) {
+        const Tensor f = ops::cast(v, DType::F32);
+        return Floats(f.f32(), f.f32() + f.numel());
+      };
+      test::expect_close(values(fstats), values(stats), 1e-5, 1e-4);
+      const Floats want_y = values(y), want_d = values(dqkv);
+      test::expect_close(values(fy), want_y, 3e-2 * rms(want_y), 3e-2);
+      test::expect_close(values(fdqkv), want_d, 3e-2 * rms(want_d), 3e-2);
+    }
+}
+
+}  // namespace
+}  // namespace trainer
