@@ -1,7 +1,7 @@
-// The fused attention kernels of core/cuda/flash_attention.cu and what their launches share
-// (grid, shared memory, scale), in a header of their own so that the tests can also run this very
-// source on the host (tests/emulation/cuda_emulation.h), where CI has no GPU. Device code: include
-// it from a .cu file, or after the emulation, which also defines dynamic_shared().
+// The fused attention kernels that core/cuda/flash_attention.cu launches, and what their launches
+// share (grid, shared-memory layouts, scale): the device half of that file. Device code: include
+// it from a .cu file, or after the tests' host emulation (tests/emulation/cuda_emulation.h), which
+// also defines dynamic_shared().
 #pragma once
 
 #include <cuda_bf16.h>
