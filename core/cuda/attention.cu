@@ -202,7 +202,7 @@ void attention_backward(int64_t N, int64_t T, int64_t H, int64_t D, const float*
 void attention_forward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
                           void* y, float* stats) {
   if (N * T == 0) return;
-  if (flash_attention_fits(N, H, D, qkv, y))
+  if (flash_attention_fits(N, H, D, {qkv, y}))
     return flash_attention_forward(bf16, N, T, H, D, qkv, y, stats);
   with_16(bf16, [&](auto e) {
     using E = decltype(e);
@@ -213,7 +213,7 @@ void attention_forward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D,
 void attention_backward_16(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
                            const void* y, const float* stats, const void* dy, void* dqkv) {
   if (N * T == 0) return;
-  if (flash_attention_fits(N, H, D, qkv, y, dy, dqkv))
+  if (flash_attention_fits(N, H, D, {qkv, y, dy, dqkv}))
     return flash_attention_backward(bf16, N, T, H, D, qkv, y, stats, dy, dqkv);
   with_16(bf16, [&](auto e) {
     using E = decltype(e);

@@ -22,10 +22,10 @@ void with_head_dim(int64_t D, Fn fn) {
 
 }  // namespace
 
-bool flash_attention_fits(int64_t N, int64_t H, int64_t D, const void* a, const void* b,
-                          const void* c, const void* d) {
+bool flash_attention_fits(int64_t N, int64_t H, int64_t D,
+                          std::initializer_list<const void*> tensors) {
   constexpr int64_t kGridYZ = 65535;
-  for (const void* p : {a, b, c, d})
+  for (const void* p : tensors)
     if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
   return flash_attention_head_dim(D) && N <= kGridYZ && H <= kGridYZ;
 }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 
 // Host code may include this header in any build: the cost model asks which heads the kernels take.
 namespace trainer::cuda {
@@ -24,8 +25,8 @@ constexpr bool flash_attention_head_dim(int64_t D) { return D == 32 || D == 64 |
 // Whether the fused kernels take this call: a head dimension they are built for, the grid's
 // limits on N and H, and every tensor 16-byte aligned (rows are read and written 16 bytes at a
 // time).
-bool flash_attention_fits(int64_t N, int64_t H, int64_t D, const void* a, const void* b,
-                          const void* c = nullptr, const void* d = nullptr);
+bool flash_attention_fits(int64_t N, int64_t H, int64_t D,
+                          std::initializer_list<const void*> tensors);
 
 void flash_attention_forward(bool bf16, int64_t N, int64_t T, int64_t H, int64_t D, const void* qkv,
                              void* y, float* stats);

@@ -3,7 +3,7 @@
 // here in CI, which has none. The files run as they are, launches and all, so a wrong index,
 // mask, tile bound, reduction or barrier shows here as it would on the GPU; the hardware's own
 // rounding (expf, the tensor cores) does not. The ops that call cuBLAS, cuDNN or CUB are not
-// here; GpuOpsTest covers them on a GPU.
+// here (the unfused attention's products run on a host GEMM); GpuOpsTest covers them on a GPU.
 #include "tests/emulation/emulated_backend.h"
 // The backend first: it must precede every other include.
 
@@ -335,7 +335,7 @@ TEST(EmulatedKernelsTest, FlashAttentionMatchesTheCpu) {
       Tensor fy = Tensor::empty(y.shape(), t), fstats = Tensor::empty(stats.shape()),
              fdqkv = Tensor::empty(qkv.shape(), t);
       ASSERT_TRUE(
-          gpu::flash_attention_fits(s.N, s.H, s.D, qkv.raw(), fy.raw(), dy.raw(), fdqkv.raw()));
+          gpu::flash_attention_fits(s.N, s.H, s.D, {qkv.raw(), fy.raw(), dy.raw(), fdqkv.raw()}));
       gpu::flash_attention_forward(bf16, s.N, s.T, s.H, s.D, qkv.raw(), fy.raw(), fstats.f32());
       gpu::flash_attention_backward(bf16, s.N, s.T, s.H, s.D, qkv.raw(), fy.raw(), fstats.f32(),
                                     dy.raw(), fdqkv.raw());
@@ -349,6 +349,41 @@ TEST(EmulatedKernelsTest, FlashAttentionMatchesTheCpu) {
       test::expect_close(values(fy), want_y, 3e-2 * rms(want_y), 3e-2);
       test::expect_close(values(fdqkv), want_d, 3e-2 * rms(want_d), 3e-2);
     }
+}
+
+// The unfused attention (heads of 8: no flash kernel; fp32 too) through attention.cu's softmax
+// kernels and its products on the host GEMM: forward, and backward's dot from dy and y.
+TEST(EmulatedKernelsTest, UnfusedAttentionMatchesTheCpu) {
+  const int64_t N = 2, T = 40, H = 2, D = 8, C = H * D;
+  for (const DType t : {DType::F32, DType::F16, DType::BF16}) {
+    SCOPED_TRACE(static_cast<int>(t));
+    const Tensor qkv = ops::cast(test::random_tensor({N, T, 3 * C}, 62), t),
+                 dy = ops::cast(test::random_tensor({N, T, C}, 63), t);
+    Tensor y = Tensor::empty({N, T, C}, t), stats = Tensor::empty({N, H, T, 2}),
+           dqkv = Tensor::empty(qkv.shape(), t);
+    ops::attention_forward(H, qkv, y, stats);
+    ops::attention_backward(H, qkv, y, stats, dy, dqkv);
+    Tensor gy = Tensor::empty(y.shape(), t), gstats = Tensor::empty(stats.shape()),
+           gdqkv = Tensor::empty(qkv.shape(), t);
+    if (t == DType::F32) {
+      gpu::attention_forward(N, T, H, D, qkv.f32(), gy.f32(), gstats.f32());
+      gpu::attention_backward(N, T, H, D, qkv.f32(), gy.f32(), gstats.f32(), dy.f32(), gdqkv.f32());
+    } else {
+      const bool bf16 = t == DType::BF16;
+      ASSERT_FALSE(gpu::flash_attention_fits(N, H, D, {qkv.raw(), gy.raw()}));
+      gpu::attention_forward_16(bf16, N, T, H, D, qkv.raw(), gy.raw(), gstats.f32());
+      gpu::attention_backward_16(bf16, N, T, H, D, qkv.raw(), gy.raw(), gstats.f32(), dy.raw(),
+                                 gdqkv.raw());
+    }
+    const double tol = t == DType::F32 ? 1e-5 : 3e-2;
+    auto values = [](const Tensor& v) {
+      const Tensor f = ops::cast(v, DType::F32);
+      return Floats(f.f32(), f.f32() + f.numel());
+    };
+    test::expect_close(values(gstats), values(stats), 1e-5, 1e-4);
+    test::expect_close(values(gy), values(y), tol * rms(values(y)), tol);
+    test::expect_close(values(gdqkv), values(dqkv), tol * rms(values(dqkv)), tol);
+  }
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // The CUDA backend's kernel files compiled as host code on the emulation (cuda_emulation.h), in
 // namespace `emulated`: emulated::trainer::cuda::layer_norm_forward(...) runs norm.cu as it is,
 // its launches and its kernels, on host memory. Those that call a library (cuBLAS, cuDNN, CUB:
-// linear, conv, the unfused attention, the embedding) have no host emulation and are left out.
+// linear, conv, the embedding) have no host emulation and are left out; the one cuBLAS call of
+// the unfused attention (a strided-batched GEMM) has a host twin below, so attention.cu runs too.
 //
 // How: every header those files include comes first, here, at global scope, so that inside
 // namespace `emulated` below their include guards make the files' own #includes no-ops; the
@@ -26,6 +27,8 @@
 #include "core/cpu/gelu_tanh.h"
 #include "core/cpu/loss_rows.h"
 #include "core/cpu/norm.h"
+#include "core/cuda/attention.cuh"
+#include "core/cuda/blas_handle.cuh"
 #include "core/cuda/cast.cuh"
 #include "core/cuda/element.cuh"
 #include "core/cuda/elementwise.cuh"
@@ -80,6 +83,49 @@ class Scratch {
   void* p_;
 };
 
+inline cublasHandle_t blas_handle() { return nullptr; }
+
+// One element of a cuBLAS operand of `type` (fp32, fp16 or bf16) as a float, and back, rounded.
+inline float element(const void* p, cudaDataType_t type, int64_t i) {
+  if (type == CUDA_R_32F) return static_cast<const float*>(p)[i];
+  const uint16_t bits = static_cast<const uint16_t*>(p)[i];
+  return type == CUDA_R_16BF ? bf16_to_float(bits) : f16_to_float(bits);
+}
+inline void set_element(void* p, cudaDataType_t type, int64_t i, float v) {
+  if (type == CUDA_R_32F)
+    static_cast<float*>(p)[i] = v;
+  else
+    static_cast<uint16_t*>(p)[i] = type == CUDA_R_16BF ? float_to_bf16(v) : float_to_f16(v);
+}
+
+// cuBLAS's strided-batched GEMM, column-major, float accumulation, as attention.cu calls it:
+// C = alpha op(A) op(B) + beta C for each of `batch` matrices.
+// Its parameters match that call exactly (float scalars, int64_t strides), so overload
+// resolution prefers it to cuBLAS's own, which argument-dependent lookup also finds.
+inline cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t transa,
+                                                 cublasOperation_t transb, int m, int n, int k,
+                                                 const float* alpha, const void* A,
+                                                 cudaDataType_t a_type, int lda, int64_t stride_a,
+                                                 const void* B, cudaDataType_t b_type, int ldb,
+                                                 int64_t stride_b, const float* beta, void* C,
+                                                 cudaDataType_t c_type, int ldc, int64_t stride_c,
+                                                 int batch, cublasComputeType_t, cublasGemmAlgo_t) {
+  const float al = *alpha, be = *beta;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t i = 0; i < m; ++i) {
+        float s = 0.0f;
+        for (int64_t l = 0; l < k; ++l) {
+          const int64_t ai = transa == CUBLAS_OP_N ? i + l * lda : l + i * lda;
+          const int64_t bi = transb == CUBLAS_OP_N ? l + j * ldb : j + l * ldb;
+          s += element(A, a_type, b * stride_a + ai) * element(B, b_type, b * stride_b + bi);
+        }
+        const int64_t ci = b * stride_c + i + j * ldc;
+        set_element(C, c_type, ci, al * s + (be == 0.0f ? 0.0f : be * element(C, c_type, ci)));
+      }
+  return CUBLAS_STATUS_SUCCESS;
+}
+
 }  // namespace emulated::trainer::cuda
 
 namespace emulated {
@@ -92,5 +138,6 @@ namespace emulated {
 #include "core/cuda/optim.cu"
 #include "core/cuda/pool.cu"
 #include "core/cuda/flash_attention.cu"
+#include "core/cuda/attention.cu"
 // clang-format on
 }  // namespace emulated
