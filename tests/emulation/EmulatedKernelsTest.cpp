@@ -311,6 +311,29 @@ TEST(EmulatedKernelsTest, CastsAndGathersAreExact) {
   EXPECT_EQ(gdst, dst);
 }
 
+// The embedding: rows of wte and wpe forward; backward's sort of positions by token, its runs,
+// and one block per distinct token adding its rows in position order, so dwte agrees exactly;
+// tokens outside a tensor-parallel slice of the vocabulary add nothing.
+TEST(EmulatedKernelsTest, EmbeddingMatchesTheCpu) {
+  const int64_t N = 3, T = 5, C = 70, V = 12;
+  const std::vector<int32_t> tokens = {4, 1, 4, 11, 0, 7, 4, 4, 2, 1, 9, 9, 3, 4, 0};
+  const Floats wte = uniform(V * C, 90), wpe = uniform(T * C, 91), dy = uniform(N * T * C, 92);
+  for (const cpu::VocabRows vocab : {cpu::VocabRows{0, V}, cpu::VocabRows{2, 8}}) {
+    SCOPED_TRACE("rows from " + std::to_string(vocab.begin));
+    const float* slice = wte.data() + vocab.begin * C;
+    Floats y(N * T * C), gy(N * T * C);
+    cpu::embedding_forward(N, T, C, tokens.data(), slice, vocab, wpe.data(), y.data());
+    gpu::embedding_forward(N, T, C, tokens.data(), slice, vocab, wpe.data(), gy.data());
+    EXPECT_EQ(gy, y);
+    Floats dwte = uniform(vocab.rows * C, 93), dwpe = uniform(T * C, 94);
+    Floats gdwte = dwte, gdwpe = dwpe;
+    cpu::embedding_backward(N, T, C, tokens.data(), dy.data(), dwte.data(), vocab, dwpe.data());
+    gpu::embedding_backward(N, T, C, tokens.data(), dy.data(), gdwte.data(), vocab, gdwpe.data());
+    EXPECT_EQ(gdwte, dwte);
+    test::expect_close(gdwpe, dwpe, 1e-6, 1e-6);
+  }
+}
+
 struct Shape4 {
   int64_t N, T, H, D;
 };

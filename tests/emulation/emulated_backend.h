@@ -1,8 +1,10 @@
 // The CUDA backend's kernel files compiled as host code on the emulation (cuda_emulation.h), in
 // namespace `emulated`: emulated::trainer::cuda::layer_norm_forward(...) runs norm.cu as it is,
 // its launches and its kernels, on host memory. Those that call a library (cuBLAS, cuDNN, CUB:
-// linear, conv, the embedding) have no host emulation and are left out; the one cuBLAS call of
-// the unfused attention (a strided-batched GEMM) has a host twin below, so attention.cu runs too.
+// linear, conv) have no host emulation and are left out; the one cuBLAS call of the unfused
+// attention (a strided-batched GEMM) has a host twin below, and the embedding's three CUB calls
+// have theirs in tests/emulation/include (first on this test's include path), so attention.cu and
+// embedding.cu run too.
 //
 // How: every header those files include comes first, here, at global scope, so that inside
 // namespace `emulated` below their include guards make the files' own #includes no-ops; the
@@ -21,9 +23,13 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_run_length_encode.cuh>
+#include <cub/device/device_scan.cuh>
 #include <type_traits>
 #include <vector>
 
+#include "core/cpu/embedding.h"
 #include "core/cpu/gelu_tanh.h"
 #include "core/cpu/loss_rows.h"
 #include "core/cpu/norm.h"
@@ -32,6 +38,7 @@
 #include "core/cuda/cast.cuh"
 #include "core/cuda/element.cuh"
 #include "core/cuda/elementwise.cuh"
+#include "core/cuda/embedding.cuh"
 #include "core/cuda/flash_attention.cuh"
 #include "core/cuda/flash_attention_kernels.cuh"
 #include "core/cuda/gather.cuh"
@@ -62,6 +69,7 @@ template <class... Params>
 void allow_shared_memory(void (*)(Params...), size_t) {}
 
 inline void copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+inline void memset_zero(void* dst, size_t bytes) { std::memset(dst, 0, bytes); }
 
 // Scratch's interface on host memory, zeroed (the device's is not: a kernel that reads what it
 // did not write is caught by the GPU tests under compute-sanitizer, not here).
@@ -139,5 +147,6 @@ namespace emulated {
 #include "core/cuda/pool.cu"
 #include "core/cuda/flash_attention.cu"
 #include "core/cuda/attention.cu"
+#include "core/cuda/embedding.cu"
 // clang-format on
 }  // namespace emulated
