@@ -1,9 +1,12 @@
 #include "launcher/training.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "core/allocator.h"
 #include "core/cpu/parallel.h"
@@ -67,6 +70,21 @@ static std::vector<int64_t> per_rank(Communicator& world, int64_t mine) {
   std::vector<int64_t> all(static_cast<size_t>(world.size()));
   world.all_gather(&mine, sizeof mine, all.data());
   return all;
+}
+
+// Every rank's `mine`, in rank order, on every rank: the texts gathered padded to the longest.
+static std::vector<nlohmann::json> per_rank(Communicator& world, const nlohmann::json& mine) {
+  const std::string text = mine.dump();
+  const std::vector<int64_t> sizes = per_rank(world, static_cast<int64_t>(text.size()));
+  const int64_t longest = *std::max_element(sizes.begin(), sizes.end());
+  std::string padded = text, all(static_cast<size_t>(longest * world.size()), ' ');
+  padded.resize(static_cast<size_t>(longest), ' ');
+  world.all_gather(padded.data(), longest, all.data());
+  std::vector<nlohmann::json> out;
+  for (int r = 0; r < world.size(); ++r)
+    out.push_back(nlohmann::json::parse(
+        all.substr(static_cast<size_t>(r * longest), static_cast<size_t>(sizes[r]))));
+  return out;
 }
 
 // The bytes of the optimizer's state this rank holds (its ZeRO range only, under ZeRO).
@@ -334,7 +352,10 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
   };
   if (c.device == "cuda") summary["gpu"] = gpu_name(c.gpu);
   if (c.layer_times) {
-    summary["layer_times"] = layer_times::summary();  // rank 0's layers
+    // Rank 0's layers; with more ranks every rank's too (a pipeline's stages hold other layers).
+    summary["layer_times"] = layer_times::summary();
+    if (grid.world->size() > 1)
+      summary["layer_times_by_rank"] = per_rank(*grid.world, summary["layer_times"]);
     layer_times::enable(false, false);
   }
   if (graph) {

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "tests/test_support.h"
 
@@ -99,6 +101,32 @@ TEST_F(LaunchTest, TwoRanksReportTheLossOfOneProcess) {
   EXPECT_NEAR(a["final_loss"].get<double>(), b["final_loss"].get<double>(), 1e-6);
   // Only rank 0 prints the summary.
   EXPECT_EQ(test::count_of(two.output, "\"final_loss\""), 1u) << two.output;
+}
+
+// log.layer_times under a pipeline: each stage times its own layers, and the summary holds every
+// rank's beside rank 0's (stage 0: the first linear; stage 1: the ReLU and the last linear).
+TEST_F(LaunchTest, LayerTimesCoverEveryPipelineStage) {
+  const test::CommandResult r =
+      mpirun(2, cfg() +
+                    " --set parallel.pipeline=2 --set parallel.microbatches=2 "
+                    "--set log.layer_times=true");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json s = nlohmann::json::parse(test::read_file(dir_.file("out/summary.json")));
+  const nlohmann::json& by_rank = s.at("layer_times_by_rank");
+  ASSERT_EQ(by_rank.size(), 2u);
+  EXPECT_EQ(by_rank[0], s.at("layer_times"));
+  auto names = [](const nlohmann::json& t) {
+    std::vector<std::string> out;
+    for (const auto& l : t.at("layers")) {
+      out.push_back(l.at("name").get<std::string>());
+      EXPECT_EQ(l.at("calls"), 2) << l;  // two micro-batches a step
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(names(by_rank[0]), (std::vector<std::string>{"backward linear", "forward linear"}));
+  EXPECT_EQ(names(by_rank[1]), (std::vector<std::string>{"backward linear", "backward relu",
+                                                         "forward linear", "forward relu"}));
 }
 
 TEST_F(LaunchTest, ARankFailingLaterTakesTheJobDownWithItsMessage) {
