@@ -307,6 +307,21 @@ __device__ void softmax_grad_tile(const float* s, const float* dp, int lds, floa
   }
 }
 
+// Backward's step for one tile pair: the warp's scores S = A Bᵀ and dP = dA dBᵀ again (its rows
+// of A and dA: queries and dO, or keys and V; B and dB the block's tile of the other side), then
+// dS and (if P) P through softmax_grad_tile.
+template <class E, int kD, class Visible, class Stat>
+__device__ void recompute_grad_tile(const uint16_t* a, const uint16_t* b, const uint16_t* da,
+                                    const uint16_t* db, float* Sw, float* dPw, float scale,
+                                    Visible visible, Stat stat, uint16_t* P, uint16_t* dS) {
+  using S = Shapes<kD>;
+  warp_product<E, wmma::col_major>(a, S::ld16, b, S::ld16, kD, Sw, S::lds);
+  warp_product<E, wmma::col_major>(da, S::ld16, db, S::ld16, kD, dPw, S::lds);
+  __syncwarp();
+  softmax_grad_tile<E>(Sw, dPw, S::lds, scale, visible, stat, P, dS, S::ldp);
+  __syncwarp();
+}
+
 struct RowVisible {  // a query tile's rows against a key tile's columns
   int64_t t0, k0, T;
   __device__ bool operator()(int r, int c) const { return k0 + c <= t0 + r && t0 + r < T; }
@@ -355,13 +370,9 @@ __global__ void __launch_bounds__(kFlashThreads)
     load_tile<kD>(Vs, base + 2 * C, C3, k0, T);
     __syncthreads();
     if (w0 >= T || k0 > w0 + kFrag - 1) continue;
-    const uint16_t* Qw = Qs + warp * kFrag * S::ld16;
-    warp_product<E, wmma::col_major>(Qw, S::ld16, Ks, S::ld16, kD, Sw, S::lds);
-    warp_product<E, wmma::col_major>(dOs + warp * kFrag * S::ld16, S::ld16, Vs, S::ld16, kD, dPw,
-                                     S::lds);
-    __syncwarp();
-    softmax_grad_tile<E>(Sw, dPw, S::lds, scale, RowVisible{w0, k0, T}, stat, nullptr, dSw, S::ldp);
-    __syncwarp();
+    const int rows = warp * kFrag * S::ld16;  // the warp's queries
+    recompute_grad_tile<E, kD>(Qs + rows, Ks, dOs + rows, Vs, Sw, dPw, scale, RowVisible{w0, k0, T},
+                               stat, nullptr, dSw);
     accumulate<E, kD>(dq, dSw, S::ldp, Ks, S::ld16);
   }
   store_rows<E, kD>(dq, Sw, scale, dqkv + n * T * C3 + h * kD, C3, w0, T);
@@ -402,14 +413,10 @@ __global__ void __launch_bounds__(kFlashThreads)
       qstat[2 * kTile + threadIdx.x] = q < T ? delta[row] : 0.0f;
     }
     __syncthreads();
-    if (s0 >= T) continue;  // the warp's keys are all padding
-    warp_product<E, wmma::col_major>(Ks + warp * kFrag * S::ld16, S::ld16, Qs, S::ld16, kD, Sw,
-                                     S::lds);
-    warp_product<E, wmma::col_major>(Vs + warp * kFrag * S::ld16, S::ld16, dOs, S::ld16, kD, dPw,
-                                     S::lds);
-    __syncwarp();
-    softmax_grad_tile<E>(Sw, dPw, S::lds, scale, ColumnVisible{s0, q0, T}, stat, Pw, dSw, S::ldp);
-    __syncwarp();
+    if (s0 >= T) continue;                               // the warp's keys are all padding
+    const int rows = warp * kFrag * S::ld16;  // the warp's keys
+    recompute_grad_tile<E, kD>(Ks + rows, Qs, Vs + rows, dOs, Sw, dPw, scale,
+                               ColumnVisible{s0, q0, T}, stat, Pw, dSw);
     accumulate<E, kD>(dv, Pw, S::ldp, dOs, S::ld16);
     accumulate<E, kD>(dk, dSw, S::ldp, Qs, S::ld16);
   }
