@@ -1,6 +1,7 @@
-// Runs a CUDA kernel's source on the host, so that CI, which has no GPU, checks a kernel's
-// indexing, masking, tiling and barriers against its CPU twin. Include it before the kernels'
-// header, compiled as host C++ with the CUDA headers on the include path.
+// Runs CUDA kernels' source on the host, so that CI, which has no GPU, checks their indexing,
+// masking, tiling and barriers against their CPU twins. Include it before any kernel code (as
+// tests/emulation/emulated_backend.h does), compiled as host C++ with the CUDA headers on the
+// include path.
 //
 // A block's threads are host threads (one block at a time), with the block's barrier
 // (__syncthreads), each warp's (__syncwarp), warp shuffles, static __shared__ arrays (one copy,
