@@ -9,7 +9,7 @@
 // How: every header those files include comes first, here, at global scope, so that inside
 // namespace `emulated` below their include guards make the files' own #includes no-ops; the
 // files' names then resolve to what `emulated::trainer::cuda` declares before them (host memory
-// for Scratch and copies, the emulation's launch, no stream) and otherwise, through the
+// for device allocations and copies, the emulation's launch, no stream) and otherwise, through the
 // using-directives, to the real ::trainer::cuda and ::trainer (element types, reductions, the CPU
 // twins' row functions). A file that calls into another (the loss into the casts) comes after it.
 #pragma once
@@ -48,7 +48,7 @@
 #include "core/cuda/optim.cuh"
 #include "core/cuda/pool.cuh"
 #include "core/cuda/reduce.cuh"
-#include "core/cuda/scratch.cuh"
+#include "core/cuda/runtime.cuh"
 #include "core/half.h"
 
 namespace emulated::trainer {
@@ -71,25 +71,11 @@ void allow_shared_memory(void (*)(Params...), size_t) {}
 inline void copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 inline void memset_zero(void* dst, size_t bytes) { std::memset(dst, 0, bytes); }
 
-// Scratch's interface on host memory, zeroed (the device's is not: a kernel that reads what it
-// did not write is caught by the GPU tests under compute-sanitizer, not here).
-class Scratch {
- public:
-  explicit Scratch(size_t bytes) : bytes_(bytes), p_(bytes ? std::calloc(1, bytes) : nullptr) {}
-  ~Scratch() { std::free(p_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-
-  template <class T = void>
-  T* get() const {
-    return static_cast<T*>(p_);
-  }
-  size_t bytes() const { return bytes_; }
-
- private:
-  size_t bytes_;
-  void* p_;
-};
+// Device memory as host memory, zeroed (the device's is not: a kernel that reads what it did
+// not write is caught by the GPU tests under compute-sanitizer, not here). core/cuda/scratch.cuh
+// is first included below, inside namespace emulated, so its Scratch allocates through these.
+inline void* device_allocate(size_t bytes) { return std::calloc(1, bytes); }
+inline void device_free(void* p, size_t) { std::free(p); }
 
 inline cublasHandle_t blas_handle() { return nullptr; }
 
