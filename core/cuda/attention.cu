@@ -73,9 +73,7 @@ __global__ void causal_softmax_backward_kernel(int64_t rows, int64_t T, int64_t 
   const float2 st = stats[r];
   float* p = S + r * T;
   float* d = dp + r * T;
-  float dot = 0.0f;
-  for (int64_t i = lane; i < D; i += kWarp) dot += E::get(dy[at + i]) * E::get(y[at + i]);
-  dot = warp_sum(dot);
+  const float dot = warp_dot<E>(dy + at, y + at, D);
   for (int64_t s = lane; s < T; s += kWarp) {
     const float ps = s <= t ? expf(p[s] - st.x) * st.y : 0.0f;
     p[s] = ps;

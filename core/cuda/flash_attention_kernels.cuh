@@ -284,9 +284,7 @@ __global__ void row_dot_kernel(int64_t rows, int64_t T, int64_t H, int64_t D, co
   if (r >= rows) return;
   const int64_t n = r / (H * T), h = r / T % H, t = r % T;
   const int64_t at = (n * T + t) * H * D + h * D;
-  float dot = 0.0f;
-  for (int64_t i = lane; i < D; i += kWarp) dot += E::get(dy[at + i]) * E::get(y[at + i]);
-  dot = warp_sum(dot);
+  const float dot = warp_dot<E>(dy + at, y + at, D);
   if (lane == 0) delta[r] = dot;
 }
 
@@ -413,7 +411,7 @@ __global__ void __launch_bounds__(kFlashThreads)
       qstat[2 * kTile + threadIdx.x] = q < T ? delta[row] : 0.0f;
     }
     __syncthreads();
-    if (s0 >= T) continue;                               // the warp's keys are all padding
+    if (s0 >= T) continue;                    // the warp's keys are all padding
     const int rows = warp * kFrag * S::ld16;  // the warp's keys
     recompute_grad_tile<E, kD>(Ks + rows, Qs, Vs + rows, dOs, Sw, dPw, scale,
                                ColumnVisible{s0, q0, T}, stat, Pw, dSw);

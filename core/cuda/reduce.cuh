@@ -28,6 +28,15 @@ __device__ inline float warp_max(float v) {
   return v;
 }
 
+// Σ a[i] b[i] over n elements of E's type (widened to float), split over the warp's lanes; every
+// lane gets the result. Attention's backward takes a row's dy · y so, fused or not.
+template <class E>
+__device__ float warp_dot(const typename E::T* a, const typename E::T* b, int64_t n) {
+  float dot = 0.0f;
+  for (int64_t i = threadIdx.x % kWarp; i < n; i += kWarp) dot += E::get(a[i]) * E::get(b[i]);
+  return warp_sum(dot);
+}
+
 struct AddOp {
   template <class T>
   __device__ T operator()(T a, T b) const {
