@@ -59,12 +59,17 @@ TRAINER_HD inline RowLoss mse_row(int64_t C, const float* row, int32_t label, fl
 // another rank holds the label); once the group has the max of the maxima and the sum of the
 // labels' logits, the sum of exp(x - max) over the slice; once summed too, the loss and the
 // gradient (softmax - onehot) x scale of the slice.
+// The label's logit where this slice holds it, else 0 (the group sums the slices' targets).
+TRAINER_HD inline float split_ce_target(int64_t C, const float* row, int32_t label, int64_t begin) {
+  return label >= begin && label < begin + C ? row[label - begin] : 0.0f;
+}
+
 TRAINER_HD inline void split_ce_max_target(int64_t C, const float* row, int32_t label,
                                            int64_t begin, float* row_max, float* target) {
   float mx = -INFINITY;
   for (int64_t c = 0; c < C; ++c) mx = row[c] > mx ? row[c] : mx;
   *row_max = mx;
-  *target = label >= begin && label < begin + C ? row[label - begin] : 0.0f;
+  *target = split_ce_target(C, row, label, begin);
 }
 
 TRAINER_HD inline float split_ce_sum_exp(int64_t C, const float* row, float row_max) {
@@ -73,8 +78,13 @@ TRAINER_HD inline float split_ce_sum_exp(int64_t C, const float* row, float row_
   return static_cast<float>(s);
 }
 
-// `correct`: the label's logit is the largest (a tie counts, where one process's argmax takes
-// the first index).
+// The row's loss from the group's max, sum of exponentials and target; `correct`: the label's
+// logit is the largest (a tie counts, where one process's argmax takes the first index).
+TRAINER_HD inline RowLoss split_ce_loss_of(float row_max, float sum_exp, float target) {
+  return {log(static_cast<double>(sum_exp)) - static_cast<double>(target - row_max),
+          target >= row_max};
+}
+
 TRAINER_HD inline RowLoss split_ce_row(int64_t C, const float* row, int32_t label, int64_t begin,
                                        float row_max, float sum_exp, float target, float grad_scale,
                                        float* d) {
@@ -83,8 +93,7 @@ TRAINER_HD inline RowLoss split_ce_row(int64_t C, const float* row, int32_t labe
     for (int64_t c = 0; c < C; ++c) d[c] = exp_poly(row[c] - row_max) * scale;
     if (label >= begin && label < begin + C) d[label - begin] -= grad_scale;
   }
-  return {log(static_cast<double>(sum_exp)) - static_cast<double>(target - row_max),
-          target >= row_max};
+  return split_ce_loss_of(row_max, sum_exp, target);
 }
 
 }  // namespace trainer::cpu

@@ -137,9 +137,8 @@ __global__ void split_ce_max_target_kernel(int64_t N, int64_t C, const float* lo
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x) mx = MaxOp{}(mx, row[c]);
     mx = block_reduce(mx, shared, MaxOp{});
     if (threadIdx.x == 0) {
-      const int32_t label = labels[n];
       row_max[n] = mx;
-      target[n] = label >= begin && label < begin + C ? row[label - begin] : 0.0f;
+      target[n] = cpu::split_ce_target(C, row, labels[n], begin);
     }
   }
 }
@@ -176,8 +175,9 @@ __global__ void split_ce_loss_kernel(int64_t N, int64_t C, const float* logits,
       }
     }
     if (threadIdx.x == 0) {
-      loss[n] = log(static_cast<double>(s.sum_exp[n])) - static_cast<double>(s.target[n] - mx);
-      correct[n] = s.target[n] >= mx;
+      const cpu::RowLoss r = cpu::split_ce_loss_of(mx, s.sum_exp[n], s.target[n]);
+      loss[n] = r.loss;
+      correct[n] = r.correct;
     }
   }
 }
