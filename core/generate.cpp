@@ -23,8 +23,9 @@ static int32_t draw(const float* logits, int64_t V, float temperature, Rng& rng)
   return static_cast<int32_t>(best);
 }
 
-// The model's logits (T, V), f32 on the host, over the last n = min(T, size) tokens of `tokens`
-// (padded at the end, which a causal model never looks at).
+// The model's logits (T, VP), f32 on the host, over the last n = min(T, size) tokens of
+// `tokens` (padded at the end, which a causal model never looks at); the first V of each row are
+// the vocabulary's (Model::classes), the rest padding.
 static Tensor context_logits(Model& model, const std::vector<int32_t>& tokens, int64_t& n) {
   const int64_t T = model.input_shape().at(0);
   n = std::min<int64_t>(T, static_cast<int64_t>(tokens.size()));
@@ -38,7 +39,7 @@ static Tensor context_logits(Model& model, const std::vector<int32_t>& tokens, i
 std::vector<int32_t> generate(Model& model, const std::vector<int32_t>& prompt,
                               const SampleOptions& options) {
   if (prompt.empty()) throw ConfigError("the prompt must hold at least one token");
-  const int64_t V = model.output_shape().at(1);
+  const int64_t VP = model.output_shape().at(1), V = model.classes();
   model.refresh_compute_weights();
   std::vector<int32_t> all = prompt, out;
   for (int64_t i = 0; i < options.tokens; ++i) {
@@ -46,7 +47,7 @@ std::vector<int32_t> generate(Model& model, const std::vector<int32_t>& prompt,
     const Tensor logits = context_logits(model, all, n);
     Rng rng(make_key({static_cast<uint64_t>(RngPurpose::Sample), options.seed,
                       static_cast<uint64_t>(all.size())}));
-    const int32_t next = draw(logits.f32() + (n - 1) * V, V, options.temperature, rng);
+    const int32_t next = draw(logits.f32() + (n - 1) * VP, V, options.temperature, rng);
     all.push_back(next);
     out.push_back(next);
   }
@@ -54,7 +55,8 @@ std::vector<int32_t> generate(Model& model, const std::vector<int32_t>& prompt,
 }
 
 Tensor prompt_logits(Model& model, const std::vector<int32_t>& prompt) {
-  const int64_t T = model.input_shape().at(0), V = model.output_shape().at(1);
+  const int64_t T = model.input_shape().at(0), VP = model.output_shape().at(1);
+  const int64_t V = model.classes();
   if (prompt.empty() || static_cast<int64_t>(prompt.size()) > T)
     throw ConfigError("the prompt must hold 1 to " + std::to_string(T) +
                       " tokens (the model's context), got " + std::to_string(prompt.size()));
@@ -62,7 +64,7 @@ Tensor prompt_logits(Model& model, const std::vector<int32_t>& prompt) {
   int64_t n = 0;
   const Tensor all = context_logits(model, prompt, n);
   Tensor out = Tensor::empty({n, V});
-  std::copy(all.f32(), all.f32() + n * V, out.f32());
+  for (int64_t t = 0; t < n; ++t) std::copy_n(all.f32() + t * VP, V, out.f32() + t * V);
   return out;
 }
 

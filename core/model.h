@@ -42,6 +42,11 @@ class Model {
   const Shape& input_shape(int chunk = 0) const { return chunks_.at(chunk).input; }
   const Shape& output_shape() const { return output_shape(chunks() - 1); }
   const Shape& output_shape(int chunk) const;
+  // The first entries of the output's last dimension that are classes (Layer::classes): the
+  // rest are padding, -inf (the head's padded vocabulary).
+  int64_t classes() const {
+    return layers_.empty() ? output_shape().back() : layers_.back()->classes();
+  }
   size_t size() const { return layers_.size(); }
   Layer& layer(size_t i) { return *layers_.at(i); }
   const Layer& layer(size_t i) const { return *layers_.at(i); }

@@ -170,6 +170,24 @@ static void check_fits(const RunSetup& r) {
                       std::to_string(r.train->size()) + " samples)");
 }
 
+// The head computes a logit for every row of the padded vocabulary, -inf past the real one
+// (LmHead): the squared error against a one-hot target would be infinite there.
+static void check_loss_of_padded_head(const Config& c) {
+  if (c.loss != "mse") return;
+  int64_t rows = 0;  // the latest embedding's, which a head ties itself to
+  for (const YAML::Node& layer : c.layers) {
+    const std::string type = layer["type"].as<std::string>("");
+    const int64_t vocab = layer["vocab_size"].as<int64_t>(0);
+    if (type == "embedding") rows = layer["padded_vocab_size"].as<int64_t>(vocab);
+    if (type == "lm_head" && rows > vocab)
+      throw ConfigError(c.where(c.tree["loss"]) +
+                        ": loss: mse compares every logit with a one-hot target, and the head's "
+                        "vocabulary padding (padded_vocab_size " +
+                        std::to_string(rows) + " > vocab_size " + std::to_string(vocab) +
+                        ") has logits of -inf; use cross_entropy");
+  }
+}
+
 // Token data: the embedding that reads the tokens must have a row for every token the data can
 // hold (checked where the embedding is built: this rank's stage, when it is the first).
 static void check_vocabulary(const RunSetup& r) {
@@ -343,6 +361,7 @@ RunSetup build_run(Config cfg, int stage, BuildFor purpose, int data_rank, int t
   if (light_plan) {
     r.model = build_model(c, input, 0, 1, nullptr, /*shapes_only=*/true, tensor_split(r));
     check_fits(r);
+    check_loss_of_padded_head(c);
     check_vocabulary(r);
     ConfigSection opt(*c.source, c.optimizer_node, "optimizer");
     make_optimizer(c.optimizer, opt, {});  // its keys are checked
@@ -374,6 +393,7 @@ RunSetup build_run(Config cfg, int stage, BuildFor purpose, int data_rank, int t
   }
   r.model->set_recompute(std::move(recompute));
   check_fits(r);
+  check_loss_of_padded_head(c);
   check_vocabulary(r);
   if (!c.init_from.empty()) {
     // The file holds the whole model: a stage or a tensor slice maps it through the whole

@@ -12,12 +12,14 @@ namespace trainer::cpu {
 
 // e^x for float x, to about 1 ulp: x = n ln2 + r with |r| <= ln2 / 2, e^r from Cephes' expf
 // polynomial, times 2^n built in the exponent bits. Plain arithmetic, so loops vectorise.
-// Below -87.3 the result is about 1e-38 rather than 0, and from about 88.4 it is infinity (2^128
-// does not fit the exponent; e^x itself passes the largest float at 88.72): the callers' arguments
-// are at most 0 (softmax, cross-entropy) or need only 1 / (1 + e^x), which infinity gives right
-// (GELU). A NaN gives a NaN.
+// Below -87.3 the result is 0 (e^x is then under float's smallest normal number), so that a
+// logit of -inf (the head's padded vocabulary) has exactly no probability and no gradient. From
+// about 88.4 it is infinity (2^128 does not fit the exponent; e^x itself passes the largest float
+// at 88.72): the callers' arguments are at most 0 (softmax, cross-entropy) or need only
+// 1 / (1 + e^x), which infinity gives right (GELU). A NaN gives a NaN.
 TRAINER_HD inline float exp_poly(float x) {
-  x = x < -87.3f ? -87.3f : x;
+  const bool below = x < -87.3f;
+  x = below ? -87.3f : x;
   x = 88.7f < x ? 88.7f : x;
   // n = x / ln2 rounded to the nearest integer by the 1.5 x 2^23 trick (floorf and rintf do
   // not vectorise without -ffast-math): `shifted` holds n in its low mantissa bits, read from
@@ -41,11 +43,11 @@ TRAINER_HD inline float exp_poly(float x) {
   // 0x4B400000: the bits of 1.5 x 2^23; unsigned, so a NaN's bits wrap instead of overflowing.
   const uint32_t bits = (shifted_bits - 0x4B400000u + 127u) << 23;
 #ifdef __CUDA_ARCH__
-  return er * __int_as_float(static_cast<int>(bits));
+  return below ? 0.0f : er * __int_as_float(static_cast<int>(bits));
 #else
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return er * scale;
+  return below ? 0.0f : er * scale;
 #endif
 }
 

@@ -131,6 +131,10 @@ class Layer {
 
   const Shape& input_shape() const { return input_; }    // per sample, without N
   const Shape& output_shape() const { return output_; }  // per sample, without N
+  // How many entries of the output's last dimension are real classes: the first ones. The rest
+  // are padding that the layer fills with -inf (the head's padded vocabulary), so that a softmax
+  // gives them no weight and no gradient.
+  virtual int64_t classes() const { return output_.back(); }
   int64_t index() const { return id_.layer_index; }
   // Its path inside its top-level entry's block ("attn.core"); empty for the entry itself.
   const std::string& path() const { return id_.sub; }

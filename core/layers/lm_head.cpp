@@ -1,6 +1,7 @@
 #include "core/layers/lm_head.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 #include "core/ops.h"
@@ -21,15 +22,26 @@ void LmHead::tie(Param* wte) {
                       "; the head needs at least " + std::to_string(vocab_) + " rows of " +
                       std::to_string(channels()));
   wte_ = wte;
-  // This rank's rows of wte that are vocabulary (the padding rows past it have no logit).
+  // A logit for each of this rank's rows of wte, the first classes_ of them vocabulary.
   const int64_t rows = wte->value.dim(0);
   begin_ = rows * wte->split.part;
-  set_output_shape({output_shape()[0], std::clamp<int64_t>(vocab_ - begin_, 0, rows)});
+  classes_ = std::clamp<int64_t>(vocab_ - begin_, 0, rows);
+  set_output_shape({output_shape()[0], rows});
 }
 
 void LmHead::tie_to_copy(Param copy) {
   copy_ = std::move(copy);
   tie(&copy_);
+}
+
+Tensor LmHead::padding_mask(const Tensor& x) {
+  if (classes_ == columns()) return Tensor();
+  if (!mask_.defined() || mask_.dtype() != x.dtype() || mask_.device() != x.device()) {
+    Tensor mask = Tensor::zeros({columns()});
+    std::fill(mask.f32() + classes_, mask.f32() + columns(), -INFINITY);
+    mask_ = ops::cast(mask, x.dtype()).to(x.device());
+  }
+  return mask_;
 }
 
 // Under sequence parallelism the input's rows are gathered from the group (again in backward:
@@ -38,8 +50,7 @@ Tensor LmHead::forward(const Tensor& x, Stash& saved, const ForwardContext&) {
   const Tensor input = tensor_.all_rows(x);
   const int64_t rows = x.dim(0) * output_shape()[0];
   Tensor logits = Tensor::empty({rows, columns()}, x.dtype(), x.device());
-  ops::linear_forward(input.reshape({rows, channels()}),
-                      wte_->compute.view(0, {columns(), channels()}), Tensor(), logits);
+  ops::linear_forward(input.reshape({rows, channels()}), wte_->compute, padding_mask(x), logits);
   saved.tensors = {x};
   return logits.reshape(batched(output_shape(), x.dim(0)));
 }
@@ -50,11 +61,9 @@ Tensor LmHead::backward(const Tensor& dy, Stash& saved) {
   const int64_t N = x.dim(0), rows = N * output_shape()[0];
   Tensor dx = Tensor::empty({N, output_shape()[0], channels()}, x.dtype(), x.device());
   Tensor dx_rows = dx.reshape({rows, channels()});
-  Tensor dw = wte_->grad.view(0, {columns(), channels()});
   Tensor no_bias;
-  ops::linear_backward(x.reshape({rows, channels()}),
-                       wte_->compute.view(0, {columns(), channels()}),
-                       dy.reshape({rows, columns()}), dx_rows, dw, no_bias);
+  ops::linear_backward(x.reshape({rows, channels()}), wte_->compute, dy.reshape({rows, columns()}),
+                       dx_rows, wte_->grad, no_bias);
   return tensor_.sum_partials(dx);  // the ranks' partial input gradients
 }
 
@@ -64,8 +73,7 @@ Tensor LmHead::backward_input(const Tensor& dy, Stash& saved) {
   const int64_t N = dy.dim(0), rows = N * output_shape()[0];
   Tensor dx = Tensor::empty({N, output_shape()[0], channels()}, dy.dtype(), dy.device());
   Tensor dx_rows = dx.reshape({rows, channels()});
-  ops::linear_input_grad(wte_->compute.view(0, {columns(), channels()}),
-                         dy.reshape({rows, columns()}), dx_rows);
+  ops::linear_input_grad(wte_->compute, dy.reshape({rows, columns()}), dx_rows);
   return tensor_.sum_partials(dx);
 }
 
@@ -74,10 +82,9 @@ void LmHead::backward_weights(Stash& saved) {
   const Tensor x = tensor_.all_rows(saved.tensors.at(0)), dy = saved.tensors.at(1);
   saved.tensors.clear();
   const int64_t rows = x.dim(0) * output_shape()[0];
-  Tensor dw = wte_->grad.view(0, {columns(), channels()}), no_dx, no_bias;
-  ops::linear_backward(x.reshape({rows, channels()}),
-                       wte_->compute.view(0, {columns(), channels()}),
-                       dy.reshape({rows, columns()}), no_dx, dw, no_bias);
+  Tensor no_dx, no_bias;
+  ops::linear_backward(x.reshape({rows, channels()}), wte_->compute, dy.reshape({rows, columns()}),
+                       no_dx, wte_->grad, no_bias);
 }
 
 }  // namespace trainer

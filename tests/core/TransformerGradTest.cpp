@@ -58,7 +58,8 @@ TEST(TransformerGradTest, BlockParametersArePathsInsideTheirEntry) {
                                       "3.mlp.fc.bias", "3.mlp.proj.weight", "3.mlp.proj.bias"}));
 }
 
-// A tiny GPT: vocabulary 11 (padded to 12), 5 positions, 8 channels, 2 blocks of 2 heads.
+// A tiny GPT: vocabulary 11 (padded to 12), 5 positions, 8 channels, 2 blocks of 2 heads. Its
+// logits are (5, 12), the last column -inf.
 std::unique_ptr<Model> tiny_gpt() {
   auto model = std::make_unique<Model>(Shape{5}, 17);
   model->add(std::make_unique<Embedding>(5, 11, 12, 8, 5, model->next_init()));
@@ -113,7 +114,7 @@ TEST(TransformerGradTest, WholeModelAgainstFiniteDifferences) {
   auto loss = [&] {
     ModelStash s;
     const Tensor logits = model->forward(x, s, kCtx);
-    return test::loss_sums(ops::cross_entropy, logits.reshape({rows, 11}), y.reshape({rows}), 1.0f,
+    return test::loss_sums(ops::cross_entropy, logits.reshape({rows, 12}), y.reshape({rows}), 1.0f,
                            none)
                .loss /
            rows;
@@ -121,10 +122,18 @@ TEST(TransformerGradTest, WholeModelAgainstFiniteDifferences) {
   model->zero_grad();
   ModelStash s;
   const Tensor logits = model->forward(x, s, kCtx);
-  Tensor d = Tensor::empty({rows, 11});
-  test::loss_sums(ops::cross_entropy, logits.reshape({rows, 11}), y.reshape({rows}), 1.0f / rows,
+  // The head computes all 12 rows of wte; the padding row's logit is -inf, so the loss is the one
+  // over the 11 real tokens and the padding row gets no gradient at all.
+  ASSERT_EQ(logits.shape(), (Shape{2, 5, 12}));
+  EXPECT_EQ(model->classes(), 11);
+  for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(logits.f32()[r * 12 + 11], -INFINITY) << r;
+  Tensor d = Tensor::empty({rows, 12});
+  test::loss_sums(ops::cross_entropy, logits.reshape({rows, 12}), y.reshape({rows}), 1.0f / rows,
                   d);
   model->backward(d.reshape(logits.shape()), s);
+  const Param& wte = *model->layer(0).params().at(0);
+  ASSERT_EQ(wte.name, "0.embedding.wte");
+  for (int64_t c = 0; c < 8; ++c) EXPECT_EQ(wte.grad.f32()[11 * 8 + c], 0.0f) << c;
   int64_t checked = 0;
   for (Param* p : model->params())
     for (int64_t i = 0; i < p->value.numel(); ++i, ++checked)
@@ -150,8 +159,8 @@ TEST(TransformerGradTest, RecomputedBlocksGiveTheSameGradientsBitForBit) {
         EXPECT_EQ(s[i].tensors.size(), 1u) << i;
       }
     }
-    Tensor d = Tensor::empty({15, 11});
-    test::loss_sums(ops::cross_entropy, logits.reshape({15, 11}), y.reshape({15}), 1.0f / 15, d);
+    Tensor d = Tensor::empty({15, 12});
+    test::loss_sums(ops::cross_entropy, logits.reshape({15, 12}), y.reshape({15}), 1.0f / 15, d);
     model->backward(d.reshape(logits.shape()), s);
     return test::gradient_values(*model);
   };
@@ -186,8 +195,9 @@ TEST(TransformerGradTest, SplitBackwardGivesTheFusedGradientsBitForBit) {
       Tensor d[2];
       for (int mb = 0; mb < 2; ++mb) {
         const Tensor logits = model->forward(x[mb], s[mb], kCtx);
-        d[mb] = Tensor::empty({15, 11});
-        test::loss_sums(ops::cross_entropy, logits.reshape({15, 11}), y[mb].reshape({15}),
+        const int64_t width = logits.numel() / 15;  // the head's 12 padded columns, or 11
+        d[mb] = Tensor::empty({15, width});
+        test::loss_sums(ops::cross_entropy, logits.reshape({15, width}), y[mb].reshape({15}),
                         1.0f / 15, d[mb]);
         d[mb] = d[mb].reshape(logits.shape());
       }

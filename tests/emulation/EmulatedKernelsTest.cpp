@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -107,20 +108,28 @@ TEST(EmulatedKernelsTest, LayerNormMatchesTheCpu) {
 }
 
 // The losses: one thread per row (a classifier's few classes), a block per row (a vocabulary),
-// in 16 bits, and the vocabulary-parallel cross-entropy's three passes; the totals add.
+// in 16 bits, and the vocabulary-parallel cross-entropy's three passes; the totals add. The
+// cross-entropy's rows end in padding, -inf as the head makes it: its gradient is exactly 0.
 TEST(EmulatedKernelsTest, LossesMatchTheCpu) {
   for (const int64_t C : {int64_t{10}, int64_t{1500}}) {
     SCOPED_TRACE("C " + std::to_string(C));
-    const int64_t N = 9;
+    const int64_t N = 9, pad = C / 10;
     const Floats logits = uniform(N * C, 10, -4.0f, 4.0f);
-    const std::vector<int32_t> y = labels(N, static_cast<int32_t>(C), 11);
+    Floats padded = logits;
+    for (int64_t n = 0; n < N; ++n) std::fill_n(padded.begin() + (n + 1) * C - pad, pad, -INFINITY);
+    const auto expect_padding_zero = [&](const Floats& grad) {
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = C - pad; c < C; ++c) ASSERT_EQ(grad[n * C + c], 0.0f) << n << " " << c;
+    };
+    const std::vector<int32_t> y = labels(N, static_cast<int32_t>(C - pad), 11);
     Floats d(N * C), gd(N * C);
     double totals[2] = {1.0, 2.0}, gtotals[2] = {1.0, 2.0};
-    cpu::softmax_cross_entropy(N, C, logits.data(), y.data(), 0.5f, d.data(), totals);
-    gpu::softmax_cross_entropy(N, C, logits.data(), y.data(), 0.5f, gd.data(), gtotals);
+    cpu::softmax_cross_entropy(N, C, padded.data(), y.data(), 0.5f, d.data(), totals);
+    gpu::softmax_cross_entropy(N, C, padded.data(), y.data(), 0.5f, gd.data(), gtotals);
     test::expect_close(gd, d, 1e-7, 1e-5);
     EXPECT_NEAR(gtotals[0], totals[0], 1e-9 * N);
     EXPECT_EQ(gtotals[1], totals[1]);
+    expect_padding_zero(gd);
     if (C < 1024) {
       cpu::mse_onehot(N, C, logits.data(), y.data(), 0.5f, d.data(), totals);
       gpu::mse_onehot(N, C, logits.data(), y.data(), 0.5f, gd.data(), gtotals);
@@ -130,7 +139,7 @@ TEST(EmulatedKernelsTest, LossesMatchTheCpu) {
     }
     for (const bool bf16 : {false, true}) {
       SCOPED_TRACE(precision(bf16));
-      const auto l16 = narrow(logits, bf16);
+      const auto l16 = narrow(padded, bf16);
       const Floats lf = widen(l16, bf16);
       std::vector<uint16_t> d16(N * C);
       double t16[2] = {0.0, 0.0}, tf[2] = {0.0, 0.0};
@@ -139,24 +148,26 @@ TEST(EmulatedKernelsTest, LossesMatchTheCpu) {
       test::expect_close(widen(d16, bf16), d, 1e-6, bf16 ? 1e-2 : 2e-3);
       EXPECT_NEAR(t16[0], tf[0], 1e-6 * N);
       EXPECT_EQ(t16[1], tf[1]);
+      expect_padding_zero(widen(d16, bf16));
     }
-    // A rank's slice of the vocabulary: columns [300, 300 + C) of a larger one.
+    // The last rank's slice of the vocabulary: columns [300, 300 + C) of a larger one.
     const int64_t begin = 300;
     Floats mx(N), target(N), sum(N), gmx(N), gtarget(N), gsum(N);
-    cpu::split_ce_max_target(N, C, logits.data(), y.data(), begin, mx.data(), target.data());
-    gpu::split_ce_max_target(N, C, logits.data(), y.data(), begin, gmx.data(), gtarget.data());
+    cpu::split_ce_max_target(N, C, padded.data(), y.data(), begin, mx.data(), target.data());
+    gpu::split_ce_max_target(N, C, padded.data(), y.data(), begin, gmx.data(), gtarget.data());
     EXPECT_EQ(gmx, mx);
     EXPECT_EQ(gtarget, target);
-    cpu::split_ce_sum_exp(N, C, logits.data(), mx.data(), sum.data());
-    gpu::split_ce_sum_exp(N, C, logits.data(), mx.data(), gsum.data());
+    cpu::split_ce_sum_exp(N, C, padded.data(), mx.data(), sum.data());
+    gpu::split_ce_sum_exp(N, C, padded.data(), mx.data(), gsum.data());
     test::expect_close(gsum, sum, 0.0, 1e-6);
-    cpu::split_ce_loss(N, C, logits.data(), y.data(), begin, mx.data(), sum.data(), target.data(),
+    cpu::split_ce_loss(N, C, padded.data(), y.data(), begin, mx.data(), sum.data(), target.data(),
                        0.5f, d.data(), totals);
-    gpu::split_ce_loss(N, C, logits.data(), y.data(), begin, mx.data(), sum.data(), target.data(),
+    gpu::split_ce_loss(N, C, padded.data(), y.data(), begin, mx.data(), sum.data(), target.data(),
                        0.5f, gd.data(), gtotals);
     test::expect_close(gd, d, 1e-7, 1e-5);
     EXPECT_NEAR(gtotals[0], totals[0], 1e-9 * N);
     EXPECT_EQ(gtotals[1], totals[1]);
+    expect_padding_zero(gd);
   }
 }
 

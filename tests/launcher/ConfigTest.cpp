@@ -1,6 +1,8 @@
 // Each kind of bad config gives its exact one-line error, naming file:line and key.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "launcher/config.h"
 #include "launcher/device.h"
@@ -139,6 +141,29 @@ TEST_F(ConfigTest, BatchesThatDoNotFit) {
             at(12) +
                 "parallel.data: 2 data-parallel x 1 pipeline ranks need 2 ranks, the job has 1; "
                 "use auto");
+}
+
+// The head's padded vocabulary has -inf logits, which only a softmax can take: the squared
+// error is refused, at its key, before anything is trained (without padding it is allowed).
+TEST_F(ConfigTest, SquaredErrorIsRefusedOverAPaddedVocabulary) {
+  test::write_tokens(dir_.file("tokens.bin"), 600, 19);
+  const std::string gpt = test::small_gpt_config(dir_.file("tokens.bin"));
+  const int loss_line = 1 + static_cast<int>(std::count(gpt.begin(), gpt.end(), '\n'));
+  test::write_file(path(), gpt + "loss: mse\n");
+  try {
+    build_run(load_config(path(), {}, 1), 0, BuildFor::Training);
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              at(loss_line) +
+                  "loss: mse compares every logit with a one-hot target, and the head's "
+                  "vocabulary padding (padded_vocab_size 24 > vocab_size 19) has logits of -inf; "
+                  "use cross_entropy");
+  }
+  std::string unpadded = gpt;
+  unpadded.replace(unpadded.find("padded_vocab_size: 24"), 21, "padded_vocab_size: 19");
+  test::write_file(path(), unpadded + "loss: mse\n");
+  EXPECT_NO_THROW(build_run(load_config(path(), {}, 1), 0, BuildFor::Training));
 }
 
 // parallel.tensor: the world must hold whole tensor groups, every split layer must split
