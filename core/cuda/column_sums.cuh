@@ -2,41 +2,81 @@
 // parallel reduction. Device code only, for the .cu files that need it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "core/cuda/element.cuh"
 #include "core/cuda/launch.cuh"
+#include "core/cuda/scratch.cuh"
 
 namespace trainer::cuda {
 
-constexpr int kColumnTile = 32, kRowGroups = 32;
+constexpr int kColumnTile = 32, kRowGroups = 8;
+// Rows each thread sums at least, before a split of the rows is worth another block.
+constexpr int64_t kRowsPerThread = 4;
 
-// out[c] += Σ_r term(r, c). A block takes 32 adjacent columns (a warp reads them coalesced from
-// each row) and 32 groups of rows: thread (x, y) sums rows y, y + 32, ... of its column, and the
-// 32 partial sums are then added in a fixed order. The result does not depend on the grid, and
-// no atomics are needed.
+// How many pieces the rows are cut into: enough blocks to fill the GPU (blocks_for's 132 SMs x
+// 8), whatever the width. A function of the shape alone, so a shape's sums are the same bits on
+// every run and every GPU.
+inline int64_t column_row_splits(int64_t rows, int64_t cols) {
+  const int64_t tiles = (cols + kColumnTile - 1) / kColumnTile;
+  const int64_t wanted = (132 * 8 + tiles - 1) / tiles;
+  return std::max<int64_t>(1, std::min(wanted, rows / (kRowGroups * kRowsPerThread)));
+}
+
+// Block (x, s) takes 32 adjacent columns (a warp reads them coalesced from each row) and piece s
+// of the rows, which its 8 row groups share: thread (x, y) sums rows y, y + 8, ... of the piece
+// in its column, and the 8 partial sums are added in a fixed order into out[s * cols + c], or
+// added to out[c] when the rows are one piece. No atomics: the order of every addition depends
+// on the shape only.
 template <class Term>
-__global__ void column_reduce_kernel(int64_t rows, int64_t cols, Term term, float* out) {
+__global__ void column_reduce_kernel(int64_t rows, int64_t cols, int64_t piece, Term term,
+                                     float* out) {
   __shared__ float part[kRowGroups][kColumnTile + 1];  // +1: no bank conflicts on the sum
   const int64_t c = int64_t{blockIdx.x} * kColumnTile + threadIdx.x;
+  const int64_t begin = int64_t{blockIdx.y} * piece;
+  const int64_t end = begin + piece < rows ? begin + piece : rows;
   float s = 0.0f;
   if (c < cols)
-    for (int64_t r = threadIdx.y; r < rows; r += kRowGroups) s += term(r, c);
+    for (int64_t r = begin + threadIdx.y; r < end; r += kRowGroups) s += term(r, c);
   part[threadIdx.y][threadIdx.x] = s;
   __syncthreads();
   if (threadIdx.y == 0 && c < cols) {
     float total = 0.0f;
     for (int g = 0; g < kRowGroups; ++g) total += part[g][threadIdx.x];
+    if (gridDim.y == 1)
+      out[c] += total;
+    else
+      out[int64_t{blockIdx.y} * cols + c] = total;
+  }
+}
+
+// out[c] += the pieces' sums of column c, in piece order.
+static __global__ void add_row_pieces_kernel(int64_t pieces, int64_t cols, const float* part,
+                                             float* out) {
+  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c < cols;
+       c += int64_t{gridDim.x} * blockDim.x) {
+    float total = 0.0f;
+    for (int64_t s = 0; s < pieces; ++s) total += part[s * cols + c];
     out[c] += total;
   }
 }
 
+// out[c] += Σ_r term(r, c), as a parallel reduction over the rows and the columns.
 template <class Term>
 void column_reduce(int64_t rows, int64_t cols, const Term& term, float* out) {
   if (cols == 0) return;
-  const dim3 block(kColumnTile, kRowGroups);
-  const auto blocks = static_cast<unsigned>((cols + kColumnTile - 1) / kColumnTile);
-  launch(column_reduce_kernel<Term>, blocks, block, 0, rows, cols, term, out);
+  const int64_t pieces = column_row_splits(rows, cols);
+  const int64_t piece = (rows + pieces - 1) / pieces;
+  const dim3 grid(static_cast<unsigned>((cols + kColumnTile - 1) / kColumnTile),
+                  static_cast<unsigned>(pieces)),
+      block(kColumnTile, kRowGroups);
+  if (pieces == 1)
+    return launch(column_reduce_kernel<Term>, grid, block, 0, rows, cols, piece, term, out);
+  const Scratch part(static_cast<size_t>(pieces * cols) * sizeof(float));
+  launch(column_reduce_kernel<Term>, grid, block, 0, rows, cols, piece, term, part.get<float>());
+  launch(add_row_pieces_kernel, blocks_for(cols), kThreads, 0, pieces, cols, part.get<float>(),
+         out);
 }
 
 // An element of dy(rows, cols), widened to float (element.cuh).
