@@ -1,5 +1,6 @@
-// Column sums over rows (bias gradients: db += Σ_rows dy; a layer norm's weight gradients), as a
-// parallel reduction. Device code only, for the .cu files that need it.
+// Column sums over rows (bias gradients: db += Σ_rows dy; a layer norm's weight gradients) and
+// channel sums over planes (a convolution's bias gradient), as parallel reductions. Device code
+// only, for the .cu files that need it.
 #pragma once
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 
 #include "core/cuda/element.cuh"
 #include "core/cuda/launch.cuh"
+#include "core/cuda/reduce.cuh"
 #include "core/cuda/scratch.cuh"
 
 namespace trainer::cuda {
@@ -62,6 +64,18 @@ static __global__ void add_row_pieces_kernel(int64_t pieces, int64_t cols, const
   }
 }
 
+// Runs `pieces_kernel(out)`, which writes each piece's sums of `cols` columns: into out itself
+// (added) when there is one piece, else into a scratch block of pieces x cols whose sums the
+// second pass then adds to out, in piece order.
+template <class PiecesKernel>
+void reduce_pieces(int64_t pieces, int64_t cols, float* out, const PiecesKernel& pieces_kernel) {
+  if (pieces == 1) return pieces_kernel(out);
+  const Scratch part(static_cast<size_t>(pieces * cols) * sizeof(float));
+  pieces_kernel(part.get<float>());
+  launch(add_row_pieces_kernel, blocks_for(cols), kThreads, 0, pieces, cols, part.get<float>(),
+         out);
+}
+
 // out[c] += Σ_r term(r, c), as a parallel reduction over the rows and the columns.
 template <class Term>
 void column_reduce(int64_t rows, int64_t cols, const Term& term, float* out) {
@@ -69,14 +83,47 @@ void column_reduce(int64_t rows, int64_t cols, const Term& term, float* out) {
   const int64_t pieces = column_row_splits(rows, cols);
   const int64_t piece = (rows + pieces - 1) / pieces;
   const dim3 grid(static_cast<unsigned>((cols + kColumnTile - 1) / kColumnTile),
-                  static_cast<unsigned>(pieces)),
-      block(kColumnTile, kRowGroups);
-  if (pieces == 1)
-    return launch(column_reduce_kernel<Term>, grid, block, 0, rows, cols, piece, term, out);
-  const Scratch part(static_cast<size_t>(pieces * cols) * sizeof(float));
-  launch(column_reduce_kernel<Term>, grid, block, 0, rows, cols, piece, term, part.get<float>());
-  launch(add_row_pieces_kernel, blocks_for(cols), kThreads, 0, pieces, cols, part.get<float>(),
-         out);
+                  static_cast<unsigned>(pieces));
+  reduce_pieces(pieces, cols, out, [&](float* sums) {
+    launch(column_reduce_kernel<Term>, grid, dim3(kColumnTile, kRowGroups), 0, rows, cols, piece,
+           term, sums);
+  });
+}
+
+// Channel sums of x(N, C, P) (a convolution's bias gradient, NCHW): block (c, s) sums piece s of
+// channel c's N x P elements, its threads on adjacent positions (coalesced, where a column
+// reduction over (N x P, C) would read each channel's plane P elements apart), then joins them
+// in a fixed tree.
+template <class E>
+__global__ void plane_reduce_kernel(int64_t N, int64_t C, int64_t P, int64_t piece,
+                                    const typename E::T* x, float* out) {
+  __shared__ float shared[kThreads];
+  const int64_t c = blockIdx.x, begin = int64_t{blockIdx.y} * piece;
+  const int64_t end = begin + piece < N * P ? begin + piece : N * P;
+  float s = 0.0f;
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
+    s += E::get(x[((i / P) * C + c) * P + i % P]);
+  s = block_reduce(s, shared, AddOp{});
+  if (threadIdx.x == 0) {
+    if (gridDim.y == 1)
+      out[c] += s;
+    else
+      out[int64_t{blockIdx.y} * C + c] = s;
+  }
+}
+
+// out[c] += Σ_n Σ_p x(n, c, p), x's elements of type E.
+template <class E>
+void plane_sums(int64_t N, int64_t C, int64_t P, const typename E::T* x, float* out) {
+  if (C == 0) return;
+  const int64_t per_channel = N * P;
+  const int64_t pieces = std::max<int64_t>(
+      1, std::min((132 * 8 + C - 1) / C, per_channel / (kThreads * kRowsPerThread)));
+  const int64_t piece = (per_channel + pieces - 1) / pieces;
+  const dim3 grid(static_cast<unsigned>(C), static_cast<unsigned>(pieces));
+  reduce_pieces(pieces, C, out, [&](float* sums) {
+    launch(plane_reduce_kernel<E>, grid, kThreads, 0, N, C, P, piece, x, sums);
+  });
 }
 
 // An element of dy(rows, cols), widened to float (element.cuh).

@@ -147,17 +147,6 @@ __global__ void add_widened_kernel(int64_t n, const typename E::T* part, float* 
     dw[i] += E::get(part[i]);
 }
 
-// An element of dy(N, OC, P) as a (N x P, OC) matrix, widened: the bias gradient of channel c is
-// its column sum.
-template <class E>
-struct ChannelOf {
-  const typename E::T* dy;
-  int64_t OC, P;
-  __device__ float operator()(int64_t r, int64_t c) const {
-    return E::get(dy[(r / P) * OC * P + c * P + r % P]);
-  }
-};
-
 void forward(ConvType type, const ConvGeometry& g, int64_t N, int64_t OC, const void* x,
              const void* w, const void* b, void* y) {
   if (N == 0) return;
@@ -194,7 +183,7 @@ void backward_16(ConvType type, const ConvGeometry& g, int64_t N, int64_t OC, co
   backward_filter(p, x, dy, 0.0f, part.get());
   launch(add_widened_kernel<E>, blocks_for(dw_count), kThreads, 0, dw_count, part.get<uint16_t>(),
          dw);
-  if (db) column_reduce(N * g.out_plane(), OC, ChannelOf<E>{as<E>(dy), OC, g.out_plane()}, db);
+  if (db) plane_sums<E>(N, OC, g.out_plane(), as<E>(dy), db);
   if (dx) backward_data(p, w, dy, dx);
 }
 

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -216,6 +217,15 @@ TEST(EmulatedKernelsTest, ElementwiseOpsMatchTheCpu) {
   cpu::sum_rows(rows, cols, m.data(), db.data());
   gpu::sum_rows(rows, cols, m.data(), gdb.data());
   test::expect_close(gdb, db, 1e-5, 1e-5);
+  // Channel sums of (N, C, P) planes (a convolution's bias gradient), in one piece and in three.
+  for (const auto& [pn, pc, pp] : {std::array<int64_t, 3>{2, 4, 100}, {5, 3, 700}}) {
+    const Floats planes = uniform(pn * pc * pp, 23);
+    std::vector<double> sums(static_cast<size_t>(pc), 0.5);
+    for (int64_t i = 0; i < pn * pc * pp; ++i) sums[(i / pp) % pc] += planes[i];
+    Floats got(pc, 0.5f);
+    gpu::plane_sums<gpu::F32Elem>(pn, pc, pp, planes.data(), got.data());
+    test::expect_close(got, Floats(sums.begin(), sums.end()), 1e-5, 1e-5);
+  }
 
   const cpu::DropoutMask mask{12345, 3, 0.25f};
   Floats dropped(n), gdropped(n);
