@@ -15,13 +15,19 @@ struct Chunk {
   const float* g[kMaxTensors];
   float* s1[kMaxTensors];
   float* s2[kMaxTensors];
+  // Blocks [first_block[t], first_block[t + 1]) take tensor t: a share of the grid in proportion
+  // to its size (GPT-2's embedding is a third of the model), at least one block each.
+  int first_block[kMaxTensors + 1];
 };
 
-// blockIdx.y picks the tensor; the blocks along x stride over it.
-#define FOR_EACH_ELEMENT(c, t, i)                                                \
-  const int t = blockIdx.y;                                                      \
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (c).n[t]; \
-       i += int64_t{gridDim.x} * blockDim.x)
+// The tensor of this block (a scan of at most kMaxTensors entries), then a stride over it by
+// the tensor's blocks.
+#define FOR_EACH_ELEMENT(c, t, i)                                                         \
+  int t = 0;                                                                              \
+  while (static_cast<int>(blockIdx.x) >= (c).first_block[t + 1]) ++t;                     \
+  const int64_t tensor_blocks = (c).first_block[t + 1] - (c).first_block[t];              \
+  for (int64_t i = (blockIdx.x - (c).first_block[t]) * int64_t{blockDim.x} + threadIdx.x; \
+       i < (c).n[t]; i += tensor_blocks * blockDim.x)
 
 __global__ void sgd_kernel(Chunk c, cpu::SgdArgs a) {
   FOR_EACH_ELEMENT(c, t, i) {
@@ -48,25 +54,28 @@ __global__ void adam_kernel(Chunk c, cpu::AdamConstants k) {
   }
 }
 
-// Launches kernel(chunk, args) over the group, kMaxTensors parameters at a time.
+// Launches kernel(chunk, args) over the group, kMaxTensors parameters at a time, each launch's
+// blocks (about enough to fill the GPU) shared out by the tensors' sizes.
 template <class Kernel, class Args>
 void launch_chunks(Kernel kernel, const ParamGroup& p, const Args& args) {
   for (size_t first = 0; first < p.n.size(); first += kMaxTensors) {
     const size_t count = std::min<size_t>(kMaxTensors, p.n.size() - first);
     Chunk c{};
-    int64_t largest = 0;
+    int64_t total = 0;
+    for (size_t j = 0; j < count; ++j) total += p.n[first + j];
+    if (total == 0) continue;
+    const int64_t grid = blocks_for(total);
     for (size_t j = 0; j < count; ++j) {
-      c.n[j] = p.n[first + j];
+      const int64_t n = p.n[first + j];
+      c.n[j] = n;
       c.w[j] = p.w[first + j];
       c.g[j] = p.g[first + j];
       c.s1[j] = p.state1.empty() ? nullptr : p.state1[first + j];
       c.s2[j] = p.state2.empty() ? nullptr : p.state2[first + j];
-      largest = std::max(largest, c.n[j]);
+      const int64_t share = std::min<int64_t>((n * grid + total - 1) / total, blocks_for(n));
+      c.first_block[j + 1] = c.first_block[j] + static_cast<int>(share);
     }
-    if (largest == 0) continue;
-    const dim3 grid(std::max(1u, blocks_for(largest) / static_cast<unsigned>(count)),
-                    static_cast<unsigned>(count));
-    launch(kernel, grid, kThreads, 0, c, args);
+    launch(kernel, static_cast<unsigned>(c.first_block[count]), kThreads, 0, c, args);
   }
 }
 

@@ -242,10 +242,11 @@ TEST(EmulatedKernelsTest, ElementwiseOpsMatchTheCpu) {
   EXPECT_EQ(gs, Floats(n, 2.5f));
 }
 
-// The fused updates over a group of parameters (one launch, a grid row per tensor) against the
-// CPU's update of each.
+// The fused updates over a group of parameters against the CPU's update of each: 50 tensors (two
+// launches of up to 48), one of them large enough for several blocks, one empty.
 TEST(EmulatedKernelsTest, OptimizerUpdatesMatchTheCpu) {
-  const std::vector<int64_t> sizes = {5, 700, 1};
+  std::vector<int64_t> sizes = {5, 3000, 1, 0};
+  for (int64_t i = 0; i < 46; ++i) sizes.push_back(1 + i * 7);
   for (const bool adam : {false, true}) {
     SCOPED_TRACE(adam ? "adam" : "sgd");
     std::vector<Floats> w, g, s1, s2;
