@@ -8,6 +8,7 @@
 #include "core/cpu/gather.h"
 #include "core/cpu/linear.h"
 #include "core/cpu/norm.h"
+#include "core/cpu/optim.h"
 #include "core/error.h"
 #ifdef TRAINER_HAS_CUDA
 #include "core/cuda/attention.cuh"
@@ -19,6 +20,7 @@
 #include "core/cuda/linear.cuh"
 #include "core/cuda/loss.cuh"
 #include "core/cuda/norm.cuh"
+#include "core/cuda/optim.cuh"
 #include "core/cuda/pool.cuh"
 #endif
 
@@ -442,5 +444,17 @@ void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst) {
 double sum_squares(const Tensor& x) { return BACKEND(x, sum_squares)(x.numel(), In(x).get()); }
 
 void scale(Tensor& x, float alpha) { BACKEND(x, scale)(x.numel(), alpha, x.f32()); }
+
+void scale_by(Tensor& x, const float* alpha) { BACKEND(x, scale_by)(x.numel(), alpha, x.f32()); }
+
+void decide_update(const Tensor& grads, const LossTotals& totals, double unscale, double max_norm,
+                   Tensor& decision) {
+  require(decision.bytes() == sizeof(cpu::UpdateDecision) && decision.device() == grads.device() &&
+              totals.device() == grads.device(),
+          "decide_update", "the decision and the loss totals must be where the gradients are");
+  BACKEND(grads, decide_update)
+  (grads.numel(), grads.f32(), totals.sums(), unscale, max_norm,
+   static_cast<cpu::UpdateDecision*>(decision.raw()));
+}
 
 }  // namespace trainer::ops

@@ -98,5 +98,13 @@ void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst);
 
 double sum_squares(const Tensor& x);
 void scale(Tensor& x, float alpha);
+// x *= *alpha, the factor where x is (on a GPU, device memory), read when the pass runs.
+void scale_by(Tensor& x, const float* alpha);
+
+// A training step's update decision (cpu::UpdateDecision) from its gradients (f32) and its loss
+// totals, written into `decision`: i32 words of an UpdateDecision, where the gradients are.
+// Nothing waits for the device.
+void decide_update(const Tensor& grads, const LossTotals& totals, double unscale, double max_norm,
+                   Tensor& decision);
 
 }  // namespace trainer::ops

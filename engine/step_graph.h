@@ -1,8 +1,10 @@
-// train.cuda_graph: a training step's forward and backward recorded once as a CUDA graph and
-// replayed every step after, so the host launches one graph instead of every kernel.
+// train.cuda_graph: a training step (forward, backward, the update's decision and the update)
+// recorded once as a CUDA graph and replayed every step after, so the host launches one graph
+// instead of every kernel.
 //
 // A replay repeats what was captured exactly: the kernels, their arguments (pointers, sizes, the
-// loss's gradient scale) and the memory they touch. So each step's micro-batches are copied into
+// loss's gradient scale) and the memory they touch; what changes every step (the learning rate,
+// the update's decision) the kernels read from device memory. So each step's micro-batches are copied into
 // buffers the graph owns before it is replayed, the loss totals are the graph's, the blocks the
 // capture allocated stay with the graphs (the caching allocator's graph pool), and a step whose
 // micro-batch shapes or gradient scale differ from the capture's is captured anew. A new shape
@@ -40,8 +42,7 @@ std::unique_ptr<GraphRecorder> cuda_graph_recorder();
 
 class StepGraph {
  public:
-  // The step's forward and backward over its micro-batches (`pieces`, in order), the loss added
-  // into `totals`.
+  // The step over its micro-batches (`pieces`, in order), the loss added into `totals`.
   using Compute = std::function<void(const std::vector<Batch>& pieces, LossTotals& totals)>;
 
   explicit StepGraph(std::unique_ptr<GraphRecorder> recorder) : recorder_(std::move(recorder)) {}

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
-#include <optional>
 
 #include "core/ops.h"
 #include "core/optim/clip.h"
@@ -167,6 +167,66 @@ static double owned_sum_squares(const StageContext& stage, const Tensor& grads, 
   return std::max(sq, 0.0);  // rounding aside; a NaN stays NaN
 }
 
+Tensor update_decision_buffer(Device device) {
+  static_assert(sizeof(cpu::UpdateDecision) % 4 == 0);
+  return Tensor::zeros({sizeof(cpu::UpdateDecision) / 4}, DType::I32, device);
+}
+
+static const cpu::UpdateDecision* decision_in(const Tensor& decision) {
+  return static_cast<const cpu::UpdateDecision*>(decision.raw());
+}
+
+// The update as decided (`decision`, where the gradients are, read when each pass runs): the
+// loss scale off and the clip, each a pass over the gradients by its factor, then the
+// optimizer's update, which the decision's skip makes nothing.
+static void apply_update(const StageContext& stage, Optimizer& opt, Tensor grads,
+                         const StepPlan& plan) {
+  trace::Scope span("optimizer step");
+  const cpu::UpdateDecision* d = decision_in(stage.decision);
+  if (stage.scaler.active()) ops::scale_by(grads, &d->unscale);
+  if (plan.clip_grad_norm > 0.0) ops::scale_by(grads, &d->clip);
+  opt.apply(&d->skip);
+}
+
+// One process's step after its gradients: the decision on the device from the loss and the
+// gradients' squares, then the update, all queued without waiting (and so fit for a graph).
+static void decide_and_update(const StageContext& stage, Optimizer& opt, const StepPlan& plan,
+                              double unscale, const LossTotals& totals) {
+  Tensor grads = stage.model.flat_grads();
+  // As an fp16 overflow would make one.
+  if (plan.inf_gradient) set_first_element(grads, INFINITY);
+  Tensor decision = stage.decision;
+  ops::decide_update(grads, totals, unscale, plan.clip_grad_norm, decision);
+  apply_update(stage, opt, grads, plan);
+}
+
+// What the host makes of one process's decision, read back once at the step's end (the update
+// itself was skipped on the device where it had to be).
+static StepResult finish_decided_step(const StageContext& stage, Optimizer& opt,
+                                      const StepPlan& plan, const LossTotals& totals) {
+  StepResult r;
+  cpu::UpdateDecision d;
+  const Tensor read = stage.decision.to(Device::cpu());
+  std::memcpy(&d, read.raw(), sizeof d);
+  const ops::LossSums sums = counted_loss(stage, totals);
+  r.loss_sum = sums.loss;
+  r.correct = sums.correct;
+  r.stop_signal = plan.stop_signal;
+  const bool finite_grads = std::isfinite(d.sq);
+  if (!d.loss_finite || (!finite_grads && !stage.scaler.active())) {
+    r.nonfinite_rank = 0;
+    r.nonfinite_gradient = d.loss_finite != 0;
+    return r;
+  }
+  if (!stage.scaler.update(!finite_grads, plan.step + 1)) {
+    r.overflowed = true;
+    return r;
+  }
+  if (plan.clip_grad_norm > 0.0) r.grad_norm = d.grad_norm;
+  opt.finish(true);
+  return r;
+}
+
 StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
                       const StepPlan& plan) {
   StepResult r;
@@ -175,26 +235,34 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   LossScaler& scaler = stage.scaler;
   const double targets = static_cast<double>(plan.global_batch * plan.targets_per_sample);
   const float grad_scale = static_cast<float>(scaler.scale() / targets);
+  // The scale the gradients carry comes off before clipping and the update.
+  const double unscale = scaler.active() ? 1.0 / (grad_scale * targets) : 1.0;
+  // One process decides its update on the device; several agree on the host (below).
+  const bool decided_here = stage.world.size() == 1;
+  if (decided_here) opt.prepare(plan.lr);
   MicrobatchData data(loader, plan, stage.executor.first());
-  // Through the step's CUDA graph (train.cuda_graph), which reads its own copies of the pieces;
-  // eagerly where it declines (a shape's first step), without one, or with faults injected.
+  // Through the step's CUDA graph (train.cuda_graph: one process), which reads its own copies of
+  // the pieces and holds the whole step, update included; eagerly where it declines (a shape's
+  // first step), without one, or with faults injected.
   const LossTotals* totals = nullptr;
-  if (stage.graph && !plan.poison_inputs) {
+  if (stage.graph && !plan.poison_inputs && !plan.inf_gradient) {
     std::vector<Batch> all;
     for (int64_t k = 0; k < pieces; ++k) all.push_back(data.get(k));
     totals = stage.graph->run(all, grad_scale, [&](const std::vector<Batch>& in, LossTotals& t) {
       compute_gradients(
           stage, loss, plan, grad_scale,
           [&](int64_t k) -> const Batch& { return in.at(static_cast<size_t>(k)); }, t);
+      decide_and_update(stage, opt, plan, unscale, t);
     });
+    if (totals) return finish_decided_step(stage, opt, plan, *totals);
   }
-  std::optional<LossTotals> eager_totals;
-  if (!totals) {
-    eager_totals.emplace(stage.model.device());
-    compute_gradients(
-        stage, loss, plan, grad_scale, [&](int64_t k) -> const Batch& { return data.get(k); },
-        *eager_totals);
-    totals = &*eager_totals;
+  LossTotals eager_totals(stage.model.device());
+  compute_gradients(
+      stage, loss, plan, grad_scale, [&](int64_t k) -> const Batch& { return data.get(k); },
+      eager_totals);
+  if (decided_here) {
+    decide_and_update(stage, opt, plan, unscale, eager_totals);
+    return finish_decided_step(stage, opt, plan, eager_totals);
   }
   if (stage.reducer)
     stage.reducer->finish([&] { sum_shared_grads(stage); });
@@ -211,7 +279,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   if (plan.inf_gradient) set_first_element(grads, INFINITY);
   const double sq = owned_sum_squares(stage, grads, mine);
   // Read once, after backward: the micro-batches' losses were queued without waiting.
-  const ops::LossSums sums = counted_loss(stage, *totals);
+  const ops::LossSums sums = counted_loss(stage, eager_totals);
   r.loss_sum = sums.loss;
   r.correct = sums.correct;
   // One small all-reduce tells every rank, before any weight changes, whether some rank's loss
@@ -233,20 +301,23 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
     r.overflowed = true;
     return r;
   }
-  trace::Scope span("optimizer step");
-  // The scale the gradients carry comes off before clipping and the update; the norm is the
-  // whole model's (every pipeline stage's).
-  const double unscale = scaler.active() ? 1.0 / (grad_scale * targets) : 1.0;
-  if (scaler.active()) ops::scale(grads, static_cast<float>(unscale));
+  // Clipping takes the whole model's norm (every pipeline stage's, every ZeRO range's).
+  double total = sq;
   if (plan.clip_grad_norm > 0.0) {
-    double total = sq;
     if (zero) stage.data.all_reduce(&total, 1, ReduceOp::Sum);
     stage.pipeline.all_reduce(&total, 1, ReduceOp::Sum);
     stage.tensor.all_reduce(&total, 1, ReduceOp::Sum);
-    r.grad_norm = std::sqrt(total) * unscale;
-    clip_to_norm(grads, r.grad_norm, plan.clip_grad_norm);
   }
-  opt.step(plan.lr);
+  // The same decision one process makes on the device (finite here: checked above).
+  const cpu::UpdateDecision d = cpu::update_decision(total, 0.0, unscale, plan.clip_grad_norm);
+  if (plan.clip_grad_norm > 0.0) r.grad_norm = d.grad_norm;
+  Tensor host = Tensor::empty({stage.decision.numel()}, DType::I32);
+  std::memcpy(host.raw(), &d, sizeof d);
+  Tensor decision = stage.decision;  // a handle: the copy goes into the step's buffer
+  decision.copy_from(host);
+  opt.prepare(plan.lr);
+  apply_update(stage, opt, grads, plan);
+  opt.finish(true);
   if (zero && stage.zero.master.defined())
     publish_master_range(stage.model, stage.zero, *stage.reducer);
   else if (zero)

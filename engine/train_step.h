@@ -83,9 +83,15 @@ struct StageContext {
   // loss, counted on rank 0.
   Communicator& tensor;
   VocabSplit vocab;
-  // train.cuda_graph: the step's forward and backward replayed as a CUDA graph (null: eager).
+  // train.cuda_graph: the whole step replayed as a CUDA graph (null: eager).
   StepGraph* graph = nullptr;
+  // Where the step's update decision is written (update_decision_buffer: on the model's device,
+  // made once, so a graph's replays write it where the host reads it).
+  Tensor decision;
 };
+
+// The buffer StageContext::decision needs on `device`.
+Tensor update_decision_buffer(Device device);
 
 // Zeroes gradients; runs grad_accum rounds of the pipeline schedule over the rows cut into
 // grad_accum x microbatches pieces (each sample's loss divided by the global batch, so the
@@ -94,7 +100,9 @@ struct StageContext {
 // flags of StepResult (a non-finite loss or gradient anywhere skips the update everywhere; under
 // loss scaling a non-finite gradient is an overflow, which also halves the scale); unscales;
 // clips by the norm of the whole model; updates. Under ZeRO each data rank does the last three
-// on its own range and the updated values are then gathered from every rank.
+// on its own range and the updated values are then gathered from every rank. One process
+// decides on the device (cpu::UpdateDecision), behind backward, and the host waits once, at the
+// step's end; with several, the ranks agree on the host first.
 StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loader, LossKind loss,
                       const StepPlan& plan);
 

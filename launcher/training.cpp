@@ -133,7 +133,8 @@ nlohmann::json train(RunSetup& run, int64_t start_step, FILE* log, Clock::time_p
                            *grid.data,
                            *grid.tensor,
                            vocab,
-                           graph ? &*graph : nullptr};
+                           graph ? &*graph : nullptr,
+                           update_decision_buffer(run.model->device())};
   check_replicas(*grid.data, *run.model, start_step);
   // ZeRO in mixed precision: from here each rank keeps the f32 master values of its range only;
   // the whole values exist again only while a checkpoint is written, and when training ends.

@@ -116,4 +116,6 @@ void scale(int64_t n, float alpha, float* x) {
   for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
 }
 
+void scale_by(int64_t n, const float* alpha, float* x) { scale(n, *alpha, x); }
+
 }  // namespace trainer::cpu

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/cpu/elementwise.h"
 #include "core/cpu/parallel.h"
 
 namespace trainer::cpu {
@@ -25,6 +26,11 @@ void sgd_update(int64_t n, float* w, const float* g, float* buf, const SgdArgs& 
       w[i] -= lr * d;
     }
   });
+}
+
+void decide_update(int64_t n, const float* g, const double* loss_sums, double unscale,
+                   double max_norm, UpdateDecision* out) {
+  *out = update_decision(sum_squares(n, g), loss_sums[0], unscale, max_norm);
 }
 
 AdamConstants adam_constants(const AdamArgs& a) {

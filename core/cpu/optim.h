@@ -1,9 +1,48 @@
 // Fused optimizer updates over one flat parameter buffer (PyTorch's update rules).
 #pragma once
 
+#include <cfloat>
+#include <cmath>
 #include <cstdint>
 
+#include "core/host_device.h"
+
 namespace trainer::cpu {
+
+// What a training step decided about its update, computed where the update runs: on a GPU by a
+// kernel into device memory, so the host queues the whole step without waiting for it (and a
+// CUDA graph can hold the whole step). The update is skipped when a loss or a gradient is not
+// finite; otherwise the gradients are multiplied by `unscale` (the loss scale off), then by
+// `clip`, each a pass over them, and the update reads them.
+struct UpdateDecision {
+  double sq = 0.0;         // the gradients' squared norm, with their loss scale
+  double grad_norm = 0.0;  // the norm without it
+  float unscale = 1.0f, clip = 1.0f;
+  int32_t skip = 0;
+  int32_t loss_finite = 1;
+};
+
+// The decision from the squared norm `sq` of gradients that carry a loss scale of 1 / unscale
+// and the loss `loss`: clipped to max_norm (0: not clipped). Finite means at most DBL_MAX in
+// size, so a NaN is not.
+TRAINER_HD inline UpdateDecision update_decision(double sq, double loss, double unscale,
+                                                 double max_norm) {
+  UpdateDecision d;
+  d.sq = sq;
+  d.loss_finite = loss <= DBL_MAX && loss >= -DBL_MAX;
+  d.grad_norm = sqrt(sq) * unscale;
+  d.skip = !(d.loss_finite && sq <= DBL_MAX);
+  if (d.skip) return d;
+  d.unscale = static_cast<float>(unscale);
+  if (max_norm > 0.0 && d.grad_norm > max_norm)
+    d.clip = static_cast<float>(max_norm / (d.grad_norm + 1e-6));
+  return d;
+}
+
+// *out = the decision from n gradients `g` (their sum of squares in double) and the loss sums
+// (loss_sums[0]).
+void decide_update(int64_t n, const float* g, const double* loss_sums, double unscale,
+                   double max_norm, UpdateDecision* out);
 
 struct SgdArgs {
   float lr, momentum, weight_decay;

@@ -154,8 +154,19 @@ void scale(int64_t n, float alpha, float* x) {
   launch(scale_kernel, blocks_for(n), kThreads, 0, n, alpha, x);
 }
 
-// Each block sums its grid-stride share in double and writes one partial; the host adds the
-// partials (at most blocks_for(n) of them), so the result is accumulated in double throughout.
+__global__ void scale_by_kernel(int64_t n, const float* alpha, float* x) {
+  const float a = *alpha;
+  GRID_STRIDE(i, n) x[i] *= a;
+}
+
+void scale_by(int64_t n, const float* alpha, float* x) {
+  if (n == 0) return;
+  launch(scale_by_kernel, blocks_for(n), kThreads, 0, n, alpha, x);
+}
+
+// Each block sums its grid-stride share in double and writes one partial; the host (or the
+// update's decision kernel) adds the blocks_for(n) partials in block order, so the result is
+// accumulated in double throughout.
 __global__ void sum_squares_kernel(int64_t n, const float* x, double* partial) {
   __shared__ double shared[kThreads];
   double s = 0.0;
@@ -164,11 +175,15 @@ __global__ void sum_squares_kernel(int64_t n, const float* x, double* partial) {
   if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 
+void sum_squares_partials(int64_t n, const float* x, double* partial) {
+  launch(sum_squares_kernel, blocks_for(n), kThreads, 0, n, x, partial);
+}
+
 double sum_squares(int64_t n, const float* x) {
   if (n == 0) return 0.0;
   const unsigned blocks = blocks_for(n);
   const Scratch partial(blocks * sizeof(double));
-  launch(sum_squares_kernel, blocks, kThreads, 0, n, x, partial.get<double>());
+  sum_squares_partials(n, x, partial.get<double>());
   double host[132 * 8];
   copy(host, partial.get(), partial.bytes());
   double s = 0.0;

@@ -1,7 +1,9 @@
 #include <algorithm>
 
+#include "core/cuda/elementwise.cuh"
 #include "core/cuda/launch.cuh"
 #include "core/cuda/optim.cuh"
+#include "core/cuda/scratch.cuh"
 
 namespace trainer::cuda {
 
@@ -29,7 +31,9 @@ struct Chunk {
   for (int64_t i = (blockIdx.x - (c).first_block[t]) * int64_t{blockDim.x} + threadIdx.x; \
        i < (c).n[t]; i += tensor_blocks * blockDim.x)
 
-__global__ void sgd_kernel(Chunk c, cpu::SgdArgs a) {
+__global__ void sgd_kernel(Chunk c, const cpu::SgdArgs* args, const int32_t* skip) {
+  if (skip && *skip) return;
+  const cpu::SgdArgs a = *args;
   FOR_EACH_ELEMENT(c, t, i) {
     float* w = c.w[t];
     float* buf = c.s1[t];
@@ -42,7 +46,9 @@ __global__ void sgd_kernel(Chunk c, cpu::SgdArgs a) {
   }
 }
 
-__global__ void adam_kernel(Chunk c, cpu::AdamConstants k) {
+__global__ void adam_kernel(Chunk c, const cpu::AdamConstants* constants, const int32_t* skip) {
+  if (skip && *skip) return;
+  const cpu::AdamConstants k = *constants;
   FOR_EACH_ELEMENT(c, t, i) {
     float* w = c.w[t];
     float* m = c.s1[t];
@@ -57,7 +63,7 @@ __global__ void adam_kernel(Chunk c, cpu::AdamConstants k) {
 // Launches kernel(chunk, args) over the group, kMaxTensors parameters at a time, each launch's
 // blocks (about enough to fill the GPU) shared out by the tensors' sizes.
 template <class Kernel, class Args>
-void launch_chunks(Kernel kernel, const ParamGroup& p, const Args& args) {
+void launch_chunks(Kernel kernel, const ParamGroup& p, const Args* args, const int32_t* skip) {
   for (size_t first = 0; first < p.n.size(); first += kMaxTensors) {
     const size_t count = std::min<size_t>(kMaxTensors, p.n.size() - first);
     Chunk c{};
@@ -75,16 +81,35 @@ void launch_chunks(Kernel kernel, const ParamGroup& p, const Args& args) {
       const int64_t share = std::min<int64_t>((n * grid + total - 1) / total, blocks_for(n));
       c.first_block[j + 1] = c.first_block[j] + static_cast<int>(share);
     }
-    launch(kernel, static_cast<unsigned>(c.first_block[count]), kThreads, 0, c, args);
+    launch(kernel, static_cast<unsigned>(c.first_block[count]), kThreads, 0, c, args, skip);
   }
 }
 
 }  // namespace
 
-void sgd_update(const ParamGroup& p, const cpu::SgdArgs& a) { launch_chunks(sgd_kernel, p, a); }
+// Adds the blocks' partial sums of squares in block order, as the host's sum_squares does, and
+// decides.
+__global__ void decide_kernel(unsigned blocks, const double* partial, const double* loss_sums,
+                              double unscale, double max_norm, cpu::UpdateDecision* out) {
+  double sq = 0.0;
+  for (unsigned b = 0; b < blocks; ++b) sq += partial[b];
+  *out = cpu::update_decision(sq, loss_sums[0], unscale, max_norm);
+}
 
-void adam_update(const ParamGroup& p, const cpu::AdamArgs& a) {
-  launch_chunks(adam_kernel, p, cpu::adam_constants(a));
+void sgd_update(const ParamGroup& p, const cpu::SgdArgs* a, const int32_t* skip) {
+  launch_chunks(sgd_kernel, p, a, skip);
+}
+
+void adam_update(const ParamGroup& p, const cpu::AdamConstants* k, const int32_t* skip) {
+  launch_chunks(adam_kernel, p, k, skip);
+}
+
+void decide_update(int64_t n, const float* g, const double* loss_sums, double unscale,
+                   double max_norm, cpu::UpdateDecision* out) {
+  const unsigned blocks = blocks_for(n);
+  const Scratch partial(blocks * sizeof(double));
+  sum_squares_partials(n, g, partial.get<double>());
+  launch(decide_kernel, 1, 1, 0, blocks, partial.get<double>(), loss_sums, unscale, max_norm, out);
 }
 
 }  // namespace trainer::cuda

@@ -19,7 +19,14 @@ struct ParamGroup {
   std::vector<float*> state1, state2;
 };
 
-void sgd_update(const ParamGroup& p, const cpu::SgdArgs& a);
-void adam_update(const ParamGroup& p, const cpu::AdamArgs& a);
+// The step's hyper-parameters are read from device memory (`a`, `k`) when the update runs, as is
+// `skip` (null: never skip): a CUDA graph that holds the update replays it with each step's.
+void sgd_update(const ParamGroup& p, const cpu::SgdArgs* a, const int32_t* skip);
+void adam_update(const ParamGroup& p, const cpu::AdamConstants* k, const int32_t* skip);
+
+// *out (device memory) = cpu::decide_update of the n gradients g (their sum of squares in double,
+// its partial sums added in a fixed order) and the loss sums (device memory).
+void decide_update(int64_t n, const float* g, const double* loss_sums, double unscale,
+                   double max_norm, cpu::UpdateDecision* out);
 
 }  // namespace trainer::cuda

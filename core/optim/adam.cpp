@@ -30,15 +30,21 @@ std::unique_ptr<Optimizer> Adam::create(Args& args, std::vector<Param*> params) 
 template std::unique_ptr<Optimizer> Adam::create<false>(Args&, std::vector<Param*>);
 template std::unique_ptr<Optimizer> Adam::create<true>(Args&, std::vector<Param*>);
 
-void Adam::step(float lr) {
-  ++steps_;
-  const cpu::AdamArgs a{lr, beta1_, beta2_, eps_, weight_decay_, decoupled_, steps_};
+void Adam::prepare(float lr) {
+  args_ = {lr, beta1_, beta2_, eps_, weight_decay_, decoupled_, steps_ + 1};
 #ifdef TRAINER_HAS_CUDA
-  if (on_gpu()) return cuda::adam_update(param_group(m_, v_), a);
+  if (on_gpu()) device_constants_ = put_constants(cpu::adam_constants(args_));
 #endif
+}
+
+void Adam::apply(const int32_t* skip) {
+#ifdef TRAINER_HAS_CUDA
+  if (on_gpu()) return cuda::adam_update(param_group(m_, v_), device_constants_, skip);
+#endif
+  if (skip && *skip) return;
   for (size_t i = 0; i < params_.size(); ++i) {
     Param& p = *params_[i];
-    cpu::adam_update(p.value.numel(), p.value.f32(), p.grad.f32(), m_[i].f32(), v_[i].f32(), a);
+    cpu::adam_update(p.value.numel(), p.value.f32(), p.grad.f32(), m_[i].f32(), v_[i].f32(), args_);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 
 namespace trainer {
 
@@ -26,6 +27,17 @@ std::vector<Tensor> Optimizer::make_state(const std::string& name) {
   }
   flat_state_.emplace_back(name, flat);
   return views;
+}
+
+const void* Optimizer::put_constant_bytes(const void* bytes, size_t size) {
+  const int64_t words = static_cast<int64_t>((size + 3) / 4);
+  const Device device = params_.empty() ? Device::cpu() : params_[0]->value.device();
+  if (!constants_.defined() || constants_.numel() != words || constants_.device() != device)
+    constants_ = Tensor::zeros({words}, DType::I32, device);
+  Tensor host = Tensor::zeros({words}, DType::I32);
+  std::memcpy(host.raw(), bytes, size);
+  constants_.copy_from(host);
+  return constants_.raw();
 }
 
 #ifdef TRAINER_HAS_CUDA

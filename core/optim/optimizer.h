@@ -18,7 +18,19 @@ class Optimizer {
   explicit Optimizer(std::vector<Param*> params) : params_(std::move(params)) {}
   virtual ~Optimizer() = default;
   // One update at learning rate lr from the parameters' gradients.
-  virtual void step(float lr) = 0;
+  void step(float lr) {
+    prepare(lr);
+    apply(nullptr);
+    finish(true);
+  }
+  // A training step's update in three parts. prepare: this step's constants (learning rate,
+  // bias corrections) put where the update reads them, before the step's work is queued (and
+  // outside a CUDA graph, whose replays read them there). apply: queues the update, which does
+  // nothing when *skip (an int in the parameters' memory, decided by the step; null: never).
+  // finish: once the step's decision is known on the host, an applied update counts.
+  virtual void prepare(float lr) = 0;
+  virtual void apply(const int32_t* skip) = 0;
+  void finish(bool applied) { steps_ += applied ? 1 : 0; }
   // Named state tensors, for checkpoints ("<param name>.<state>").
   virtual std::vector<std::pair<std::string, Tensor*>> state() = 0;
   int64_t steps_taken() const { return steps_; }
@@ -38,6 +50,12 @@ class Optimizer {
   std::vector<Tensor> make_state(const std::string& name);
   // Parameters live on one device: the model's.
   bool on_gpu() const { return !params_.empty() && !params_[0]->value.device().is_cpu(); }
+  // `c` copied into a buffer of this optimizer's where the parameters are, made once (its
+  // address is what a CUDA graph's update reads); returns the copy.
+  template <class T>
+  const T* put_constants(const T& c) {
+    return static_cast<const T*>(put_constant_bytes(&c, sizeof(T)));
+  }
 #ifdef TRAINER_HAS_CUDA
   // The parameters with up to two state tensors each (empty: none), for a fused GPU update.
   cuda::ParamGroup param_group(const std::vector<Tensor>& state1,
@@ -47,8 +65,10 @@ class Optimizer {
   int64_t steps_ = 0;
 
  private:
+  const void* put_constant_bytes(const void* bytes, size_t size);
   std::vector<std::pair<std::string, Tensor>> flat_state_;
   int64_t flat_begin_ = 0;
+  Tensor constants_;
 };
 
 // The config's optimizer section, by its `type` key (sgd, adam, adamw). The learning rate is

@@ -21,21 +21,23 @@ std::unique_ptr<Optimizer> Sgd::create(Args& args, std::vector<Param*> params) {
                                static_cast<float>(wd), nesterov);
 }
 
-void Sgd::step(float lr) {
-  const cpu::SgdArgs a{lr, momentum_, weight_decay_, nesterov_, steps_ == 0};
+void Sgd::prepare(float lr) {
+  args_ = {lr, momentum_, weight_decay_, nesterov_, steps_ == 0};
 #ifdef TRAINER_HAS_CUDA
-  if (on_gpu()) {
-    cuda::sgd_update(param_group(momentum_buf_), a);
-    ++steps_;
-    return;
-  }
+  if (on_gpu()) device_args_ = put_constants(args_);
 #endif
+}
+
+void Sgd::apply(const int32_t* skip) {
+#ifdef TRAINER_HAS_CUDA
+  if (on_gpu()) return cuda::sgd_update(param_group(momentum_buf_), device_args_, skip);
+#endif
+  if (skip && *skip) return;
   for (size_t i = 0; i < params_.size(); ++i) {
     Param& p = *params_[i];
     cpu::sgd_update(p.value.numel(), p.value.f32(), p.grad.f32(),
-                    momentum_buf_.empty() ? nullptr : momentum_buf_[i].f32(), a);
+                    momentum_buf_.empty() ? nullptr : momentum_buf_[i].f32(), args_);
   }
-  ++steps_;
 }
 
 std::vector<std::pair<std::string, Tensor*>> Sgd::state() {

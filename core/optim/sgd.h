@@ -1,6 +1,7 @@
 // SGD with momentum (PyTorch's rule: the buffer starts as the first gradient) and L2 decay.
 #pragma once
 
+#include "core/cpu/optim.h"
 #include "core/optim/optimizer.h"
 
 namespace trainer {
@@ -9,13 +10,16 @@ class Sgd : public Optimizer {
  public:
   Sgd(std::vector<Param*> params, float momentum, float weight_decay, bool nesterov);
   static std::unique_ptr<Optimizer> create(Args& args, std::vector<Param*> params);
-  void step(float lr) override;
+  void prepare(float lr) override;
+  void apply(const int32_t* skip) override;
   std::vector<std::pair<std::string, Tensor*>> state() override;
 
  private:
   float momentum_, weight_decay_;
   bool nesterov_;
   std::vector<Tensor> momentum_buf_;
+  cpu::SgdArgs args_{};                        // this step's, from prepare
+  const cpu::SgdArgs* device_args_ = nullptr;  // their copy on the GPU
 };
 
 }  // namespace trainer

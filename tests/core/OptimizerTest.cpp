@@ -1,10 +1,13 @@
-// Optimizer updates, LR schedules and clipping against values computed by hand.
+// Optimizer updates, LR schedules and the update decision (clipping, skips) against values
+// computed by hand.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 
+#include "core/cpu/optim.h"
+#include "core/ops.h"
 #include "core/optim/adam.h"
-#include "core/optim/clip.h"
 #include "core/optim/lr_schedule.h"
 #include "core/optim/sgd.h"
 
@@ -106,17 +109,56 @@ TEST(OptimizerTest, LrScheduleWarmupCosine) {
   EXPECT_NEAR(s.at(110), 0.1, 1e-12);
 }
 
-TEST(OptimizerTest, ClipToGlobalNorm) {
+// The step's update decision: the norm of a flat gradient buffer, the clip to it, the loss scale
+// off first, and a skip for a non-finite loss or gradient.
+TEST(OptimizerTest, UpdateDecisionClipsToTheGlobalNormAndSkipsWhatIsNotFinite) {
   Tensor grads = Tensor::zeros({2});  // a flat gradient buffer of two parameters
   grads.f32()[0] = 3.0f;
   grads.f32()[1] = 4.0f;
-  const double norm = std::sqrt(grad_sum_squares(grads));
-  EXPECT_DOUBLE_EQ(norm, 5.0);
-  clip_to_norm(grads, norm, 1.0);
+  const double sums[2] = {1.5, 0.0};  // the loss totals
+  cpu::UpdateDecision d;
+  cpu::decide_update(2, grads.f32(), sums, 1.0, 1.0, &d);
+  EXPECT_DOUBLE_EQ(d.sq, 25.0);
+  EXPECT_DOUBLE_EQ(d.grad_norm, 5.0);
+  EXPECT_EQ(d.skip, 0);
+  EXPECT_EQ(d.unscale, 1.0f);
+  EXPECT_EQ(d.clip, static_cast<float>(1.0 / (5.0 + 1e-6)));
+  ops::scale_by(grads, &d.clip);
   EXPECT_NEAR(grads.f32()[0], 0.6, 1e-6);
   EXPECT_NEAR(grads.f32()[1], 0.8, 1e-6);
-  clip_to_norm(grads, 1.0, 2.0);  // below the limit: unchanged
-  EXPECT_NEAR(grads.f32()[0], 0.6, 1e-6);
+  // Gradients carrying a loss scale of 4: the norm is of the unscaled ones, below the limit.
+  d = cpu::update_decision(25.0 * 16.0, 1.5, 0.25, 6.0);
+  EXPECT_DOUBLE_EQ(d.grad_norm, 5.0);
+  EXPECT_EQ(d.unscale, 0.25f);
+  EXPECT_EQ(d.clip, 1.0f);
+  EXPECT_EQ(cpu::update_decision(25.0, 1.5, 1.0, 0.0).clip, 1.0f);  // no clipping asked
+  for (const auto& [sq, loss] :
+       {std::pair<double, double>{INFINITY, 1.5}, {NAN, 1.5}, {25.0, INFINITY}, {25.0, NAN}}) {
+    d = cpu::update_decision(sq, loss, 1.0, 1.0);
+    EXPECT_EQ(d.skip, 1) << sq << " " << loss;
+    EXPECT_EQ(d.loss_finite, std::isfinite(loss) ? 1 : 0);
+  }
+}
+
+// A step's update in three parts: a skip decided in memory leaves the parameter and the state
+// alone and does not count; then the same update as step() gives.
+TEST(OptimizerTest, ASkippedUpdateChangesNothingAndDoesNotCount) {
+  Scalar a(1.0f, 0.5f), b(1.0f, 0.5f);
+  Adam skipped({&a.p}, 0.9f, 0.999f, 1e-8f, 0.0f, false),
+      plain({&b.p}, 0.9f, 0.999f, 1e-8f, 0.0f, false);
+  const int32_t skip = 1, go = 0;
+  skipped.prepare(0.1f);
+  skipped.apply(&skip);
+  skipped.finish(false);
+  EXPECT_EQ(a.p.value.f32()[0], 1.0f);
+  EXPECT_EQ(skipped.steps_taken(), 0);
+  EXPECT_EQ(skipped.flat_state()[0].second.f32()[0], 0.0f);
+  skipped.prepare(0.1f);
+  skipped.apply(&go);
+  skipped.finish(true);
+  plain.step(0.1f);
+  EXPECT_EQ(a.p.value.f32()[0], b.p.value.f32()[0]);
+  EXPECT_EQ(skipped.steps_taken(), 1);
 }
 
 }  // namespace

@@ -172,6 +172,36 @@ TEST(EmulatedKernelsTest, LossesMatchTheCpu) {
   }
 }
 
+// The step's update decision from 5,000 gradients (20 blocks' partial sums, added in order):
+// the norm, the clip and the scale off as on the CPU; a non-finite gradient or loss skips. Then
+// the passes that apply the factors, read from memory.
+TEST(EmulatedKernelsTest, UpdateDecisionMatchesTheCpu) {
+  Floats g = uniform(5000, 70, -0.5f, 0.5f);
+  for (const double loss : {2.5, double{NAN}}) {
+    for (const bool inf : {false, true}) {
+      SCOPED_TRACE(std::to_string(loss) + (inf ? " inf gradient" : ""));
+      g[1234] = inf ? INFINITY : 0.25f;
+      const double sums[2] = {loss, 3.0};
+      cpu::UpdateDecision want, got;
+      cpu::decide_update(5000, g.data(), sums, 0.5, 1.0, &want);
+      gpu::decide_update(5000, g.data(), sums, 0.5, 1.0, &got);
+      EXPECT_EQ(got.skip, want.skip);
+      EXPECT_EQ(got.skip, std::isnan(loss) || inf ? 1 : 0);
+      EXPECT_EQ(got.loss_finite, want.loss_finite);
+      if (want.skip) continue;
+      EXPECT_NEAR(got.sq, want.sq, 1e-12 * want.sq);
+      EXPECT_NEAR(got.grad_norm, want.grad_norm, 1e-12 * want.grad_norm);
+      EXPECT_LT(want.clip, 1.0f);
+      EXPECT_NEAR(got.clip, want.clip, 1e-6);
+      EXPECT_EQ(got.unscale, 0.5f);
+      Floats scaled = g, gscaled = g;
+      cpu::scale_by(5000, &want.clip, scaled.data());
+      gpu::scale_by(5000, &want.clip, gscaled.data());
+      EXPECT_EQ(gscaled, scaled);
+    }
+  }
+}
+
 // Activations, the residual add, column sums, dropout, the squared norm, scaling, filling.
 TEST(EmulatedKernelsTest, ElementwiseOpsMatchTheCpu) {
   const int64_t n = 3000;
@@ -266,11 +296,19 @@ TEST(EmulatedKernelsTest, OptimizerUpdatesMatchTheCpu) {
       p.state2.push_back(gs2[i].data());
     }
     const cpu::AdamArgs a{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, true, 3};
+    const cpu::AdamConstants k = cpu::adam_constants(a);
     const cpu::SgdArgs sgd{1e-2f, 0.9f, 1e-4f, true, false};
-    if (adam)
-      gpu::adam_update(p, a);
-    else
-      gpu::sgd_update(p, sgd);
+    // A skipped update (the step's decision) changes nothing; then the update itself.
+    for (const int32_t skip : {1, 0}) {
+      if (adam)
+        gpu::adam_update(p, &k, &skip);
+      else
+        gpu::sgd_update(p, &sgd, &skip);
+      if (skip) {
+        EXPECT_EQ(gw, w);
+        EXPECT_EQ(gs1, s1);
+      }
+    }
     for (size_t i = 0; i < sizes.size(); ++i) {
       if (adam)
         cpu::adam_update(sizes[i], w[i].data(), g[i].data(), s1[i].data(), s2[i].data(), a);
