@@ -89,8 +89,10 @@ int mark() {
 
 void add(const char* pass, const Layer& layer, int begin) {
   const int end = mark();
-  std::string name = std::string(pass) + " " + layer.type();
-  if (!layer.path().empty()) name += " " + layer.path();
+  // A block's child by its path (its copies in every block together), a top-level layer by its
+  // index (an MLP's two linears apart).
+  const std::string where = layer.path().empty() ? std::to_string(layer.index()) : layer.path();
+  std::string name = std::string(pass) + " " + layer.type() + " " + where;
   state().spans.push_back({std::move(name), begin, end});
 }
 

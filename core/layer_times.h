@@ -2,7 +2,8 @@
 // without children (a block's children are timed one by one), summed over the steps after the
 // first (which pays for handle creation, algorithm searches and first-touch allocations) and
 // grouped by what the layer is: pass, type and path inside its block ("backward attention
-// attn.core"), the copies in every block together.
+// attn.core"), the copies in every block together; a top-level layer by its index in the model
+// ("forward linear 3").
 //
 // On the GPU a pass is timed by two CUDA events around its kernels, read after the step has
 // ended (the step's own read-back has waited for them): the step never waits for a timing. On

@@ -124,9 +124,9 @@ TEST_F(LaunchTest, LayerTimesCoverEveryPipelineStage) {
     std::sort(out.begin(), out.end());
     return out;
   };
-  EXPECT_EQ(names(by_rank[0]), (std::vector<std::string>{"backward linear", "forward linear"}));
-  EXPECT_EQ(names(by_rank[1]), (std::vector<std::string>{"backward linear", "backward relu",
-                                                         "forward linear", "forward relu"}));
+  EXPECT_EQ(names(by_rank[0]), (std::vector<std::string>{"backward linear 0", "forward linear 0"}));
+  EXPECT_EQ(names(by_rank[1]), (std::vector<std::string>{"backward linear 2", "backward relu 1",
+                                                         "forward linear 2", "forward relu 1"}));
 }
 
 TEST_F(LaunchTest, ARankFailingLaterTakesTheJobDownWithItsMessage) {
