@@ -1,6 +1,6 @@
 // The gradients' global norm (torch.nn.utils.clip_grad_norm_'s), over the model's flat gradient
 // buffer (Model::flat_grads): one pass, however many parameters there are. The clip itself is
-// the step's update decision's (cpu::decide_update).
+// the step's update decision's (cpu::update_decision).
 #pragma once
 
 #include "core/tensor.h"
