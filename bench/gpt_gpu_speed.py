@@ -105,14 +105,14 @@ def main():
     if times:
         lines += ["", f"Where trainer's step goes (log.layer_times, GPU time by CUDA events, mean of "
                   f"{times['steps']} steps of {times['step_ms']:.1f} ms; the blocks' copies of "
-                  "a layer together; the rest of the step is the loss, the optimizer, the "
-                  "residual adds and the host):", "",
-                  "| layer pass | calls | ms per step | share of the step |", "|---|---|---|---|"]
+                  "a layer together; the loss, the update and the residual adds in rows of their "
+                  "own; the rest of the step is the host's gaps):", "",
+                  "| layer pass or work | calls | ms per step | share of the step |", "|---|---|---|---|"]
         for layer in times["layers"]:
             lines.append(f"| {layer['name']} | {layer['calls']} | {layer['ms']:.2f} | "
                          f"{100 * layer['share']:.1f}% |")
         covered = sum(layer["share"] for layer in times["layers"])
-        lines.append(f"| (all layer passes) | | | {100 * covered:.1f}% |")
+        lines.append(f"| (all rows) | | | {100 * covered:.1f}% |")
     write_results("gpt_gpu_speed", result, lines, folder=args.results)
 
 

@@ -92,8 +92,12 @@ void add(const char* pass, const Layer& layer, int begin) {
   // A block's child by its path (its copies in every block together), a top-level layer by its
   // index (an MLP's two linears apart).
   const std::string where = layer.path().empty() ? std::to_string(layer.index()) : layer.path();
-  std::string name = std::string(pass) + " " + layer.type() + " " + where;
-  state().spans.push_back({std::move(name), begin, end});
+  state().spans.push_back({std::string(pass) + " " + layer.type() + " " + where, begin, end});
+}
+
+void add_work(const char* work, int begin) {
+  const int end = mark();
+  state().spans.push_back({work, begin, end});
 }
 
 static bool recomputing = false;

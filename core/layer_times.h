@@ -3,7 +3,8 @@
 // first (which pays for handle creation, algorithm searches and first-touch allocations) and
 // grouped by what the layer is: pass, type and path inside its block ("backward attention
 // attn.core"), the copies in every block together; a top-level layer by its index in the model
-// ("forward linear 3").
+// ("forward linear 3"); the rest of the step's work (the loss, the update, the residual adds, the
+// 16-bit weight casts) in rows of its own.
 //
 // On the GPU a pass is timed by two CUDA events around its kernels, read after the step has
 // ended (the step's own read-back has waited for them): the step never waits for a timing. On
@@ -27,6 +28,10 @@ int mark();
 // The span from mark `begin` to now was `pass` of `layer` (a leaf).
 void add(const char* pass, const Layer& layer, int begin);
 
+// The span from mark `begin` to now was `work`, a part of the step that is no layer's pass
+// ("loss", "update", a block's residual add): a row of its own.
+void add_work(const char* work, int begin);
+
 // Runs `run`, a pass of `layer`, and times it when timing is on and `layer` is a leaf.
 template <class Run>
 auto timed(const char* pass, const Layer& layer, Run&& run) {
@@ -35,6 +40,16 @@ auto timed(const char* pass, const Layer& layer, Run&& run) {
   auto out = run();
   add(pass, layer, begin);
   return out;
+}
+
+// Runs `run` (which returns nothing), the step's `work` outside any layer, timed when timing is
+// on: with the layers' rows, the table then covers the whole step but the host's gaps.
+template <class Run>
+void timed_work(const char* work, Run&& run) {
+  if (!enabled()) return run();
+  const int begin = mark();
+  run();
+  add_work(work, begin);
 }
 
 // While one lives, the forward passes of a block's children are its recompute in backward

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 
+#include "core/layer_times.h"
 #include "core/ops.h"
 #include "core/optim/clip.h"
 #include "core/trace.h"
@@ -85,8 +86,8 @@ using PieceData = std::function<const Batch&(int64_t k)>;
 // schedule, grad_accum rounds of M micro-batches, each piece's loss added into totals.
 static void compute_gradients(const StageContext& stage, LossKind loss, const StepPlan& plan,
                               float grad_scale, const PieceData& piece, LossTotals& totals) {
-  stage.model.zero_grad();
-  stage.model.refresh_compute_weights();
+  layer_times::timed_work("zero gradients", [&] { stage.model.zero_grad(); });
+  layer_times::timed_work("weight cast", [&] { stage.model.refresh_compute_weights(); });
   for (int64_t round = 0; round < plan.grad_accum; ++round) {
     auto k = [&](int mb) { return round * plan.microbatches + mb; };
     MicrobatchSource source;
@@ -102,7 +103,9 @@ static void compute_gradients(const StageContext& stage, LossKind loss, const St
     source.loss = [&](int mb, const Tensor& logits) {
       trace::Scope span("loss");
       Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-      apply_loss(stage, loss, logits, piece(k(mb)).y, grad_scale, dlogits, totals);
+      layer_times::timed_work("loss", [&] {
+        apply_loss(stage, loss, logits, piece(k(mb)).y, grad_scale, dlogits, totals);
+      });
       return dlogits;
     };
     stage.executor.run_step(plan.microbatches, source,
@@ -183,9 +186,11 @@ static void apply_update(const StageContext& stage, Optimizer& opt, Tensor grads
                          const StepPlan& plan) {
   trace::Scope span("optimizer step");
   const cpu::UpdateDecision* d = decision_in(stage.decision);
-  if (stage.scaler.active()) ops::scale_by(grads, &d->unscale);
-  if (plan.clip_grad_norm > 0.0) ops::scale_by(grads, &d->clip);
-  opt.apply(&d->skip);
+  layer_times::timed_work("update", [&] {
+    if (stage.scaler.active()) ops::scale_by(grads, &d->unscale);
+    if (plan.clip_grad_norm > 0.0) ops::scale_by(grads, &d->clip);
+    opt.apply(&d->skip);
+  });
 }
 
 // One process's step after its gradients: the decision on the device from the loss and the
@@ -196,7 +201,9 @@ static void decide_and_update(const StageContext& stage, Optimizer& opt, const S
   // As an fp16 overflow would make one.
   if (plan.inf_gradient) set_first_element(grads, INFINITY);
   Tensor decision = stage.decision;
-  ops::decide_update(grads, totals, unscale, plan.clip_grad_norm, decision);
+  layer_times::timed_work("update decision", [&] {
+    ops::decide_update(grads, totals, unscale, plan.clip_grad_norm, decision);
+  });
   apply_update(stage, opt, grads, plan);
 }
 

@@ -48,7 +48,7 @@ Tensor Block::forward(const Tensor& x, Stash& saved, const ForwardContext& ctx) 
   }
   if (!residual_) return h;
   Tensor y = Tensor::empty(h.shape(), h.dtype(), h.device());
-  ops::add(x, h, y);
+  layer_times::timed_work("forward residual add", [&] { ops::add(x, h, y); });
   return y;
 }
 
@@ -86,7 +86,7 @@ Tensor Block::backward_pass(const Tensor& dy, Stash& saved,
   if (!residual_ || !needs_input_grad()) return g;
   // The residual path carries dy to the input unchanged, beside the branch's gradient.
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
-  ops::add(g, dy, dx);
+  layer_times::timed_work("backward residual add", [&] { ops::add(g, dy, dx); });
   return dx;
 }
 

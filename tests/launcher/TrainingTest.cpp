@@ -226,8 +226,14 @@ TEST_F(TrainingTest, LayerTimesCountEveryLeafPassOfTheStepsAfterTheFirst) {
       EXPECT_EQ(calls[std::string(pass) + " " + leaf], 2 * 2) << pass << " " << leaf;
     for (const char* top : {"embedding 0", "layer_norm 3", "lm_head 4"})
       EXPECT_EQ(calls[std::string(pass) + " " + top], 2) << pass << " " << top;
+    // Two blocks of two residual branches, each micro-batch.
+    EXPECT_EQ(calls[std::string(pass) + " residual add"], 2 * 2 * 2) << pass;
   }
-  EXPECT_EQ(calls.size(), 2u * 11u);  // no block is counted beside its children
+  // The step's work outside the layers: the loss of each micro-batch, once the rest.
+  EXPECT_EQ(calls["loss"], 2);
+  for (const char* once : {"zero gradients", "weight cast", "update decision", "update"})
+    EXPECT_EQ(calls[once], 1) << once;
+  EXPECT_EQ(calls.size(), 2u * 11u + 2u + 5u);  // no block is counted beside its children
   EXPECT_GT(ms, 0.0);
   EXPECT_LE(ms, t["step_ms"].get<double>());
 
