@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 
+#include "core/cpu/optim.h"
 #include "core/layer_times.h"
 #include "core/ops.h"
 #include "core/optim/clip.h"
