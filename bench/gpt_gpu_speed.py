@@ -26,21 +26,25 @@ from gpu_speed import trainer_env  # noqa: E402
 SEQ, BATCH, LOG_EVERY = 1024, 8, 10
 
 
-def trainer_run(trainer, precision, steps, tokens, setting):
+def trainer_run(trainer, precision, steps, tokens, *settings):
     """summary.json and metrics.jsonl's records of configs/gpt2_124m.yaml on the GPU for `steps`
-    steps on `tokens`, with one more --set `setting`."""
+    steps on `tokens`, with more --set `settings`."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [trainer, os.path.join(ROOT, "configs", "gpt2_124m.yaml"), "--set", "device=cuda",
                "--set", f"precision.compute={precision}", "--set", f"train.max_steps={steps}",
                "--set", f"run.out_dir={out}", "--set", f"data.train.path={tokens}",
-               "--set", "data.test=null", "--set", "checkpoint.every_steps=0", "--set", setting]
+               "--set", "data.test=null", "--set", "checkpoint.every_steps=0"]
+        for setting in settings:
+            cmd += ["--set", setting]
         return trainer_outputs(cmd, out, trainer_env())
 
 
-def trainer_tokens_per_s(trainer, precision, warmup, steps, tokens):
-    """Median tokens/s of the logging windows after `warmup` steps, and the GPU's name."""
+def trainer_tokens_per_s(trainer, precision, warmup, steps, tokens, graph=False):
+    """Median tokens/s of the logging windows after `warmup` steps, and the GPU's name; `graph`:
+    each step replayed as a CUDA graph (train.cuda_graph)."""
     s, windows = trainer_run(trainer, precision, warmup + steps, tokens,
-                             f"log.every_steps={LOG_EVERY}")
+                             f"log.every_steps={LOG_EVERY}",
+                             f"train.cuda_graph={'true' if graph else 'false'}")
     steady = [w["tokens_per_s"] for w in windows if w["step"] > warmup]
     return statistics.median(steady), s.get("gpu", "?")
 
@@ -68,6 +72,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--modes", default="eager,compile")
+    ap.add_argument("--graph", type=int, default=1,
+                    help="1: trainer also runs with train.cuda_graph (the whole step replayed)")
     ap.add_argument("--layer-times-steps", type=int, default=6,
                     help="steps of the layer-times run (0: none)")
     args = ap.parse_args()
@@ -75,8 +81,14 @@ def main():
     print(f"trainer bf16: {ours:.0f} tokens/s", file=sys.stderr)
     row = {"model": "gpt2_124m", "precision": "bf16", "batch": BATCH, "sequence": SEQ,
            "trainer_tokens_per_s": ours}
+    if args.graph:
+        row["trainer_graph_tokens_per_s"] = trainer_tokens_per_s(
+            args.trainer, "bf16", args.warmup, args.steps, args.tokens, graph=True)[0]
+        print(f"trainer bf16, CUDA graph: {row['trainer_graph_tokens_per_s']:.0f} tokens/s",
+              file=sys.stderr)
     command = (f"python3 bench/gpt_gpu_speed.py --warmup {args.warmup} --steps {args.steps} "
-               f"--modes {args.modes} --layer-times-steps {args.layer_times_steps}")
+               f"--modes {args.modes} --graph {args.graph} "
+               f"--layer-times-steps {args.layer_times_steps}")
     torch_version = "?"
     for mode in args.modes.split(","):
         p = torch_run(args.python, mode, args.warmup, args.steps)
@@ -84,6 +96,8 @@ def main():
         row[f"pytorch_{mode}_tokens_per_s"] = p["tokens_per_s"]
         row[f"pytorch_{mode}_peak_memory_bytes"] = p["peak_memory_bytes"]
         row[f"ratio_vs_{mode}"] = ours / p["tokens_per_s"]
+        if args.graph:
+            row[f"graph_ratio_vs_{mode}"] = row["trainer_graph_tokens_per_s"] / p["tokens_per_s"]
         print(f"pytorch {mode}: {p['tokens_per_s']:.0f} tokens/s", file=sys.stderr)
     times = (trainer_layer_times(args.trainer, "bf16", args.layer_times_steps, args.tokens)
              if args.layer_times_steps > 0 else None)
@@ -97,11 +111,15 @@ def main():
              f"- steady state: tokens/s after the first {args.warmup} steps on both sides, "
              f"{args.steps} steps timed",
              f"- command: `{command}`", "",
-             "| side | tokens/s | trainer vs it |", "|---|---|---|",
-             f"| trainer | {ours:.0f} | |"]
+             "| side | tokens/s | trainer vs it | trainer with a CUDA graph vs it |",
+             "|---|---|---|---|",
+             f"| trainer | {ours:.0f} | | |"]
+    if args.graph:
+        lines.append(f"| trainer, CUDA graph | {row['trainer_graph_tokens_per_s']:.0f} | | |")
     for mode in args.modes.split(","):
+        graph = f"{row[f'graph_ratio_vs_{mode}']:.2f}x" if args.graph else "not run"
         lines.append(f"| PyTorch {mode} | {row[f'pytorch_{mode}_tokens_per_s']:.0f} | "
-                     f"{row[f'ratio_vs_{mode}']:.2f}x |")
+                     f"{row[f'ratio_vs_{mode}']:.2f}x | {graph} |")
     if times:
         lines += ["", f"Where trainer's step goes (log.layer_times, GPU time by CUDA events, mean of "
                   f"{times['steps']} steps of {times['step_ms']:.1f} ms; the blocks' copies of "

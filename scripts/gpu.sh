@@ -35,8 +35,9 @@
 #                       samples/s, trainer eager and with train.cuda_graph, against PyTorch
 #                       eager (and torch.compile for the CNN), written after each point
 #   gpt-speed     130   bench/gpt_gpu_speed.py: GPT-2 124M in bf16, 10 warm-up and 30 timed
-#                       steps, tokens/s against PyTorch eager and torch.compile; then 6 steps
-#                       with log.layer_times (each layer pass's GPU time)
+#                       steps, trainer eager and with train.cuda_graph, tokens/s against PyTorch
+#                       eager and torch.compile; then 6 steps with log.layer_times (each layer
+#                       pass's GPU time, and the rest of the step's work)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bundle=$PWD/gpu_bundle
