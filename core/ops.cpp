@@ -1,6 +1,7 @@
 #include "core/ops.h"
 
 #include <initializer_list>
+#include <type_traits>
 
 #include "core/cpu/attention.h"
 #include "core/cpu/cast.h"
@@ -41,8 +42,15 @@ static bool on_gpu(const Tensor& t, [[maybe_unused]] const char* op) {
 #define BACKEND(t, fn) (on_gpu(t, #fn), cpu::fn)
 #endif
 
-static void require(bool ok, const char* op, const std::string& what) {
-  if (!ok) throw InternalError(std::string(op) + ": " + what);
+// Throws InternalError "op: what" unless ok. `what` is a message or a function that makes one,
+// called only then: an op's checks format no shapes on every call of a step.
+template <class What>
+static void require(bool ok, const char* op, const What& what) {
+  if (ok) return;
+  if constexpr (std::is_invocable_v<const What&>)
+    throw InternalError(std::string(op) + ": " + what());
+  else
+    throw InternalError(std::string(op) + ": " + what);
 }
 
 #ifdef TRAINER_HAS_CUDA
@@ -67,7 +75,7 @@ static uint16_t* u16(Tensor& t) { return static_cast<uint16_t*>(t.raw()); }
 
 void cast_into(const Tensor& src, Tensor& dst) {
   require(src.numel() == dst.numel() && src.device() == dst.device(), "cast",
-          shape_str(src.shape()) + " into " + shape_str(dst.shape()));
+          [&] { return shape_str(src.shape()) + " into " + shape_str(dst.shape()); });
   const DType from = src.dtype(), to = dst.dtype();
   const int64_t n = src.numel();
   if (from == to) return dst.copy_from(src);
@@ -125,9 +133,10 @@ class Out {
 
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
   const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
-  require(
-      w.dim(1) == in && y.dim(0) == N && y.dim(1) == out, "linear_forward",
-      "x " + shape_str(x.shape()) + " w " + shape_str(w.shape()) + " y " + shape_str(y.shape()));
+  require(w.dim(1) == in && y.dim(0) == N && y.dim(1) == out, "linear_forward", [&] {
+    return "x " + shape_str(x.shape()) + " w " + shape_str(w.shape()) + " y " +
+           shape_str(y.shape());
+  });
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(x, "linear_forward") && x.dtype() != DType::F32) {  // the tensor cores
     require(w.dtype() == x.dtype() && y.dtype() == x.dtype(), "linear_forward",
@@ -144,7 +153,8 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
                      Tensor& db) {
   const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
-  require(dy.dim(0) == N && dy.dim(1) == out, "linear_backward", "dy " + shape_str(dy.shape()));
+  require(dy.dim(0) == N && dy.dim(1) == out, "linear_backward",
+          [&] { return "dy " + shape_str(dy.shape()); });
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(x, "linear_backward") && x.dtype() != DType::F32) {
     require(w.dtype() == x.dtype() && dy.dtype() == x.dtype(), "linear_backward",
@@ -162,7 +172,7 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
 void linear_input_grad(const Tensor& w, const Tensor& dy, Tensor& dx) {
   const int64_t N = dy.dim(0), in = w.dim(1), out = w.dim(0);
   require(dy.dim(1) == out && dx.dim(0) == N && dx.dim(1) == in, "linear_input_grad",
-          "dy " + shape_str(dy.shape()) + ", dx " + shape_str(dx.shape()));
+          [&] { return "dy " + shape_str(dy.shape()) + ", dx " + shape_str(dx.shape()); });
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(dy, "linear_input_grad") && dy.dtype() != DType::F32) {
     require(w.dtype() == dy.dtype(), "linear_input_grad", "16-bit dy needs w of its type");
@@ -179,7 +189,7 @@ void linear_input_grad(const Tensor& w, const Tensor& dy, Tensor& dx) {
 void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& b,
                     Tensor& y) {
   require(x.ndim() == 4 && x.dim(1) == g.C && x.dim(2) == g.H && x.dim(3) == g.W, "conv2d_forward",
-          "x " + shape_str(x.shape()));
+          [&] { return "x " + shape_str(x.shape()); });
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(x, "conv2d_forward") && x.dtype() != DType::F32) {  // the tensor cores
     require(w.dtype() == x.dtype() && y.dtype() == x.dtype() &&
@@ -198,7 +208,7 @@ void conv2d_forward(const ConvGeometry& g, const Tensor& x, const Tensor& w, con
 void conv2d_backward(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& dy,
                      Tensor& dx, Tensor& dw, Tensor& db) {
   require(dy.numel() == x.dim(0) * w.dim(0) * g.out_plane(), "conv2d_backward",
-          "dy " + shape_str(dy.shape()));
+          [&] { return "dy " + shape_str(dy.shape()); });
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(x, "conv2d_backward") && x.dtype() != DType::F32) {
     require(w.dtype() == x.dtype() && dy.dtype() == x.dtype(), "conv2d_backward",
@@ -258,7 +268,7 @@ void activation_backward(Activation f, const Tensor& saved, const Tensor& dy, Te
 
 void dropout(const Tensor& x, const cpu::DropoutMask& mask, Tensor& y) {
   require(x.ndim() >= 1 && x.numel() == y.numel(), "dropout",
-          shape_str(x.shape()) + " into " + shape_str(y.shape()));
+          [&] { return shape_str(x.shape()) + " into " + shape_str(y.shape()); });
   const int64_t N = x.dim(0), per = N ? x.numel() / N : 0;
   Out yo(y);
   BACKEND(x, dropout)(N, per, mask, In(x).get(), yo.get());
@@ -267,7 +277,7 @@ void dropout(const Tensor& x, const cpu::DropoutMask& mask, Tensor& y) {
 
 void add(const Tensor& a, const Tensor& b, Tensor& y) {
   require(a.numel() == b.numel() && a.numel() == y.numel(), "add",
-          shape_str(a.shape()) + " + " + shape_str(b.shape()));
+          [&] { return shape_str(a.shape()) + " + " + shape_str(b.shape()); });
 #ifdef TRAINER_HAS_CUDA
   if (gpu_16("add", {&a, &b, &y}))
     return cuda::add_16(is_bf16(a), a.numel(), a.raw(), b.raw(), y.raw());
@@ -282,7 +292,8 @@ void layer_norm_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tenso
   const int64_t C = x.dim(-1), R = x.numel() / C;
   require(w.numel() == C && b.numel() == C && y.numel() == x.numel() && mean.numel() == R &&
               rstd.numel() == R,
-          "layer_norm_forward", "x " + shape_str(x.shape()) + " w " + shape_str(w.shape()));
+          "layer_norm_forward",
+          [&] { return "x " + shape_str(x.shape()) + " w " + shape_str(w.shape()); });
 #ifdef TRAINER_HAS_CUDA
   if (gpu_16("layer_norm_forward", {&x, &w, &b, &y}))
     return cuda::layer_norm_forward_16(is_bf16(x), R, C, x.raw(), w.raw(), b.raw(), y.raw(),
@@ -297,7 +308,8 @@ void layer_norm_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tenso
 void layer_norm_backward(const Tensor& x, const Tensor& w, const Tensor& mean, const Tensor& rstd,
                          const Tensor& dy, Tensor& dx, Tensor& dw, Tensor& db) {
   const int64_t C = x.dim(-1), R = x.numel() / C;
-  require(dy.numel() == x.numel(), "layer_norm_backward", "dy " + shape_str(dy.shape()));
+  require(dy.numel() == x.numel(), "layer_norm_backward",
+          [&] { return "dy " + shape_str(dy.shape()); });
 #ifdef TRAINER_HAS_CUDA
   if (gpu_16("layer_norm_backward", {&x, &w, &dy, &dx}))
     return cuda::layer_norm_backward_16(is_bf16(x), R, C, x.raw(), w.raw(), mean.f32(), rstd.f32(),
@@ -314,7 +326,8 @@ void attention_forward(int64_t heads, const Tensor& qkv, Tensor& y, Tensor& stat
   const int64_t N = qkv.dim(0), T = qkv.dim(1), C = qkv.dim(2) / 3, D = C / heads;
   require(qkv.ndim() == 3 && C * 3 == qkv.dim(2) && D * heads == C && y.numel() == N * T * C &&
               stats.numel() == N * heads * T * 2,
-          "attention_forward", "qkv " + shape_str(qkv.shape()) + " heads " + std::to_string(heads));
+          "attention_forward",
+          [&] { return "qkv " + shape_str(qkv.shape()) + " heads " + std::to_string(heads); });
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(qkv, "attention_forward") && qkv.dtype() != DType::F32) {  // the tensor cores
     require(y.dtype() == qkv.dtype(), "attention_forward", "16-bit qkv needs y of its type");
@@ -332,9 +345,10 @@ void attention_backward(int64_t heads, const Tensor& qkv, const Tensor& y, const
   const int64_t N = qkv.dim(0), T = qkv.dim(1), C = qkv.dim(2) / 3, D = C / heads;
   require(dy.numel() == N * T * C && y.numel() == N * T * C && dqkv.numel() == qkv.numel() &&
               stats.numel() == N * heads * T * 2,
-          "attention_backward",
-          "dy " + shape_str(dy.shape()) + " y " + shape_str(y.shape()) + " stats " +
-              shape_str(stats.shape()));
+          "attention_backward", [&] {
+            return "dy " + shape_str(dy.shape()) + " y " + shape_str(y.shape()) + " stats " +
+                   shape_str(stats.shape());
+          });
 #ifdef TRAINER_HAS_CUDA
   if (on_gpu(qkv, "attention_backward") && qkv.dtype() != DType::F32) {
     require(dy.dtype() == qkv.dtype() && y.dtype() == qkv.dtype() && dqkv.dtype() == qkv.dtype(),
@@ -354,9 +368,10 @@ void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wp
   const int64_t N = tokens.dim(0), T = tokens.dim(1), C = wte.dim(1);
   require(
       tokens.dtype() == DType::I32 && wpe.dim(0) >= T && wpe.dim(1) == C && y.numel() == N * T * C,
-      "embedding_forward",
-      "tokens " + shape_str(tokens.shape()) + " wte " + shape_str(wte.shape()) + " wpe " +
-          shape_str(wpe.shape()));
+      "embedding_forward", [&] {
+        return "tokens " + shape_str(tokens.shape()) + " wte " + shape_str(wte.shape()) + " wpe " +
+               shape_str(wpe.shape());
+      });
   Out yo(y);
   In p(wpe);
   BACKEND(tokens, embedding_forward)
@@ -368,14 +383,16 @@ void embedding_forward(const Tensor& tokens, const Tensor& wte, const Tensor& wp
 void embedding_backward(const Tensor& tokens, const Tensor& dy, Tensor& dwte, Tensor& dwpe,
                         int64_t vocab_begin) {
   const int64_t N = tokens.dim(0), T = tokens.dim(1), C = dwte.dim(1);
-  require(dy.numel() == N * T * C, "embedding_backward", "dy " + shape_str(dy.shape()));
+  require(dy.numel() == N * T * C, "embedding_backward",
+          [&] { return "dy " + shape_str(dy.shape()); });
   BACKEND(tokens, embedding_backward)
   (N, T, C, tokens.i32(), In(dy).get(), dwte.f32(), {vocab_begin, dwte.dim(0)}, dwpe.f32());
 }
 
 static void check_loss_args(const Tensor& logits, const Tensor& labels, const char* op) {
-  require(logits.ndim() == 2 && labels.ndim() == 1 && labels.dim(0) == logits.dim(0), op,
-          "logits " + shape_str(logits.shape()) + " labels " + shape_str(labels.shape()));
+  require(logits.ndim() == 2 && labels.ndim() == 1 && labels.dim(0) == logits.dim(0), op, [&] {
+    return "logits " + shape_str(logits.shape()) + " labels " + shape_str(labels.shape());
+  });
 }
 
 static double* totals_for(const Tensor& logits, LossTotals& totals, const char* op) {
@@ -436,7 +453,8 @@ void split_ce_loss(const Tensor& logits, const Tensor& labels, int64_t begin, co
 void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst) {
   const int64_t n = idx.numel(), row = src.dim(0) ? src.numel() / src.dim(0) : 0;
   require(dtype_size(src.dtype()) == 4 && src.dtype() == dst.dtype() && dst.numel() == n * row,
-          "gather_rows", "src " + shape_str(src.shape()) + " dst " + shape_str(dst.shape()));
+          "gather_rows",
+          [&] { return "src " + shape_str(src.shape()) + " dst " + shape_str(dst.shape()); });
   BACKEND(src, gather_rows)
   (n, row, idx.i32(), static_cast<const uint32_t*>(src.raw()), static_cast<uint32_t*>(dst.raw()));
 }
