@@ -9,8 +9,10 @@
 #include <cmath>
 #include <functional>
 
+#include "core/error.h"
 #include "core/layers/dropout.h"
 #include "core/layers/linear.h"
+#include "core/ops.h"
 #include "core/rng.h"
 #include "tests/op_cases.h"
 #include "tests/test_support.h"
@@ -64,6 +66,18 @@ TEST_P(OpTable, BackwardMatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(LayerGradTest, OpTable, ::testing::ValuesIn(test::op_cases()),
                          [](const auto& info) { return info.param.name; });
+
+// An op given tensors that do not fit says which and how, one line (made only when it fails).
+TEST(LayerGradTest, AnOpGivenShapesThatDoNotFitNamesThem) {
+  const Tensor x = Tensor::zeros({2, 3}), w = Tensor::zeros({4, 5}), b;
+  Tensor y = Tensor::zeros({2, 4});
+  try {
+    ops::linear_forward(x, w, b, y);
+    ADD_FAILURE() << "no error";
+  } catch (const InternalError& e) {
+    EXPECT_EQ(std::string(e.what()), "linear_forward: x [2, 3] w [4, 5] y [2, 4]");
+  }
+}
 
 TEST(LayerGradTest, DropoutScalesKeptUnitsAndIsIdentityInEvaluation) {
   Dropout layer({1000}, 0.25f, InitContext{0, 0});
