@@ -180,6 +180,31 @@ TEST_F(TrainingTest, StopsOnANonFiniteLossNamingTheStep) {
   }
 }
 
+// Through a step graph the update is decided inside the step: a non-finite loss stops the run at
+// the same step with the same message, and the skipped update leaves the eager run's weights.
+TEST_F(TrainingTest, AStepGraphStopsOnANonFiniteLossWithTheEagerWeights) {
+  const std::vector<std::string> settings{"model.layers[4].p=0", "optimizer.type=sgd",
+                                          "optimizer.lr=1e30"};
+  std::string message[2];
+  std::map<std::string, std::vector<float>> weights[2];
+  for (int graph = 0; graph < 2; ++graph) {
+    RunSetup r = setup(settings);
+    int captures = 0;
+    if (graph) r.graph_recorder = std::make_unique<RerunRecorder>(captures);
+    try {
+      run(r);
+      ADD_FAILURE() << "no error";
+    } catch (const TrainingError& e) {
+      message[graph] = e.what();
+    }
+    EXPECT_EQ(captures, graph);  // step 1 eager, step 2 through the graph
+    weights[graph] = test::parameters_by_name(*r.model);
+  }
+  EXPECT_NE(message[1].find(" at step 2 "), std::string::npos) << message[1];
+  EXPECT_EQ(message[1], message[0]);
+  EXPECT_EQ(weights[1], weights[0]);
+}
+
 // One process's timeline: a span per step, the layers inside it, and no more than
 // log.trace_steps steps however long the run.
 TEST_F(TrainingTest, TimelineKeepsTheFirstTraceSteps) {
