@@ -86,6 +86,26 @@ TEST_F(TrainingTest, AStepGraphTrainsAsTheEagerStepsDo) {
   EXPECT_EQ(test::parameters_by_name(*graphed.model), test::parameters_by_name(*eager.model));
 }
 
+// fp16 with a loss scale too large at first: the graph's steps skip the overflowed updates on
+// their own decision, the scale is cut (a new scale is a new capture), and the run ends where the
+// eager one does.
+TEST_F(TrainingTest, AStepGraphSkipsFp16OverflowsAsTheEagerStepsDo) {
+  const std::vector<std::string> settings{"model.layers[4].p=0", "train.epochs=1",
+                                          "precision.compute=fp16",
+                                          "precision.init_scale=16777216"};
+  RunSetup eager = setup(settings);
+  const nlohmann::json a = run(eager);
+  RunSetup graphed = setup(settings);
+  int captures = 0;
+  graphed.graph_recorder = std::make_unique<RerunRecorder>(captures);
+  const nlohmann::json b = run(graphed);
+  EXPECT_GT(a["skipped_steps"].get<int64_t>(), 0);
+  EXPECT_EQ(b["skipped_steps"], a["skipped_steps"]);
+  EXPECT_GT(captures, 1);
+  EXPECT_EQ(b["final_loss"], a["final_loss"]);
+  EXPECT_EQ(test::parameters_by_name(*graphed.model), test::parameters_by_name(*eager.model));
+}
+
 // A library that refuses to be recorded (a DeviceError during the capture) leaves the run eager,
 // saying why, with the eager steps' weights.
 class RefusingRecorder : public GraphRecorder {
