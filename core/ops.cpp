@@ -461,8 +461,6 @@ void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst) {
 
 double sum_squares(const Tensor& x) { return BACKEND(x, sum_squares)(x.numel(), In(x).get()); }
 
-void scale(Tensor& x, float alpha) { BACKEND(x, scale)(x.numel(), alpha, x.f32()); }
-
 void scale_by(Tensor& x, const float* alpha) { BACKEND(x, scale_by)(x.numel(), alpha, x.f32()); }
 
 void decide_update(const Tensor& grads, const LossTotals& totals, double unscale, double max_norm,

@@ -97,7 +97,6 @@ void split_ce_loss(const Tensor& logits, const Tensor& labels, int64_t begin, co
 void gather_rows(const Tensor& src, const Tensor& idx, Tensor& dst);
 
 double sum_squares(const Tensor& x);
-void scale(Tensor& x, float alpha);
 // x *= *alpha, the factor where x is (on a GPU, device memory), read when the pass runs.
 void scale_by(Tensor& x, const float* alpha);
 

@@ -112,10 +112,9 @@ double sum_squares(int64_t n, const float* x) {
   return s;
 }
 
-void scale(int64_t n, float alpha, float* x) {
-  for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
+void scale_by(int64_t n, const float* alpha, float* x) {
+  const float a = *alpha;
+  for (int64_t i = 0; i < n; ++i) x[i] *= a;
 }
-
-void scale_by(int64_t n, const float* alpha, float* x) { scale(n, *alpha, x); }
 
 }  // namespace trainer::cpu

@@ -30,7 +30,6 @@ void dropout(int64_t N, int64_t per, const DropoutMask& mask, const float* x, fl
 
 // sum of squares, accumulated in double
 double sum_squares(int64_t n, const float* x);
-void scale(int64_t n, float alpha, float* x);
 // x *= *alpha: the factor read where x is (a GPU kernel's from device memory), when the pass runs
 void scale_by(int64_t n, const float* alpha, float* x);
 

@@ -147,13 +147,6 @@ void dropout(int64_t N, int64_t per, const cpu::DropoutMask& mask, const float* 
   launch(dropout_kernel, grid, kThreads, 0, N, per, mask, x, y);
 }
 
-__global__ void scale_kernel(int64_t n, float alpha, float* x) { GRID_STRIDE(i, n) x[i] *= alpha; }
-
-void scale(int64_t n, float alpha, float* x) {
-  if (n == 0) return;
-  launch(scale_kernel, blocks_for(n), kThreads, 0, n, alpha, x);
-}
-
 __global__ void scale_by_kernel(int64_t n, const float* alpha, float* x) {
   const float a = *alpha;
   GRID_STRIDE(i, n) x[i] *= a;

@@ -27,7 +27,6 @@ void add_16(bool bf16, int64_t n, const void* a, const void* b, void* y);
 double sum_squares(int64_t n, const float* x);
 // Block b's sum of squares into partial[b], for b < blocks_for(n) (n > 0); nothing waits.
 void sum_squares_partials(int64_t n, const float* x, double* partial);
-void scale(int64_t n, float alpha, float* x);
 void scale_by(int64_t n, const float* alpha, float* x);
 
 }  // namespace trainer::cuda

@@ -108,11 +108,11 @@ TEST_F(GpuOpsTest, TensorsRoundTripAndTheAllocatorReusesBlocks) {
 }
 
 // Small uploads from pageable memory are staged at the call and queued: with the stream busy
-// (copies wait behind the scaling passes), the source is overwritten at once and every tensor
+// (copies wait behind the adding passes), the source is overwritten at once and every tensor
 // still gets what the host held at its call, staging blocks in flight never reused early.
 TEST_F(GpuOpsTest, UploadsFromPageableMemoryHoldWhatTheHostHadAtTheCall) {
   Tensor busy = Tensor::zeros({int64_t{1} << 26}, DType::F32, kGpu);
-  for (int i = 0; i < 20; ++i) ops::scale(busy, 0.5f);
+  for (int i = 0; i < 20; ++i) ops::add(busy, busy, busy);
   std::vector<Tensor> sent;
   Tensor host = Tensor::empty({1000});
   for (int i = 0; i < 100; ++i) {
@@ -366,9 +366,11 @@ TEST_F(GpuOpsTest, DropoutScaleAndSumOfSquaresMatchTheCpu) {
     EXPECT_EQ(host_values(gy), host_values(y));
   }
   const Tensor x = random({4097}, 18);
-  Tensor y = x.clone(), gy = x.to(kGpu);
-  ops::scale(y, 0.37f);
-  ops::scale(gy, 0.37f);
+  Tensor y = x.clone(), gy = x.to(kGpu), factor = Tensor::empty({1});
+  factor.fill(0.37f);  // where the tensor is, as the step's decision holds it
+  const Tensor gfactor = factor.to(kGpu);
+  ops::scale_by(y, factor.f32());
+  ops::scale_by(gy, gfactor.f32());
   EXPECT_EQ(host_values(gy), host_values(y));
   const Tensor big = random({1 << 20}, 20);
   EXPECT_NEAR(ops::sum_squares(big.to(kGpu)), ops::sum_squares(big), 1e-9 * ops::sum_squares(big));

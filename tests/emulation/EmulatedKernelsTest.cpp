@@ -265,8 +265,9 @@ TEST(EmulatedKernelsTest, ElementwiseOpsMatchTheCpu) {
 
   EXPECT_NEAR(gpu::sum_squares(n, x.data()), cpu::sum_squares(n, x.data()), 1e-9);
   Floats s = x, gs = x;
-  cpu::scale(n, 0.3f, s.data());
-  gpu::scale(n, 0.3f, gs.data());
+  const float factor = 0.3f;
+  cpu::scale_by(n, &factor, s.data());
+  gpu::scale_by(n, &factor, gs.data());
   EXPECT_EQ(gs, s);
   gpu::fill(n, 2.5f, gs.data());
   EXPECT_EQ(gs, Floats(n, 2.5f));
