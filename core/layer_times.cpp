@@ -88,14 +88,13 @@ int mark() {
 }
 
 void add(const char* pass, const Layer& layer, int begin) {
-  const int end = mark();
   // A block's child by its path (its copies in every block together), a top-level layer by its
   // index (an MLP's two linears apart).
   const std::string where = layer.path().empty() ? std::to_string(layer.index()) : layer.path();
-  state().spans.push_back({std::string(pass) + " " + layer.type() + " " + where, begin, end});
+  add_work(std::string(pass) + " " + layer.type() + " " + where, begin);
 }
 
-void add_work(const char* work, int begin) {
+void add_work(const std::string& work, int begin) {
   const int end = mark();
   state().spans.push_back({work, begin, end});
 }

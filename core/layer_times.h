@@ -12,6 +12,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <utility>
 
 #include "core/layers/layer.h"
@@ -28,9 +29,9 @@ int mark();
 // The span from mark `begin` to now was `pass` of `layer` (a leaf).
 void add(const char* pass, const Layer& layer, int begin);
 
-// The span from mark `begin` to now was `work`, a part of the step that is no layer's pass
-// ("loss", "update", a block's residual add): a row of its own.
-void add_work(const char* work, int begin);
+// The span from mark `begin` to now was `work`, the name of its row: a part of the step that is
+// no layer's pass ("loss", "update", a block's residual add), or a pass as add names it.
+void add_work(const std::string& work, int begin);
 
 // Runs `run`, a pass of `layer`, and times it when timing is on and `layer` is a leaf.
 template <class Run>
