@@ -36,6 +36,20 @@ train: {epochs: 2}
 log: {every_steps: 4}
 )";
 
+// A CUDA graph's stand-in on the CPU: capturing records nothing, and each replay runs the step's
+// work again, reading the graph's own input buffers and loss totals. What it checks is what
+// surrounds a graph (each step's pieces copied in before the replay, the totals zeroed and read,
+// a shape's first step eager, one capture for one shape), which a real graph relies on.
+class RerunRecorder : public GraphRecorder {
+ public:
+  explicit RerunRecorder(int& captures) : captures_(captures) {}  // the run owns the recorder
+  void capture(const std::function<void()>&) override { ++captures_; }
+  void replay(const std::function<void()>& work) override { work(); }
+
+ private:
+  int& captures_;
+};
+
 class TrainingTest : public ::testing::Test {
  protected:
   RunSetup setup(const std::vector<std::string>& extra = {}) {
@@ -51,59 +65,54 @@ class TrainingTest : public ::testing::Test {
     return s;
   }
 
+  // The same settings trained eagerly and through the stand-in of a step graph: the summaries,
+  // the graph's captures and the weights each ended at.
+  struct EagerAndGraphed {
+    nlohmann::json eager, graphed;
+    int captures = 0;
+    std::map<std::string, std::vector<float>> eager_weights, graphed_weights;
+  };
+  EagerAndGraphed eager_and_graphed(const std::vector<std::string>& settings) {
+    EagerAndGraphed out;
+    RunSetup eager = setup(settings);
+    out.eager = run(eager);
+    out.eager_weights = test::parameters_by_name(*eager.model);
+    RunSetup graphed = setup(settings);
+    graphed.graph_recorder = std::make_unique<RerunRecorder>(out.captures);
+    out.graphed = run(graphed);
+    out.graphed_weights = test::parameters_by_name(*graphed.model);
+    return out;
+  }
+
   test::TempDir dir_;
 };
 
-// A CUDA graph's stand-in on the CPU: capturing records nothing, and each replay runs the step's
-// work again, reading the graph's own input buffers and loss totals. What it checks is what
-// surrounds a graph (each step's pieces copied in before the replay, the totals zeroed and read,
-// a shape's first step eager, one capture for one shape), which a real graph relies on.
-class RerunRecorder : public GraphRecorder {
- public:
-  explicit RerunRecorder(int& captures) : captures_(captures) {}  // the run owns the recorder
-  void capture(const std::function<void()>&) override { ++captures_; }
-  void replay(const std::function<void()>& work) override { work(); }
-
- private:
-  int& captures_;
-};
-
 TEST_F(TrainingTest, AStepGraphTrainsAsTheEagerStepsDo) {
-  const std::vector<std::string> settings{"model.layers[4].p=0", "train.grad_accum=2",
-                                          "train.epochs=1"};
-  RunSetup eager = setup(settings);
-  const nlohmann::json a = run(eager);
-  RunSetup graphed = setup(settings);
-  int captures = 0;
-  graphed.graph_recorder = std::make_unique<RerunRecorder>(captures);
-  const nlohmann::json b = run(graphed);
-  EXPECT_EQ(captures, 1);
+  const EagerAndGraphed r =
+      eager_and_graphed({"model.layers[4].p=0", "train.grad_accum=2", "train.epochs=1"});
+  const nlohmann::json &a = r.eager, &b = r.graphed;
+  EXPECT_EQ(r.captures, 1);
   EXPECT_EQ(b["graph"]["captures"], 1);
   EXPECT_EQ(b["graph"]["replays"], 15);  // 16 steps, the first eager
   EXPECT_FALSE(a.contains("graph"));
   EXPECT_EQ(b["final_loss"], a["final_loss"]);
   EXPECT_EQ(b["test_accuracy"], a["test_accuracy"]);
-  EXPECT_EQ(test::parameters_by_name(*graphed.model), test::parameters_by_name(*eager.model));
+  EXPECT_EQ(r.graphed_weights, r.eager_weights);
 }
 
 // fp16 with a loss scale too large at first: the graph's steps skip the overflowed updates on
 // their own decision, the scale is cut (a new scale is a new capture), and the run ends where the
 // eager one does.
 TEST_F(TrainingTest, AStepGraphSkipsFp16OverflowsAsTheEagerStepsDo) {
-  const std::vector<std::string> settings{"model.layers[4].p=0", "train.epochs=1",
-                                          "precision.compute=fp16",
-                                          "precision.init_scale=16777216"};
-  RunSetup eager = setup(settings);
-  const nlohmann::json a = run(eager);
-  RunSetup graphed = setup(settings);
-  int captures = 0;
-  graphed.graph_recorder = std::make_unique<RerunRecorder>(captures);
-  const nlohmann::json b = run(graphed);
+  const EagerAndGraphed r =
+      eager_and_graphed({"model.layers[4].p=0", "train.epochs=1", "precision.compute=fp16",
+                         "precision.init_scale=16777216"});
+  const nlohmann::json &a = r.eager, &b = r.graphed;
   EXPECT_GT(a["skipped_steps"].get<int64_t>(), 0);
   EXPECT_EQ(b["skipped_steps"], a["skipped_steps"]);
-  EXPECT_GT(captures, 1);
+  EXPECT_GT(r.captures, 1);
   EXPECT_EQ(b["final_loss"], a["final_loss"]);
-  EXPECT_EQ(test::parameters_by_name(*graphed.model), test::parameters_by_name(*eager.model));
+  EXPECT_EQ(r.graphed_weights, r.eager_weights);
 }
 
 // A library that refuses to be recorded (a DeviceError during the capture) leaves the run eager,
