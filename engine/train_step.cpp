@@ -208,17 +208,16 @@ static void decide_and_update(const StageContext& stage, Optimizer& opt, const S
   apply_update(stage, opt, grads, plan);
 }
 
-// What the host makes of one process's decision, read back once at the step's end (the update
-// itself was skipped on the device where it had to be).
+// What the host makes of one process's decision, read back once at the step's end with the
+// step's loss sums (the update itself was skipped on the device where it had to be).
 static StepResult finish_decided_step(const StageContext& stage, Optimizer& opt,
-                                      const StepPlan& plan, const LossTotals& totals) {
+                                      const StepPlan& plan) {
   StepResult r;
   cpu::UpdateDecision d;
   const Tensor read = stage.decision.to(Device::cpu());
   std::memcpy(&d, read.raw(), sizeof d);
-  const ops::LossSums sums = counted_loss(stage, totals);
-  r.loss_sum = sums.loss;
-  r.correct = sums.correct;
+  r.loss_sum = d.loss_sums[0];
+  r.correct = static_cast<int64_t>(d.loss_sums[1]);
   r.stop_signal = plan.stop_signal;
   const bool finite_grads = std::isfinite(d.sq);
   if (!d.loss_finite || (!finite_grads && !stage.scaler.active())) {
@@ -262,7 +261,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
           [&](int64_t k) -> const Batch& { return in.at(static_cast<size_t>(k)); }, t);
       decide_and_update(stage, opt, plan, unscale, t);
     });
-    if (totals) return finish_decided_step(stage, opt, plan, *totals);
+    if (totals) return finish_decided_step(stage, opt, plan);
   }
   LossTotals eager_totals(stage.model.device());
   compute_gradients(
@@ -270,7 +269,7 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
       eager_totals);
   if (decided_here) {
     decide_and_update(stage, opt, plan, unscale, eager_totals);
-    return finish_decided_step(stage, opt, plan, eager_totals);
+    return finish_decided_step(stage, opt, plan);
   }
   if (stage.reducer)
     stage.reducer->finish([&] { sum_shared_grads(stage); });

@@ -30,7 +30,7 @@ void sgd_update(int64_t n, float* w, const float* g, float* buf, const SgdArgs& 
 
 void decide_update(int64_t n, const float* g, const double* loss_sums, double unscale,
                    double max_norm, UpdateDecision* out) {
-  *out = update_decision(sum_squares(n, g), loss_sums[0], unscale, max_norm);
+  *out = update_decision_with(sum_squares(n, g), loss_sums, unscale, max_norm);
 }
 
 AdamConstants adam_constants(const AdamArgs& a) {

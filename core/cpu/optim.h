@@ -20,6 +20,8 @@ struct UpdateDecision {
   float unscale = 1.0f, clip = 1.0f;
   int32_t skip = 0;
   int32_t loss_finite = 1;
+  // The step's loss sums {loss, correct} beside it, so that one read-back brings both.
+  double loss_sums[2] = {0.0, 0.0};
 };
 
 // The decision from the squared norm `sq` of gradients that carry a loss scale of 1 / unscale
@@ -39,8 +41,16 @@ TRAINER_HD inline UpdateDecision update_decision(double sq, double loss, double 
   return d;
 }
 
-// *out = the decision from n gradients `g` (their sum of squares in double) and the loss sums
-// (loss_sums[0]).
+// The decision from the squared norm `sq` and the step's loss sums, which it carries.
+TRAINER_HD inline UpdateDecision update_decision_with(double sq, const double* loss_sums,
+                                                      double unscale, double max_norm) {
+  UpdateDecision d = update_decision(sq, loss_sums[0], unscale, max_norm);
+  d.loss_sums[0] = loss_sums[0];
+  d.loss_sums[1] = loss_sums[1];
+  return d;
+}
+
+// *out = update_decision_with the sum of squares (in double) of n gradients `g`.
 void decide_update(int64_t n, const float* g, const double* loss_sums, double unscale,
                    double max_norm, UpdateDecision* out);
 

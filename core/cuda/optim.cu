@@ -93,7 +93,7 @@ __global__ void decide_kernel(unsigned blocks, const double* partial, const doub
                               double unscale, double max_norm, cpu::UpdateDecision* out) {
   double sq = 0.0;
   for (unsigned b = 0; b < blocks; ++b) sq += partial[b];
-  *out = cpu::update_decision(sq, loss_sums[0], unscale, max_norm);
+  *out = cpu::update_decision_with(sq, loss_sums, unscale, max_norm);
 }
 
 void sgd_update(const ParamGroup& p, const cpu::SgdArgs* a, const int32_t* skip) {

@@ -119,6 +119,8 @@ TEST(OptimizerTest, UpdateDecisionClipsToTheGlobalNormAndSkipsWhatIsNotFinite) {
   cpu::UpdateDecision d;
   cpu::decide_update(2, grads.f32(), sums, 1.0, 1.0, &d);
   EXPECT_DOUBLE_EQ(d.sq, 25.0);
+  EXPECT_EQ(d.loss_sums[0], 1.5);  // the loss sums ride along, for the one read-back
+  EXPECT_EQ(d.loss_sums[1], 0.0);
   EXPECT_DOUBLE_EQ(d.grad_norm, 5.0);
   EXPECT_EQ(d.skip, 0);
   EXPECT_EQ(d.unscale, 1.0f);

@@ -189,6 +189,8 @@ TEST(EmulatedKernelsTest, UpdateDecisionMatchesTheCpu) {
       EXPECT_EQ(got.skip, std::isnan(loss) || inf ? 1 : 0);
       EXPECT_EQ(got.loss_finite, want.loss_finite);
       if (want.skip) continue;
+      EXPECT_EQ(got.loss_sums[0], 2.5);  // carried for the one read-back
+      EXPECT_EQ(got.loss_sums[1], 3.0);
       EXPECT_NEAR(got.sq, want.sq, 1e-12 * want.sq);
       EXPECT_NEAR(got.grad_norm, want.grad_norm, 1e-12 * want.grad_norm);
       EXPECT_LT(want.clip, 1.0f);
