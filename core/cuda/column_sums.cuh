@@ -17,13 +17,18 @@ constexpr int kColumnTile = 32, kRowGroups = 8;
 // Rows each thread sums at least, before a split of the rows is worth another block.
 constexpr int64_t kRowsPerThread = 4;
 
-// How many pieces the rows are cut into: enough blocks to fill the GPU (blocks_for's 132 SMs x
-// 8), whatever the width. A function of the shape alone, so a shape's sums are the same bits on
-// every run and every GPU.
+// How many pieces `rows` rows are cut into when `across` blocks already span the width and
+// `threads` threads of a block share a piece: enough blocks in all to fill the GPU (blocks_for's
+// 132 SMs x 8), each thread summing at least kRowsPerThread rows. A function of the shape alone,
+// so a shape's sums are the same bits on every run and every GPU.
+inline int64_t row_pieces(int64_t rows, int64_t across, int64_t threads) {
+  const int64_t wanted = (132 * 8 + across - 1) / across;
+  return std::max<int64_t>(1, std::min(wanted, rows / (threads * kRowsPerThread)));
+}
+
+// The column reduction's pieces: its blocks span 32 columns each, 8 row groups a block.
 inline int64_t column_row_splits(int64_t rows, int64_t cols) {
-  const int64_t tiles = (cols + kColumnTile - 1) / kColumnTile;
-  const int64_t wanted = (132 * 8 + tiles - 1) / tiles;
-  return std::max<int64_t>(1, std::min(wanted, rows / (kRowGroups * kRowsPerThread)));
+  return row_pieces(rows, (cols + kColumnTile - 1) / kColumnTile, kRowGroups);
 }
 
 // Block (x, s) takes 32 adjacent columns (a warp reads them coalesced from each row) and piece s
@@ -117,8 +122,7 @@ template <class E>
 void plane_sums(int64_t N, int64_t C, int64_t P, const typename E::T* x, float* out) {
   if (C == 0) return;
   const int64_t per_channel = N * P;
-  const int64_t pieces = std::max<int64_t>(
-      1, std::min((132 * 8 + C - 1) / C, per_channel / (kThreads * kRowsPerThread)));
+  const int64_t pieces = row_pieces(per_channel, C, kThreads);  // a block per channel across
   const int64_t piece = (per_channel + pieces - 1) / pieces;
   const dim3 grid(static_cast<unsigned>(C), static_cast<unsigned>(pieces));
   reduce_pieces(pieces, C, out, [&](float* sums) {
