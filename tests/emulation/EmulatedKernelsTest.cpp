@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -472,6 +474,48 @@ TEST(EmulatedKernelsTest, UnfusedAttentionMatchesTheCpu) {
     test::expect_close(values(gy), values(y), tol * rms(values(y)), tol);
     test::expect_close(values(gdqkv), values(dqkv), tol * rms(values(dqkv)), tol);
   }
+}
+
+// The emulation holds launches and wmma calls to what the device demands, so that a kernel the
+// host would forgive fails here too: the tests above pass only because their kernels keep these.
+void load_tile(const __half* p, unsigned ld) {
+  nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __half, nvcuda::wmma::row_major> f;
+  nvcuda::wmma::load_matrix_sync(f, p, ld);
+}
+void idle() {}
+
+std::string launch_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(EmulatedKernelsTest, TheEmulationRefusesWhatTheDeviceWould) {
+  alignas(32) static __half tile[32 * 24];
+  EXPECT_EQ(launch_error([&] { emu::launch(load_tile, 1, 32, 0, tile, 24u); }), "");
+  EXPECT_EQ(launch_error([&] { emu::launch(load_tile, 1, 32, 0, tile + 8, 24u); }),
+            "emulated kernel: wmma::load_matrix_sync: pointer not 32-byte aligned");
+  EXPECT_EQ(launch_error([&] { emu::launch(load_tile, 1, 32, 0, tile, 20u); }),
+            "emulated kernel: wmma::load_matrix_sync: leading dimension 20 is not a multiple of "
+            "16 bytes");
+  EXPECT_EQ(launch_error([&] { emu::launch(idle, 1, 1025, 0); }),
+            "emulated launch refused: a block of 1025 x 1 x 1 threads");
+  EXPECT_EQ(launch_error([&] { emu::launch(idle, dim3(1, 65536), 32, 0); }),
+            "emulated launch refused: a grid of 1 x 65536 x 1 blocks");
+  EXPECT_EQ(launch_error([&] { emu::launch(idle, 1, 32, 64 * 1024); }),
+            "emulated launch refused: 65536 bytes of dynamic shared memory where the kernel may "
+            "have 49152");
+  gpu::allow_shared_memory(idle, 64 * 1024);
+  EXPECT_EQ(launch_error([&] { emu::launch(idle, 1, 32, 64 * 1024); }), "");
+  EXPECT_EQ(launch_error([&] { emu::launch(idle, 1, 32, 70 * 1024); }),
+            "emulated launch refused: 71680 bytes of dynamic shared memory where the kernel may "
+            "have 65536");
+  EXPECT_EQ(launch_error([&] { gpu::allow_shared_memory(idle, 228 * 1024); }),
+            "emulated cudaFuncSetAttribute refused: 233472 bytes of dynamic shared memory, over "
+            "232448");
 }
 
 }  // namespace

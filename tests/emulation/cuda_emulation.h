@@ -11,7 +11,10 @@
 // through a missing __syncwarp, which the real hardware would not forgive either).
 //
 // It checks logic, not speed and not the tensor cores' rounding: products and sums here are in
-// float, in k order.
+// float, in k order. It also holds each launch and each wmma call to what an sm_90 device
+// demands and the host would forgive: a block's size and shared memory (over 48 KiB only after
+// the kernel asked for it), a fragment's 32-byte aligned pointer and 16-byte multiple of a
+// leading dimension. A launch that breaks one throws, naming the first.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -25,8 +28,11 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #ifndef __launch_bounds__
@@ -70,6 +76,54 @@ class Barrier {
 };
 
 constexpr int kWarpSize = 32;
+
+// sm_90's limits for one block (CUDA C++ Programming Guide, "Technical Specifications per
+// Compute Capability"): threads, and dynamic shared memory by default and after a kernel's
+// cudaFuncAttributeMaxDynamicSharedMemorySize.
+constexpr unsigned kMaxBlockThreads = 1024;
+constexpr size_t kDefaultSharedBytes = 48 * 1024;
+constexpr size_t kMaxSharedBytes = 227 * 1024;
+
+// What the device would refuse, or leave undefined, seen while a launch's threads run (which
+// cannot throw: an exception leaving a std::thread ends the process); the launch throws the
+// first once they are done.
+class Faults {
+ public:
+  void add(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (first_.empty()) first_ = what;
+  }
+  std::string take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string first;
+    first.swap(first_);
+    return first;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string first_;
+};
+inline Faults faults;
+
+// The dynamic shared memory each kernel asked for, as cudaFuncSetAttribute records it (and
+// refuses beyond the device's most).
+inline std::mutex shared_mu;
+inline std::unordered_map<const void*, size_t> shared_allowed;
+inline void allow_shared(const void* kernel, size_t bytes) {
+  if (bytes > kMaxSharedBytes)
+    throw std::runtime_error("emulated cudaFuncSetAttribute refused: " + std::to_string(bytes) +
+                             " bytes of dynamic shared memory, over " +
+                             std::to_string(kMaxSharedBytes));
+  std::lock_guard<std::mutex> lock(shared_mu);
+  shared_allowed[kernel] = bytes;
+}
+inline size_t shared_limit(const void* kernel) {
+  std::lock_guard<std::mutex> lock(shared_mu);
+  const auto it = shared_allowed.find(kernel);
+  return it == shared_allowed.end() ? kDefaultSharedBytes
+                                    : std::max(kDefaultSharedBytes, it->second);
+}
 
 // What the threads of the running block share.
 struct Block {
@@ -141,6 +195,16 @@ struct fragment {
 
 namespace detail {
 inline bool computes() { return emu::thread_rank % emu::kWarpSize == 0; }
+// wmma's load and store need a 256-bit aligned pointer and a leading dimension that is a
+// multiple of 16 bytes (8 16-bit elements, 4 floats); the device does not check either.
+template <class T>
+void check_tile(const char* call, const T* p, unsigned ld) {
+  if (reinterpret_cast<uintptr_t>(p) % 32 != 0)
+    emu::faults.add(std::string("wmma::") + call + ": pointer not 32-byte aligned");
+  if (ld * sizeof(T) % 16 != 0)
+    emu::faults.add(std::string("wmma::") + call + ": leading dimension " + std::to_string(ld) +
+                    " is not a multiple of 16 bytes");
+}
 inline float widen(const __half& v) { return __half2float(v); }
 inline float widen(const __nv_bfloat16& v) { return __bfloat162float(v); }
 inline float widen(float v) { return v; }
@@ -160,6 +224,7 @@ void fill_fragment(fragment<Use, 16, 16, 16, T, Layout>& f, float v) {
 template <class Use, class T, class Layout>
 void load_matrix_sync(fragment<Use, 16, 16, 16, T, Layout>& f, const T* p, unsigned ld) {
   if (!detail::computes()) return;
+  detail::check_tile("load_matrix_sync", p, ld);
   for (int r = 0; r < 16; ++r)
     for (int c = 0; c < 16; ++c)
       f.x[r * 16 + c] = detail::at(p, ld, std::is_same_v<Layout, row_major>, r, c);
@@ -168,6 +233,7 @@ void load_matrix_sync(fragment<Use, 16, 16, 16, T, Layout>& f, const T* p, unsig
 inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const float* p,
                              unsigned ld, layout_t layout) {
   if (!detail::computes()) return;
+  detail::check_tile("load_matrix_sync", p, ld);
   for (int r = 0; r < 16; ++r)
     for (int c = 0; c < 16; ++c) f.x[r * 16 + c] = detail::at(p, ld, layout == mem_row_major, r, c);
 }
@@ -175,6 +241,7 @@ inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const 
 inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f,
                               unsigned ld, layout_t layout) {
   if (!detail::computes()) return;
+  detail::check_tile("store_matrix_sync", p, ld);
   for (int r = 0; r < 16; ++r)
     for (int c = 0; c < 16; ++c)
       (layout == mem_row_major ? p[r * ld + c] : p[c * ld + r]) = f.x[r * 16 + c];
@@ -200,11 +267,29 @@ void mma_sync(fragment<accumulator, 16, 16, 16, float>& d,
 
 namespace emu {
 
+// Why the device would refuse to launch this configuration, or "" when it would launch it.
+inline std::string launch_refusal(const void* kernel, dim3 grid, dim3 block, size_t shared_bytes) {
+  if (block.x * block.y * block.z == 0 || block.x * block.y * block.z > kMaxBlockThreads ||
+      block.z > 64)
+    return "a block of " + std::to_string(block.x) + " x " + std::to_string(block.y) + " x " +
+           std::to_string(block.z) + " threads";
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535)
+    return "a grid of " + std::to_string(grid.x) + " x " + std::to_string(grid.y) + " x " +
+           std::to_string(grid.z) + " blocks";
+  if (shared_bytes > shared_limit(kernel))
+    return std::to_string(shared_bytes) + " bytes of dynamic shared memory where the kernel may " +
+           "have " + std::to_string(shared_limit(kernel));
+  return "";
+}
+
 // kernel<<<grid, block, shared_bytes>>>(args...), one block after another: the block's threads
 // are host threads that run every block in turn, waiting for each other between blocks.
 template <class... Params, class... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block_dim, size_t shared_bytes,
             Args... args) {
+  const std::string refusal =
+      launch_refusal(reinterpret_cast<const void*>(kernel), grid, block_dim, shared_bytes);
+  if (!refusal.empty()) throw std::runtime_error("emulated launch refused: " + refusal);
   const int threads = static_cast<int>(block_dim.x * block_dim.y * block_dim.z);
   Barrier between_blocks(threads);
   std::unique_ptr<Block> block;
@@ -232,6 +317,8 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block_dim, size_t shared_
           }
     });
   for (std::thread& th : pool) th.join();
+  const std::string fault = faults.take();
+  if (!fault.empty()) throw std::runtime_error("emulated kernel: " + fault);
 }
 
 }  // namespace emu
