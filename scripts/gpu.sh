@@ -14,7 +14,7 @@
 #                               cut off leaves what it wrote. Without a GPU (a stand-in), each stage
 #                               that needs one is reported as not run.
 #
-# The plan: 480 s of limits, within 8 minutes on an H200 with the machine's start (about a
+# The plan: 495 s of limits, within 8 minutes on an H200 with the machine's start (about a
 # minute); the first run on an H200 took 153 s without the GPT stage, its speed stage cut off.
 #
 #   stage        limit  what
@@ -22,9 +22,13 @@
 #                       (a library not found fails the stage)
 #   gpu-ops        30   GpuOpsTest: every op's forward and gradients against its CPU twin; a test
 #                       that reports itself skipped on a GPU machine fails the stage
-#   memcheck       30   compute-sanitizer --tool memcheck on GpuOpsTest's linear, conv2d,
+#   sanitizers     45   compute-sanitizer on GpuOpsTest: memcheck and initcheck (reads of device
+#                       memory nothing wrote: the CI's emulation zeroes it) on the linear, conv2d,
 #                       attention, layer_norm, embedding and loss cases, the 16-bit convolution
-#                       and attention, dropout, and the vocabulary-parallel loss
+#                       and attention, dropout, and the vocabulary-parallel loss; racecheck and
+#                       synccheck (shared-memory hazards, barriers) on the kernels that share
+#                       memory or shuffle: flash attention, the row and column reductions, the
+#                       losses, the fused optimizer
 #   nccl           20   NcclTest under 2 ranks (this also checks the relocated Open MPI and PMIx)
 #   gpu-vs-cpu     30   GpuTrainingTest: training on the GPU against training on the CPU, and two
 #                       ranks sharing the GPU
@@ -149,9 +153,18 @@ gtest() {
 
 stage_gpu_ops() { gtest GpuOpsTest "$bundle/bin/GpuOpsTest"; }
 
-stage_memcheck() {
-  bundled compute-sanitizer --tool memcheck --error-exitcode 1 "$bundle/bin/GpuOpsTest" \
-    --gtest_filter='*/linear*:*/conv2d*:*/attention*:*/layer_norm*:*/embedding*:*loss*:*SixteenBit*:*Dropout*:*VocabularySlices*'
+stage_sanitizers() {
+  local main='*/linear*:*/conv2d*:*/attention*:*/layer_norm*:*/embedding*:*loss*:*SixteenBit*:*Dropout*:*VocabularySlices*'
+  local shared='*SixteenBitAttention*:*/linear*:*/layer_norm*:*Losses*:*VocabularySlices*:*FusedOptimizer*:*Dropout*'
+  local status=0 tool
+  for tool in memcheck initcheck racecheck synccheck; do
+    echo "== $tool"
+    local filter=$main
+    if [ $tool = racecheck ] || [ $tool = synccheck ]; then filter=$shared; fi
+    bundled compute-sanitizer --tool $tool --error-exitcode 1 "$bundle/bin/GpuOpsTest" \
+      --gtest_filter="$filter" --gtest_brief=1 || status=1
+  done
+  return $status
 }
 
 stage_nccl() {
@@ -244,13 +257,13 @@ run() {
   # GPU_STAGES=all runs the GPU stages on a stand-in too (they fail there): to try their plumbing.
   have_gpu=0
   if nvidia-smi -L 2>/dev/null | grep -q '^GPU' || [ "${GPU_STAGES:-}" = all ]; then have_gpu=1; fi
-  export -f bundled check_reports gtest stage_env stage_gpu_ops stage_memcheck stage_nccl stage_gpu_vs_cpu \
+  export -f bundled check_reports gtest stage_env stage_gpu_ops stage_sanitizers stage_nccl stage_gpu_vs_cpu \
     stage_configs stage_speed stage_gpt_speed stage_gpt_profile
   export bundle
   failed=0
   stage env 15 any
   stage gpu-ops 30 gpu
-  stage memcheck 30 gpu
+  stage sanitizers 45 gpu
   stage nccl 20 gpu
   stage gpu-vs-cpu 30 gpu
   stage configs 35 gpu
