@@ -73,14 +73,14 @@ void allow_shared_memory(void (*kernel)(Params...), size_t bytes) {
 inline void copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 inline void memset_zero(void* dst, size_t bytes) { std::memset(dst, 0, bytes); }
 
-// Device memory as host memory, zeroed (the device's is not: a kernel that reads what it did
-// not write is caught by the GPU tests under compute-sanitizer, not here), 256-byte aligned as
-// cudaMalloc's. core/cuda/scratch.cuh is first included below, inside namespace emulated, so its
+// Device memory as host memory, 256-byte aligned as cudaMalloc's, and filled with ones bits
+// (NaN in every float type, -1 as an integer): the device's holds whatever was there, so a
+// kernel that reads scratch it did not write must not find zeros here either. core/cuda/scratch.cuh is first included below, inside namespace emulated, so its
 // Scratch allocates through these.
 inline void* device_allocate(size_t bytes) {
   const size_t rounded = std::max<size_t>(256, (bytes + 255) / 256 * 256);
   void* p = std::aligned_alloc(256, rounded);
-  if (p) std::memset(p, 0, rounded);
+  if (p) std::memset(p, 0xff, rounded);
   return p;
 }
 inline void device_free(void* p, size_t) { std::free(p); }
