@@ -20,6 +20,7 @@
 #include "core/cpu/cast.h"
 #include "core/cpu/elementwise.h"
 #include "core/cpu/gather.h"
+#include "core/cpu/linear.h"
 #include "core/cpu/loss.h"
 #include "core/cpu/norm.h"
 #include "core/cpu/optim.h"
@@ -474,6 +475,75 @@ TEST(EmulatedKernelsTest, UnfusedAttentionMatchesTheCpu) {
     test::expect_close(values(gy), values(y), tol * rms(values(y)), tol);
     test::expect_close(values(gdqkv), values(dqkv), tol * rms(values(dqkv)), tol);
   }
+}
+
+// linear.cu on the cuBLAS stand-ins: cuBLASLt's matmul with its bias epilogue where the
+// heuristic has an algorithm, cublasGemmEx after a bias broadcast where it has none (16-bit rows
+// of 20 elements, not a multiple of 8) or where the test forces it; backward's two GEMMs and
+// the bias's column sums, which accumulate into dw and db.
+TEST(EmulatedKernelsTest, LinearMatchesTheCpu) {
+  const int64_t N = 33, out = 40;
+  for (const int64_t in : {int64_t{24}, int64_t{20}})
+    for (const bool forced : {false, true})
+      for (const bool bias : {true, false}) {
+        SCOPED_TRACE("in " + std::to_string(in) + (forced ? ", forced fallback" : "") +
+                     (bias ? ", bias" : ""));
+        gpu::force_gemm_fallback(forced);
+        const Floats x = uniform(N * in, 20), w = uniform(out * in, 21), b = uniform(out, 22),
+                     dy = uniform(N * out, 23), dw0 = uniform(out * in, 24), db0 = uniform(out, 25);
+        // The path a forward took: 1 when cuBLASLt ran it, 0 when cublasGemmEx did.
+        auto through_lt = [](const std::function<void()>& forward) {
+          const int lt = emulated::blas::lt_matmuls, ex = emulated::blas::gemm_exs;
+          forward();
+          EXPECT_EQ(emulated::blas::lt_matmuls - lt + emulated::blas::gemm_exs - ex, 1);
+          return emulated::blas::lt_matmuls - lt;
+        };
+
+        Floats y(N * out), gy(N * out), dx(N * in), gdx(N * in), dw = dw0, gdw = dw0, db = db0,
+                                                                 gdb = db0;
+        cpu::linear_forward(N, in, out, x.data(), w.data(), bias ? b.data() : nullptr, y.data());
+        EXPECT_EQ(through_lt([&] {
+                    gpu::linear_forward(N, in, out, x.data(), w.data(), bias ? b.data() : nullptr,
+                                        gy.data());
+                  }),
+                  forced ? 0 : 1);
+        test::expect_close(gy, y, 1e-5, 1e-5);
+        cpu::linear_backward(N, in, out, x.data(), w.data(), dy.data(), dx.data(), dw.data(),
+                             bias ? db.data() : nullptr);
+        gpu::linear_backward(N, in, out, x.data(), w.data(), dy.data(), gdx.data(), gdw.data(),
+                             bias ? gdb.data() : nullptr);
+        test::expect_close(gdx, dx, 1e-5, 1e-5);
+        test::expect_close(gdw, dw, 1e-5, 1e-5);
+        test::expect_close(gdb, db, 1e-5, 1e-5);
+
+        for (const bool bf16 : {false, true}) {
+          SCOPED_TRACE(precision(bf16));
+          const auto x16 = narrow(x, bf16), w16 = narrow(w, bf16), b16 = narrow(b, bf16),
+                     dy16 = narrow(dy, bf16);
+          const Floats xf = widen(x16, bf16), wf = widen(w16, bf16), bf = widen(b16, bf16),
+                       dyf = widen(dy16, bf16);
+          std::vector<uint16_t> gy16(N * out), gdx16(N * in);
+          cpu::linear_forward(N, in, out, xf.data(), wf.data(), bias ? bf.data() : nullptr,
+                              y.data());
+          EXPECT_EQ(through_lt([&] {
+                      gpu::linear_forward_16(bf16, N, in, out, x16.data(), w16.data(),
+                                             bias ? b16.data() : nullptr, gy16.data());
+                    }),
+                    forced || in % 8 != 0 ? 0 : 1);
+          // One rounding to 16 bits apart (the sums' order differs from the CPU's BLAS).
+          test::expect_close(widen(gy16, bf16), y, 1e-2 * rms(y), 1e-2);
+          dw = gdw = dw0;
+          db = gdb = db0;
+          cpu::linear_backward(N, in, out, xf.data(), wf.data(), dyf.data(), dx.data(), dw.data(),
+                               bias ? db.data() : nullptr);
+          gpu::linear_backward_16(bf16, N, in, out, x16.data(), w16.data(), dy16.data(),
+                                  gdx16.data(), gdw.data(), bias ? gdb.data() : nullptr);
+          test::expect_close(widen(gdx16, bf16), dx, 1e-2 * rms(dx), 1e-2);
+          test::expect_close(gdw, dw, 1e-5, 1e-5);
+          test::expect_close(gdb, db, 1e-5, 1e-5);
+        }
+      }
+  gpu::force_gemm_fallback(false);
 }
 
 // The emulation holds launches and wmma calls to what the device demands, so that a kernel the

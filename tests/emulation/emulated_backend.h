@@ -1,10 +1,9 @@
 // The CUDA backend's kernel files compiled as host code on the emulation (cuda_emulation.h), in
 // namespace `emulated`: emulated::trainer::cuda::layer_norm_forward(...) runs norm.cu as it is,
-// its launches and its kernels, on host memory. Those that call a library (cuBLAS, cuDNN, CUB:
-// linear, conv) have no host emulation and are left out; the one cuBLAS call of the unfused
-// attention (a strided-batched GEMM) has a host twin below, and the embedding's three CUB calls
-// have theirs in tests/emulation/include (first on this test's include path), so attention.cu and
-// embedding.cu run too.
+// its launches and its kernels, on host memory. The cuBLAS and cuBLASLt calls of linear.cu and
+// attention.cu go to host stand-ins (emulated_cublas.h), and the embedding's three CUB calls to
+// theirs in tests/emulation/include (first on this test's include path), so those files run too;
+// conv.cu (cuDNN) has no stand-in and is left out.
 //
 // How: every header those files include comes first, here, at global scope, so that inside
 // namespace `emulated` below their include guards make the files' own #includes no-ops; the
@@ -18,6 +17,7 @@
 // The emulation first: what follows takes its barriers, shuffles and launch.
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +26,10 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_run_length_encode.cuh>
 #include <cub/device/device_scan.cuh>
+#include <initializer_list>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -50,6 +54,7 @@
 #include "core/cuda/reduce.cuh"
 #include "core/cuda/runtime.cuh"
 #include "core/half.h"
+#include "tests/emulation/emulated_cublas.h"
 
 namespace emulated::trainer {
 using namespace ::trainer;  // NOLINT(google-build-using-namespace): the files' own names
@@ -75,8 +80,8 @@ inline void memset_zero(void* dst, size_t bytes) { std::memset(dst, 0, bytes); }
 
 // Device memory as host memory, 256-byte aligned as cudaMalloc's, and filled with ones bits
 // (NaN in every float type, -1 as an integer): the device's holds whatever was there, so a
-// kernel that reads scratch it did not write must not find zeros here either. core/cuda/scratch.cuh is first included below, inside namespace emulated, so its
-// Scratch allocates through these.
+// kernel that reads scratch it did not write must not find zeros here either. core/cuda/scratch.cuh
+// is first included below, inside namespace emulated, so its Scratch allocates through these.
 inline void* device_allocate(size_t bytes) {
   const size_t rounded = std::max<size_t>(256, (bytes + 255) / 256 * 256);
   void* p = std::aligned_alloc(256, rounded);
@@ -85,50 +90,26 @@ inline void* device_allocate(size_t bytes) {
 }
 inline void device_free(void* p, size_t) { std::free(p); }
 
-inline cublasHandle_t blas_handle() { return nullptr; }
-
-// One element of a cuBLAS operand of `type` (fp32, fp16 or bf16) as a float, and back, rounded.
-inline float element(const void* p, cudaDataType_t type, int64_t i) {
-  if (type == CUDA_R_32F) return static_cast<const float*>(p)[i];
-  const uint16_t bits = static_cast<const uint16_t*>(p)[i];
-  return type == CUDA_R_16BF ? bf16_to_float(bits) : f16_to_float(bits);
-}
-inline void set_element(void* p, cudaDataType_t type, int64_t i, float v) {
-  if (type == CUDA_R_32F)
-    static_cast<float*>(p)[i] = v;
-  else
-    static_cast<uint16_t*>(p)[i] = type == CUDA_R_16BF ? float_to_bf16(v) : float_to_f16(v);
-}
-
-// cuBLAS's strided-batched GEMM, column-major, float accumulation, as attention.cu calls it:
-// C = alpha op(A) op(B) + beta C for each of `batch` matrices.
-// Its parameters match that call exactly (float scalars, int64_t strides), so overload
-// resolution prefers it to cuBLAS's own, which argument-dependent lookup also finds.
-inline cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t transa,
-                                                 cublasOperation_t transb, int m, int n, int k,
-                                                 const float* alpha, const void* A,
-                                                 cudaDataType_t a_type, int lda, int64_t stride_a,
-                                                 const void* B, cudaDataType_t b_type, int ldb,
-                                                 int64_t stride_b, const float* beta, void* C,
-                                                 cudaDataType_t c_type, int ldc, int64_t stride_c,
-                                                 int batch, cublasComputeType_t, cublasGemmAlgo_t) {
-  const float al = *alpha, be = *beta;
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t i = 0; i < m; ++i) {
-        float s = 0.0f;
-        for (int64_t l = 0; l < k; ++l) {
-          const int64_t ai = transa == CUBLAS_OP_N ? i + l * lda : l + i * lda;
-          const int64_t bi = transb == CUBLAS_OP_N ? l + j * ldb : j + l * ldb;
-          s += element(A, a_type, b * stride_a + ai) * element(B, b_type, b * stride_b + bi);
-        }
-        const int64_t ci = b * stride_c + i + j * ldc;
-        set_element(C, c_type, ci, al * s + (be == 0.0f ? 0.0f : be * element(C, c_type, ci)));
-      }
-  return CUBLAS_STATUS_SUCCESS;
-}
-
 }  // namespace emulated::trainer::cuda
+
+// The files' cuBLAS calls go to the host stand-ins (tests/emulation/emulated_cublas.h); two of
+// the names are cublas_v2.h's aliases of the _v2 functions, given back after the files.
+#undef cublasCreate
+#undef cublasSetStream
+#define cublasCreate ::emulated::blas::create
+#define cublasSetStream ::emulated::blas::set_stream
+#define cublasSetMathMode ::emulated::blas::set_math_mode
+#define cublasGemmEx ::emulated::blas::gemm_ex
+#define cublasGemmStridedBatchedEx ::emulated::blas::gemm_strided_batched_ex
+#define cublasLtCreate ::emulated::blas::lt_create
+#define cublasLtMatmulDescCreate ::emulated::blas::lt_matmul_desc_create
+#define cublasLtMatmulDescSetAttribute ::emulated::blas::lt_matmul_desc_set_attribute
+#define cublasLtMatrixLayoutCreate ::emulated::blas::lt_matrix_layout_create
+#define cublasLtMatmulPreferenceCreate ::emulated::blas::lt_matmul_preference_create
+#define cublasLtMatmulPreferenceSetAttribute ::emulated::blas::lt_matmul_preference_set_attribute
+#define cublasLtMatmulPreferenceDestroy ::emulated::blas::lt_matmul_preference_destroy
+#define cublasLtMatmulAlgoGetHeuristic ::emulated::blas::lt_matmul_algo_get_heuristic
+#define cublasLtMatmul ::emulated::blas::lt_matmul
 
 namespace emulated {
 // clang-format off
@@ -140,7 +121,25 @@ namespace emulated {
 #include "core/cuda/optim.cu"
 #include "core/cuda/pool.cu"
 #include "core/cuda/flash_attention.cu"
+#include "core/cuda/linear.cu"
 #include "core/cuda/attention.cu"
 #include "core/cuda/embedding.cu"
 // clang-format on
 }  // namespace emulated
+
+#undef cublasCreate
+#undef cublasSetStream
+#undef cublasSetMathMode
+#undef cublasGemmEx
+#undef cublasGemmStridedBatchedEx
+#undef cublasLtCreate
+#undef cublasLtMatmulDescCreate
+#undef cublasLtMatmulDescSetAttribute
+#undef cublasLtMatrixLayoutCreate
+#undef cublasLtMatmulPreferenceCreate
+#undef cublasLtMatmulPreferenceSetAttribute
+#undef cublasLtMatmulPreferenceDestroy
+#undef cublasLtMatmulAlgoGetHeuristic
+#undef cublasLtMatmul
+#define cublasCreate cublasCreate_v2
+#define cublasSetStream cublasSetStream_v2
