@@ -15,6 +15,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cpu/cast.h"
@@ -58,6 +59,18 @@ Floats widen(const std::vector<uint16_t>& v, bool bf16) {
   return out;
 }
 
+// v rounded to 16 bits: the bits a 16-bit kernel reads, and their values as floats, which its
+// CPU twin computes on.
+struct Rounded {
+  std::vector<uint16_t> bits;
+  Floats f;
+};
+Rounded rounded(const Floats& v, bool bf16) {
+  std::vector<uint16_t> bits = narrow(v, bf16);
+  Floats f = widen(bits, bf16);
+  return {std::move(bits), std::move(f)};
+}
+
 double rms(const Floats& v) {
   double s = 0.0;
   for (const float x : v) s += double{x} * x;
@@ -89,22 +102,21 @@ TEST(EmulatedKernelsTest, LayerNormMatchesTheCpu) {
 
   for (const bool bf16 : {false, true}) {
     SCOPED_TRACE(precision(bf16));
-    const auto x16 = narrow(x, bf16), w16 = narrow(w, bf16), b16 = narrow(b, bf16),
-               dy16 = narrow(dy, bf16);
-    const Floats xf = widen(x16, bf16), wf = widen(w16, bf16), bf = widen(b16, bf16),
-                 dyf = widen(dy16, bf16);
+    const Rounded x16 = rounded(x, bf16), w16 = rounded(w, bf16), b16 = rounded(b, bf16),
+                  dy16 = rounded(dy, bf16);
     std::vector<uint16_t> y16(R * C), dx16(R * C);
     Floats m16(R), r16(R), dw16 = dw, db16 = db, dwf = dw, dbf = db;
-    cpu::layer_norm_forward(R, C, xf.data(), wf.data(), bf.data(), y.data(), mean.data(),
+    cpu::layer_norm_forward(R, C, x16.f.data(), w16.f.data(), b16.f.data(), y.data(), mean.data(),
                             rstd.data());
-    gpu::layer_norm_forward_16(bf16, R, C, x16.data(), w16.data(), b16.data(), y16.data(),
-                               m16.data(), r16.data());
+    gpu::layer_norm_forward_16(bf16, R, C, x16.bits.data(), w16.bits.data(), b16.bits.data(),
+                               y16.data(), m16.data(), r16.data());
     test::expect_close(widen(y16, bf16), y, bf16 ? 1e-2 : 2e-3, bf16 ? 1e-2 : 2e-3);
     test::expect_close(m16, mean, 1e-6, 1e-6);
-    cpu::layer_norm_backward(R, C, xf.data(), wf.data(), mean.data(), rstd.data(), dyf.data(),
-                             dx.data(), dwf.data(), dbf.data());
-    gpu::layer_norm_backward_16(bf16, R, C, x16.data(), w16.data(), m16.data(), r16.data(),
-                                dy16.data(), dx16.data(), dw16.data(), db16.data());
+    cpu::layer_norm_backward(R, C, x16.f.data(), w16.f.data(), mean.data(), rstd.data(),
+                             dy16.f.data(), dx.data(), dwf.data(), dbf.data());
+    gpu::layer_norm_backward_16(bf16, R, C, x16.bits.data(), w16.bits.data(), m16.data(),
+                                r16.data(), dy16.bits.data(), dx16.data(), dw16.data(),
+                                db16.data());
     test::expect_close(widen(dx16, bf16), dx, bf16 ? 2e-2 : 4e-3, bf16 ? 1e-2 : 2e-3);
     test::expect_close(dw16, dwf, 1e-4, 1e-5);
     test::expect_close(db16, dbf, 1e-4, 1e-5);
@@ -518,26 +530,25 @@ TEST(EmulatedKernelsTest, LinearMatchesTheCpu) {
 
         for (const bool bf16 : {false, true}) {
           SCOPED_TRACE(precision(bf16));
-          const auto x16 = narrow(x, bf16), w16 = narrow(w, bf16), b16 = narrow(b, bf16),
-                     dy16 = narrow(dy, bf16);
-          const Floats xf = widen(x16, bf16), wf = widen(w16, bf16), bf = widen(b16, bf16),
-                       dyf = widen(dy16, bf16);
+          const Rounded x16 = rounded(x, bf16), w16 = rounded(w, bf16), b16 = rounded(b, bf16),
+                        dy16 = rounded(dy, bf16);
           std::vector<uint16_t> gy16(N * out), gdx16(N * in);
-          cpu::linear_forward(N, in, out, xf.data(), wf.data(), bias ? bf.data() : nullptr,
+          cpu::linear_forward(N, in, out, x16.f.data(), w16.f.data(), bias ? b16.f.data() : nullptr,
                               y.data());
           EXPECT_EQ(through_lt([&] {
-                      gpu::linear_forward_16(bf16, N, in, out, x16.data(), w16.data(),
-                                             bias ? b16.data() : nullptr, gy16.data());
+                      gpu::linear_forward_16(bf16, N, in, out, x16.bits.data(), w16.bits.data(),
+                                             bias ? b16.bits.data() : nullptr, gy16.data());
                     }),
                     forced || in % 8 != 0 ? 0 : 1);
           // One rounding to 16 bits apart (the sums' order differs from the CPU's BLAS).
           test::expect_close(widen(gy16, bf16), y, 1e-2 * rms(y), 1e-2);
           dw = gdw = dw0;
           db = gdb = db0;
-          cpu::linear_backward(N, in, out, xf.data(), wf.data(), dyf.data(), dx.data(), dw.data(),
-                               bias ? db.data() : nullptr);
-          gpu::linear_backward_16(bf16, N, in, out, x16.data(), w16.data(), dy16.data(),
-                                  gdx16.data(), gdw.data(), bias ? gdb.data() : nullptr);
+          cpu::linear_backward(N, in, out, x16.f.data(), w16.f.data(), dy16.f.data(), dx.data(),
+                               dw.data(), bias ? db.data() : nullptr);
+          gpu::linear_backward_16(bf16, N, in, out, x16.bits.data(), w16.bits.data(),
+                                  dy16.bits.data(), gdx16.data(), gdw.data(),
+                                  bias ? gdb.data() : nullptr);
           test::expect_close(widen(gdx16, bf16), dx, 1e-2 * rms(dx), 1e-2);
           test::expect_close(gdw, dw, 1e-5, 1e-5);
           test::expect_close(gdb, db, 1e-5, 1e-5);
