@@ -125,14 +125,14 @@ ConvPlan make_plan(const ConvGeometry& g, int64_t N, int64_t OC, ConvType type) 
   return p;
 }
 
-using PlanKey = std::tuple<ConvType, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+using ConvPlanKey = std::tuple<ConvType, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                            int64_t, int64_t>;
 
 const ConvPlan& plan(const ConvGeometry& g, int64_t N, int64_t OC, ConvType type) {
   static std::mutex mu;
-  static std::map<PlanKey, ConvPlan>* plans = new std::map<PlanKey, ConvPlan>;
+  static std::map<ConvPlanKey, ConvPlan>* plans = new std::map<ConvPlanKey, ConvPlan>;
   std::lock_guard<std::mutex> lock(mu);
-  const PlanKey key{type, N, g.C, g.H, g.W, OC, g.KH, g.KW, g.stride, g.pad};
+  const ConvPlanKey key{type, N, g.C, g.H, g.W, OC, g.KH, g.KW, g.stride, g.pad};
   auto it = plans->find(key);
   if (it == plans->end()) it = plans->emplace(key, make_plan(g, N, OC, type)).first;
   return it->second;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/cpu/cast.h"
+#include "core/cpu/conv.h"
 #include "core/cpu/elementwise.h"
 #include "core/cpu/gather.h"
 #include "core/cpu/linear.h"
@@ -555,6 +556,85 @@ TEST(EmulatedKernelsTest, LinearMatchesTheCpu) {
         }
       }
   gpu::force_gemm_fallback(false);
+}
+
+// conv.cu on the cuDNN stand-ins: the algorithms it picks from cuDNN's search, then its
+// forward (convolution, bias added), the weight and input gradients and the bias gradient, in
+// fp32 against the CPU's im2col, and in fp16 and bf16 (16-bit weight gradient widened into the
+// float master, the bias gradient from plane sums) against the CPU's float arithmetic on the
+// same 16-bit values.
+TEST(EmulatedKernelsTest, Conv2dMatchesTheCpu) {
+  namespace dnn = ::emulated::dnn;
+  struct Case {
+    int64_t C, H, W, OC, K, stride, pad;
+  };
+  const int64_t N = 3;
+  for (const Case& k :
+       {Case{1, 8, 8, 4, 3, 1, 0}, Case{3, 9, 11, 5, 3, 2, 1}, Case{4, 6, 6, 2, 1, 1, 0}}) {
+    const int64_t OH = (k.H + 2 * k.pad - k.K) / k.stride + 1,
+                  OW = (k.W + 2 * k.pad - k.K) / k.stride + 1;
+    const cpu::ConvGeometry g{k.C, k.H, k.W, k.K, k.K, k.stride, k.pad, OH, OW};
+    SCOPED_TRACE("C " + std::to_string(k.C) + " K " + std::to_string(k.K));
+    const int64_t nx = N * k.C * k.H * k.W, nw = k.OC * k.C * k.K * k.K, ny = N * k.OC * OH * OW;
+    const Floats x = uniform(nx, 30), w = uniform(nw, 31), b = uniform(k.OC, 32),
+                 dy = uniform(ny, 33), dw0 = uniform(nw, 34), db0 = uniform(k.OC, 35);
+    Floats y(ny), gy(ny), dx(nx), gdx(nx), dw = dw0, gdw = dw0, db = db0, gdb = db0;
+    cpu::conv2d_forward(g, N, k.OC, x.data(), w.data(), b.data(), y.data());
+    gpu::conv2d_forward(g, N, k.OC, x.data(), w.data(), b.data(), gy.data());
+    test::expect_close(gy, y, 1e-5, 1e-5);
+    cpu::conv2d_backward(g, N, k.OC, x.data(), w.data(), dy.data(), dx.data(), dw.data(),
+                         db.data());
+    gpu::conv2d_backward(g, N, k.OC, x.data(), w.data(), dy.data(), gdx.data(), gdw.data(),
+                         gdb.data());
+    test::expect_close(gdx, dx, 1e-5, 1e-5);
+    test::expect_close(gdw, dw, 1e-4, 1e-5);
+    test::expect_close(gdb, db, 1e-4, 1e-5);
+    // The direct algorithms: Winograd and FFT were not clearly faster, the faster ones were not
+    // deterministic.
+    EXPECT_EQ(dnn::last_forward, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM);
+    EXPECT_EQ(dnn::last_backward_data, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1);
+    EXPECT_EQ(dnn::last_backward_filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1);
+    EXPECT_FALSE(gpu::conv2d_uses_transforms(g, N, k.OC, gpu::ConvType::F32));
+
+    for (const bool bf16 : {false, true}) {
+      SCOPED_TRACE(precision(bf16));
+      const Rounded x16 = rounded(x, bf16), w16 = rounded(w, bf16), b16 = rounded(b, bf16),
+                    dy16 = rounded(dy, bf16);
+      std::vector<uint16_t> gy16(ny), gdx16(nx);
+      cpu::conv2d_forward(g, N, k.OC, x16.f.data(), w16.f.data(), b16.f.data(), y.data());
+      gpu::conv2d_forward_16(bf16, g, N, k.OC, x16.bits.data(), w16.bits.data(), b16.bits.data(),
+                             gy16.data());
+      // One rounding to 16 bits apart, plus the bias's own (cuDNN adds it to the rounded sum).
+      test::expect_close(widen(gy16, bf16), y, 2e-2 * rms(y), 2e-2);
+      dw = gdw = dw0;
+      db = gdb = db0;
+      cpu::conv2d_backward(g, N, k.OC, x16.f.data(), w16.f.data(), dy16.f.data(), dx.data(),
+                           dw.data(), db.data());
+      gpu::conv2d_backward_16(bf16, g, N, k.OC, x16.bits.data(), w16.bits.data(), dy16.bits.data(),
+                              gdx16.data(), gdw.data(), gdb.data());
+      test::expect_close(widen(gdx16, bf16), dx, 1e-2 * rms(dx), 1e-2);
+      test::expect_close(gdw, dw, 2e-2 * rms(dw), 2e-2);  // the gradient rounded to 16 bits
+      test::expect_close(gdb, db, 1e-4, 1e-5);            // float sums of the same dy
+    }
+  }
+
+  // A transformed algorithm clearly faster than the direct one is taken; a search with no
+  // deterministic algorithm is an error that names the pass. (New shapes: plans are per shape.)
+  const cpu::ConvGeometry g{2, 5, 5, 3, 3, 1, 1, 5, 5};
+  const Floats x = uniform(2 * 25, 36), w = uniform(4 * 2 * 9, 37);
+  Floats y(4 * 25);
+  dnn::offers.forward[1].time = 0.5f;
+  gpu::conv2d_forward(g, 1, 4, x.data(), w.data(), nullptr, y.data());
+  EXPECT_EQ(dnn::last_forward, CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED);
+  EXPECT_TRUE(gpu::conv2d_uses_transforms(g, 1, 4, gpu::ConvType::F32));
+  for (auto& offer : dnn::offers.forward) offer.deterministic = false;
+  try {
+    gpu::conv2d_forward(g, 1, 3, x.data(), w.data(), nullptr, y.data());
+    ADD_FAILURE() << "a search without a deterministic algorithm was used";
+  } catch (const DeviceError& e) {
+    EXPECT_STREQ(e.what(), "cuDNN has no deterministic forward algorithm for this shape");
+  }
+  dnn::offers = dnn::Offers{};
 }
 
 // The emulation holds launches and wmma calls to what the device demands, so that a kernel the

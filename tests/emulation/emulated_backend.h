@@ -1,9 +1,9 @@
 // The CUDA backend's kernel files compiled as host code on the emulation (cuda_emulation.h), in
 // namespace `emulated`: emulated::trainer::cuda::layer_norm_forward(...) runs norm.cu as it is,
-// its launches and its kernels, on host memory. The cuBLAS and cuBLASLt calls of linear.cu and
-// attention.cu go to host stand-ins (emulated_cublas.h), and the embedding's three CUB calls to
-// theirs in tests/emulation/include (first on this test's include path), so those files run too;
-// conv.cu (cuDNN) has no stand-in and is left out.
+// its launches and its kernels, on host memory. The library calls go to host stand-ins: cuBLAS
+// and cuBLASLt's of linear.cu and attention.cu to emulated_cublas.h's, cuDNN's of conv.cu to
+// emulated_cudnn.h's, and the embedding's three CUB calls to those in tests/emulation/include
+// (first on this test's include path), so every kernel file runs here.
 //
 // How: every header those files include comes first, here, at global scope, so that inside
 // namespace `emulated` below their include guards make the files' own #includes no-ops; the
@@ -33,6 +33,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/cpu/conv.h"
 #include "core/cpu/embedding.h"
 #include "core/cpu/gelu_tanh.h"
 #include "core/cpu/loss_rows.h"
@@ -55,6 +56,7 @@
 #include "core/cuda/runtime.cuh"
 #include "core/half.h"
 #include "tests/emulation/emulated_cublas.h"
+#include "tests/emulation/emulated_cudnn.h"
 
 namespace emulated::trainer {
 using namespace ::trainer;  // NOLINT(google-build-using-namespace): the files' own names
@@ -110,6 +112,24 @@ inline void device_free(void* p, size_t) { std::free(p); }
 #define cublasLtMatmulPreferenceDestroy ::emulated::blas::lt_matmul_preference_destroy
 #define cublasLtMatmulAlgoGetHeuristic ::emulated::blas::lt_matmul_algo_get_heuristic
 #define cublasLtMatmul ::emulated::blas::lt_matmul
+// conv.cu's cuDNN calls, to emulated_cudnn.h's stand-ins.
+#define cudnnCreate ::emulated::dnn::create
+#define cudnnSetStream ::emulated::dnn::set_stream
+#define cudnnCreateTensorDescriptor ::emulated::dnn::create_tensor
+#define cudnnSetTensor4dDescriptor ::emulated::dnn::set_tensor_4d
+#define cudnnCreateFilterDescriptor ::emulated::dnn::create_filter
+#define cudnnSetFilter4dDescriptor ::emulated::dnn::set_filter_4d
+#define cudnnCreateConvolutionDescriptor ::emulated::dnn::create_convolution
+#define cudnnSetConvolution2dDescriptor ::emulated::dnn::set_convolution_2d
+#define cudnnSetConvolutionMathType ::emulated::dnn::set_math
+#define cudnnFindConvolutionForwardAlgorithm ::emulated::dnn::find_forward
+#define cudnnFindConvolutionBackwardDataAlgorithm ::emulated::dnn::find_backward_data
+#define cudnnFindConvolutionBackwardFilterAlgorithm ::emulated::dnn::find_backward_filter
+#define cudnnConvolutionForward ::emulated::dnn::convolution_forward
+#define cudnnAddTensor ::emulated::dnn::add_tensor
+#define cudnnConvolutionBackwardData ::emulated::dnn::convolution_backward_data
+#define cudnnConvolutionBackwardFilter ::emulated::dnn::convolution_backward_filter
+#define cudnnConvolutionBackwardBias ::emulated::dnn::convolution_backward_bias
 
 namespace emulated {
 // clang-format off
@@ -122,6 +142,7 @@ namespace emulated {
 #include "core/cuda/pool.cu"
 #include "core/cuda/flash_attention.cu"
 #include "core/cuda/linear.cu"
+#include "core/cuda/conv.cu"
 #include "core/cuda/attention.cu"
 #include "core/cuda/embedding.cu"
 // clang-format on
@@ -141,5 +162,22 @@ namespace emulated {
 #undef cublasLtMatmulPreferenceDestroy
 #undef cublasLtMatmulAlgoGetHeuristic
 #undef cublasLtMatmul
+#undef cudnnCreate
+#undef cudnnSetStream
+#undef cudnnCreateTensorDescriptor
+#undef cudnnSetTensor4dDescriptor
+#undef cudnnCreateFilterDescriptor
+#undef cudnnSetFilter4dDescriptor
+#undef cudnnCreateConvolutionDescriptor
+#undef cudnnSetConvolution2dDescriptor
+#undef cudnnSetConvolutionMathType
+#undef cudnnFindConvolutionForwardAlgorithm
+#undef cudnnFindConvolutionBackwardDataAlgorithm
+#undef cudnnFindConvolutionBackwardFilterAlgorithm
+#undef cudnnConvolutionForward
+#undef cudnnAddTensor
+#undef cudnnConvolutionBackwardData
+#undef cudnnConvolutionBackwardFilter
+#undef cudnnConvolutionBackwardBias
 #define cublasCreate cublasCreate_v2
 #define cublasSetStream cublasSetStream_v2

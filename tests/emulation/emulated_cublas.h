@@ -22,27 +22,12 @@
 #include <cstdint>
 #include <cstring>
 
-#include "core/half.h"
+#include "tests/emulation/emulated_elements.h"
 
 namespace emulated::blas {
 
 // Calls that ran, for the tests that check which path a product took.
 inline int lt_matmuls = 0, gemm_exs = 0;
-
-// One element of an operand of `type` (fp32, fp16 or bf16) as a float, and back, rounded.
-inline float element(const void* p, cudaDataType_t type, int64_t i) {
-  if (type == CUDA_R_32F) return static_cast<const float*>(p)[i];
-  const uint16_t bits = static_cast<const uint16_t*>(p)[i];
-  return type == CUDA_R_16BF ? ::trainer::bf16_to_float(bits) : ::trainer::f16_to_float(bits);
-}
-inline void set_element(void* p, cudaDataType_t type, int64_t i, float v) {
-  if (type == CUDA_R_32F)
-    static_cast<float*>(p)[i] = v;
-  else
-    static_cast<uint16_t*>(p)[i] =
-        type == CUDA_R_16BF ? ::trainer::float_to_bf16(v) : ::trainer::float_to_f16(v);
-}
-inline int64_t element_bytes(cudaDataType_t type) { return type == CUDA_R_32F ? 4 : 2; }
 
 // C(m, n) = alpha op(A) op(B) + beta C (+ bias(m) on every column), column-major; C is not read
 // when beta is 0 (it may hold anything, as the library's may).
