@@ -11,6 +11,8 @@
 // for device allocations and copies, the emulation's launch, no stream) and otherwise, through the
 // using-directives, to the real ::trainer::cuda and ::trainer (element types, reductions, the CPU
 // twins' row functions). A file that calls into another (the loss into the casts) comes after it.
+// The files share one translation unit here, so even their file-local names must differ (conv.cu's
+// ConvPlanKey beside linear.cu's PlanKey).
 #pragma once
 
 #include "tests/emulation/cuda_emulation.h"
