@@ -21,7 +21,8 @@ class Adam : public Optimizer {
   bool decoupled_;
   std::vector<Tensor> m_, v_;  // first and second moments, one per parameter
   cpu::AdamArgs args_{};       // this step's, from prepare
-  const cpu::AdamConstants* device_constants_ = nullptr;  // their constants on the GPU
+  // Their constants on the GPU (read only where CUDA is built).
+  [[maybe_unused]] const cpu::AdamConstants* device_constants_ = nullptr;
 };
 
 }  // namespace trainer

@@ -18,8 +18,9 @@ class Sgd : public Optimizer {
   float momentum_, weight_decay_;
   bool nesterov_;
   std::vector<Tensor> momentum_buf_;
-  cpu::SgdArgs args_{};                        // this step's, from prepare
-  const cpu::SgdArgs* device_args_ = nullptr;  // their copy on the GPU
+  cpu::SgdArgs args_{};  // this step's, from prepare
+  // Their copy on the GPU (read only where CUDA is built).
+  [[maybe_unused]] const cpu::SgdArgs* device_args_ = nullptr;
 };
 
 }  // namespace trainer

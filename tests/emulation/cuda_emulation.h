@@ -25,9 +25,11 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -125,18 +127,29 @@ inline size_t shared_limit(const void* kernel) {
                                     : std::max(kDefaultSharedBytes, it->second);
 }
 
+// A block's dynamic shared memory: 128-byte aligned, as the device's, exactly as large as the
+// launch asked (so that a sanitizer build sees an access past its end), and holding ones bits
+// (NaN, -1) where the device's holds whatever the last block left.
+struct SharedFree {
+  void operator()(unsigned char* p) const { std::free(p); }
+};
+using SharedMemory = std::unique_ptr<unsigned char, SharedFree>;
+inline SharedMemory allocate_shared(size_t bytes) {
+  void* p = nullptr;
+  if (posix_memalign(&p, 128, std::max<size_t>(bytes, 1)) != 0) throw std::bad_alloc();
+  std::memset(p, 0xff, std::max<size_t>(bytes, 1));
+  return SharedMemory(static_cast<unsigned char*>(p));
+}
+
 // What the threads of the running block share.
 struct Block {
   Block(int threads, size_t shared_bytes)
-      : shared(shared_bytes + 128), block(threads), lanes(threads) {
+      : shared(allocate_shared(shared_bytes)), block(threads), lanes(threads) {
     for (int w = 0; w * kWarpSize < threads; ++w)
       warps.push_back(std::make_unique<Barrier>(std::min(kWarpSize, threads - w * kWarpSize)));
   }
-  unsigned char* shared_base() {  // 128-byte aligned, as the device's
-    const auto at = reinterpret_cast<uintptr_t>(shared.data());
-    return shared.data() + (128 - at % 128) % 128;
-  }
-  std::vector<unsigned char> shared;
+  unsigned char* shared_base() { return shared.get(); }
+  SharedMemory shared;
   Barrier block;
   std::vector<std::unique_ptr<Barrier>> warps;
   std::vector<double> lanes;  // each thread's value in a shuffle
@@ -160,6 +173,13 @@ template <class T>
 T max(T a, T b) {
   return a < b ? b : a;
 }
+
+// What CUDA_CHECK says of a failed call (cudaGetErrorString), without the CUDA runtime.
+namespace emu {
+inline const char* error_string(cudaError_t e) {
+  return e == cudaSuccess ? "no error" : "an error of the emulated runtime";
+}
+}  // namespace emu
 
 inline unsigned char* dynamic_shared() { return emu::current->shared_base(); }
 inline void __syncthreads() { emu::current->block.wait(); }

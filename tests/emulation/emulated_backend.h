@@ -96,8 +96,9 @@ inline void device_free(void* p, size_t) { std::free(p); }
 
 }  // namespace emulated::trainer::cuda
 
-// The files' cuBLAS calls go to the host stand-ins (tests/emulation/emulated_cublas.h); two of
-// the names are cublas_v2.h's aliases of the _v2 functions, given back after the files.
+// Every library call of the files goes to its host stand-in (cuBLAS's and cuBLASLt's in
+// emulated_cublas.h, cuDNN's in emulated_cudnn.h, the runtime's error text in cuda_emulation.h);
+// two of the names are cublas_v2.h's aliases of the _v2 functions, given back after the files.
 #undef cublasCreate
 #undef cublasSetStream
 #define cublasCreate ::emulated::blas::create
@@ -114,8 +115,10 @@ inline void device_free(void* p, size_t) { std::free(p); }
 #define cublasLtMatmulPreferenceDestroy ::emulated::blas::lt_matmul_preference_destroy
 #define cublasLtMatmulAlgoGetHeuristic ::emulated::blas::lt_matmul_algo_get_heuristic
 #define cublasLtMatmul ::emulated::blas::lt_matmul
-// conv.cu's cuDNN calls, to emulated_cudnn.h's stand-ins.
+#define cublasGetStatusString ::emulated::blas::status_string
+#define cudaGetErrorString ::emu::error_string
 #define cudnnCreate ::emulated::dnn::create
+#define cudnnGetErrorString ::emulated::dnn::status_string
 #define cudnnSetStream ::emulated::dnn::set_stream
 #define cudnnCreateTensorDescriptor ::emulated::dnn::create_tensor
 #define cudnnSetTensor4dDescriptor ::emulated::dnn::set_tensor_4d
@@ -164,7 +167,10 @@ namespace emulated {
 #undef cublasLtMatmulPreferenceDestroy
 #undef cublasLtMatmulAlgoGetHeuristic
 #undef cublasLtMatmul
+#undef cublasGetStatusString
+#undef cudaGetErrorString
 #undef cudnnCreate
+#undef cudnnGetErrorString
 #undef cudnnSetStream
 #undef cudnnCreateTensorDescriptor
 #undef cudnnSetTensor4dDescriptor

@@ -50,6 +50,21 @@ inline void gemm(cublasOperation_t transa, cublasOperation_t transb, int64_t m, 
     }
 }
 
+// What CUBLAS_CHECK says of a failed call (cublasGetStatusString): the statuses the stand-ins
+// return.
+inline const char* status_string(cublasStatus_t s) {
+  switch (s) {
+    case CUBLAS_STATUS_SUCCESS:
+      return "success";
+    case CUBLAS_STATUS_INVALID_VALUE:
+      return "an invalid value";
+    case CUBLAS_STATUS_NOT_SUPPORTED:
+      return "not supported";
+    default:
+      return "an unexpected status";
+  }
+}
+
 inline cublasStatus_t create(cublasHandle_t* h) {
   static int handle;
   *h = reinterpret_cast<cublasHandle_t>(&handle);

@@ -66,6 +66,21 @@ inline cudnnConvolutionFwdAlgo_t last_forward{};
 inline cudnnConvolutionBwdDataAlgo_t last_backward_data{};
 inline cudnnConvolutionBwdFilterAlgo_t last_backward_filter{};
 
+// What CUDNN_CHECK says of a failed call (cudnnGetErrorString): the statuses the stand-ins
+// return.
+inline const char* status_string(cudnnStatus_t s) {
+  switch (s) {
+    case CUDNN_STATUS_SUCCESS:
+      return "success";
+    case CUDNN_STATUS_BAD_PARAM:
+      return "a bad parameter";
+    case CUDNN_STATUS_NOT_SUPPORTED:
+      return "not supported";
+    default:
+      return "an unexpected status";
+  }
+}
+
 inline cudnnStatus_t create(cudnnHandle_t* h) {
   static int handle;
   *h = reinterpret_cast<cudnnHandle_t>(&handle);
