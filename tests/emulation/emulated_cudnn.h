@@ -248,6 +248,24 @@ inline void write(const std::vector<float>& acc, float alpha, float beta, void* 
                       alpha * acc[i] + (beta == 0.0f ? 0.0f : beta * blas::element(out, type, i)));
 }
 
+// One pass of a convolution into `out` (described by out_desc): checked, its algorithm
+// recorded in `last`, then out = alpha (the sum of what add(acc, product...) adds for every
+// product) + beta out.
+template <class Algo, class Add>
+cudnnStatus_t pass(const Geometry& g, const std::vector<Offer<Algo>>& offered, Algo algo,
+                   size_t workspace, Algo& last, const Tensor4d& out_desc, const void* alpha,
+                   const void* beta, void* out, Add add) {
+  if (!g.agrees() || !runnable(offered, algo, workspace)) return CUDNN_STATUS_BAD_PARAM;
+  last = algo;
+  std::vector<float> acc(static_cast<size_t>(count(out_desc)), 0.0f);
+  each_product(g, [&](int n, int oc, int oy, int ox, int c, int iy, int ix, int64_t wi) {
+    add(acc, n, oc, oy, ox, c, iy, ix, wi);
+  });
+  write(acc, *static_cast<const float*>(alpha), *static_cast<const float*>(beta), out,
+        out_desc.type);
+  return CUDNN_STATUS_SUCCESS;
+}
+
 inline cudnnStatus_t convolution_forward(cudnnHandle_t, const void* alpha,
                                          cudnnTensorDescriptor_t xd, const void* x,
                                          cudnnFilterDescriptor_t wd, const void* w,
@@ -255,15 +273,13 @@ inline cudnnStatus_t convolution_forward(cudnnHandle_t, const void* alpha,
                                          cudnnConvolutionFwdAlgo_t algo, void*, size_t workspace,
                                          const void* beta, cudnnTensorDescriptor_t yd, void* y) {
   const Geometry g = geometry(xd, wd, yd, cd);
-  if (!g.agrees() || !runnable(offers.forward, algo, workspace)) return CUDNN_STATUS_BAD_PARAM;
-  last_forward = algo;
-  std::vector<float> acc(static_cast<size_t>(count(g.y)), 0.0f);
-  each_product(g, [&](int n, int oc, int oy, int ox, int c, int iy, int ix, int64_t wi) {
-    acc[static_cast<size_t>(at(g.y, n, oc, oy, ox))] +=
-        blas::element(x, g.x.type, at(g.x, n, c, iy, ix)) * blas::element(w, g.w.type, wi);
-  });
-  write(acc, *static_cast<const float*>(alpha), *static_cast<const float*>(beta), y, g.y.type);
-  return CUDNN_STATUS_SUCCESS;
+  return pass(g, offers.forward, algo, workspace, last_forward, g.y, alpha, beta, y,
+              [&](std::vector<float>& acc, int n, int oc, int oy, int ox, int c, int iy, int ix,
+                  int64_t wi) {
+                acc[static_cast<size_t>(at(g.y, n, oc, oy, ox))] +=
+                    blas::element(x, g.x.type, at(g.x, n, c, iy, ix)) *
+                    blas::element(w, g.w.type, wi);
+              });
 }
 
 inline cudnnStatus_t convolution_backward_data(cudnnHandle_t, const void* alpha,
@@ -274,16 +290,13 @@ inline cudnnStatus_t convolution_backward_data(cudnnHandle_t, const void* alpha,
                                                size_t workspace, const void* beta,
                                                cudnnTensorDescriptor_t dxd, void* dx) {
   const Geometry g = geometry(dxd, wd, dyd, cd);
-  if (!g.agrees() || !runnable(offers.backward_data, algo, workspace))
-    return CUDNN_STATUS_BAD_PARAM;
-  last_backward_data = algo;
-  std::vector<float> acc(static_cast<size_t>(count(g.x)), 0.0f);
-  each_product(g, [&](int n, int oc, int oy, int ox, int c, int iy, int ix, int64_t wi) {
-    acc[static_cast<size_t>(at(g.x, n, c, iy, ix))] +=
-        blas::element(dy, g.y.type, at(g.y, n, oc, oy, ox)) * blas::element(w, g.w.type, wi);
-  });
-  write(acc, *static_cast<const float*>(alpha), *static_cast<const float*>(beta), dx, g.x.type);
-  return CUDNN_STATUS_SUCCESS;
+  return pass(g, offers.backward_data, algo, workspace, last_backward_data, g.x, alpha, beta, dx,
+              [&](std::vector<float>& acc, int n, int oc, int oy, int ox, int c, int iy, int ix,
+                  int64_t wi) {
+                acc[static_cast<size_t>(at(g.x, n, c, iy, ix))] +=
+                    blas::element(dy, g.y.type, at(g.y, n, oc, oy, ox)) *
+                    blas::element(w, g.w.type, wi);
+              });
 }
 
 inline cudnnStatus_t convolution_backward_filter(cudnnHandle_t, const void* alpha,
@@ -294,16 +307,13 @@ inline cudnnStatus_t convolution_backward_filter(cudnnHandle_t, const void* alph
                                                  size_t workspace, const void* beta,
                                                  cudnnFilterDescriptor_t dwd, void* dw) {
   const Geometry g = geometry(xd, dwd, dyd, cd);
-  if (!g.agrees() || !runnable(offers.backward_filter, algo, workspace))
-    return CUDNN_STATUS_BAD_PARAM;
-  last_backward_filter = algo;
-  std::vector<float> acc(static_cast<size_t>(count(g.w)), 0.0f);
-  each_product(g, [&](int n, int oc, int oy, int ox, int c, int iy, int ix, int64_t wi) {
-    acc[static_cast<size_t>(wi)] += blas::element(dy, g.y.type, at(g.y, n, oc, oy, ox)) *
-                                    blas::element(x, g.x.type, at(g.x, n, c, iy, ix));
-  });
-  write(acc, *static_cast<const float*>(alpha), *static_cast<const float*>(beta), dw, g.w.type);
-  return CUDNN_STATUS_SUCCESS;
+  return pass(
+      g, offers.backward_filter, algo, workspace, last_backward_filter, g.w, alpha, beta, dw,
+      [&](std::vector<float>& acc, int n, int oc, int oy, int ox, int c, int iy, int ix,
+          int64_t wi) {
+        acc[static_cast<size_t>(wi)] += blas::element(dy, g.y.type, at(g.y, n, oc, oy, ox)) *
+                                        blas::element(x, g.x.type, at(g.x, n, c, iy, ix));
+      });
 }
 
 // The bias (1, C, 1, 1) and a (N, C, H, W) tensor: whether they agree.
