@@ -65,7 +65,7 @@ std::string gpu_name([[maybe_unused]] int index) {
 #endif
 }
 
-size_t device_memory_bytes(const std::string& device, [[maybe_unused]] int gpu) {
+size_t device_memory_bytes([[maybe_unused]] const std::string& device, [[maybe_unused]] int gpu) {
 #ifdef TRAINER_HAS_CUDA
   if (device == "cuda") {
     cuda::set_device(gpu);

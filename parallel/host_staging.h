@@ -27,7 +27,7 @@ class HostStaging {
 
  private:
   void* host_;
-  size_t bytes_;
+  [[maybe_unused]] size_t bytes_;  // read only where CUDA is built
 };
 
 // Wraps the Work of an operation on a staged buffer: keeps the buffer alive until the operation
