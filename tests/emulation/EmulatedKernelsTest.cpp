@@ -643,6 +643,9 @@ void load_tile(const __half* p, unsigned ld) {
   nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __half, nvcuda::wmma::row_major> f;
   nvcuda::wmma::load_matrix_sync(f, p, ld);
 }
+void load_tile_in_lane_0(const __half* p, unsigned ld) {
+  if (threadIdx.x % 32 == 0) load_tile(p, ld);
+}
 void idle() {}
 
 std::string launch_error(const std::function<void()>& f) {
@@ -662,6 +665,9 @@ TEST(EmulatedKernelsTest, TheEmulationRefusesWhatTheDeviceWould) {
   EXPECT_EQ(launch_error([&] { emu::launch(load_tile, 1, 32, 0, tile, 20u); }),
             "emulated kernel: wmma::load_matrix_sync: leading dimension 20 is not a multiple of "
             "16 bytes");
+  EXPECT_EQ(launch_error([&] { emu::launch(load_tile_in_lane_0, 1, 64, 0, tile, 24u); }),
+            "emulated kernel: wmma called by some lanes of warp 0 only (1 calls by its lane 0, 0 "
+            "by lane 1)");
   EXPECT_EQ(launch_error([&] { emu::launch(idle, 1, 1025, 0); }),
             "emulated launch refused: a block of 1025 x 1 x 1 threads");
   EXPECT_EQ(launch_error([&] { emu::launch(idle, dim3(1, 65536), 32, 0); }),

@@ -14,7 +14,8 @@
 // float, in k order. It also holds each launch and each wmma call to what an sm_90 device
 // demands and the host would forgive: a block's size and shared memory (over 48 KiB only after
 // the kernel asked for it), a fragment's 32-byte aligned pointer and 16-byte multiple of a
-// leading dimension. A launch that breaks one throws, naming the first.
+// leading dimension, each wmma call made by every lane of its warp. A launch that breaks one
+// throws, naming the first.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -144,12 +145,23 @@ inline SharedMemory allocate_shared(size_t bytes) {
 // What the threads of the running block share.
 struct Block {
   Block(int threads, size_t shared_bytes)
-      : shared(allocate_shared(shared_bytes)), block(threads), lanes(threads) {
+      : shared(allocate_shared(shared_bytes)), wmma_calls(threads), block(threads), lanes(threads) {
     for (int w = 0; w * kWarpSize < threads; ++w)
       warps.push_back(std::make_unique<Barrier>(std::min(kWarpSize, threads - w * kWarpSize)));
   }
   unsigned char* shared_base() { return shared.get(); }
+  // Why the block's warps broke wmma's rule that every lane of a warp makes each of its calls,
+  // or "" (each thread counted its own calls).
+  std::string divergent_wmma() const {
+    for (size_t t = 0; t < wmma_calls.size(); ++t)
+      if (wmma_calls[t] != wmma_calls[t - t % kWarpSize])
+        return "wmma called by some lanes of warp " + std::to_string(t / kWarpSize) + " only (" +
+               std::to_string(wmma_calls[t - t % kWarpSize]) + " calls by its lane 0, " +
+               std::to_string(wmma_calls[t]) + " by lane " + std::to_string(t % kWarpSize) + ")";
+    return "";
+  }
   SharedMemory shared;
+  std::vector<int> wmma_calls;  // by thread
   Barrier block;
   std::vector<std::unique_ptr<Barrier>> warps;
   std::vector<double> lanes;  // each thread's value in a shuffle
@@ -214,7 +226,12 @@ struct fragment {
 };
 
 namespace detail {
-inline bool computes() { return emu::thread_rank % emu::kWarpSize == 0; }
+// Each wmma call is the warp's together: the calling thread counts it (the block then checks that
+// every lane made as many), and lane 0 alone computes it.
+inline bool computes() {
+  ++emu::current->wmma_calls[emu::thread_rank];
+  return emu::thread_rank % emu::kWarpSize == 0;
+}
 // wmma's load and store need a 256-bit aligned pointer and a leading dimension that is a
 // multiple of 16 bytes (8 16-bit elements, 4 floats); the device does not check either.
 template <class T>
@@ -332,7 +349,11 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block_dim, size_t shared_
             current->warps[t / kWarpSize]->leave();
             current->block.leave();
             between_blocks.wait();  // every thread is done with this block
-            if (t == 0) next_block();
+            if (t == 0) {
+              const std::string divergent = block->divergent_wmma();
+              if (!divergent.empty()) faults.add(divergent);
+              next_block();
+            }
             between_blocks.wait();  // the next block is ready
           }
     });
