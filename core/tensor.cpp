@@ -176,6 +176,26 @@ void Tensor::copy_from(const Tensor& src) {
   std::memcpy(raw(), src.raw(), bytes());
 }
 
+void Tensor::copy_from_host(const void* src, size_t size) {
+  if (size > bytes())
+    throw InternalError("copy_from_host: " + std::to_string(size) + " bytes into " +
+                        std::to_string(bytes()));
+#ifdef TRAINER_HAS_CUDA
+  if (!device_.is_cpu()) return cuda::copy(raw(), src, size);
+#endif
+  std::memcpy(raw(), src, size);
+}
+
+void Tensor::copy_to_host(void* dst, size_t size) const {
+  if (size > bytes())
+    throw InternalError("copy_to_host: " + std::to_string(size) + " bytes out of " +
+                        std::to_string(bytes()));
+#ifdef TRAINER_HAS_CUDA
+  if (!device_.is_cpu()) return cuda::copy(dst, raw(), size);
+#endif
+  std::memcpy(dst, raw(), size);
+}
+
 Tensor Tensor::to(Device device) const {
   if (device == device_) return *this;
   Tensor t = empty(shape_, dtype_, device);

@@ -84,6 +84,10 @@ class Tensor {
   Tensor to(Device device) const;
   // Copies src's elements in, between any two devices; returns when host data is in place.
   void copy_from(const Tensor& src);
+  // The first `size` bytes of this tensor from host memory at src, or into host memory at dst
+  // (a plain struct kept in device memory); the same guarantees as copy_from.
+  void copy_from_host(const void* src, size_t size);
+  void copy_to_host(void* dst, size_t size) const;
   void zero();
   void fill(float value);
 

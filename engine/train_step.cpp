@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <map>
 
 #include "core/cpu/optim.h"
@@ -214,8 +213,7 @@ static StepResult finish_decided_step(const StageContext& stage, Optimizer& opt,
                                       const StepPlan& plan) {
   StepResult r;
   cpu::UpdateDecision d;
-  const Tensor read = stage.decision.to(Device::cpu());
-  std::memcpy(&d, read.raw(), sizeof d);
+  stage.decision.copy_to_host(&d, sizeof d);
   r.loss_sum = d.loss_sums[0];
   r.correct = static_cast<int64_t>(d.loss_sums[1]);
   r.stop_signal = plan.stop_signal;
@@ -318,10 +316,8 @@ StepResult train_step(const StageContext& stage, Optimizer& opt, DataLoader& loa
   // The same decision one process makes on the device (finite here: checked above).
   const cpu::UpdateDecision d = cpu::update_decision(total, 0.0, unscale, plan.clip_grad_norm);
   if (plan.clip_grad_norm > 0.0) r.grad_norm = d.grad_norm;
-  Tensor host = Tensor::empty({stage.decision.numel()}, DType::I32);
-  std::memcpy(host.raw(), &d, sizeof d);
   Tensor decision = stage.decision;  // a handle: the copy goes into the step's buffer
-  decision.copy_from(host);
+  decision.copy_from_host(&d, sizeof d);
   opt.prepare(plan.lr);
   apply_update(stage, opt, grads, plan);
   opt.finish(true);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstring>
 
 namespace trainer {
 
@@ -34,9 +33,7 @@ const void* Optimizer::put_constant_bytes(const void* bytes, size_t size) {
   const Device device = params_.empty() ? Device::cpu() : params_[0]->value.device();
   if (!constants_.defined() || constants_.numel() != words || constants_.device() != device)
     constants_ = Tensor::zeros({words}, DType::I32, device);
-  Tensor host = Tensor::zeros({words}, DType::I32);
-  std::memcpy(host.raw(), bytes, size);
-  constants_.copy_from(host);
+  constants_.copy_from_host(bytes, size);
   return constants_.raw();
 }
 

@@ -44,5 +44,26 @@ TEST(TensorTest, CloneIsADeepCopy) {
   EXPECT_EQ(t.f32()[0], 0.0f);
 }
 
+// A plain struct kept in a tensor's words (as the step's update decision is): in and out by its
+// bytes, the rest of the tensor untouched, and no more bytes than the tensor holds.
+TEST(TensorTest, HostBytesGoInAndOutOfATensor) {
+  struct Pair {
+    double a;
+    int32_t b;
+  };
+  Tensor t = Tensor::zeros({6}, DType::I32);
+  t.i32()[5] = 7;
+  const Pair in{2.5, -3};
+  t.copy_from_host(&in, sizeof in);
+  Pair out{};
+  t.copy_to_host(&out, sizeof out);
+  EXPECT_EQ(out.a, 2.5);
+  EXPECT_EQ(out.b, -3);
+  EXPECT_EQ(t.i32()[5], 7);
+  char big[25] = {};
+  EXPECT_THROW(t.copy_from_host(big, sizeof big), InternalError);
+  EXPECT_THROW(t.copy_to_host(big, sizeof big), InternalError);
+}
+
 }  // namespace
 }  // namespace trainer
